@@ -1,0 +1,228 @@
+//! Command-line types, and nothing else: every flag redislab accepts is declared and
+//! documented here, so `--help` and this file are the same list.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "redislab",
+    version,
+    about = "Learn production Redis patterns, one command at a time, against a live Redis.",
+    long_about = None,
+    after_help = "Run `redislab lesson 01` to start, or `redislab` alone for the lesson menu."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every command understands.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Redis to use: redis://[user:pass@]host:port[/db], rediss:// for TLS, redis+unix:///path.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every key redislab creates; nothing outside `<namespace>:` is ever touched.
+    #[arg(long, env = "REDISLAB_NAMESPACE", default_value = "lab", global = true)]
+    pub namespace: String,
+
+    /// Where redislab keeps its own files (progress, managed server). Default: the platform's data directory.
+    #[arg(long, env = "REDISLAB_HOME", global = true)]
+    pub home: Option<PathBuf>,
+
+    /// Use redislab's own private redis-server, even if another Redis is reachable.
+    #[arg(long, global = true, conflicts_with = "redis_url")]
+    pub managed: bool,
+
+    /// Turn colour off (NO_COLOR is honoured too).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    /// Load lessons from this folder instead of the ones built into redislab (for lesson authors).
+    #[arg(long, env = "REDISLAB_LESSONS", global = true)]
+    pub lessons: Option<PathBuf>,
+
+    /// Address probed for a local Redis before falling back to the managed server.
+    #[arg(
+        long,
+        env = "REDISLAB_LOCAL_ADDR",
+        default_value = "127.0.0.1:6379",
+        hide = true,
+        global = true
+    )]
+    pub local_addr: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the lessons with your progress.
+    List(ListArgs),
+    /// Walk a lesson step by step (ID as 07, 7 or the slug).
+    Lesson(LessonArgs),
+    /// Take a lesson's quiz on its own.
+    Quiz(QuizArgs),
+    /// Show your saved progress.
+    Progress(ProgressArgs),
+    /// Delete redislab's keys (namespace only) and optionally saved progress.
+    Reset(ResetArgs),
+    /// Check lesson files for mistakes.
+    Validate(ValidateArgs),
+    /// Show the namespace's keys with type, TTL, size, encoding, memory and a preview.
+    Inspect(InspectArgs),
+    /// Free practice: a redis-cli-like prompt that shows your keys after every command.
+    Sandbox(SandboxArgs),
+    /// Compare Redis with SQLite, measured on this machine.
+    Bench(BenchArgs),
+    /// Manage redislab's private redis-server.
+    Server(ServerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LessonArgs {
+    /// Lesson id (07, 7) or slug (distributed-lock).
+    pub id: String,
+    /// Run every step without prompts (exercises run their solution); exit 1 if a check fails.
+    #[arg(long)]
+    pub auto: bool,
+    /// Quiz answers, one 1-based choice per question: 2,1,3,...
+    #[arg(long, value_delimiter = ',')]
+    pub answers: Option<Vec<String>>,
+    /// Start at this step (1-based).
+    #[arg(long)]
+    pub from_step: Option<usize>,
+    /// Start from the first step even if saved progress says otherwise.
+    #[arg(long)]
+    pub restart: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QuizArgs {
+    /// Lesson id or slug.
+    pub id: String,
+    /// Answers, one 1-based choice per question: 2,1,3,...
+    #[arg(long, value_delimiter = ',')]
+    pub answers: Option<Vec<String>>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProgressArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Lesson whose keys to delete.
+    #[arg(required_unless_present_any = ["all", "progress"])]
+    pub id: Option<String>,
+    /// Delete every key in the namespace.
+    #[arg(long, conflicts_with = "id")]
+    pub all: bool,
+    /// Also forget saved progress (of that lesson, or of all with --all).
+    #[arg(long)]
+    pub progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Lesson files or folders (default: the lessons in use).
+    pub paths: Vec<PathBuf>,
+    /// Also run every lesson against a throwaway private redis-server.
+    #[arg(long)]
+    pub live: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Glob matched inside the namespace (e.g. `session:*`).
+    pub pattern: Option<String>,
+    /// Look at the whole database instead of the namespace (read-only).
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Redraw every second until Ctrl-C.
+    #[arg(long, conflicts_with = "json")]
+    pub watch: bool,
+    /// Read at most this many keys.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Show the key table after each command even when stdin is not a terminal.
+    #[arg(long)]
+    pub inspect: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BenchArgs {
+    /// A few seconds in all (fewer iterations).
+    #[arg(long)]
+    pub quick: bool,
+    /// Iterations per case (overrides --quick and the default).
+    #[arg(long)]
+    pub iterations: Option<u64>,
+    /// Run only these cases (comma-separated): single-read, batch-read, counter-incr, pipeline, top10, rank, session, concurrent-incr.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Concurrent clients for concurrent-incr (and --throughput).
+    #[arg(long)]
+    pub clients: Option<usize>,
+    /// SQLite modes to run (comma-separated): memory, wal, journal.
+    #[arg(long, value_delimiter = ',')]
+    pub sqlite: Vec<String>,
+    /// Print every figure as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every figure to this CSV file.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Draw a bar chart to this SVG file.
+    #[arg(long)]
+    pub chart: Option<PathBuf>,
+    /// Measure Redis GET throughput instead (compare with redis-benchmark -t get).
+    #[arg(long)]
+    pub throughput: bool,
+    /// Commands per pipeline for --throughput.
+    #[arg(long, default_value_t = 1)]
+    pub pipeline: usize,
+    /// Requests for --throughput.
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Skip the durable-Redis columns (AOF always / everysec) on the managed server.
+    #[arg(long)]
+    pub no_durable: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    #[command(subcommand)]
+    pub action: ServerAction,
+}
+
+#[derive(Debug, Subcommand, Clone, Copy)]
+pub enum ServerAction {
+    /// Start the managed redis-server (or say it already runs).
+    Start,
+    /// Stop the managed redis-server.
+    Stop,
+    /// Say whether it runs, on which port, with which pid.
+    Status,
+}

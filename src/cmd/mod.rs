@@ -1,0 +1,42 @@
+//! One file per subcommand; this module only dispatches. Each returns the process exit code.
+
+mod bench;
+mod inspect;
+mod lesson;
+mod list;
+mod progress;
+mod quiz;
+mod reset;
+mod sandbox;
+mod server;
+mod validate;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::settings::Settings;
+
+pub async fn run(cli: Cli) -> Result<u8> {
+    let settings = Settings::from_args(&cli.global)?;
+    crate::term::init(settings.color);
+    match cli.command {
+        None => list::menu(&settings).await,
+        Some(Command::Inspect(a)) => inspect::run(&settings, a).await,
+        Some(Command::Sandbox(a)) => sandbox::run(&settings, a).await,
+        Some(Command::Server(a)) => server::run(&settings, a).await,
+        Some(Command::Reset(a)) => reset::run(&settings, a).await,
+        Some(Command::List(a)) => list::run(&settings, a).await,
+        Some(Command::Lesson(a)) => lesson::run(&settings, a).await,
+        Some(Command::Quiz(a)) => quiz::run(&settings, a).await,
+        Some(Command::Progress(a)) => progress::run(&settings, a).await,
+        Some(Command::Validate(a)) => validate::run(&settings, a).await,
+        Some(Command::Bench(a)) => bench::run(&settings, a).await,
+    }
+}
+
+/// Connects and prints the one dim banner line.
+pub async fn connect(settings: &Settings) -> Result<crate::redis::connect::Server> {
+    let server = crate::redis::connect::connect(settings).await?;
+    crate::term::banner(&server.banner());
+    Ok(server)
+}

@@ -1,0 +1,327 @@
+//! `redislab sandbox`: free practice at a redis-cli-like prompt. Every command goes through the
+//! namespace guard; the learner's commands run on their own connection (so MULTI or a blocking
+//! pop never disturbs the key table's connection), and SUBSCRIBE gets a dedicated subscriber.
+
+use std::io::BufRead;
+
+use anyhow::{Context, Result};
+use futures_util::StreamExt;
+use redis::aio::MultiplexedConnection;
+
+use crate::cli::SandboxArgs;
+use crate::inspect::snapshot;
+use crate::namespace;
+use crate::redis::command::{send, split_repeat};
+use crate::redis::connect::{Server, command_error};
+use crate::redis::guard::{Verdict, check};
+use crate::redis::render::render;
+use crate::redis::tokenize::{InvalidArguments, tokenize};
+use crate::settings::Settings;
+use crate::term;
+
+const TABLE_LIMIT: usize = 50;
+
+struct Session<'a> {
+    settings: &'a Settings,
+    server: &'a Server,
+    /// The learner's connection (ACL-fenced on the managed server, no response timeout).
+    learner: MultiplexedConnection,
+    /// Full-rights connection for COMMAND GETKEYS and the key table.
+    admin: MultiplexedConnection,
+    in_multi: bool,
+    show_table: bool,
+}
+
+pub async fn run(settings: &Settings, args: SandboxArgs) -> Result<u8> {
+    let server = super::connect(settings).await?;
+    let learner = server.learner_connection().await?;
+    let interactive = term::stdin_is_terminal();
+    let mut s = Session {
+        settings,
+        server: &server,
+        learner,
+        admin: server.conn.clone(),
+        in_multi: false,
+        show_table: interactive || args.inspect,
+    };
+    if interactive {
+        s.repl().await
+    } else {
+        s.batch().await
+    }
+}
+
+impl Session<'_> {
+    fn prompt(&self) -> String {
+        format!(
+            "{}{}> ",
+            self.server.display,
+            if self.in_multi { "(TX)" } else { "" }
+        )
+    }
+
+    async fn repl(&mut self) -> Result<u8> {
+        term::out(&format!(
+            "{}\n",
+            term::dim(&format!(
+                "Sandbox: keys live under {}* · `help` for help · `quit` or Ctrl-D to leave",
+                self.settings.prefix()
+            ))
+        ));
+        let mut rl = rustyline::DefaultEditor::new().context("could not start the line editor")?;
+        loop {
+            let prompt = self.prompt();
+            let line = tokio::task::block_in_place(|| rl.readline(&prompt));
+            let line = match line {
+                Ok(l) => l,
+                Err(
+                    rustyline::error::ReadlineError::Interrupted
+                    | rustyline::error::ReadlineError::Eof,
+                ) => return Ok(0),
+                Err(e) => return Err(e).context("could not read from the terminal"),
+            };
+            if !line.trim().is_empty() {
+                let _ = rl.add_history_entry(line.as_str());
+            }
+            if !self.handle(&line).await? {
+                return Ok(0);
+            }
+        }
+    }
+
+    async fn batch(&mut self) -> Result<u8> {
+        let stdin = std::io::stdin();
+        let mut lines = stdin.lock().lines();
+        loop {
+            let next = tokio::task::block_in_place(|| lines.next());
+            let Some(line) = next else {
+                return Ok(0);
+            };
+            let line = line.context("could not read standard input")?;
+            if !self.handle(&line).await? {
+                return Ok(0);
+            }
+        }
+    }
+
+    /// Runs one line. `Ok(false)` ends the session.
+    async fn handle(&mut self, line: &str) -> Result<bool> {
+        let args = match tokenize(line) {
+            Ok(a) => a,
+            Err(InvalidArguments) => {
+                term::out(&format!("{InvalidArguments}\n"));
+                return Ok(true);
+            }
+        };
+        let Some(first) = args.first() else {
+            return Ok(true);
+        };
+        let word = String::from_utf8_lossy(first).to_ascii_lowercase();
+        match word.as_str() {
+            "quit" | "exit" if args.len() == 1 => return Ok(false),
+            "help" | "?" => {
+                self.help(&args[1..]).await;
+                return Ok(true);
+            }
+            "clear" if args.len() == 1 => {
+                term::out("\x1b[2J\x1b[H");
+                return Ok(true);
+            }
+            _ => {}
+        }
+        let (times, args) = match split_repeat(args) {
+            Ok(x) => x,
+            Err(msg) => {
+                term::out(&format!("{msg}\n"));
+                return Ok(true);
+            }
+        };
+        let verdict = check(
+            &mut self.admin,
+            &args,
+            &self.settings.namespace,
+            self.server.is_managed(),
+        )
+        .await
+        .map_err(|e| command_error(e, &self.server.display))?;
+        match verdict {
+            Verdict::Refuse(why) => {
+                term::notice(&format!("(refused) {why}"));
+                return Ok(true);
+            }
+            Verdict::Subscribe => {
+                self.subscribe(&args).await?;
+                return Ok(true);
+            }
+            Verdict::Allow => {}
+        }
+        for _ in 0..times {
+            if !self.send_one(&args).await? {
+                break;
+            }
+        }
+        if self.show_table {
+            self.table().await?;
+        }
+        Ok(true)
+    }
+
+    /// Sends a command; Ctrl-C abandons a blocking one and opens a fresh connection.
+    async fn send_one(&mut self, args: &[Vec<u8>]) -> Result<bool> {
+        let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+        let reply = tokio::select! {
+            r = send(&mut self.learner, args) => r,
+            _ = tokio::signal::ctrl_c() => {
+                term::notice("(interrupted: the command was abandoned and the connection reopened)");
+                self.learner = self.server.learner_connection().await?;
+                self.in_multi = false;
+                return Ok(false);
+            }
+        };
+        let reply = reply.map_err(|e| command_error(e, &self.server.display))?;
+        let ok = !matches!(reply, redis::Value::ServerError(_));
+        match name.as_str() {
+            "MULTI" if ok => self.in_multi = true,
+            "EXEC" | "DISCARD" => self.in_multi = false,
+            _ => {}
+        }
+        if let redis::Value::ServerError(e) = &reply {
+            if e.code() == "EXECABORT" {
+                self.in_multi = false;
+            }
+        }
+        term::out(&render(&reply));
+        Ok(true)
+    }
+
+    async fn table(&mut self) -> Result<()> {
+        let pattern = namespace::all_keys(&self.settings.namespace);
+        let snap = snapshot(&mut self.admin, &pattern, TABLE_LIMIT).await?;
+        if snap.keys.is_empty() {
+            term::out(&format!(
+                "{}\n",
+                term::dim(&format!("(no keys under {})", self.settings.prefix()))
+            ));
+        } else {
+            term::out(&format!("{}\n", term::table::keys(&snap.keys)));
+        }
+        Ok(())
+    }
+
+    /// SUBSCRIBE / PSUBSCRIBE / SSUBSCRIBE: messages print as redis-cli prints them until Ctrl-C;
+    /// the subscriber connection is then dropped and the prompt's connection is untouched.
+    async fn subscribe(&mut self, args: &[Vec<u8>]) -> Result<()> {
+        let kind = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+        let client = self.server.learner.as_ref().unwrap_or(&self.server.client);
+        let mut pubsub = client
+            .get_async_pubsub()
+            .await
+            .map_err(|e| command_error(e, &self.server.display))?;
+        term::out("Reading messages... (press Ctrl-C to quit)\n");
+        for (i, ch) in args[1..].iter().enumerate() {
+            let r = match kind.as_str() {
+                "psubscribe" => pubsub.psubscribe(ch.as_slice()).await,
+                _ => pubsub.subscribe(ch.as_slice()).await,
+            };
+            if let Err(e) = r {
+                term::out(&format!(
+                    "(error) {}\n",
+                    e.detail().unwrap_or(&e.to_string())
+                ));
+                return Ok(());
+            }
+            let confirm = redis::Value::Array(vec![
+                redis::Value::BulkString(kind.clone().into_bytes()),
+                redis::Value::BulkString(ch.clone()),
+                redis::Value::Int(i as i64 + 1),
+            ]);
+            term::out(&render(&confirm));
+        }
+        let mut stream = pubsub.on_message();
+        loop {
+            tokio::select! {
+                msg = stream.next() => {
+                    let Some(msg) = msg else {
+                        term::notice("(the subscriber connection closed)");
+                        return Ok(());
+                    };
+                    let payload = redis::Value::BulkString(msg.get_payload_bytes().to_vec());
+                    let channel = redis::Value::BulkString(msg.get_channel_name().as_bytes().to_vec());
+                    let value = match msg.get_pattern::<Option<Vec<u8>>>().ok().flatten() {
+                        Some(p) if kind == "psubscribe" => redis::Value::Array(vec![
+                            redis::Value::BulkString(b"pmessage".to_vec()),
+                            redis::Value::BulkString(p), channel, payload,
+                        ]),
+                        _ => redis::Value::Array(vec![
+                            redis::Value::BulkString(b"message".to_vec()),
+                            channel, payload,
+                        ]),
+                    };
+                    term::out(&render(&value));
+                }
+                _ = tokio::signal::ctrl_c() => {
+                    term::out("\n");
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    async fn help(&mut self, topic: &[Vec<u8>]) {
+        if let Some(name) = topic.first() {
+            let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+            let docs = redis::cmd("COMMAND")
+                .arg("DOCS")
+                .arg(&name)
+                .query_async::<redis::Value>(&mut self.admin)
+                .await;
+            match docs.ok().and_then(|d| doc_summary(&d)) {
+                Some(text) => term::out(&format!(
+                    "\n  {}\n{text}\n",
+                    term::heading(&name.to_ascii_uppercase())
+                )),
+                None => term::out(&format!("no documentation for {name:?} on this server\n")),
+            }
+            return;
+        }
+        let prefix = self.settings.prefix();
+        term::out(&format!(
+            "\nType Redis commands as in redis-cli. Keys must start with {prefix} (e.g. SET {prefix}greeting hello).\n\
+             After each command the table shows the namespace's keys, types and TTLs.\n\n  \
+             help <command>   what a command does (from the server's own COMMAND DOCS)\n  \
+             N <command>      run a command N times, as in redis-cli\n  \
+             clear            clear the screen\n  \
+             quit, exit       leave (or Ctrl-D)\n\n\
+             SUBSCRIBE prints messages until Ctrl-C; Ctrl-C also abandons a blocking command.\n\
+             Commands that act on the whole server (FLUSHALL, CONFIG SET, ...) and scripts run only on\n\
+             redislab's managed server (--managed), where an ACL user keeps even scripts inside {prefix}*.\n\n"
+        ));
+    }
+}
+
+/// Summary, since-version and complexity from a `COMMAND DOCS` reply.
+fn doc_summary(v: &redis::Value) -> Option<String> {
+    let redis::Value::Array(top) = v else {
+        return None;
+    };
+    let redis::Value::Array(fields) = top.get(1)? else {
+        return None;
+    };
+    let mut out = String::new();
+    for pair in fields.chunks(2) {
+        let (redis::Value::BulkString(k), Some(redis::Value::BulkString(val))) =
+            (&pair[0], pair.get(1))
+        else {
+            continue;
+        };
+        let k = String::from_utf8_lossy(k);
+        if matches!(k.as_ref(), "summary" | "since" | "complexity" | "group") {
+            out.push_str(&format!(
+                "  {:<11}{}\n",
+                format!("{k}:"),
+                String::from_utf8_lossy(val)
+            ));
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}

@@ -1,0 +1,54 @@
+//! The few errors a caller branches on. Everything else is an `anyhow::Error` with context;
+//! `Exit` carries an exit code up to `main` instead of calling `process::exit` deep inside.
+
+use std::fmt;
+
+/// Exit codes redislab uses.
+pub mod code {
+    /// A check failed, a lesson step failed, or a generic error.
+    pub const FAILURE: u8 = 1;
+    /// No Redis could be reached, or a connection failed; bad usage.
+    pub const CONNECTION: u8 = 2;
+    /// Interrupted by Ctrl-C (progress was saved).
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// Ends the program with `code`, printing `message` (one line) on stderr if there is one.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: u8,
+    pub message: Option<String>,
+}
+
+impl Exit {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Exit {
+            code,
+            message: Some(message.into()),
+        }
+    }
+
+    /// Exit with a code and nothing more to say (the output already said it).
+    pub fn quiet(code: u8) -> Self {
+        Exit {
+            code,
+            message: None,
+        }
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.message {
+            Some(m) => f.write_str(m),
+            None => write!(f, "exit code {}", self.code),
+        }
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// A connection-level failure: exit code 2 with one clear line.
+pub fn connection(message: impl Into<String>) -> anyhow::Error {
+    Exit::new(code::CONNECTION, message).into()
+}

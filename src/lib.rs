@@ -1,0 +1,17 @@
+//! redislab: an interactive tutor for production Redis patterns.
+//!
+//! Map of the crate:
+//! - `cli` (flags) → `settings` (validated) → `cmd` (one file per subcommand)
+//! - `redis`: finding a server (`connect`, `managed`), typing commands (`tokenize`, `command`,
+//!   `render`, `guard`)
+//! - `inspect`: key snapshots; `namespace`: keeping writes inside `<namespace>:`
+//! - `term`: the only module that draws
+
+pub mod cli;
+pub mod cmd;
+pub mod error;
+pub mod inspect;
+pub mod namespace;
+pub mod redis;
+pub mod settings;
+pub mod term;

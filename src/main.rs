@@ -1,0 +1,41 @@
+//! Parse, run, turn the result into an exit code. Nothing else lives here.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use redislab::error::{Exit, code};
+
+fn main() -> ExitCode {
+    let cli = redislab::cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return report(&anyhow::Error::new(e).context("could not start the async runtime"));
+        }
+    };
+    match runtime.block_on(redislab::cmd::run(cli)) {
+        Ok(c) => ExitCode::from(c),
+        Err(e) => report(&e),
+    }
+}
+
+fn report(e: &anyhow::Error) -> ExitCode {
+    if let Some(exit) = e.downcast_ref::<Exit>() {
+        if let Some(m) = &exit.message {
+            redislab::term::error(m);
+        }
+        return ExitCode::from(exit.code);
+    }
+    // A closed pipe (`redislab inspect | head`) is not a failure.
+    if e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    }) {
+        return ExitCode::SUCCESS;
+    }
+    redislab::term::error(&format!("{e:#}").replace('\n', " "));
+    ExitCode::from(code::FAILURE)
+}

@@ -1,0 +1,360 @@
+//! Finds a Redis, always: an explicit URL, else a Redis on localhost, else redislab's own
+//! managed server, else a clear way out. Every failure becomes one line and exit code 2,
+//! and a password never reaches the terminal.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, RedisError};
+
+use crate::error;
+use crate::redis::managed::{self, Managed};
+use crate::settings::Settings;
+
+/// How long a command may take on an ordinary connection before we call the server gone.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The localhost probe must be quick: nothing listening is the common case.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// Where the server came from, for the one-line banner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Flag,
+    Env,
+    Localhost,
+    Managed,
+}
+
+impl Source {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Source::Flag => "from --redis-url",
+            Source::Env => "from REDIS_URL",
+            Source::Localhost => "found on localhost",
+            Source::Managed => "managed by redislab",
+        }
+    }
+}
+
+/// A reachable server and how to open connections to it.
+pub struct Server {
+    /// Full-rights client (the user's own credentials, or the managed server's admin).
+    pub client: Client,
+    /// On the managed server: a client authenticated as an ACL user fenced into the namespace.
+    pub learner: Option<Client>,
+    /// Address for display, password removed.
+    pub display: String,
+    pub source: Source,
+    pub product: String,
+    pub version: String,
+    /// An open full-rights connection for inspection, checks and clean-up.
+    pub conn: MultiplexedConnection,
+}
+
+impl Server {
+    /// "Redis 7.0.15 · 127.0.0.1:6379 · found on localhost"
+    pub fn banner(&self) -> String {
+        format!(
+            "{} {} · {} · {}",
+            self.product,
+            self.version,
+            self.display,
+            self.source.describe()
+        )
+    }
+
+    pub fn is_managed(&self) -> bool {
+        self.source == Source::Managed
+    }
+
+    /// `(major, minor, patch)` of the server, for `requires` checks.
+    pub fn version_tuple(&self) -> (u32, u32, u32) {
+        parse_version(&self.version)
+    }
+
+    /// A new full-rights connection (its own, so state like MULTI never leaks into others).
+    pub async fn connection(&self) -> Result<MultiplexedConnection> {
+        open(&self.client, &self.display, Some(RESPONSE_TIMEOUT)).await
+    }
+
+    /// A connection for commands a learner types: fenced by ACL on the managed server, and with
+    /// no response timeout, because BLPOP or XREAD BLOCK legitimately wait.
+    pub async fn learner_connection(&self) -> Result<MultiplexedConnection> {
+        let client = self.learner.as_ref().unwrap_or(&self.client);
+        open(client, &self.display, None).await
+    }
+
+    /// A full-rights connection with no response timeout, for blocking commands in scenarios.
+    pub async fn blocking_connection(&self) -> Result<MultiplexedConnection> {
+        open(&self.client, &self.display, None).await
+    }
+}
+
+pub fn parse_version(v: &str) -> (u32, u32, u32) {
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    )
+}
+
+/// Removes the password from a URL: `redis://user:secret@h:1` → `redis://user:***@h:1`.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            let masked = match userinfo.find(':') {
+                Some(colon) => format!("{}:***", &userinfo[..colon]),
+                None => "***".to_string(),
+            };
+            format!("{}{}@{}", &url[..scheme_end + 3], masked, &rest[at + 1..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// The host part of a URL for display (`127.0.0.1:6379`, or the socket path).
+fn display_of(url: &str) -> String {
+    let redacted = redact(url);
+    let rest = redacted
+        .split_once("://")
+        .map(|(_, r)| r)
+        .unwrap_or(&redacted);
+    if url.starts_with("redis+unix") || url.starts_with("unix") {
+        return rest.split('?').next().unwrap_or(rest).to_string();
+    }
+    let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+    host.to_string()
+}
+
+/// Resolves and connects, in the documented order.
+pub async fn connect(settings: &Settings) -> Result<Server> {
+    if let Some(url) = &settings.redis_url {
+        let source = if settings.url_from_env {
+            Source::Env
+        } else {
+            Source::Flag
+        };
+        let display = display_of(url);
+        let client = Client::open(url.as_str()).map_err(|e| {
+            error::connection(format!(
+                "invalid Redis URL {}: {}",
+                redact(url),
+                one_line(&e, url)
+            ))
+        })?;
+        return finish(client, None, display, source).await;
+    }
+    if !settings.managed {
+        if let Some(server) = probe_local(&settings.local_addr).await {
+            return Ok(server);
+        }
+    }
+    match managed::ensure_running(&settings.home).await {
+        Ok(m) => managed_server(&m, &settings.namespace).await,
+        Err(e) if settings.managed => Err(error::connection(format!(
+            "could not start the managed redis-server: {e:#}"
+        ))),
+        Err(e) => Err(error::connection(format!(
+            "no Redis found: nothing answered on {} and the managed server could not start ({e:#}). \
+             Start one with `docker compose up -d`, install one with `scripts/install-redis.sh`, \
+             or point redislab at yours with REDIS_URL=redis://host:port",
+            settings.local_addr
+        ))),
+    }
+}
+
+/// Connects to the managed server (already running) as admin, with a learner ACL user.
+pub async fn managed_server(m: &Managed, namespace: &str) -> Result<Server> {
+    let admin = m.admin_client()?;
+    let display = format!("127.0.0.1:{}", m.port);
+    let server = finish(admin, None, display, Source::Managed).await?;
+    let learner = managed::ensure_learner(&server.conn, m, namespace).await?;
+    Ok(Server {
+        learner: Some(learner),
+        ..server
+    })
+}
+
+async fn probe_local(addr: &str) -> Option<Server> {
+    let url = format!("redis://{addr}");
+    let client = Client::open(url.as_str()).ok()?;
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(PROBE_TIMEOUT))
+        .set_response_timeout(Some(PROBE_TIMEOUT));
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .ok()?;
+    let pong: String = redis::cmd("PING").query_async(&mut conn).await.ok()?;
+    if pong != "PONG" {
+        return None;
+    }
+    finish(client, None, addr.to_string(), Source::Localhost)
+        .await
+        .ok()
+}
+
+async fn finish(
+    client: Client,
+    learner: Option<Client>,
+    display: String,
+    source: Source,
+) -> Result<Server> {
+    let mut conn = open(&client, &display, Some(RESPONSE_TIMEOUT)).await?;
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| error::connection(describe(&e, &display)))?;
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+            .map(|v| v.trim().to_string())
+    };
+    let (product, version) = match field("valkey_version") {
+        Some(v) => ("Valkey".to_string(), v),
+        None => (
+            "Redis".to_string(),
+            field("redis_version").unwrap_or_else(|| "?".into()),
+        ),
+    };
+    Ok(Server {
+        client,
+        learner,
+        display,
+        source,
+        product,
+        version,
+        conn,
+    })
+}
+
+async fn open(
+    client: &Client,
+    display: &str,
+    response: Option<Duration>,
+) -> Result<MultiplexedConnection> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(response);
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| error::connection(describe(&e, display)))
+}
+
+fn one_line(e: &RedisError, secret_source: &str) -> String {
+    scrub(&e.to_string().replace('\n', " "), secret_source)
+}
+
+/// Never let a password from the URL leak through an error message.
+fn scrub(text: &str, url: &str) -> String {
+    let mut out = text.to_string();
+    if let Some(pw) = password_of(url) {
+        if !pw.is_empty() {
+            out = out.replace(&pw, "***");
+        }
+    }
+    out
+}
+
+fn password_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let userinfo = authority.rsplit_once('@')?.0;
+    Some(
+        userinfo
+            .split_once(':')
+            .map(|(_, p)| p)
+            .unwrap_or(userinfo)
+            .to_string(),
+    )
+}
+
+/// One clear line for a connection-level failure.
+pub fn describe(e: &RedisError, display: &str) -> String {
+    let code = e.code().unwrap_or("");
+    let detail = e.detail().unwrap_or("");
+    let text = e.to_string();
+    let lower = text.to_lowercase();
+    if e.is_connection_refusal() && lower.contains("refused") {
+        format!("could not connect to Redis at {display}: connection refused (is it running?)")
+    } else if matches!(code, "WRONGPASS" | "NOAUTH")
+        || lower.contains("authentication")
+        || lower.contains("wrongpass")
+        || lower.contains("noauth")
+    {
+        let why = if detail.is_empty() {
+            text.clone()
+        } else {
+            format!("{code} {detail}")
+        };
+        format!(
+            "Redis at {display} rejected the credentials: {} (check the user and password in REDIS_URL)",
+            why.trim()
+        )
+    } else if e.is_timeout() || lower.contains("timed out") || lower.contains("timeout") {
+        format!("Redis at {display} did not answer in time (wrong host or port, or a firewall?)")
+    } else if lower.contains("tls") || lower.contains("certificate") || lower.contains("handshake")
+    {
+        format!(
+            "TLS connection to {display} failed: {}",
+            text.replace('\n', " ")
+        )
+    } else if e.is_connection_dropped() || e.is_io_error() {
+        format!(
+            "lost the connection to Redis at {display}: {}",
+            text.replace('\n', " ")
+        )
+    } else {
+        format!("Redis at {display}: {}", text.replace('\n', " "))
+    }
+}
+
+/// Adds context to a failed command; I/O failures become exit code 2.
+pub fn command_error(e: RedisError, display: &str) -> anyhow::Error {
+    if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_connection_refusal() {
+        error::connection(describe(&e, display))
+    } else {
+        anyhow::Error::new(e).context(format!("command failed on {display}"))
+    }
+}
+
+/// Best-effort context for I/O on redislab's own files.
+pub fn ensure_dir(path: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(path).with_context(|| format!("could not create {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_hides_passwords() {
+        assert_eq!(redact("redis://u:secret@h:1/0"), "redis://u:***@h:1/0");
+        assert_eq!(redact("redis://:secret@h:1"), "redis://:***@h:1");
+        assert_eq!(redact("rediss://secret@h"), "rediss://***@h");
+        assert_eq!(redact("redis://h:1"), "redis://h:1");
+        assert_eq!(display_of("redis://u:pw@h:6380/2"), "h:6380/2");
+        assert_eq!(
+            scrub("bad pw hunter2 here", "redis://u:hunter2@h"),
+            "bad pw *** here"
+        );
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("7.0.15"), (7, 0, 15));
+        assert_eq!(parse_version("8.2"), (8, 2, 0));
+    }
+}

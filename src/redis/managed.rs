@@ -1,0 +1,293 @@
+//! redislab's own private redis-server, for learners with no Redis at hand. It runs on a free
+//! loopback port with no persistence, keeps its config, pid and log under the redislab home,
+//! and stays up between invocations so a lesson and a later `inspect` see the same keys.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use redis::Client;
+use redis::aio::MultiplexedConnection;
+
+/// A running managed server.
+#[derive(Debug, Clone)]
+pub struct Managed {
+    pub dir: PathBuf,
+    pub port: u16,
+    pub pid: Option<u32>,
+    password: String,
+}
+
+impl Managed {
+    /// The admin connection (full rights; the server is ours).
+    pub fn admin_client(&self) -> Result<Client> {
+        Client::open(format!(
+            "redis://:{}@127.0.0.1:{}",
+            self.password, self.port
+        ))
+        .context("could not build the managed server's address")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("redis.log")
+    }
+}
+
+pub fn dir(home: &Path) -> PathBuf {
+    home.join("server")
+}
+
+fn conf_path(dir: &Path) -> PathBuf {
+    dir.join("redis.conf")
+}
+fn port_path(dir: &Path) -> PathBuf {
+    dir.join("redis.port")
+}
+fn pid_path(dir: &Path) -> PathBuf {
+    dir.join("redis.pid")
+}
+
+/// Reads the recorded server and checks that it answers. `Ok(None)`: not running (any stale
+/// pid and port files are removed so the next start begins clean).
+pub async fn status(home: &Path) -> Result<Option<Managed>> {
+    let dir = dir(home);
+    let Some(port) = read_trimmed(&port_path(&dir)).and_then(|p| p.parse::<u16>().ok()) else {
+        return Ok(None);
+    };
+    let Some(password) = read_password(&dir) else {
+        return Ok(None);
+    };
+    let pid = read_trimmed(&pid_path(&dir)).and_then(|p| p.parse::<u32>().ok());
+    let m = Managed {
+        dir: dir.clone(),
+        port,
+        pid,
+        password,
+    };
+    if ping(&m).await {
+        Ok(Some(m))
+    } else {
+        // Stale: the server died (or the machine rebooted). Forget it.
+        let _ = fs::remove_file(port_path(&dir));
+        let _ = fs::remove_file(pid_path(&dir));
+        Ok(None)
+    }
+}
+
+/// The running managed server, started if needed.
+pub async fn ensure_running(home: &Path) -> Result<Managed> {
+    let dir = dir(home);
+    fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    // One starter at a time: two commands launched together must not start two servers.
+    let lock = fs::File::create(dir.join("start.lock"))
+        .with_context(|| format!("could not create a lock file in {}", dir.display()))?;
+    lock.lock()
+        .context("could not lock the managed server's directory")?;
+    let result = match status(home).await? {
+        Some(m) => Ok(m),
+        None => start(&dir).await,
+    };
+    let _ = lock.unlock();
+    result
+}
+
+/// `redis-server` (or `valkey-server`) from PATH.
+pub fn find_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    for name in ["redis-server", "valkey-server"] {
+        for d in std::env::split_paths(&path) {
+            let candidate = d.join(name);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+fn free_port() -> Result<u16> {
+    // Bind port 0, read what the OS chose, release it. (`--port 0` would disable TCP.)
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").context("could not find a free port")?;
+    Ok(listener
+        .local_addr()
+        .context("could not read the chosen port")?
+        .port())
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::fill(&mut buf[..]);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn quote(p: &Path) -> String {
+    format!(
+        "\"{}\"",
+        p.display()
+            .to_string()
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+    )
+}
+
+async fn start(dir: &Path) -> Result<Managed> {
+    let binary = find_binary().context("neither redis-server nor valkey-server is on PATH")?;
+    let port = free_port()?;
+    let password = random_hex(16);
+    let conf = format!(
+        "# Written by redislab: a private, throwaway server. Nothing is saved to disk.\n\
+         port {port}\nbind 127.0.0.1\nprotected-mode yes\nsave \"\"\nappendonly no\n\
+         daemonize yes\npidfile {pid}\nlogfile {log}\ndir {dir}\nrequirepass {password}\n",
+        pid = quote(&pid_path(dir)),
+        log = quote(&dir.join("redis.log")),
+        dir = quote(dir),
+    );
+    write_private(&conf_path(dir), &conf)?;
+    let _ = fs::remove_file(pid_path(dir));
+    let output = tokio::process::Command::new(&binary)
+        .arg(conf_path(dir))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("could not run {}", binary.display()))?;
+    if !output.status.success() {
+        bail!(
+            "{} exited with {}: {}",
+            binary.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stdout).trim()
+        );
+    }
+    let mut m = Managed {
+        dir: dir.to_path_buf(),
+        port,
+        pid: None,
+        password,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ping(&m).await {
+        if Instant::now() > deadline {
+            let log = fs::read_to_string(m.log_path()).unwrap_or_default();
+            let last = log
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("no log");
+            bail!("the server did not answer on port {port} within 10 s (log: {last})");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    fs::write(port_path(dir), port.to_string())
+        .context("could not record the managed server's port")?;
+    m.pid = read_trimmed(&pid_path(dir)).and_then(|p| p.parse().ok());
+    Ok(m)
+}
+
+/// Stops the managed server. `Ok(false)` if it was not running.
+pub async fn stop(home: &Path) -> Result<bool> {
+    let Some(m) = status(home).await? else {
+        return Ok(false);
+    };
+    let client = m.admin_client()?;
+    if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+        // The server closes the connection instead of replying: an error here is expected.
+        let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN")
+            .arg("NOSAVE")
+            .query_async(&mut conn)
+            .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ping(&m).await {
+        if Instant::now() > deadline {
+            bail!("the managed server on port {} did not stop", m.port);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let _ = fs::remove_file(port_path(&m.dir));
+    let _ = fs::remove_file(pid_path(&m.dir));
+    Ok(true)
+}
+
+/// Creates (or refreshes) the ACL user a learner's commands run as: it may touch only keys
+/// and channels under `<namespace>:`, so not even a Lua script can reach another key, and it
+/// cannot rewrite ACLs to escape.
+pub async fn ensure_learner(
+    conn: &MultiplexedConnection,
+    m: &Managed,
+    namespace: &str,
+) -> Result<Client> {
+    let user = format!("redislab-{namespace}");
+    let mut conn = conn.clone();
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(&user)
+        .arg("reset")
+        .arg("on")
+        .arg(format!(">{}", m.password))
+        .arg(format!("~{namespace}:*"))
+        .arg(format!("&{namespace}:*"))
+        .arg("+@all")
+        .arg("-acl")
+        .query_async(&mut conn)
+        .await
+        .context("could not create the learner's ACL user on the managed server")?;
+    Client::open(format!(
+        "redis://{user}:{}@127.0.0.1:{}",
+        m.password, m.port
+    ))
+    .context("could not build the learner's address")
+}
+
+async fn ping(m: &Managed) -> bool {
+    let Ok(client) = m.admin_client() else {
+        return false;
+    };
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_millis(300)))
+        .set_response_timeout(Some(Duration::from_millis(1000)));
+    let Ok(mut conn) = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+    else {
+        return false;
+    };
+    let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
+    matches!(pong.as_deref(), Ok("PONG"))
+}
+
+fn read_trimmed(p: &Path) -> Option<String> {
+    fs::read_to_string(p)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn read_password(dir: &Path) -> Option<String> {
+    let conf = fs::read_to_string(conf_path(dir)).ok()?;
+    conf.lines()
+        .find_map(|l| l.strip_prefix("requirepass "))
+        .map(|p| p.trim().to_string())
+}
+
+/// Writes a file only the owner can read (it holds the server's password).
+fn write_private(path: &Path, contents: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts
+            .open(&tmp)
+            .with_context(|| format!("could not write {}", tmp.display()))?;
+        std::io::Write::write_all(&mut f, contents.as_bytes())
+            .with_context(|| format!("could not write {}", tmp.display()))?;
+        f.sync_all().ok();
+    }
+    fs::rename(&tmp, path).with_context(|| format!("could not write {}", path.display()))
+}

@@ -1,0 +1,8 @@
+//! Everything about talking to Redis: finding a server, and running commands as redis-cli would.
+
+pub mod command;
+pub mod connect;
+pub mod guard;
+pub mod managed;
+pub mod render;
+pub mod tokenize;

@@ -1,0 +1,156 @@
+//! Renders a reply byte-for-byte as `redis-cli --no-raw` does (its `cliFormatReplyTTY`),
+//! because learners already know that format and should see exactly what redis-cli shows.
+
+use redis::Value;
+
+/// redis-cli's `sdscatrepr`: quotes a bulk string, escaping what is not printable ASCII.
+pub fn repr(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x07 => out.push_str("\\a"),
+            0x08 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The text of a server error as Redis sent it (`ERR unknown command ...`).
+pub fn error_text(code: &str, detail: Option<&str>) -> String {
+    match detail {
+        Some(d) if !d.is_empty() => format!("{code} {d}"),
+        _ => code.to_string(),
+    }
+}
+
+/// Formats a whole reply, ending with a newline, as redis-cli prints it.
+pub fn render(value: &Value) -> String {
+    let mut out = String::new();
+    format_into(&mut out, value, "");
+    out
+}
+
+fn format_into(out: &mut String, value: &Value, prefix: &str) {
+    match value {
+        Value::ServerError(e) => {
+            out.push_str("(error) ");
+            out.push_str(&error_text(e.code(), e.details()));
+            out.push('\n');
+        }
+        Value::Okay => out.push_str("OK\n"),
+        Value::SimpleString(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+        Value::Int(i) => out.push_str(&format!("(integer) {i}\n")),
+        Value::Double(d) => out.push_str(&format!("(double) {d}\n")),
+        Value::BulkString(b) => {
+            out.push_str(&repr(b));
+            out.push('\n');
+        }
+        Value::VerbatimString { text, .. } => {
+            out.push_str(text);
+            out.push('\n');
+        }
+        Value::Nil => out.push_str("(nil)\n"),
+        Value::Boolean(b) => out.push_str(if *b { "(true)\n" } else { "(false)\n" }),
+        Value::BigNumber(n) => out.push_str(&format!("(big number) {n}\n")),
+        Value::Array(items) | Value::Set(items) | Value::Push { data: items, .. } => {
+            let sep = if matches!(value, Value::Set(_)) {
+                '~'
+            } else {
+                ')'
+            };
+            if items.is_empty() {
+                out.push_str(if sep == '~' {
+                    "(empty set)\n"
+                } else {
+                    "(empty array)\n"
+                });
+                return;
+            }
+            let width = items.len().to_string().len();
+            let child_prefix = format!("{prefix}{}", " ".repeat(width + 2));
+            for (i, item) in items.iter().enumerate() {
+                let lead = if i == 0 { "" } else { prefix };
+                out.push_str(&format!("{lead}{:>width$}{sep} ", i + 1));
+                format_into(out, item, &child_prefix);
+            }
+        }
+        Value::Map(pairs) => {
+            if pairs.is_empty() {
+                out.push_str("(empty hash)\n");
+                return;
+            }
+            let width = pairs.len().to_string().len();
+            let child_prefix = format!("{prefix}{}", " ".repeat(width + 2));
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                let lead = if i == 0 { "" } else { prefix };
+                out.push_str(&format!("{lead}{:>width$}# ", i + 1));
+                format_into(out, k, &child_prefix);
+                out.pop();
+                out.push_str(" => ");
+                format_into(out, v, &child_prefix);
+            }
+        }
+        Value::Attribute { data, .. } => format_into(out, data, prefix),
+        other => {
+            out.push_str(&format!("{other:?}\n"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn scalars() {
+        assert_eq!(render(&Value::Okay), "OK\n");
+        assert_eq!(render(&Value::SimpleString("zset".into())), "zset\n");
+        assert_eq!(render(&Value::Int(-3)), "(integer) -3\n");
+        assert_eq!(render(&Value::Nil), "(nil)\n");
+        assert_eq!(render(&bulk("hi")), "\"hi\"\n");
+    }
+
+    #[test]
+    fn binary_escaping() {
+        assert_eq!(
+            repr(b"a\"b\\c\n\x00\xff\x07\x08 ~"),
+            r#""a\"b\\c\n\x00\xff\a\b ~""#
+        );
+    }
+
+    #[test]
+    fn nested_arrays_are_indented_like_redis_cli() {
+        let v = Value::Array(vec![
+            Value::Array(vec![bulk("1-1"), Value::Array(vec![bulk("f"), bulk("v")])]),
+            Value::Array(vec![]),
+        ]);
+        assert_eq!(
+            render(&v),
+            "1) 1) \"1-1\"\n   2) 1) \"f\"\n      2) \"v\"\n2) (empty array)\n"
+        );
+    }
+
+    #[test]
+    fn index_width_grows_with_length() {
+        let v = Value::Array((0..10).map(|i| Value::Int(i)).collect());
+        let text = render(&v);
+        assert!(text.starts_with(" 1) (integer) 0\n 2)"), "{text}");
+        assert!(text.ends_with("10) (integer) 9\n"), "{text}");
+    }
+}

@@ -1,0 +1,69 @@
+//! Validated configuration built once from the raw command-line arguments: the namespace,
+//! where redislab keeps its files, colour, and where to find Redis. Raw flags live in `cli`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::GlobalArgs;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub namespace: String,
+    pub home: PathBuf,
+    pub color: bool,
+    pub lessons_dir: Option<PathBuf>,
+    pub redis_url: Option<String>,
+    /// Whether `redis_url` came from the REDIS_URL variable (for the "found" line).
+    pub url_from_env: bool,
+    pub managed: bool,
+    pub local_addr: String,
+}
+
+impl Settings {
+    pub fn from_args(args: &GlobalArgs) -> Result<Self> {
+        validate_namespace(&args.namespace)?;
+        let home = match &args.home {
+            Some(h) => h.clone(),
+            None => dirs::data_dir().map(|d| d.join("redislab")).context(
+                "could not find a data directory for redislab: set --home or REDISLAB_HOME",
+            )?,
+        };
+        let env_url = std::env::var("REDIS_URL").ok();
+        let url_from_env = args.redis_url.is_some() && args.redis_url == env_url;
+        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color =
+            !args.no_color && !no_color_env && std::io::IsTerminal::is_terminal(&std::io::stdout());
+        Ok(Settings {
+            namespace: args.namespace.clone(),
+            home,
+            color,
+            lessons_dir: args.lessons.clone(),
+            redis_url: args.redis_url.clone().filter(|u| !u.trim().is_empty()),
+            url_from_env,
+            managed: args.managed,
+            local_addr: args.local_addr.clone(),
+        })
+    }
+
+    /// `lab:` — the prefix every key redislab creates starts with.
+    pub fn prefix(&self) -> String {
+        format!("{}:", self.namespace)
+    }
+}
+
+/// A namespace is a plain word, so it can never act as a glob in SCAN MATCH or an ACL pattern.
+pub fn validate_namespace(ns: &str) -> Result<()> {
+    if ns.is_empty() || ns.len() > 64 {
+        bail!("namespace must be 1 to 64 characters, got {:?}", ns);
+    }
+    if let Some(c) = ns
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        bail!(
+            "namespace {ns:?} contains {c:?}: use letters, digits, '_', '-' or '.' (the ':' is added for you)"
+        );
+    }
+    Ok(())
+}

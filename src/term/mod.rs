@@ -1,0 +1,88 @@
+//! The only place that draws: colour, tables, banners, errors. Logic elsewhere returns values;
+//! this module turns them into text, so everything else is testable without a terminal.
+
+pub mod table;
+
+use std::io::{IsTerminal, Write};
+
+use colored::Colorize;
+
+/// Decides colour once for every crate that draws (each reads NO_COLOR its own way).
+pub fn init(color: bool) {
+    colored::control::set_override(color);
+    console::set_colors_enabled(color);
+    console::set_colors_enabled_stderr(color);
+}
+
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+pub fn stdin_is_terminal() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// Terminal width for tables (80 when not a terminal, so output is stable).
+pub fn width() -> u16 {
+    if stdout_is_terminal() {
+        crossterm_width().unwrap_or(100)
+    } else {
+        100
+    }
+}
+
+fn crossterm_width() -> Option<u16> {
+    let (w, _) = console::Term::stdout().size_checked()?;
+    Some(w.max(60))
+}
+
+/// The one dim line naming the server, on stderr so stdout stays a clean reply stream.
+pub fn banner(text: &str) {
+    eprintln!("{}", text.dimmed());
+}
+
+/// An error: one line on stderr.
+pub fn error(message: &str) {
+    let _ = writeln!(std::io::stderr(), "{} {}", "error:".red().bold(), message);
+}
+
+/// A notice on stderr (hints, refusals).
+pub fn notice(message: &str) {
+    let _ = writeln!(std::io::stderr(), "{}", message.yellow());
+}
+
+/// Writes to stdout; a closed pipe is not an error worth a backtrace.
+pub fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    let _ = o.flush();
+}
+
+pub fn heading(text: &str) -> String {
+    text.bold().to_string()
+}
+
+pub fn dim(text: &str) -> String {
+    text.dimmed().to_string()
+}
+
+pub fn good(text: &str) -> String {
+    text.green().to_string()
+}
+
+pub fn bad(text: &str) -> String {
+    text.red().to_string()
+}
+
+pub fn warn(text: &str) -> String {
+    text.yellow().to_string()
+}
+
+/// A command as a learner would type it, coloured: the command name stands out.
+pub fn command(line: &str) -> String {
+    let trimmed = line.trim_start();
+    match trimmed.split_once(' ') {
+        Some((name, rest)) => format!("{} {}", name.cyan().bold(), rest.cyan()),
+        None => trimmed.cyan().bold().to_string(),
+    }
+}
