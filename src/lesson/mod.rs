@@ -1,0 +1,4 @@
+//! Lessons as data: the file format (`model`), loading embedded or from a folder (`loader`),
+//! variables in commands (`vars`) and validation (`validate`).
+
+pub mod model;
