@@ -9,6 +9,8 @@ pub mod code {
     pub const FAILURE: u8 = 1;
     /// No Redis could be reached, or a connection failed; bad usage.
     pub const CONNECTION: u8 = 2;
+    /// Bad input (unknown lesson, wrong answer count, ...).
+    pub const USAGE: u8 = 2;
     /// Interrupted by Ctrl-C (progress was saved).
     pub const INTERRUPTED: u8 = 130;
 }

@@ -1,4 +1,7 @@
 //! Lessons as data: the file format (`model`), loading embedded or from a folder (`loader`),
 //! variables in commands (`vars`) and validation (`validate`).
 
+pub mod loader;
 pub mod model;
+pub mod validate;
+pub mod vars;

@@ -1,0 +1,153 @@
+//! Finds and parses lessons: the ones built into the binary, or a folder given with
+//! `--lessons` for authors. Parse errors carry `file:line:col` from serde-saphyr.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use super::model::{FORMAT_VERSION, Lesson};
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/lessons.rs"));
+}
+
+/// A parsed lesson and where it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// File name (embedded) or path (folder).
+    pub source: String,
+    pub lesson: Lesson,
+}
+
+/// A lesson file that could not be read, with a position when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub source: String,
+    pub line: Option<u64>,
+    pub column: Option<u64>,
+    pub message: String,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{}:{}:{}: {}", self.source, l, c, self.message),
+            _ => write!(f, "{}: {}", self.source, self.message),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+#[derive(Deserialize)]
+struct VersionProbe {
+    #[serde(default)]
+    format_version: Option<u32>,
+}
+
+/// Parses one lesson file's text.
+pub fn parse(source: &str, text: &str) -> Result<Lesson, LoadError> {
+    // Check the version first, so a newer file says "update redislab", not "unknown field".
+    if let Ok(probe) = serde_saphyr::from_str::<VersionProbe>(text) {
+        if let Some(v) = probe.format_version {
+            if v > FORMAT_VERSION {
+                return Err(LoadError {
+                    source: source.to_string(),
+                    line: None,
+                    column: None,
+                    message: format!(
+                        "format_version {v} is newer than this redislab understands ({FORMAT_VERSION}): update redislab"
+                    ),
+                });
+            }
+        }
+    }
+    serde_saphyr::from_str::<Lesson>(text).map_err(|e| {
+        let loc = e.location();
+        let message = first_line(&e.without_snippet().to_string());
+        LoadError {
+            source: source.to_string(),
+            line: loc.map(|l| l.line()),
+            column: loc.map(|l| l.column()),
+            message,
+        }
+    })
+}
+
+fn first_line(s: &str) -> String {
+    let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim();
+    // serde-saphyr appends its own position; ours is in front already.
+    match line.rfind(" at line ") {
+        Some(i) => line[..i].to_string(),
+        None => line.to_string(),
+    }
+}
+
+/// Texts of the lessons in use: embedded, or every `*.yaml` in `dir`.
+pub fn sources(dir: Option<&Path>) -> Result<Vec<(String, String)>> {
+    match dir {
+        None => Ok(embedded::EMBEDDED.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect()),
+        Some(d) => {
+            let mut files = yaml_files(d)?;
+            files.sort();
+            files
+                .into_iter()
+                .map(|p| {
+                    let text = std::fs::read_to_string(&p).with_context(|| format!("could not read lesson file {}", p.display()))?;
+                    Ok((p.display().to_string(), text))
+                })
+                .collect()
+        }
+    }
+}
+
+/// `*.yaml` files in a folder (or the file itself).
+pub fn yaml_files(path: &Path) -> Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let rd = std::fs::read_dir(path).with_context(|| format!("could not read lesson folder {}", path.display()))?;
+    let mut out = Vec::new();
+    for e in rd {
+        let p = e.with_context(|| format!("could not read lesson folder {}", path.display()))?.path();
+        if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// Every lesson in use, sorted by id. The first unreadable file is an error.
+pub fn load_all(dir: Option<&Path>) -> Result<Vec<Loaded>> {
+    let mut out = Vec::new();
+    for (source, text) in sources(dir)? {
+        let lesson = parse(&source, &text).map_err(|e| anyhow::anyhow!("{e} (run `redislab validate` for details)"))?;
+        out.push(Loaded { source, lesson });
+    }
+    out.sort_by(|a, b| a.lesson.id.cmp(&b.lesson.id));
+    Ok(out)
+}
+
+/// Finds a lesson by id (`07`, `7`) or slug.
+pub fn find<'a>(lessons: &'a [Loaded], wanted: &str) -> Result<&'a Loaded> {
+    let w = wanted.trim();
+    let as_num = w.parse::<u32>().ok();
+    lessons
+        .iter()
+        .find(|l| {
+            l.lesson.id == w
+                || l.lesson.slug.eq_ignore_ascii_case(w)
+                || (as_num.is_some() && l.lesson.id.parse::<u32>().ok() == as_num)
+        })
+        .ok_or_else(|| {
+            crate::error::Exit::new(
+                crate::error::code::USAGE,
+                format!(
+                    "no lesson {w:?}; choose one of: {}",
+                    lessons.iter().map(|l| format!("{} ({})", l.lesson.id, l.lesson.slug)).collect::<Vec<_>>().join(", ")
+                ),
+            )
+            .into()
+        })
+}

@@ -1,0 +1,206 @@
+//! Evaluates a step's checks against Redis state, replies and scenario metrics. Returns facts
+//! (expected against actual), never prints.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use redis::Value;
+use redis::aio::MultiplexedConnection;
+use serde::Serialize;
+
+use crate::lesson::model::{Check, TtlCheck};
+use crate::lesson::vars::Vars;
+use crate::redis::render::{error_text, render};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CheckResult {
+    /// What was checked: `reply`, `ttl of lab:x`, `metric oversold`.
+    pub what: String,
+    pub expected: String,
+    pub actual: String,
+    pub passed: bool,
+}
+
+/// The reply as plain text for checks: `OK`, `1`, `(nil)`, `hello`; arrays as redis-cli shows them.
+pub fn reply_text(v: &Value) -> String {
+    match v {
+        Value::Okay => "OK".into(),
+        Value::SimpleString(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::Nil => "(nil)".into(),
+        Value::Double(d) => d.to_string(),
+        Value::ServerError(e) => format!("(error) {}", error_text(e.code(), e.details())),
+        other => render(other).trim_end().to_string(),
+    }
+}
+
+fn fmt_num(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { format!("{n}") }
+}
+
+fn range_text(min: Option<f64>, max: Option<f64>, unit: &str) -> String {
+    match (min, max) {
+        (Some(a), Some(b)) if a == b => format!("{}{unit}", fmt_num(a)),
+        (Some(a), Some(b)) => format!("{}–{}{unit}", fmt_num(a), fmt_num(b)),
+        (Some(a), None) => format!("at least {}{unit}", fmt_num(a)),
+        (None, Some(b)) => format!("at most {}{unit}", fmt_num(b)),
+        (None, None) => "any".into(),
+    }
+}
+
+fn result(what: impl Into<String>, expected: impl Into<String>, actual: impl Into<String>, passed: bool) -> CheckResult {
+    CheckResult { what: what.into(), expected: expected.into(), actual: actual.into(), passed }
+}
+
+async fn query(conn: &mut MultiplexedConnection, args: &[&[u8]]) -> Result<Value> {
+    let mut cmd = redis::Cmd::new();
+    for a in args {
+        cmd.arg(*a);
+    }
+    Ok(redis::aio::ConnectionLike::req_packed_command(conn, &cmd).await?)
+}
+
+/// Evaluates every check. `replies` are the step's replies in order.
+pub async fn evaluate(
+    conn: &mut MultiplexedConnection,
+    checks: &[Check],
+    replies: &[Value],
+    metrics: &BTreeMap<String, f64>,
+    vars: &Vars,
+) -> Result<Vec<CheckResult>> {
+    let mut out = Vec::new();
+    for c in checks {
+        if c.reply.is_some() || c.reply_matches.is_some() {
+            let idx = c.of.map(|n| n.saturating_sub(1)).unwrap_or(replies.len().saturating_sub(1));
+            let actual = replies.get(idx).map(reply_text).unwrap_or_else(|| "(no reply)".into());
+            let which = if c.of.is_some() { format!("reply of command {}", idx + 1) } else { "reply".into() };
+            if let Some(want) = &c.reply {
+                let want = vars.expand(want)?;
+                out.push(result(&which, want.clone(), actual.clone(), actual == want));
+            }
+            if let Some(re) = &c.reply_matches {
+                let re_text = vars.expand(re)?;
+                let passed = regex_lite::Regex::new(&re_text).map(|r| r.is_match(&actual)).unwrap_or(false);
+                out.push(result(&which, format!("matching /{re_text}/"), actual, passed));
+            }
+        }
+        if let Some(key) = &c.key {
+            let key = vars.expand(key)?;
+            out.extend(key_checks(conn, c, &key, vars).await?);
+        }
+        if let Some(name) = &c.metric {
+            let actual = metrics.get(name).copied();
+            let shown = actual.map(fmt_num).unwrap_or_else(|| "not reported".into());
+            let what = format!("metric {name}");
+            if let Some(e) = c.equals {
+                out.push(result(&what, fmt_num(e), &shown, actual == Some(e)));
+            }
+            if c.min.is_some() || c.max.is_some() {
+                let passed = actual.is_some_and(|a| c.min.is_none_or(|m| a >= m) && c.max.is_none_or(|m| a <= m));
+                out.push(result(&what, range_text(c.min, c.max, ""), &shown, passed));
+            }
+            if let Some(other) = &c.equals_metric {
+                let o = metrics.get(other).copied();
+                let expected = format!("= {other} ({})", o.map(fmt_num).unwrap_or_else(|| "not reported".into()));
+                out.push(result(&what, expected, &shown, actual.is_some() && actual == o));
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn key_checks(conn: &mut MultiplexedConnection, c: &Check, key: &str, vars: &Vars) -> Result<Vec<CheckResult>> {
+    let k = key.as_bytes();
+    let mut out = Vec::new();
+    let key_type = reply_text(&query(conn, &[b"TYPE", k]).await?);
+    let exists = key_type != "none";
+    let yes_no = |b: bool| if b { "exists" } else { "missing" };
+    if let Some(want) = c.exists {
+        out.push(result(format!("{key}"), yes_no(want), yes_no(exists), want == exists));
+    }
+    if let Some(want) = &c.key_type {
+        out.push(result(format!("type of {key}"), want.clone(), key_type.clone(), *want == key_type));
+    }
+    if let Some(ttl) = &c.ttl {
+        let pttl = match query(conn, &[b"PTTL", k]).await? {
+            Value::Int(i) => i,
+            _ => -2,
+        };
+        let actual = match pttl {
+            -2 => "no such key".to_string(),
+            -1 => "no TTL".to_string(),
+            ms => format!("{}s", fmt_num((ms as f64 / 100.0).round() / 10.0)),
+        };
+        let (expected, passed) = match ttl {
+            TtlCheck::Keyword(w) if w == "none" => ("no TTL".to_string(), pttl == -1),
+            TtlCheck::Keyword(w) => (format!("{w:?} (unknown keyword)"), false),
+            TtlCheck::Range { min, max } => {
+                let secs = pttl as f64 / 1000.0;
+                let passed = pttl >= 0 && min.is_none_or(|m| secs >= m - 0.001) && max.is_none_or(|m| secs <= m + 0.001);
+                (range_text(*min, *max, "s"), passed)
+            }
+        };
+        out.push(result(format!("ttl of {key}"), expected, actual, passed));
+    }
+    if let Some(want) = &c.value {
+        let want = vars.expand(want)?;
+        let actual = if key_type == "string" { reply_text(&query(conn, &[b"GET", k]).await?) } else { format!("a {key_type}, not a string") };
+        out.push(result(format!("value of {key}"), want.clone(), actual.clone(), actual == want));
+    }
+    if let Some(want) = c.len {
+        let cmd: &[u8] = match key_type.as_str() {
+            "string" => b"STRLEN",
+            "list" => b"LLEN",
+            "hash" => b"HLEN",
+            "set" => b"SCARD",
+            "zset" => b"ZCARD",
+            "stream" => b"XLEN",
+            _ => b"EXISTS",
+        };
+        let actual = if exists {
+            match query(conn, &[cmd, k]).await? {
+                Value::Int(i) => i,
+                _ => 0,
+            }
+        } else {
+            0
+        };
+        out.push(result(format!("length of {key}"), want.to_string(), actual.to_string(), actual == want));
+    }
+    for (member, want) in [(&c.member, true), (&c.not_member, false)] {
+        if let Some(m) = member {
+            let m = vars.expand(m)?;
+            let mb = m.as_bytes();
+            let present = match key_type.as_str() {
+                "set" => matches!(query(conn, &[b"SISMEMBER", k, mb]).await?, Value::Int(1)),
+                "zset" => !matches!(query(conn, &[b"ZSCORE", k, mb]).await?, Value::Nil),
+                "list" => matches!(query(conn, &[b"LPOS", k, mb]).await?, Value::Int(_)),
+                "hash" => matches!(query(conn, &[b"HEXISTS", k, mb]).await?, Value::Int(1)),
+                _ => false,
+            };
+            let word = |b: bool| if b { "a member" } else { "not a member" };
+            out.push(result(format!("{m} in {key}"), word(want), word(present), present == want));
+        }
+    }
+    if let Some(s) = &c.score {
+        let member = vars.expand(&s.member)?;
+        let actual = reply_text(&query(conn, &[b"ZSCORE", k, member.as_bytes()]).await?);
+        let passed = actual.parse::<f64>().is_ok_and(|a| (a - s.equals).abs() < 1e-9);
+        out.push(result(format!("score of {member} in {key}"), fmt_num(s.equals), actual, passed));
+    }
+    if let Some(f) = &c.field {
+        let name = vars.expand(&f.name)?;
+        let v = query(conn, &[b"HGET", k, name.as_bytes()]).await?;
+        let actual = reply_text(&v);
+        let (expected, passed) = match &f.equals {
+            Some(e) => {
+                let e = vars.expand(e)?;
+                (e.clone(), actual == e && v != Value::Nil)
+            }
+            None => ("present".to_string(), v != Value::Nil),
+        };
+        out.push(result(format!("field {name} of {key}"), expected, actual, passed));
+    }
+    Ok(out)
+}

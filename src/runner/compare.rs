@@ -1,0 +1,136 @@
+//! The compare step: one job timed in Redis and in SQLite (in memory, and a file with WAL),
+//! measured on the spot after a warm-up. Numbers are never written into a lesson.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use redis::aio::MultiplexedConnection;
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::lesson::model::{RedisSide, SqliteSide};
+use crate::redis::command::build;
+use crate::redis::tokenize::tokenize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Measured {
+    pub label: String,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub ops_per_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CompareReport {
+    pub iterations: u32,
+    pub rows: Vec<Measured>,
+    pub metrics: BTreeMap<String, f64>,
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+fn summarize(label: String, mut nanos: Vec<u64>) -> Measured {
+    nanos.sort_unstable();
+    let total: u64 = nanos.iter().sum();
+    Measured {
+        label,
+        p50_us: percentile(&nanos, 0.50),
+        p99_us: percentile(&nanos, 0.99),
+        ops_per_s: if total == 0 { 0.0 } else { nanos.len() as f64 / (total as f64 / 1e9) },
+    }
+}
+
+/// Times the Redis side: `commands` are already variable-expanded.
+pub async fn time_redis(conn: &mut MultiplexedConnection, side: &RedisSide, commands: &[String], iterations: u32) -> Result<Measured> {
+    let mut cmds = Vec::new();
+    for c in commands {
+        let args = tokenize(c).map_err(|e| anyhow::anyhow!("{e} in {c:?}"))?;
+        cmds.push(build(&args));
+    }
+    let mut pipe = redis::pipe();
+    for c in &cmds {
+        pipe.add_command(c.clone());
+    }
+    let warmup = (iterations / 10).max(10);
+    let mut nanos = Vec::with_capacity(iterations as usize);
+    for i in 0..(warmup + iterations) {
+        let start = Instant::now();
+        if side.pipeline {
+            let _: Vec<redis::Value> =
+                redis::aio::ConnectionLike::req_packed_commands(conn, &pipe, 0, cmds.len()).await?;
+        } else {
+            for c in &cmds {
+                let _ = redis::aio::ConnectionLike::req_packed_command(conn, c).await?;
+            }
+        }
+        if i >= warmup {
+            nanos.push(start.elapsed().as_nanos() as u64);
+        }
+    }
+    let label = side.label.clone().unwrap_or_else(|| {
+        let first = commands.first().and_then(|c| c.split_whitespace().next()).unwrap_or("Redis");
+        if side.pipeline { format!("Redis {first} (pipeline)") } else { format!("Redis {first}") }
+    });
+    Ok(summarize(label, nanos))
+}
+
+/// Times the SQLite side on one connection (prepared, cached statements).
+pub fn time_sqlite(conn: &Connection, side: &SqliteSide, iterations: u32, label: &str) -> Result<Measured> {
+    for sql in &side.setup {
+        conn.execute_batch(sql).with_context(|| format!("SQLite setup failed: {sql}"))?;
+    }
+    let warmup = (iterations / 10).max(10);
+    let mut nanos = Vec::with_capacity(iterations as usize);
+    for i in 0..(warmup + iterations) {
+        let start = Instant::now();
+        if side.transaction {
+            conn.execute_batch("BEGIN")?;
+        }
+        for sql in &side.statements {
+            let mut stmt = conn.prepare_cached(sql).with_context(|| format!("SQLite statement failed: {sql}"))?;
+            if stmt.column_count() > 0 {
+                let mut rows = stmt.query([])?;
+                while let Some(row) = rows.next()? {
+                    // Read the first column so the row is really fetched.
+                    let _: rusqlite::types::Value = row.get(0)?;
+                }
+            } else {
+                stmt.execute([])?;
+            }
+        }
+        if side.transaction {
+            conn.execute_batch("COMMIT")?;
+        }
+        if i >= warmup {
+            nanos.push(start.elapsed().as_nanos() as u64);
+        }
+    }
+    Ok(summarize(side.label.clone().map(|l| format!("{l} ({label})")).unwrap_or_else(|| format!("SQLite {label}")), nanos))
+}
+
+/// Both SQLite modes: in memory, and a WAL file in a temporary folder removed afterwards.
+pub fn time_sqlite_modes(side: &SqliteSide, iterations: u32) -> Result<(Measured, Measured)> {
+    let mem = Connection::open_in_memory().context("could not open an in-memory SQLite database")?;
+    let m = time_sqlite(&mem, side, iterations, "in memory")?;
+    let dir = tempfile::tempdir().context("could not create a temporary folder for SQLite")?;
+    let file = Connection::open(dir.path().join("compare.db")).context("could not open a SQLite file")?;
+    file.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")?;
+    let w = time_sqlite(&file, side, iterations, "WAL file")?;
+    drop(file);
+    Ok((m, w))
+}
+
+pub fn report(iterations: u32, redis: Measured, memory: Measured, wal: Measured) -> CompareReport {
+    let mut metrics = BTreeMap::new();
+    metrics.insert("redis_p50_us".into(), redis.p50_us);
+    metrics.insert("sqlite_memory_p50_us".into(), memory.p50_us);
+    metrics.insert("sqlite_wal_p50_us".into(), wal.p50_us);
+    CompareReport { iterations, rows: vec![redis, memory, wal], metrics }
+}

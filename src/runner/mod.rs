@@ -1,0 +1,183 @@
+//! Executes lesson steps: commands, checks, exercises, compares, scenarios, waits. It returns
+//! outcomes and never prints, so the same engine serves the interactive walk, `--auto`,
+//! `validate --live` and the tests.
+
+pub mod checks;
+pub mod compare;
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{Context, Result};
+use redis::Value;
+use redis::aio::MultiplexedConnection;
+
+use crate::inspect::{self, KeyInfo};
+use crate::lesson::model::{Check, CommandSpec, Lesson, Requires, Step};
+use crate::lesson::vars::Vars;
+use crate::redis::command::send;
+use crate::redis::connect::{Server, command_error, parse_version};
+use crate::redis::tokenize::tokenize;
+use checks::CheckResult;
+
+/// A command that ran and its reply.
+#[derive(Debug, Clone)]
+pub struct Executed {
+    pub line: String,
+    pub connection: Option<String>,
+    pub reply: Value,
+}
+
+/// Runs a lesson's commands against one server, keeping its variables and named connections.
+pub struct Engine<'a> {
+    pub server: &'a Server,
+    pub namespace: String,
+    pub vars: Vars,
+    /// Connections by name; `main` is the default. Learner rights (ACL-fenced when managed).
+    conns: HashMap<String, MultiplexedConnection>,
+    /// Full rights, for checks and the key table.
+    pub admin: MultiplexedConnection,
+}
+
+impl<'a> Engine<'a> {
+    pub async fn new(server: &'a Server, namespace: &str) -> Result<Self> {
+        Ok(Engine {
+            server,
+            namespace: namespace.to_string(),
+            vars: Vars::new(namespace),
+            conns: HashMap::new(),
+            admin: server.connection().await?,
+        })
+    }
+
+    async fn conn(&mut self, name: Option<&str>) -> Result<&mut MultiplexedConnection> {
+        let name = name.unwrap_or("main").to_string();
+        if !self.conns.contains_key(&name) {
+            let c = self.server.learner_connection().await?;
+            self.conns.insert(name.clone(), c);
+        }
+        self.conns.get_mut(&name).context("connection vanished")
+    }
+
+    /// Why a requirement is not met on this server (`None`: fine).
+    pub async fn unmet(&mut self, req: Option<&Requires>) -> Result<Option<String>> {
+        let Some(req) = req else { return Ok(None) };
+        if let Some(v) = &req.redis {
+            if self.server.version_tuple() < parse_version(v) {
+                return Ok(Some(format!("needs Redis {v} or later; this server is {}", self.server.version)));
+            }
+        }
+        for c in &req.commands {
+            let info: Value = redis::cmd("COMMAND").arg("INFO").arg(c).query_async(&mut self.admin).await?;
+            let missing = match &info {
+                Value::Array(items) => items.first().is_none_or(|i| *i == Value::Nil),
+                _ => true,
+            };
+            if missing {
+                return Ok(Some(format!("needs the {c} command, which this server does not have")));
+            }
+        }
+        if req.managed && !self.server.is_managed() {
+            return Ok(Some("needs redislab's managed server (run with --managed)".into()));
+        }
+        Ok(None)
+    }
+
+    /// Sets a step's `let` variables and a fresh `${random}`.
+    pub fn begin_step(&mut self, step: &Step) -> Result<()> {
+        self.vars.new_step();
+        for (k, v) in &step.let_vars {
+            let value = self.vars.expand(v)?;
+            self.vars.set(k, value);
+        }
+        Ok(())
+    }
+
+    /// Expands variables in a command line.
+    pub fn expand(&self, line: &str) -> Result<String> {
+        self.vars.expand(line)
+    }
+
+    /// Runs one typed or scripted line on a named connection; saves the reply if asked.
+    pub async fn run_line(&mut self, line: &str, connection: Option<&str>, save_as: Option<&str>) -> Result<Executed> {
+        let args = tokenize(line).map_err(|e| anyhow::anyhow!("{e} in {line:?}"))?;
+        anyhow::ensure!(!args.is_empty(), "empty command");
+        let display = self.server.display.clone();
+        let conn = self.conn(connection).await?;
+        let reply = send(conn, &args).await.map_err(|e| command_error(e, &display))?;
+        if let Some(name) = save_as {
+            self.vars.set(name, checks::reply_text(&reply));
+        }
+        Ok(Executed { line: line.to_string(), connection: connection.map(str::to_string), reply })
+    }
+
+    /// Runs command specs in order (variables expanded just before each runs).
+    pub async fn run_commands(&mut self, specs: &[CommandSpec]) -> Result<Vec<Executed>> {
+        let mut out = Vec::with_capacity(specs.len());
+        for s in specs {
+            let line = self.expand(s.line())?;
+            out.push(self.run_line(&line, s.connection(), s.save_as()).await?);
+        }
+        Ok(out)
+    }
+
+    /// Runs plain lines quietly (setup).
+    pub async fn run_quiet(&mut self, lines: &[CommandSpec]) -> Result<()> {
+        self.run_commands(lines).await.map(|_| ())
+    }
+
+    pub async fn check(&mut self, checks: &[Check], replies: &[Value], metrics: &BTreeMap<String, f64>) -> Result<Vec<CheckResult>> {
+        checks::evaluate(&mut self.admin, checks, replies, metrics, &self.vars).await
+    }
+
+    /// The key table for a step: its `show_keys`, else the lesson's key patterns.
+    pub async fn key_table(&mut self, lesson: &Lesson, step: Option<&Step>) -> Result<Vec<KeyInfo>> {
+        let patterns = match step.and_then(|s| s.show_keys.as_ref()) {
+            Some(p) => p.clone(),
+            None => lesson.keys.clone(),
+        };
+        let mut exact = Vec::new();
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for p in &patterns {
+            let p = self.expand(p)?;
+            if p.contains('*') || p.contains('?') || p.contains('[') {
+                let (found, _) = inspect::scan_keys(&mut self.admin, &p, 50).await?;
+                keys.extend(found);
+            } else {
+                exact.push(p.clone().into_bytes());
+                keys.push(p.into_bytes());
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        keys.retain(|k| seen.insert(k.clone()));
+        let infos = inspect::describe(&mut self.admin, &keys).await?;
+        // Keys found by a pattern that vanished meanwhile are dropped; named keys stay as "none".
+        Ok(infos.into_iter().filter(|i| i.exists() || exact.contains(&i.key.clone().into_bytes())).collect())
+    }
+
+    /// Fast-forwards time for keys: shortens each remaining TTL by `seconds` (PEXPIRE), which
+    /// deletes keys whose TTL runs out. Returns how many keys expired.
+    pub async fn fast_forward(&mut self, lesson: &Lesson, keys: Option<&Vec<String>>, seconds: u64) -> Result<u64> {
+        let patterns = keys.cloned().unwrap_or_else(|| lesson.keys.clone());
+        let mut expired = 0;
+        for p in patterns {
+            let p = self.expand(&p)?;
+            let targets = if p.contains('*') { inspect::scan_keys(&mut self.admin, &p, 10_000).await?.0 } else { vec![p.into_bytes()] };
+            for k in targets {
+                if !crate::namespace::is_inside(&self.namespace, &k) {
+                    continue;
+                }
+                let pttl: i64 = redis::cmd("PTTL").arg(&k).query_async(&mut self.admin).await?;
+                if pttl < 0 {
+                    continue;
+                }
+                let left = pttl - (seconds as i64) * 1000;
+                // A TTL in the past deletes the key, as its real expiry would.
+                let _: i64 = redis::cmd("PEXPIRE").arg(&k).arg(left.max(0)).query_async(&mut self.admin).await?;
+                if left <= 0 {
+                    expired += 1;
+                }
+            }
+        }
+        Ok(expired)
+    }
+}
