@@ -31,9 +31,11 @@ pub fn now_s() -> i64 {
 impl Store {
     /// Opens (creating if needed) `<home>/progress.db`.
     pub fn open(home: &Path) -> Result<Store> {
-        std::fs::create_dir_all(home).with_context(|| format!("could not create {}", home.display()))?;
+        std::fs::create_dir_all(home)
+            .with_context(|| format!("could not create {}", home.display()))?;
         let path = home.join("progress.db");
-        let conn = Connection::open(&path).with_context(|| format!("could not open progress database {}", path.display()))?;
+        let conn = Connection::open(&path)
+            .with_context(|| format!("could not open progress database {}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
@@ -47,7 +49,12 @@ impl Store {
                  updated_at   INTEGER NOT NULL
              );",
         )
-        .with_context(|| format!("progress database {} is damaged or not a redislab database", path.display()))?;
+        .with_context(|| {
+            format!(
+                "progress database {} is damaged or not a redislab database",
+                path.display()
+            )
+        })?;
         Ok(Store { conn, path })
     }
 
@@ -71,7 +78,8 @@ impl Store {
             .conn
             .prepare("SELECT lesson_id, last_step, completed_at, best_score, quiz_total FROM progress ORDER BY lesson_id")?;
         let rows = stmt.query_map([], row_to_progress)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().context("could not read progress")
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .context("could not read progress")
     }
 
     /// Records that `step` (1-based) is done; `completed` when it was the last one.
@@ -132,9 +140,20 @@ mod tests {
         s.record_quiz("07", 4, 5).unwrap();
         s.record_quiz("07", 2, 5).unwrap();
         let p = s.get("07").unwrap().unwrap();
-        assert_eq!((p.last_step, p.best_score, p.quiz_total, p.completed_at), (3, Some(4), Some(5), None));
+        assert_eq!(
+            (p.last_step, p.best_score, p.quiz_total, p.completed_at),
+            (3, Some(4), Some(5), None)
+        );
         s.record_step("07", 9, true).unwrap();
-        assert!(Store::open(dir.path()).unwrap().get("07").unwrap().unwrap().completed_at.is_some());
+        assert!(
+            Store::open(dir.path())
+                .unwrap()
+                .get("07")
+                .unwrap()
+                .unwrap()
+                .completed_at
+                .is_some()
+        );
         assert_eq!(s.clear(Some("07")).unwrap(), 1);
         assert!(s.all().unwrap().is_empty());
     }

@@ -11,7 +11,11 @@ pub fn parse_answers(raw: &[String], questions: &[Question]) -> Result<Vec<usize
     if raw.len() != questions.len() {
         return Err(Exit::new(
             code::USAGE,
-            format!("--answers needs {} answers (one per question), got {}", questions.len(), raw.len()),
+            format!(
+                "--answers needs {} answers (one per question), got {}",
+                questions.len(),
+                raw.len()
+            ),
         )
         .into());
     }
@@ -20,12 +24,20 @@ pub fn parse_answers(raw: &[String], questions: &[Question]) -> Result<Vec<usize
         .enumerate()
         .map(|(i, (a, q))| {
             let n: usize = a.trim().parse().map_err(|_| {
-                Exit::new(code::USAGE, format!("answer {} is {a:?}: give a choice number like 2", i + 1))
+                Exit::new(
+                    code::USAGE,
+                    format!("answer {} is {a:?}: give a choice number like 2", i + 1),
+                )
             })?;
             if n == 0 || n > q.choices.len() {
                 return Err(Exit::new(
                     code::USAGE,
-                    format!("answer {} is {n}, but question {} has choices 1–{}", i + 1, i + 1, q.choices.len()),
+                    format!(
+                        "answer {} is {n}, but question {} has choices 1–{}",
+                        i + 1,
+                        i + 1,
+                        q.choices.len()
+                    ),
                 )
                 .into());
             }
@@ -37,7 +49,10 @@ pub fn parse_answers(raw: &[String], questions: &[Question]) -> Result<Vec<usize
 /// The 1-based right choice of a predict question: the one equal to the rendered reply.
 pub fn predicted_choice(q: &Question, actual_reply: &str) -> Option<usize> {
     let actual = actual_reply.trim();
-    q.choices.iter().position(|c| c.trim() == actual).map(|i| i + 1)
+    q.choices
+        .iter()
+        .position(|c| c.trim() == actual)
+        .map(|i| i + 1)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +65,12 @@ pub struct Graded {
 }
 
 pub fn grade(chosen: usize, right: Option<usize>, actual: Option<String>) -> Graded {
-    Graded { chosen, right, correct: right == Some(chosen), actual }
+    Graded {
+        chosen,
+        right,
+        correct: right == Some(chosen),
+        actual,
+    }
 }
 
 #[cfg(test)]
@@ -71,7 +91,10 @@ mod tests {
     #[test]
     fn answers_are_validated() {
         let qs = vec![q(3), q(2)];
-        assert_eq!(parse_answers(&["2".into(), "1".into()], &qs).unwrap(), vec![2, 1]);
+        assert_eq!(
+            parse_answers(&["2".into(), "1".into()], &qs).unwrap(),
+            vec![2, 1]
+        );
         assert!(parse_answers(&["2".into()], &qs).is_err());
         assert!(parse_answers(&["4".into(), "1".into()], &qs).is_err());
         assert!(parse_answers(&["x".into(), "1".into()], &qs).is_err());

@@ -1,8 +1,58 @@
+//! `redislab quiz ID [--answers ...]`: a lesson's quiz on its own.
+
 use anyhow::Result;
 
 use crate::cli::QuizArgs;
+use crate::error::{Exit, code};
+use crate::lesson::loader;
+use crate::progress::Store;
+use crate::quiz::parse_answers;
+use crate::runner::Engine;
+use crate::runner::walk::{Options, Summary, Walker};
 use crate::settings::Settings;
+use crate::term;
+use crate::term::prompt::{Inquire, NoPrompts};
 
-pub async fn run(_settings: &Settings, _args: QuizArgs) -> Result<u8> {
-    anyhow::bail!("not built yet")
+pub async fn run(settings: &Settings, args: QuizArgs) -> Result<u8> {
+    let lessons = loader::load_all(settings.lessons_dir.as_deref())?;
+    let lesson = &loader::find(&lessons, &args.id)?.lesson;
+    let answers = match &args.answers {
+        Some(a) => Some(parse_answers(a, &lesson.quiz)?),
+        None if !term::stdin_is_terminal() => {
+            return Err(Exit::new(
+                code::USAGE,
+                "the quiz needs a terminal, or give --answers 2,1,3,...",
+            )
+            .into());
+        }
+        None => None,
+    };
+    let mut store = Store::open(&settings.home)?;
+    let server = super::connect(settings).await?;
+    let mut engine = Engine::new(&server, &settings.namespace).await?;
+    let mut inquire = Inquire;
+    let mut none = NoPrompts;
+    let auto = answers.is_some();
+    let mut walker = Walker {
+        engine: &mut engine,
+        lesson,
+        prompter: if auto { &mut none } else { &mut inquire },
+        store: None,
+        options: Options {
+            auto,
+            quiet: false,
+            from_step: 1,
+            answers,
+            quiz: true,
+        },
+    };
+    let mut summary = Summary::default();
+    match walker.quiz(&mut summary).await? {
+        Some((score, total)) => {
+            term::out(&term::lesson::score(score, total));
+            store.record_quiz(&lesson.id, score, total)?;
+            Ok(0)
+        }
+        None => Ok(code::INTERRUPTED),
+    }
 }

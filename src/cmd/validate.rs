@@ -1,8 +1,154 @@
+//! `redislab validate [PATH...] [--live]`: checks lesson files; `--live` runs each lesson
+//! against a throwaway redis-server and proves every exercise is real.
+
 use anyhow::Result;
 
 use crate::cli::ValidateArgs;
+use crate::error::{Exit, code};
+use crate::lesson::loader::{self, LoadError, Loaded};
+use crate::lesson::validate::validate_texts;
+use crate::redis::throwaway::Throwaway;
+use crate::runner::Engine;
+use crate::runner::walk::{Options, Walker};
 use crate::settings::Settings;
+use crate::term;
+use crate::term::prompt::NoPrompts;
 
-pub async fn run(_settings: &Settings, _args: ValidateArgs) -> Result<u8> {
-    anyhow::bail!("not built yet")
+pub async fn run(settings: &Settings, args: ValidateArgs) -> Result<u8> {
+    let files = if args.paths.is_empty() {
+        loader::sources(settings.lessons_dir.as_deref())?
+    } else {
+        let mut files = Vec::new();
+        for p in &args.paths {
+            let mut found = loader::yaml_files(p)?;
+            found.sort();
+            for f in found {
+                let text = std::fs::read_to_string(&f).map_err(|e| {
+                    anyhow::anyhow!("could not read lesson file {}: {e}", f.display())
+                })?;
+                files.push((f.display().to_string(), text));
+            }
+        }
+        files
+    };
+    if files.is_empty() {
+        return Err(Exit::new(code::USAGE, "no lesson files found").into());
+    }
+    // A private server answers COMMAND GETKEYS (which arguments are keys) and runs --live.
+    let server = match Throwaway::start().await {
+        Ok(s) => Some(s),
+        Err(e) if args.live => {
+            return Err(Exit::new(
+                code::CONNECTION,
+                format!("validate --live needs redis-server: {e:#}"),
+            )
+            .into());
+        }
+        Err(e) => {
+            term::notice(&format!(
+                "note: key names not checked against the namespace ({e:#})"
+            ));
+            None
+        }
+    };
+    let mut conn = match &server {
+        Some(s) => Some(
+            redis::Client::open(s.url())?
+                .get_multiplexed_async_connection()
+                .await?,
+        ),
+        None => None,
+    };
+    let (loaded, mut problems) = validate_texts(&files, conn.as_mut()).await?;
+    if args.live && problems.is_empty() {
+        if let Some(s) = &server {
+            for l in &loaded {
+                problems.extend(live(settings, &s.url(), l).await?);
+            }
+        }
+    }
+    for p in &problems {
+        term::out(&format!("{p}\n"));
+    }
+    if problems.is_empty() {
+        let what = if args.live {
+            "valid, and every step and exercise proved on a live server"
+        } else {
+            "valid"
+        };
+        term::out(&format!(
+            "{} lesson file{} {what}\n",
+            loaded.len(),
+            if loaded.len() == 1 { "" } else { "s" }
+        ));
+        Ok(0)
+    } else {
+        term::out(&format!(
+            "{} problem{}\n",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        ));
+        Ok(code::FAILURE)
+    }
+}
+
+async fn live(settings: &Settings, url: &str, l: &Loaded) -> Result<Vec<LoadError>> {
+    let mut s = settings.clone();
+    s.redis_url = Some(url.to_string());
+    s.managed = false;
+    let server = crate::redis::connect::connect(&s).await?;
+    let mut engine = Engine::new(&server, &s.namespace).await?;
+    let mut prompts = NoPrompts;
+    let answers = Some(vec![1; l.lesson.quiz.len()]);
+    let walker = Walker {
+        engine: &mut engine,
+        lesson: &l.lesson,
+        prompter: &mut prompts,
+        store: None,
+        options: Options {
+            auto: true,
+            quiet: true,
+            from_step: 1,
+            answers,
+            quiz: true,
+        },
+    };
+    let problem = |message: String| LoadError {
+        source: l.source.clone(),
+        line: None,
+        column: None,
+        message,
+    };
+    let summary = match walker.walk().await {
+        Ok(s) => s,
+        Err(e) => return Ok(vec![problem(format!("live run failed: {e:#}"))]),
+    };
+    let mut out = Vec::new();
+    for (i, title) in &summary.failed_steps {
+        out.push(problem(format!(
+            "live: step {i} ({title}) has failing checks"
+        )));
+    }
+    for (i, failed_before, passed_after) in &summary.exercise_proofs {
+        if !failed_before {
+            out.push(problem(format!("live: exercise at step {i} passes before the learner acts: its checks prove nothing")));
+        }
+        if !passed_after {
+            out.push(problem(format!(
+                "live: exercise at step {i} fails after its own solution"
+            )));
+        }
+    }
+    for (q, actual) in &summary.stale_predictions {
+        out.push(problem(format!(
+            "live: predict question {q}: no choice equals Redis's reply {actual}"
+        )));
+    }
+    let _ = crate::namespace::delete_matching(
+        &mut server.conn.clone(),
+        &s.namespace,
+        &crate::namespace::all_keys(&s.namespace),
+    )
+    .await;
+    Ok(out)
 }

@@ -87,14 +87,18 @@ fn first_line(s: &str) -> String {
 /// Texts of the lessons in use: embedded, or every `*.yaml` in `dir`.
 pub fn sources(dir: Option<&Path>) -> Result<Vec<(String, String)>> {
     match dir {
-        None => Ok(embedded::EMBEDDED.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect()),
+        None => Ok(embedded::EMBEDDED
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect()),
         Some(d) => {
             let mut files = yaml_files(d)?;
             files.sort();
             files
                 .into_iter()
                 .map(|p| {
-                    let text = std::fs::read_to_string(&p).with_context(|| format!("could not read lesson file {}", p.display()))?;
+                    let text = std::fs::read_to_string(&p)
+                        .with_context(|| format!("could not read lesson file {}", p.display()))?;
                     Ok((p.display().to_string(), text))
                 })
                 .collect()
@@ -107,10 +111,13 @@ pub fn yaml_files(path: &Path) -> Result<Vec<PathBuf>> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let rd = std::fs::read_dir(path).with_context(|| format!("could not read lesson folder {}", path.display()))?;
+    let rd = std::fs::read_dir(path)
+        .with_context(|| format!("could not read lesson folder {}", path.display()))?;
     let mut out = Vec::new();
     for e in rd {
-        let p = e.with_context(|| format!("could not read lesson folder {}", path.display()))?.path();
+        let p = e
+            .with_context(|| format!("could not read lesson folder {}", path.display()))?
+            .path();
         if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
             out.push(p);
         }
@@ -122,7 +129,8 @@ pub fn yaml_files(path: &Path) -> Result<Vec<PathBuf>> {
 pub fn load_all(dir: Option<&Path>) -> Result<Vec<Loaded>> {
     let mut out = Vec::new();
     for (source, text) in sources(dir)? {
-        let lesson = parse(&source, &text).map_err(|e| anyhow::anyhow!("{e} (run `redislab validate` for details)"))?;
+        let lesson = parse(&source, &text)
+            .map_err(|e| anyhow::anyhow!("{e} (run `redislab validate` for details)"))?;
         out.push(Loaded { source, lesson });
     }
     out.sort_by(|a, b| a.lesson.id.cmp(&b.lesson.id));
@@ -145,7 +153,11 @@ pub fn find<'a>(lessons: &'a [Loaded], wanted: &str) -> Result<&'a Loaded> {
                 crate::error::code::USAGE,
                 format!(
                     "no lesson {w:?}; choose one of: {}",
-                    lessons.iter().map(|l| format!("{} ({})", l.lesson.id, l.lesson.slug)).collect::<Vec<_>>().join(", ")
+                    lessons
+                        .iter()
+                        .map(|l| format!("{} ({})", l.lesson.id, l.lesson.slug))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
             .into()

@@ -1,1 +1,422 @@
-//! placeholder
+//! `redislab validate`: everything a lesson file can get wrong that types alone do not catch.
+//! Problems come back as `file:line:col: message` so an editor can jump to them.
+
+use std::collections::{BTreeMap, HashSet};
+
+use anyhow::Result;
+use redis::Value;
+use redis::aio::MultiplexedConnection;
+
+use super::loader::{LoadError, Loaded, parse};
+use super::model::{Check, CommandSpec, Lesson, StepKind};
+use super::vars::{BUILTIN, names_in};
+use crate::redis::command::send;
+use crate::redis::tokenize::tokenize;
+
+/// Commands a lesson may only use when it declares `requires: {managed: true}`.
+const DANGEROUS: &[&str] = &[
+    "FLUSHALL", "FLUSHDB", "SHUTDOWN", "DEBUG", "KEYS", "MONITOR",
+];
+
+/// Locates `needle` in the file for a message position (first occurrence).
+fn locate(text: &str, needle: &str) -> (Option<u64>, Option<u64>) {
+    let probe = needle.lines().next().unwrap_or(needle).trim();
+    if probe.is_empty() {
+        return (None, None);
+    }
+    for (i, line) in text.lines().enumerate() {
+        if let Some(col) = line.find(probe) {
+            return (Some(i as u64 + 1), Some(col as u64 + 1));
+        }
+    }
+    (None, None)
+}
+
+struct Ctx<'a> {
+    source: &'a str,
+    text: &'a str,
+    problems: Vec<LoadError>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, near: &str, message: String) {
+        let (line, column) = locate(self.text, near);
+        self.problems.push(LoadError {
+            source: self.source.to_string(),
+            line,
+            column,
+            message,
+        });
+    }
+}
+
+/// Parses and checks files. `getkeys` (a connection to any Redis) enables the key-namespace
+/// check via COMMAND GETKEYS; without it that check is skipped.
+pub async fn validate_texts(
+    files: &[(String, String)],
+    mut getkeys: Option<&mut MultiplexedConnection>,
+) -> Result<(Vec<Loaded>, Vec<LoadError>)> {
+    let mut loaded = Vec::new();
+    let mut problems = Vec::new();
+    let mut ids: BTreeMap<String, String> = BTreeMap::new();
+    let mut slugs: BTreeMap<String, String> = BTreeMap::new();
+    for (source, text) in files {
+        let lesson = match parse(source, text) {
+            Ok(l) => l,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
+        let mut ctx = Ctx {
+            source,
+            text,
+            problems: Vec::new(),
+        };
+        if let Some(other) = ids.insert(lesson.id.clone(), source.clone()) {
+            ctx.err(
+                &format!("id: \"{}\"", lesson.id),
+                format!("id {:?} is also used by {other}", lesson.id),
+            );
+        }
+        if let Some(other) = slugs.insert(lesson.slug.clone(), source.clone()) {
+            ctx.err(
+                &lesson.slug,
+                format!("slug {:?} is also used by {other}", lesson.slug),
+            );
+        }
+        check_lesson(&mut ctx, &lesson, getkeys.as_deref_mut()).await?;
+        problems.extend(ctx.problems);
+        loaded.push(Loaded {
+            source: source.clone(),
+            lesson,
+        });
+    }
+    Ok((loaded, problems))
+}
+
+async fn check_lesson(
+    ctx: &mut Ctx<'_>,
+    l: &Lesson,
+    mut conn: Option<&mut MultiplexedConnection>,
+) -> Result<()> {
+    if l.id.len() != 2 || !l.id.chars().all(|c| c.is_ascii_digit()) {
+        ctx.err(
+            "id:",
+            format!("id {:?} must be two digits, like \"07\"", l.id),
+        );
+    }
+    let file = std::path::Path::new(ctx.source)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let expected = format!("{}-{}.yaml", l.id, l.slug);
+    if file != expected {
+        ctx.err(
+            "slug:",
+            format!("file should be named {expected} (id-slug.yaml)"),
+        );
+    }
+    if l.steps.is_empty() {
+        ctx.err("steps:", "a lesson needs at least one step".into());
+    }
+    if l.quiz.len() < 5 {
+        ctx.err(
+            "quiz:",
+            format!(
+                "the quiz has {} questions; at least 5 are needed",
+                l.quiz.len()
+            ),
+        );
+    }
+    for p in &l.keys {
+        if !p.starts_with("${ns}:") {
+            ctx.err(p, format!("key pattern {p:?} must start with ${{ns}}:"));
+        }
+    }
+    let managed = l.requires.as_ref().is_some_and(|r| r.managed);
+    let mut known: HashSet<String> = BUILTIN.iter().map(|s| s.to_string()).collect();
+    for c in &l.setup {
+        command(ctx, c.line(), &known, managed, conn.as_deref_mut()).await?;
+        if let Some(s) = c.save_as() {
+            known.insert(s.to_string());
+        }
+    }
+    for (i, step) in l.steps.iter().enumerate() {
+        let n = i + 1;
+        let step_managed = managed || step.requires.as_ref().is_some_and(|r| r.managed);
+        for k in step.let_vars.keys() {
+            known.insert(k.clone());
+        }
+        let specs: Vec<CommandSpec> = match &step.kind {
+            StepKind::Run { commands } => commands.clone(),
+            StepKind::Exercise { solution, goal, .. } => {
+                if solution.is_empty() {
+                    ctx.err(goal, format!("step {n}: an exercise needs a solution"));
+                }
+                if step.checks.is_empty() {
+                    ctx.err(
+                        goal,
+                        format!(
+                            "step {n}: an exercise needs checks (they judge the learner's command)"
+                        ),
+                    );
+                }
+                solution.clone()
+            }
+            StepKind::Compare { redis, sqlite, .. } => {
+                let mut all: Vec<CommandSpec> =
+                    redis.setup.iter().cloned().map(CommandSpec::Line).collect();
+                all.extend(redis.commands.iter().cloned().map(CommandSpec::Line));
+                check_sql(ctx, n, &sqlite.setup, &sqlite.statements);
+                all
+            }
+            StepKind::Scenario { scenario, params } => {
+                if let Err(e) = crate::scenarios::check(scenario, params) {
+                    ctx.err(scenario, format!("step {n}: {e:#}"));
+                }
+                Vec::new()
+            }
+            StepKind::Wait { seconds, keys } => {
+                if *seconds == 0 || *seconds > 600 {
+                    ctx.err("seconds:", format!("step {n}: wait seconds must be 1–600"));
+                }
+                for k in keys.iter().flatten() {
+                    key_ref(ctx, n, k);
+                }
+                Vec::new()
+            }
+        };
+        for c in &specs {
+            command(ctx, c.line(), &known, step_managed, conn.as_deref_mut()).await?;
+            if let Some(s) = c.save_as() {
+                known.insert(s.to_string());
+            }
+        }
+        for k in step.show_keys.iter().flatten() {
+            key_ref(ctx, n, k);
+        }
+        for c in &step.checks {
+            check_check(ctx, n, c, &known, &step.kind);
+        }
+    }
+    for (i, q) in l.quiz.iter().enumerate() {
+        let n = i + 1;
+        if q.choices.len() < 2 {
+            ctx.err(
+                &q.question,
+                format!("question {n} needs at least 2 choices"),
+            );
+        }
+        if q.explanation.trim().is_empty() {
+            ctx.err(&q.question, format!("question {n} needs an explanation"));
+        }
+        match (&q.predict, q.answer) {
+            (None, None) => ctx.err(
+                &q.question,
+                format!("question {n} needs an answer (1–{})", q.choices.len()),
+            ),
+            (None, Some(a)) if a == 0 || a > q.choices.len() => ctx.err(
+                &q.question,
+                format!(
+                    "question {n}: answer {a} is out of range 1–{}",
+                    q.choices.len()
+                ),
+            ),
+            (Some(_), Some(_)) => ctx.err(
+                &q.question,
+                format!("question {n}: a predict question takes no answer: Redis decides"),
+            ),
+            (Some(p), None) => {
+                if p.is_empty() {
+                    ctx.err(&q.question, format!("question {n}: predict needs commands"));
+                }
+                for c in q.setup.iter().chain(p) {
+                    command(ctx, c, &known, managed, conn.as_deref_mut()).await?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn key_ref(ctx: &mut Ctx<'_>, n: usize, k: &str) {
+    if !k.starts_with("${ns}:") {
+        ctx.err(k, format!("step {n}: key {k:?} must start with ${{ns}}:"));
+    }
+}
+
+fn check_check(ctx: &mut Ctx<'_>, n: usize, c: &Check, known: &HashSet<String>, kind: &StepKind) {
+    if let Some(k) = &c.key {
+        key_ref(ctx, n, k);
+        unknown_vars(ctx, n, k, known);
+    }
+    if c.metric.is_some() && !matches!(kind, StepKind::Scenario { .. } | StepKind::Compare { .. }) {
+        ctx.err(
+            "metric:",
+            format!("step {n}: metric checks belong to scenario or compare steps"),
+        );
+    }
+    let any =
+        c.reply.is_some() || c.reply_matches.is_some() || c.key.is_some() || c.metric.is_some();
+    if !any {
+        ctx.err(
+            "checks:",
+            format!("step {n}: a check needs reply, reply_matches, key or metric"),
+        );
+    }
+    if let Some(re) = &c.reply_matches {
+        if regex_lite::Regex::new(re).is_err() {
+            ctx.err(
+                re,
+                format!("step {n}: reply_matches {re:?} is not a valid regular expression"),
+            );
+        }
+    }
+    if c.key.is_none()
+        && (c.exists.is_some()
+            || c.key_type.is_some()
+            || c.ttl.is_some()
+            || c.value.is_some()
+            || c.len.is_some()
+            || c.member.is_some()
+            || c.score.is_some()
+            || c.field.is_some())
+    {
+        ctx.err(
+            "checks:",
+            format!("step {n}: key checks (exists, type, ttl, ...) need `key`"),
+        );
+    }
+}
+
+fn unknown_vars(ctx: &mut Ctx<'_>, n: usize, text: &str, known: &HashSet<String>) {
+    for v in names_in(text) {
+        if !known.contains(&v) {
+            ctx.err(
+                text,
+                format!("step {n}: ${{{v}}} is used before it is saved (save_as or let)"),
+            );
+        }
+    }
+}
+
+fn check_sql(ctx: &mut Ctx<'_>, n: usize, setup: &[String], statements: &[String]) {
+    let Ok(db) = rusqlite::Connection::open_in_memory() else {
+        return;
+    };
+    for s in setup {
+        if let Err(e) = db.execute_batch(s) {
+            ctx.err(s, format!("step {n}: SQLite setup fails: {e}"));
+            return;
+        }
+    }
+    for s in statements {
+        if let Err(e) = db.prepare(s) {
+            ctx.err(s, format!("step {n}: SQLite statement fails: {e}"));
+        }
+    }
+}
+
+async fn command(
+    ctx: &mut Ctx<'_>,
+    line: &str,
+    known: &HashSet<String>,
+    managed: bool,
+    conn: Option<&mut MultiplexedConnection>,
+) -> Result<()> {
+    for v in names_in(line) {
+        if !known.contains(&v) {
+            ctx.err(
+                line,
+                format!("${{{v}}} is used before it is saved (save_as or let)"),
+            );
+        }
+    }
+    // Expand with stand-in values, then it must tokenise like redis-cli.
+    let mut expanded = line.to_string();
+    for v in names_in(line) {
+        let stand_in = if v == "ns" {
+            "lab".to_string()
+        } else {
+            "x1".to_string()
+        };
+        expanded = expanded.replace(&format!("${{{v}}}"), &stand_in);
+    }
+    let args = match tokenize(&expanded) {
+        Ok(a) if !a.is_empty() => a,
+        Ok(_) => {
+            ctx.err(line, "empty command".into());
+            return Ok(());
+        }
+        Err(e) => {
+            ctx.err(
+                line,
+                format!("{e}: {line:?} does not tokenise as redis-cli would"),
+            );
+            return Ok(());
+        }
+    };
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+    let sub = args
+        .get(1)
+        .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
+        .unwrap_or_default();
+    let dangerous = DANGEROUS.contains(&name.as_str()) || (name == "CONFIG" && sub == "SET");
+    if dangerous && !managed {
+        ctx.err(
+            line,
+            format!(
+                "{name} acts on the whole server: declare `requires: {{managed: true}}` to use it"
+            ),
+        );
+    }
+    if matches!(name.as_str(), "PUBLISH" | "SUBSCRIBE" | "PSUBSCRIBE") {
+        if let Some(ch) = args.get(1) {
+            if !ch.starts_with(b"lab:") {
+                ctx.err(
+                    line,
+                    format!(
+                        "channel {} must start with ${{ns}}:",
+                        String::from_utf8_lossy(ch)
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(conn) = conn {
+        if args.len() >= 2 {
+            let mut q = vec![b"COMMAND".to_vec(), b"GETKEYS".to_vec()];
+            q.extend(args.iter().cloned());
+            if let Value::Array(keys) = send(conn, &q).await? {
+                for k in keys {
+                    if let Value::BulkString(k) = k {
+                        if !k.starts_with(b"lab:") {
+                            ctx.err(
+                                line,
+                                format!(
+                                    "key {} is outside the namespace: write ${{ns}}:{}",
+                                    String::from_utf8_lossy(&k),
+                                    String::from_utf8_lossy(&k)
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locate_finds_line_and_column() {
+        assert_eq!(locate("a\n  bad: x\n", "bad"), (Some(2), Some(3)));
+        assert_eq!(locate("a", "zzz"), (None, None));
+    }
+}

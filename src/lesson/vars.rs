@@ -78,7 +78,9 @@ impl Vars {
                 "now_s" => (now / 1000).to_string(),
                 _ => match self.values.get(name) {
                     Some(v) => v.clone(),
-                    None => bail!("unknown variable ${{{name}}} (saved with save_as or let before use?)"),
+                    None => bail!(
+                        "unknown variable ${{{name}}} (saved with save_as or let before use?)"
+                    ),
                 },
             };
             out.push_str(&value);
@@ -122,9 +124,18 @@ mod tests {
     fn expands_known_names_only() {
         let mut v = Vars::with_clock("lab", fixed);
         v.set("token", "abc".into());
-        assert_eq!(v.expand("SET ${ns}:lock ${token} PX 30000").unwrap(), "SET lab:lock abc PX 30000");
-        assert_eq!(v.expand("${now_ms} ${now_s}").unwrap(), "1700000000123 1700000000");
-        assert_eq!(v.expand("EVAL \"return {1,2}\" 0").unwrap(), "EVAL \"return {1,2}\" 0");
+        assert_eq!(
+            v.expand("SET ${ns}:lock ${token} PX 30000").unwrap(),
+            "SET lab:lock abc PX 30000"
+        );
+        assert_eq!(
+            v.expand("${now_ms} ${now_s}").unwrap(),
+            "1700000000123 1700000000"
+        );
+        assert_eq!(
+            v.expand("EVAL \"return {1,2}\" 0").unwrap(),
+            "EVAL \"return {1,2}\" 0"
+        );
         assert_eq!(v.expand("${ not a var}").unwrap(), "${ not a var}");
         assert!(v.expand("${nope}").is_err());
         assert_eq!(names_in("a ${ns}:x ${tok_1} ${}"), vec!["ns", "tok_1"]);

@@ -5,4 +5,5 @@ pub mod connect;
 pub mod guard;
 pub mod managed;
 pub mod render;
+pub mod throwaway;
 pub mod tokenize;

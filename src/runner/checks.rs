@@ -36,7 +36,11 @@ pub fn reply_text(v: &Value) -> String {
 }
 
 fn fmt_num(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { format!("{n}") }
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
 }
 
 fn range_text(min: Option<f64>, max: Option<f64>, unit: &str) -> String {
@@ -49,8 +53,18 @@ fn range_text(min: Option<f64>, max: Option<f64>, unit: &str) -> String {
     }
 }
 
-fn result(what: impl Into<String>, expected: impl Into<String>, actual: impl Into<String>, passed: bool) -> CheckResult {
-    CheckResult { what: what.into(), expected: expected.into(), actual: actual.into(), passed }
+fn result(
+    what: impl Into<String>,
+    expected: impl Into<String>,
+    actual: impl Into<String>,
+    passed: bool,
+) -> CheckResult {
+    CheckResult {
+        what: what.into(),
+        expected: expected.into(),
+        actual: actual.into(),
+        passed,
+    }
 }
 
 async fn query(conn: &mut MultiplexedConnection, args: &[&[u8]]) -> Result<Value> {
@@ -72,17 +86,33 @@ pub async fn evaluate(
     let mut out = Vec::new();
     for c in checks {
         if c.reply.is_some() || c.reply_matches.is_some() {
-            let idx = c.of.map(|n| n.saturating_sub(1)).unwrap_or(replies.len().saturating_sub(1));
-            let actual = replies.get(idx).map(reply_text).unwrap_or_else(|| "(no reply)".into());
-            let which = if c.of.is_some() { format!("reply of command {}", idx + 1) } else { "reply".into() };
+            let idx =
+                c.of.map(|n| n.saturating_sub(1))
+                    .unwrap_or(replies.len().saturating_sub(1));
+            let actual = replies
+                .get(idx)
+                .map(reply_text)
+                .unwrap_or_else(|| "(no reply)".into());
+            let which = if c.of.is_some() {
+                format!("reply of command {}", idx + 1)
+            } else {
+                "reply".into()
+            };
             if let Some(want) = &c.reply {
                 let want = vars.expand(want)?;
                 out.push(result(&which, want.clone(), actual.clone(), actual == want));
             }
             if let Some(re) = &c.reply_matches {
                 let re_text = vars.expand(re)?;
-                let passed = regex_lite::Regex::new(&re_text).map(|r| r.is_match(&actual)).unwrap_or(false);
-                out.push(result(&which, format!("matching /{re_text}/"), actual, passed));
+                let passed = regex_lite::Regex::new(&re_text)
+                    .map(|r| r.is_match(&actual))
+                    .unwrap_or(false);
+                out.push(result(
+                    &which,
+                    format!("matching /{re_text}/"),
+                    actual,
+                    passed,
+                ));
             }
         }
         if let Some(key) = &c.key {
@@ -97,30 +127,54 @@ pub async fn evaluate(
                 out.push(result(&what, fmt_num(e), &shown, actual == Some(e)));
             }
             if c.min.is_some() || c.max.is_some() {
-                let passed = actual.is_some_and(|a| c.min.is_none_or(|m| a >= m) && c.max.is_none_or(|m| a <= m));
+                let passed = actual
+                    .is_some_and(|a| c.min.is_none_or(|m| a >= m) && c.max.is_none_or(|m| a <= m));
                 out.push(result(&what, range_text(c.min, c.max, ""), &shown, passed));
             }
             if let Some(other) = &c.equals_metric {
                 let o = metrics.get(other).copied();
-                let expected = format!("= {other} ({})", o.map(fmt_num).unwrap_or_else(|| "not reported".into()));
-                out.push(result(&what, expected, &shown, actual.is_some() && actual == o));
+                let expected = format!(
+                    "= {other} ({})",
+                    o.map(fmt_num).unwrap_or_else(|| "not reported".into())
+                );
+                out.push(result(
+                    &what,
+                    expected,
+                    &shown,
+                    actual.is_some() && actual == o,
+                ));
             }
         }
     }
     Ok(out)
 }
 
-async fn key_checks(conn: &mut MultiplexedConnection, c: &Check, key: &str, vars: &Vars) -> Result<Vec<CheckResult>> {
+async fn key_checks(
+    conn: &mut MultiplexedConnection,
+    c: &Check,
+    key: &str,
+    vars: &Vars,
+) -> Result<Vec<CheckResult>> {
     let k = key.as_bytes();
     let mut out = Vec::new();
     let key_type = reply_text(&query(conn, &[b"TYPE", k]).await?);
     let exists = key_type != "none";
     let yes_no = |b: bool| if b { "exists" } else { "missing" };
     if let Some(want) = c.exists {
-        out.push(result(format!("{key}"), yes_no(want), yes_no(exists), want == exists));
+        out.push(result(
+            format!("{key}"),
+            yes_no(want),
+            yes_no(exists),
+            want == exists,
+        ));
     }
     if let Some(want) = &c.key_type {
-        out.push(result(format!("type of {key}"), want.clone(), key_type.clone(), *want == key_type));
+        out.push(result(
+            format!("type of {key}"),
+            want.clone(),
+            key_type.clone(),
+            *want == key_type,
+        ));
     }
     if let Some(ttl) = &c.ttl {
         let pttl = match query(conn, &[b"PTTL", k]).await? {
@@ -137,7 +191,9 @@ async fn key_checks(conn: &mut MultiplexedConnection, c: &Check, key: &str, vars
             TtlCheck::Keyword(w) => (format!("{w:?} (unknown keyword)"), false),
             TtlCheck::Range { min, max } => {
                 let secs = pttl as f64 / 1000.0;
-                let passed = pttl >= 0 && min.is_none_or(|m| secs >= m - 0.001) && max.is_none_or(|m| secs <= m + 0.001);
+                let passed = pttl >= 0
+                    && min.is_none_or(|m| secs >= m - 0.001)
+                    && max.is_none_or(|m| secs <= m + 0.001);
                 (range_text(*min, *max, "s"), passed)
             }
         };
@@ -145,8 +201,17 @@ async fn key_checks(conn: &mut MultiplexedConnection, c: &Check, key: &str, vars
     }
     if let Some(want) = &c.value {
         let want = vars.expand(want)?;
-        let actual = if key_type == "string" { reply_text(&query(conn, &[b"GET", k]).await?) } else { format!("a {key_type}, not a string") };
-        out.push(result(format!("value of {key}"), want.clone(), actual.clone(), actual == want));
+        let actual = if key_type == "string" {
+            reply_text(&query(conn, &[b"GET", k]).await?)
+        } else {
+            format!("a {key_type}, not a string")
+        };
+        out.push(result(
+            format!("value of {key}"),
+            want.clone(),
+            actual.clone(),
+            actual == want,
+        ));
     }
     if let Some(want) = c.len {
         let cmd: &[u8] = match key_type.as_str() {
@@ -166,7 +231,12 @@ async fn key_checks(conn: &mut MultiplexedConnection, c: &Check, key: &str, vars
         } else {
             0
         };
-        out.push(result(format!("length of {key}"), want.to_string(), actual.to_string(), actual == want));
+        out.push(result(
+            format!("length of {key}"),
+            want.to_string(),
+            actual.to_string(),
+            actual == want,
+        ));
     }
     for (member, want) in [(&c.member, true), (&c.not_member, false)] {
         if let Some(m) = member {
@@ -180,14 +250,26 @@ async fn key_checks(conn: &mut MultiplexedConnection, c: &Check, key: &str, vars
                 _ => false,
             };
             let word = |b: bool| if b { "a member" } else { "not a member" };
-            out.push(result(format!("{m} in {key}"), word(want), word(present), present == want));
+            out.push(result(
+                format!("{m} in {key}"),
+                word(want),
+                word(present),
+                present == want,
+            ));
         }
     }
     if let Some(s) = &c.score {
         let member = vars.expand(&s.member)?;
         let actual = reply_text(&query(conn, &[b"ZSCORE", k, member.as_bytes()]).await?);
-        let passed = actual.parse::<f64>().is_ok_and(|a| (a - s.equals).abs() < 1e-9);
-        out.push(result(format!("score of {member} in {key}"), fmt_num(s.equals), actual, passed));
+        let passed = actual
+            .parse::<f64>()
+            .is_ok_and(|a| (a - s.equals).abs() < 1e-9);
+        out.push(result(
+            format!("score of {member} in {key}"),
+            fmt_num(s.equals),
+            actual,
+            passed,
+        ));
     }
     if let Some(f) = &c.field {
         let name = vars.expand(&f.name)?;
@@ -200,7 +282,12 @@ async fn key_checks(conn: &mut MultiplexedConnection, c: &Check, key: &str, vars
             }
             None => ("present".to_string(), v != Value::Nil),
         };
-        out.push(result(format!("field {name} of {key}"), expected, actual, passed));
+        out.push(result(
+            format!("field {name} of {key}"),
+            expected,
+            actual,
+            passed,
+        ));
     }
     Ok(out)
 }

@@ -43,12 +43,21 @@ fn summarize(label: String, mut nanos: Vec<u64>) -> Measured {
         label,
         p50_us: percentile(&nanos, 0.50),
         p99_us: percentile(&nanos, 0.99),
-        ops_per_s: if total == 0 { 0.0 } else { nanos.len() as f64 / (total as f64 / 1e9) },
+        ops_per_s: if total == 0 {
+            0.0
+        } else {
+            nanos.len() as f64 / (total as f64 / 1e9)
+        },
     }
 }
 
 /// Times the Redis side: `commands` are already variable-expanded.
-pub async fn time_redis(conn: &mut MultiplexedConnection, side: &RedisSide, commands: &[String], iterations: u32) -> Result<Measured> {
+pub async fn time_redis(
+    conn: &mut MultiplexedConnection,
+    side: &RedisSide,
+    commands: &[String],
+    iterations: u32,
+) -> Result<Measured> {
     let mut cmds = Vec::new();
     for c in commands {
         let args = tokenize(c).map_err(|e| anyhow::anyhow!("{e} in {c:?}"))?;
@@ -75,16 +84,29 @@ pub async fn time_redis(conn: &mut MultiplexedConnection, side: &RedisSide, comm
         }
     }
     let label = side.label.clone().unwrap_or_else(|| {
-        let first = commands.first().and_then(|c| c.split_whitespace().next()).unwrap_or("Redis");
-        if side.pipeline { format!("Redis {first} (pipeline)") } else { format!("Redis {first}") }
+        let first = commands
+            .first()
+            .and_then(|c| c.split_whitespace().next())
+            .unwrap_or("Redis");
+        if side.pipeline {
+            format!("Redis {first} (pipeline)")
+        } else {
+            format!("Redis {first}")
+        }
     });
     Ok(summarize(label, nanos))
 }
 
 /// Times the SQLite side on one connection (prepared, cached statements).
-pub fn time_sqlite(conn: &Connection, side: &SqliteSide, iterations: u32, label: &str) -> Result<Measured> {
+pub fn time_sqlite(
+    conn: &Connection,
+    side: &SqliteSide,
+    iterations: u32,
+    label: &str,
+) -> Result<Measured> {
     for sql in &side.setup {
-        conn.execute_batch(sql).with_context(|| format!("SQLite setup failed: {sql}"))?;
+        conn.execute_batch(sql)
+            .with_context(|| format!("SQLite setup failed: {sql}"))?;
     }
     let warmup = (iterations / 10).max(10);
     let mut nanos = Vec::with_capacity(iterations as usize);
@@ -94,7 +116,9 @@ pub fn time_sqlite(conn: &Connection, side: &SqliteSide, iterations: u32, label:
             conn.execute_batch("BEGIN")?;
         }
         for sql in &side.statements {
-            let mut stmt = conn.prepare_cached(sql).with_context(|| format!("SQLite statement failed: {sql}"))?;
+            let mut stmt = conn
+                .prepare_cached(sql)
+                .with_context(|| format!("SQLite statement failed: {sql}"))?;
             if stmt.column_count() > 0 {
                 let mut rows = stmt.query([])?;
                 while let Some(row) = rows.next()? {
@@ -112,15 +136,23 @@ pub fn time_sqlite(conn: &Connection, side: &SqliteSide, iterations: u32, label:
             nanos.push(start.elapsed().as_nanos() as u64);
         }
     }
-    Ok(summarize(side.label.clone().map(|l| format!("{l} ({label})")).unwrap_or_else(|| format!("SQLite {label}")), nanos))
+    Ok(summarize(
+        side.label
+            .clone()
+            .map(|l| format!("{l} ({label})"))
+            .unwrap_or_else(|| format!("SQLite {label}")),
+        nanos,
+    ))
 }
 
 /// Both SQLite modes: in memory, and a WAL file in a temporary folder removed afterwards.
 pub fn time_sqlite_modes(side: &SqliteSide, iterations: u32) -> Result<(Measured, Measured)> {
-    let mem = Connection::open_in_memory().context("could not open an in-memory SQLite database")?;
+    let mem =
+        Connection::open_in_memory().context("could not open an in-memory SQLite database")?;
     let m = time_sqlite(&mem, side, iterations, "in memory")?;
     let dir = tempfile::tempdir().context("could not create a temporary folder for SQLite")?;
-    let file = Connection::open(dir.path().join("compare.db")).context("could not open a SQLite file")?;
+    let file =
+        Connection::open(dir.path().join("compare.db")).context("could not open a SQLite file")?;
     file.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")?;
     let w = time_sqlite(&file, side, iterations, "WAL file")?;
     drop(file);
@@ -132,5 +164,9 @@ pub fn report(iterations: u32, redis: Measured, memory: Measured, wal: Measured)
     metrics.insert("redis_p50_us".into(), redis.p50_us);
     metrics.insert("sqlite_memory_p50_us".into(), memory.p50_us);
     metrics.insert("sqlite_wal_p50_us".into(), wal.p50_us);
-    CompareReport { iterations, rows: vec![redis, memory, wal], metrics }
+    CompareReport {
+        iterations,
+        rows: vec![redis, memory, wal],
+        metrics,
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod checks;
 pub mod compare;
+pub mod walk;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -63,21 +64,32 @@ impl<'a> Engine<'a> {
         let Some(req) = req else { return Ok(None) };
         if let Some(v) = &req.redis {
             if self.server.version_tuple() < parse_version(v) {
-                return Ok(Some(format!("needs Redis {v} or later; this server is {}", self.server.version)));
+                return Ok(Some(format!(
+                    "needs Redis {v} or later; this server is {}",
+                    self.server.version
+                )));
             }
         }
         for c in &req.commands {
-            let info: Value = redis::cmd("COMMAND").arg("INFO").arg(c).query_async(&mut self.admin).await?;
+            let info: Value = redis::cmd("COMMAND")
+                .arg("INFO")
+                .arg(c)
+                .query_async(&mut self.admin)
+                .await?;
             let missing = match &info {
                 Value::Array(items) => items.first().is_none_or(|i| *i == Value::Nil),
                 _ => true,
             };
             if missing {
-                return Ok(Some(format!("needs the {c} command, which this server does not have")));
+                return Ok(Some(format!(
+                    "needs the {c} command, which this server does not have"
+                )));
             }
         }
         if req.managed && !self.server.is_managed() {
-            return Ok(Some("needs redislab's managed server (run with --managed)".into()));
+            return Ok(Some(
+                "needs redislab's managed server (run with --managed)".into(),
+            ));
         }
         Ok(None)
     }
@@ -98,16 +110,27 @@ impl<'a> Engine<'a> {
     }
 
     /// Runs one typed or scripted line on a named connection; saves the reply if asked.
-    pub async fn run_line(&mut self, line: &str, connection: Option<&str>, save_as: Option<&str>) -> Result<Executed> {
+    pub async fn run_line(
+        &mut self,
+        line: &str,
+        connection: Option<&str>,
+        save_as: Option<&str>,
+    ) -> Result<Executed> {
         let args = tokenize(line).map_err(|e| anyhow::anyhow!("{e} in {line:?}"))?;
         anyhow::ensure!(!args.is_empty(), "empty command");
         let display = self.server.display.clone();
         let conn = self.conn(connection).await?;
-        let reply = send(conn, &args).await.map_err(|e| command_error(e, &display))?;
+        let reply = send(conn, &args)
+            .await
+            .map_err(|e| command_error(e, &display))?;
         if let Some(name) = save_as {
             self.vars.set(name, checks::reply_text(&reply));
         }
-        Ok(Executed { line: line.to_string(), connection: connection.map(str::to_string), reply })
+        Ok(Executed {
+            line: line.to_string(),
+            connection: connection.map(str::to_string),
+            reply,
+        })
     }
 
     /// Runs command specs in order (variables expanded just before each runs).
@@ -125,12 +148,21 @@ impl<'a> Engine<'a> {
         self.run_commands(lines).await.map(|_| ())
     }
 
-    pub async fn check(&mut self, checks: &[Check], replies: &[Value], metrics: &BTreeMap<String, f64>) -> Result<Vec<CheckResult>> {
+    pub async fn check(
+        &mut self,
+        checks: &[Check],
+        replies: &[Value],
+        metrics: &BTreeMap<String, f64>,
+    ) -> Result<Vec<CheckResult>> {
         checks::evaluate(&mut self.admin, checks, replies, metrics, &self.vars).await
     }
 
     /// The key table for a step: its `show_keys`, else the lesson's key patterns.
-    pub async fn key_table(&mut self, lesson: &Lesson, step: Option<&Step>) -> Result<Vec<KeyInfo>> {
+    pub async fn key_table(
+        &mut self,
+        lesson: &Lesson,
+        step: Option<&Step>,
+    ) -> Result<Vec<KeyInfo>> {
         let patterns = match step.and_then(|s| s.show_keys.as_ref()) {
             Some(p) => p.clone(),
             None => lesson.keys.clone(),
@@ -151,28 +183,47 @@ impl<'a> Engine<'a> {
         keys.retain(|k| seen.insert(k.clone()));
         let infos = inspect::describe(&mut self.admin, &keys).await?;
         // Keys found by a pattern that vanished meanwhile are dropped; named keys stay as "none".
-        Ok(infos.into_iter().filter(|i| i.exists() || exact.contains(&i.key.clone().into_bytes())).collect())
+        Ok(infos
+            .into_iter()
+            .filter(|i| i.exists() || exact.contains(&i.key.clone().into_bytes()))
+            .collect())
     }
 
     /// Fast-forwards time for keys: shortens each remaining TTL by `seconds` (PEXPIRE), which
     /// deletes keys whose TTL runs out. Returns how many keys expired.
-    pub async fn fast_forward(&mut self, lesson: &Lesson, keys: Option<&Vec<String>>, seconds: u64) -> Result<u64> {
+    pub async fn fast_forward(
+        &mut self,
+        lesson: &Lesson,
+        keys: Option<&Vec<String>>,
+        seconds: u64,
+    ) -> Result<u64> {
         let patterns = keys.cloned().unwrap_or_else(|| lesson.keys.clone());
         let mut expired = 0;
         for p in patterns {
             let p = self.expand(&p)?;
-            let targets = if p.contains('*') { inspect::scan_keys(&mut self.admin, &p, 10_000).await?.0 } else { vec![p.into_bytes()] };
+            let targets = if p.contains('*') {
+                inspect::scan_keys(&mut self.admin, &p, 10_000).await?.0
+            } else {
+                vec![p.into_bytes()]
+            };
             for k in targets {
                 if !crate::namespace::is_inside(&self.namespace, &k) {
                     continue;
                 }
-                let pttl: i64 = redis::cmd("PTTL").arg(&k).query_async(&mut self.admin).await?;
+                let pttl: i64 = redis::cmd("PTTL")
+                    .arg(&k)
+                    .query_async(&mut self.admin)
+                    .await?;
                 if pttl < 0 {
                     continue;
                 }
                 let left = pttl - (seconds as i64) * 1000;
                 // A TTL in the past deletes the key, as its real expiry would.
-                let _: i64 = redis::cmd("PEXPIRE").arg(&k).arg(left.max(0)).query_async(&mut self.admin).await?;
+                let _: i64 = redis::cmd("PEXPIRE")
+                    .arg(&k)
+                    .arg(left.max(0))
+                    .query_async(&mut self.admin)
+                    .await?;
                 if left <= 0 {
                     expired += 1;
                 }

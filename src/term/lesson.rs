@@ -1,0 +1,209 @@
+//! How a lesson looks: step headers, command previews, replies, check diffs, scenario and
+//! compare tables, quiz feedback. Functions return strings; callers decide where they go.
+
+use colored::Colorize;
+
+use crate::inspect::KeyInfo;
+use crate::lesson::model::Lesson;
+use crate::redis::render::render;
+use crate::runner::Executed;
+use crate::runner::checks::CheckResult;
+use crate::runner::compare::CompareReport;
+use crate::scenarios::ScenarioReport;
+
+pub fn intro(l: &Lesson, steps: usize) -> String {
+    format!(
+        "\n{}\n{}\n\n{} {}\n{} {}\n{} {}\n\n{}\n{}\n",
+        format!("Lesson {} · {}", l.id, l.title).bold().underline(),
+        format!("{} steps, then a quiz of {} questions", steps, l.quiz.len()).dimmed(),
+        "Structure:".bold(),
+        l.structure,
+        "Used for: ".bold(),
+        l.use_case,
+        "Key idea: ".bold(),
+        l.concept,
+        l.introduction.trim_end(),
+        "".dimmed()
+    )
+}
+
+pub fn step_header(i: usize, n: usize, title: &str, kind: &str, text: &str) -> String {
+    format!(
+        "\n{} {}\n{}\n",
+        format!("Step {i}/{n}").bold().blue(),
+        format!("{title}  {}", format!("[{kind}]").dimmed()).bold(),
+        text.trim_end()
+    )
+}
+
+pub fn preview(lines: &[String]) -> String {
+    let mut out = String::new();
+    for l in lines {
+        out.push_str(&format!("  {} {}\n", "›".dimmed(), super::command(l)));
+    }
+    out
+}
+
+pub fn executed(e: &[Executed]) -> String {
+    let mut out = String::new();
+    for x in e {
+        let who = x
+            .connection
+            .as_deref()
+            .map(|c| format!("[{c}] "))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{}{}{}\n",
+            who.dimmed(),
+            "redis> ".dimmed(),
+            super::command(&x.line)
+        ));
+        out.push_str(&render(&x.reply));
+    }
+    out
+}
+
+pub fn checks(results: &[CheckResult]) -> String {
+    let mut out = String::new();
+    for r in results {
+        if r.passed {
+            out.push_str(&format!("  {} {}: {}\n", "✓".green(), r.what, r.actual));
+        } else {
+            out.push_str(&format!(
+                "  {} {}: expected {}, got {}\n",
+                "✗".red().bold(),
+                r.what,
+                r.expected.green(),
+                r.actual.red()
+            ));
+        }
+    }
+    out
+}
+
+pub fn keys(infos: &[KeyInfo]) -> String {
+    if infos.is_empty() {
+        return format!("{}\n", "(no keys of this lesson yet)".dimmed());
+    }
+    format!("{}\n", super::table::keys(infos))
+}
+
+pub fn scenario(r: &ScenarioReport) -> String {
+    let mut out = String::new();
+    if !r.header.is_empty() {
+        let mut t = super::table::new_table(r.header.iter().map(String::as_str).collect());
+        for row in &r.rows {
+            t.add_row(row.clone());
+        }
+        out.push_str(&format!("{t}\n"));
+    }
+    for n in &r.notes {
+        out.push_str(&format!("  {} {n}\n", "→".cyan()));
+    }
+    out
+}
+
+pub fn compare(r: &CompareReport) -> String {
+    let fastest = r
+        .rows
+        .iter()
+        .map(|m| m.p50_us)
+        .fold(f64::INFINITY, f64::min);
+    let mut t = super::table::new_table(vec!["what", "p50", "p99", "ops/s", "vs fastest p50"]);
+    for m in &r.rows {
+        let ratio = if fastest > 0.0 {
+            m.p50_us / fastest
+        } else {
+            1.0
+        };
+        t.add_row(vec![
+            m.label.clone(),
+            us(m.p50_us),
+            us(m.p99_us),
+            format!("{:.0}", m.ops_per_s),
+            if (ratio - 1.0).abs() < 1e-9 {
+                "fastest".to_string()
+            } else {
+                format!("{ratio:.1}× slower")
+            },
+        ]);
+    }
+    super::table::align_right(&mut t, &[1, 2, 3]);
+    format!(
+        "{t}\n{}\n",
+        format!(
+            "{} timed iterations each after a warm-up, measured just now on this machine",
+            r.iterations
+        )
+        .dimmed()
+    )
+}
+
+pub fn us(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2} ms", v / 1000.0)
+    } else if v >= 10.0 {
+        format!("{v:.0} µs")
+    } else {
+        format!("{v:.2} µs")
+    }
+}
+
+pub fn after(text: &str) -> String {
+    format!("{} {}\n", "Look:".bold(), text.trim_end())
+}
+
+pub fn skipped(reason: &str) -> String {
+    format!("  {} skipped: {reason}\n", "↷".yellow())
+}
+
+pub fn failed_step(i: usize, title: &str) -> String {
+    format!(
+        "{}\n",
+        format!("Step {i} ({title}) has failing checks.")
+            .red()
+            .bold()
+    )
+}
+
+pub fn question(i: usize, n: usize, q: &str, predict: &[String]) -> String {
+    let mut out = format!("\n{} {}\n", format!("Question {i}/{n}").bold().magenta(), q);
+    if !predict.is_empty() {
+        out.push_str(&preview(predict));
+    }
+    out
+}
+
+pub fn graded(
+    correct: bool,
+    right_text: Option<&str>,
+    actual: Option<&str>,
+    explanation: &str,
+) -> String {
+    let mut out = String::new();
+    if correct {
+        out.push_str(&format!("  {}\n", "Right.".green().bold()));
+    } else {
+        match right_text {
+            Some(r) => out.push_str(&format!(
+                "  {} The answer is: {}\n",
+                "Not quite.".red().bold(),
+                r
+            )),
+            None => out.push_str(&format!("  {}\n", "Not quite.".red().bold())),
+        }
+    }
+    if let Some(a) = actual {
+        out.push_str(&format!(
+            "  {} {}\n",
+            "Redis replied:".dimmed(),
+            a.trim_end()
+        ));
+    }
+    out.push_str(&format!("  {}\n", explanation.trim_end()));
+    out
+}
+
+pub fn score(score: u32, total: u32) -> String {
+    format!("\n{}\n", format!("Score: {score}/{total}").bold())
+}

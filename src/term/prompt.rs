@@ -1,0 +1,162 @@
+//! The learner's side of the conversation, with inquire. Ctrl-C or Esc at any prompt means
+//! "leave" (progress is saved by the caller); raw mode for the countdown is restored by a guard.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use inquire::error::InquireError;
+use inquire::{Confirm, Select, Text};
+
+use crate::runner::walk::{ExerciseAction, Prompter, StepAction};
+
+pub struct Inquire;
+
+fn left<T>(r: Result<T, InquireError>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(InquireError::OperationCanceled | InquireError::OperationInterrupted) => Ok(None),
+        Err(InquireError::NotTTY) => {
+            anyhow::bail!("this needs a terminal: run with --auto to go through without prompts")
+        }
+        Err(e) => Err(anyhow::anyhow!("prompt failed: {e}")),
+    }
+}
+
+impl Prompter for Inquire {
+    fn step_action(&mut self, kind: &str) -> Result<StepAction> {
+        let mut options = vec!["Run it (Enter)"];
+        if kind == "run" {
+            options.push("Type it yourself");
+        }
+        options.extend(["Skip this step", "Quit (progress is saved)"]);
+        let r = tokio::task::block_in_place(|| {
+            Select::new("", options.clone())
+                .without_help_message()
+                .prompt()
+        });
+        Ok(match left(r)? {
+            None => StepAction::Quit,
+            Some(s) if s.starts_with("Run") => StepAction::Run,
+            Some(s) if s.starts_with("Type") => StepAction::TypeIt,
+            Some(s) if s.starts_with("Skip") => StepAction::Skip,
+            Some(_) => StepAction::Quit,
+        })
+    }
+
+    fn command(&mut self, prompt: &str, suggestion: &str) -> Result<Option<String>> {
+        let r = tokio::task::block_in_place(|| {
+            Text::new(prompt)
+                .with_placeholder(suggestion)
+                .with_help_message("Enter alone runs the command shown")
+                .prompt()
+        });
+        left(r)
+    }
+
+    fn exercise_action(&mut self, misses: usize) -> Result<ExerciseAction> {
+        let label = if misses == 0 {
+            "your command (or: hint, solution, skip, quit)"
+        } else {
+            "try again (or: hint, solution, skip, quit)"
+        };
+        let r =
+            tokio::task::block_in_place(|| Text::new("redis>").with_help_message(label).prompt());
+        Ok(match left(r)? {
+            None => ExerciseAction::Quit,
+            Some(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "" | "hint" => ExerciseAction::Hint,
+                "solution" => ExerciseAction::Solution,
+                "skip" => ExerciseAction::Skip,
+                "quit" | "exit" => ExerciseAction::Quit,
+                _ => ExerciseAction::Type(s),
+            },
+        })
+    }
+
+    fn choose(&mut self, _question: &str, choices: &[String]) -> Result<Option<usize>> {
+        let numbered: Vec<String> = choices
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{}. {c}", i + 1))
+            .collect();
+        let r =
+            tokio::task::block_in_place(|| Select::new("your answer:", numbered.clone()).prompt());
+        Ok(left(r)?
+            .and_then(|s| numbered.iter().position(|n| *n == s))
+            .map(|i| i + 1))
+    }
+
+    fn confirm(&mut self, question: &str, default: bool) -> Result<Option<bool>> {
+        let r =
+            tokio::task::block_in_place(|| Confirm::new(question).with_default(default).prompt());
+        left(r)
+    }
+
+    fn countdown(&mut self, seconds: u64, label: &str) -> Result<Option<bool>> {
+        use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+        struct RawGuard;
+        impl Drop for RawGuard {
+            fn drop(&mut self) {
+                let _ = crossterm::terminal::disable_raw_mode();
+            }
+        }
+        let pb = super::progress::bar(false, "waiting");
+        pb.set_length(seconds);
+        pb.set_message(label.to_string());
+        crossterm::terminal::enable_raw_mode()
+            .map_err(|e| anyhow::anyhow!("could not read key presses: {e}"))?;
+        let _guard = RawGuard;
+        let start = Instant::now();
+        let result = tokio::task::block_in_place(|| -> Result<Option<bool>> {
+            loop {
+                let elapsed = start.elapsed();
+                pb.set_position(elapsed.as_secs().min(seconds));
+                if elapsed >= Duration::from_secs(seconds) {
+                    return Ok(Some(false));
+                }
+                if event::poll(Duration::from_millis(100))? {
+                    if let Event::Key(k) = event::read()? {
+                        if k.kind != KeyEventKind::Press {
+                            continue;
+                        }
+                        if k.code == KeyCode::Char('c')
+                            && k.modifiers.contains(KeyModifiers::CONTROL)
+                        {
+                            return Ok(None);
+                        }
+                        if k.code == KeyCode::Esc {
+                            return Ok(None);
+                        }
+                        return Ok(Some(true));
+                    }
+                }
+            }
+        });
+        pb.finish_and_clear();
+        result
+    }
+}
+
+/// For `--auto` and tests: any question is a bug.
+pub struct NoPrompts;
+
+impl Prompter for NoPrompts {
+    fn step_action(&mut self, _: &str) -> Result<StepAction> {
+        Ok(StepAction::Run)
+    }
+    fn command(&mut self, _: &str, s: &str) -> Result<Option<String>> {
+        Ok(Some(s.to_string()))
+    }
+    fn exercise_action(&mut self, _: usize) -> Result<ExerciseAction> {
+        Ok(ExerciseAction::Solution)
+    }
+    fn choose(&mut self, _: &str, _: &[String]) -> Result<Option<usize>> {
+        anyhow::bail!("the quiz needs a terminal or --answers")
+    }
+    fn confirm(&mut self, _: &str, default: bool) -> Result<Option<bool>> {
+        Ok(Some(default))
+    }
+    fn countdown(&mut self, _: u64, _: &str) -> Result<Option<bool>> {
+        Ok(Some(true))
+    }
+}
