@@ -93,44 +93,35 @@ impl CommandSpec {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawStep")]
 pub struct Step {
     pub title: String,
     /// Explanation shown before the step runs.
     pub text: String,
-    #[serde(flatten)]
     pub kind: StepKind,
-    #[serde(default)]
     pub checks: Vec<Check>,
     /// Keys or patterns (inside the namespace) shown in the key table after the step;
     /// default: the lesson's `keys`. An empty list hides the table.
-    #[serde(default)]
     pub show_keys: Option<Vec<String>>,
     /// Variables set before the step's commands run (values may use other variables).
-    #[serde(default, rename = "let")]
     pub let_vars: BTreeMap<String, String>,
-    #[serde(default)]
     pub requires: Option<Requires>,
     /// Shown after the step ran: what to look at.
-    #[serde(default)]
     pub after: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, Serialize)]
 pub enum StepKind {
     /// Commands run one after another, replies shown as redis-cli shows them.
     Run { commands: Vec<CommandSpec> },
     /// The learner types the command; the checks judge the resulting state.
     Exercise {
         goal: String,
-        #[serde(default)]
         hints: Vec<String>,
         solution: Vec<CommandSpec>,
     },
     /// The same job in Redis and SQLite, timed side by side.
     Compare {
-        #[serde(default = "default_iterations")]
         iterations: u32,
         redis: RedisSide,
         sqlite: SqliteSide,
@@ -138,16 +129,139 @@ pub enum StepKind {
     /// A named demonstration written in Rust (concurrency, time).
     Scenario {
         scenario: String,
-        #[serde(default)]
         params: serde_json::Value,
     },
     /// Wait with a countdown; a key press (or --auto) fast-forwards by shortening TTLs.
     Wait {
         seconds: u64,
-        /// Keys to fast-forward and watch (default: the lesson's keys).
-        #[serde(default)]
         keys: Option<Vec<String>>,
     },
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KindName {
+    Run,
+    Exercise,
+    Compare,
+    Scenario,
+    Wait,
+}
+
+/// Every field any step kind can have, so unknown fields are refused with a position; the
+/// conversion to `Step` then refuses fields that do not belong to the step's kind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    kind: KindName,
+    title: String,
+    text: String,
+    #[serde(default)]
+    checks: Vec<Check>,
+    #[serde(default)]
+    show_keys: Option<Vec<String>>,
+    #[serde(default, rename = "let")]
+    let_vars: BTreeMap<String, String>,
+    #[serde(default)]
+    requires: Option<Requires>,
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    commands: Option<Vec<CommandSpec>>,
+    #[serde(default)]
+    goal: Option<String>,
+    #[serde(default)]
+    hints: Option<Vec<String>>,
+    #[serde(default)]
+    solution: Option<Vec<CommandSpec>>,
+    #[serde(default)]
+    iterations: Option<u32>,
+    #[serde(default)]
+    redis: Option<RedisSide>,
+    #[serde(default)]
+    sqlite: Option<SqliteSide>,
+    #[serde(default)]
+    scenario: Option<String>,
+    #[serde(default)]
+    params: Option<serde_json::Value>,
+    #[serde(default)]
+    seconds: Option<u64>,
+    #[serde(default)]
+    keys: Option<Vec<String>>,
+}
+
+impl TryFrom<RawStep> for Step {
+    type Error = String;
+
+    fn try_from(r: RawStep) -> Result<Self, String> {
+        let kind_text = format!("{:?}", r.kind).to_lowercase();
+        let mut extra = Vec::new();
+        let allowed: &[&str] = match r.kind {
+            KindName::Run => &["commands"],
+            KindName::Exercise => &["goal", "hints", "solution"],
+            KindName::Compare => &["iterations", "redis", "sqlite"],
+            KindName::Scenario => &["scenario", "params"],
+            KindName::Wait => &["seconds", "keys"],
+        };
+        for (name, present) in [
+            ("commands", r.commands.is_some()),
+            ("goal", r.goal.is_some()),
+            ("hints", r.hints.is_some()),
+            ("solution", r.solution.is_some()),
+            ("iterations", r.iterations.is_some()),
+            ("redis", r.redis.is_some()),
+            ("sqlite", r.sqlite.is_some()),
+            ("scenario", r.scenario.is_some()),
+            ("params", r.params.is_some()),
+            ("seconds", r.seconds.is_some()),
+            ("keys", r.keys.is_some()),
+        ] {
+            if present && !allowed.contains(&name) {
+                extra.push(name);
+            }
+        }
+        if !extra.is_empty() {
+            return Err(format!(
+                "a {kind_text} step does not take `{}` (it takes: {})",
+                extra.join("`, `"),
+                allowed.join(", ")
+            ));
+        }
+        let missing = |f: &str| format!("a {kind_text} step needs `{f}`");
+        let kind = match r.kind {
+            KindName::Run => StepKind::Run {
+                commands: r.commands.ok_or_else(|| missing("commands"))?,
+            },
+            KindName::Exercise => StepKind::Exercise {
+                goal: r.goal.ok_or_else(|| missing("goal"))?,
+                hints: r.hints.unwrap_or_default(),
+                solution: r.solution.ok_or_else(|| missing("solution"))?,
+            },
+            KindName::Compare => StepKind::Compare {
+                iterations: r.iterations.unwrap_or_else(default_iterations),
+                redis: r.redis.ok_or_else(|| missing("redis"))?,
+                sqlite: r.sqlite.ok_or_else(|| missing("sqlite"))?,
+            },
+            KindName::Scenario => StepKind::Scenario {
+                scenario: r.scenario.ok_or_else(|| missing("scenario"))?,
+                params: r.params.unwrap_or(serde_json::Value::Null),
+            },
+            KindName::Wait => StepKind::Wait {
+                seconds: r.seconds.ok_or_else(|| missing("seconds"))?,
+                keys: r.keys,
+            },
+        };
+        Ok(Step {
+            title: r.title,
+            text: r.text,
+            kind,
+            checks: r.checks,
+            show_keys: r.show_keys,
+            let_vars: r.let_vars,
+            requires: r.requires,
+            after: r.after,
+        })
+    }
 }
 
 fn default_iterations() -> u32 {
