@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn index_width_grows_with_length() {
-        let v = Value::Array((0..10).map(|i| Value::Int(i)).collect());
+        let v = Value::Array((0..10).map(Value::Int).collect());
         let text = render(&v);
         assert!(text.starts_with(" 1) (integer) 0\n 2)"), "{text}");
         assert!(text.ends_with("10) (integer) 9\n"), "{text}");

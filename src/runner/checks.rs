@@ -162,7 +162,7 @@ async fn key_checks(
     let yes_no = |b: bool| if b { "exists" } else { "missing" };
     if let Some(want) = c.exists {
         out.push(result(
-            format!("{key}"),
+            key.to_string(),
             yes_no(want),
             yes_no(exists),
             want == exists,
