@@ -131,8 +131,16 @@ pub fn show_bytes(b: &[u8]) -> String {
     }
 }
 
+/// An element inside a list, set, hash or sorted set preview: quoted when it holds a space
+/// or a comma, so `[a b, c]` can never be mistaken for three elements.
 fn show_value(v: &Value) -> String {
     match v {
+        Value::BulkString(b)
+            if b.iter()
+                .any(|&c| c == b' ' || c == b',' || c == b'=' || c == b':') =>
+        {
+            repr(b)
+        }
         Value::BulkString(b) => show_bytes(b),
         Value::Int(i) => i.to_string(),
         other => text(other).unwrap_or_else(|| "?".into()),

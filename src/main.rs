@@ -16,7 +16,10 @@ fn main() -> ExitCode {
             return report(&anyhow::Error::new(e).context("could not start the async runtime"));
         }
     };
-    match runtime.block_on(redislab::cmd::run(cli)) {
+    let result = runtime.block_on(redislab::cmd::run(cli));
+    // Do not wait for a blocking task abandoned by Ctrl-C (a SQLite timing loop, a prompt).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
         Ok(c) => ExitCode::from(c),
         Err(e) => report(&e),
     }

@@ -86,7 +86,20 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
             quiz,
         },
     };
-    let summary = walker.walk().await?;
+    // Ctrl-C outside a prompt (prompts treat it as "quit" themselves): progress up to the last
+    // finished step is already saved, so stopping here loses nothing.
+    let summary = tokio::select! {
+        s = walker.walk() => s?,
+        _ = tokio::signal::ctrl_c() => {
+            let _ = crossterm::terminal::disable_raw_mode();
+            let done = store.get(&lesson.id)?.map(|p| p.last_step).unwrap_or(0);
+            term::out(&format!(
+                "\n{}\n",
+                term::dim(&format!("Interrupted. Progress saved after step {done}; resume with `redislab lesson {}`.", lesson.id))
+            ));
+            return Ok(code::INTERRUPTED);
+        }
+    };
     if let Some(at) = summary.quit_at {
         let resume = if at > lesson.steps.len() {
             format!(

@@ -74,6 +74,24 @@ fn upper(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_ascii_uppercase()
 }
 
+/// The same command with the foreign key moved into the namespace: `SET foo 1` → `SET lab:foo 1`.
+fn suggestion(args: &[Vec<u8>], key: &[u8], prefix: &str) -> String {
+    let fixed: Vec<Vec<u8>> = args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if i > 0 && a.as_slice() == key {
+                let mut k = prefix.as_bytes().to_vec();
+                k.extend_from_slice(a);
+                k
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    crate::redis::tokenize::display_args(&fixed)
+}
+
 /// Decides whether a typed command may run. `conn` is used only for `COMMAND GETKEYS`.
 pub async fn check(
     conn: &mut MultiplexedConnection,
@@ -199,8 +217,8 @@ pub async fn check(
                     if !in_ns(&k) {
                         let key = String::from_utf8_lossy(&k);
                         return Ok(Verdict::Refuse(format!(
-                            "key {key} is outside the namespace: keys live under {prefix} — try {} {prefix}{key}",
-                            String::from_utf8_lossy(first)
+                            "key {key} is outside the namespace: keys live under {prefix} — try {}",
+                            suggestion(args, &k, &prefix)
                         )));
                     }
                 }
