@@ -35,7 +35,7 @@ pub fn width() -> u16 {
 }
 
 fn crossterm_width() -> Option<u16> {
-    let (w, _) = console::Term::stdout().size_checked()?;
+    let (_rows, w) = console::Term::stdout().size_checked()?;
     Some(w.max(60))
 }
 

@@ -30,7 +30,7 @@ impl Prompter for Inquire {
         }
         options.extend(["Skip this step", "Quit (progress is saved)"]);
         let r = tokio::task::block_in_place(|| {
-            Select::new("", options.clone())
+            Select::new("What now?", options.clone())
                 .without_help_message()
                 .prompt()
         });
