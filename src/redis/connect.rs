@@ -152,7 +152,17 @@ pub async fn connect(settings: &Settings) -> Result<Server> {
                 one_line(&e, url)
             ))
         })?;
-        return finish(client, None, display, source).await;
+        let tls = url.starts_with("rediss");
+        return finish(client, None, display.clone(), source).await.map_err(|e| {
+            // A TLS client talking to a plain port (or the reverse) usually just hangs.
+            if tls && e.to_string().contains("did not answer in time") {
+                error::connection(format!(
+                    "TLS handshake with {display} did not complete: is TLS enabled on that port? (use redis:// for a plain connection)"
+                ))
+            } else {
+                e
+            }
+        });
     }
     if !settings.managed {
         if let Some(server) = probe_local(&settings.local_addr).await {
@@ -311,6 +321,8 @@ pub fn describe(e: &RedisError, display: &str) -> String {
             "TLS connection to {display} failed: {}",
             text.replace('\n', " ")
         )
+    } else if e.kind() == redis::ErrorKind::Parse || lower.contains("parse error") {
+        format!("{display} did not answer in the Redis protocol: is it a Redis port?")
     } else if e.is_connection_dropped() || e.is_io_error() {
         format!(
             "lost the connection to Redis at {display}: {}",
