@@ -36,6 +36,22 @@ struct Ctx<'a> {
     source: &'a str,
     text: &'a str,
     problems: Vec<LoadError>,
+    /// The lesson's `keys` patterns with `${ns}` = `lab`: every key it touches must match one,
+    /// or `reset ID` would leave it behind.
+    patterns: Vec<String>,
+}
+
+/// Redis-style glob match for `*` and `?` (enough for lesson key patterns).
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    match (pattern.first(), text.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            glob(&pattern[1..], text) || (!text.is_empty() && glob(pattern, &text[1..]))
+        }
+        (Some(b'?'), Some(_)) => glob(&pattern[1..], &text[1..]),
+        (Some(p), Some(t)) if p == t => glob(&pattern[1..], &text[1..]),
+        _ => false,
+    }
 }
 
 impl Ctx<'_> {
@@ -72,6 +88,11 @@ pub async fn validate_texts(
             source,
             text,
             problems: Vec::new(),
+            patterns: lesson
+                .keys
+                .iter()
+                .map(|k| k.replace("${ns}", "lab"))
+                .collect(),
         };
         if let Some(other) = ids.insert(lesson.id.clone(), source.clone()) {
             ctx.err(
@@ -392,6 +413,17 @@ async fn command(
             if let Value::Array(keys) = send(conn, &q).await? {
                 for k in keys {
                     if let Value::BulkString(k) = k {
+                        if k.starts_with(b"lab:")
+                            && !ctx.patterns.iter().any(|p| glob(p.as_bytes(), &k))
+                        {
+                            ctx.err(
+                                line,
+                                format!(
+                                    "key {} is not covered by the lesson's `keys` patterns, so `redislab reset` would leave it behind",
+                                    String::from_utf8_lossy(&k)
+                                ),
+                            );
+                        }
                         if !k.starts_with(b"lab:") {
                             ctx.err(
                                 line,
@@ -413,6 +445,16 @@ async fn command(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glob_matches_like_redis() {
+        assert!(glob(b"lab:user:*", b"lab:user:42"));
+        assert!(glob(b"lab:*:name", b"lab:user:42:name"));
+        assert!(glob(b"lab:greeting", b"lab:greeting"));
+        assert!(!glob(b"lab:greeting", b"lab:greetings"));
+        assert!(glob(b"lab:?", b"lab:x"));
+        assert!(!glob(b"lab:user:*", b"lab:users"));
+    }
 
     #[test]
     fn locate_finds_line_and_column() {

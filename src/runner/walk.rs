@@ -43,8 +43,10 @@ pub trait Prompter {
     fn exercise_action(&mut self, misses: usize) -> Result<ExerciseAction>;
     fn choose(&mut self, question: &str, choices: &[String]) -> Result<Option<usize>>;
     fn confirm(&mut self, question: &str, default: bool) -> Result<Option<bool>>;
-    /// Counts down; returns `Some(true)` if the learner asked to fast-forward, `None` on quit.
-    fn countdown(&mut self, seconds: u64, label: &str) -> Result<Option<bool>>;
+    /// Counts down, showing `watch()` (the watched keys' TTLs) as it goes. Returns the seconds
+    /// still to go when the learner asked to fast-forward (0 if the wait ran out), `None` on quit.
+    fn countdown(&mut self, seconds: u64, watch: &mut dyn FnMut() -> String)
+    -> Result<Option<u64>>;
 }
 
 pub struct Options {
@@ -315,25 +317,25 @@ impl Walker<'_, '_> {
             StepKind::Wait { seconds, keys } => {
                 let before = self.engine.key_table(self.lesson, Some(step)).await?;
                 self.say(&term::lesson::keys(&before));
-                let fast = if self.options.auto {
-                    true
+                let remaining = if self.options.auto {
+                    *seconds
                 } else {
-                    match self
-                        .prompter
-                        .countdown(*seconds, "press any key to fast-forward")?
-                    {
+                    let mut watch = self.ttl_watcher(keys.as_ref())?;
+                    match self.prompter.countdown(*seconds, &mut watch)? {
                         None => return Ok(StepEnd::Quit),
-                        Some(f) => f,
+                        Some(r) => r,
                     }
                 };
-                if fast {
+                if remaining > 0 {
                     let expired = self
                         .engine
-                        .fast_forward(self.lesson, keys.as_ref(), *seconds)
+                        .fast_forward(self.lesson, keys.as_ref(), remaining)
                         .await?;
                     self.say(&format!(
                         "{}\n",
-                        term::dim(&format!("fast-forwarded {seconds}s: every TTL shortened with PEXPIRE ({expired} key(s) expired)"))
+                        term::dim(&format!(
+                            "fast-forwarded {remaining}s: every TTL shortened with PEXPIRE ({expired} key(s) expired)"
+                        ))
                     ));
                 }
                 let results = self.check(&step.checks, &[], &BTreeMap::new()).await?;
@@ -343,6 +345,40 @@ impl Walker<'_, '_> {
                 })
             }
         }
+    }
+
+    /// A function that reads the watched keys' TTLs (`lab:x 4.8s`), for the countdown.
+    fn ttl_watcher(&self, keys: Option<&Vec<String>>) -> Result<impl FnMut() -> String + use<>> {
+        let patterns = keys.cloned().unwrap_or_else(|| self.lesson.keys.clone());
+        let exact: Vec<String> = patterns
+            .iter()
+            .map(|p| self.engine.expand(p))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|p| !p.contains('*'))
+            .take(3)
+            .collect();
+        let handle = tokio::runtime::Handle::current();
+        let mut conn = self.engine.admin.clone();
+        Ok(move || {
+            handle.block_on(async {
+                let mut parts = Vec::new();
+                for k in &exact {
+                    let pttl: i64 = redis::cmd("PTTL")
+                        .arg(k)
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap_or(-2);
+                    let shown = match pttl {
+                        -2 => "gone".to_string(),
+                        -1 => "no TTL".to_string(),
+                        ms => crate::inspect::human_ttl(Some(ms)),
+                    };
+                    parts.push(format!("{k} {shown}"));
+                }
+                parts.join(" · ")
+            })
+        })
     }
 
     async fn run_step(&mut self, step: &Step, commands: &[CommandSpec]) -> Result<StepEnd> {

@@ -92,7 +92,11 @@ impl Prompter for Inquire {
         left(r)
     }
 
-    fn countdown(&mut self, seconds: u64, label: &str) -> Result<Option<bool>> {
+    fn countdown(
+        &mut self,
+        seconds: u64,
+        watch: &mut dyn FnMut() -> String,
+    ) -> Result<Option<u64>> {
         use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
         struct RawGuard;
         impl Drop for RawGuard {
@@ -102,32 +106,34 @@ impl Prompter for Inquire {
         }
         let pb = super::progress::bar(false, "waiting");
         pb.set_length(seconds);
-        pb.set_message(label.to_string());
         crossterm::terminal::enable_raw_mode()
             .map_err(|e| anyhow::anyhow!("could not read key presses: {e}"))?;
         let _guard = RawGuard;
         let start = Instant::now();
-        let result = tokio::task::block_in_place(|| -> Result<Option<bool>> {
+        let mut last_watch: Option<Instant> = None;
+        let result = tokio::task::block_in_place(|| -> Result<Option<u64>> {
             loop {
                 let elapsed = start.elapsed();
                 pb.set_position(elapsed.as_secs().min(seconds));
+                if last_watch.is_none_or(|t| t.elapsed() >= Duration::from_millis(250)) {
+                    pb.set_message(format!("{} · any key fast-forwards", watch()));
+                    last_watch = Some(Instant::now());
+                }
                 if elapsed >= Duration::from_secs(seconds) {
-                    return Ok(Some(false));
+                    return Ok(Some(0));
                 }
                 if event::poll(Duration::from_millis(100))? {
                     if let Event::Key(k) = event::read()? {
                         if k.kind != KeyEventKind::Press {
                             continue;
                         }
-                        if k.code == KeyCode::Char('c')
-                            && k.modifiers.contains(KeyModifiers::CONTROL)
-                        {
+                        let ctrl_c = k.code == KeyCode::Char('c')
+                            && k.modifiers.contains(KeyModifiers::CONTROL);
+                        if ctrl_c || k.code == KeyCode::Esc {
                             return Ok(None);
                         }
-                        if k.code == KeyCode::Esc {
-                            return Ok(None);
-                        }
-                        return Ok(Some(true));
+                        let left = Duration::from_secs(seconds).saturating_sub(start.elapsed());
+                        return Ok(Some(left.as_secs_f64().ceil() as u64));
                     }
                 }
             }
@@ -156,7 +162,7 @@ impl Prompter for NoPrompts {
     fn confirm(&mut self, _: &str, default: bool) -> Result<Option<bool>> {
         Ok(Some(default))
     }
-    fn countdown(&mut self, _: u64, _: &str) -> Result<Option<bool>> {
-        Ok(Some(true))
+    fn countdown(&mut self, seconds: u64, _: &mut dyn FnMut() -> String) -> Result<Option<u64>> {
+        Ok(Some(seconds))
     }
 }
