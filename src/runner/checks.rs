@@ -39,7 +39,9 @@ fn fmt_num(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 {
         format!("{}", n as i64)
     } else {
-        format!("{n}")
+        // Two decimals are plenty for a check's diff; trailing zeros add nothing.
+        let t = format!("{n:.2}");
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
