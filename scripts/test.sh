@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: format, lints, every test against real private redis-servers (never
+# port 6379), and lesson validation. Installs redis-server first where it is missing.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+bash scripts/install-redis.sh
+
+echo "==> cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+echo "==> cargo test --all-targets"
+cargo test --all-targets
+
+echo "==> redislab validate"
+cargo run -q -- validate
+
+echo "all checks passed"
