@@ -57,6 +57,10 @@ pub struct GlobalArgs {
         global = true
     )]
     pub local_addr: String,
+
+    /// Set after parsing: the URL came from REDIS_URL rather than the flag (for the banner).
+    #[arg(skip)]
+    pub url_from_env: bool,
 }
 
 #[derive(Debug, Subcommand)]

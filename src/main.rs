@@ -2,11 +2,17 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 use redislab::error::{Exit, code};
 
 fn main() -> ExitCode {
-    let cli = redislab::cli::Cli::parse();
+    let matches = redislab::cli::Cli::command().get_matches();
+    let mut cli = match redislab::cli::Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    cli.global.url_from_env = url_source(&matches) == Some(ValueSource::EnvVariable);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -22,6 +28,16 @@ fn main() -> ExitCode {
     match result {
         Ok(c) => ExitCode::from(c),
         Err(e) => report(&e),
+    }
+}
+
+/// Where `--redis-url` came from; it is global, so look in the subcommand's matches too.
+fn url_source(m: &clap::ArgMatches) -> Option<ValueSource> {
+    match m.subcommand() {
+        Some((_, sub)) => sub
+            .value_source("redis_url")
+            .or_else(|| m.value_source("redis_url")),
+        None => m.value_source("redis_url"),
     }
 }
 

@@ -29,8 +29,6 @@ impl Settings {
                 "could not find a data directory for redislab: set --home or REDISLAB_HOME",
             )?,
         };
-        let env_url = std::env::var("REDIS_URL").ok();
-        let url_from_env = args.redis_url.is_some() && args.redis_url == env_url;
         let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let color =
             !args.no_color && !no_color_env && std::io::IsTerminal::is_terminal(&std::io::stdout());
@@ -40,7 +38,7 @@ impl Settings {
             color,
             lessons_dir: args.lessons.clone(),
             redis_url: args.redis_url.clone().filter(|u| !u.trim().is_empty()),
-            url_from_env,
+            url_from_env: args.url_from_env,
             managed: args.managed,
             local_addr: args.local_addr.clone(),
         })

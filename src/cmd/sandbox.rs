@@ -147,6 +147,16 @@ impl Session<'_> {
         match verdict {
             Verdict::Refuse(why) => {
                 term::notice(&format!("(refused) {why}"));
+                if self.in_multi {
+                    // Redis aborts a transaction when a command is rejected while queueing;
+                    // do the same rather than let EXEC run the rest.
+                    let discard = send(&mut self.learner, &[b"DISCARD".to_vec()]).await;
+                    discard.map_err(|e| command_error(e, &self.server.display))?;
+                    self.in_multi = false;
+                    term::notice(
+                        "(the transaction was discarded, as Redis does when a queued command is rejected)",
+                    );
+                }
                 return Ok(true);
             }
             Verdict::Subscribe => {

@@ -195,7 +195,9 @@ pub async fn check(
         let mut i = 2;
         while i + 1 < args.len() {
             let opt = upper(&args[i]);
-            if (opt == "BY" || opt == "GET") && args[i + 1] != b"#" && !in_ns(&args[i + 1]) {
+            // Only a pattern with `*` names other keys (`nosort` and `#` read none).
+            let reads_keys = args[i + 1].contains(&b'*');
+            if (opt == "BY" || opt == "GET") && reads_keys && !in_ns(&args[i + 1]) {
                 return Ok(Verdict::Refuse(format!(
                     "SORT {opt} {} reads keys outside the namespace — patterns must start with {prefix}",
                     String::from_utf8_lossy(&args[i + 1])
