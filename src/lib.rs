@@ -7,6 +7,7 @@
 //! - `inspect`: key snapshots; `namespace`: keeping writes inside `<namespace>:`
 //! - `term`: the only module that draws
 
+pub mod bench;
 pub mod cli;
 pub mod cmd;
 pub mod error;

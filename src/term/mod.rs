@@ -1,6 +1,7 @@
 //! The only place that draws: colour, tables, banners, errors. Logic elsewhere returns values;
 //! this module turns them into text, so everything else is testable without a terminal.
 
+pub mod bench;
 pub mod lesson;
 pub mod progress;
 pub mod prompt;

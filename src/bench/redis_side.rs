@@ -1,0 +1,471 @@
+//! The Redis side: the async client's multiplexed connection (its fewest layers), commands
+//! packed once before measuring, every key under `<namespace>:bench:`.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use redis::aio::MultiplexedConnection;
+use redis::{Cmd, Pipeline, RedisError};
+
+use super::data::{self, PLAYERS, PRODUCTS, SESSIONS};
+use super::spec::{BATCH, RowId};
+use super::stats::{Recorder, Stats};
+use super::{Ctx, Plan, interrupted};
+use crate::error;
+use crate::redis::connect::{Server, command_error, describe};
+
+/// What the benchmark needs of a server, owned, so it can move to the benchmark's own thread.
+#[derive(Clone)]
+pub struct Target {
+    pub client: redis::Client,
+    pub display: String,
+    pub product: String,
+    pub version: String,
+    pub version_tuple: (u32, u32, u32),
+    pub managed: bool,
+}
+
+impl Target {
+    pub fn of(server: &Server) -> Target {
+        Target {
+            client: server.client.clone(),
+            display: server.display.clone(),
+            product: server.product.clone(),
+            version: server.version.clone(),
+            version_tuple: server.version_tuple(),
+            managed: server.is_managed(),
+        }
+    }
+
+    /// A new connection on the current runtime, with a 10 s response timeout (the client's
+    /// 500 ms default would fail an fsync-bound command under load).
+    pub async fn connection(&self) -> Result<MultiplexedConnection> {
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(Some(Duration::from_secs(10)));
+        self.client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| error::connection(describe(&e, &self.display)))
+    }
+}
+
+pub struct RedisBench {
+    conn: MultiplexedConnection,
+    display: String,
+    prefix: String,
+    gets: Vec<Cmd>,
+    mgets: Vec<Cmd>,
+    incr: Cmd,
+    sets: Vec<Cmd>,
+    pipe: Pipeline,
+    top10: Cmd,
+    ranks: Vec<Cmd>,
+    sessions: Vec<Cmd>,
+    concurrent_key: String,
+}
+
+/// `<namespace>:bench:`
+pub fn prefix(namespace: &str) -> String {
+    format!("{namespace}:bench:")
+}
+
+impl RedisBench {
+    /// Opens a connection (10 s response timeout, not the client's 500 ms default) and builds
+    /// every command the rows send.
+    pub async fn new(server: &Target, namespace: &str) -> Result<RedisBench> {
+        let conn = server.connection().await?;
+        let p = prefix(namespace);
+        let k = |s: &str| format!("{p}{s}");
+        let gets = (0..PRODUCTS)
+            .map(|i| {
+                let mut c = redis::cmd("GET");
+                c.arg(k(&data::product_key(i)));
+                c
+            })
+            .collect();
+        let mgets = (0..PRODUCTS / BATCH)
+            .map(|w| {
+                let mut c = redis::cmd("MGET");
+                for i in w * BATCH..(w + 1) * BATCH {
+                    c.arg(k(&data::product_key(i)));
+                }
+                c
+            })
+            .collect();
+        let mut incr = redis::cmd("INCR");
+        incr.arg(k("counter"));
+        let sets: Vec<Cmd> = (0..BATCH)
+            .map(|i| {
+                let mut c = redis::cmd("SET");
+                c.arg(k(&format!("write:{i}"))).arg(data::product_key(i));
+                c
+            })
+            .collect();
+        let mut pipe = redis::pipe();
+        for c in &sets {
+            pipe.add_command(c.clone());
+        }
+        // ZRANGE … REV arrived in 6.2; older servers only have ZREVRANGE.
+        let top10 = if server.version_tuple >= (6, 2, 0) {
+            let mut c = redis::cmd("ZRANGE");
+            c.arg(k("ranking"))
+                .arg(0)
+                .arg(9)
+                .arg("REV")
+                .arg("WITHSCORES");
+            c
+        } else {
+            let mut c = redis::cmd("ZREVRANGE");
+            c.arg(k("ranking")).arg(0).arg(9).arg("WITHSCORES");
+            c
+        };
+        let ranks = (0..data::RANK_PROBES)
+            .map(|i| {
+                let mut c = redis::cmd("ZREVRANK");
+                c.arg(k("ranking"))
+                    .arg(data::player_member(data::rank_probe(i)));
+                c
+            })
+            .collect();
+        let sessions = (0..SESSIONS)
+            .map(|i| {
+                let mut c = redis::cmd("HGETALL");
+                c.arg(k(&data::session_key(i)));
+                c
+            })
+            .collect();
+        Ok(RedisBench {
+            conn,
+            display: server.display.clone(),
+            concurrent_key: k("concurrent"),
+            prefix: p,
+            gets,
+            mgets,
+            incr,
+            sets,
+            pipe,
+            top10,
+            ranks,
+            sessions,
+        })
+    }
+
+    fn err(&self, e: RedisError) -> anyhow::Error {
+        command_error(e, &self.display)
+    }
+
+    /// Writes the same data the SQLite databases hold.
+    pub async fn seed(&mut self) -> Result<()> {
+        let p = self.prefix.clone();
+        let mut pipe = redis::pipe();
+        for i in 0..PRODUCTS {
+            pipe.cmd("SET")
+                .arg(format!("{p}{}", data::product_key(i)))
+                .arg(data::product_value(i))
+                .ignore();
+        }
+        for i in 0..SESSIONS {
+            let s = data::session(i);
+            pipe.cmd("HSET")
+                .arg(format!("{p}{}", data::session_key(i)))
+                .arg("user_id")
+                .arg(s.user_id)
+                .arg("name")
+                .arg(s.name)
+                .arg("email")
+                .arg(s.email)
+                .arg("created")
+                .arg(s.created)
+                .arg("last_seen")
+                .arg(s.last_seen)
+                .arg("cart")
+                .arg(s.cart)
+                .ignore();
+        }
+        for chunk in (1..=PLAYERS).collect::<Vec<_>>().chunks(1000) {
+            let mut c = redis::cmd("ZADD");
+            c.arg(format!("{p}ranking"));
+            for &id in chunk {
+                c.arg(data::score(id)).arg(data::player_member(id));
+            }
+            pipe.add_command(c).ignore();
+        }
+        pipe.cmd("SET").arg(format!("{p}counter")).arg(0).ignore();
+        pipe.cmd("SET").arg(&self.concurrent_key).arg(0).ignore();
+        let r: Result<(), RedisError> = pipe.query_async(&mut self.conn).await;
+        r.map_err(|e| self.err(e))
+            .context("could not write the benchmark data to Redis")
+    }
+
+    async fn once(&mut self, row: RowId, i: u64) -> Result<(), RedisError> {
+        let i = i as usize;
+        let conn = &mut self.conn;
+        match row {
+            RowId::SingleRead => {
+                let v: Option<String> = self.gets[i % PRODUCTS].query_async(conn).await?;
+                black_box(v);
+            }
+            RowId::BatchLoop => {
+                for j in 0..BATCH {
+                    let v: Option<String> = self.gets[(i * BATCH + j) % PRODUCTS]
+                        .query_async(conn)
+                        .await?;
+                    black_box(v);
+                }
+            }
+            RowId::BatchMulti => {
+                let v: Vec<Option<String>> =
+                    self.mgets[i % self.mgets.len()].query_async(conn).await?;
+                black_box(v);
+            }
+            RowId::CounterIncr => {
+                let n: i64 = self.incr.query_async(conn).await?;
+                black_box(n);
+            }
+            RowId::PipelineOneByOne => {
+                for c in &self.sets {
+                    let () = c.query_async(conn).await?;
+                }
+            }
+            RowId::PipelineBatched => {
+                let () = self.pipe.query_async(conn).await?;
+            }
+            RowId::Top10NoIndex | RowId::Top10Index => {
+                let v: Vec<(String, i64)> = self.top10.query_async(conn).await?;
+                black_box(v);
+            }
+            RowId::RankNoIndex | RowId::RankIndex => {
+                let r: Option<i64> = self.ranks[i % self.ranks.len()].query_async(conn).await?;
+                black_box(r);
+            }
+            RowId::Session => {
+                let h: HashMap<String, String> =
+                    self.sessions[i % SESSIONS].query_async(conn).await?;
+                black_box(h);
+            }
+            RowId::ConcurrentIncr => {}
+        }
+        Ok(())
+    }
+
+    /// Measures one sequential row.
+    pub async fn measure(&mut self, row: RowId, plan: &Plan, ctx: &Ctx) -> Result<Stats> {
+        let mut rec = Recorder::new(row.ops_per_sample(), row.divide_by())?;
+        let started = Instant::now();
+        let mut i = 0u64;
+        while i < plan.warmup {
+            if ctx.cancelled() {
+                return Err(interrupted());
+            }
+            if let Err(e) = self.once(row, i).await {
+                return Err(self.err(e));
+            }
+            i += 1;
+            if plan.budget.is_some_and(|b| started.elapsed() > b / 4) {
+                break;
+            }
+        }
+        let since = Instant::now();
+        let mut n = 0u64;
+        while n < plan.samples {
+            if ctx.cancelled() {
+                return Err(interrupted());
+            }
+            let t = Instant::now();
+            let r = self.once(row, i).await;
+            let end = Instant::now();
+            if let Err(e) = r {
+                return Err(self.err(e));
+            }
+            rec.record(end - t);
+            i += 1;
+            n += 1;
+            if n.is_multiple_of(32) {
+                ctx.bar.set_position(n);
+            }
+            if plan.over_budget(end - since, n) {
+                break;
+            }
+        }
+        Ok(rec.summary())
+    }
+
+    async fn get_counter(&mut self) -> Result<i64> {
+        let r: Result<Option<i64>, RedisError> = redis::cmd("GET")
+            .arg(&self.concurrent_key)
+            .query_async(&mut self.conn)
+            .await;
+        Ok(r.map_err(|e| self.err(e))?.unwrap_or(0))
+    }
+
+    /// `clients` connections INCR one key at once; returns the figures and a check.
+    pub async fn concurrent(
+        &mut self,
+        server: &Target,
+        clients: usize,
+        plan: &Plan,
+        ctx: &Ctx,
+    ) -> Result<(Stats, String)> {
+        let clients = clients.max(1);
+        let before = self.get_counter().await?;
+        let share = plan.samples.div_ceil(clients as u64).max(1);
+        let warmup = (plan.warmup / clients as u64).max(2);
+        let barrier = Arc::new(tokio::sync::Barrier::new(clients + 1));
+        let mut incr = redis::cmd("INCR");
+        incr.arg(&self.concurrent_key);
+        let incr = Arc::new(incr);
+        let mut tasks = Vec::with_capacity(clients);
+        for _ in 0..clients {
+            let mut conn = server.connection().await?;
+            let barrier = barrier.clone();
+            let incr = incr.clone();
+            let ctx = ctx.clone();
+            let plan = plan.clone();
+            let display = self.display.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut rec = Recorder::new(1, 1)?;
+                let mut made = 0u64;
+                let mut warm: Result<(), RedisError> = Ok(());
+                for _ in 0..warmup {
+                    if ctx.cancelled() {
+                        break;
+                    }
+                    warm = incr.query_async::<i64>(&mut conn).await.map(|_| ());
+                    if warm.is_err() {
+                        break;
+                    }
+                    made += 1;
+                }
+                barrier.wait().await;
+                warm.map_err(|e| command_error(e, &display))?;
+                let since = Instant::now();
+                for k in 0..share {
+                    if ctx.cancelled() {
+                        return Err(interrupted());
+                    }
+                    let t = Instant::now();
+                    let r = incr.query_async::<i64>(&mut conn).await;
+                    let end = Instant::now();
+                    r.map_err(|e| command_error(e, &display))?;
+                    rec.record(end - t);
+                    made += 1;
+                    ctx.bar.inc(1);
+                    if plan.over_budget(end - since, k + 1) {
+                        break;
+                    }
+                }
+                anyhow::Ok((rec, made))
+            }));
+        }
+        barrier.wait().await;
+        let start = Instant::now();
+        let mut total = Recorder::new(1, 1)?;
+        let mut made = 0u64;
+        let mut first_err = None;
+        for t in tasks {
+            match t.await {
+                Ok(Ok((rec, m))) => {
+                    total.merge(&rec);
+                    made += m;
+                }
+                Ok(Err(e)) => {
+                    first_err.get_or_insert(e);
+                }
+                Err(e) => {
+                    first_err.get_or_insert(anyhow::anyhow!("a Redis client task failed: {e}"));
+                }
+            }
+        }
+        let wall: Duration = start.elapsed();
+        if let Some(e) = first_err {
+            return Err(e);
+        }
+        let after = self.get_counter().await?;
+        let landed = after - before;
+        let note = if landed == made as i64 {
+            format!("all {made} increments landed")
+        } else {
+            format!("LOST UPDATES: {made} increments sent, {landed} landed")
+        };
+        Ok((total.summary_wall(wall), note))
+    }
+
+    /// The persistence settings the server runs with, for the column header.
+    pub async fn persistence(&mut self) -> Option<(String, String)> {
+        let a = config_get(&mut self.conn, "appendonly").await.ok()?;
+        let f = config_get(&mut self.conn, "appendfsync").await.ok()?;
+        Some((a, f))
+    }
+
+    pub fn conn(&mut self) -> &mut MultiplexedConnection {
+        &mut self.conn
+    }
+
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+}
+
+pub async fn config_get(conn: &mut MultiplexedConnection, name: &str) -> Result<String> {
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg(name)
+        .query_async(conn)
+        .await?;
+    v.into_iter()
+        .nth(1)
+        .with_context(|| format!("CONFIG GET {name} returned nothing"))
+}
+
+pub async fn config_set(
+    conn: &mut MultiplexedConnection,
+    display: &str,
+    name: &str,
+    value: &str,
+) -> Result<()> {
+    let r: Result<(), RedisError> = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query_async(conn)
+        .await;
+    r.map_err(|e| command_error(e, display))
+        .with_context(|| format!("CONFIG SET {name} {value} failed"))
+}
+
+/// Waits until no AOF rewrite is running or scheduled (turning appendonly on starts one).
+pub async fn wait_for_aof(
+    conn: &mut MultiplexedConnection,
+    display: &str,
+    ctx: &Ctx,
+) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if ctx.cancelled() {
+            return Err(interrupted());
+        }
+        let info: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query_async(conn)
+            .await
+            .map_err(|e| command_error(e, display))?;
+        let busy = info.lines().any(|l| {
+            matches!(
+                l.trim(),
+                "aof_rewrite_in_progress:1" | "aof_rewrite_scheduled:1" | "loading:1"
+            )
+        });
+        if !busy {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the AOF rewrite on {display} did not finish within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
