@@ -104,6 +104,13 @@ impl Walker<'_, '_> {
         }
     }
 
+    /// Text with variables filled in; a text naming a not-yet-saved variable shows as written.
+    fn soft(&self, text: &str) -> String {
+        self.engine
+            .expand(text)
+            .unwrap_or_else(|_| text.to_string())
+    }
+
     /// Replays steps before `from` quietly (commands only) so state and saved values exist.
     async fn replay(&mut self, upto: usize) -> Result<()> {
         for step in self.lesson.steps.iter().take(upto.saturating_sub(1)) {
@@ -137,7 +144,11 @@ impl Walker<'_, '_> {
             self.replay(from).await?;
         }
         if from == 1 {
-            self.say(&term::lesson::intro(lesson, n));
+            let shown = Lesson {
+                introduction: self.soft(&lesson.introduction),
+                ..lesson.clone()
+            };
+            self.say(&term::lesson::intro(&shown, n));
         } else {
             self.say(&format!(
                 "\n{}\n",
@@ -154,7 +165,7 @@ impl Walker<'_, '_> {
                 n,
                 &step.title,
                 kind_name(&step.kind),
-                &step.text,
+                &self.soft(&step.text),
             ));
             match self.step(i, step, &mut summary).await? {
                 StepEnd::Quit => {

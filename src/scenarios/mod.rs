@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::redis::connect::Server;
 
+pub mod bench_suite;
 pub mod cache_stampede;
 pub mod complexity;
 pub mod counter_race;
@@ -52,6 +53,10 @@ pub struct ScenarioReport {
 
 /// Every scenario: name and one-line summary (shown by `validate` for unknown names).
 pub const SCENARIOS: &[(&str, &str)] = &[
+    (
+        "bench",
+        "the quick Redis-vs-SQLite benchmark of `redislab bench`, measured on this machine",
+    ),
     (
         "complexity",
         "O(1) against O(N): SISMEMBER on a set against LPOS on a list, as they grow",
@@ -102,6 +107,7 @@ fn parse<P: DeserializeOwned>(name: &str, params: &serde_json::Value) -> Result<
 /// Checks a scenario exists and its parameters are valid, without running it.
 pub fn check(name: &str, params: &serde_json::Value) -> Result<()> {
     match name {
+        "bench" => parse::<bench_suite::Params>(name, params).map(|_| ()),
         "complexity" => parse::<complexity::Params>(name, params).map(|_| ()),
         "cache-stampede" => parse::<cache_stampede::Params>(name, params).map(|_| ()),
         "counter-race" => parse::<counter_race::Params>(name, params).map(|_| ()),
@@ -129,6 +135,7 @@ pub async fn run(
     ctx: &ScenarioContext<'_>,
 ) -> Result<ScenarioReport> {
     match name {
+        "bench" => bench_suite::run(ctx, parse(name, params)?).await,
         "complexity" => complexity::run(ctx, parse(name, params)?).await,
         "cache-stampede" => cache_stampede::run(ctx, parse(name, params)?).await,
         "counter-race" => counter_race::run(ctx, parse(name, params)?).await,
