@@ -52,11 +52,36 @@ pub struct Requires {
 }
 
 /// A command, in short form (a string) or long form (with a reply capture and a connection).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum CommandSpec {
     Line(String),
     Full(FullCommand),
+}
+
+/// Written by hand rather than `#[serde(untagged)]`, so a mistake in the long form reports
+/// the real problem ("unknown field `save`") instead of "did not match any variant".
+impl<'de> Deserialize<'de> for CommandSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = CommandSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a command line, or a mapping with `cmd` (and `save_as`, `connection`)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<CommandSpec, E> {
+                Ok(CommandSpec::Line(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<CommandSpec, A::Error> {
+                FullCommand::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(CommandSpec::Full)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -19,7 +19,12 @@ const DANGEROUS: &[&str] = &[
 ];
 
 /// Locates `needle` in the file for a message position (first occurrence).
+/// A needle starting with `^` matches a top-level key at the start of a line (`^id:`).
 fn locate(text: &str, needle: &str) -> (Option<u64>, Option<u64>) {
+    if let Some(key) = needle.strip_prefix('^') {
+        let found = text.lines().position(|l| l.starts_with(key));
+        return (found.map(|i| i as u64 + 1), found.map(|_| 1));
+    }
     let probe = needle.lines().next().unwrap_or(needle).trim();
     if probe.is_empty() {
         return (None, None);
@@ -96,13 +101,13 @@ pub async fn validate_texts(
         };
         if let Some(other) = ids.insert(lesson.id.clone(), source.clone()) {
             ctx.err(
-                &format!("id: \"{}\"", lesson.id),
+                "^id:",
                 format!("id {:?} is also used by {other}", lesson.id),
             );
         }
         if let Some(other) = slugs.insert(lesson.slug.clone(), source.clone()) {
             ctx.err(
-                &lesson.slug,
+                "^slug:",
                 format!("slug {:?} is also used by {other}", lesson.slug),
             );
         }
@@ -460,5 +465,9 @@ mod tests {
     fn locate_finds_line_and_column() {
         assert_eq!(locate("a\n  bad: x\n", "bad"), (Some(2), Some(3)));
         assert_eq!(locate("a", "zzz"), (None, None));
+        assert_eq!(
+            locate("format_version: 1\nid: '42'\n", "^id:"),
+            (Some(2), Some(1))
+        );
     }
 }

@@ -326,8 +326,10 @@ impl Walker<'_, '_> {
                 })
             }
             StepKind::Wait { seconds, keys } => {
-                let before = self.engine.key_table(self.lesson, Some(step)).await?;
-                self.say(&term::lesson::keys(&before));
+                if step.show_keys.as_ref().is_none_or(|k| !k.is_empty()) {
+                    let before = self.engine.key_table(self.lesson, Some(step)).await?;
+                    self.say(&term::lesson::keys(&before));
+                }
                 let remaining = if self.options.auto {
                     *seconds
                 } else {

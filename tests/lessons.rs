@@ -1,0 +1,908 @@
+//! Integration tests of the lesson engine against a real, private redis-server: `lesson --auto`
+//! on the shipped lesson 01 and on fixture lessons (tests/fixtures/), quiz scoring, resuming,
+//! progress surviving `kill -9`, `validate` positions for every kind of bad file, the non-TTY
+//! refusal, and one interactive walk through a pseudo-terminal.
+//!
+//! Fixtures:
+//! - tests/fixtures/lessons/99-fixture.yaml: every check kind and every step kind, tiny and fast.
+//! - tests/fixtures/failing/98-failing.yaml: step 2 has a deliberately false check.
+//! - tests/fixtures/slow/97-slow.yaml: step 2 keeps the process busy for minutes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{TestRedis, assert_success, run, stderr, stdout};
+
+/// Correct answers of lessons/01-basic-types.yaml's quiz (question 4 and 5 are predict
+/// questions: their right choice is whatever Redis replies, `(integer) 6` and WRONGTYPE).
+const LESSON_01_RIGHT: &str = "2,2,2,2,2,1,2";
+/// Correct answers of the fixture lesson 99 (question 4 is a predict question: `(integer) 2`).
+const FIXTURE_RIGHT: &str = "2,1,3,2,1";
+
+fn fixtures(dir: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir)
+}
+
+fn home() -> tempfile::TempDir {
+    tempfile::tempdir().expect("create a temporary redislab home")
+}
+
+/// `redislab --redis-url <redis> --home <home> --lessons tests/fixtures/<dir> ARGS...`
+fn fixture_cmd(redis: &TestRedis, home: &Path, dir: &str, args: &[&str]) -> Command {
+    let mut cmd = redis.redislab(home);
+    cmd.arg("--lessons").arg(fixtures(dir)).args(args);
+    cmd
+}
+
+fn both(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    )
+}
+
+fn assert_code(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "expected exit {code}, got:\n{}",
+        both(out)
+    );
+}
+
+/// `progress --json`, parsed; panics with the output if it is not JSON.
+fn progress_json(redis: &TestRedis, home: &Path, dir: &str) -> serde_json::Value {
+    let out = run(&mut fixture_cmd(redis, home, dir, &["progress", "--json"]));
+    assert_success(&out);
+    serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("progress --json is not JSON ({e}):\n{}", both(&out)))
+}
+
+fn progress_of<'a>(all: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    all.as_array()
+        .expect("progress --json is an array")
+        .iter()
+        .find(|p| p["lesson_id"] == id)
+        .unwrap_or_else(|| panic!("no progress for lesson {id} in {all:#}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. The shipped lesson 01
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn lesson_01_auto_passes() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run(redis.redislab(home.path()).args(["lesson", "01", "--auto"]));
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(text.contains("Lesson 01 done"), "{}", both(&out));
+    // --auto without --answers skips the quiz.
+    assert!(!text.contains("Score:"), "{}", both(&out));
+}
+
+#[test]
+fn lesson_01_auto_with_right_answers_scores_7_of_7() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run(redis.redislab(home.path()).args([
+        "lesson",
+        "01",
+        "--auto",
+        "--answers",
+        LESSON_01_RIGHT,
+    ]));
+    assert_success(&out);
+    assert!(stdout(&out).contains("Score: 7/7"), "{}", both(&out));
+    // Predict questions are graded against what Redis really replied.
+    assert!(
+        stdout(&out).contains("Redis replied: (integer) 6"),
+        "{}",
+        both(&out)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Fixture lessons: every check and step kind; a failing check
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn fixture_lesson_passes_every_check_and_step_kind() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run(&mut fixture_cmd(
+        &redis,
+        home.path(),
+        "lessons",
+        &["lesson", "99", "--auto", "--answers", FIXTURE_RIGHT],
+    ));
+    assert_success(&out);
+    let text = stdout(&out);
+    for want in [
+        "Step 1/7",
+        "[run]",
+        "[exercise]",
+        "[compare]",
+        "[scenario]",
+        "[wait]",
+        // The second named connection is shown as such.
+        "[second] redis> GET lab:fx:missing",
+        // save_as + let reached a later step's command.
+        "SET lab:fx:copy copied-1",
+        "20 timed iterations each",
+        "metric incr_final: 20",
+        "fast-forwarded 5s",
+        "Redis replied: (integer) 2",
+        "Score: 5/5",
+        "Lesson 99 done",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{}", both(&out));
+    }
+    assert!(!text.contains('✗'), "a check failed:\n{}", both(&out));
+    // The wait step really expired the key (fast-forwarded with PEXPIRE).
+    assert_eq!(redis.cli(&["EXISTS", "lab:fx:short"]).trim(), "(integer) 0");
+    assert_eq!(redis.cli(&["SCARD", "lab:fx:set"]).trim(), "(integer) 3");
+}
+
+#[test]
+fn fixture_lessons_validate() {
+    let home = home();
+    let out = run(common::redislab_bare(home.path())
+        .arg("validate")
+        .arg(fixtures("lessons"))
+        .arg(fixtures("failing"))
+        .arg(fixtures("slow")));
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("3 lesson files valid"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn failing_check_exits_1_and_names_step_2() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run(&mut fixture_cmd(
+        &redis,
+        home.path(),
+        "failing",
+        &["lesson", "98", "--auto"],
+    ));
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("lesson 98: failing checks in step 2 (A deliberately false check)"),
+        "{}",
+        both(&out)
+    );
+    assert!(
+        !err.contains("step 1") && !err.contains("step 3"),
+        "{}",
+        both(&out)
+    );
+    // The failed check says what it expected and what it found.
+    assert!(stdout(&out).contains('✗'), "{}", both(&out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Resuming, and progress after a run
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn from_step_replays_earlier_steps_then_resumes() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run(&mut fixture_cmd(
+        &redis,
+        home.path(),
+        "lessons",
+        &["lesson", "99", "--auto", "--from-step", "3"],
+    ));
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(text.contains("resuming at step 3"), "{}", both(&out));
+    assert!(
+        !text.contains("Step 1/7") && !text.contains("Step 2/7"),
+        "{}",
+        both(&out)
+    );
+    assert!(text.contains("Step 3/7"), "{}", both(&out));
+    // Steps 1 and 2 were replayed quietly: their state exists, including a value built from a
+    // reply saved in step 1 (save_as) and a `let` variable of step 2.
+    assert_eq!(redis.cli(&["GET", "lab:fx:greeting"]).trim(), "\"hello\"");
+    assert_eq!(redis.cli(&["GET", "lab:fx:copy"]).trim(), "\"copied-1\"");
+    assert_eq!(redis.cli(&["LLEN", "lab:fx:list"]).trim(), "(integer) 3");
+    // 2 members from step 2 + z from the exercise at step 3 (whose check needs all three).
+    assert_eq!(redis.cli(&["SCARD", "lab:fx:set"]).trim(), "(integer) 3");
+
+    let all = progress_json(&redis, home.path(), "lessons");
+    let p = progress_of(&all, "99");
+    assert_eq!(p["last_step"], 7, "{all:#}");
+    assert!(p["completed_at"].is_i64(), "{all:#}");
+}
+
+#[test]
+fn from_step_out_of_range_is_bad_input() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run(&mut fixture_cmd(
+        &redis,
+        home.path(),
+        "lessons",
+        &["lesson", "99", "--auto", "--from-step", "8"],
+    ));
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("steps 1–7"), "{}", both(&out));
+}
+
+#[test]
+fn progress_json_after_auto_run() {
+    let redis = TestRedis::start();
+    let home = home();
+    let before = progress_json(&redis, home.path(), "lessons");
+    assert_eq!(
+        before,
+        serde_json::json!([]),
+        "a fresh home has no progress"
+    );
+
+    let out = run(&mut fixture_cmd(
+        &redis,
+        home.path(),
+        "lessons",
+        &["lesson", "99", "--auto"],
+    ));
+    assert_success(&out);
+    let all = progress_json(&redis, home.path(), "lessons");
+    let p = progress_of(&all, "99");
+    assert_eq!(p["last_step"], 7, "{all:#}");
+    let completed = p["completed_at"].as_i64().expect("completed_at is set");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64;
+    assert!(
+        (now - completed).abs() < 600,
+        "completed_at {completed} is not now ({now})"
+    );
+    assert!(p["best_score"].is_null(), "no quiz was taken: {all:#}");
+
+    // With answers the score is kept too.
+    let out = run(&mut fixture_cmd(
+        &redis,
+        home.path(),
+        "lessons",
+        &["lesson", "99", "--auto", "--answers", FIXTURE_RIGHT],
+    ));
+    assert_success(&out);
+    let all = progress_json(&redis, home.path(), "lessons");
+    let p = progress_of(&all, "99");
+    assert_eq!(
+        (&p["best_score"], &p["quiz_total"]),
+        (&5.into(), &5.into()),
+        "{all:#}"
+    );
+}
+
+#[test]
+fn failing_run_still_records_progress() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run(&mut fixture_cmd(
+        &redis,
+        home.path(),
+        "failing",
+        &["lesson", "98", "--auto"],
+    ));
+    assert_code(&out, 1);
+    let all = progress_json(&redis, home.path(), "failing");
+    assert_eq!(progress_of(&all, "98")["last_step"], 3, "{all:#}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Quiz scoring
+// ---------------------------------------------------------------------------------------------
+
+fn quiz_01(answers: &str) -> Output {
+    let redis = TestRedis::start();
+    let home = home();
+    run(redis
+        .redislab(home.path())
+        .args(["quiz", "01", "--answers", answers]))
+}
+
+#[test]
+fn quiz_all_right_scores_full() {
+    let out = quiz_01(LESSON_01_RIGHT);
+    assert_success(&out);
+    assert!(stdout(&out).contains("Score: 7/7"), "{}", both(&out));
+}
+
+#[test]
+fn quiz_one_wrong_scores_one_less() {
+    let out = quiz_01("1,2,2,2,2,1,2");
+    assert_success(&out);
+    assert!(stdout(&out).contains("Score: 6/7"), "{}", both(&out));
+}
+
+#[test]
+fn quiz_wrong_predict_answer_scores_one_less() {
+    // Question 4 predicts `SET n 5; INCR n`: choice 1 is `"6"` (a bulk string), but Redis
+    // replies `(integer) 6`.
+    let out = quiz_01("2,2,2,1,2,1,2");
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(text.contains("Score: 6/7"), "{}", both(&out));
+    assert!(
+        text.contains("Redis replied: (integer) 6"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn quiz_wrong_number_of_answers_exits_2_with_one_line() {
+    let out = quiz_01("2,2,2");
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line:\n{}", both(&out));
+    assert!(
+        lines[0].contains("--answers needs 7 answers (one per question), got 3"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn quiz_answer_out_of_range_exits_2() {
+    let out = quiz_01("2,2,2,2,2,1,9");
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("answer 7 is 9, but question 7 has choices 1–3"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn quiz_answer_not_a_number_exits_2() {
+    let out = quiz_01("2,2,x,2,2,1,2");
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("answer 3"), "{}", both(&out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Progress survives kill -9
+// ---------------------------------------------------------------------------------------------
+
+/// Kills the child (SIGKILL) if the test ends early.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn progress_survives_kill_9() {
+    let redis = TestRedis::start();
+    let home = home();
+    let child = fixture_cmd(&redis, home.path(), "slow", &["lesson", "97", "--auto"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn redislab lesson 97");
+    let mut child = KillOnDrop(child);
+
+    // Poll from a second process until step 1 is saved (step 2 then runs for minutes).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = run(&mut fixture_cmd(
+            &redis,
+            home.path(),
+            "slow",
+            &["progress", "--json"],
+        ));
+        if out.status.success() {
+            let all: serde_json::Value = serde_json::from_str(&stdout(&out))
+                .unwrap_or_else(|e| panic!("progress --json is not JSON ({e}):\n{}", both(&out)));
+            let step = all
+                .as_array()
+                .and_then(|a| a.iter().find(|p| p["lesson_id"] == "97"))
+                .and_then(|p| p["last_step"].as_u64())
+                .unwrap_or(0);
+            if step >= 1 {
+                break;
+            }
+        }
+        if let Ok(Some(status)) = child.0.try_wait() {
+            panic!("lesson 97 ended ({status}) before progress showed step 1");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "progress never showed step 1 of lesson 97 within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        matches!(child.0.try_wait(), Ok(None)),
+        "lesson 97 should still be busy in step 2 when it is killed"
+    );
+    child.0.kill().expect("kill -9 the lesson process");
+    let status = child.0.wait().expect("reap the killed lesson process");
+    assert!(!status.success(), "killed process reports {status}");
+
+    // The database still opens and shows the saved step.
+    let all = progress_json(&redis, home.path(), "slow");
+    let p = progress_of(&all, "97");
+    assert!(p["last_step"].as_u64().unwrap_or(0) >= 1, "{all:#}");
+    assert!(p["completed_at"].is_null(), "{all:#}");
+    let out = run(&mut fixture_cmd(&redis, home.path(), "slow", &["progress"]));
+    assert_success(&out);
+    let db = rusqlite::Connection::open(home.path().join("progress.db"))
+        .expect("open progress.db after kill -9");
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity_check");
+    assert_eq!(check, "ok");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. validate
+// ---------------------------------------------------------------------------------------------
+
+/// A valid lesson that uses single quotes only, so a stray double quote is really unclosed.
+const BASE: &str = "\
+format_version: 1
+id: '42'
+slug: bad
+title: Bad lesson
+structure: String
+use_case: Testing validate
+concept: Errors point at the line.
+introduction: One bad thing per file.
+keys: ['${ns}:bad:*']
+steps:
+  - kind: run
+    title: Set it
+    text: One command.
+    commands:
+      - SET ${ns}:bad:a 1
+    checks:
+      - {reply: OK}
+quiz:
+  - {question: 'Q1?', choices: ['a', 'b'], answer: 1, explanation: 'A.'}
+  - {question: 'Q2?', choices: ['a', 'b'], answer: 1, explanation: 'A.'}
+  - {question: 'Q3?', choices: ['a', 'b'], answer: 1, explanation: 'A.'}
+  - {question: 'Q4?', choices: ['a', 'b'], answer: 1, explanation: 'A.'}
+  - {question: 'Q5?', choices: ['a', 'b'], answer: 1, explanation: 'A.'}
+";
+
+/// `BASE` with `from` replaced by `to` (which must occur exactly once).
+fn base_with(from: &str, to: &str) -> String {
+    assert_eq!(
+        BASE.matches(from).count(),
+        1,
+        "{from:?} must occur once in BASE"
+    );
+    BASE.replace(from, to)
+}
+
+/// 1-based line and column of the first occurrence of `needle` in `text`.
+fn pos(text: &str, needle: &str) -> (usize, usize) {
+    for (i, line) in text.lines().enumerate() {
+        if let Some(c) = line.find(needle) {
+            return (i + 1, c + 1);
+        }
+    }
+    panic!("{needle:?} not in the text");
+}
+
+struct Validated {
+    _dir: tempfile::TempDir,
+    path: String,
+    out: Output,
+}
+
+impl Validated {
+    fn text(&self) -> String {
+        format!("{}{}", stdout(&self.out), stderr(&self.out))
+    }
+
+    /// Exit 1, and a problem line starting `path:line:col: ` that contains `message`.
+    fn expect_at(&self, line: usize, col: usize, message: &str) {
+        assert_code(&self.out, 1);
+        let prefix = format!("{}:{line}:{col}: ", self.path);
+        let text = self.text();
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&prefix) && l.contains(message)),
+            "expected a line starting {prefix:?} containing {message:?}:\n{}",
+            both(&self.out)
+        );
+    }
+}
+
+/// Writes `text` as `42-bad.yaml` in a fresh temp dir and runs `redislab validate <file>`.
+fn validate_text(text: &str) -> Validated {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("42-bad.yaml");
+    std::fs::write(&file, text).expect("write the lesson file");
+    let home = dir.path().join("home");
+    let out = run(common::redislab_bare(&home).arg("validate").arg(&file));
+    Validated {
+        path: file.display().to_string(),
+        _dir: dir,
+        out,
+    }
+}
+
+#[test]
+fn validate_base_is_valid() {
+    let v = validate_text(BASE);
+    assert_success(&v.out);
+    assert!(
+        stdout(&v.out).contains("1 lesson file valid"),
+        "{}",
+        both(&v.out)
+    );
+}
+
+#[test]
+fn validate_unknown_top_level_field() {
+    let text = base_with("title: Bad lesson", "titel: Bad lesson");
+    let (line, col) = pos(&text, "titel:");
+    validate_text(&text).expect_at(line, col, "unknown field `titel`");
+}
+
+#[test]
+fn validate_unknown_step_field() {
+    let text = base_with("    title: Set it", "    titel: Set it");
+    let (line, col) = pos(&text, "titel:");
+    assert_eq!(col, 5);
+    validate_text(&text).expect_at(line, col, "unknown field `titel`");
+}
+
+#[test]
+fn validate_missing_required_field() {
+    let text = base_with("structure: String\n", "");
+    let v = validate_text(&text);
+    assert_code(&v.out, 1);
+    // serde-saphyr reports a position for a missing field; it must at least be `file:L:C:`
+    // with L inside the file.
+    let out = v.text();
+    let line = out
+        .lines()
+        .find(|l| l.contains("missing field `structure`"))
+        .unwrap_or_else(|| panic!("no missing-field message:\n{}", both(&v.out)));
+    let rest = line
+        .strip_prefix(&format!("{}:", v.path))
+        .unwrap_or_else(|| panic!("no file prefix in {line:?}"));
+    let mut parts = rest.splitn(3, ':');
+    let l: usize = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("a line number");
+    let c: usize = parts.next().and_then(|s| s.parse().ok()).expect("a column");
+    assert!(
+        l >= 1 && l <= text.lines().count() + 1 && c >= 1,
+        "{line:?}"
+    );
+}
+
+#[test]
+fn validate_duplicate_key() {
+    let text = base_with(
+        "concept: Errors point at the line.\n",
+        "concept: Errors point at the line.\ntitle: Again\n",
+    );
+    let (line, col) = pos(&text, "title: Again");
+    validate_text(&text).expect_at(line, col, "duplicate mapping key: title");
+}
+
+#[test]
+fn validate_unclosed_quote() {
+    let text = base_with("use_case: Testing validate", "use_case: \"Testing validate");
+    let (line, col) = pos(&text, "\"Testing");
+    validate_text(&text).expect_at(line, col, "unclosed quote");
+}
+
+#[test]
+fn validate_newer_format_version() {
+    let text = base_with("format_version: 1", "format_version: 2");
+    let v = validate_text(&text);
+    assert_code(&v.out, 1);
+    assert!(
+        v.text().contains(&format!(
+            "{}: format_version 2 is newer than this redislab understands (1): update redislab",
+            v.path
+        )),
+        "{}",
+        both(&v.out)
+    );
+}
+
+#[test]
+fn validate_fewer_than_5_questions() {
+    let text = base_with(
+        "  - {question: 'Q5?', choices: ['a', 'b'], answer: 1, explanation: 'A.'}\n",
+        "",
+    );
+    let (line, col) = pos(&text, "quiz:");
+    validate_text(&text).expect_at(line, col, "the quiz has 4 questions; at least 5 are needed");
+}
+
+#[test]
+fn validate_answer_out_of_range() {
+    let text = base_with(
+        "{question: 'Q3?', choices: ['a', 'b'], answer: 1,",
+        "{question: 'Q3?', choices: ['a', 'b'], answer: 3,",
+    );
+    let (line, col) = pos(&text, "Q3?");
+    validate_text(&text).expect_at(line, col, "question 3: answer 3 is out of range 1–2");
+}
+
+#[test]
+fn validate_key_outside_namespace() {
+    let text = base_with("      - SET ${ns}:bad:a 1", "      - SET foo 1");
+    let (line, col) = pos(&text, "SET foo 1");
+    validate_text(&text).expect_at(line, col, "key foo is outside the namespace");
+}
+
+#[test]
+fn validate_unknown_scenario() {
+    let text = base_with(
+        "      - {reply: OK}\n",
+        "      - {reply: OK}\n  - kind: scenario\n    title: Race\n    text: Nope.\n    scenario: no-such-race\n",
+    );
+    let (line, col) = pos(&text, "no-such-race");
+    validate_text(&text).expect_at(line, col, "step 2: unknown scenario \"no-such-race\"");
+}
+
+#[test]
+fn validate_dangerous_command_needs_managed() {
+    let text = base_with(
+        "      - SET ${ns}:bad:a 1\n",
+        "      - SET ${ns}:bad:a 1\n      - FLUSHALL\n",
+    );
+    let (line, col) = pos(&text, "FLUSHALL");
+    validate_text(&text).expect_at(
+        line,
+        col,
+        "FLUSHALL acts on the whole server: declare `requires: {managed: true}`",
+    );
+    // Declared, it is accepted.
+    let managed = text.replace(
+        "keys: ['${ns}:bad:*']\n",
+        "keys: ['${ns}:bad:*']\nrequires: {managed: true}\n",
+    );
+    let v = validate_text(&managed);
+    assert_success(&v.out);
+}
+
+#[test]
+fn validate_command_that_does_not_tokenise() {
+    let text = base_with(
+        "      - SET ${ns}:bad:a 1",
+        "      - 'SET ${ns}:bad:a \"oops'",
+    );
+    let (line, col) = pos(&text, "SET ${ns}:bad:a \"oops");
+    validate_text(&text).expect_at(line, col, "does not tokenise as redis-cli would");
+}
+
+/// Writes two lessons with the same id (`id_line` replaces BASE's `id: '42'`) and validates
+/// both; returns the second file's text and path, and the output.
+fn validate_duplicate_ids(id_line: &str) -> (tempfile::TempDir, String, PathBuf, PathBuf, Output) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = dir.path().join("42-bad.yaml");
+    let second = dir.path().join("42-other.yaml");
+    std::fs::write(&first, base_with("id: '42'", id_line)).expect("write");
+    let other = base_with("slug: bad", "slug: other").replace("id: '42'", id_line);
+    std::fs::write(&second, &other).expect("write");
+    let out = run(common::redislab_bare(&dir.path().join("home"))
+        .arg("validate")
+        .arg(&first)
+        .arg(&second));
+    (dir, other, first, second, out)
+}
+
+#[test]
+fn validate_duplicate_ids_across_files() {
+    // The documented style: `id: "42"`.
+    let (_dir, other, first, second, out) = validate_duplicate_ids("id: \"42\"");
+    assert_code(&out, 1);
+    let (line, col) = pos(&other, "id: \"42\"");
+    let want = format!(
+        "{}:{line}:{col}: id \"42\" is also used by {}",
+        second.display(),
+        first.display()
+    );
+    assert!(
+        stdout(&out).contains(&want),
+        "expected {want:?}:\n{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn validate_duplicate_single_quoted_ids_have_a_position() {
+    // `id: '42'` is the same YAML as `id: "42"`; the problem should point at it all the same.
+    let (_dir, other, first, second, out) = validate_duplicate_ids("id: '42'");
+    assert_code(&out, 1);
+    let (line, col) = pos(&other, "id: '42'");
+    let want = format!(
+        "{}:{line}:{col}: id \"42\" is also used by {}",
+        second.display(),
+        first.display()
+    );
+    assert!(
+        stdout(&out).contains(&want),
+        "expected {want:?}:\n{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn validate_shipped_lessons() {
+    let home = home();
+    let out = run(common::redislab_bare(home.path()).arg("validate"));
+    assert_success(&out);
+}
+
+#[test]
+fn validate_live_lesson_01() {
+    let home = home();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/01-basic-types.yaml");
+    let out = run(common::redislab_bare(home.path())
+        .args(["validate", "--live"])
+        .arg(file));
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("every step and exercise proved on a live server"),
+        "{}",
+        both(&out)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Without a terminal and without --auto
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `cmd` with stdin from /dev/null; fails the test if it takes more than 10 s (a hang
+/// guard, not a timing assertion).
+fn run_with_hang_guard(cmd: &mut Command) -> Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn redislab");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(out) => out.expect("wait for redislab"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("redislab did not exit within 10 s without a terminal (it hangs)");
+        }
+    }
+}
+
+#[test]
+fn lesson_without_terminal_or_auto_exits_2() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run_with_hang_guard(redis.redislab(home.path()).args(["lesson", "01"]));
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("--auto"), "{}", both(&out));
+}
+
+#[test]
+fn fixture_lesson_without_terminal_or_auto_exits_2() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run_with_hang_guard(&mut fixture_cmd(
+        &redis,
+        home.path(),
+        "lessons",
+        &["lesson", "99"],
+    ));
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("--auto"), "{}", both(&out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. One interactive walk in a pseudo-terminal
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn interactive_walk_in_a_pty() {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut cmd = Command::new(common::bin());
+    cmd.arg("--redis-url")
+        .arg(redis.url())
+        .arg("--home")
+        .arg(home.path())
+        .arg("--lessons")
+        .arg(fixtures("lessons"))
+        .args(["lesson", "99"])
+        .env("TERM", "xterm-256color")
+        .env("NO_COLOR", "1")
+        .env("REDISLAB_LOCAL_ADDR", common::DEAD_LOCAL_ADDR)
+        .env_remove("REDIS_URL")
+        .env_remove("REDISLAB_NAMESPACE")
+        .env_remove("REDISLAB_LESSONS")
+        .env_remove("REDISLAB_HOME")
+        .env_remove("CLICOLOR_FORCE");
+    let options = rexpect::session::Options::new()
+        .timeout_ms(Some(30_000))
+        .strip_ansi_escape_codes(true);
+    let mut p = rexpect::session::spawn_with_options(cmd, options).expect("spawn in a pty");
+
+    // Each prompt is matched only after the header of its own step, so the echo of an answered
+    // prompt ("What now? Run it (Enter)") can never be taken for the next one.
+    let step_prompt = |p: &mut rexpect::session::PtySession, step: usize, prompt: &str| {
+        p.exp_string(&format!("Step {step}/7"))
+            .unwrap_or_else(|e| panic!("no header of step {step}: {e}"));
+        p.exp_string(prompt)
+            .unwrap_or_else(|e| panic!("no {prompt:?} prompt at step {step}: {e}"));
+    };
+    let enter = |p: &mut rexpect::session::PtySession| {
+        p.send("\r").expect("send Enter");
+        p.flush().expect("flush");
+    };
+
+    step_prompt(&mut p, 1, "What now?");
+    enter(&mut p);
+    step_prompt(&mut p, 2, "What now?");
+    enter(&mut p);
+    // The exercise: ask for the solution.
+    step_prompt(&mut p, 3, "redis>");
+    p.send("solution").expect("type");
+    enter(&mut p);
+    p.exp_string("Solution:").expect("the solution is shown");
+    step_prompt(&mut p, 4, "What now?");
+    enter(&mut p);
+    step_prompt(&mut p, 5, "What now?");
+    enter(&mut p);
+    step_prompt(&mut p, 6, "What now?");
+    enter(&mut p);
+    // The wait: any key fast-forwards.
+    step_prompt(&mut p, 7, "any key fast-forwards");
+    p.send("x").expect("press a key");
+    p.flush().expect("flush");
+    p.exp_string("lab:fx:short: missing")
+        .expect("the wait step's check ran");
+    for q in 1..=5 {
+        p.exp_string(&format!("Question {q}/5"))
+            .unwrap_or_else(|e| panic!("no question {q}: {e}"));
+        p.exp_string("your answer:")
+            .unwrap_or_else(|e| panic!("no answer prompt for question {q}: {e}"));
+        enter(&mut p);
+    }
+    p.exp_string("Score:").expect("the quiz is scored");
+    p.exp_string("Lesson 99 done").expect("the lesson ends");
+    p.exp_eof().expect("redislab exits");
+
+    let all = progress_json(&redis, home.path(), "lessons");
+    let prog = progress_of(&all, "99");
+    assert_eq!(prog["last_step"], 7, "{all:#}");
+    assert_eq!(prog["quiz_total"], 5, "{all:#}");
+}
