@@ -44,6 +44,20 @@ impl Settings {
         })
     }
 
+    /// Settings for one given server, with no colour: for `validate --live` and tests.
+    pub fn for_url(url: &str, namespace: &str, home: PathBuf) -> Settings {
+        Settings {
+            namespace: namespace.to_string(),
+            home,
+            color: false,
+            lessons_dir: None,
+            redis_url: Some(url.to_string()),
+            url_from_env: false,
+            managed: false,
+            local_addr: "127.0.0.1:1".to_string(),
+        }
+    }
+
     /// `lab:` — the prefix every key redislab creates starts with.
     pub fn prefix(&self) -> String {
         format!("{}:", self.namespace)

@@ -395,10 +395,9 @@ impl Walker<'_, '_> {
     }
 
     async fn run_step(&mut self, step: &Step, commands: &[CommandSpec]) -> Result<StepEnd> {
-        let lines = commands
-            .iter()
-            .map(|c| self.engine.expand(c.line()))
-            .collect::<Result<Vec<_>>>()?;
+        // A command may use a value saved by an earlier command of the same step: the preview
+        // shows it as written, and it is filled in just before it runs.
+        let lines: Vec<String> = commands.iter().map(|c| self.soft(c.line())).collect();
         self.say(&term::lesson::preview(&lines));
         let action = if self.options.auto {
             StepAction::Run
@@ -411,9 +410,11 @@ impl Walker<'_, '_> {
             StepAction::Run => self.engine.run_commands(commands).await?,
             StepAction::TypeIt => {
                 let mut out = Vec::new();
-                for (spec, line) in commands.iter().zip(&lines) {
+                for spec in commands {
+                    // Expanded now, so values saved by the commands before it are filled in.
+                    let line = self.engine.expand(spec.line())?;
                     loop {
-                        let Some(typed) = self.prompter.command("redis>", line)? else {
+                        let Some(typed) = self.prompter.command("redis>", &line)? else {
                             return Ok(StepEnd::Quit);
                         };
                         let typed = if typed.trim().is_empty() {
@@ -480,10 +481,7 @@ impl Walker<'_, '_> {
         self.say(&format!("  {} {}\n", term::heading("Your turn:"), goal));
         let before = self.check(&step.checks, &[], &BTreeMap::new()).await?;
         let failed_before = before.iter().any(|r| !r.passed);
-        let solution_lines = solution
-            .iter()
-            .map(|c| self.engine.expand(c.line()))
-            .collect::<Result<Vec<_>>>()?;
+        let solution_lines: Vec<String> = solution.iter().map(|c| self.soft(c.line())).collect();
         if self.options.auto {
             let executed = self.engine.run_commands(solution).await?;
             let results = self

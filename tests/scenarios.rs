@@ -1,0 +1,176 @@
+//! Every scenario against a real private redis-server: each must show its contrast (the naive
+//! version fails, the pattern holds) and keep its keys inside the namespace.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::TestRedis;
+use redislab::redis::connect::connect;
+use redislab::scenarios::{self, ScenarioContext};
+use redislab::settings::Settings;
+use serde_json::json;
+
+/// Runs a scenario on a fresh server; returns its metrics and the keys left outside `lab:`.
+async fn run(name: &str, params: serde_json::Value) -> (BTreeMap<String, f64>, Vec<String>) {
+    let redis = TestRedis::start();
+    redis.seed_foreign_keys();
+    let before = redis.foreign_fingerprint();
+    let home = tempfile::tempdir().expect("temp dir");
+    let settings = Settings::for_url(&redis.url(), "lab", home.path().to_path_buf());
+    let server = connect(&settings)
+        .await
+        .expect("connects to the test server");
+    let pb = indicatif::ProgressBar::hidden();
+    let ctx = ScenarioContext {
+        server: &server,
+        namespace: "lab",
+        progress: &pb,
+    };
+    let report = scenarios::run(name, &params, &ctx)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    assert!(!report.rows.is_empty(), "{name}: the result table is empty");
+    assert!(!report.notes.is_empty(), "{name}: no conclusions");
+    assert_eq!(
+        redis.foreign_fingerprint(),
+        before,
+        "{name} touched a key outside the namespace"
+    );
+    let outside: Vec<String> = redis
+        .all_keys()
+        .into_iter()
+        .filter(|k| !k.starts_with("lab:") && !k.starts_with("foreign"))
+        .collect();
+    (report.metrics, outside)
+}
+
+fn m(metrics: &BTreeMap<String, f64>, name: &str) -> f64 {
+    *metrics
+        .get(name)
+        .unwrap_or_else(|| panic!("metric {name} missing: {metrics:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counter_race_loses_updates_with_get_set_but_not_with_incr() {
+    let (x, outside) = run("counter-race", json!({"workers": 10, "increments": 30})).await;
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "incr_final"), m(&x, "expected"));
+    assert!(m(&x, "lost_updates") >= 1.0, "{x:?}");
+    assert_eq!(
+        m(&x, "get_set_final") + m(&x, "lost_updates"),
+        m(&x, "expected")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn like_race_drifts_when_naive_and_never_when_atomic() {
+    let (x, _) = run("like-race", json!({"toggles": 20})).await;
+    assert_eq!(m(&x, "atomic_drift"), 0.0);
+    assert_eq!(m(&x, "atomic_counter"), m(&x, "atomic_members"));
+    assert!(m(&x, "naive_drift") >= 1.0, "{x:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_stampede_lock_loads_once() {
+    let (x, _) = run(
+        "cache-stampede",
+        json!({"requests": 20, "db_delay_ms": 30, "keys": 300}),
+    )
+    .await;
+    assert_eq!(m(&x, "loads_with_lock"), 1.0);
+    assert!(m(&x, "loads_unprotected") > 1.0, "{x:?}");
+    assert!(
+        m(&x, "loads_with_jitter") > 1.0,
+        "jitter does not protect one hot key: {x:?}"
+    );
+    assert!(
+        m(&x, "same_second_expiries_with_jitter") < m(&x, "same_second_expiries_without_jitter")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complexity_lpos_grows_with_n_and_sismember_does_not() {
+    let (x, _) = run(
+        "complexity",
+        json!({"sizes": [1000, 100000], "samples": 50}),
+    )
+    .await;
+    // Time measured on the server (INFO commandstats) is free of network noise.
+    assert!(
+        m(&x, "on_server_growth") > 5.0 * m(&x, "o1_server_growth"),
+        "{x:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coupon_race_oversells_without_a_lock_and_never_with_one() {
+    let (x, _) = run("coupon-race", json!({"workers": 20, "stock": 5})).await;
+    assert!(m(&x, "oversold") >= 1.0, "{x:?}");
+    assert!(m(&x, "unsafe_final_stock") < 0.0, "{x:?}");
+    assert_eq!(m(&x, "locked_granted"), m(&x, "stock"));
+    assert_eq!(m(&x, "locked_final_stock"), 0.0);
+    assert_eq!(m(&x, "atomic_granted"), m(&x, "stock"));
+    assert_eq!(m(&x, "atomic_final_stock"), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_expiry_plain_del_frees_someone_elses_lock() {
+    let (x, _) = run("lock-expiry", json!({})).await;
+    assert_eq!(m(&x, "naive_foreign_lock_deleted"), 1.0);
+    assert_eq!(m(&x, "naive_concurrent_holders"), 2.0);
+    assert_eq!(m(&x, "safe_foreign_lock_deleted"), 0.0);
+    assert_eq!(m(&x, "safe_concurrent_holders"), 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn window_burst_fixed_window_allows_twice_the_limit() {
+    let (x, _) = run(
+        "window-burst",
+        json!({"limit": 10, "window_s": 60, "requests": 20}),
+    )
+    .await;
+    assert_eq!(m(&x, "fixed_allowed"), 20.0);
+    assert!(m(&x, "fixed_max_in_window") > m(&x, "limit"));
+    assert_eq!(m(&x, "sliding_allowed"), 10.0);
+    assert!(m(&x, "sliding_max_in_window") <= m(&x, "limit"));
+    assert!(m(&x, "bucket_max_in_window") <= m(&x, "limit"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_is_fire_and_forget() {
+    let (x, _) = run("pubsub-live", json!({"messages": 5})).await;
+    assert!(m(&x, "early_received") >= m(&x, "messages"), "{x:?}");
+    assert_eq!(m(&x, "late_received_of_earlier"), 0.0);
+    assert!(m(&x, "late_received_after_join") >= 1.0);
+    assert_eq!(m(&x, "receivers_when_nobody_listens"), 0.0);
+    assert_eq!(m(&x, "receivers_first_publish"), 2.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_crash_every_entry_is_acknowledged_exactly_once() {
+    let (x, _) = run("stream-crash", json!({"entries": 6})).await;
+    assert!(m(&x, "pending_after_crash") >= 1.0);
+    assert_eq!(m(&x, "claimed"), m(&x, "pending_after_crash"));
+    assert_eq!(m(&x, "acked_total"), m(&x, "entries"));
+    assert_eq!(m(&x, "pending_final"), 0.0);
+    assert_eq!(m(&x, "late_reader_saw"), m(&x, "entries"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_scenario_measures_every_case() {
+    let (x, _) = run("bench", json!({})).await;
+    assert_eq!(m(&x, "cases"), 8.0);
+    // 100 writes in one round trip beat 100 round trips on any machine.
+    assert!(m(&x, "pipeline_speedup") > 1.0, "{x:?}");
+}
+
+#[test]
+fn unknown_scenarios_and_bad_params_are_refused() {
+    assert!(scenarios::check("no-such", &json!({})).is_err());
+    assert!(scenarios::check("coupon-race", &json!({"stok": 5})).is_err());
+    for (name, _) in scenarios::SCENARIOS {
+        scenarios::check(name, &serde_json::Value::Null)
+            .unwrap_or_else(|e| panic!("{name} defaults: {e:#}"));
+    }
+}
