@@ -13,6 +13,8 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     cli.global.url_from_env = url_source(&matches) == Some(ValueSource::EnvVariable);
+    // rediss:// needs a TLS crypto provider chosen before the first connection.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,0 +1,98 @@
+//! The twelve shipped lessons, end to end, on one real private redis-server: every lesson runs in
+//! `--auto` with every check passing, nothing outside the namespace changes, `reset ID` removes a
+//! lesson's keys and `reset --all` leaves the namespace empty. `validate --live` proves the
+//! exercises are real.
+
+mod common;
+
+use common::{TestRedis, assert_success, run, stdout};
+
+const IDS: [&str; 12] = [
+    "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12",
+];
+
+#[test]
+fn every_lesson_passes_in_auto_and_stays_inside_the_namespace() {
+    let redis = TestRedis::start();
+    redis.seed_foreign_keys();
+    let foreign = redis.foreign_fingerprint();
+    let home = tempfile::tempdir().expect("temp home");
+    for id in IDS {
+        let out = run(redis.redislab(home.path()).args(["lesson", id, "--auto"]));
+        assert_success(&out);
+        assert!(
+            !stdout(&out).contains('✗'),
+            "lesson {id} printed a failed check:\n{}",
+            stdout(&out)
+        );
+        let strays: Vec<String> = redis
+            .all_keys()
+            .into_iter()
+            .filter(|k| !k.starts_with("lab:") && !k.starts_with("foreign"))
+            .collect();
+        assert!(
+            strays.is_empty(),
+            "lesson {id} left keys outside lab:: {strays:?}"
+        );
+        assert_eq!(
+            redis.foreign_fingerprint(),
+            foreign,
+            "lesson {id} changed a key outside the namespace"
+        );
+    }
+    // Every lesson was recorded as finished.
+    let progress = run(redis.redislab(home.path()).args(["progress", "--json"]));
+    let all: serde_json::Value = serde_json::from_str(&stdout(&progress)).expect("progress JSON");
+    for id in IDS {
+        let p = all
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["lesson_id"] == id))
+            .expect("lesson in progress");
+        assert!(
+            p["completed_at"].is_i64(),
+            "lesson {id} not marked complete: {p}"
+        );
+    }
+
+    // `reset 07` removes lesson 07's keys and nothing else of other lessons.
+    let before_other = redis
+        .keys_in("lab")
+        .into_iter()
+        .filter(|k| k.starts_with("lab:greeting"))
+        .count();
+    assert_success(&run(redis.redislab(home.path()).args(["reset", "07"])));
+    let left = redis.keys_in("lab");
+    assert!(
+        !left
+            .iter()
+            .any(|k| k.starts_with("lab:lock:") || k.starts_with("lab:coupon:")),
+        "{left:?}"
+    );
+    assert_eq!(
+        left.iter()
+            .filter(|k| k.starts_with("lab:greeting"))
+            .count(),
+        before_other
+    );
+
+    assert_success(&run(redis.redislab(home.path()).args(["reset", "--all"])));
+    assert!(
+        redis.keys_in("lab").is_empty(),
+        "reset --all left {:?}",
+        redis.keys_in("lab")
+    );
+    assert_eq!(redis.foreign_fingerprint(), foreign);
+}
+
+#[test]
+fn every_exercise_is_proved_on_a_live_server() {
+    let home = tempfile::tempdir().expect("temp home");
+    let redis = TestRedis::start();
+    let out = run(redis.redislab(home.path()).args(["validate", "--live"]));
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("12 lesson files valid, and every step and exercise proved"),
+        "{}",
+        stdout(&out)
+    );
+}
