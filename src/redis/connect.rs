@@ -133,7 +133,12 @@ fn display_of(url: &str) -> String {
         return rest.split('?').next().unwrap_or(rest).to_string();
     }
     let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
-    host.to_string()
+    let (host, fragment) = host.split_once('#').unwrap_or((host, ""));
+    match (url.starts_with("rediss"), fragment == "insecure") {
+        (true, true) => format!("{host} (TLS, certificate not verified)"),
+        (true, false) => format!("{host} (TLS)"),
+        _ => host.to_string(),
+    }
 }
 
 /// Resolves and connects, in the documented order.
@@ -358,6 +363,10 @@ mod tests {
         assert_eq!(redact("rediss://secret@h"), "rediss://***@h");
         assert_eq!(redact("redis://h:1"), "redis://h:1");
         assert_eq!(display_of("redis://u:pw@h:6380/2"), "h:6380/2");
+        assert_eq!(
+            display_of("rediss://h:6380/#insecure"),
+            "h:6380/ (TLS, certificate not verified)"
+        );
         assert_eq!(
             scrub("bad pw hunter2 here", "redis://u:hunter2@h"),
             "bad pw *** here"
