@@ -95,6 +95,8 @@ pub async fn run(settings: &Settings, args: ValidateArgs) -> Result<u8> {
 async fn live(settings: &Settings, url: &str, l: &Loaded) -> Result<Vec<LoadError>> {
     let mut s = settings.clone();
     s.redis_url = Some(url.to_string());
+    // Not the default namespace, so a lesson that writes `lab:` where it means `${ns}:` fails.
+    s.namespace = crate::lesson::validate::STANDIN_NS.to_string();
     s.managed = false;
     let server = crate::redis::connect::connect(&s).await?;
     let mut engine = Engine::new(&server, &s.namespace).await?;

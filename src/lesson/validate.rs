@@ -13,6 +13,11 @@ use super::vars::{BUILTIN, names_in};
 use crate::redis::command::send;
 use crate::redis::tokenize::tokenize;
 
+/// The namespace `${ns}` stands for while validating. Deliberately not the default `lab`, so a
+/// key written as `lab:x` instead of `${ns}:x` is caught: it would escape any other namespace.
+pub const STANDIN_NS: &str = "validate-ns";
+const STANDIN_PREFIX: &str = "validate-ns:";
+
 /// Commands a lesson may only use when it declares `requires: {managed: true}`.
 const DANGEROUS: &[&str] = &[
     "FLUSHALL", "FLUSHDB", "SHUTDOWN", "DEBUG", "KEYS", "MONITOR",
@@ -96,7 +101,7 @@ pub async fn validate_texts(
             patterns: lesson
                 .keys
                 .iter()
-                .map(|k| k.replace("${ns}", "lab"))
+                .map(|k| k.replace("${ns}", STANDIN_NS))
                 .collect(),
         };
         if let Some(other) = ids.insert(lesson.id.clone(), source.clone()) {
@@ -364,7 +369,7 @@ async fn command(
     let mut expanded = line.to_string();
     for v in names_in(line) {
         let stand_in = if v == "ns" {
-            "lab".to_string()
+            STANDIN_NS.to_string()
         } else {
             "x1".to_string()
         };
@@ -400,7 +405,7 @@ async fn command(
     }
     if matches!(name.as_str(), "PUBLISH" | "SUBSCRIBE" | "PSUBSCRIBE") {
         if let Some(ch) = args.get(1) {
-            if !ch.starts_with(b"lab:") {
+            if !ch.starts_with(STANDIN_PREFIX.as_bytes()) {
                 ctx.err(
                     line,
                     format!(
@@ -418,7 +423,7 @@ async fn command(
             if let Value::Array(keys) = send(conn, &q).await? {
                 for k in keys {
                     if let Value::BulkString(k) = k {
-                        if k.starts_with(b"lab:")
+                        if k.starts_with(STANDIN_PREFIX.as_bytes())
                             && !ctx.patterns.iter().any(|p| glob(p.as_bytes(), &k))
                         {
                             ctx.err(
@@ -429,7 +434,7 @@ async fn command(
                                 ),
                             );
                         }
-                        if !k.starts_with(b"lab:") {
+                        if !k.starts_with(STANDIN_PREFIX.as_bytes()) {
                             ctx.err(
                                 line,
                                 format!(
