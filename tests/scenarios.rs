@@ -174,3 +174,11 @@ fn unknown_scenarios_and_bad_params_are_refused() {
             .unwrap_or_else(|e| panic!("{name} defaults: {e:#}"));
     }
 }
+
+#[test]
+fn out_of_range_params_are_refused_before_running() {
+    // `validate` relies on this: a lesson asking for 0 workers fails at validation, not live.
+    assert!(scenarios::check("counter-race", &json!({"workers": 0})).is_err());
+    assert!(scenarios::check("window-burst", &json!({"window_s": 1})).is_err());
+    assert!(scenarios::check("bench", &json!({"cases": ["nope"]})).is_err());
+}

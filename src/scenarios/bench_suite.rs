@@ -27,17 +27,25 @@ fn metric_name(row: &str, column: &str) -> String {
     format!("{row}_{column}_p50_us").replace(['/', '-'], "_")
 }
 
-pub async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioReport> {
-    let cases = match parse_cases(&params.cases) {
-        Ok(c) => c,
-        Err(e) => bail!("scenario bench: {e}"),
-    };
+pub(crate) fn validate(params: &Params) -> Result<()> {
+    if let Err(e) = parse_cases(&params.cases) {
+        bail!("scenario bench: {e}");
+    }
     if params.clients == 0 || params.clients > 64 {
         bail!(
             "scenario bench: clients must be 1–64, got {}",
             params.clients
         );
     }
+    Ok(())
+}
+
+pub async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioReport> {
+    validate(&params)?;
+    let cases = match parse_cases(&params.cases) {
+        Ok(c) => c,
+        Err(e) => bail!("scenario bench: {e}"),
+    };
     ctx.progress.set_length(1);
     ctx.progress
         .set_message("running the quick benchmark (a few seconds)");

@@ -92,7 +92,7 @@ fn default_max_retries() -> u32 {
     50
 }
 
-fn validate(p: &Params) -> Result<()> {
+pub(crate) fn validate(p: &Params) -> Result<()> {
     if p.requests == 0 || p.requests > MAX_REQUESTS {
         bail!(
             "cache-stampede: `requests` must be between 1 and {MAX_REQUESTS}, got {}",

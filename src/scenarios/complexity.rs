@@ -40,7 +40,7 @@ fn default_samples() -> usize {
     200
 }
 
-fn validate(params: &Params) -> Result<()> {
+pub(crate) fn validate(params: &Params) -> Result<()> {
     if params.sizes.is_empty() {
         bail!("complexity: `sizes` must list at least one size");
     }

@@ -40,7 +40,7 @@ fn default_increments() -> usize {
     50
 }
 
-fn validate(params: &Params) -> Result<()> {
+pub(crate) fn validate(params: &Params) -> Result<()> {
     if params.workers == 0 || params.workers > MAX_WORKERS {
         bail!(
             "counter-race: `workers` must be between 1 and {MAX_WORKERS}, got {}",

@@ -98,7 +98,7 @@ fn default_double_click() -> bool {
     true
 }
 
-fn validate(params: &Params) -> Result<()> {
+pub(crate) fn validate(params: &Params) -> Result<()> {
     if params.workers == 0 || params.workers > MAX_WORKERS {
         bail!(
             "coupon-race: `workers` must be between 1 and {MAX_WORKERS}, got {}",

@@ -47,7 +47,7 @@ fn default_toggles() -> usize {
     20
 }
 
-fn validate(params: &Params) -> Result<()> {
+pub(crate) fn validate(params: &Params) -> Result<()> {
     if params.toggles == 0 || params.toggles > MAX_TOGGLES {
         bail!(
             "like-race: `toggles` must be between 1 and {MAX_TOGGLES}, got {}",

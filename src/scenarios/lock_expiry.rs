@@ -47,7 +47,7 @@ fn default_stall_ms() -> u64 {
     45_000
 }
 
-fn validate(params: &Params) -> Result<()> {
+pub(crate) fn validate(params: &Params) -> Result<()> {
     if params.lock_ms < MIN_LOCK_MS || params.lock_ms > MAX_LOCK_MS {
         bail!(
             "lock-expiry: `lock_ms` must be between {MIN_LOCK_MS} and {MAX_LOCK_MS} (the later holders' locks must not really expire during the run), got {}",

@@ -107,16 +107,18 @@ fn parse<P: DeserializeOwned>(name: &str, params: &serde_json::Value) -> Result<
 /// Checks a scenario exists and its parameters are valid, without running it.
 pub fn check(name: &str, params: &serde_json::Value) -> Result<()> {
     match name {
-        "bench" => parse::<bench_suite::Params>(name, params).map(|_| ()),
-        "complexity" => parse::<complexity::Params>(name, params).map(|_| ()),
-        "cache-stampede" => parse::<cache_stampede::Params>(name, params).map(|_| ()),
-        "counter-race" => parse::<counter_race::Params>(name, params).map(|_| ()),
-        "like-race" => parse::<like_race::Params>(name, params).map(|_| ()),
-        "coupon-race" => parse::<coupon_race::Params>(name, params).map(|_| ()),
-        "lock-expiry" => parse::<lock_expiry::Params>(name, params).map(|_| ()),
-        "window-burst" => parse::<window_burst::Params>(name, params).map(|_| ()),
-        "pubsub-live" => parse::<pubsub_live::Params>(name, params).map(|_| ()),
-        "stream-crash" => parse::<stream_crash::Params>(name, params).map(|_| ()),
+        "bench" => bench_suite::validate(&parse::<bench_suite::Params>(name, params)?),
+        "complexity" => complexity::validate(&parse::<complexity::Params>(name, params)?),
+        "cache-stampede" => {
+            cache_stampede::validate(&parse::<cache_stampede::Params>(name, params)?)
+        }
+        "counter-race" => counter_race::validate(&parse::<counter_race::Params>(name, params)?),
+        "like-race" => like_race::validate(&parse::<like_race::Params>(name, params)?),
+        "coupon-race" => coupon_race::validate(&parse::<coupon_race::Params>(name, params)?),
+        "lock-expiry" => lock_expiry::validate(&parse::<lock_expiry::Params>(name, params)?),
+        "window-burst" => window_burst::validate(&parse::<window_burst::Params>(name, params)?),
+        "pubsub-live" => pubsub_live::validate(&parse::<pubsub_live::Params>(name, params)?),
+        "stream-crash" => stream_crash::validate(&parse::<stream_crash::Params>(name, params)?),
         _ => bail!(
             "unknown scenario {name:?} (known: {})",
             SCENARIOS

@@ -48,7 +48,7 @@ fn default_wait_ms() -> u64 {
     2_000
 }
 
-fn validate(params: &Params) -> Result<()> {
+pub(crate) fn validate(params: &Params) -> Result<()> {
     if params.messages == 0 || params.messages > MAX_MESSAGES {
         bail!(
             "pubsub-live: `messages` must be between 1 and {MAX_MESSAGES}, got {}",

@@ -47,7 +47,7 @@ fn default_crash_after() -> usize {
     3
 }
 
-fn validate(params: &Params) -> Result<()> {
+pub(crate) fn validate(params: &Params) -> Result<()> {
     if params.entries == 0 || params.entries > MAX_ENTRIES {
         bail!(
             "stream-crash: `entries` must be between 1 and {MAX_ENTRIES} (the stream is capped with MAXLEN ~ 1000), got {}",

@@ -115,7 +115,7 @@ fn default_after_edge_ms() -> u64 {
     950
 }
 
-fn validate(params: &Params) -> Result<()> {
+pub(crate) fn validate(params: &Params) -> Result<()> {
     if params.limit == 0 || params.limit > MAX_LIMIT {
         bail!(
             "window-burst: `limit` must be between 1 and {MAX_LIMIT}, got {}",
