@@ -54,12 +54,16 @@ fn every_lesson_passes_in_auto_and_stays_inside_the_namespace() {
         );
     }
 
-    // `reset 07` removes lesson 07's keys and nothing else of other lessons.
-    let before_other = redis
+    // `reset 07` removes lesson 07's keys and no other lesson's.
+    let others_before = redis
         .keys_in("lab")
         .into_iter()
-        .filter(|k| k.starts_with("lab:greeting"))
+        .filter(|k| k.starts_with("lab:user:"))
         .count();
+    assert!(
+        others_before > 0,
+        "lesson 01 left no user keys to compare with"
+    );
     assert_success(&run(redis.redislab(home.path()).args(["reset", "07"])));
     let left = redis.keys_in("lab");
     assert!(
@@ -69,12 +73,26 @@ fn every_lesson_passes_in_auto_and_stays_inside_the_namespace() {
         "{left:?}"
     );
     assert_eq!(
-        left.iter()
-            .filter(|k| k.starts_with("lab:greeting"))
-            .count(),
-        before_other
+        left.iter().filter(|k| k.starts_with("lab:user:")).count(),
+        others_before
     );
 
+    // Resetting every lesson by id leaves nothing: every key a lesson (or its scenarios) leaves
+    // behind is covered by that lesson's key patterns.
+    for id in IDS {
+        assert_success(&run(redis.redislab(home.path()).args(["reset", id])));
+    }
+    assert!(
+        redis.keys_in("lab").is_empty(),
+        "keys no lesson claims: {:?}",
+        redis.keys_in("lab")
+    );
+
+    // And `reset --all` empties the namespace whatever is in it.
+    assert_success(&run(redis
+        .redislab(home.path())
+        .args(["lesson", "05", "--auto"])));
+    assert!(!redis.keys_in("lab").is_empty());
     assert_success(&run(redis.redislab(home.path()).args(["reset", "--all"])));
     assert!(
         redis.keys_in("lab").is_empty(),
