@@ -67,7 +67,7 @@ pub async fn time_redis(
     for c in &cmds {
         pipe.add_command(c.clone());
     }
-    let warmup = (iterations / 10).max(10);
+    let warmup = (iterations / 10).max(200);
     let mut nanos = Vec::with_capacity(iterations as usize);
     for i in 0..(warmup + iterations) {
         let start = Instant::now();
@@ -95,6 +95,34 @@ pub async fn time_redis(
         }
     });
     Ok(summarize(label, nanos))
+}
+
+/// Times the Redis side on a thread and single-threaded runtime of its own, with its own
+/// connection. On the shared multi-threaded runtime every reply would hop between worker
+/// threads, and those wake-ups (tens of µs on a small machine) would be charged to Redis.
+pub async fn time_redis_isolated(
+    client: redis::Client,
+    side: RedisSide,
+    commands: Vec<String>,
+    iterations: u32,
+) -> Result<Measured> {
+    tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("could not start the timing runtime")?;
+        rt.block_on(async {
+            let config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(std::time::Duration::from_secs(3)))
+                .set_response_timeout(Some(std::time::Duration::from_secs(10)));
+            let mut conn = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
+            time_redis(&mut conn, &side, &commands, iterations).await
+        })
+    })
+    .await
+    .context("the timing thread failed")?
 }
 
 /// Times the SQLite side on one connection (prepared, cached statements).

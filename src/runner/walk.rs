@@ -270,8 +270,13 @@ impl Walker<'_, '_> {
                     .map(|c| self.engine.expand(c))
                     .collect::<Result<Vec<_>>>()?;
                 let iterations = (*iterations).max(1);
-                let mut conn = self.engine.server.connection().await?;
-                let r = compare::time_redis(&mut conn, redis, &commands, iterations).await?;
+                let r = compare::time_redis_isolated(
+                    self.engine.server.client.clone(),
+                    redis.clone(),
+                    commands,
+                    iterations,
+                )
+                .await?;
                 let sqlite = sqlite.clone();
                 let (m, w) = tokio::task::spawn_blocking(move || {
                     compare::time_sqlite_modes(&sqlite, iterations)
