@@ -16,6 +16,9 @@ pub fn init(color: bool) {
     colored::control::set_override(color);
     console::set_colors_enabled(color);
     console::set_colors_enabled_stderr(color);
+    if !color {
+        inquire::set_global_render_config(inquire::ui::RenderConfig::empty());
+    }
 }
 
 pub fn stdout_is_terminal() -> bool {
