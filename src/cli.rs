@@ -164,7 +164,7 @@ pub struct InspectArgs {
     #[arg(long, conflicts_with = "json")]
     pub watch: bool,
     /// Read at most this many keys.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = parse_limit)]
     pub limit: usize,
 }
 
@@ -229,4 +229,11 @@ pub enum ServerAction {
     Stop,
     /// Say whether it runs, on which port, with which pid.
     Status,
+}
+
+fn parse_limit(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{s:?} is not a positive number of keys")),
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::cli::GlobalArgs;
 
@@ -66,16 +66,21 @@ impl Settings {
 
 /// A namespace is a plain word, so it can never act as a glob in SCAN MATCH or an ACL pattern.
 pub fn validate_namespace(ns: &str) -> Result<()> {
+    let bad = |m: String| -> anyhow::Error {
+        crate::error::Exit::new(crate::error::code::USAGE, m).into()
+    };
     if ns.is_empty() || ns.len() > 64 {
-        bail!("namespace must be 1 to 64 characters, got {:?}", ns);
+        return Err(bad(format!(
+            "namespace must be 1 to 64 characters, got {ns:?}"
+        )));
     }
     if let Some(c) = ns
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
     {
-        bail!(
+        return Err(bad(format!(
             "namespace {ns:?} contains {c:?}: use letters, digits, '_', '-' or '.' (the ':' is added for you)"
-        );
+        )));
     }
     Ok(())
 }
