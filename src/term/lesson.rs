@@ -132,7 +132,9 @@ pub fn compare(r: &CompareReport) -> String {
     format!(
         "{t}\n{}\n",
         format!(
-            "{} timed iterations each after a warm-up, measured just now on this machine",
+            "{} timed iterations each after a warm-up, measured just now on this machine. \
+             A loopback round trip can vary a lot between runs on a busy or virtual machine: \
+             run the step again to see your spread.",
             r.iterations
         )
         .dimmed()
