@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,6 +23,24 @@ pub struct Cli {
 }
 
 /// Options every command understands.
+impl Cli {
+    /// Parses the process arguments (exiting with clap's message on bad usage), and records
+    /// whether the Redis URL came from REDIS_URL rather than the flag, for the banner.
+    pub fn parse_args() -> Cli {
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        // `--redis-url` is global: its source may sit on the subcommand's matches.
+        let source = match matches.subcommand() {
+            Some((_, sub)) => sub
+                .value_source("redis_url")
+                .or_else(|| matches.value_source("redis_url")),
+            None => matches.value_source("redis_url"),
+        };
+        cli.global.url_from_env = source == Some(ValueSource::EnvVariable);
+        cli
+    }
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
     /// Redis to use: redis://[user:pass@]host:port[/db], rediss:// for TLS, redis+unix:///path.

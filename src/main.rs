@@ -2,19 +2,12 @@
 
 use std::process::ExitCode;
 
-use clap::parser::ValueSource;
-use clap::{CommandFactory, FromArgMatches};
 use redislab::error::{Exit, code};
 
 fn main() -> ExitCode {
-    let matches = redislab::cli::Cli::command().get_matches();
-    let mut cli = match redislab::cli::Cli::from_arg_matches(&matches) {
-        Ok(c) => c,
-        Err(e) => e.exit(),
-    };
-    cli.global.url_from_env = url_source(&matches) == Some(ValueSource::EnvVariable);
-    // rediss:// needs a TLS crypto provider chosen before the first connection.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = redislab::cli::Cli::parse_args();
+    redislab::term::install_panic_hook();
+    redislab::redis::connect::install_tls_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -27,20 +20,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(redislab::cmd::run(cli));
     // Do not wait for a blocking task abandoned by Ctrl-C (a SQLite timing loop, a prompt).
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
-    match result {
-        Ok(c) => ExitCode::from(c),
-        Err(e) => report(&e),
-    }
-}
-
-/// Where `--redis-url` came from; it is global, so look in the subcommand's matches too.
-fn url_source(m: &clap::ArgMatches) -> Option<ValueSource> {
-    match m.subcommand() {
-        Some((_, sub)) => sub
-            .value_source("redis_url")
-            .or_else(|| m.value_source("redis_url")),
-        None => m.value_source("redis_url"),
-    }
+    result.map(ExitCode::from).unwrap_or_else(|e| report(&e))
 }
 
 fn report(e: &anyhow::Error) -> ExitCode {
@@ -51,10 +31,11 @@ fn report(e: &anyhow::Error) -> ExitCode {
         return ExitCode::from(exit.code);
     }
     // A closed pipe (`redislab inspect | head`) is not a failure.
-    if e.chain().any(|c| {
+    let broken_pipe = |c: &(dyn std::error::Error + 'static)| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    }) {
+    };
+    if e.chain().any(broken_pipe) {
         return ExitCode::SUCCESS;
     }
     redislab::term::error(&format!("{e:#}").replace('\n', " "));

@@ -18,6 +18,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The localhost probe must be quick: nothing listening is the common case.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
 
+/// rediss:// needs a TLS crypto provider chosen before the first connection (ring: no C
+/// toolchain beyond what the bundled SQLite already needs).
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Where the server came from, for the one-line banner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {

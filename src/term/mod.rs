@@ -21,6 +21,17 @@ pub fn init(color: bool) {
     }
 }
 
+/// A panic is a bug; still, leave the terminal usable (raw mode off) and say it in one line.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let _ = crossterm::terminal::disable_raw_mode();
+        eprintln!(
+            "error: internal error (please report it): {}",
+            info.to_string().replace('\n', " ")
+        );
+    }));
+}
+
 pub fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()
 }
