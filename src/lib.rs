@@ -13,6 +13,7 @@ pub mod cmd;
 pub mod error;
 pub mod inspect;
 pub mod lesson;
+pub mod measure;
 pub mod namespace;
 pub mod progress;
 pub mod quiz;

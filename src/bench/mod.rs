@@ -12,7 +12,6 @@ pub mod redis_side;
 pub mod report;
 pub mod spec;
 pub mod sqlite_side;
-pub mod stats;
 pub mod throughput;
 
 use std::sync::Arc;

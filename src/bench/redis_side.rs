@@ -12,9 +12,9 @@ use redis::{Cmd, Pipeline, RedisError};
 
 use super::data::{self, PLAYERS, PRODUCTS, SESSIONS};
 use super::spec::{BATCH, RowId};
-use super::stats::{Recorder, Stats};
 use super::{Ctx, Plan, interrupted};
 use crate::error;
+use crate::measure::stats::{Recorder, Stats};
 use crate::redis::connect::{Server, command_error, describe};
 
 /// What the benchmark needs of a server, owned, so it can move to the benchmark's own thread.

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::spec::{ColumnId, RowId, SqliteMode};
-use super::stats::Stats;
+use crate::measure::stats::Stats;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {

@@ -11,8 +11,8 @@ use rusqlite::{Connection, params, params_from_iter};
 
 use super::data::{self, PLAYERS, PRODUCTS, SESSIONS};
 use super::spec::{BATCH, RowId, SqliteMode};
-use super::stats::{Recorder, Stats};
 use super::{Ctx, Plan, interrupted};
+use crate::measure::stats::{Recorder, Stats};
 
 /// How long a connection waits for another's write lock before SQLITE_BUSY.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

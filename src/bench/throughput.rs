@@ -14,9 +14,9 @@ use redis::{ConnectionAddr, RedisError};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::stats::{Recorder, Stats};
 use super::{Cancel, interrupted};
 use crate::error;
+use crate::measure::stats::{Recorder, Stats};
 use crate::redis::connect::{Server, command_error};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
