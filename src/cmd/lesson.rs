@@ -11,6 +11,7 @@ use crate::runner::Engine;
 use crate::runner::walk::{Options, Prompter, Walker};
 use crate::settings::Settings;
 use crate::term;
+use crate::term::lesson::TermView;
 use crate::term::prompt::{Inquire, NoPrompts};
 
 pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
@@ -77,10 +78,10 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
         engine: &mut engine,
         lesson,
         prompter,
+        view: &mut TermView,
         store: Some(&mut store),
         options: Options {
             auto,
-            quiet: false,
             from_step: from,
             answers,
             quiz,

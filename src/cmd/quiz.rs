@@ -11,6 +11,7 @@ use crate::runner::Engine;
 use crate::runner::walk::{Options, Summary, Walker};
 use crate::settings::Settings;
 use crate::term;
+use crate::term::lesson::TermView;
 use crate::term::prompt::{Inquire, NoPrompts};
 
 pub async fn run(settings: &Settings, args: QuizArgs) -> Result<u8> {
@@ -37,10 +38,10 @@ pub async fn run(settings: &Settings, args: QuizArgs) -> Result<u8> {
         engine: &mut engine,
         lesson,
         prompter: if auto { &mut none } else { &mut inquire },
+        view: &mut TermView,
         store: None,
         options: Options {
             auto,
-            quiet: false,
             from_step: 1,
             answers,
             quiz: true,

@@ -9,7 +9,7 @@ use crate::lesson::loader::{self, LoadError, Loaded};
 use crate::lesson::validate::validate_texts;
 use crate::redis::throwaway::Throwaway;
 use crate::runner::Engine;
-use crate::runner::walk::{Options, Walker};
+use crate::runner::walk::{Options, Silent, Walker};
 use crate::settings::Settings;
 use crate::term;
 use crate::term::prompt::NoPrompts;
@@ -106,10 +106,10 @@ async fn live(settings: &Settings, url: &str, l: &Loaded) -> Result<Vec<LoadErro
         engine: &mut engine,
         lesson: &l.lesson,
         prompter: &mut prompts,
+        view: &mut Silent,
         store: None,
         options: Options {
             auto: true,
-            quiet: true,
             from_step: 1,
             answers,
             quiz: true,

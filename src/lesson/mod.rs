@@ -1,7 +1,8 @@
 //! Lessons as data: the file format (`model`), loading embedded or from a folder (`loader`),
-//! variables in commands (`vars`) and validation (`validate`).
+//! variables in commands (`vars`), the race grammar (`race`) and validation (`validate`).
 
 pub mod loader;
 pub mod model;
+pub mod race;
 pub mod validate;
 pub mod vars;

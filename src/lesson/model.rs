@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::race::{Column, Group, Race, Round};
+
 /// The newest `format_version` this binary understands.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -161,6 +163,21 @@ pub enum StepKind {
         seconds: u64,
         keys: Option<Vec<String>>,
     },
+    /// Workers racing each other, round by round, written as data (see `race`).
+    Race(Race),
+}
+
+impl StepKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::Run { .. } => "run",
+            StepKind::Exercise { .. } => "exercise",
+            StepKind::Compare { .. } => "compare",
+            StepKind::Scenario { .. } => "scenario",
+            StepKind::Wait { .. } => "wait",
+            StepKind::Race(_) => "race",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -171,6 +188,7 @@ pub enum KindName {
     Compare,
     Scenario,
     Wait,
+    Race,
 }
 
 /// Every field any step kind can have, so unknown fields are refused with a position; the
@@ -213,6 +231,16 @@ pub struct RawStep {
     seconds: Option<u64>,
     #[serde(default)]
     keys: Option<Vec<String>>,
+    #[serde(default)]
+    forced_by: Option<String>,
+    #[serde(default)]
+    workers: Option<u32>,
+    #[serde(default)]
+    groups: Option<Vec<Group>>,
+    #[serde(default)]
+    rounds: Option<Vec<Round>>,
+    #[serde(default)]
+    columns: Option<Vec<Column>>,
 }
 
 impl TryFrom<RawStep> for Step {
@@ -227,6 +255,7 @@ impl TryFrom<RawStep> for Step {
             KindName::Compare => &["iterations", "redis", "sqlite"],
             KindName::Scenario => &["scenario", "params"],
             KindName::Wait => &["seconds", "keys"],
+            KindName::Race => &["forced_by", "workers", "groups", "rounds", "columns"],
         };
         for (name, present) in [
             ("commands", r.commands.is_some()),
@@ -240,6 +269,11 @@ impl TryFrom<RawStep> for Step {
             ("params", r.params.is_some()),
             ("seconds", r.seconds.is_some()),
             ("keys", r.keys.is_some()),
+            ("forced_by", r.forced_by.is_some()),
+            ("workers", r.workers.is_some()),
+            ("groups", r.groups.is_some()),
+            ("rounds", r.rounds.is_some()),
+            ("columns", r.columns.is_some()),
         ] {
             if present && !allowed.contains(&name) {
                 extra.push(name);
@@ -275,6 +309,26 @@ impl TryFrom<RawStep> for Step {
                 seconds: r.seconds.ok_or_else(|| missing("seconds"))?,
                 keys: r.keys,
             },
+            KindName::Race => {
+                let groups = match (r.workers, r.groups) {
+                    (Some(_), Some(_)) => {
+                        return Err("a race step takes `workers: N` or `groups`, not both".into());
+                    }
+                    (Some(n), None) => vec![Group {
+                        name: "worker".into(),
+                        workers: n,
+                        let_vars: BTreeMap::new(),
+                    }],
+                    (None, Some(g)) => g,
+                    (None, None) => return Err(missing("workers` or `groups")),
+                };
+                StepKind::Race(Race {
+                    forced_by: r.forced_by.ok_or_else(|| missing("forced_by"))?,
+                    groups,
+                    rounds: r.rounds.ok_or_else(|| missing("rounds"))?,
+                    columns: r.columns.unwrap_or_default(),
+                })
+            }
         };
         Ok(Step {
             title: r.title,

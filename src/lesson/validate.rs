@@ -208,6 +208,15 @@ async fn check_lesson(
                 }
                 Vec::new()
             }
+            StepKind::Race(race) => {
+                race_problems(ctx, n, race, &step.checks);
+                let mut inside = known.clone();
+                inside.extend(race.worker_vars());
+                for line in race.command_lines() {
+                    command(ctx, line, &inside, step_managed, conn.as_deref_mut()).await?;
+                }
+                Vec::new()
+            }
             StepKind::Wait { seconds, keys } => {
                 if *seconds == 0 || *seconds > 600 {
                     ctx.err("seconds:", format!("step {n}: wait seconds must be 1–600"));
@@ -272,6 +281,27 @@ async fn check_lesson(
     Ok(())
 }
 
+/// A race's own rules, and every metric its checks name must be one it reports.
+fn race_problems(ctx: &mut Ctx<'_>, n: usize, race: &crate::lesson::race::Race, checks: &[Check]) {
+    for p in race.problems() {
+        ctx.err("rounds:", format!("step {n}: {p}"));
+    }
+    let metrics = race.metrics();
+    for c in checks {
+        for m in c.metric.iter().chain(c.equals_metric.iter()) {
+            if !metrics.contains(m) {
+                ctx.err(
+                    m,
+                    format!(
+                        "step {n}: the race reports no metric `{m}` ({})",
+                        crate::lesson::race::short_list(&metrics)
+                    ),
+                );
+            }
+        }
+    }
+}
+
 fn key_ref(ctx: &mut Ctx<'_>, n: usize, k: &str) {
     if !k.starts_with("${ns}:") {
         ctx.err(k, format!("step {n}: key {k:?} must start with ${{ns}}:"));
@@ -283,10 +313,15 @@ fn check_check(ctx: &mut Ctx<'_>, n: usize, c: &Check, known: &HashSet<String>, 
         key_ref(ctx, n, k);
         unknown_vars(ctx, n, k, known);
     }
-    if c.metric.is_some() && !matches!(kind, StepKind::Scenario { .. } | StepKind::Compare { .. }) {
+    if c.metric.is_some()
+        && !matches!(
+            kind,
+            StepKind::Scenario { .. } | StepKind::Compare { .. } | StepKind::Race(_)
+        )
+    {
         ctx.err(
             "metric:",
-            format!("step {n}: metric checks belong to scenario or compare steps"),
+            format!("step {n}: metric checks belong to scenario, race or compare steps"),
         );
     }
     let any =
@@ -394,6 +429,16 @@ async fn command(
         .get(1)
         .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
         .unwrap_or_default();
+    let script = match (name.as_str(), sub.as_str()) {
+        ("EVAL" | "EVAL_RO", _) => args.get(1),
+        ("SCRIPT", "LOAD") => args.get(2),
+        _ => None,
+    };
+    if let Some(script) = script {
+        if let Err(why) = crate::runner::gate::declares_its_keys(&String::from_utf8_lossy(script)) {
+            ctx.err(line, format!("lesson script: {why}"));
+        }
+    }
     let dangerous = DANGEROUS.contains(&name.as_str()) || (name == "CONFIG" && sub == "SET");
     if dangerous && !managed {
         ctx.err(

@@ -1,9 +1,18 @@
-//! Executes lesson steps: commands, checks, exercises, compares, scenarios, waits. It returns
-//! outcomes and never prints, so the same engine serves the interactive walk, `--auto`,
-//! `validate --live` and the tests.
+//! Executes lesson steps: commands, checks, exercises, compares, races, scenarios, waits. It
+//! returns outcomes and reports events through the `View` seam, never drawing itself, so the
+//! same engine serves the interactive walk, `--auto`, `validate --live` and the tests.
+//!
+//! Every command a lesson sends goes through `send_line`: the line is split into arguments
+//! first and each `${var}` is filled in inside its own argument (a saved value with spaces
+//! stays one argument), then the `gate` decides, then it is sent.
 
 pub mod checks;
 pub mod compare;
+pub mod gate;
+pub mod quiz;
+pub mod race;
+pub mod seam;
+pub mod steps;
 pub mod walk;
 
 use std::collections::{BTreeMap, HashMap};
@@ -17,8 +26,10 @@ use crate::lesson::model::{Check, CommandSpec, Lesson, Requires, Step};
 use crate::lesson::vars::Vars;
 use crate::redis::command::send;
 use crate::redis::connect::{Server, command_error, parse_version};
-use crate::redis::tokenize::tokenize;
+use crate::redis::guard::Verdict;
+use crate::redis::tokenize::{display_args, tokenize};
 use checks::CheckResult;
+use gate::{Arg, Gate, Origin};
 
 /// A command that ran and its reply.
 #[derive(Debug, Clone)]
@@ -26,6 +37,78 @@ pub struct Executed {
     pub line: String,
     pub connection: Option<String>,
     pub reply: Value,
+    /// The gate did not send it, and why (the reply is then `Nil`).
+    pub refused: Option<String>,
+}
+
+/// Splits a lesson line into arguments, then fills in each argument's variables, so a value
+/// can never split into extra arguments. An argument that is not UTF-8 is left as written.
+pub fn lesson_args(vars: &Vars, template: &str) -> Result<Vec<Arg>> {
+    let raw = tokenize(template).map_err(|e| anyhow::anyhow!("{e} in {template:?}"))?;
+    anyhow::ensure!(!raw.is_empty(), "empty command");
+    raw.into_iter()
+        .map(|a| match String::from_utf8(a) {
+            Ok(text) => {
+                let e = vars.expand_tracked(&text)?;
+                Ok(Arg {
+                    bytes: e.text.into_bytes(),
+                    tainted: e.tainted,
+                })
+            }
+            Err(e) => Ok(Arg {
+                bytes: e.into_bytes(),
+                tainted: false,
+            }),
+        })
+        .collect()
+}
+
+/// A line the learner typed: split as redis-cli splits it, nothing filled in, every argument
+/// treated as untrusted.
+pub fn typed_args(line: &str) -> Result<Vec<Arg>, crate::redis::tokenize::InvalidArguments> {
+    Ok(tokenize(line)?
+        .into_iter()
+        .map(|bytes| Arg {
+            bytes,
+            tainted: true,
+        })
+        .collect())
+}
+
+/// The gate, then the wire: the one way a lesson's command reaches Redis.
+pub async fn send_gated(
+    gate: &Gate,
+    conn: &mut MultiplexedConnection,
+    args: &[Arg],
+    origin: Origin,
+    connection: Option<&str>,
+    display: &str,
+) -> Result<Executed> {
+    let bytes: Vec<Vec<u8>> = args.iter().map(|a| a.bytes.clone()).collect();
+    let line = display_args(&bytes);
+    let refused = match gate.admit(args, origin).await? {
+        Verdict::Allow => None,
+        Verdict::Subscribe => Some(
+            "SUBSCRIBE waits for messages until Ctrl-C: try it in `redislab sandbox`".to_string(),
+        ),
+        Verdict::Refuse(why) => Some(why),
+    };
+    let reply = match &refused {
+        Some(_) => Value::Nil,
+        None => {
+            let reply = send(conn, &bytes)
+                .await
+                .map_err(|e| command_error(e, display))?;
+            gate.sent(args, origin, &reply);
+            reply
+        }
+    };
+    Ok(Executed {
+        line,
+        connection: connection.map(str::to_string),
+        reply,
+        refused,
+    })
 }
 
 /// Runs a lesson's commands against one server, keeping its variables and named connections.
@@ -37,16 +120,19 @@ pub struct Engine<'a> {
     conns: HashMap<String, MultiplexedConnection>,
     /// Full rights, for checks and the key table.
     pub admin: MultiplexedConnection,
+    pub gate: Gate,
 }
 
 impl<'a> Engine<'a> {
     pub async fn new(server: &'a Server, namespace: &str) -> Result<Self> {
+        let admin = server.connection().await?;
         Ok(Engine {
             server,
             namespace: namespace.to_string(),
             vars: Vars::new(namespace),
             conns: HashMap::new(),
-            admin: server.connection().await?,
+            gate: Gate::new(admin.clone(), namespace, server.is_managed()),
+            admin,
         })
     }
 
@@ -98,8 +184,8 @@ impl<'a> Engine<'a> {
     pub fn begin_step(&mut self, step: &Step) -> Result<()> {
         self.vars.new_step();
         for (k, v) in &step.let_vars {
-            let value = self.vars.expand(v)?;
-            self.vars.set(k, value);
+            let value = self.vars.expand_tracked(v)?;
+            self.vars.set_value(k, value.text, value.tainted);
         }
         Ok(())
     }
@@ -109,36 +195,64 @@ impl<'a> Engine<'a> {
         self.vars.expand(line)
     }
 
-    /// Runs one typed or scripted line on a named connection; saves the reply if asked.
+    /// Runs one lesson line (variables filled in per argument) on a named connection through
+    /// the gate; saves the reply if asked.
     pub async fn run_line(
         &mut self,
         line: &str,
         connection: Option<&str>,
         save_as: Option<&str>,
     ) -> Result<Executed> {
-        let args = tokenize(line).map_err(|e| anyhow::anyhow!("{e} in {line:?}"))?;
-        anyhow::ensure!(!args.is_empty(), "empty command");
-        let display = self.server.display.clone();
-        let conn = self.conn(connection).await?;
-        let reply = send(conn, &args)
+        let args = lesson_args(&self.vars, line)?;
+        self.run_args(&args, Origin::Lesson, connection, save_as)
             .await
-            .map_err(|e| command_error(e, &display))?;
-        if let Some(name) = save_as {
-            self.vars.set(name, checks::reply_text(&reply));
+    }
+
+    /// Runs a line the learner typed, through the same gate. `Err(InvalidArguments)` shows as
+    /// a refusal.
+    pub async fn run_typed(&mut self, line: &str, connection: Option<&str>) -> Result<Executed> {
+        let Ok(args) = typed_args(line) else {
+            return Ok(Executed {
+                line: line.to_string(),
+                connection: connection.map(str::to_string),
+                reply: Value::Nil,
+                refused: Some("Invalid argument(s)".into()),
+            });
+        };
+        if args.is_empty() {
+            return Ok(Executed {
+                line: String::new(),
+                connection: None,
+                reply: Value::Nil,
+                refused: Some("type a command".into()),
+            });
         }
-        Ok(Executed {
-            line: line.to_string(),
-            connection: connection.map(str::to_string),
-            reply,
-        })
+        self.run_args(&args, Origin::Learner, connection, None)
+            .await
+    }
+
+    async fn run_args(
+        &mut self,
+        args: &[Arg],
+        origin: Origin,
+        connection: Option<&str>,
+        save_as: Option<&str>,
+    ) -> Result<Executed> {
+        let display = self.server.display.clone();
+        let gate = self.gate.clone();
+        let conn = self.conn(connection).await?;
+        let executed = send_gated(&gate, conn, args, origin, connection, &display).await?;
+        if let Some(name) = save_as {
+            self.vars.set(name, checks::reply_text(&executed.reply));
+        }
+        Ok(executed)
     }
 
     /// Runs command specs in order (variables expanded just before each runs).
     pub async fn run_commands(&mut self, specs: &[CommandSpec]) -> Result<Vec<Executed>> {
         let mut out = Vec::with_capacity(specs.len());
         for s in specs {
-            let line = self.expand(s.line())?;
-            out.push(self.run_line(&line, s.connection(), s.save_as()).await?);
+            out.push(self.run_line(s.line(), s.connection(), s.save_as()).await?);
         }
         Ok(out)
     }

@@ -1,15 +1,125 @@
-//! How a lesson looks: step headers, command previews, replies, check diffs, scenario and
-//! compare tables, quiz feedback. Functions return strings; callers decide where they go.
+//! How a lesson looks: step headers, command previews, replies, check diffs, scenario, race
+//! and compare tables, quiz feedback. `TermView` is the terminal's side of the runner's `View`
+//! seam: it turns each event into text on stdout (refusals on stderr).
 
 use colored::Colorize;
 
 use crate::inspect::KeyInfo;
 use crate::lesson::model::Lesson;
+use crate::measure::Ticker;
 use crate::redis::render::render;
 use crate::runner::Executed;
 use crate::runner::checks::CheckResult;
 use crate::runner::compare::CompareReport;
+use crate::runner::seam::{Event, Planned, View};
 use crate::scenarios::ScenarioReport;
+
+/// Draws lesson events on the terminal.
+pub struct TermView;
+
+impl View for TermView {
+    fn show(&mut self, event: Event<'_>) {
+        match event {
+            Event::Refused(why) => super::notice(&format!("(refused) {why}")),
+            other => super::out(&text(&other)),
+        }
+    }
+
+    fn ticker(&mut self, label: &str) -> Box<dyn Ticker> {
+        Box::new(super::progress::Bar::new(false, label))
+    }
+}
+
+/// One event as the terminal shows it.
+pub fn text(event: &Event<'_>) -> String {
+    match event {
+        Event::Intro { lesson, steps } => intro(lesson, *steps),
+        Event::Resuming {
+            lesson,
+            step,
+            steps,
+        } => format!(
+            "\n{}\n",
+            format!("Lesson {lesson} · resuming at step {step}/{steps}").dimmed()
+        ),
+        Event::StepHeader {
+            index,
+            steps,
+            title,
+            kind,
+            text,
+        } => step_header(*index, *steps, title, kind, text),
+        Event::Preview(p) => preview_planned(p),
+        Event::Executed(e) => executed(e),
+        Event::Reply(v) => render(v),
+        Event::Checks(r) => checks(r),
+        Event::Keys(k) => keys(k),
+        Event::After(a) => after(a),
+        Event::Compare(r) => compare(r),
+        Event::Report(r) => scenario(r),
+        Event::ForcedBy(t) => format!("  {} {}\n", "How the race is forced:".bold(), t.trim_end()),
+        Event::Goal(g) => format!("  {} {g}\n", "Your turn:".bold()),
+        Event::Hint(Some(h)) => format!("  {} {h}\n", "Hint:".yellow()),
+        Event::Hint(None) => format!(
+            "  {}\n",
+            "No more hints: ask for the solution if you are stuck.".dimmed()
+        ),
+        Event::Solution(p) => format!("  {}\n{}", "Solution:".bold(), preview_planned(p)),
+        Event::Correct => format!(
+            "  {}\n",
+            "Correct: Redis is now in the state the goal asked for.".green()
+        ),
+        Event::ThreeTries(p) => format!(
+            "  {}\n{}",
+            "Three tries: here is the solution.".yellow(),
+            preview_planned(p)
+        ),
+        Event::Refused(why) => format!("(refused) {why}\n"),
+        Event::Notice(t) => format!("  {}\n", t.dimmed()),
+        Event::FastForwarded { seconds, expired } => format!(
+            "{}\n",
+            format!("fast-forwarded {seconds}s: every TTL shortened with PEXPIRE ({expired} key(s) expired)").dimmed()
+        ),
+        Event::Skipped(why) => skipped(why),
+        Event::FailedStep { index, title } => failed_step(*index, title),
+        Event::QuizStart { questions } => {
+            format!("\n{}\n", format!("Quiz · {questions} questions").bold())
+        }
+        Event::Question {
+            index,
+            questions,
+            text,
+            predict,
+        } => question(*index, *questions, text, predict),
+        Event::Answered(a) => format!("  {} {a}\n", "your answer:".dimmed()),
+        Event::Graded {
+            correct,
+            right,
+            actual,
+            explanation,
+        } => graded(*correct, *right, *actual, explanation),
+        Event::Score { score: s, total } => score(*s, *total),
+    }
+}
+
+/// A preview naming the client of each command when a step uses more than one.
+pub fn preview_planned(lines: &[Planned]) -> String {
+    let mut out = String::new();
+    for p in lines {
+        let who = p
+            .connection
+            .as_deref()
+            .map(|c| format!("[{c}] "))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {}{} {}\n",
+            who.dimmed(),
+            "›".dimmed(),
+            super::command(&p.line)
+        ));
+    }
+    out
+}
 
 pub fn intro(l: &Lesson, steps: usize) -> String {
     format!(
@@ -58,7 +168,10 @@ pub fn executed(e: &[Executed]) -> String {
             "redis> ".dimmed(),
             super::command(&x.line)
         ));
-        out.push_str(&render(&x.reply));
+        match &x.refused {
+            Some(why) => out.push_str(&format!("{} {why}\n", "(refused)".yellow())),
+            None => out.push_str(&render(&x.reply)),
+        }
     }
     out
 }

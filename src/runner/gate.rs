@@ -1,0 +1,214 @@
+//! The one check every command of a lesson passes right before it is sent, whether the learner
+//! typed it or the lesson scripted it, in a run step, a race, a quiz question or a check's
+//! set-up. It adds to the namespace guard what only the engine knows: where each argument came
+//! from. A lesson's own script may run on any server, because its text comes verbatim from the
+//! lesson file and names every key as `KEYS[n]`; a script that came from a reply (which a
+//! learner could have written) or from the learner's typing runs only on the managed server,
+//! whose ACL fences it.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+use redis::Value;
+use redis::aio::MultiplexedConnection;
+
+use crate::redis::guard::{self, Verdict};
+
+/// Who wrote the command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The lesson file (its variables may still hold replies: see `tainted`).
+    Lesson,
+    /// The learner's keyboard.
+    Learner,
+}
+
+/// One argument and whether any of it came from a server reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arg {
+    pub bytes: Vec<u8>,
+    pub tainted: bool,
+}
+
+/// Shared by every connection of a lesson run (race workers included).
+#[derive(Clone)]
+pub struct Gate {
+    admin: MultiplexedConnection,
+    namespace: String,
+    managed: bool,
+    /// SHA1s of scripts this run loaded from lesson text: the only ones EVALSHA may call.
+    trusted_shas: Arc<Mutex<HashSet<String>>>,
+}
+
+const EVAL: &[&str] = &["EVAL", "EVAL_RO"];
+const EVALSHA: &[&str] = &["EVALSHA", "EVALSHA_RO"];
+
+impl Gate {
+    pub fn new(admin: MultiplexedConnection, namespace: &str, managed: bool) -> Self {
+        Gate {
+            admin,
+            namespace: namespace.to_string(),
+            managed,
+            trusted_shas: Arc::default(),
+        }
+    }
+
+    /// Decides whether the command may be sent.
+    pub async fn admit(&self, args: &[Arg], origin: Origin) -> Result<Verdict> {
+        let raw: Vec<Vec<u8>> = args.iter().map(|a| a.bytes.clone()).collect();
+        let name = args
+            .first()
+            .map(|a| String::from_utf8_lossy(&a.bytes).to_ascii_uppercase())
+            .unwrap_or_default();
+        let sub = args
+            .get(1)
+            .map(|a| String::from_utf8_lossy(&a.bytes).to_ascii_uppercase())
+            .unwrap_or_default();
+        let mut admin = self.admin.clone();
+        let is_load = name == "SCRIPT" && sub == "LOAD";
+        if origin == Origin::Learner || self.managed {
+            if origin == Origin::Learner && is_load && !self.managed {
+                return Ok(Verdict::Refuse(format!(
+                    "SCRIPT LOAD stores a script that can reach keys it does not declare; on this server redislab cannot fence it into {}:*, so practise it with --managed",
+                    self.namespace
+                )));
+            }
+            return Ok(guard::check(&mut admin, &raw, &self.namespace, self.managed).await?);
+        }
+        // A lesson's line on a server redislab does not own.
+        let script_arg = if is_load { args.get(2) } else { args.get(1) };
+        if EVAL.contains(&name.as_str()) || is_load {
+            let Some(script) = script_arg else {
+                return Ok(Verdict::Allow); // Redis answers with its own arity error.
+            };
+            if script.tainted {
+                return Ok(Verdict::Refuse(
+                    "this script's text came from a reply, not from the lesson file; redislab runs only the lesson's own scripts on this server".into(),
+                ));
+            }
+            if let Err(why) = declares_its_keys(&String::from_utf8_lossy(&script.bytes)) {
+                return Ok(Verdict::Refuse(format!("lesson script refused: {why}")));
+            }
+            if is_load {
+                return Ok(Verdict::Allow);
+            }
+            // The declared keys still have to be inside the namespace: the guard checks them
+            // as for a managed server (where scripts are allowed).
+            return Ok(guard::check(&mut admin, &raw, &self.namespace, true).await?);
+        }
+        if EVALSHA.contains(&name.as_str()) {
+            let sha = script_arg
+                .map(|a| String::from_utf8_lossy(&a.bytes).to_ascii_lowercase())
+                .unwrap_or_default();
+            if !self.trusted(&sha) {
+                return Ok(Verdict::Refuse(format!(
+                    "EVALSHA {sha}: this run did not load that script from the lesson file, so redislab will not call it on this server"
+                )));
+            }
+            return Ok(guard::check(&mut admin, &raw, &self.namespace, true).await?);
+        }
+        Ok(guard::check(&mut admin, &raw, &self.namespace, self.managed).await?)
+    }
+
+    /// Call after a command ran: a lesson's `SCRIPT LOAD` makes its SHA callable.
+    pub fn sent(&self, args: &[Arg], origin: Origin, reply: &Value) {
+        let is_load = args.len() >= 3
+            && args[0].bytes.eq_ignore_ascii_case(b"SCRIPT")
+            && args[1].bytes.eq_ignore_ascii_case(b"LOAD");
+        if origin == Origin::Lesson && is_load && !args[2].tainted {
+            if let Value::BulkString(sha) = reply {
+                if let Ok(mut set) = self.trusted_shas.lock() {
+                    set.insert(String::from_utf8_lossy(sha).to_ascii_lowercase());
+                }
+            }
+        }
+    }
+
+    fn trusted(&self, sha: &str) -> bool {
+        self.trusted_shas
+            .lock()
+            .map(|s| s.contains(sha))
+            .unwrap_or(false)
+    }
+}
+
+/// Whether a Lua script names every key it touches through `KEYS`: each `redis.call` /
+/// `redis.pcall` names its command as a string, and its first argument (if any) is `KEYS[n]`
+/// or a local set from `KEYS[n]`. `validate` applies the same rule to lesson files.
+pub fn declares_its_keys(script: &str) -> Result<(), String> {
+    let key_locals = locals_from_keys(script);
+    for call in ["redis.call(", "redis.pcall("] {
+        let mut rest = script;
+        while let Some(at) = rest.find(call) {
+            rest = &rest[at + call.len()..];
+            let args = rest.trim_start();
+            let Some(quote) = args.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+                return Err(format!(
+                    "{call}...) must name its command as a string, so the keys it touches can be checked"
+                ));
+            };
+            let Some(end) = args[1..].find(quote) else {
+                return Err(format!("{call}...) has an unclosed string"));
+            };
+            let command = &args[1..1 + end];
+            let after = args[end + 2..].trim_start();
+            let Some(first) = after.strip_prefix(',') else {
+                continue; // No arguments: `redis.call('TIME')`.
+            };
+            let first = first.trim_start();
+            let ident: String = first
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let declared =
+                first.starts_with("KEYS[") || (!ident.is_empty() && key_locals.contains(&ident));
+            if !declared {
+                return Err(format!(
+                    "redis.call('{command}', ...) must name its key as KEYS[n] (or a local set from KEYS[n]), so it can be checked to be inside the namespace"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Names assigned from `KEYS[...]`: `local key = KEYS[1]`.
+fn locals_from_keys(script: &str) -> HashSet<String> {
+    let mut out = HashSet::new();
+    let mut rest = script;
+    while let Some(at) = rest.find("local ") {
+        rest = &rest[at + 6..];
+        let ident: String = rest
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let tail = rest.trim_start()[ident.len()..].trim_start();
+        if let Some(value) = tail.strip_prefix('=') {
+            if value.trim_start().starts_with("KEYS[") && !ident.is_empty() {
+                out.insert(ident);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_must_declare_their_keys() {
+        assert!(declares_its_keys("return redis.call('GET', KEYS[1])").is_ok());
+        assert!(
+            declares_its_keys("local key = KEYS[1] redis.call('ZCARD', key) redis.call('TIME')")
+                .is_ok()
+        );
+        assert!(declares_its_keys("redis.call('DEL','counter')").is_err());
+        assert!(declares_its_keys("local k = 'victim' redis.call('DEL', k)").is_err());
+        assert!(declares_its_keys("local c = 'DEL' redis.call(c, KEYS[1])").is_err());
+        assert!(declares_its_keys("redis.pcall(\"SET\", KEYS[2], ARGV[1])").is_ok());
+        assert!(declares_its_keys("return 1").is_ok());
+    }
+}

@@ -1,0 +1,102 @@
+//! Asks a lesson's quiz through the seams. Predict questions run their commands live after the
+//! answer (through the gate, like every lesson command), and Redis's reply decides the right
+//! choice, so the answer key can never go stale. Grading itself is `crate::quiz`.
+
+use anyhow::Result;
+
+use crate::lesson::model::{CommandSpec, Question};
+use crate::quiz;
+use crate::redis::render::render;
+use crate::runner::seam::Event;
+use crate::runner::steps::Ctx;
+use crate::runner::walk::Summary;
+
+/// Asks every question (or grades `answers`); `None` if the learner left.
+pub async fn ask(
+    ctx: &mut Ctx<'_, '_>,
+    answers: Option<&[usize]>,
+    summary: &mut Summary,
+) -> Result<Option<(u32, u32)>> {
+    let questions = &ctx.lesson.quiz;
+    let total = questions.len() as u32;
+    let mut score = 0;
+    ctx.view.show(Event::QuizStart {
+        questions: questions.len(),
+    });
+    for (qi, q) in questions.iter().enumerate() {
+        let predict: Vec<String> = q
+            .predict
+            .iter()
+            .flatten()
+            .map(|c| ctx.engine.expand(c))
+            .collect::<Result<_>>()?;
+        let choices: Vec<String> = q
+            .choices
+            .iter()
+            .map(|c| ctx.engine.expand(c))
+            .collect::<Result<_>>()?;
+        let text = ctx.engine.expand(&q.question)?;
+        ctx.view.show(Event::Question {
+            index: qi + 1,
+            questions: questions.len(),
+            text: &text,
+            predict: &predict,
+        });
+        let chosen = match answers {
+            Some(a) => {
+                let c = a.get(qi).copied().unwrap_or(0);
+                let shown = choices.get(c.wrapping_sub(1)).cloned().unwrap_or_default();
+                ctx.view.show(Event::Answered(&shown));
+                c
+            }
+            None => match ctx.prompter.choose(&q.question, &choices)? {
+                Some(c) => c,
+                None => return Ok(None),
+            },
+        };
+        let (right, actual) = if let Some(lines) = &q.predict {
+            let actual = predicted(ctx, q, lines).await?;
+            let expanded = Question {
+                choices: choices.clone(),
+                ..q.clone()
+            };
+            let right = quiz::predicted_choice(&expanded, &actual);
+            if right.is_none() {
+                summary
+                    .stale_predictions
+                    .push((qi + 1, actual.trim_end().to_string()));
+            }
+            (right, Some(actual))
+        } else {
+            (q.answer, None)
+        };
+        let g = quiz::grade(chosen, right, actual);
+        if g.correct {
+            score += 1;
+        }
+        let right_text = right.and_then(|r| choices.get(r - 1)).map(String::as_str);
+        let explanation = ctx.engine.expand(&q.explanation)?;
+        ctx.view.show(Event::Graded {
+            correct: g.correct,
+            right: right_text,
+            actual: g.actual.as_deref(),
+            explanation: &explanation,
+        });
+    }
+    Ok(Some((score, total)))
+}
+
+/// Runs a predict question's set-up and commands; the last reply as redis-cli renders it.
+async fn predicted(ctx: &mut Ctx<'_, '_>, q: &Question, lines: &[String]) -> Result<String> {
+    let setup: Vec<CommandSpec> = q.setup.iter().cloned().map(CommandSpec::Line).collect();
+    ctx.engine.run_quiet(&setup).await?;
+    let mut last = None;
+    for line in lines {
+        let e = ctx.engine.run_line(line, None, None).await?;
+        last = Some(match &e.refused {
+            Some(why) => format!("(refused) {why}\n"),
+            None => render(&e.reply),
+        });
+    }
+    Ok(last.unwrap_or_default())
+}

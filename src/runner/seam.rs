@@ -1,0 +1,149 @@
+//! The two seams between the lesson engine and a person: `Prompter` asks (input) and `View`
+//! shows (output). The engine reports what happened as `Event`s and never draws; `term` draws
+//! them for a terminal, `Silent` drops them for `validate --live`, and tests record them. So
+//! every lesson runs the same way with a person, in `--auto`, and under test.
+
+use anyhow::Result;
+use redis::Value;
+
+use crate::inspect::KeyInfo;
+use crate::lesson::model::Lesson;
+use crate::measure::{Silent as SilentTicker, Ticker};
+use crate::runner::Executed;
+use crate::runner::checks::CheckResult;
+use crate::runner::compare::CompareReport;
+use crate::scenarios::ScenarioReport;
+
+/// What the learner wants to do with a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepAction {
+    Run,
+    TypeIt,
+    Skip,
+    Quit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExerciseAction {
+    Type(String),
+    Hint,
+    Solution,
+    Skip,
+    Quit,
+}
+
+/// Every question the walk asks. `Ok(None)` / `Quit` mean the learner left (Esc or Ctrl-C).
+pub trait Prompter {
+    fn step_action(&mut self, kind: &str) -> Result<StepAction>;
+    fn command(&mut self, prompt: &str, suggestion: &str) -> Result<Option<String>>;
+    fn exercise_action(&mut self, misses: usize) -> Result<ExerciseAction>;
+    fn choose(&mut self, question: &str, choices: &[String]) -> Result<Option<usize>>;
+    fn confirm(&mut self, question: &str, default: bool) -> Result<Option<bool>>;
+    /// Counts down, showing `watch()` (the watched keys' TTLs) as it goes. Returns the seconds
+    /// still to go when the learner asked to fast-forward (0 if the wait ran out), `None` on quit.
+    fn countdown(&mut self, seconds: u64, watch: &mut dyn FnMut() -> String)
+    -> Result<Option<u64>>;
+}
+
+/// A command as the preview shows it: the line (variables filled in where known) and the
+/// client that will send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub line: String,
+    pub connection: Option<String>,
+}
+
+/// Something that happened in a lesson, in the order it happened.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The lesson's opening (its texts already filled in).
+    Intro {
+        lesson: &'a Lesson,
+        steps: usize,
+    },
+    Resuming {
+        lesson: &'a str,
+        step: usize,
+        steps: usize,
+    },
+    StepHeader {
+        index: usize,
+        steps: usize,
+        title: &'a str,
+        kind: &'a str,
+        text: &'a str,
+    },
+    /// Commands about to run.
+    Preview(&'a [Planned]),
+    /// Commands that ran, with their replies.
+    Executed(&'a [Executed]),
+    /// The reply to one typed command.
+    Reply(&'a Value),
+    Checks(&'a [CheckResult]),
+    Keys(&'a [KeyInfo]),
+    /// What to look at, once the step ran.
+    After(&'a str),
+    Compare(&'a CompareReport),
+    /// A scenario's or race's table and conclusions.
+    Report(&'a ScenarioReport),
+    /// How a race forces its interleaving, said before it runs.
+    ForcedBy(&'a str),
+    Goal(&'a str),
+    /// The next hint, or `None` when there are no more.
+    Hint(Option<&'a str>),
+    Solution(&'a [Planned]),
+    Correct,
+    /// Three misses: the solution is shown and offered.
+    ThreeTries(&'a [Planned]),
+    /// A typed command the gate would not send, and why.
+    Refused(&'a str),
+    /// A short line of guidance (the words a prompt understands).
+    Notice(&'a str),
+    FastForwarded {
+        seconds: u64,
+        expired: u64,
+    },
+    Skipped(&'a str),
+    FailedStep {
+        index: usize,
+        title: &'a str,
+    },
+    QuizStart {
+        questions: usize,
+    },
+    Question {
+        index: usize,
+        questions: usize,
+        text: &'a str,
+        predict: &'a [String],
+    },
+    /// The answer given by `--answers`.
+    Answered(&'a str),
+    Graded {
+        correct: bool,
+        right: Option<&'a str>,
+        actual: Option<&'a str>,
+        explanation: &'a str,
+    },
+    Score {
+        score: u32,
+        total: u32,
+    },
+}
+
+/// Where events go.
+pub trait View {
+    fn show(&mut self, event: Event<'_>);
+    /// A progress ticker for long work (a bar on a terminal).
+    fn ticker(&mut self, label: &str) -> Box<dyn Ticker>;
+}
+
+/// Shows nothing: `validate --live` and tests that only look at the outcome.
+pub struct Silent;
+
+impl View for Silent {
+    fn show(&mut self, _event: Event<'_>) {}
+    fn ticker(&mut self, _label: &str) -> Box<dyn Ticker> {
+        Box::new(SilentTicker)
+    }
+}

@@ -1,0 +1,155 @@
+//! One file per step kind, and the one end of step they all go through. A kind does its own
+//! work (run commands, time a comparison, race workers ...) and returns `Ran`; `finish` then
+//! checks the result, shows the key table by the one rule below, and says what to look at.
+//!
+//! The key table rule (LESSONS.md states it too): after every step the table shows the step's
+//! `show_keys` if it has them, else the lesson's `keys`; `show_keys: []` hides it.
+
+mod compare;
+mod exercise;
+mod race;
+mod run;
+mod scenario;
+mod wait;
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+
+use crate::lesson::model::{CommandSpec, Lesson, Step, StepKind};
+use crate::runner::seam::{Event, Planned, Prompter, StepAction, View};
+use crate::runner::{Engine, Executed};
+
+/// Everything a step kind may use.
+pub struct Ctx<'c, 'e> {
+    pub engine: &'c mut Engine<'e>,
+    pub lesson: &'c Lesson,
+    pub prompter: &'c mut dyn Prompter,
+    pub view: &'c mut dyn View,
+    pub auto: bool,
+}
+
+/// How a step kind's own work ended.
+pub enum Ran {
+    /// Done: `finish` checks it.
+    Done(Done),
+    Skipped(String),
+    Quit,
+}
+
+#[derive(Default)]
+pub struct Done {
+    /// What ran, for reply checks.
+    pub executed: Vec<Executed>,
+    /// Whether `finish` should show `executed` (false when the replies were shown as typed).
+    pub show_executed: bool,
+    /// Numbers a compare, scenario or race reported, for metric checks.
+    pub metrics: BTreeMap<String, f64>,
+    /// For an exercise in `--auto`: did its checks fail before the solution ran?
+    pub failed_before: Option<bool>,
+}
+
+/// How the whole step ended.
+pub enum StepEnd {
+    Done {
+        passed: bool,
+        failed_before: Option<bool>,
+    },
+    Skipped(String),
+    Quit,
+}
+
+impl Ctx<'_, '_> {
+    /// Text with variables filled in; a text naming a not-yet-saved variable shows as written.
+    pub fn soft(&self, text: &str) -> String {
+        self.engine
+            .expand(text)
+            .unwrap_or_else(|_| text.to_string())
+    }
+
+    /// The preview of command specs: the line and the client of each.
+    pub fn planned(&self, specs: &[CommandSpec]) -> Vec<Planned> {
+        specs
+            .iter()
+            .map(|c| Planned {
+                line: self.soft(c.line()),
+                connection: c.connection().map(str::to_string),
+            })
+            .collect()
+    }
+
+    /// Asks whether to run a step that has nothing to type (compare, scenario, race).
+    pub fn run_or_skip(&mut self, kind: &str) -> Result<Option<Ran>> {
+        if self.auto {
+            return Ok(None);
+        }
+        Ok(match self.prompter.step_action(kind)? {
+            StepAction::Quit => Some(Ran::Quit),
+            StepAction::Skip => Some(Ran::Skipped("skipped by you".into())),
+            _ => None,
+        })
+    }
+}
+
+/// Runs one step of any kind, start to end.
+pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<StepEnd> {
+    if let Some(reason) = ctx.engine.unmet(step.requires.as_ref()).await? {
+        return Ok(StepEnd::Skipped(reason));
+    }
+    ctx.engine.begin_step(step)?;
+    let ran = match &step.kind {
+        StepKind::Run { commands } => run::run(ctx, step, commands).await?,
+        StepKind::Exercise {
+            goal,
+            hints,
+            solution,
+        } => exercise::run(ctx, step, goal, hints, solution).await?,
+        StepKind::Compare {
+            iterations,
+            redis,
+            sqlite,
+        } => compare::run(ctx, *iterations, redis, sqlite).await?,
+        StepKind::Scenario { scenario, params } => scenario::run(ctx, scenario, params).await?,
+        StepKind::Wait { seconds, keys } => wait::run(ctx, step, *seconds, keys.as_ref()).await?,
+        StepKind::Race(race) => race::run(ctx, race).await?,
+    };
+    Ok(match ran {
+        Ran::Quit => StepEnd::Quit,
+        Ran::Skipped(why) => StepEnd::Skipped(why),
+        Ran::Done(done) => {
+            let passed = finish(ctx, step, &done).await?;
+            StepEnd::Done {
+                passed,
+                failed_before: done.failed_before,
+            }
+        }
+    })
+}
+
+/// The one end of every step: replies, checks, the key table, and the `after` text (only when
+/// the checks passed: it describes what the learner should now see).
+pub async fn finish(ctx: &mut Ctx<'_, '_>, step: &Step, done: &Done) -> Result<bool> {
+    let replies: Vec<_> = done.executed.iter().map(|e| e.reply.clone()).collect();
+    let results = ctx
+        .engine
+        .check(&step.checks, &replies, &done.metrics)
+        .await?;
+    if done.show_executed && !done.executed.is_empty() {
+        ctx.view.show(Event::Executed(&done.executed));
+    }
+    if !results.is_empty() {
+        ctx.view.show(Event::Checks(&results));
+    }
+    if step.show_keys.as_ref().is_none_or(|k| !k.is_empty()) {
+        let keys = ctx.engine.key_table(ctx.lesson, Some(step)).await?;
+        ctx.view.show(Event::Keys(&keys));
+    }
+    let passed = results.iter().all(|r| r.passed);
+    if passed {
+        if let Some(a) = &step.after {
+            let text = ctx.soft(a);
+            ctx.view.show(Event::After(&text));
+        }
+    }
+    Ok(passed)
+}

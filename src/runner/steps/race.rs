@@ -1,0 +1,39 @@
+//! `kind: race`: workers racing each other, written as lesson data (`lesson::race`), run by
+//! `runner::race`. The step says how the interleaving is forced before it runs, then shows
+//! one table row per round; its checks test the rounds' metrics.
+
+use anyhow::Result;
+
+use super::{Ctx, Done, Ran};
+use crate::lesson::race::Race;
+use crate::runner::race::{self, RaceContext};
+use crate::runner::seam::Event;
+
+pub async fn run(ctx: &mut Ctx<'_, '_>, race: &Race) -> Result<Ran> {
+    let forced_by = ctx.soft(&race.forced_by);
+    ctx.view.show(Event::ForcedBy(&forced_by));
+    if let Some(ran) = ctx.run_or_skip("race")? {
+        return Ok(ran);
+    }
+    let ticker = ctx.view.ticker("race");
+    let rctx = RaceContext {
+        server: ctx.engine.server,
+        gate: &ctx.engine.gate,
+        vars: &ctx.engine.vars,
+        ticker: ticker.as_ref(),
+    };
+    let report = tokio::select! {
+        r = race::run(race, &rctx) => r,
+        _ = tokio::signal::ctrl_c() => {
+            ticker.finish();
+            return Ok(Ran::Quit);
+        }
+    };
+    ticker.finish();
+    let report = report?;
+    ctx.view.show(Event::Report(&report));
+    Ok(Ran::Done(Done {
+        metrics: report.metrics.clone(),
+        ..Done::default()
+    }))
+}

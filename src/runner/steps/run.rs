@@ -1,0 +1,102 @@
+//! `kind: run`: the lesson's commands, run for the learner or typed by them. Typed commands
+//! behave as in redis-cli: each reply shows as soon as it is sent. A few words are the
+//! learner's, never Redis's: `quit`/`exit` leave, `skip` skips the step, `help` lists them.
+
+use anyhow::Result;
+
+use super::{Ctx, Done, Ran};
+use crate::lesson::model::{CommandSpec, Step};
+use crate::redis::guard::Verdict;
+use crate::runner::checks::reply_text;
+use crate::runner::gate::Origin;
+use crate::runner::seam::{Event, StepAction};
+use crate::runner::typed_args;
+
+/// What the typing prompt understands besides Redis commands.
+pub const WORDS: &str = "Enter runs the suggested command · type your own · `skip` skips the step · `quit` leaves (progress is saved)";
+
+pub async fn run(ctx: &mut Ctx<'_, '_>, _step: &Step, commands: &[CommandSpec]) -> Result<Ran> {
+    // A command may use a value saved by an earlier command of the same step: the preview
+    // shows it as written, and it is filled in just before it runs.
+    let planned = ctx.planned(commands);
+    ctx.view.show(Event::Preview(&planned));
+    let action = if ctx.auto {
+        StepAction::Run
+    } else {
+        ctx.prompter.step_action("run")?
+    };
+    match action {
+        StepAction::Quit => Ok(Ran::Quit),
+        StepAction::Skip => Ok(Ran::Skipped("skipped by you".into())),
+        StepAction::Run => Ok(Ran::Done(Done {
+            executed: ctx.engine.run_commands(commands).await?,
+            show_executed: true,
+            ..Done::default()
+        })),
+        StepAction::TypeIt => type_it(ctx, commands).await,
+    }
+}
+
+async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran> {
+    ctx.view.show(Event::Notice(WORDS));
+    let mut out = Vec::new();
+    for spec in commands {
+        // Filled in now, so values saved by the commands before it are known.
+        let line = ctx.engine.expand(spec.line())?;
+        // A command this server will not take from a keyboard (a script on a server redislab
+        // does not own) runs for the learner instead of refusing forever.
+        if let Ok(args) = typed_args(&line) {
+            if let Verdict::Refuse(why) = ctx.engine.gate.admit(&args, Origin::Learner).await? {
+                let note = format!("{why} — so redislab runs this one for you");
+                ctx.view.show(Event::Refused(&note));
+                let e = ctx
+                    .engine
+                    .run_line(spec.line(), spec.connection(), spec.save_as())
+                    .await?;
+                ctx.view.show(Event::Executed(std::slice::from_ref(&e)));
+                out.push(e);
+                continue;
+            }
+        }
+        loop {
+            let Some(typed) = ctx.prompter.command("redis>", &line)? else {
+                return Ok(Ran::Quit);
+            };
+            let word = typed.trim().to_ascii_lowercase();
+            let executed = match word.as_str() {
+                "quit" | "exit" => return Ok(Ran::Quit),
+                "skip" => return Ok(Ran::Skipped("skipped by you".into())),
+                "help" | "?" => {
+                    ctx.view.show(Event::Notice(WORDS));
+                    continue;
+                }
+                // Enter alone runs the lesson's own line.
+                "" => {
+                    ctx.engine
+                        .run_line(spec.line(), spec.connection(), spec.save_as())
+                        .await?
+                }
+                _ => {
+                    let e = ctx.engine.run_typed(&typed, spec.connection()).await?;
+                    if let (Some(name), None) = (spec.save_as(), &e.refused) {
+                        ctx.engine.vars.set(name, reply_text(&e.reply));
+                    }
+                    e
+                }
+            };
+            if let Some(why) = &executed.refused {
+                ctx.view.show(Event::Refused(why));
+                continue;
+            }
+            ctx.view
+                .show(Event::Executed(std::slice::from_ref(&executed)));
+            out.push(executed);
+            break;
+        }
+    }
+    Ok(Ran::Done(Done {
+        executed: out,
+        show_executed: false,
+        ..Done::default()
+    }))
+}
