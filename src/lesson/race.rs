@@ -61,6 +61,9 @@ pub struct Round {
     /// After the workers: metric name → a command whose reply is a number (`(nil)` is 0).
     #[serde(default)]
     pub measure: BTreeMap<String, String>,
+    /// Run once after `measure` (leave the keys as the next step expects them).
+    #[serde(default)]
+    pub teardown: Vec<String>,
 }
 
 fn one() -> u32 {
@@ -406,6 +409,7 @@ impl Race {
             out.extend(r.setup.iter().map(String::as_str));
             collect_commands(&r.worker, &mut out);
             out.extend(r.measure.values().map(String::as_str));
+            out.extend(r.teardown.iter().map(String::as_str));
         }
         out
     }

@@ -94,13 +94,7 @@ async fn run_round(
 ) -> Result<BTreeMap<String, f64>> {
     let display = ctx.server.display.clone();
     let mut main = ctx.server.learner_connection().await?;
-    for line in &round.setup {
-        let args = lesson_args(ctx.vars, line)?;
-        let e = send_gated(ctx.gate, &mut main, &args, Origin::Lesson, None, &display).await?;
-        if let Some(why) = e.refused {
-            bail!("set-up command refused: {why}");
-        }
-    }
+    run_plain(ctx, &mut main, &round.setup, "set-up").await?;
     let total = race.workers() as usize;
     let conns = run_together(total, |_| ctx.server.learner_connection()).await?;
     let barrier = Arc::new(Barrier::new(total));
@@ -159,7 +153,33 @@ async fn run_round(
         }
         metrics.insert(name.clone(), as_number(name, &e.reply)?);
     }
+    run_plain(ctx, &mut main, &round.teardown, "teardown").await?;
     Ok(metrics)
+}
+
+/// Runs a round's set-up or teardown lines in order on one connection.
+async fn run_plain(
+    ctx: &RaceContext<'_>,
+    conn: &mut MultiplexedConnection,
+    lines: &[String],
+    what: &str,
+) -> Result<()> {
+    for line in lines {
+        let args = lesson_args(ctx.vars, line)?;
+        let e = send_gated(
+            ctx.gate,
+            conn,
+            &args,
+            Origin::Lesson,
+            None,
+            &ctx.server.display,
+        )
+        .await?;
+        if let Some(why) = e.refused {
+            bail!("{what} command {} refused: {why}", e.line);
+        }
+    }
+    Ok(())
 }
 
 /// A measured reply as a number: an integer, a numeric string, or `(nil)` as 0.
