@@ -203,3 +203,37 @@ async fn a_refused_worker_command_ends_the_race_at_once_instead_of_leaving_other
     );
     assert_eq!(redis.foreign_fingerprint(), before);
 }
+
+/// The race example in LESSONS.md, cut out of the file: it parses, passes the static rules,
+/// and its checks pass on a real server, so the example an author copies always works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_race_example_in_lessons_md_runs_and_passes() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/LESSONS.md"))
+        .expect("LESSONS.md is readable");
+    let section = doc
+        .split("### `kind: race`")
+        .nth(1)
+        .expect("LESSONS.md documents kind: race");
+    let example = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("the race section has a yaml example");
+    let body: String = example
+        .lines()
+        .skip(1) // `- kind: race`: race_lesson writes its own
+        .map(|l| format!("  {l}\n"))
+        .filter(|l| !l.trim_start().starts_with("title:") && !l.trim_start().starts_with("text:"))
+        .collect();
+    let l = race_lesson(body.trim_end()).unwrap_or_else(|e| panic!("the example: {e}"));
+    let step = &l.steps[0];
+    let StepKind::Race(r) = &step.kind else {
+        unreachable!()
+    };
+    assert!(r.problems().is_empty(), "{:?}", r.problems());
+    let redis = TestRedis::start();
+    let home = tempfile::tempdir().expect("temp dir");
+    let server = server(&redis, home.path()).await;
+    let x = run_once(&server, &l, step).await;
+    assert_eq!(m(&x, "locked.granted"), 5.0);
+}
