@@ -12,6 +12,7 @@ pub mod gate;
 pub mod quiz;
 pub mod race;
 pub mod seam;
+pub mod snapshot;
 pub mod steps;
 pub mod walk;
 
@@ -121,6 +122,10 @@ pub struct Engine<'a> {
     /// Full rights, for checks and the key table.
     pub admin: MultiplexedConnection,
     pub gate: Gate,
+    /// The lesson's key patterns (as written): what lesson time and snapshots cover.
+    lesson_keys: Vec<String>,
+    /// Keys with a TTL, frozen while the learner reads; thawed before the next command.
+    frozen: Option<snapshot::Snapshot>,
 }
 
 impl<'a> Engine<'a> {
@@ -133,7 +138,54 @@ impl<'a> Engine<'a> {
             conns: HashMap::new(),
             gate: Gate::new(admin.clone(), namespace, server.is_managed()),
             admin,
+            lesson_keys: Vec::new(),
+            frozen: None,
         })
+    }
+
+    /// The key patterns lesson time and snapshots cover (the lesson's `keys`).
+    pub fn set_lesson_keys(&mut self, patterns: &[String]) {
+        self.lesson_keys = patterns.to_vec();
+    }
+
+    async fn current_lesson_keys(&mut self) -> Result<Vec<Vec<u8>>> {
+        let patterns = self
+            .lesson_keys
+            .iter()
+            .map(|p| self.expand(p))
+            .collect::<Result<Vec<_>>>()?;
+        snapshot::lesson_keys(&mut self.admin, &self.namespace, &patterns).await
+    }
+
+    /// Stops lesson time: call before the learner reads or types.
+    pub async fn freeze(&mut self) -> Result<()> {
+        if self.frozen.is_none() {
+            let keys = self.current_lesson_keys().await?;
+            self.frozen = Some(snapshot::Snapshot::take(&mut self.admin, &keys, true).await?);
+        }
+        Ok(())
+    }
+
+    /// Lets lesson time run again: every frozen key gets its remaining time back.
+    pub async fn thaw(&mut self) -> Result<()> {
+        if let Some(f) = self.frozen.take() {
+            f.thaw(&mut self.admin).await?;
+        }
+        Ok(())
+    }
+
+    /// Every lesson key as it is now (time frozen first, so the TTLs are the step's own).
+    pub async fn snapshot(&mut self) -> Result<snapshot::Snapshot> {
+        self.thaw().await?;
+        let keys = self.current_lesson_keys().await?;
+        snapshot::Snapshot::take(&mut self.admin, &keys, false).await
+    }
+
+    /// Puts the lesson's keys back as `s` saw them.
+    pub async fn restore(&mut self, s: &snapshot::Snapshot) -> Result<()> {
+        self.frozen = None;
+        let now = self.current_lesson_keys().await?;
+        s.restore_all(&mut self.admin, &self.namespace, &now).await
     }
 
     async fn conn(&mut self, name: Option<&str>) -> Result<&mut MultiplexedConnection> {
@@ -238,6 +290,7 @@ impl<'a> Engine<'a> {
         connection: Option<&str>,
         save_as: Option<&str>,
     ) -> Result<Executed> {
+        self.thaw().await?;
         let display = self.server.display.clone();
         let gate = self.gate.clone();
         let conn = self.conn(connection).await?;
@@ -268,6 +321,7 @@ impl<'a> Engine<'a> {
         replies: &[Value],
         metrics: &BTreeMap<String, f64>,
     ) -> Result<Vec<CheckResult>> {
+        self.thaw().await?;
         checks::evaluate(&mut self.admin, checks, replies, metrics, &self.vars).await
     }
 
@@ -277,6 +331,7 @@ impl<'a> Engine<'a> {
         lesson: &Lesson,
         step: Option<&Step>,
     ) -> Result<Vec<KeyInfo>> {
+        self.thaw().await?;
         let patterns = match step.and_then(|s| s.show_keys.as_ref()) {
             Some(p) => p.clone(),
             None => lesson.keys.clone(),
@@ -311,6 +366,7 @@ impl<'a> Engine<'a> {
         keys: Option<&Vec<String>>,
         seconds: u64,
     ) -> Result<u64> {
+        self.thaw().await?;
         let patterns = keys.cloned().unwrap_or_else(|| lesson.keys.clone());
         let mut expired = 0;
         for p in patterns {

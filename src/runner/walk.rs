@@ -82,6 +82,7 @@ impl<'b> Walker<'_, 'b> {
         if let Some(reason) = self.engine.unmet(lesson.requires.as_ref()).await? {
             anyhow::bail!("lesson {} {reason}", lesson.id);
         }
+        self.engine.set_lesson_keys(&lesson.keys);
         self.engine.run_quiet(&lesson.setup).await?;
         let from = self.options.from_step.clamp(1, n.max(1));
         if from > 1 {

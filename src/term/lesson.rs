@@ -125,7 +125,12 @@ pub fn intro(l: &Lesson, steps: usize) -> String {
     format!(
         "\n{}\n{}\n\n{} {}\n{} {}\n{} {}\n\n{}\n{}\n",
         format!("Lesson {} · {}", l.id, l.title).bold().underline(),
-        format!("{} steps, then a quiz of {} questions", steps, l.quiz.len()).dimmed(),
+        format!(
+            "{} steps, then a quiz of {} questions · TTLs stand still while you read or type; they run while a step runs and in wait steps",
+            steps,
+            l.quiz.len()
+        )
+        .dimmed(),
         "Structure:".bold(),
         l.structure,
         "Used for: ".bold(),

@@ -14,7 +14,7 @@ pub async fn run(
     redis: &RedisSide,
     sqlite: &SqliteSide,
 ) -> Result<Ran> {
-    if let Some(ran) = ctx.run_or_skip("compare")? {
+    if let Some(ran) = ctx.run_or_skip("compare").await? {
         return Ok(ran);
     }
     let setup: Vec<CommandSpec> = redis.setup.iter().cloned().map(CommandSpec::Line).collect();

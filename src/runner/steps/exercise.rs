@@ -34,6 +34,7 @@ pub async fn run(
     let mut misses = 0;
     let mut hint_at = 0;
     loop {
+        ctx.engine.freeze().await?;
         match ctx.prompter.exercise_action(misses)? {
             ExerciseAction::Quit => return Ok(Ran::Quit),
             ExerciseAction::Skip => return Ok(Ran::Skipped("skipped by you".into())),
@@ -74,6 +75,7 @@ pub async fn run(
                 if misses >= 3 {
                     let planned = ctx.planned(solution);
                     ctx.view.show(Event::ThreeTries(&planned));
+                    ctx.engine.freeze().await?;
                     if ctx.prompter.confirm("Run the solution now?", true)? != Some(false) {
                         return run_solution(ctx, solution).await;
                     }

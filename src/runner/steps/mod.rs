@@ -78,12 +78,17 @@ impl Ctx<'_, '_> {
             .collect()
     }
 
-    /// Asks whether to run a step that has nothing to type (compare, scenario, race).
-    pub fn run_or_skip(&mut self, kind: &str) -> Result<Option<Ran>> {
+    /// Asks whether to run a step that has nothing to type (compare, scenario, race). Lesson
+    /// time stands still while the learner decides; it runs again with the step.
+    pub async fn run_or_skip(&mut self, kind: &str) -> Result<Option<Ran>> {
         if self.auto {
+            self.engine.thaw().await?;
             return Ok(None);
         }
-        Ok(match self.prompter.step_action(kind)? {
+        self.engine.freeze().await?;
+        let action = self.prompter.step_action(kind)?;
+        self.engine.thaw().await?;
+        Ok(match action {
             StepAction::Quit => Some(Ran::Quit),
             StepAction::Skip => Some(Ran::Skipped("skipped by you".into())),
             _ => None,

@@ -12,7 +12,7 @@ use crate::runner::seam::Event;
 pub async fn run(ctx: &mut Ctx<'_, '_>, race: &Race) -> Result<Ran> {
     let forced_by = ctx.soft(&race.forced_by);
     ctx.view.show(Event::ForcedBy(&forced_by));
-    if let Some(ran) = ctx.run_or_skip("race")? {
+    if let Some(ran) = ctx.run_or_skip("race").await? {
         return Ok(ran);
     }
     let ticker = ctx.view.ticker("race");

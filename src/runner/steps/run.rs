@@ -23,6 +23,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, _step: &Step, commands: &[CommandSpec]) 
     let action = if ctx.auto {
         StepAction::Run
     } else {
+        ctx.engine.freeze().await?;
         ctx.prompter.step_action("run")?
     };
     match action {
@@ -59,6 +60,7 @@ async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran>
             }
         }
         loop {
+            ctx.engine.freeze().await?;
             let Some(typed) = ctx.prompter.command("redis>", &line)? else {
                 return Ok(Ran::Quit);
             };

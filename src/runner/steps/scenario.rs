@@ -8,7 +8,7 @@ use crate::runner::seam::Event;
 use crate::scenarios::{self, ScenarioContext};
 
 pub async fn run(ctx: &mut Ctx<'_, '_>, name: &str, params: &serde_json::Value) -> Result<Ran> {
-    if let Some(ran) = ctx.run_or_skip("scenario")? {
+    if let Some(ran) = ctx.run_or_skip("scenario").await? {
         return Ok(ran);
     }
     let ticker = ctx.view.ticker(name);

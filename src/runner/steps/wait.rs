@@ -14,6 +14,7 @@ pub async fn run(
     seconds: u64,
     keys: Option<&Vec<String>>,
 ) -> Result<Ran> {
+    ctx.engine.thaw().await?;
     if step.show_keys.as_ref().is_none_or(|k| !k.is_empty()) {
         let before = ctx.engine.key_table(ctx.lesson, Some(step)).await?;
         ctx.view.show(Event::Keys(&before));

@@ -1,0 +1,141 @@
+//! The lesson's keys at one moment, kept with DUMP and PTTL, so the engine can put Redis back
+//! exactly as it was. Two uses:
+//!
+//! - **Lesson time.** TTLs pass while a step runs and during wait steps, never while the learner
+//!   reads or types. When a step ends the engine freezes the keys that have a TTL; before the
+//!   next command it gives each its remaining time back (PEXPIRE), recreating one that expired
+//!   meanwhile (RESTORE). A learner who reads for a minute sees what `--auto` sees.
+//! - **Retry and back.** Before each step the engine snapshots every lesson key, so a failed step
+//!   can be retried from that exact state, and an exercise's solution always runs on the state
+//!   it was written for.
+//!
+//! Only keys inside the namespace are ever read or written here.
+
+use anyhow::{Context, Result};
+use redis::Value;
+use redis::aio::MultiplexedConnection;
+
+use crate::inspect;
+use crate::namespace::is_inside;
+
+/// One key as it was.
+#[derive(Debug, Clone)]
+struct Saved {
+    key: Vec<u8>,
+    /// DUMP's payload.
+    dump: Vec<u8>,
+    /// Milliseconds left, or -1 for no TTL.
+    pttl: i64,
+}
+
+/// Lesson keys at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    keys: Vec<Saved>,
+}
+
+/// The lesson keys that exist now (patterns already expanded), inside the namespace only.
+pub async fn lesson_keys(
+    conn: &mut MultiplexedConnection,
+    namespace: &str,
+    patterns: &[String],
+) -> Result<Vec<Vec<u8>>> {
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    for p in patterns {
+        if p.contains(['*', '?', '[']) {
+            keys.extend(inspect::scan_keys(conn, p, 10_000).await?.0);
+        } else {
+            keys.push(p.clone().into_bytes());
+        }
+    }
+    keys.retain(|k| is_inside(namespace, k));
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
+impl Snapshot {
+    /// Every given key that exists (`only_with_ttl`: just those with a TTL, for lesson time).
+    pub async fn take(
+        conn: &mut MultiplexedConnection,
+        keys: &[Vec<u8>],
+        only_with_ttl: bool,
+    ) -> Result<Snapshot> {
+        let mut out = Vec::new();
+        for key in keys {
+            let pttl: i64 = redis::cmd("PTTL").arg(key).query_async(conn).await?;
+            if pttl == -2 || (only_with_ttl && pttl < 0) {
+                continue;
+            }
+            let dump: Value = redis::cmd("DUMP").arg(key).query_async(conn).await?;
+            if let Value::BulkString(dump) = dump {
+                out.push(Saved {
+                    key: key.clone(),
+                    dump,
+                    pttl,
+                });
+            }
+        }
+        Ok(Snapshot { keys: out })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Gives every frozen key its remaining time back; a key that expired meanwhile comes back
+    /// from its DUMP. Keys the learner changed since are not touched by this (nothing runs
+    /// between freezing and thawing but reading).
+    pub async fn thaw(&self, conn: &mut MultiplexedConnection) -> Result<()> {
+        for s in &self.keys {
+            let pttl = s.pttl.max(1);
+            let set: i64 = redis::cmd("PEXPIRE")
+                .arg(&s.key)
+                .arg(pttl)
+                .query_async(conn)
+                .await?;
+            if set == 0 {
+                restore(conn, s, pttl).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts the lesson back exactly as it was: keys of the lesson that did not exist then are
+    /// deleted, the others restored with their value and TTL.
+    pub async fn restore_all(
+        &self,
+        conn: &mut MultiplexedConnection,
+        namespace: &str,
+        now: &[Vec<u8>],
+    ) -> Result<()> {
+        for key in now {
+            if is_inside(namespace, key) && !self.keys.iter().any(|s| &s.key == key) {
+                let _: i64 = redis::cmd("UNLINK").arg(key).query_async(conn).await?;
+            }
+        }
+        for s in &self.keys {
+            restore(conn, s, s.pttl.max(0)).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn restore(conn: &mut MultiplexedConnection, s: &Saved, ttl_ms: i64) -> Result<()> {
+    // RESTORE's TTL 0 means "no TTL".
+    let ttl = if s.pttl < 0 { 0 } else { ttl_ms.max(1) };
+    let _: Value = redis::cmd("RESTORE")
+        .arg(&s.key)
+        .arg(ttl)
+        .arg(&s.dump)
+        .arg("REPLACE")
+        .query_async(conn)
+        .await
+        .with_context(|| {
+            format!(
+                "could not restore {} from its snapshot",
+                String::from_utf8_lossy(&s.key)
+            )
+        })?;
+    Ok(())
+}
