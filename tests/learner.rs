@@ -10,7 +10,9 @@ use common::TestRedis;
 use redislab::lesson::loader;
 use redislab::redis::connect::connect;
 use redislab::runner::Engine;
-use redislab::runner::walk::{Event, ExerciseAction, Options, Prompter, StepAction, View, Walker};
+use redislab::runner::walk::{
+    Event, ExerciseAction, FailureAction, Options, Prompter, StepAction, View, Walker,
+};
 use redislab::settings::Settings;
 
 /// Answers as `--auto` would, after "reading" for `reading_s` seconds before every answer.
@@ -65,6 +67,9 @@ impl Prompter for SlowReader {
     fn confirm(&mut self, _: &str, default: bool) -> Result<Option<bool>> {
         self.read();
         Ok(Some(default))
+    }
+    fn after_failure(&mut self, _: &str) -> Result<FailureAction> {
+        Ok(FailureAction::GoOn)
     }
     fn countdown(&mut self, seconds: u64, _: &mut dyn FnMut() -> String) -> Result<Option<u64>> {
         // A wait step is where time visibly runs: the learner presses a key at once.
@@ -139,4 +144,183 @@ async fn every_lesson_passes_when_the_learner_reads_a_minute_before_every_answer
             lesson.id
         );
     }
+}
+
+/// A learner with a script of answers; anything not scripted is answered as `--auto` would.
+#[derive(Default)]
+struct Scripted {
+    steps: std::collections::VecDeque<StepAction>,
+    typed: std::collections::VecDeque<String>,
+    exercise: std::collections::VecDeque<ExerciseAction>,
+    failures: std::collections::VecDeque<FailureAction>,
+    asked_after_failure: usize,
+}
+
+impl Prompter for Scripted {
+    fn step_action(&mut self, _: &str) -> Result<StepAction> {
+        Ok(self.steps.pop_front().unwrap_or(StepAction::Run))
+    }
+    fn command(&mut self, _: &str, suggestion: &str) -> Result<Option<String>> {
+        Ok(Some(
+            self.typed
+                .pop_front()
+                .unwrap_or_else(|| suggestion.to_string()),
+        ))
+    }
+    fn exercise_action(&mut self, _: usize) -> Result<ExerciseAction> {
+        Ok(self
+            .exercise
+            .pop_front()
+            .unwrap_or(ExerciseAction::Solution))
+    }
+    fn choose(&mut self, _: &str, _: &[String]) -> Result<Option<usize>> {
+        Ok(Some(1))
+    }
+    fn confirm(&mut self, _: &str, default: bool) -> Result<Option<bool>> {
+        Ok(Some(default))
+    }
+    fn after_failure(&mut self, _: &str) -> Result<FailureAction> {
+        self.asked_after_failure += 1;
+        Ok(self.failures.pop_front().unwrap_or(FailureAction::GoOn))
+    }
+    fn countdown(&mut self, seconds: u64, _: &mut dyn FnMut() -> String) -> Result<Option<u64>> {
+        Ok(Some(seconds))
+    }
+}
+
+/// Records what a person would see that these tests look for.
+#[derive(Default)]
+struct Seen {
+    failed_checks: usize,
+    restored: Vec<usize>,
+    headers: Vec<usize>,
+    refused: Vec<String>,
+}
+
+impl View for Seen {
+    fn show(&mut self, event: Event<'_>) {
+        match event {
+            Event::Checks(r) => self.failed_checks += r.iter().filter(|r| !r.passed).count(),
+            Event::Restored { index } => self.restored.push(index),
+            Event::StepHeader { index, .. } => self.headers.push(index),
+            Event::Refused(why) => self.refused.push(why.to_string()),
+            _ => {}
+        }
+    }
+    fn ticker(&mut self, _: &str) -> Box<dyn redislab::measure::Ticker> {
+        Box::new(redislab::measure::Silent)
+    }
+}
+
+/// Walks lesson `id` (steps only, no quiz) with a scripted learner.
+async fn walk(
+    redis: &TestRedis,
+    id: &str,
+    learner: &mut Scripted,
+    seen: &mut Seen,
+) -> redislab::runner::walk::Summary {
+    let home = tempfile::tempdir().expect("temp dir");
+    let settings = Settings::for_url(&redis.url(), "lab", home.path().to_path_buf());
+    let server = connect(&settings).await.expect("connects");
+    let lessons = loader::load_all(None).expect("lessons load");
+    let lesson = &loader::find(&lessons, id).expect("lesson").lesson;
+    let mut engine = Engine::new(&server, "lab").await.expect("engine");
+    let walker = Walker {
+        engine: &mut engine,
+        lesson,
+        prompter: learner,
+        view: seen,
+        store: None,
+        options: Options {
+            auto: false,
+            from_step: 1,
+            answers: None,
+            quiz: false,
+        },
+    };
+    walker.walk().await.expect("the walk ends cleanly")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_step_can_be_retried_from_the_state_it_started_in() {
+    let redis = TestRedis::start();
+    // Step 1 of lesson 01, typed wrong: the value is not "hello", so its checks fail.
+    let mut learner = Scripted {
+        steps: [StepAction::TypeIt].into(),
+        typed: [
+            "SET lab:greeting bye".to_string(),
+            "GET lab:greeting".to_string(),
+            "TYPE lab:greeting".to_string(),
+        ]
+        .into(),
+        failures: [FailureAction::Retry].into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    let summary = walk(&redis, "01", &mut learner, &mut seen).await;
+    assert_eq!(
+        learner.asked_after_failure, 1,
+        "asked once, after the wrong try"
+    );
+    assert!(seen.failed_checks >= 1, "the wrong value was reported");
+    assert_eq!(
+        seen.restored,
+        vec![1],
+        "the keys went back before the retry"
+    );
+    assert_eq!(&seen.headers[..2], &[1, 1], "step 1 was shown again");
+    assert!(
+        summary.failed_steps.is_empty(),
+        "the retried step passed: {:?}",
+        summary.failed_steps
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_wrong_answers_then_the_solution_works_on_the_state_the_exercise_started_in() {
+    let redis = TestRedis::start();
+    // Lesson 07 step 6: take the lock. The learner's tries change the state (another token
+    // without a TTL, then a lock that would block NX); the solution must still work.
+    let mut learner = Scripted {
+        exercise: [
+            ExerciseAction::Type("SET lab:lock:coupon:1 mine".into()),
+            ExerciseAction::Type("GET lab:lock:coupon:1".into()),
+            ExerciseAction::Type("SET foreign:lock x".into()),
+            ExerciseAction::Type("PERSIST lab:lock:coupon:1".into()),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    let summary = walk(&redis, "07", &mut learner, &mut seen).await;
+    assert_eq!(
+        seen.refused.len(),
+        1,
+        "the key outside the namespace was refused, not counted"
+    );
+    assert!(
+        summary.failed_steps.is_empty(),
+        "the solution ran on the exercise's starting state: {:?}",
+        summary.failed_steps
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_returns_to_the_previous_step_with_its_keys_as_they_were() {
+    let redis = TestRedis::start();
+    // Run steps 1 and 2 of lesson 01, then go back from step 3 to step 2.
+    let mut learner = Scripted {
+        steps: [StepAction::Run, StepAction::Run, StepAction::Back].into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    let summary = walk(&redis, "01", &mut learner, &mut seen).await;
+    assert_eq!(seen.restored, vec![2]);
+    assert_eq!(&seen.headers[..4], &[1, 2, 3, 2]);
+    // Step 2's checks expect INCR to reply 1: only true if its counter really went back.
+    assert!(
+        summary.failed_steps.is_empty(),
+        "{:?}",
+        summary.failed_steps
+    );
 }

@@ -20,6 +20,21 @@ pub enum StepAction {
     Run,
     TypeIt,
     Skip,
+    /// Back to the previous step, its keys as they were before it.
+    Back,
+    Quit,
+}
+
+/// What to do after a step whose checks failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureAction {
+    /// Run the step again from the state it started in.
+    Retry,
+    /// Put the keys back and run the lesson's own commands (the solution).
+    ShowSolution,
+    /// Go on knowingly; the step counts as failed.
+    GoOn,
+    Back,
     Quit,
 }
 
@@ -29,6 +44,7 @@ pub enum ExerciseAction {
     Hint,
     Solution,
     Skip,
+    Back,
     Quit,
 }
 
@@ -39,6 +55,8 @@ pub trait Prompter {
     fn exercise_action(&mut self, misses: usize) -> Result<ExerciseAction>;
     fn choose(&mut self, question: &str, choices: &[String]) -> Result<Option<usize>>;
     fn confirm(&mut self, question: &str, default: bool) -> Result<Option<bool>>;
+    /// A step's checks failed: retry it, see the solution, go on, go back, or quit.
+    fn after_failure(&mut self, kind: &str) -> Result<FailureAction>;
     /// Counts down, showing `watch()` (the watched keys' TTLs) as it goes. Returns the seconds
     /// still to go when the learner asked to fast-forward (0 if the wait ran out), `None` on quit.
     fn countdown(&mut self, seconds: u64, watch: &mut dyn FnMut() -> String)
@@ -107,6 +125,10 @@ pub enum Event<'a> {
     FailedStep {
         index: usize,
         title: &'a str,
+    },
+    /// The lesson's keys were put back as they were before step `index`.
+    Restored {
+        index: usize,
     },
     QuizStart {
         questions: usize,

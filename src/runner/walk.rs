@@ -5,11 +5,15 @@
 use anyhow::Result;
 
 use crate::lesson::model::{Lesson, StepKind};
+use crate::lesson::vars::Vars;
 use crate::progress::Store;
 use crate::runner::Engine;
+use crate::runner::snapshot::Snapshot;
 use crate::runner::steps::{self, Ctx, StepEnd};
 
-pub use crate::runner::seam::{Event, ExerciseAction, Planned, Prompter, Silent, StepAction, View};
+pub use crate::runner::seam::{
+    Event, ExerciseAction, FailureAction, Planned, Prompter, Silent, StepAction, View,
+};
 
 pub struct Options {
     pub auto: bool,
@@ -43,15 +47,30 @@ pub struct Walker<'a, 'b> {
     pub options: Options,
 }
 
+/// Where the lesson stood before a step: its keys and its variables.
+struct Before {
+    keys: Snapshot,
+    vars: Vars,
+}
+
 impl<'b> Walker<'_, 'b> {
-    fn ctx(&mut self) -> Ctx<'_, 'b> {
+    fn ctx<'c>(&'c mut self, before: Option<&'c Snapshot>) -> Ctx<'c, 'b> {
         Ctx {
             engine: &mut *self.engine,
             lesson: self.lesson,
             prompter: &mut *self.prompter,
             view: &mut *self.view,
             auto: self.options.auto,
+            before,
         }
+    }
+
+    /// Puts the keys and variables back as they were before step `i`.
+    async fn rewind(&mut self, i: usize, to: &Before) -> Result<()> {
+        self.engine.restore(&to.keys).await?;
+        self.engine.vars = to.vars.clone();
+        self.view.show(Event::Restored { index: i });
+        Ok(())
     }
 
     /// Replays steps before `upto` without showing them (commands only), so state and saved
@@ -94,7 +113,7 @@ impl<'b> Walker<'_, 'b> {
             });
         } else {
             let shown = Lesson {
-                introduction: self.ctx().soft(&lesson.introduction),
+                introduction: self.ctx(None).soft(&lesson.introduction),
                 ..lesson.clone()
             };
             self.view.show(Event::Intro {
@@ -102,20 +121,58 @@ impl<'b> Walker<'_, 'b> {
                 steps: n,
             });
         }
-        for i in from..=n {
+        // What each step found, so a failed step can be retried and `back` can rewind.
+        let mut before: Vec<Option<Before>> = (0..=n).map(|_| None).collect();
+        let mut i = from;
+        while i <= n {
             let step = &lesson.steps[i - 1];
-            let text = self.ctx().soft(&step.text);
-            self.view.show(Event::StepHeader {
-                index: i,
-                steps: n,
-                title: &step.title,
-                kind: step.kind.name(),
-                text: &text,
-            });
-            match steps::run(&mut self.ctx(), step).await? {
+            if !self.options.auto {
+                before[i] = Some(Before {
+                    keys: self.engine.snapshot().await?,
+                    vars: self.engine.vars.clone(),
+                });
+            }
+            self.header(i, n);
+            let mut end = {
+                let snap = before[i].as_ref().map(|b| &b.keys);
+                steps::run(&mut self.ctx(snap), step).await?
+            };
+            // A failed step: retry it, see the solution, go on, or go back.
+            while let (StepEnd::Done { passed: false, .. }, false) = (&end, self.options.auto) {
+                self.engine.freeze().await?;
+                let action = self.prompter.after_failure(step.kind.name())?;
+                let Some(b) = before[i].as_ref() else { break };
+                end = match action {
+                    FailureAction::GoOn => break,
+                    FailureAction::Quit => StepEnd::Quit,
+                    FailureAction::Back => StepEnd::Back,
+                    FailureAction::Retry | FailureAction::ShowSolution => {
+                        self.rewind(i, b).await?;
+                        if action == FailureAction::Retry {
+                            self.header(i, n);
+                            steps::run(&mut self.ctx(Some(&b.keys)), step).await?
+                        } else {
+                            steps::solve(&mut self.ctx(Some(&b.keys)), step).await?
+                        }
+                    }
+                };
+            }
+            match end {
                 StepEnd::Quit => {
                     summary.quit_at = Some(i);
                     return Ok(summary);
+                }
+                StepEnd::Back => {
+                    match before[i - 1].as_ref() {
+                        Some(b) if i > from => {
+                            self.rewind(i - 1, b).await?;
+                            i -= 1;
+                        }
+                        _ => self.view.show(Event::Notice(
+                            "This is the first step of this run: there is nothing to go back to.",
+                        )),
+                    }
+                    continue;
                 }
                 StepEnd::Skipped(why) => {
                     self.view.show(Event::Skipped(&why));
@@ -137,14 +194,16 @@ impl<'b> Walker<'_, 'b> {
                     }
                 }
             }
+            self.engine.freeze().await?;
             if let Some(store) = self.store.as_deref_mut() {
                 store.record_step(&lesson.id, i, i == n)?;
             }
+            i += 1;
         }
         summary.completed = true;
         if self.options.quiz {
             let answers = self.options.answers.clone();
-            match crate::runner::quiz::ask(&mut self.ctx(), answers.as_deref(), &mut summary)
+            match crate::runner::quiz::ask(&mut self.ctx(None), answers.as_deref(), &mut summary)
                 .await?
             {
                 Some((score, total)) => {
@@ -163,6 +222,18 @@ impl<'b> Walker<'_, 'b> {
     /// Runs only the quiz; `None` if the learner left.
     pub async fn quiz(&mut self, summary: &mut Summary) -> Result<Option<(u32, u32)>> {
         let answers = self.options.answers.clone();
-        crate::runner::quiz::ask(&mut self.ctx(), answers.as_deref(), summary).await
+        crate::runner::quiz::ask(&mut self.ctx(None), answers.as_deref(), summary).await
+    }
+
+    fn header(&mut self, i: usize, n: usize) {
+        let step = &self.lesson.steps[i - 1];
+        let text = self.ctx(None).soft(&step.text);
+        self.view.show(Event::StepHeader {
+            index: i,
+            steps: n,
+            title: &step.title,
+            kind: step.kind.name(),
+            text: &text,
+        });
     }
 }

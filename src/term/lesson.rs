@@ -82,6 +82,10 @@ pub fn text(event: &Event<'_>) -> String {
         ),
         Event::Skipped(why) => skipped(why),
         Event::FailedStep { index, title } => failed_step(*index, title),
+        Event::Restored { index } => format!(
+            "  {}\n",
+            format!("↺ the lesson's keys are back as they were before step {index}").cyan()
+        ),
         Event::QuizStart { questions } => {
             format!("\n{}\n", format!("Quiz · {questions} questions").bold())
         }

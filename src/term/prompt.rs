@@ -7,7 +7,7 @@ use anyhow::Result;
 use inquire::error::InquireError;
 use inquire::{Confirm, Select, Text};
 
-use crate::runner::walk::{ExerciseAction, Prompter, StepAction};
+use crate::runner::walk::{ExerciseAction, FailureAction, Prompter, StepAction};
 
 pub struct Inquire;
 
@@ -28,7 +28,11 @@ impl Prompter for Inquire {
         if kind == "run" {
             options.push("Type it yourself");
         }
-        options.extend(["Skip this step", "Quit (progress is saved)"]);
+        options.extend([
+            "Skip this step",
+            "Back to the previous step",
+            "Quit (progress is saved)",
+        ]);
         let r = tokio::task::block_in_place(|| {
             Select::new("What now?", options.clone())
                 .without_help_message()
@@ -39,6 +43,7 @@ impl Prompter for Inquire {
             Some(s) if s.starts_with("Run") => StepAction::Run,
             Some(s) if s.starts_with("Type") => StepAction::TypeIt,
             Some(s) if s.starts_with("Skip") => StepAction::Skip,
+            Some(s) if s.starts_with("Back") => StepAction::Back,
             Some(_) => StepAction::Quit,
         })
     }
@@ -55,9 +60,9 @@ impl Prompter for Inquire {
 
     fn exercise_action(&mut self, misses: usize) -> Result<ExerciseAction> {
         let label = if misses == 0 {
-            "your command (or: hint, solution, skip, quit)"
+            "your command (or: hint, solution, skip, back, quit)"
         } else {
-            "try again (or: hint, solution, skip, quit)"
+            "try again (or: hint, solution, skip, back, quit)"
         };
         let r =
             tokio::task::block_in_place(|| Text::new("redis>").with_help_message(label).prompt());
@@ -67,6 +72,7 @@ impl Prompter for Inquire {
                 "" | "hint" => ExerciseAction::Hint,
                 "solution" => ExerciseAction::Solution,
                 "skip" => ExerciseAction::Skip,
+                "back" => ExerciseAction::Back,
                 "quit" | "exit" => ExerciseAction::Quit,
                 _ => ExerciseAction::Type(s),
             },
@@ -90,6 +96,31 @@ impl Prompter for Inquire {
         let r =
             tokio::task::block_in_place(|| Confirm::new(question).with_default(default).prompt());
         left(r)
+    }
+
+    fn after_failure(&mut self, kind: &str) -> Result<FailureAction> {
+        let mut options = vec!["Retry this step (its keys go back as they were)"];
+        if matches!(kind, "exercise" | "run") {
+            options.push("Show me the solution (keys go back, then the lesson's commands run)");
+        }
+        options.extend([
+            "Go on anyway (the step counts as failed)",
+            "Back to the previous step",
+            "Quit (progress is saved)",
+        ]);
+        let r = tokio::task::block_in_place(|| {
+            Select::new("This step's checks failed. What now?", options.clone())
+                .without_help_message()
+                .prompt()
+        });
+        Ok(match left(r)? {
+            None => FailureAction::Quit,
+            Some(s) if s.starts_with("Retry") => FailureAction::Retry,
+            Some(s) if s.starts_with("Show") => FailureAction::ShowSolution,
+            Some(s) if s.starts_with("Go on") => FailureAction::GoOn,
+            Some(s) if s.starts_with("Back") => FailureAction::Back,
+            Some(_) => FailureAction::Quit,
+        })
     }
 
     fn countdown(
@@ -161,6 +192,9 @@ impl Prompter for NoPrompts {
     }
     fn confirm(&mut self, _: &str, default: bool) -> Result<Option<bool>> {
         Ok(Some(default))
+    }
+    fn after_failure(&mut self, _: &str) -> Result<FailureAction> {
+        Ok(FailureAction::GoOn)
     }
     fn countdown(&mut self, seconds: u64, _: &mut dyn FnMut() -> String) -> Result<Option<u64>> {
         Ok(Some(seconds))

@@ -38,6 +38,7 @@ pub async fn run(
         match ctx.prompter.exercise_action(misses)? {
             ExerciseAction::Quit => return Ok(Ran::Quit),
             ExerciseAction::Skip => return Ok(Ran::Skipped("skipped by you".into())),
+            ExerciseAction::Back => return Ok(Ran::Back),
             ExerciseAction::Hint => {
                 let hint = hints.get(hint_at).map(|h| ctx.soft(h));
                 ctx.view.show(Event::Hint(hint.as_deref()));
@@ -85,7 +86,12 @@ pub async fn run(
     }
 }
 
+/// Runs the solution on the state the step started from, so it always works, whatever the
+/// learner's tries changed meanwhile.
 async fn run_solution(ctx: &mut Ctx<'_, '_>, solution: &[CommandSpec]) -> Result<Ran> {
+    if let Some(before) = ctx.before {
+        ctx.engine.restore(before).await?;
+    }
     Ok(Ran::Done(Done {
         executed: ctx.engine.run_commands(solution).await?,
         show_executed: true,

@@ -18,6 +18,7 @@ use anyhow::Result;
 
 use crate::lesson::model::{CommandSpec, Lesson, Step, StepKind};
 use crate::runner::seam::{Event, Planned, Prompter, StepAction, View};
+use crate::runner::snapshot::Snapshot;
 use crate::runner::{Engine, Executed};
 
 /// Everything a step kind may use.
@@ -27,6 +28,8 @@ pub struct Ctx<'c, 'e> {
     pub prompter: &'c mut dyn Prompter,
     pub view: &'c mut dyn View,
     pub auto: bool,
+    /// The lesson's keys as this step found them (interactive walks only).
+    pub before: Option<&'c Snapshot>,
 }
 
 /// How a step kind's own work ended.
@@ -34,6 +37,8 @@ pub enum Ran {
     /// Done: `finish` checks it.
     Done(Done),
     Skipped(String),
+    /// The learner asked to go back to the previous step.
+    Back,
     Quit,
 }
 
@@ -56,6 +61,7 @@ pub enum StepEnd {
         failed_before: Option<bool>,
     },
     Skipped(String),
+    Back,
     Quit,
 }
 
@@ -90,6 +96,7 @@ impl Ctx<'_, '_> {
         self.engine.thaw().await?;
         Ok(match action {
             StepAction::Quit => Some(Ran::Quit),
+            StepAction::Back => Some(Ran::Back),
             StepAction::Skip => Some(Ran::Skipped("skipped by you".into())),
             _ => None,
         })
@@ -118,8 +125,32 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<StepEnd> {
         StepKind::Wait { seconds, keys } => wait::run(ctx, step, *seconds, keys.as_ref()).await?,
         StepKind::Race(race) => race::run(ctx, race).await?,
     };
+    end_of(ctx, step, ran).await
+}
+
+/// The lesson's own answer to a step, run for the learner: a run step's commands or an
+/// exercise's solution (the caller has put the keys back first), then the usual end.
+pub async fn solve(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<StepEnd> {
+    ctx.engine.begin_step(step)?;
+    let specs = match &step.kind {
+        StepKind::Run { commands } => commands,
+        StepKind::Exercise { solution, .. } => solution,
+        _ => return run(ctx, step).await,
+    };
+    let planned = ctx.planned(specs);
+    ctx.view.show(Event::Solution(&planned));
+    let ran = Ran::Done(Done {
+        executed: ctx.engine.run_commands(specs).await?,
+        show_executed: true,
+        ..Done::default()
+    });
+    end_of(ctx, step, ran).await
+}
+
+async fn end_of(ctx: &mut Ctx<'_, '_>, step: &Step, ran: Ran) -> Result<StepEnd> {
     Ok(match ran {
         Ran::Quit => StepEnd::Quit,
+        Ran::Back => StepEnd::Back,
         Ran::Skipped(why) => StepEnd::Skipped(why),
         Ran::Done(done) => {
             let passed = finish(ctx, step, &done).await?;

@@ -28,6 +28,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, _step: &Step, commands: &[CommandSpec]) 
     };
     match action {
         StepAction::Quit => Ok(Ran::Quit),
+        StepAction::Back => Ok(Ran::Back),
         StepAction::Skip => Ok(Ran::Skipped("skipped by you".into())),
         StepAction::Run => Ok(Ran::Done(Done {
             executed: ctx.engine.run_commands(commands).await?,
@@ -68,6 +69,7 @@ async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran>
             let executed = match word.as_str() {
                 "quit" | "exit" => return Ok(Ran::Quit),
                 "skip" => return Ok(Ran::Skipped("skipped by you".into())),
+                "back" => return Ok(Ran::Back),
                 "help" | "?" => {
                     ctx.view.show(Event::Notice(WORDS));
                     continue;
