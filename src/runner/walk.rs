@@ -301,12 +301,13 @@ impl Walker<'_, '_> {
                         _ => {}
                     }
                 }
-                let pb = term::progress::bar(self.options.quiet, scenario);
+                let bar = term::progress::Bar::new(self.options.quiet, scenario);
+                let pb = &bar.0;
                 let ns = self.engine.namespace.clone();
                 let ctx = ScenarioContext {
                     server: self.engine.server,
                     namespace: &ns,
-                    progress: &pb,
+                    ticker: &bar,
                 };
                 let report = tokio::select! {
                     r = scenarios::run(scenario, params, &ctx) => r?,

@@ -334,8 +334,8 @@ pub async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRe
         release: redis::Script::new(RELEASE_SCRIPT),
     });
     let mut conn = ctx.server.connection().await?;
-    ctx.progress
-        .set_length((3 * params.requests + 2 * params.keys) as u64);
+    ctx.ticker
+        .start((3 * params.requests + 2 * params.keys) as u64, "");
 
     let result = scenario(ctx, &params, &shared, &mut conn).await;
     // Clean up whatever happened.
@@ -363,7 +363,7 @@ async fn scenario(
         (Mode::Lock, "SET NX PX lock"),
         (Mode::Jitter, "TTL jitter only"),
     ] {
-        ctx.progress.set_message(format!(
+        ctx.ticker.message(&format!(
             "{} requests on an expired hot key: {label}",
             params.requests
         ));
@@ -374,14 +374,14 @@ async fn scenario(
         bail!("cache-stampede: expected three rounds");
     };
 
-    ctx.progress.set_message(format!(
+    ctx.ticker.message(&format!(
         "caching {} products at once, TTL {} s",
         params.keys, params.ttl_s
     ));
     let products = shared.db.all_products(params.keys).await?;
     let fixed = warm_up(ctx, conn, &products, params.ttl_s, 0).await?;
     delete_products(conn, ctx, params.keys).await?;
-    ctx.progress.set_message(format!(
+    ctx.ticker.message(&format!(
         "caching {} products at once, TTL {} + 0..{} s",
         params.keys, params.ttl_s, params.jitter_s
     ));
@@ -418,12 +418,10 @@ async fn stampede(
         let mut conn = conn.clone();
         let barrier = barrier.clone();
         let shared = shared.clone();
-        let progress = ctx.progress.clone();
         tokio::spawn(async move {
             barrier.wait().await;
             let started = Instant::now();
             let served = request(&mut conn, &shared, mode, i).await?;
-            progress.inc(1);
             anyhow::Ok((served, started.elapsed()))
         })
     });
@@ -433,6 +431,7 @@ async fn stampede(
         .context("a request task panicked")?
     {
         let (served, took) = joined?;
+        ctx.ticker.tick(1);
         round.slowest = round.slowest.max(took);
         match served {
             Served::Hit => round.hits += 1,
@@ -569,7 +568,7 @@ async fn warm_up(
         pipe.query_async::<()>(conn)
             .await
             .context("warming the cache")?;
-        ctx.progress.inc(chunk.len() as u64);
+        ctx.ticker.tick(chunk.len() as u64);
     }
     Ok(expiry_spread(written_at_ms, &ttls))
 }

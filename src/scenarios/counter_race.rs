@@ -76,15 +76,15 @@ pub async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRe
         .context("resetting the counters")?;
 
     let expected = params.workers * params.increments;
-    ctx.progress.set_length(2 * expected as u64);
+    ctx.ticker.start(2 * expected as u64, "");
     let conns = try_join_all((0..params.workers).map(|_| ctx.server.connection())).await?;
 
-    ctx.progress.set_message(format!(
+    ctx.ticker.message(&format!(
         "{} workers × {} GET+SET increments",
         params.workers, params.increments
     ));
     let get_set_time = race(ctx, &conns, &naive_key, params.increments, Method::GetSet).await?;
-    ctx.progress.set_message(format!(
+    ctx.ticker.message(&format!(
         "{} workers × {} INCRs",
         params.workers, params.increments
     ));
@@ -132,7 +132,6 @@ async fn race(
         let mut conn = conn.clone();
         let barrier = barrier.clone();
         let key = key.to_string();
-        let progress = ctx.progress.clone();
         tokio::spawn(async move {
             barrier.wait().await;
             for _ in 0..increments {
@@ -155,7 +154,6 @@ async fn race(
                             .await?;
                     }
                 }
-                progress.inc(1);
             }
             anyhow::Ok(())
         })
@@ -165,6 +163,7 @@ async fn race(
         .context("a worker task panicked")?
     {
         joined?;
+        ctx.ticker.tick(increments as u64);
     }
     Ok(started.elapsed())
 }

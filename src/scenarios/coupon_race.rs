@@ -249,7 +249,7 @@ pub async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRe
         .await
         .context("setting up the coupons")?;
 
-    ctx.progress.set_length(3 * params.workers as u64);
+    ctx.ticker.start(3 * params.workers as u64, "");
     let conns = try_join_all((0..params.workers).map(|_| ctx.server.connection())).await?;
     let release = redis::Script::new(RELEASE_SCRIPT);
     let issue = redis::Script::new(ISSUE_SCRIPT);
@@ -269,7 +269,7 @@ pub async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRe
         (locked, Method::Lock, "SET NX PX lock, retry with backoff"),
         (atomic, Method::Script, "one Lua script, no lock"),
     ] {
-        ctx.progress.set_message(format!(
+        ctx.ticker.message(&format!(
             "{} requests for {} coupons: {message}",
             params.workers, params.stock
         ));
@@ -314,7 +314,6 @@ async fn race(
     let tasks = conns.iter().enumerate().map(|(i, conn)| {
         let mut conn = conn.clone();
         let shared = shared.clone();
-        let progress = ctx.progress.clone();
         let buyer = buyer_of(i, params.workers, params.double_click);
         tokio::spawn(async move {
             shared.start_barrier.wait().await;
@@ -323,13 +322,13 @@ async fn race(
                 Method::Lock => buy_with_lock(&mut conn, &shared, buyer, i).await?,
                 Method::Script => buy_with_script(&mut conn, &shared, buyer).await?,
             };
-            progress.inc(1);
             anyhow::Ok(attempt)
         })
     });
     let mut attempts = Vec::with_capacity(conns.len());
     for joined in try_join_all(tasks).await.context("a buyer task panicked")? {
         attempts.push(joined?);
+        ctx.ticker.tick(1);
     }
     Ok(attempts)
 }

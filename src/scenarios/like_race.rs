@@ -105,7 +105,7 @@ pub async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRe
         .await
         .context("resetting the post's likes")?;
 
-    ctx.progress.set_length(2 * params.toggles as u64);
+    ctx.ticker.start(2 * params.toggles as u64, "");
     let conns = try_join_all((0..params.toggles).map(|_| ctx.server.connection())).await?;
     let script = redis::Script::new(TOGGLE_SCRIPT);
     // Load once up front, so the concurrent toggles all find it by its SHA.
@@ -114,13 +114,13 @@ pub async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRe
         .await
         .context("loading the toggle script")?;
 
-    ctx.progress.set_message(format!(
+    ctx.ticker.message(&format!(
         "{} toggles: SISMEMBER, then MULTI … EXEC",
         params.toggles
     ));
     let naive_outcome = race(ctx, &conns, &naive, Method::CheckThenAct, &script).await?;
-    ctx.progress
-        .set_message(format!("{} toggles: one Lua script", params.toggles));
+    ctx.ticker
+        .message(&format!("{} toggles: one Lua script", params.toggles));
     let atomic_outcome = race(ctx, &conns, &atomic, Method::Script, &script).await?;
 
     let naive_outcome = finish(&mut conn, &naive, naive_outcome).await?;
@@ -149,7 +149,6 @@ async fn race(
         let members = keys.members.clone();
         let counter = keys.counter.clone();
         let script = script.clone();
-        let progress = ctx.progress.clone();
         tokio::spawn(async move {
             barrier.wait().await;
             let liked = match method {
@@ -183,7 +182,6 @@ async fn race(
                     liked == 1
                 }
             };
-            progress.inc(1);
             anyhow::Ok(liked)
         })
     });
@@ -192,6 +190,7 @@ async fn race(
         .await
         .context("a toggle task panicked")?
     {
+        ctx.ticker.tick(1);
         if joined? {
             outcome.liked += 1;
         } else {

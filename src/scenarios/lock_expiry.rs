@@ -104,13 +104,13 @@ pub async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRe
         .await
         .context("resetting the locks")?;
     let script = redis::Script::new(RELEASE_SCRIPT);
-    ctx.progress.set_length(2 * 4);
+    ctx.ticker.start(2 * 4, "");
 
-    ctx.progress
-        .set_message("A stalls past its TTL, then releases with a plain DEL");
+    ctx.ticker
+        .message("A stalls past its TTL, then releases with a plain DEL");
     let naive = story(ctx, &params, &naive_key, Release::PlainDel, &script).await;
-    ctx.progress
-        .set_message("A stalls past its TTL, then releases with compare-and-delete");
+    ctx.ticker
+        .message("A stalls past its TTL, then releases with compare-and-delete");
     let safe = match naive {
         Ok(_) => story(ctx, &params, &safe_key, Release::CompareAndDelete, &script).await,
         Err(_) => Err(anyhow!("skipped")),
@@ -208,7 +208,7 @@ async fn story(
         "OK".into(),
         "A",
     );
-    ctx.progress.inc(1);
+    ctx.ticker.tick(1);
 
     // Time passes while A is stalled: bring the expiry forward and wait until the key is gone.
     let mut conn = ctx.server.connection().await?;
@@ -233,7 +233,7 @@ async fn story(
         "OK".into(),
         "B",
     );
-    ctx.progress.inc(1);
+    ctx.ticker.tick(1);
 
     // A wakes up and releases "its" lock.
     let before = get(&mut conn, key).await?;
@@ -260,7 +260,7 @@ async fn story(
         format!("(integer) {release_reply}"),
         holds_after,
     );
-    ctx.progress.inc(1);
+    ctx.ticker.tick(1);
 
     let mut conn_c = ctx.server.connection().await?;
     let c_acquired = set_nx(&mut conn_c, key, &token_c, lock_ms).await?;
@@ -275,7 +275,7 @@ async fn story(
             "B"
         },
     );
-    ctx.progress.inc(1);
+    ctx.ticker.tick(1);
 
     Ok(Outcome {
         foreign_lock_deleted,

@@ -179,7 +179,7 @@ pub async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRe
         );
     }
     let stream = ctx.key("orders:stream");
-    ctx.progress.set_length(params.entries as u64 + 5);
+    ctx.ticker.start(params.entries as u64 + 5, "");
     let mut conn = ctx.server.connection().await?;
     let result = scenario(ctx, &params, &stream, &mut conn).await;
     // Whatever happened, the stream does not stay forever.
@@ -206,8 +206,8 @@ async fn scenario(
         rows.push(vec![who.to_string(), command, reply]);
     };
 
-    ctx.progress
-        .set_message(format!("XADD {} orders", params.entries));
+    ctx.ticker
+        .message(&format!("XADD {} orders", params.entries));
     redis::cmd("DEL")
         .arg(stream)
         .query_async::<i64>(conn)
@@ -245,7 +245,7 @@ async fn scenario(
             .await
             .context("XADD")?;
         added.push(id);
-        ctx.progress.inc(1);
+        ctx.ticker.tick(1);
     }
     row(
         "producer",
@@ -257,8 +257,10 @@ async fn scenario(
     );
 
     // worker-1: its own task and connection; reads, then crashes before any XACK.
-    ctx.progress
-        .set_message(format!("worker-1 reads {} and crashes", params.crash_after));
+    ctx.ticker.message(&format!(
+        "worker-1 reads {} and crashes",
+        params.crash_after
+    ));
     let worker1 = {
         let mut c = ctx.server.connection().await?;
         let stream = stream.to_string();
@@ -279,10 +281,10 @@ async fn scenario(
         ),
         format!("{}, then crashes: no XACK", id_range(&w1)),
     );
-    ctx.progress.inc(1);
+    ctx.ticker.tick(1);
 
     // worker-2: reads what was never delivered, and ACKs it.
-    ctx.progress.set_message("worker-2 reads the rest and ACKs");
+    ctx.ticker.message("worker-2 reads the rest and ACKs");
     let mut c2 = ctx.server.connection().await?;
     let w2 = {
         let stream = stream.to_string();
@@ -310,7 +312,7 @@ async fn scenario(
         format!("XACK {stream} {GROUP} <{} ids>", w2_ids.len()),
         format!("(integer) {w2_acked}"),
     );
-    ctx.progress.inc(1);
+    ctx.ticker.tick(1);
 
     let (count, consumers) = pending(conn, stream).await?;
     o.pending_after_crash = count;
@@ -323,11 +325,10 @@ async fn scenario(
         format!("XPENDING {stream} {GROUP}"),
         format!("{count} pending ({})", per_consumer(&consumers)),
     );
-    ctx.progress.inc(1);
+    ctx.ticker.tick(1);
 
     // worker-2 takes over whatever has been pending at least MIN_IDLE_MS.
-    ctx.progress
-        .set_message("worker-2 claims worker-1's entries");
+    ctx.ticker.message("worker-2 claims worker-1's entries");
     let mut cursor = "0-0".to_string();
     let mut claimed = Vec::new();
     for _ in 0..MAX_CLAIM_ROUNDS {
@@ -364,7 +365,7 @@ async fn scenario(
         format!("XACK {stream} {GROUP} <{} ids>", claimed.len()),
         format!("(integer) {claimed_acked}"),
     );
-    ctx.progress.inc(1);
+    ctx.ticker.tick(1);
 
     let (count, consumers) = pending(conn, stream).await?;
     o.pending_final = count;
@@ -394,7 +395,7 @@ async fn scenario(
         format!("XRANGE {stream} - +"),
         format!("{} entries", all.ids.len()),
     );
-    ctx.progress.inc(1);
+    ctx.ticker.tick(1);
     o.rows = rows;
     Ok(o)
 }
