@@ -166,6 +166,16 @@ async fn bench_scenario_measures_every_case() {
     assert_eq!(m(&x, "cases"), 8.0);
     // 100 writes in one round trip beat 100 round trips on any machine.
     assert!(m(&x, "pipeline_speedup") > 1.0, "{x:?}");
+    // Each engine wins somewhere, by a wide margin: SQLite in this process pays no round trip
+    // for a point read; the sorted set answers a top 10 that unindexed SQL must scan for.
+    assert!(
+        m(&x, "single_read_sqlite_memory_p50_us") < m(&x, "single_read_redis_p50_us"),
+        "{x:?}"
+    );
+    assert!(
+        m(&x, "top10_no_index_redis_p50_us") < m(&x, "top10_no_index_sqlite_memory_p50_us"),
+        "{x:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -72,6 +72,7 @@ pub const fn names(name: &'static str, meaning: &'static str) -> Param {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ParamDoc {
     pub name: String,
+    #[serde(rename = "type")]
     pub kind: String,
     pub default: String,
     pub range: String,

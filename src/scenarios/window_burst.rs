@@ -131,8 +131,9 @@ impl Scenario for WindowBurst {
         )
     }
 
-    async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioReport> {
-        run(ctx, params).await
+    /// Resets the limiters, sends every request to each of them, and reports.
+    async fn burst(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioReport> {
+        burst(ctx, params).await
     }
 }
 
