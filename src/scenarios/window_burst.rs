@@ -131,8 +131,7 @@ impl Scenario for WindowBurst {
         )
     }
 
-    /// Resets the limiters, sends every request to each of them, and reports.
-    async fn burst(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioReport> {
+    async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioReport> {
         burst(ctx, params).await
     }
 }
@@ -240,7 +239,8 @@ impl Limiters {
     }
 }
 
-async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioReport> {
+/// Resets the limiters, sends every request to each of them, and reports.
+async fn burst(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioReport> {
     if ctx.server.version_tuple() < (7, 0, 0) {
         bail!(
             "window-burst needs Redis 7.0 or later (EXPIRE … NX), this server is {} {}",
