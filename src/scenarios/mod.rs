@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -84,7 +84,9 @@ pub trait Scenario: 'static {
 /// Parses and checks `value` as `S`'s parameters: the type, then the table's ranges, then `check`.
 fn params_of<S: Scenario>(value: &serde_json::Value) -> Result<S::Params> {
     let p: S::Params = params::parse(S::NAME, value)?;
-    params::check_ranges(S::NAME, S::PARAMS, &serde_json::to_value(&p)?)?;
+    let values = serde_json::to_value(&p)
+        .with_context(|| format!("{}: could not read back its parameters", S::NAME))?;
+    params::check_ranges(S::NAME, S::PARAMS, &values)?;
     S::check(&p)?;
     Ok(p)
 }
