@@ -197,7 +197,7 @@ async fn ttl_jitter_spreads_expiries_that_one_ttl_bunches() {
 #[test]
 fn unknown_scenarios_and_bad_params_are_refused() {
     assert!(scenarios::validate("no-such", &json!({})).is_err());
-    assert!(scenarios::validate("coupon-race", &json!({"stok": 5})).is_err());
+    assert!(scenarios::validate("ttl-jitter", &json!({"key": 5})).is_err());
     assert!(scenarios::check("window-burst", &json!({"limits": 5})).is_err());
     for (name, _) in scenarios::list() {
         scenarios::validate(name, &serde_json::Value::Null)
@@ -221,8 +221,8 @@ fn parameter_tables_show_defaults_and_ranges() {
 
 #[test]
 fn out_of_range_params_are_refused_before_running() {
-    // `validate` relies on this: a lesson asking for 0 workers fails at validation, not live.
-    assert!(scenarios::check("counter-race", &json!({"workers": 0})).is_err());
+    // `validate` relies on this: a lesson asking for 0 keys fails at validation, not live.
+    assert!(scenarios::check("ttl-jitter", &json!({"keys": 0})).is_err());
     assert_eq!(
         scenarios::validate("window-burst", &json!({"limit": 0}))
             .map_err(|e| e.to_string())

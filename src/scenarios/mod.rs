@@ -219,7 +219,7 @@ mod tests {
         let e = validate("no-such", &serde_json::Value::Null).map_err(|e| e.to_string());
         let msg = e.err().unwrap_or_default();
         assert!(
-            msg.contains("window-burst") && msg.contains("counter-race"),
+            msg.contains("window-burst") && msg.contains("ttl-jitter"),
             "{msg}"
         );
         assert!(parameter_table("window-burst").is_some());

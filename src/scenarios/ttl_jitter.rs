@@ -44,7 +44,12 @@ impl Scenario for TtlJitter {
     const SUMMARY: &'static str = "keys cached together with one TTL expire in the same second; with TTL jitter they spread out";
     const PARAMS: &'static [Param] = &[
         int("keys", 1, 10_000, "keys written with each kind of TTL"),
-        int("ttl_s", 1, 86_400, "the TTL every key gets, in seconds"),
+        int(
+            "ttl_s",
+            10,
+            86_400,
+            "the TTL every key gets, in seconds (long enough to outlast the run)",
+        ),
         int(
             "jitter_s",
             1,
