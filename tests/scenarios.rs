@@ -6,6 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::TestRedis;
+use redislab::measure::Silent;
 use redislab::redis::connect::connect;
 use redislab::scenarios::{self, ScenarioContext};
 use redislab::settings::Settings;
@@ -21,11 +22,10 @@ async fn run(name: &str, params: serde_json::Value) -> (BTreeMap<String, f64>, V
     let server = connect(&settings)
         .await
         .expect("connects to the test server");
-    let pb = indicatif::ProgressBar::hidden();
     let ctx = ScenarioContext {
         server: &server,
         namespace: "lab",
-        progress: &pb,
+        ticker: &Silent,
     };
     let report = scenarios::run(name, &params, &ctx)
         .await
@@ -52,75 +52,21 @@ fn m(metrics: &BTreeMap<String, f64>, name: &str) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn counter_race_loses_updates_with_get_set_but_not_with_incr() {
-    let (x, outside) = run("counter-race", json!({"workers": 10, "increments": 30})).await;
-    assert!(outside.is_empty(), "{outside:?}");
-    assert_eq!(m(&x, "incr_final"), m(&x, "expected"));
-    assert!(m(&x, "lost_updates") >= 1.0, "{x:?}");
-    assert_eq!(
-        m(&x, "get_set_final") + m(&x, "lost_updates"),
-        m(&x, "expected")
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn like_race_drifts_when_naive_and_never_when_atomic() {
-    let (x, _) = run("like-race", json!({"toggles": 20})).await;
-    assert_eq!(m(&x, "atomic_drift"), 0.0);
-    assert_eq!(m(&x, "atomic_counter"), m(&x, "atomic_members"));
-    assert!(m(&x, "naive_drift") >= 1.0, "{x:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cache_stampede_lock_loads_once() {
-    let (x, _) = run(
-        "cache-stampede",
-        json!({"requests": 20, "db_delay_ms": 30, "keys": 300}),
-    )
-    .await;
-    assert_eq!(m(&x, "loads_with_lock"), 1.0);
-    assert!(m(&x, "loads_unprotected") > 1.0, "{x:?}");
-    assert!(
-        m(&x, "loads_with_jitter") > 1.0,
-        "jitter does not protect one hot key: {x:?}"
-    );
-    assert!(
-        m(&x, "same_second_expiries_with_jitter") < m(&x, "same_second_expiries_without_jitter")
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn complexity_lpos_grows_with_n_and_sismember_does_not() {
     let (x, _) = run(
         "complexity",
         json!({"sizes": [1000, 100000], "samples": 50}),
     )
     .await;
+    // The round-trip medians, for 100× the elements: LPOS's grows with the list; SISMEMBER's
+    // does not follow N (a busy machine can move it a little, never by a tenth of 100×).
+    assert!(m(&x, "on_growth") > 3.0, "{x:?}");
+    assert!(m(&x, "o1_growth") < 10.0, "{x:?}");
     // Time measured on the server (INFO commandstats) is free of network noise.
     assert!(
         m(&x, "on_server_growth") > 5.0 * m(&x, "o1_server_growth"),
         "{x:?}"
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn coupon_race_oversells_without_a_lock_and_never_with_one() {
-    let (x, _) = run("coupon-race", json!({"workers": 20, "stock": 5})).await;
-    assert!(m(&x, "oversold") >= 1.0, "{x:?}");
-    assert!(m(&x, "unsafe_final_stock") < 0.0, "{x:?}");
-    assert_eq!(m(&x, "locked_granted"), m(&x, "stock"));
-    assert_eq!(m(&x, "locked_final_stock"), 0.0);
-    assert_eq!(m(&x, "atomic_granted"), m(&x, "stock"));
-    assert_eq!(m(&x, "atomic_final_stock"), 0.0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lock_expiry_plain_del_frees_someone_elses_lock() {
-    let (x, _) = run("lock-expiry", json!({})).await;
-    assert_eq!(m(&x, "naive_foreign_lock_deleted"), 1.0);
-    assert_eq!(m(&x, "naive_concurrent_holders"), 2.0);
-    assert_eq!(m(&x, "safe_foreign_lock_deleted"), 0.0);
-    assert_eq!(m(&x, "safe_concurrent_holders"), 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,26 +81,20 @@ async fn window_burst_fixed_window_allows_twice_the_limit() {
     assert_eq!(m(&x, "sliding_allowed"), 10.0);
     assert!(m(&x, "sliding_max_in_window") <= m(&x, "limit"));
     assert!(m(&x, "bucket_max_in_window") <= m(&x, "limit"));
+    assert!(m(&x, "bucket_allowed") <= m(&x, "limit"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pubsub_is_fire_and_forget() {
     let (x, _) = run("pubsub-live", json!({"messages": 5})).await;
-    assert!(m(&x, "early_received") >= m(&x, "messages"), "{x:?}");
+    // Listening while it is published: every message, once.
+    assert_eq!(m(&x, "early_received"), m(&x, "messages") + 1.0, "{x:?}");
+    assert_eq!(m(&x, "pattern_received"), m(&x, "messages") + 1.0, "{x:?}");
+    // Not listening: nothing, and nothing kept for later.
     assert_eq!(m(&x, "late_received_of_earlier"), 0.0);
     assert!(m(&x, "late_received_after_join") >= 1.0);
     assert_eq!(m(&x, "receivers_when_nobody_listens"), 0.0);
     assert_eq!(m(&x, "receivers_first_publish"), 2.0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stream_crash_every_entry_is_acknowledged_exactly_once() {
-    let (x, _) = run("stream-crash", json!({"entries": 6})).await;
-    assert!(m(&x, "pending_after_crash") >= 1.0);
-    assert_eq!(m(&x, "claimed"), m(&x, "pending_after_crash"));
-    assert_eq!(m(&x, "acked_total"), m(&x, "entries"));
-    assert_eq!(m(&x, "pending_final"), 0.0);
-    assert_eq!(m(&x, "late_reader_saw"), m(&x, "entries"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,22 +103,70 @@ async fn bench_scenario_measures_every_case() {
     assert_eq!(m(&x, "cases"), 8.0);
     // 100 writes in one round trip beat 100 round trips on any machine.
     assert!(m(&x, "pipeline_speedup") > 1.0, "{x:?}");
+    // Each engine wins somewhere, by a wide margin: SQLite in this process pays no round trip
+    // for a point read; the sorted set answers a top 10 that unindexed SQL must scan for.
+    assert!(
+        m(&x, "single_read_sqlite_memory_p50_us") < m(&x, "single_read_redis_p50_us"),
+        "{x:?}"
+    );
+    assert!(
+        m(&x, "top10_no_index_redis_p50_us") < m(&x, "top10_no_index_sqlite_memory_p50_us"),
+        "{x:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_jitter_spreads_expiries_that_one_ttl_bunches() {
+    let (x, outside) = run(
+        "ttl-jitter",
+        json!({"keys": 500, "ttl_s": 300, "jitter_s": 60}),
+    )
+    .await;
+    assert!(outside.is_empty(), "{outside:?}");
+    // One TTL: every key expires within the same second.
+    assert_eq!(m(&x, "same_second_expiries_without_jitter"), 500.0, "{x:?}");
+    assert!(m(&x, "spread_seconds_without_jitter") < 1.0, "{x:?}");
+    // With 0..60 s of jitter: the busiest second holds a small share, over about a minute.
+    assert!(m(&x, "same_second_expiries_with_jitter") <= 50.0, "{x:?}");
+    assert!(m(&x, "spread_seconds_with_jitter") >= 55.0, "{x:?}");
 }
 
 #[test]
 fn unknown_scenarios_and_bad_params_are_refused() {
-    assert!(scenarios::check("no-such", &json!({})).is_err());
-    assert!(scenarios::check("coupon-race", &json!({"stok": 5})).is_err());
-    for (name, _) in scenarios::SCENARIOS {
-        scenarios::check(name, &serde_json::Value::Null)
+    assert!(scenarios::validate("no-such", &json!({})).is_err());
+    assert!(scenarios::validate("ttl-jitter", &json!({"key": 5})).is_err());
+    assert!(scenarios::check("window-burst", &json!({"limits": 5})).is_err());
+    for (name, _) in scenarios::list() {
+        scenarios::validate(name, &serde_json::Value::Null)
             .unwrap_or_else(|e| panic!("{name} defaults: {e:#}"));
     }
 }
 
 #[test]
+fn parameter_tables_show_defaults_and_ranges() {
+    let table = scenarios::parameter_table("window-burst").expect("window-burst has a table");
+    let limit = table
+        .iter()
+        .find(|p| p.name == "limit")
+        .expect("a limit row");
+    assert_eq!(
+        (limit.default.as_str(), limit.range.as_str()),
+        ("10", "1–10000")
+    );
+    assert!(scenarios::parameter_table("no-such").is_none());
+}
+
+#[test]
 fn out_of_range_params_are_refused_before_running() {
-    // `validate` relies on this: a lesson asking for 0 workers fails at validation, not live.
-    assert!(scenarios::check("counter-race", &json!({"workers": 0})).is_err());
+    // `validate` relies on this: a lesson asking for 0 keys fails at validation, not live.
+    assert!(scenarios::check("ttl-jitter", &json!({"keys": 0})).is_err());
+    assert_eq!(
+        scenarios::validate("window-burst", &json!({"limit": 0}))
+            .map_err(|e| e.to_string())
+            .err()
+            .as_deref(),
+        Some("window-burst: `limit` must be between 1 and 10000, got 0")
+    );
     assert!(scenarios::check("window-burst", &json!({"window_s": 1})).is_err());
     assert!(scenarios::check("bench", &json!({"cases": ["nope"]})).is_err());
 }

@@ -1,35 +1,34 @@
-//! Named demonstrations a command list cannot show: many clients racing, time passing. Each
-//! lives in its own file with typed parameters (read from the lesson's YAML, unknown fields
-//! refused) and returns a report — a small table and named metrics that lesson checks test.
-//! Scenarios never print; the bar they are handed is drawn by `term`.
+//! Named demonstrations a command list cannot show: many clients at once, time passing, timings
+//! as data grows. Each implements `Scenario` in its own file: typed parameters (unknown fields
+//! refused, ranges from one table), a `run` that returns a report and never prints.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use anyhow::{Context, Result, bail};
-use indicatif::ProgressBar;
+use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::measure::Ticker;
 use crate::redis::connect::Server;
 
 pub mod bench_suite;
-pub mod cache_stampede;
 pub mod complexity;
-pub mod counter_race;
-pub mod coupon_race;
-pub mod like_race;
-pub mod lock_expiry;
+pub mod params;
 pub mod pubsub_live;
-pub mod stream_crash;
+pub mod ttl_jitter;
 pub mod window_burst;
+
+pub use params::{Param, ParamDoc};
 
 /// What a scenario gets to work with.
 pub struct ScenarioContext<'a> {
     pub server: &'a Server,
     /// Keys must start with `<namespace>:`.
     pub namespace: &'a str,
-    /// A progress bar (hidden when not on a terminal): set its length, inc it, set a message.
-    pub progress: &'a ProgressBar,
+    /// Where progress goes (a bar on a terminal, nothing in tests).
+    pub ticker: &'a dyn Ticker,
 }
 
 impl ScenarioContext<'_> {
@@ -45,89 +44,117 @@ pub struct ScenarioReport {
     /// Column headers and rows of the result table.
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
-    /// Named numbers lesson checks can test (`oversold`, `lost_updates`, ...).
+    /// Named numbers lesson checks can test (`fixed_max_in_window`, ...).
     pub metrics: BTreeMap<String, f64>,
-    /// One-line conclusions written from the numbers.
+    /// One-line conclusions computed from this run's numbers.
     pub notes: Vec<String>,
 }
 
-/// Every scenario: name and one-line summary (shown by `validate` for unknown names).
-pub const SCENARIOS: &[(&str, &str)] = &[
-    (
-        "bench",
-        "the quick Redis-vs-SQLite benchmark of `redislab bench`, measured on this machine",
-    ),
-    (
-        "complexity",
-        "O(1) against O(N): SISMEMBER on a set against LPOS on a list, as they grow",
-    ),
-    (
-        "cache-stampede",
-        "many requests on one expired hot key: database loads without protection, with a lock, with jitter",
-    ),
-    (
-        "counter-race",
-        "N workers incrementing: GET+SET loses updates, INCR does not",
-    ),
-    (
-        "like-race",
-        "concurrent like toggles: check-then-act drifts from the set, an atomic script does not",
-    ),
-    (
-        "coupon-race",
-        "N buyers, limited stock: no lock oversells, SET NX PX with retry and backoff does not",
-    ),
-    (
-        "lock-expiry",
-        "a holder outlives its lock: plain DEL frees someone else's lock, compare-and-delete does not",
-    ),
-    (
-        "window-burst",
-        "a burst across a window edge: fixed window allows 2x, sliding log and token bucket do not",
-    ),
-    (
-        "pubsub-live",
-        "a live subscriber receives, a late one misses: Pub/Sub is fire-and-forget",
-    ),
-    (
-        "stream-crash",
-        "a consumer crashes before XACK: XPENDING shows it, XAUTOCLAIM hands it to the survivor",
-    ),
-];
+/// One demonstration.
+pub trait Scenario: 'static {
+    /// The name lessons use: `window-burst`.
+    const NAME: &'static str;
+    /// One line, shown by `validate` and in the scenario list.
+    const SUMMARY: &'static str;
+    /// Every field of `Params`, with its range and meaning.
+    const PARAMS: &'static [Param];
+    /// `#[serde(default, deny_unknown_fields)]`; `Default` gives the defaults the table shows.
+    type Params: DeserializeOwned + Serialize + Default + Send + 'static;
 
-fn parse<P: DeserializeOwned>(name: &str, params: &serde_json::Value) -> Result<P> {
-    let value = if params.is_null() {
-        serde_json::json!({})
-    } else {
-        params.clone()
-    };
-    serde_json::from_value(value).with_context(|| format!("invalid params for scenario {name}"))
+    /// Rules between parameters that a range per parameter cannot say.
+    fn check(_params: &Self::Params) -> Result<()> {
+        Ok(())
+    }
+
+    fn run(
+        ctx: &ScenarioContext<'_>,
+        params: Self::Params,
+    ) -> impl Future<Output = Result<ScenarioReport>> + Send;
 }
 
-/// Checks a scenario exists and its parameters are valid, without running it.
-pub fn check(name: &str, params: &serde_json::Value) -> Result<()> {
-    match name {
-        "bench" => bench_suite::validate(&parse::<bench_suite::Params>(name, params)?),
-        "complexity" => complexity::validate(&parse::<complexity::Params>(name, params)?),
-        "cache-stampede" => {
-            cache_stampede::validate(&parse::<cache_stampede::Params>(name, params)?)
-        }
-        "counter-race" => counter_race::validate(&parse::<counter_race::Params>(name, params)?),
-        "like-race" => like_race::validate(&parse::<like_race::Params>(name, params)?),
-        "coupon-race" => coupon_race::validate(&parse::<coupon_race::Params>(name, params)?),
-        "lock-expiry" => lock_expiry::validate(&parse::<lock_expiry::Params>(name, params)?),
-        "window-burst" => window_burst::validate(&parse::<window_burst::Params>(name, params)?),
-        "pubsub-live" => pubsub_live::validate(&parse::<pubsub_live::Params>(name, params)?),
-        "stream-crash" => stream_crash::validate(&parse::<stream_crash::Params>(name, params)?),
-        _ => bail!(
-            "unknown scenario {name:?} (known: {})",
-            SCENARIOS
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+/// Parses and checks `value` as `S`'s parameters: the type, then the table's ranges, then `check`.
+fn params_of<S: Scenario>(value: &serde_json::Value) -> Result<S::Params> {
+    let p: S::Params = params::parse(S::NAME, value)?;
+    let values = serde_json::to_value(&p)
+        .with_context(|| format!("{}: could not read back its parameters", S::NAME))?;
+    params::check_ranges(S::NAME, S::PARAMS, &values)?;
+    S::check(&p)?;
+    Ok(p)
+}
+
+type Runner = for<'a> fn(
+    &serde_json::Value,
+    &'a ScenarioContext<'a>,
+) -> Result<BoxFuture<'a, Result<ScenarioReport>>>;
+
+/// A scenario behind its name.
+struct Entry {
+    name: &'static str,
+    summary: &'static str,
+    validate: fn(&serde_json::Value) -> Result<()>,
+    table: fn() -> Vec<ParamDoc>,
+    run: Runner,
+}
+
+fn entry<S: Scenario>() -> Entry {
+    Entry {
+        name: S::NAME,
+        summary: S::SUMMARY,
+        validate: |v| params_of::<S>(v).map(|_| ()),
+        table: || {
+            let defaults = serde_json::to_value(S::Params::default()).unwrap_or_default();
+            params::docs(S::PARAMS, &defaults)
+        },
+        run: |v, ctx| {
+            let p = params_of::<S>(v)?;
+            Ok(Box::pin(S::run(ctx, p)))
+        },
     }
+}
+
+fn registry() -> [Entry; 5] {
+    [
+        entry::<bench_suite::Bench>(),
+        entry::<complexity::Complexity>(),
+        entry::<pubsub_live::PubSubLive>(),
+        entry::<ttl_jitter::TtlJitter>(),
+        entry::<window_burst::WindowBurst>(),
+    ]
+}
+
+fn find(name: &str) -> Option<Entry> {
+    registry().into_iter().find(|e| e.name == name)
+}
+
+/// Every scenario: name and one-line summary.
+pub fn list() -> Vec<(&'static str, &'static str)> {
+    let mut all: Vec<_> = registry().iter().map(|e| (e.name, e.summary)).collect();
+    all.sort();
+    all
+}
+
+fn unknown(name: &str) -> anyhow::Error {
+    let names: Vec<&str> = list().into_iter().map(|(n, _)| n).collect();
+    anyhow::anyhow!("unknown scenario {name:?}: use one of {}", names.join(", "))
+}
+
+/// Checks a scenario exists and its parameters are valid, without a server.
+pub fn validate(name: &str, params: &serde_json::Value) -> Result<()> {
+    match find(name) {
+        Some(e) => (e.validate)(params),
+        None => Err(unknown(name)),
+    }
+}
+
+/// The same as `validate` (the name `lesson::validate` calls).
+pub fn check(name: &str, params: &serde_json::Value) -> Result<()> {
+    validate(name, params)
+}
+
+/// A scenario's parameters (name, type, default, range, meaning); `None` for an unknown name
+/// and for the scenarios written before the trait.
+pub fn parameter_table(name: &str) -> Option<Vec<ParamDoc>> {
+    find(name).map(|e| (e.table)())
 }
 
 /// Runs a scenario by name.
@@ -136,17 +163,67 @@ pub async fn run(
     params: &serde_json::Value,
     ctx: &ScenarioContext<'_>,
 ) -> Result<ScenarioReport> {
-    match name {
-        "bench" => bench_suite::run(ctx, parse(name, params)?).await,
-        "complexity" => complexity::run(ctx, parse(name, params)?).await,
-        "cache-stampede" => cache_stampede::run(ctx, parse(name, params)?).await,
-        "counter-race" => counter_race::run(ctx, parse(name, params)?).await,
-        "like-race" => like_race::run(ctx, parse(name, params)?).await,
-        "coupon-race" => coupon_race::run(ctx, parse(name, params)?).await,
-        "lock-expiry" => lock_expiry::run(ctx, parse(name, params)?).await,
-        "window-burst" => window_burst::run(ctx, parse(name, params)?).await,
-        "pubsub-live" => pubsub_live::run(ctx, parse(name, params)?).await,
-        "stream-crash" => stream_crash::run(ctx, parse(name, params)?).await,
-        _ => bail!("unknown scenario {name:?}"),
+    match find(name) {
+        Some(e) => (e.run)(params, ctx)?.await,
+        None => bail!(unknown(name)),
+    }
+}
+
+/// The most of some sorted instants inside any half-open window `(t − width, t]`.
+pub(crate) fn max_in_any_window(sorted: &[u64], width: u64) -> usize {
+    let mut best = 0;
+    let mut lo = 0;
+    for (hi, &t) in sorted.iter().enumerate() {
+        while sorted[lo] + width <= t {
+            lo += 1;
+        }
+        best = best.max(hi - lo + 1);
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_matches_its_params_and_its_defaults_pass() {
+        for e in registry() {
+            (e.validate)(&serde_json::Value::Null)
+                .unwrap_or_else(|err| panic!("{} defaults: {err:#}", e.name));
+            let table = (e.table)();
+            assert!(!table.is_empty(), "{}", e.name);
+            for d in table {
+                // A default means the table names a real field; a meaning, that no field is
+                // missing from the table.
+                assert_ne!(d.default, "—", "{}: `{}` is not a field", e.name, d.name);
+                assert_ne!(d.meaning, params::UNDOCUMENTED, "{}: `{}`", e.name, d.name);
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_names_list_the_known_ones() {
+        let e = validate("no-such", &serde_json::Value::Null).map_err(|e| e.to_string());
+        let msg = e.err().unwrap_or_default();
+        assert!(
+            msg.contains("window-burst") && msg.contains("ttl-jitter"),
+            "{msg}"
+        );
+        assert!(parameter_table("window-burst").is_some());
+        assert!(parameter_table("no-such").is_none());
+    }
+
+    #[test]
+    fn max_in_window_uses_half_open_windows() {
+        assert_eq!(max_in_any_window(&[], 60_000), 0);
+        assert_eq!(max_in_any_window(&[5], 60_000), 1);
+        // 0 and 60 000 are exactly one window apart: never in the same (t − w, t].
+        assert_eq!(max_in_any_window(&[0, 60_000], 60_000), 1);
+        assert_eq!(max_in_any_window(&[0, 59_999], 60_000), 2);
+        assert_eq!(
+            max_in_any_window(&[0, 1, 2, 70_000, 70_001, 100_000, 125_000], 60_000),
+            4
+        );
     }
 }

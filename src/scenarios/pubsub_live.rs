@@ -14,54 +14,61 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use futures_util::StreamExt;
 use redis::aio::{MultiplexedConnection, PubSubSink};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{ScenarioContext, ScenarioReport};
+use super::params::{Param, int};
+use super::{Scenario, ScenarioContext, ScenarioReport};
 
-const MAX_MESSAGES: u64 = 1_000;
-const MIN_WAIT_MS: u64 = 100;
-const MAX_WAIT_MS: u64 = 30_000;
 /// Subscribing and unsubscribing wait for the server's confirmation, at most this long.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+pub struct PubSubLive;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
-    /// Messages published while the two early listeners are subscribed.
-    #[serde(default = "default_messages")]
     pub messages: u64,
-    /// How long to wait for each expected delivery, in milliseconds.
-    #[serde(default = "default_wait_ms")]
     pub wait_ms: u64,
 }
 
-fn default_messages() -> u64 {
-    5
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            messages: 5,
+            wait_ms: 2_000,
+        }
+    }
 }
 
-fn default_wait_ms() -> u64 {
-    2_000
-}
+impl Scenario for PubSubLive {
+    const NAME: &'static str = "pubsub-live";
+    const SUMMARY: &'static str =
+        "a live subscriber receives, a late one misses: Pub/Sub is fire-and-forget";
+    const PARAMS: &'static [Param] = &[
+        int(
+            "messages",
+            1,
+            1_000,
+            "messages published while the two early listeners are subscribed",
+        ),
+        int(
+            "wait_ms",
+            100,
+            30_000,
+            "how long to wait for each expected delivery, in milliseconds",
+        ),
+    ];
+    type Params = Params;
 
-pub(crate) fn validate(params: &Params) -> Result<()> {
-    if params.messages == 0 || params.messages > MAX_MESSAGES {
-        bail!(
-            "pubsub-live: `messages` must be between 1 and {MAX_MESSAGES}, got {}",
-            params.messages
-        );
+    async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioReport> {
+        let (replies, got) = Session::new(ctx, &params).await?.play().await?;
+        Ok(report(&params, &replies, &got))
     }
-    if params.wait_ms < MIN_WAIT_MS || params.wait_ms > MAX_WAIT_MS {
-        bail!(
-            "pubsub-live: `wait_ms` must be between {MIN_WAIT_MS} and {MAX_WAIT_MS}, got {}",
-            params.wait_ms
-        );
-    }
-    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -204,83 +211,97 @@ fn count(got: &Deliveries, messages: u64) -> Counts {
     c
 }
 
-pub async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioReport> {
-    validate(&params)?;
-    let channel = ctx.key("chat:room:1");
-    let pattern = ctx.key("chat:*");
-    let per_delivery = Duration::from_millis(params.wait_ms);
-    let total = params.messages + 2;
-    ctx.progress.set_length(total);
-    let mut conn = ctx.server.connection().await?;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut got = Deliveries::new();
-    let mut replies: Vec<(u64, i64)> = Vec::new();
-
-    ctx.progress
-        .set_message(format!("subscribing to {channel} and {pattern}"));
-    let early = Listener::join(ctx, Who::Early, &channel, tx.clone()).await?;
-    let pat = Listener::join(ctx, Who::Pattern, &pattern, tx.clone()).await?;
-
-    ctx.progress.set_message(format!(
-        "publishing {} messages to {channel}",
-        params.messages
-    ));
-    for n in 1..=params.messages {
-        let r =
-            publish_and_wait(&mut conn, &channel, n, 2, per_delivery, &mut rx, &mut got).await?;
-        replies.push((n, r));
-        ctx.progress.inc(1);
-    }
-
-    ctx.progress.set_message("a late subscriber joins");
-    let late = Listener::join(ctx, Who::Late, &channel, tx.clone()).await?;
-    let after_join = params.messages + 1;
-    let r = publish_and_wait(
-        &mut conn,
-        &channel,
-        after_join,
-        3,
-        per_delivery,
-        &mut rx,
-        &mut got,
-    )
-    .await?;
-    replies.push((after_join, r));
-    ctx.progress.inc(1);
-
-    ctx.progress.set_message("everyone unsubscribes");
-    early.leave(&channel).await?;
-    pat.leave(&pattern).await?;
-    late.leave(&channel).await?;
-    drop(tx);
-    let nobody = params.messages + 2;
-    let r = publish_and_wait(
-        &mut conn,
-        &channel,
-        nobody,
-        0,
-        per_delivery,
-        &mut rx,
-        &mut got,
-    )
-    .await?;
-    replies.push((nobody, r));
-    // Anything still in flight (nothing should be) is counted too.
-    while let Ok((who, m)) = rx.try_recv() {
-        got.entry(m).or_default().push(who);
-    }
-    ctx.progress.inc(1);
-
-    Ok(report(&params, &channel, &pattern, &replies, &got))
+/// One run: the publishing connection, the deliveries forwarded by every listener, and the
+/// replies of every PUBLISH.
+struct Session<'c, 'p> {
+    ctx: &'c ScenarioContext<'c>,
+    params: &'p Params,
+    channel: String,
+    pattern: String,
+    conn: MultiplexedConnection,
+    tx: mpsc::UnboundedSender<(Who, u64)>,
+    rx: mpsc::UnboundedReceiver<(Who, u64)>,
+    got: Deliveries,
+    replies: Vec<(u64, i64)>,
 }
 
-fn report(
-    params: &Params,
-    channel: &str,
-    pattern: &str,
-    replies: &[(u64, i64)],
-    got: &Deliveries,
-) -> ScenarioReport {
+impl<'c, 'p> Session<'c, 'p> {
+    async fn new(ctx: &'c ScenarioContext<'c>, params: &'p Params) -> Result<Self> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Ok(Session {
+            ctx,
+            params,
+            channel: ctx.key("chat:room:1"),
+            pattern: ctx.key("chat:*"),
+            conn: ctx.server.connection().await?,
+            tx,
+            rx,
+            got: Deliveries::new(),
+            replies: Vec::new(),
+        })
+    }
+
+    async fn join(&self, who: Who) -> Result<Listener> {
+        let target = if who == Who::Pattern {
+            &self.pattern
+        } else {
+            &self.channel
+        };
+        Listener::join(self.ctx, who, target, self.tx.clone()).await
+    }
+
+    /// Publishes message `n` and waits for `expected` deliveries.
+    async fn publish(&mut self, n: u64, expected: usize) -> Result<()> {
+        let per_delivery = Duration::from_millis(self.params.wait_ms);
+        let r = publish_and_wait(
+            &mut self.conn,
+            &self.channel,
+            n,
+            expected,
+            per_delivery,
+            &mut self.rx,
+            &mut self.got,
+        )
+        .await?;
+        self.replies.push((n, r));
+        self.ctx.ticker.tick(1);
+        Ok(())
+    }
+
+    /// Early and pattern listeners, `messages` messages, a latecomer and one more, everyone
+    /// leaves and one last message goes to nobody.
+    async fn play(mut self) -> Result<(Vec<(u64, i64)>, Deliveries)> {
+        let (messages, ticker) = (self.params.messages, self.ctx.ticker);
+        ticker.start(
+            messages + 2,
+            &format!("subscribing to {} and {}", self.channel, self.pattern),
+        );
+        let early = self.join(Who::Early).await?;
+        let pat = self.join(Who::Pattern).await?;
+        ticker.message(&format!(
+            "publishing {messages} messages to {}",
+            self.channel
+        ));
+        for n in 1..=messages {
+            self.publish(n, 2).await?;
+        }
+        ticker.message("a late subscriber joins");
+        let late = self.join(Who::Late).await?;
+        self.publish(messages + 1, 3).await?;
+        ticker.message("everyone unsubscribes");
+        early.leave(&self.channel).await?;
+        pat.leave(&self.pattern).await?;
+        late.leave(&self.channel).await?;
+        self.publish(messages + 2, 0).await?;
+        // Anything still in flight (nothing should be) is counted too.
+        while let Ok((who, m)) = self.rx.try_recv() {
+            self.got.entry(m).or_default().push(who);
+        }
+        Ok((self.replies, self.got))
+    }
+}
+
+fn report(params: &Params, replies: &[(u64, i64)], got: &Deliveries) -> ScenarioReport {
     let messages = params.messages;
     let c = count(got, messages);
     let when = |n: u64| {
@@ -337,34 +358,35 @@ fn report(
     m.insert("receivers_after_join".into(), reply_of(messages + 1) as f64);
     m.insert("receivers_when_nobody_listens".into(), nobody as f64);
 
-    let notes = &mut report.notes;
-    notes.push(format!(
-        "The first PUBLISH reached {first} listeners: the subscriber on {channel} and the pattern subscriber on {pattern} (a pattern match counts as a receiver too)."
-    ));
-    notes.push(format!(
-        "The late subscriber got {} of the {messages} messages sent before it joined, and {} after: Pub/Sub keeps no history, a listener only gets what is published while it listens.",
-        c.late_of_earlier, c.late_after_join
-    ));
-    if nobody == 0 {
-        notes.push(
-            "With nobody subscribed PUBLISH replied 0 and the message was simply dropped: fire-and-forget, at most once. For delivery that survives a missing or crashed consumer, use a Stream."
-                .into(),
-        );
+    report.notes = notes(params, &c, first, nobody);
+    report
+}
+
+/// What this run's numbers say, and only that.
+fn notes(params: &Params, c: &Counts, first: i64, nobody: i64) -> Vec<String> {
+    let messages = params.messages;
+    let mut notes = vec![
+        format!("The first PUBLISH reached {first} listeners."),
+        format!(
+            "The late subscriber got {} of the {messages} messages sent before it joined, and {} of the one after.",
+            c.late_of_earlier, c.late_after_join
+        ),
+    ];
+    notes.push(if nobody == 0 {
+        "With nobody subscribed, PUBLISH replied 0: that message reached no one.".into()
     } else {
+        format!(
+            "The last PUBLISH still reached {nobody} listeners outside this scenario (someone else is subscribed to the channel)."
+        )
+    });
+    let expected = messages + 1;
+    if c.early < expected || c.pattern < expected {
         notes.push(format!(
-            "The last PUBLISH still reached {nobody} listeners outside this scenario (someone else is subscribed to {channel})."
-        ));
-    }
-    let expected_early = messages + 1;
-    if c.early < expected_early || c.pattern < expected_early {
-        notes.push(format!(
-            "Some deliveries did not arrive within {} ms each (early {} of {expected_early}, pattern {} of {expected_early}): a subscriber that cannot keep up, or a slow network, loses messages too.",
+            "Some deliveries did not arrive within {} ms each (early {} of {expected}, pattern {} of {expected}): a subscriber that cannot keep up, or a slow network, loses messages too.",
             params.wait_ms, c.early, c.pattern
         ));
     }
     notes
-        .push("Channels are not keys: nothing was stored, so there is nothing to clean up.".into());
-    report
 }
 
 #[cfg(test)]
@@ -373,13 +395,12 @@ mod tests {
 
     #[test]
     fn params_are_checked() {
-        let p = |messages, wait_ms| Params { messages, wait_ms };
-        assert!(validate(&p(5, 2_000)).is_ok());
-        assert!(validate(&p(0, 2_000)).is_err());
-        assert!(validate(&p(5, 1)).is_err());
-        let parsed: Params = serde_json::from_value(serde_json::json!({})).unwrap();
-        assert_eq!(parsed.messages, 5);
-        assert!(serde_json::from_value::<Params>(serde_json::json!({"channel": "x"})).is_err());
+        use crate::scenarios::validate;
+        use serde_json::json;
+        assert!(validate("pubsub-live", &json!({})).is_ok());
+        assert!(validate("pubsub-live", &json!({"messages": 0})).is_err());
+        assert!(validate("pubsub-live", &json!({"wait_ms": 1})).is_err());
+        assert!(validate("pubsub-live", &json!({"channel": "x"})).is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! One user sends `requests` requests spread evenly from `before_edge_ms` before a window edge
 //! to `after_edge_ms` after it (by default 59.1 s … 60.95 s after a window start, limit 10 per
 //! 60 s). Every timestamp is computed and passed in explicitly, never read from a clock, so the
-//! run is the same every time. Three limiters, each in its own task on its own connection:
+//! run is the same every time. Three limiters, run together, each on its own connection:
 //!
 //! - **Fixed window**: `ratelimit:fixed:{user}:{t / window}`, MULTI INCR + `EXPIRE key window NX`
 //!   EXEC (7.0+). The edge starts a fresh counter, so up to 2× the limit gets through.
@@ -20,14 +20,11 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use redis::aio::MultiplexedConnection;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{ScenarioContext, ScenarioReport};
+use super::params::{Param, bounded, int};
+use super::{Scenario, ScenarioContext, ScenarioReport, max_in_any_window};
 
-const MAX_LIMIT: u64 = 10_000;
-const MIN_WINDOW_S: u64 = 5;
-const MAX_WINDOW_S: u64 = 86_400;
-const MAX_REQUESTS: usize = 5_000;
 const USER: &str = "42";
 /// A fixed, window-aligned "now" (November 2023), so keys and replies are the same every run.
 const EPOCH_MS: u64 = 1_700_000_000_000;
@@ -75,83 +72,76 @@ redis.call('PEXPIRE', KEYS[1], window)
 return {allowed, math.floor(units / window)}
 ";
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+pub struct WindowBurst;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
-    /// Requests allowed per window.
-    #[serde(default = "default_limit")]
     pub limit: u64,
-    /// Window length in seconds.
-    #[serde(default = "default_window_s")]
     pub window_s: u64,
-    /// Requests in the burst.
-    #[serde(default = "default_requests")]
-    pub requests: usize,
-    /// The first request comes this many ms before the window edge.
-    #[serde(default = "default_before_edge_ms")]
+    pub requests: u64,
     pub before_edge_ms: u64,
-    /// The last request comes this many ms after the window edge.
-    #[serde(default = "default_after_edge_ms")]
     pub after_edge_ms: u64,
 }
 
-fn default_limit() -> u64 {
-    10
-}
-
-fn default_window_s() -> u64 {
-    60
-}
-
-fn default_requests() -> usize {
-    20
-}
-
-fn default_before_edge_ms() -> u64 {
-    900
-}
-
-fn default_after_edge_ms() -> u64 {
-    950
-}
-
-pub(crate) fn validate(params: &Params) -> Result<()> {
-    if params.limit == 0 || params.limit > MAX_LIMIT {
-        bail!(
-            "window-burst: `limit` must be between 1 and {MAX_LIMIT}, got {}",
-            params.limit
-        );
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            limit: 10,
+            window_s: 60,
+            requests: 20,
+            before_edge_ms: 900,
+            after_edge_ms: 950,
+        }
     }
-    if params.window_s < MIN_WINDOW_S || params.window_s > MAX_WINDOW_S {
-        bail!(
-            "window-burst: `window_s` must be between {MIN_WINDOW_S} and {MAX_WINDOW_S}, got {}",
-            params.window_s
-        );
+}
+
+impl Scenario for WindowBurst {
+    const NAME: &'static str = "window-burst";
+    const SUMMARY: &'static str =
+        "a burst across a window edge: fixed window allows 2x, sliding log and token bucket do not";
+    const PARAMS: &'static [Param] = &[
+        int("limit", 1, 10_000, "requests allowed per window"),
+        int("window_s", 5, 86_400, "window length in seconds"),
+        int("requests", 1, 5_000, "requests in the burst, evenly spread"),
+        int(
+            "before_edge_ms",
+            0,
+            86_400_000,
+            "the first request comes this many ms before the window edge (at most the window)",
+        ),
+        int(
+            "after_edge_ms",
+            0,
+            86_399_999,
+            "the last request comes this many ms after the edge (less than the window)",
+        ),
+    ];
+    type Params = Params;
+
+    fn check(p: &Params) -> Result<()> {
+        let window_ms = p.window_s * 1000;
+        bounded(Self::NAME, "before_edge_ms", p.before_edge_ms, 0, window_ms)?;
+        bounded(
+            Self::NAME,
+            "after_edge_ms",
+            p.after_edge_ms,
+            0,
+            window_ms - 1,
+        )
     }
-    if params.requests == 0 || params.requests > MAX_REQUESTS {
-        bail!(
-            "window-burst: `requests` must be between 1 and {MAX_REQUESTS}, got {}",
-            params.requests
-        );
+
+    async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioReport> {
+        burst(ctx, params).await
     }
-    let window_ms = params.window_s * 1000;
-    if params.before_edge_ms > window_ms || params.after_edge_ms >= window_ms {
-        bail!(
-            "window-burst: `before_edge_ms` must be at most the window ({window_ms} ms) and `after_edge_ms` below it, got {} and {}",
-            params.before_edge_ms,
-            params.after_edge_ms
-        );
-    }
-    Ok(())
 }
 
 /// Request times in ms, relative to the start of the window before the edge: evenly spread from
 /// `window − before` to `window + after`.
 fn request_times(params: &Params) -> Vec<u64> {
-    let window_ms = params.window_s * 1000;
-    let first = window_ms - params.before_edge_ms;
+    let first = params.window_s * 1000 - params.before_edge_ms;
     let span = params.before_edge_ms + params.after_edge_ms;
-    let n = params.requests as u64;
+    let n = params.requests;
     (0..n)
         .map(|i| {
             if n == 1 {
@@ -163,20 +153,6 @@ fn request_times(params: &Params) -> Vec<u64> {
         .collect()
 }
 
-/// The most timestamps (sorted) inside any window `(t − window, t]` — the same half-open window
-/// the sliding log uses (ZREMRANGEBYSCORE removes scores ≤ now − window).
-fn max_in_any_window(sorted: &[u64], window_ms: u64) -> usize {
-    let mut best = 0;
-    let mut lo = 0;
-    for (hi, &t) in sorted.iter().enumerate() {
-        while sorted[lo] + window_ms <= t {
-            lo += 1;
-        }
-        best = best.max(hi - lo + 1);
-    }
-    best
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Limiter {
     Fixed,
@@ -184,7 +160,9 @@ enum Limiter {
     Bucket,
 }
 
-/// Which requests one limiter let through, and what it left in Redis.
+const LIMITERS: [Limiter; 3] = [Limiter::Fixed, Limiter::Sliding, Limiter::Bucket];
+
+/// Which requests one limiter let through.
 #[derive(Debug, Clone, Default)]
 struct Outcome {
     allowed: Vec<bool>,
@@ -193,6 +171,20 @@ struct Outcome {
 }
 
 impl Outcome {
+    fn new(times: &[u64], allowed: Vec<bool>, window_ms: u64) -> Self {
+        let allowed_times: Vec<u64> = times
+            .iter()
+            .zip(&allowed)
+            .filter(|(_, ok)| **ok)
+            .map(|(t, _)| *t)
+            .collect();
+        Outcome {
+            max_in_window: max_in_any_window(&allowed_times, window_ms),
+            allowed,
+            allowed_times,
+        }
+    }
+
     fn count(&self) -> usize {
         self.allowed_times.len()
     }
@@ -206,20 +198,49 @@ impl Outcome {
     }
 }
 
-struct Keys {
+/// Where each limiter keeps its state, and the scripts two of them run.
+struct Limiters {
     fixed_prefix: String,
     sliding: String,
     bucket: String,
+    sliding_script: redis::Script,
+    bucket_script: redis::Script,
 }
 
-impl Keys {
+impl Limiters {
     fn fixed(&self, window_index: u64) -> String {
         format!("{}:{window_index}", self.fixed_prefix)
     }
+
+    /// Sends one request at `now` (ms since the epoch) to `limiter`: allowed or not.
+    async fn allow(
+        &self,
+        conn: &mut MultiplexedConnection,
+        limiter: Limiter,
+        p: &Params,
+        now: u64,
+        seq: usize,
+    ) -> Result<bool> {
+        let window_ms = p.window_s * 1000;
+        let (ok, _): (i64, i64) = match limiter {
+            Limiter::Fixed => return fixed(conn, &self.fixed(now / window_ms), p).await,
+            Limiter::Sliding => {
+                let mut call = self.sliding_script.key(&self.sliding);
+                call.arg(now).arg(window_ms).arg(p.limit);
+                call.arg(format!("{now}-{seq}")).invoke_async(conn).await?
+            }
+            Limiter::Bucket => {
+                let mut call = self.bucket_script.key(&self.bucket);
+                call.arg(now).arg(p.limit).arg(window_ms);
+                call.invoke_async(conn).await?
+            }
+        };
+        Ok(ok == 1)
+    }
 }
 
-pub async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioReport> {
-    validate(&params)?;
+/// Resets the limiters, sends every request to each of them, and reports.
+async fn burst(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioReport> {
     if ctx.server.version_tuple() < (7, 0, 0) {
         bail!(
             "window-burst needs Redis 7.0 or later (EXPIRE … NX), this server is {} {}",
@@ -230,330 +251,215 @@ pub async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRe
     let window_ms = params.window_s * 1000;
     let base = EPOCH_MS / window_ms * window_ms;
     let times = request_times(&params);
-    let keys = Keys {
+    let limiters = Limiters {
         fixed_prefix: ctx.key(&format!("ratelimit:fixed:{USER}")),
         sliding: ctx.key(&format!("ratelimit:sliding:{USER}")),
         bucket: ctx.key(&format!("ratelimit:bucket:{USER}")),
+        sliding_script: redis::Script::new(SLIDING_SCRIPT),
+        bucket_script: redis::Script::new(BUCKET_SCRIPT),
     };
-
-    let mut conn = ctx.server.connection().await?;
-    let mut reset = redis::cmd("DEL");
-    reset.arg(&keys.sliding).arg(&keys.bucket);
     let mut indexes: Vec<u64> = times.iter().map(|t| (base + t) / window_ms).collect();
     indexes.dedup();
-    for i in &indexes {
-        reset.arg(keys.fixed(*i));
-    }
-    reset
+    let fixed_keys: Vec<String> = indexes.iter().map(|i| limiters.fixed(*i)).collect();
+
+    let mut conn = ctx.server.connection().await?;
+    redis::cmd("DEL")
+        .arg(&limiters.sliding)
+        .arg(&limiters.bucket)
+        .arg(&fixed_keys)
         .query_async::<i64>(&mut conn)
         .await
         .context("resetting the limiters")?;
+    for script in [&limiters.sliding_script, &limiters.bucket_script] {
+        script
+            .load_async(&mut conn)
+            .await
+            .context("loading the window-burst scripts")?;
+    }
 
-    ctx.progress.set_length(3 * times.len() as u64);
-    ctx.progress.set_message(format!(
-        "{} requests across a window edge, limit {} per {} s",
-        params.requests, params.limit, params.window_s
-    ));
-    let sliding_script = redis::Script::new(SLIDING_SCRIPT);
-    let bucket_script = redis::Script::new(BUCKET_SCRIPT);
-    sliding_script
-        .load_async(&mut conn)
-        .await
-        .context("loading the sliding-log script")?;
-    bucket_script
-        .load_async(&mut conn)
-        .await
-        .context("loading the token-bucket script")?;
-
-    let mut tasks = Vec::new();
-    for limiter in [Limiter::Fixed, Limiter::Sliding, Limiter::Bucket] {
-        let mut conn = ctx.server.connection().await?;
-        let times = times.clone();
-        let progress = ctx.progress.clone();
-        let script = match limiter {
-            Limiter::Bucket => bucket_script.clone(),
-            _ => sliding_script.clone(),
-        };
-        let key = match limiter {
-            Limiter::Fixed => keys.fixed_prefix.clone(),
-            Limiter::Sliding => keys.sliding.clone(),
-            Limiter::Bucket => keys.bucket.clone(),
-        };
-        let (limit, window_s) = (params.limit, params.window_s);
-        tasks.push(tokio::spawn(async move {
+    ctx.ticker.start(
+        3 * times.len() as u64,
+        &format!(
+            "{} requests across a window edge, limit {} per {} s",
+            params.requests, params.limit, params.window_s
+        ),
+    );
+    let allowed = crate::measure::run_together(LIMITERS.len(), |i| {
+        let (limiters, params, times) = (&limiters, &params, &times);
+        async move {
+            let mut conn = ctx.server.connection().await?;
             let mut allowed = Vec::with_capacity(times.len());
             for (seq, t) in times.iter().enumerate() {
-                let now = base + t;
-                let ok = match limiter {
-                    Limiter::Fixed => fixed(&mut conn, &key, now, limit, window_s).await?,
-                    Limiter::Sliding => {
-                        let (ok, _count): (i64, i64) = script
-                            .key(&key)
-                            .arg(now)
-                            .arg(window_s * 1000)
-                            .arg(limit)
-                            .arg(format!("{now}-{seq}"))
-                            .invoke_async(&mut conn)
-                            .await?;
-                        ok == 1
-                    }
-                    Limiter::Bucket => {
-                        let (ok, _tokens): (i64, i64) = script
-                            .key(&key)
-                            .arg(now)
-                            .arg(limit)
-                            .arg(window_s * 1000)
-                            .invoke_async(&mut conn)
-                            .await?;
-                        ok == 1
-                    }
-                };
-                allowed.push(ok);
-                progress.inc(1);
+                let ok = limiters.allow(&mut conn, LIMITERS[i], params, base + t, seq);
+                allowed.push(ok.await.context("sending a request to a limiter")?);
+                ctx.ticker.tick(1);
             }
             anyhow::Ok(allowed)
-        }));
-    }
-    let mut outcomes = Vec::new();
-    for task in tasks {
-        let allowed = task.await.context("a limiter task panicked")??;
-        let allowed_times: Vec<u64> = times
-            .iter()
-            .zip(&allowed)
-            .filter(|(_, ok)| **ok)
-            .map(|(t, _)| *t)
-            .collect();
-        outcomes.push(Outcome {
-            max_in_window: max_in_any_window(&allowed_times, window_ms),
-            allowed,
-            allowed_times,
-        });
-    }
+        }
+    })
+    .await?;
+    let outcomes: Vec<Outcome> = allowed
+        .into_iter()
+        .map(|a| Outcome::new(&times, a, window_ms))
+        .collect();
     let [fixed_o, sliding_o, bucket_o]: [Outcome; 3] = outcomes
         .try_into()
         .map_err(|_| anyhow!("window-burst: expected three outcomes"))?;
+    let mut keys = fixed_keys;
+    keys.extend([limiters.sliding.clone(), limiters.bucket.clone()]);
     Ok(report(
-        &params, &times, &keys, &indexes, &fixed_o, &sliding_o, &bucket_o,
+        &params,
+        &times,
+        &keys,
+        [&fixed_o, &sliding_o, &bucket_o],
     ))
 }
 
-/// One fixed-window request: the counter of the window `now` falls in.
-async fn fixed(
-    conn: &mut MultiplexedConnection,
-    prefix: &str,
-    now_ms: u64,
-    limit: u64,
-    window_s: u64,
-) -> Result<bool> {
-    let key = format!("{prefix}:{}", now_ms / 1000 / window_s);
+/// One fixed-window request: INCR the counter of the window `now` falls in, and give it a TTL
+/// the first time (NX), in one MULTI/EXEC.
+async fn fixed(conn: &mut MultiplexedConnection, key: &str, p: &Params) -> Result<bool> {
     let (count,): (u64,) = redis::pipe()
         .atomic()
         .cmd("INCR")
-        .arg(&key)
+        .arg(key)
         .cmd("EXPIRE")
-        .arg(&key)
-        .arg(window_s)
+        .arg(key)
+        .arg(p.window_s)
         .arg("NX")
         .ignore()
         .query_async(conn)
         .await?;
-    Ok(count <= limit)
+    Ok(count <= p.limit)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn report(
-    params: &Params,
-    times: &[u64],
-    keys: &Keys,
-    indexes: &[u64],
-    fixed: &Outcome,
-    sliding: &Outcome,
-    bucket: &Outcome,
-) -> ScenarioReport {
-    let secs = |t: u64| format!("{:.3} s", t as f64 / 1000.0);
-    let n = times.len();
-    let row = |name: &str, o: &Outcome, state: &str| {
-        vec![
-            name.to_string(),
-            o.count().to_string(),
-            (n - o.count()).to_string(),
-            o.max_in_window.to_string(),
-            o.first_rejected(times)
-                .map(secs)
-                .unwrap_or_else(|| "never".into()),
-            state.to_string(),
-        ]
+fn secs(t: u64) -> String {
+    format!("{:.3} s", t as f64 / 1000.0)
+}
+
+/// "Fixed window: at most 20 in any 60 s, 2.0× the limit of 10."
+fn limit_note(name: &str, o: &Outcome, p: &Params) -> String {
+    let ratio = o.max_in_window as f64 / p.limit as f64;
+    let verdict = if o.max_in_window as u64 > p.limit {
+        "over"
+    } else {
+        "within"
     };
+    format!(
+        "{name}: allowed {}, at most {} in any {} s — {ratio:.1}× the limit of {}, {verdict} it.",
+        o.count(),
+        o.max_in_window,
+        p.window_s,
+        p.limit
+    )
+}
+
+fn report(p: &Params, times: &[u64], keys: &[String], o: [&Outcome; 3]) -> ScenarioReport {
+    let n = times.len();
+    let names = [
+        ("fixed window (INCR + EXPIRE NX)", "Fixed window"),
+        ("sliding log (sorted set + Lua)", "Sliding log"),
+        ("token bucket (hash + Lua)", "Token bucket"),
+    ];
+    let rows = names
+        .iter()
+        .zip(o)
+        .map(|((label, _), o)| {
+            vec![
+                label.to_string(),
+                o.count().to_string(),
+                (n - o.count()).to_string(),
+                o.max_in_window.to_string(),
+                o.first_rejected(times).map_or_else(|| "never".into(), secs),
+            ]
+        })
+        .collect();
     let mut report = ScenarioReport {
         header: vec![
             "limiter".into(),
             "allowed".into(),
             "rejected".into(),
-            format!("most allowed in any {} s", params.window_s),
+            format!("most allowed in any {} s", p.window_s),
             "first rejected at".into(),
-            "state in Redis".into(),
         ],
-        rows: vec![
-            row(
-                "fixed window (INCR + EXPIRE NX)",
-                fixed,
-                "one counter per window",
-            ),
-            row(
-                "sliding log (sorted set + Lua)",
-                sliding,
-                "one member per allowed request",
-            ),
-            row("token bucket (hash + Lua)", bucket, "two fields"),
-        ],
+        rows,
         ..Default::default()
     };
     let m = &mut report.metrics;
-    m.insert("limit".into(), params.limit as f64);
-    m.insert("window_s".into(), params.window_s as f64);
+    m.insert("limit".into(), p.limit as f64);
+    m.insert("window_s".into(), p.window_s as f64);
     m.insert("requests".into(), n as f64);
-    m.insert("fixed_allowed".into(), fixed.count() as f64);
-    m.insert("sliding_allowed".into(), sliding.count() as f64);
-    m.insert("bucket_allowed".into(), bucket.count() as f64);
-    m.insert("fixed_max_in_window".into(), fixed.max_in_window as f64);
-    m.insert("sliding_max_in_window".into(), sliding.max_in_window as f64);
-    m.insert("bucket_max_in_window".into(), bucket.max_in_window as f64);
-
-    let limit = params.limit as usize;
-    let (first, last) = (
-        times.first().copied().unwrap_or(0),
-        times.last().copied().unwrap_or(0),
-    );
-    let notes = &mut report.notes;
-    notes.push(format!(
-        "{n} requests from {} to {} (the window edge is at {}), limit {limit} per {} s; every timestamp was passed in, none read from a clock.",
-        secs(first),
-        secs(last),
-        secs(params.window_s * 1000),
-        params.window_s
+    for (prefix, o) in ["fixed", "sliding", "bucket"].iter().zip(o) {
+        m.insert(format!("{prefix}_allowed"), o.count() as f64);
+        m.insert(format!("{prefix}_max_in_window"), o.max_in_window as f64);
+    }
+    let (first, last) = (times.first().copied(), times.last().copied());
+    report.notes.push(format!(
+        "{n} requests from {} to {} (the window edge is at {}); each request is sent with its timestamp passed in, so the window boundaries fall the same way on every run.",
+        secs(first.unwrap_or(0)),
+        secs(last.unwrap_or(0)),
+        secs(p.window_s * 1000),
     ));
-    if fixed.max_in_window > limit {
-        notes.push(format!(
-            "The fixed window let {} through within a single {} s stretch, {:.1}× the limit: the edge started a fresh counter and the old one did not count any more.",
-            fixed.max_in_window,
-            params.window_s,
-            fixed.max_in_window as f64 / limit as f64
-        ));
-    } else {
-        notes.push(format!(
-            "The fixed window stayed within the limit this time ({} at most): put more requests on both sides of the edge to see it allow up to 2×.",
-            fixed.max_in_window
-        ));
+    for ((_, name), o) in names.iter().zip(o) {
+        report.notes.push(limit_note(name, o, p));
     }
-    if sliding.max_in_window <= limit {
-        notes.push(format!(
-            "The sliding log allowed {} and never more than {limit} in any {} s: it counts the last {} s from each request, not from a window start.",
-            sliding.count(),
-            params.window_s,
-            params.window_s
-        ));
-    }
-    if bucket.max_in_window <= limit {
-        notes.push(format!(
-            "The token bucket allowed {}: a burst can spend at most its {limit} tokens, and they come back at {limit} per {} s. Over a longer stretch it can allow up to capacity + refill in one window; it trades exactness for O(1) memory.",
-            bucket.count(),
-            params.window_s
-        ));
-    } else {
-        notes.push(format!(
-            "The token bucket let {} through within one {} s stretch: a full bucket ({limit}) plus what refilled meanwhile. It bounds bursts by its capacity, not the count per window.",
-            bucket.max_in_window, params.window_s
-        ));
-    }
-    let fixed_keys: Vec<String> = indexes.iter().map(|i| keys.fixed(*i)).collect();
-    notes.push(format!(
-        "Keys left to inspect, each expiring within {} s: {}, {}, {}.",
-        params.window_s,
-        fixed_keys.join(", "),
-        keys.sliding,
-        keys.bucket
-    ));
+    report
+        .notes
+        .push(format!("Keys left to inspect: {}.", keys.join(", ")));
     report
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn params() -> Params {
-        Params {
-            limit: 10,
-            window_s: 60,
-            requests: 20,
-            before_edge_ms: 900,
-            after_edge_ms: 950,
-        }
-    }
+    use crate::scenarios::validate;
+    use serde_json::json;
 
     #[test]
-    fn params_are_checked() {
-        assert!(validate(&params()).is_ok());
-        assert!(
-            validate(&Params {
-                limit: 0,
-                ..params()
-            })
-            .is_err()
+    fn params_are_checked_against_the_table_and_the_window() {
+        assert!(validate("window-burst", &json!({})).is_ok());
+        let err = |v| {
+            validate("window-burst", &v)
+                .map_err(|e| format!("{e:#}"))
+                .err()
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            err(json!({"limit": 0})),
+            "window-burst: `limit` must be between 1 and 10000, got 0"
         );
-        assert!(
-            validate(&Params {
-                window_s: 1,
-                ..params()
-            })
-            .is_err()
+        assert!(err(json!({"window_s": 1})).contains("`window_s`"));
+        assert!(err(json!({"requests": 0})).contains("`requests`"));
+        assert_eq!(
+            err(json!({"after_edge_ms": 60_000})),
+            "window-burst: `after_edge_ms` must be between 0 and 59999, got 60000"
         );
-        assert!(
-            validate(&Params {
-                requests: 0,
-                ..params()
-            })
-            .is_err()
-        );
-        assert!(
-            validate(&Params {
-                after_edge_ms: 60_000,
-                ..params()
-            })
-            .is_err()
-        );
-        let parsed: Params = serde_json::from_value(serde_json::json!({})).unwrap();
-        assert_eq!((parsed.limit, parsed.requests), (10, 20));
-        assert!(serde_json::from_value::<Params>(serde_json::json!({"now": 1})).is_err());
+        assert!(err(json!({"now": 1})).contains("unknown field `now`"));
     }
 
     #[test]
     fn times_straddle_the_edge() {
-        let t = request_times(&params());
+        let t = request_times(&Params::default());
         assert_eq!(t.len(), 20);
         assert_eq!(t[0], 59_100);
         assert_eq!(t[19], 60_950);
         assert_eq!(t.iter().filter(|&&x| x < 60_000).count(), 10);
         assert!(t.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(max_in_any_window(&t, 60_000), 20);
         let one = request_times(&Params {
             requests: 1,
-            ..params()
+            ..Params::default()
         });
         assert_eq!(one, vec![59_100]);
     }
 
     #[test]
-    fn max_in_window_uses_half_open_windows() {
-        assert_eq!(max_in_any_window(&[], 60_000), 0);
-        assert_eq!(max_in_any_window(&[5], 60_000), 1);
-        // 0 and 60 000 are exactly one window apart: never in the same (t − w, t].
-        assert_eq!(max_in_any_window(&[0, 60_000], 60_000), 1);
-        assert_eq!(max_in_any_window(&[0, 59_999], 60_000), 2);
-        assert_eq!(
-            max_in_any_window(&[0, 1, 2, 70_000, 70_001, 100_000, 125_000], 60_000),
-            4
-        );
-        assert_eq!(max_in_any_window(&[0, 1, 2, 60_001, 60_002], 60_000), 3);
-        let t = request_times(&params());
-        assert_eq!(max_in_any_window(&t, 60_000), 20);
+    fn notes_follow_the_numbers() {
+        let p = Params::default();
+        let times = request_times(&p);
+        let over = Outcome::new(&times, vec![true; 20], 60_000);
+        let within = Outcome::new(&times, (0..20).map(|i| i < 10).collect(), 60_000);
+        assert!(limit_note("Fixed window", &over, &p).contains("2.0× the limit of 10, over it"));
+        assert!(limit_note("Sliding log", &within, &p).contains("1.0× the limit of 10, within it"));
+        assert_eq!(within.first_rejected(&times), Some(times[10]));
     }
 }

@@ -13,11 +13,10 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, name: &str, params: &serde_json::Value) 
     }
     let ticker = ctx.view.ticker(name);
     let ns = ctx.engine.namespace.clone();
-    let pb = indicatif::ProgressBar::hidden();
     let sctx = ScenarioContext {
         server: ctx.engine.server,
         namespace: &ns,
-        progress: &pb,
+        ticker: ticker.as_ref(),
     };
     let report = tokio::select! {
         r = scenarios::run(name, params, &sctx) => r,
