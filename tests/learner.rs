@@ -195,6 +195,9 @@ struct Seen {
     restored: Vec<usize>,
     headers: Vec<usize>,
     refused: Vec<String>,
+    trial_failures: Vec<String>,
+    wrong_answers: Vec<String>,
+    correct: usize,
 }
 
 impl View for Seen {
@@ -204,6 +207,11 @@ impl View for Seen {
             Event::Restored { index } => self.restored.push(index),
             Event::StepHeader { index, .. } => self.headers.push(index),
             Event::Refused(why) => self.refused.push(why.to_string()),
+            Event::Trials(t) => self
+                .trial_failures
+                .extend(t.iter().filter(|t| !t.passed).map(|t| t.why.clone())),
+            Event::WrongAnswer(why) => self.wrong_answers.push(why.to_string()),
+            Event::Correct => self.correct += 1,
             _ => {}
         }
     }
@@ -322,5 +330,46 @@ async fn back_returns_to_the_previous_step_with_its_keys_as_they_were() {
         summary.failed_steps.is_empty(),
         "{:?}",
         summary.failed_steps
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_taken_without_nx_is_refused_with_what_it_would_break() {
+    let redis = TestRedis::start();
+    // Lesson 07 step 6: the goal state is reached without NX, but the trial (the lock already
+    // held by another client) shows the answer would overwrite it. The right answer then passes.
+    let mut learner = Scripted {
+        exercise: [
+            ExerciseAction::Type("SET lab:lock:coupon:1 tok EX 30".into()),
+            ExerciseAction::Type("SET lab:lock:coupon:1 tok NX PX 30000".into()),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    let summary = walk(&redis, "07", &mut learner, &mut seen).await;
+    assert_eq!(seen.trial_failures.len(), 1, "{:?}", seen.trial_failures);
+    assert!(
+        seen.trial_failures[0].contains("NX"),
+        "{:?}",
+        seen.trial_failures
+    );
+    assert_eq!(
+        seen.wrong_answers.len(),
+        1,
+        "the lesson's sentence for this mistake"
+    );
+    assert_eq!(
+        seen.correct, 1,
+        "the NX answer is accepted after the refusal"
+    );
+    assert!(
+        summary.failed_steps.is_empty(),
+        "{:?}",
+        summary.failed_steps
+    );
+    assert!(
+        redis.all_keys().iter().all(|k| !k.contains(":trial:")),
+        "scratch keys are deleted"
     );
 }

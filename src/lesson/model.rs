@@ -146,6 +146,10 @@ pub enum StepKind {
         goal: String,
         hints: Vec<String>,
         solution: Vec<CommandSpec>,
+        /// Other states the learner's own commands are replayed against (in scratch keys).
+        trials: Vec<Trial>,
+        /// Answers that must be refused; `validate --live` proves each one is.
+        wrong_answers: Vec<WrongAnswer>,
     },
     /// The same job in Redis and SQLite, timed side by side.
     Compare {
@@ -218,6 +222,10 @@ pub struct RawStep {
     #[serde(default)]
     solution: Option<Vec<CommandSpec>>,
     #[serde(default)]
+    trials: Option<Vec<Trial>>,
+    #[serde(default)]
+    wrong_answers: Option<Vec<WrongAnswer>>,
+    #[serde(default)]
     iterations: Option<u32>,
     #[serde(default)]
     redis: Option<RedisSide>,
@@ -251,7 +259,7 @@ impl TryFrom<RawStep> for Step {
         let mut extra = Vec::new();
         let allowed: &[&str] = match r.kind {
             KindName::Run => &["commands"],
-            KindName::Exercise => &["goal", "hints", "solution"],
+            KindName::Exercise => &["goal", "hints", "solution", "trials", "wrong_answers"],
             KindName::Compare => &["iterations", "redis", "sqlite"],
             KindName::Scenario => &["scenario", "params"],
             KindName::Wait => &["seconds", "keys"],
@@ -262,6 +270,8 @@ impl TryFrom<RawStep> for Step {
             ("goal", r.goal.is_some()),
             ("hints", r.hints.is_some()),
             ("solution", r.solution.is_some()),
+            ("trials", r.trials.is_some()),
+            ("wrong_answers", r.wrong_answers.is_some()),
             ("iterations", r.iterations.is_some()),
             ("redis", r.redis.is_some()),
             ("sqlite", r.sqlite.is_some()),
@@ -295,6 +305,8 @@ impl TryFrom<RawStep> for Step {
                 goal: r.goal.ok_or_else(|| missing("goal"))?,
                 hints: r.hints.unwrap_or_default(),
                 solution: r.solution.ok_or_else(|| missing("solution"))?,
+                trials: r.trials.unwrap_or_default(),
+                wrong_answers: r.wrong_answers.unwrap_or_default(),
             },
             KindName::Compare => StepKind::Compare {
                 iterations: r.iterations.unwrap_or_else(default_iterations),
@@ -345,6 +357,33 @@ impl TryFrom<RawStep> for Step {
 
 fn default_iterations() -> u32 {
     2000
+}
+
+/// A state the exercise's answer must also handle. The engine copies the exercise's keys into
+/// scratch keys (`<ns>:trial:...`), runs `setup` there, replays the learner's own commands
+/// against them, and runs `checks`: an answer that passes the goal but fails a trial is
+/// refused with `why`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trial {
+    /// The state, as the learner reads it: "another client already holds the lock".
+    pub given: String,
+    /// Commands that prepare the state, written with the exercise's real key names.
+    #[serde(default)]
+    pub setup: Vec<String>,
+    /// What must hold after the learner's commands ran, with the real key names.
+    pub checks: Vec<Check>,
+    /// What a failing answer would break, shown to the learner.
+    pub why: String,
+}
+
+/// A typical wrong answer and why it is wrong.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WrongAnswer {
+    pub cmd: String,
+    /// Shown when a learner types it: what it misses.
+    pub why: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -409,6 +448,11 @@ pub struct Check {
     /// Length or cardinality.
     #[serde(default)]
     pub len: Option<i64>,
+    /// Length or cardinality at least / at most this.
+    #[serde(default)]
+    pub min_len: Option<i64>,
+    #[serde(default)]
+    pub max_len: Option<i64>,
     /// A member of a set, sorted set or list.
     #[serde(default)]
     pub member: Option<String>,

@@ -181,7 +181,29 @@ async fn check_lesson(
         }
         let specs: Vec<CommandSpec> = match &step.kind {
             StepKind::Run { commands } => commands.clone(),
-            StepKind::Exercise { solution, goal, .. } => {
+            StepKind::Exercise {
+                solution,
+                goal,
+                trials,
+                wrong_answers,
+                ..
+            } => {
+                for line in trials
+                    .iter()
+                    .flat_map(|t| &t.setup)
+                    .chain(wrong_answers.iter().map(|w| &w.cmd))
+                {
+                    command(ctx, line, &known, step_managed, conn.as_deref_mut()).await?;
+                }
+                for c in trials.iter().flat_map(|t| &t.checks) {
+                    check_check(ctx, n, c, &known, &step.kind);
+                }
+                if !wrong_answers.is_empty() && trials.is_empty() && step.checks.is_empty() {
+                    ctx.err(
+                        goal,
+                        format!("step {n}: wrong answers need checks or trials to refuse them"),
+                    );
+                }
                 if solution.is_empty() {
                     ctx.err(goal, format!("step {n}: an exercise needs a solution"));
                 }
@@ -346,6 +368,8 @@ fn check_check(ctx: &mut Ctx<'_>, n: usize, c: &Check, known: &HashSet<String>, 
             || c.ttl.is_some()
             || c.value.is_some()
             || c.len.is_some()
+            || c.min_len.is_some()
+            || c.max_len.is_some()
             || c.member.is_some()
             || c.score.is_some()
             || c.field.is_some())

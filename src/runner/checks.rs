@@ -45,6 +45,12 @@ fn fmt_num(n: f64) -> String {
     }
 }
 
+/// 28950 → `28.95`, 30000 → `30`.
+fn ms_as_seconds(ms: i64) -> String {
+    let t = format!("{:.3}", ms as f64 / 1000.0);
+    t.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 fn range_text(min: Option<f64>, max: Option<f64>, unit: &str) -> String {
     match (min, max) {
         (Some(a), Some(b)) if a == b => format!("{}{unit}", fmt_num(a)),
@@ -186,7 +192,8 @@ async fn key_checks(
         let actual = match pttl {
             -2 => "no such key".to_string(),
             -1 => "no TTL".to_string(),
-            ms => format!("{}s", fmt_num((ms as f64 / 100.0).round() / 10.0)),
+            // To the millisecond, so a value just outside a bound never reads as inside it.
+            ms => format!("{}s", ms_as_seconds(ms)),
         };
         let (expected, passed) = match ttl {
             TtlCheck::Keyword(w) if w == "none" => ("no TTL".to_string(), pttl == -1),
@@ -215,7 +222,7 @@ async fn key_checks(
             actual == want,
         ));
     }
-    if let Some(want) = c.len {
+    if c.len.is_some() || c.min_len.is_some() || c.max_len.is_some() {
         let cmd: &[u8] = match key_type.as_str() {
             "string" => b"STRLEN",
             "list" => b"LLEN",
@@ -233,11 +240,18 @@ async fn key_checks(
         } else {
             0
         };
+        let (expected, passed) = match c.len {
+            Some(want) => (want.to_string(), actual == want),
+            None => (
+                range_text(c.min_len.map(|v| v as f64), c.max_len.map(|v| v as f64), ""),
+                c.min_len.is_none_or(|m| actual >= m) && c.max_len.is_none_or(|m| actual <= m),
+            ),
+        };
         out.push(result(
             format!("length of {key}"),
-            want.to_string(),
+            expected,
             actual.to_string(),
-            actual == want,
+            passed,
         ));
     }
     for (member, want) in [(&c.member, true), (&c.not_member, false)] {

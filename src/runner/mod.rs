@@ -14,6 +14,7 @@ pub mod race;
 pub mod seam;
 pub mod snapshot;
 pub mod steps;
+pub mod trial;
 pub mod walk;
 
 use std::collections::{BTreeMap, HashMap};
@@ -281,6 +282,16 @@ impl<'a> Engine<'a> {
         }
         self.run_args(&args, Origin::Learner, connection, None)
             .await
+    }
+
+    /// Sends arguments already split (and filled in) through the gate, on a named connection.
+    pub async fn send_args(
+        &mut self,
+        args: &[Arg],
+        origin: Origin,
+        connection: Option<&str>,
+    ) -> Result<Executed> {
+        self.run_args(args, origin, connection, None).await
     }
 
     async fn run_args(

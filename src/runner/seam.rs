@@ -111,6 +111,10 @@ pub enum Event<'a> {
     Hint(Option<&'a str>),
     Solution(&'a [Planned]),
     Correct,
+    /// The answer replayed against other states (`trials`): which held, which did not, why.
+    Trials(&'a [crate::runner::trial::TrialOutcome]),
+    /// The learner typed an answer the lesson knows is wrong, and what it misses.
+    WrongAnswer(&'a str),
     /// Three misses: the solution is shown and offered.
     ThreeTries(&'a [Planned]),
     /// A typed command the gate would not send, and why.

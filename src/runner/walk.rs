@@ -34,6 +34,8 @@ pub struct Summary {
     pub score: Option<(u32, u32)>,
     /// Per exercise: (step, checks failed before the solution, checks passed after).
     pub exercise_proofs: Vec<(usize, bool, bool)>,
+    /// Lesson bugs an exercise found in `--auto`: (step, what).
+    pub exercise_problems: Vec<(usize, String)>,
     /// Predict questions whose reply matched no choice.
     pub stale_predictions: Vec<(usize, String)>,
 }
@@ -181,7 +183,11 @@ impl<'b> Walker<'_, 'b> {
                 StepEnd::Done {
                     passed,
                     failed_before,
+                    problems,
                 } => {
+                    summary
+                        .exercise_problems
+                        .extend(problems.into_iter().map(|p| (i, p)));
                     if let Some(before) = failed_before {
                         summary.exercise_proofs.push((i, before, passed));
                     }

@@ -75,6 +75,8 @@ pub fn text(event: &Event<'_>) -> String {
             preview_planned(p)
         ),
         Event::Refused(why) => format!("(refused) {why}\n"),
+        Event::Trials(outcomes) => trials(outcomes),
+        Event::WrongAnswer(why) => format!("  {} {why}\n", "Not this way:".yellow().bold()),
         Event::Notice(t) => format!("  {}\n", t.dimmed()),
         Event::FastForwarded { seconds, expired } => format!(
             "{}\n",
@@ -104,6 +106,24 @@ pub fn text(event: &Event<'_>) -> String {
         } => graded(*correct, *right, *actual, explanation),
         Event::Score { score: s, total } => score(*s, *total),
     }
+}
+
+/// One line per trial: held, or what the answer would break there.
+pub fn trials(outcomes: &[crate::runner::trial::TrialOutcome]) -> String {
+    let mut out = String::new();
+    for t in outcomes {
+        if t.passed {
+            out.push_str(&format!("  {} also right when {}\n", "✓".green(), t.given));
+        } else {
+            out.push_str(&format!(
+                "  {} when {}: {}\n",
+                "✗".red().bold(),
+                t.given,
+                t.why
+            ));
+        }
+    }
+    out
 }
 
 /// A preview naming the client of each command when a step uses more than one.

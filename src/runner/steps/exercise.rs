@@ -1,21 +1,30 @@
 //! `kind: exercise`: the learner types until Redis is in the goal state. Each typed command's
-//! reply shows at once, then the checks judge the state; hints on request, the solution on
-//! request or after three misses. `--auto` runs the solution (and records whether the checks
-//! failed before it, which `validate --live` uses to prove the exercise is real).
+//! reply shows at once, then the checks judge the state, and the learner's commands are
+//! replayed against the exercise's `trials` (other states, in scratch keys), so an answer that
+//! leaves out the option being taught is refused with a sentence saying what it would break.
+//! Hints on request; the solution on request or after three misses, run on the state the
+//! exercise started from. `--auto` proves the exercise instead: its declared wrong answers are
+//! refused and its solution passes every trial.
 
 use anyhow::Result;
 
 use super::{Ctx, Done, Ran};
-use crate::lesson::model::{CommandSpec, Step};
+use crate::lesson::model::{CommandSpec, Step, StepKind, WrongAnswer};
 use crate::runner::seam::{Event, ExerciseAction};
+use crate::runner::snapshot::Snapshot;
+use crate::runner::trial::{self, Answer};
 
-pub async fn run(
-    ctx: &mut Ctx<'_, '_>,
-    step: &Step,
-    goal: &str,
-    hints: &[String],
-    solution: &[CommandSpec],
-) -> Result<Ran> {
+pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
+    let StepKind::Exercise {
+        goal,
+        hints,
+        solution,
+        wrong_answers,
+        ..
+    } = &step.kind
+    else {
+        unreachable!("exercise::run is only called for exercises")
+    };
     let goal = ctx.engine.expand(goal)?;
     ctx.view.show(Event::Goal(&goal));
     let before = ctx
@@ -24,15 +33,12 @@ pub async fn run(
         .await?;
     let failed_before = before.iter().any(|r| !r.passed);
     if ctx.auto {
-        return Ok(Ran::Done(Done {
-            executed: ctx.engine.run_commands(solution).await?,
-            show_executed: true,
-            failed_before: Some(failed_before),
-            ..Done::default()
-        }));
+        return prove(ctx, step, solution, failed_before).await;
     }
     let mut misses = 0;
     let mut hint_at = 0;
+    // What the learner typed since the exercise (or its last reset) began: replayed in trials.
+    let mut typed: Vec<String> = Vec::new();
     loop {
         ctx.engine.freeze().await?;
         match ctx.prompter.exercise_action(misses)? {
@@ -55,24 +61,25 @@ pub async fn run(
                     ctx.view.show(Event::Refused(why));
                     continue;
                 }
+                typed.push(line.clone());
                 ctx.view.show(Event::Reply(&executed.reply));
-                let results = ctx
-                    .engine
-                    .check(
-                        &step.checks,
-                        std::slice::from_ref(&executed.reply),
-                        &Default::default(),
-                    )
-                    .await?;
-                if results.iter().all(|r| r.passed) {
+                if judge(ctx, step, &typed, &executed.reply).await? {
                     ctx.view.show(Event::Correct);
                     return Ok(Ran::Done(Done {
                         executed: vec![executed],
                         ..Done::default()
                     }));
                 }
+                if let Some(w) = matching_wrong_answer(ctx, wrong_answers, &line) {
+                    ctx.view.show(Event::WrongAnswer(&w));
+                }
                 misses += 1;
-                ctx.view.show(Event::Checks(&results));
+                // Start the next try from the exercise's own state, so an earlier try cannot
+                // make a right answer look wrong.
+                if let Some(before) = ctx.before {
+                    ctx.engine.restore(before).await?;
+                    typed.clear();
+                }
                 if misses >= 3 {
                     let planned = ctx.planned(solution);
                     ctx.view.show(Event::ThreeTries(&planned));
@@ -83,6 +90,168 @@ pub async fn run(
                 }
             }
         }
+    }
+}
+
+/// Whether the learner's commands reached the goal and hold in every trial; shows why not.
+async fn judge(
+    ctx: &mut Ctx<'_, '_>,
+    step: &Step,
+    typed: &[String],
+    reply: &redis::Value,
+) -> Result<bool> {
+    let results = ctx
+        .engine
+        .check(
+            &step.checks,
+            std::slice::from_ref(reply),
+            &Default::default(),
+        )
+        .await?;
+    if !results.iter().all(|r| r.passed) {
+        ctx.view.show(Event::Checks(&results));
+        return Ok(false);
+    }
+    let StepKind::Exercise { trials, .. } = &step.kind else {
+        return Ok(true);
+    };
+    if trials.is_empty() {
+        return Ok(true);
+    }
+    let outcomes = trial::run_all(ctx.engine, &step.checks, trials, &Answer::Typed(typed)).await?;
+    ctx.view.show(Event::Trials(&outcomes));
+    Ok(outcomes.iter().all(|o| o.passed))
+}
+
+/// The lesson's sentence for a typed line it knows is wrong. Lines match by shape — the same
+/// command with the same options, whatever the key, token or number — so `SET k tok EX 30`
+/// matches a declared `SET k my-token EX 30`.
+fn matching_wrong_answer(ctx: &Ctx<'_, '_>, wrong: &[WrongAnswer], line: &str) -> Option<String> {
+    let typed = shape(line);
+    wrong
+        .iter()
+        .find(|w| shape(&ctx.soft(&w.cmd)) == typed)
+        .map(|w| ctx.soft(&w.why))
+}
+
+/// Option words a command's meaning turns on.
+const OPTIONS: &[&str] = &[
+    "NX",
+    "XX",
+    "EX",
+    "PX",
+    "EXAT",
+    "PXAT",
+    "KEEPTTL",
+    "GET",
+    "GT",
+    "LT",
+    "CH",
+    "INCR",
+    "MAXLEN",
+    "MINID",
+    "LIMIT",
+    "WITHSCORES",
+    "REV",
+    "BYSCORE",
+    "BYLEX",
+    "COUNT",
+    "BLOCK",
+    "NOACK",
+    "FNX",
+    "FXX",
+    "IFEQ",
+    "~",
+    "=",
+    "*",
+    "$",
+    ">",
+];
+
+/// The command name and its option words, in order.
+fn shape(line: &str) -> Vec<String> {
+    let mut words = line.split_whitespace().map(str::to_ascii_uppercase);
+    let mut out: Vec<String> = words.next().into_iter().collect();
+    out.extend(words.filter(|w| OPTIONS.contains(&w.as_str())));
+    out
+}
+
+/// `--auto`: every declared wrong answer must be refused (by the goal or a trial), then the
+/// solution runs and must pass every trial. What fails is a lesson bug, reported by `validate`.
+async fn prove(
+    ctx: &mut Ctx<'_, '_>,
+    step: &Step,
+    solution: &[CommandSpec],
+    failed_before: bool,
+) -> Result<Ran> {
+    let StepKind::Exercise {
+        trials,
+        wrong_answers,
+        ..
+    } = &step.kind
+    else {
+        unreachable!("prove is only called for exercises")
+    };
+    let mut problems = Vec::new();
+    let start: Option<Snapshot> = if wrong_answers.is_empty() {
+        None
+    } else {
+        Some(ctx.engine.snapshot().await?)
+    };
+    for w in wrong_answers {
+        let spec = [CommandSpec::Line(w.cmd.clone())];
+        let executed = ctx.engine.run_commands(&spec).await?;
+        let replies: Vec<_> = executed.iter().map(|e| e.reply.clone()).collect();
+        let goal = ctx
+            .engine
+            .check(&step.checks, &replies, &Default::default())
+            .await?;
+        let held = goal.iter().all(|r| r.passed)
+            && trial::run_all(ctx.engine, &step.checks, trials, &Answer::Lesson(&spec))
+                .await?
+                .iter()
+                .all(|o| o.passed);
+        if held {
+            problems.push(format!(
+                "the wrong answer `{}` is accepted: add a trial that refuses it",
+                w.cmd
+            ));
+        }
+        if let Some(s) = &start {
+            ctx.engine.restore(s).await?;
+        }
+    }
+    if !trials.is_empty() {
+        let outcomes =
+            trial::run_all(ctx.engine, &step.checks, trials, &Answer::Lesson(solution)).await?;
+        for o in outcomes.iter().filter(|o| !o.passed) {
+            problems.push(format!("the solution fails the trial \"{}\"", o.given));
+        }
+    }
+    Ok(Ran::Done(Done {
+        executed: ctx.engine.run_commands(solution).await?,
+        show_executed: true,
+        failed_before: Some(failed_before),
+        problems,
+        ..Done::default()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shape;
+
+    #[test]
+    fn answers_match_by_command_and_options() {
+        assert_eq!(
+            shape("SET lab:k tok EX 30"),
+            shape("set lab:k my-token ex 99")
+        );
+        assert_ne!(
+            shape("SET lab:k tok EX 30"),
+            shape("SET lab:k tok NX PX 30000")
+        );
+        assert_ne!(shape("SETNX lab:k tok"), shape("SET lab:k tok NX"));
     }
 }
 

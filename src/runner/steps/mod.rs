@@ -52,6 +52,8 @@ pub struct Done {
     pub metrics: BTreeMap<String, f64>,
     /// For an exercise in `--auto`: did its checks fail before the solution ran?
     pub failed_before: Option<bool>,
+    /// Lesson bugs found in `--auto` (a wrong answer accepted, a solution failing a trial).
+    pub problems: Vec<String>,
 }
 
 /// How the whole step ended.
@@ -59,6 +61,7 @@ pub enum StepEnd {
     Done {
         passed: bool,
         failed_before: Option<bool>,
+        problems: Vec<String>,
     },
     Skipped(String),
     Back,
@@ -111,11 +114,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<StepEnd> {
     ctx.engine.begin_step(step)?;
     let ran = match &step.kind {
         StepKind::Run { commands } => run::run(ctx, step, commands).await?,
-        StepKind::Exercise {
-            goal,
-            hints,
-            solution,
-        } => exercise::run(ctx, step, goal, hints, solution).await?,
+        StepKind::Exercise { .. } => exercise::run(ctx, step).await?,
         StepKind::Compare {
             iterations,
             redis,
@@ -157,6 +156,7 @@ async fn end_of(ctx: &mut Ctx<'_, '_>, step: &Step, ran: Ran) -> Result<StepEnd>
             StepEnd::Done {
                 passed,
                 failed_before: done.failed_before,
+                problems: done.problems,
             }
         }
     })
