@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::spec::{ColumnId, RowId, SqliteMode};
 use crate::measure::stats::Stats;
+use crate::measure::{human_rate, human_us};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -111,30 +112,6 @@ impl Row {
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(c, _)| c);
         self.explanation = explain(self, row, clients);
-    }
-}
-
-/// A latency for humans: 0.42 µs, 38.1 µs, 1.23 ms.
-pub fn human_us(us: f64) -> String {
-    if us < 10.0 {
-        format!("{us:.2} µs")
-    } else if us < 1000.0 {
-        format!("{us:.1} µs")
-    } else if us < 1_000_000.0 {
-        format!("{:.2} ms", us / 1000.0)
-    } else {
-        format!("{:.2} s", us / 1e6)
-    }
-}
-
-/// A rate for humans: 812, 12.3k, 1.20M.
-pub fn human_rate(r: f64) -> String {
-    if r >= 1e6 {
-        format!("{:.2}M", r / 1e6)
-    } else if r >= 1e3 {
-        format!("{:.1}k", r / 1e3)
-    } else {
-        format!("{r:.0}")
     }
 }
 

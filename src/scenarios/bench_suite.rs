@@ -56,7 +56,13 @@ pub async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRe
         durable: false,
         ..Options::quick()
     };
-    let report = bench::run_suite(ctx.server, ctx.namespace, options, false).await?;
+    let report = bench::run_suite(
+        ctx.server,
+        ctx.namespace,
+        options,
+        bench::Progress::silent(),
+    )
+    .await?;
     ctx.progress.inc(1);
 
     let columns: Vec<_> = report.columns.iter().collect();
@@ -79,7 +85,7 @@ pub async fn run(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRe
                     } else {
                         ""
                     };
-                    format!("{}{star}", bench::report::human_us(s.p50_us))
+                    format!("{}{star}", crate::measure::human_us(s.p50_us))
                 }
                 None => "—".to_string(),
             };
