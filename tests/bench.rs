@@ -51,7 +51,11 @@ fn server_with_foreign_keys() -> (TestRedis, String) {
 
 /// Nothing outside the namespace changed, and nothing is left inside it.
 fn assert_untouched(server: &TestRedis, before: &str) {
-    assert_eq!(server.foreign_fingerprint(), before, "a foreign key changed");
+    assert_eq!(
+        server.foreign_fingerprint(),
+        before,
+        "a foreign key changed"
+    );
     assert_eq!(server.keys_in(NS), Vec::<String>::new(), "keys left behind");
 }
 
@@ -279,7 +283,10 @@ fn redis_killed_mid_run_is_a_clear_error_and_leaves_nothing() {
     // The counter key is the last one the seeding pipeline writes: once it is there, the run
     // is past seeding and measuring (for a very long time), so the plug is pulled mid-run.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !server.keys_in(NS).contains(&format!("{NS}:bench:concurrent")) {
+    while !server
+        .keys_in(NS)
+        .contains(&format!("{NS}:bench:concurrent"))
+    {
         assert!(
             Instant::now() < deadline,
             "the benchmark never wrote its data"

@@ -6,11 +6,12 @@
 //! progress bars) lives in `term::bench`.
 //! - `spec`: case ids, rows, columns; `data`: the rows both engines hold
 //! - `suite`: one run, cell by cell; `durable`: the AOF settings a run changes, and their repair
-//! - `redis_side`, `sqlite_side`: the workloads; `report`: the result
+//! - `redis_side`, `sqlite_side`: the workloads; `report`: the result; `explain`: its words
 //! - `throughput` (+ `wire`): a lean GET load generator to compare with `redis-benchmark`
 
 pub mod data;
 pub mod durable;
+mod explain;
 pub mod redis_side;
 pub mod report;
 pub mod spec;

@@ -5,9 +5,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::spec::{ColumnId, RowId, SqliteMode};
+use super::spec::{ColumnId, RowId};
 use crate::measure::stats::Stats;
-use crate::measure::{human_rate, human_us};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -99,7 +98,7 @@ impl Row {
             .and_then(|c| c.stats.as_ref())
     }
 
-    fn p50(&self, column: ColumnId) -> Option<f64> {
+    pub(super) fn p50(&self, column: ColumnId) -> Option<f64> {
         self.cell(column.id()).map(|s| s.p50_us)
     }
 
@@ -111,236 +110,8 @@ impl Row {
             .filter_map(|c| c.stats.as_ref().map(|s| (c.column.clone(), s.p50_us)))
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(c, _)| c);
-        self.explanation = explain(self, row, clients);
+        self.explanation = super::explain::explain(self, row, clients);
     }
-}
-
-fn ratio(slow: f64, fast: f64) -> String {
-    let r = if fast > 0.0 { slow / fast } else { 0.0 };
-    if r >= 10.0 {
-        format!("{r:.0}×")
-    } else {
-        format!("{r:.1}×")
-    }
-}
-
-/// The best SQLite column of a row (lowest p50).
-fn best_sqlite(row: &Row) -> Option<(SqliteMode, f64)> {
-    SqliteMode::ALL
-        .into_iter()
-        .filter_map(|m| row.p50(ColumnId::Sqlite(m)).map(|p| (m, p)))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-}
-
-/// One line, from the measured numbers, saying who won this row and why.
-pub fn explain(row: &Row, id: RowId, clients: usize) -> String {
-    let redis = row.p50(ColumnId::Redis);
-    let best = best_sqlite(row);
-    let wal = row.p50(ColumnId::Sqlite(SqliteMode::Wal));
-    let journal = row.p50(ColumnId::Sqlite(SqliteMode::Journal));
-    let (Some(r), Some((mode, s))) = (redis, best) else {
-        return match (redis, best) {
-            (Some(r), None) => format!("Redis only: {} {}", human_us(r), row.unit),
-            (None, Some((m, s))) => format!("SQLite {} only: {} {}", m.id(), human_us(s), row.unit),
-            _ => "no figures".to_string(),
-        };
-    };
-    let sqlite_wins = s < r;
-    let sq = format!("SQLite {}", mode.id());
-    let mut out = match id {
-        RowId::SingleRead | RowId::Session => {
-            let what = if id == RowId::Session {
-                "session row"
-            } else {
-                "point read"
-            };
-            if sqlite_wins {
-                format!(
-                    "{sq} in-process {what}: no network hop, {} faster than a loopback {}",
-                    ratio(r, s),
-                    if id == RowId::Session {
-                        "HGETALL"
-                    } else {
-                        "GET"
-                    }
-                )
-            } else {
-                format!(
-                    "Redis {} faster than the best SQLite {what} here: the round trip is cheap on this machine and SQLite's lookup is not",
-                    ratio(s, r)
-                )
-            }
-        }
-        RowId::BatchLoop => {
-            if sqlite_wins {
-                format!(
-                    "every GET pays a round trip; {sq} pays a B-tree lookup: {} faster per read — batch Redis reads instead (next row)",
-                    ratio(r, s)
-                )
-            } else {
-                format!(
-                    "Redis {} faster per read even one call at a time",
-                    ratio(s, r)
-                )
-            }
-        }
-        RowId::BatchMulti => {
-            let per_key = r / super::spec::BATCH as f64;
-            if sqlite_wins {
-                format!(
-                    "MGET pays one round trip for 100 keys ({} per key), yet {sq} with IN (…) is still {} faster",
-                    human_us(per_key),
-                    ratio(r, s)
-                )
-            } else {
-                format!(
-                    "MGET pays one round trip for 100 keys ({} per key): {} faster than {sq} with IN (…)",
-                    human_us(per_key),
-                    ratio(s, r)
-                )
-            }
-        }
-        RowId::CounterIncr => {
-            let mut t = if sqlite_wins {
-                format!(
-                    "{sq} UPDATE commits in process, {} faster than INCR",
-                    ratio(r, s)
-                )
-            } else {
-                format!(
-                    "INCR {} faster than the best committed SQLite UPDATE ({sq})",
-                    ratio(s, r)
-                )
-            };
-            if let (Some(j), Some(w)) = (journal, wal) {
-                let _ = write!(
-                    t,
-                    "; the journal's fsync per commit costs {} vs WAL+NORMAL's {} ({})",
-                    human_us(j),
-                    human_us(w),
-                    ratio(j, w)
-                );
-            }
-            t
-        }
-        RowId::PipelineOneByOne => {
-            if sqlite_wins {
-                format!(
-                    "100 round trips vs 100 in-process writes: {sq} {} faster — which is why you pipeline (next row)",
-                    ratio(r, s)
-                )
-            } else {
-                format!(
-                    "100 SETs one by one still beat 100 autocommit writes ({sq}) by {}: each SQLite commit is a journal sync",
-                    ratio(s, r)
-                )
-            }
-        }
-        RowId::PipelineBatched => {
-            if sqlite_wins {
-                format!(
-                    "one pipeline = one round trip; one transaction = one commit: {sq} {} faster",
-                    ratio(r, s)
-                )
-            } else {
-                format!(
-                    "one pipeline = one round trip: Redis {} faster than one SQLite transaction ({sq})",
-                    ratio(s, r)
-                )
-            }
-        }
-        RowId::Top10NoIndex | RowId::Top10Index => {
-            let indexed = id == RowId::Top10Index;
-            if sqlite_wins {
-                format!(
-                    "{sq} {} faster: {}",
-                    ratio(r, s),
-                    if indexed {
-                        "it walks the score index backwards and stops after 10 rows"
-                    } else {
-                        "a bounded top-10 sort of 10,000 rows is still cheaper than a round trip"
-                    }
-                )
-            } else {
-                format!(
-                    "the sorted set reads its first 10 entries, already in order (ZREVRANGE is the deprecated form): {} faster than {}",
-                    ratio(s, r),
-                    if indexed {
-                        format!("{sq} even with an index")
-                    } else {
-                        format!("{sq} scanning all 10,000 rows")
-                    }
-                )
-            }
-        }
-        RowId::RankNoIndex | RowId::RankIndex => {
-            let indexed = id == RowId::RankIndex;
-            if sqlite_wins {
-                format!(
-                    "{sq} {} faster: {}",
-                    ratio(r, s),
-                    if indexed {
-                        "COUNT over the score index is cheaper than a round trip at 10,000 players"
-                    } else {
-                        "even counting 10,000 rows beats the round trip"
-                    }
-                )
-            } else {
-                format!(
-                    "ZREVRANK is O(log N) in the skip list; {sq} {} the higher scores: {} slower",
-                    if indexed {
-                        "counts index entries for all"
-                    } else {
-                        "scans every row to count"
-                    },
-                    ratio(s, r)
-                )
-            }
-        }
-        RowId::ConcurrentIncr => {
-            let rr = row
-                .cell(ColumnId::Redis.id())
-                .map(|x| x.ops_per_sec)
-                .unwrap_or(0.0);
-            let best_rate = SqliteMode::ALL
-                .into_iter()
-                .filter_map(|m| {
-                    row.cell(ColumnId::Sqlite(m).id())
-                        .map(|x| (m, x.ops_per_sec))
-                })
-                .max_by(|a, b| a.1.total_cmp(&b.1));
-            match best_rate {
-                Some((m, sr)) if sr > rr => format!(
-                    "{clients} clients: SQLite {} commits {}/s vs Redis {}/s — in one process; another process could not share the memory DB, and the file's single writer lock serialises them",
-                    m.id(),
-                    human_rate(sr),
-                    human_rate(rr)
-                ),
-                Some((m, sr)) => format!(
-                    "{clients} clients: Redis serves {}/s atomic INCRs, {} the best SQLite ({} at {}/s), where writers queue for one file lock",
-                    human_rate(rr),
-                    ratio(rr, sr),
-                    m.id(),
-                    human_rate(sr)
-                ),
-                None => format!("{clients} clients: Redis {}/s", human_rate(rr)),
-            }
-        }
-    };
-    // Redis vs the best SQLite within 10%: say it is a tie rather than crown a winner.
-    if id != RowId::ConcurrentIncr && r.max(s) / r.min(s).max(f64::MIN_POSITIVE) < 1.1 {
-        out.push_str(" — within 10%: call it a tie");
-    }
-    // Durability columns, when measured.
-    if let (Some(a), Some(r)) = (row.p50(ColumnId::RedisAlways), redis) {
-        let _ = write!(
-            out,
-            "; AOF always costs Redis {} ({})",
-            human_us(a),
-            ratio(a, r)
-        );
-    }
-    out
 }
 
 /// Every figure as CSV: one line per (row, column).

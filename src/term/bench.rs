@@ -139,6 +139,30 @@ pub fn render(report: &Report) -> String {
     for c in &report.columns {
         let _ = writeln!(out, "  {:<cw$}  {}", c.title, c.settings);
     }
+    notes(&mut out, report);
+    let samples = match report.meta.cell_budget_s {
+        Some(b) => format!(
+            "up to {} samples per cell (batch rows fewer), at most {:.1} s each, after warm-up",
+            report.meta.iterations, b
+        ),
+        None => format!(
+            "{} samples per cell (batch rows fewer), after warm-up",
+            report.meta.iterations
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        super::dim(&format!(
+            "{samples} · {} clients for concurrent-incr · {:.1} s in all · --json or --csv for every figure",
+            report.meta.clients, report.meta.wall_seconds
+        ))
+    );
+    out
+}
+
+/// Checks made on results (lost updates in red) and the run's notes, if any.
+fn notes(out: &mut String, report: &Report) {
     let checks: Vec<String> = report
         .rows
         .iter()
@@ -167,25 +191,6 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(out, "  {}", super::warn(n));
         }
     }
-    let samples = match report.meta.cell_budget_s {
-        Some(b) => format!(
-            "up to {} samples per cell (batch rows fewer), at most {:.1} s each, after warm-up",
-            report.meta.iterations, b
-        ),
-        None => format!(
-            "{} samples per cell (batch rows fewer), after warm-up",
-            report.meta.iterations
-        ),
-    };
-    let _ = writeln!(
-        out,
-        "{}",
-        super::dim(&format!(
-            "{samples} · {} clients for concurrent-incr · {:.1} s in all · --json or --csv for every figure",
-            report.meta.clients, report.meta.wall_seconds
-        ))
-    );
-    out
 }
 
 /// A latency without the space, for narrow cells: 9.73µs, 251.9µs, 22.7ms.
