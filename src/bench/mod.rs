@@ -3,7 +3,7 @@
 //! per cell; one line per row saying who won and why, written from the numbers.
 //!
 //! Measuring lives here and reports progress through `measure::Ticker`; drawing (table, chart,
-//! progress bars) lives in `term::bench`.
+//! progress bars) lives in the terminal module, `term/bench.rs`.
 //! - `spec`: case ids, rows, columns; `data`: the rows both engines hold
 //! - `suite`: one run, cell by cell; `durable`: the AOF settings a run changes, and their repair
 //! - `redis_side`, `sqlite_side`: the workloads; `report`: the result; `explain`: its words

@@ -195,3 +195,34 @@ pub fn report(iterations: u32, redis: Measured, memory: Measured, wal: Measured)
         metrics,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_runs_warm_up_plus_iterations_and_reports_hdr_figures() {
+        let side = SqliteSide {
+            setup: vec!["CREATE TABLE t (x INTEGER)".into()],
+            statements: vec!["INSERT INTO t VALUES (1)".into()],
+            transaction: true,
+            label: None,
+        };
+        let conn = Connection::open_in_memory().expect("sqlite");
+        let m = time_sqlite(&conn, &side, 50, "in memory").expect("timed");
+        assert_eq!(m.label, "SQLite in memory");
+        // 10 warm-up runs (the minimum) and 50 timed ones, each one insert.
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(rows, 60);
+        assert!(m.p50_us > 0.0 && m.p50_us <= m.p99_us, "{m:?}");
+        assert!(m.ops_per_s > 0.0, "{m:?}");
+        let (mem, wal) = time_sqlite_modes(&side, 20).expect("both modes");
+        assert_eq!(mem.label, "SQLite in memory");
+        assert_eq!(wal.label, "SQLite WAL file");
+        let r = report(20, m, mem, wal);
+        assert_eq!(r.rows.len(), 3);
+        assert_eq!(r.metrics.len(), 3);
+    }
+}
