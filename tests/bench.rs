@@ -1,103 +1,29 @@
-//! `redislab bench` against a real, private redis-server (never 6379). No timing assertions:
-//! only shape, sign and clean-up.
+//! `redislab bench` against real, private redis-servers (`common::TestRedis`, never 6379, and the
+//! managed server in a temporary home). No timing assertions: shape, sign, clean-up, keys
+//! outside the namespace untouched byte for byte, and AOF settings always put back.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod common;
+
+use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{ManagedHome, NS, TestRedis, assert_success, redislab_bare, run, stderr};
 use serde_json::Value;
 
-/// A throwaway redis-server on a free port, killed on drop.
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
+/// The record the durable columns keep in the managed server's directory.
+const AOF_RECORD: &str = "server/bench-aof-restore";
 
-impl RedisServer {
-    fn start() -> RedisServer {
-        let port = {
-            let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-            l.local_addr().expect("local addr").port()
-        };
-        assert_ne!(port, 6379);
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be on PATH");
-        let server = RedisServer { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while server.command(&["PING"]).as_deref() != Some("+PONG") {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not answer PING"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Sends one command, returns the first reply line (without CRLF).
-    fn command(&self, args: &[&str]) -> Option<String> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        let mut req = format!("*{}\r\n", args.len());
-        for a in args {
-            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        s.write_all(req.as_bytes()).ok()?;
-        let mut buf = [0u8; 512];
-        let n = s.read(&mut buf).ok()?;
-        let text = String::from_utf8_lossy(&buf[..n]).to_string();
-        text.split("\r\n").next().map(str::to_string)
-    }
-
-    fn dbsize(&self) -> i64 {
-        self.command(&["DBSIZE"])
-            .and_then(|l| l.strip_prefix(':').and_then(|n| n.parse().ok()))
-            .expect("DBSIZE")
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn redislab(server_url: &str, home: &Path, tmp: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_redislab"));
-    c.args(["--redis-url", server_url, "--home"])
-        .arg(home)
-        .arg("bench")
-        .args(args)
-        .env("TMPDIR", tmp)
-        .env("NO_COLOR", "1")
-        .env_remove("REDIS_URL")
-        .env_remove("REDISLAB_NAMESPACE")
-        .stdin(Stdio::null());
+/// `redislab --redis-url <server> --home <home> bench <args>` with its temporary files in `tmp`.
+fn bench(server: &TestRedis, home: &Path, tmp: &Path, args: &[&str]) -> Command {
+    let mut c = server.redislab(home);
+    c.arg("bench").args(args).env("TMPDIR", tmp);
     c
 }
 
 fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "bench failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(out);
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
 
@@ -114,16 +40,35 @@ fn columns_of(row: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A server holding one key of every type outside the namespace, and their fingerprint.
+fn server_with_foreign_keys() -> (TestRedis, String) {
+    let server = TestRedis::start();
+    server.seed_foreign_keys();
+    let before = server.foreign_fingerprint();
+    assert!(before.contains("foreign:stream"), "{before}");
+    (server, before)
+}
+
+/// Nothing outside the namespace changed, and nothing is left inside it.
+fn assert_untouched(server: &TestRedis, before: &str) {
+    assert_eq!(
+        server.foreign_fingerprint(),
+        before,
+        "a foreign key changed"
+    );
+    assert_eq!(server.keys_in(NS), Vec::<String>::new(), "keys left behind");
+}
+
 #[test]
 fn quick_json_has_every_row_and_cleans_up() {
-    let server = RedisServer::start();
+    let (server, before) = server_with_foreign_keys();
     let home = tempfile::tempdir().expect("home");
     let tmp = tempfile::tempdir().expect("tmp");
     let files = tempfile::tempdir().expect("out dir");
     let csv = files.path().join("bench.csv");
     let chart = files.path().join("bench.svg");
-    let out = redislab(
-        &server.url(),
+    let out = bench(
+        &server,
         home.path(),
         tmp.path(),
         &["--quick", "--json", "--clients", "3"],
@@ -183,8 +128,12 @@ fn quick_json_has_every_row_and_cleans_up() {
     let notes = report["notes"].to_string();
     assert!(notes.contains("--managed"), "{notes}");
     assert_eq!(report["meta"]["clients"], 3);
+    assert_eq!(
+        server.cli_raw(&["CONFIG", "GET", "appendonly"]),
+        "appendonly\nno\n"
+    );
 
-    assert_eq!(server.dbsize(), 0, "benchmark keys left behind");
+    assert_untouched(&server, &before);
     assert!(is_empty_dir(tmp.path()), "temporary files left behind");
     let csv_text = std::fs::read_to_string(&csv).expect("csv");
     assert!(csv_text.starts_with("row,case,variant"));
@@ -195,11 +144,11 @@ fn quick_json_has_every_row_and_cleans_up() {
 
 #[test]
 fn only_and_sqlite_filter() {
-    let server = RedisServer::start();
+    let (server, before) = server_with_foreign_keys();
     let home = tempfile::tempdir().expect("home");
     let tmp = tempfile::tempdir().expect("tmp");
-    let out = redislab(
-        &server.url(),
+    let out = bench(
+        &server,
         home.path(),
         tmp.path(),
         &[
@@ -232,12 +181,12 @@ fn only_and_sqlite_filter() {
             assert_eq!(cell["stats"]["samples"], 20);
         }
     }
-    assert_eq!(server.dbsize(), 0);
+    assert_untouched(&server, &before);
     assert!(is_empty_dir(tmp.path()));
 
     // The table renders too.
-    let out = redislab(
-        &server.url(),
+    let out = bench(
+        &server,
         home.path(),
         tmp.path(),
         &[
@@ -251,24 +200,24 @@ fn only_and_sqlite_filter() {
     )
     .output()
     .expect("run");
-    assert!(out.status.success());
+    assert_success(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("session"), "{text}");
     assert!(text.contains('★'), "{text}");
     assert!(text.contains("Why, row by row"), "{text}");
+    assert_untouched(&server, &before);
 }
 
 #[test]
 fn unknown_ids_are_a_one_line_usage_error() {
     let home = tempfile::tempdir().expect("home");
-    let tmp = tempfile::tempdir().expect("tmp");
     for args in [["--only", "nope"], ["--sqlite", "disk"]] {
         // No server needed: ids are checked before connecting (port 1 would refuse anyway).
-        let out = redislab("redis://127.0.0.1:1", home.path(), tmp.path(), &args)
-            .output()
-            .expect("run");
+        let out = run(redislab_bare(home.path())
+            .args(["--redis-url", "redis://127.0.0.1:1", "bench"])
+            .args(args));
         assert_eq!(out.status.code(), Some(2));
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = stderr(&out);
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(err.contains("unknown"), "{err}");
     }
@@ -276,41 +225,46 @@ fn unknown_ids_are_a_one_line_usage_error() {
 
 #[test]
 fn throughput_counts_every_request() {
-    let server = RedisServer::start();
+    let (server, before) = server_with_foreign_keys();
     let home = tempfile::tempdir().expect("home");
     let tmp = tempfile::tempdir().expect("tmp");
-    let out = redislab(
-        &server.url(),
-        home.path(),
-        tmp.path(),
-        &[
-            "--throughput",
-            "--clients",
-            "4",
-            "--pipeline",
-            "8",
-            "--requests",
-            "2000",
-            "--json",
-        ],
-    )
-    .output()
-    .expect("run");
-    let r = json(&out);
-    assert_eq!(r["requests"], 2000);
-    assert_eq!(r["clients"], 4);
-    assert_eq!(r["transport"], "raw");
-    assert!(r["ops_per_sec"].as_f64().expect("ops") > 0.0);
-    assert_eq!(server.dbsize(), 0);
+    // 2000 GETs in rounds of 8: 4 clients send 500 each (62 full rounds and one of 4), one
+    // client sends them all in 250 full rounds.
+    for (clients, round_trips) in [("4", 252), ("1", 250)] {
+        let out = bench(
+            &server,
+            home.path(),
+            tmp.path(),
+            &[
+                "--throughput",
+                "--clients",
+                clients,
+                "--pipeline",
+                "8",
+                "--requests",
+                "2000",
+                "--json",
+            ],
+        )
+        .output()
+        .expect("run");
+        let r = json(&out);
+        assert_eq!(r["requests"], 2000, "{clients} clients");
+        assert_eq!(r["clients"], clients.parse::<u64>().expect("number"));
+        assert_eq!(r["transport"], "raw");
+        assert!(r["ops_per_sec"].as_f64().expect("ops") > 0.0);
+        assert_eq!(r["round_trip"]["samples"], round_trips, "{clients} clients");
+        assert_untouched(&server, &before);
+    }
 }
 
 #[test]
 fn redis_killed_mid_run_is_a_clear_error_and_leaves_nothing() {
-    let mut server = RedisServer::start();
+    let server = TestRedis::start();
     let home = tempfile::tempdir().expect("home");
     let tmp = tempfile::tempdir().expect("tmp");
-    let mut child = redislab(
-        &server.url(),
+    let mut child = bench(
+        &server,
         home.path(),
         tmp.path(),
         &[
@@ -326,17 +280,20 @@ fn redis_killed_mid_run_is_a_clear_error_and_leaves_nothing() {
     .stderr(Stdio::piped())
     .spawn()
     .expect("spawn");
-    // Wait until the benchmark has written its data, then pull the plug.
+    // The counter key is the last one the seeding pipeline writes: once it is there, the run
+    // is past seeding and measuring (for a very long time), so the plug is pulled mid-run.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while server.dbsize() == 0 {
+    while !server
+        .keys_in(NS)
+        .contains(&format!("{NS}:bench:concurrent"))
+    {
         assert!(
             Instant::now() < deadline,
             "the benchmark never wrote its data"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(300));
-    server.kill();
+    drop(server);
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
@@ -360,4 +317,73 @@ fn redis_killed_mid_run_is_a_clear_error_and_leaves_nothing() {
     assert_eq!(errors.len(), 1, "{err}");
     assert!(errors[0].contains("Redis at 127.0.0.1"), "{err}");
     assert!(is_empty_dir(tmp.path()), "temporary files left behind");
+}
+
+/// `CONFIG GET name` on the managed server, as its admin: the value alone.
+fn managed_config(home: &ManagedHome, name: &str) -> String {
+    let out = home.cli(&["CONFIG", "GET", name]);
+    let value = out.lines().nth(1).unwrap_or_default();
+    value
+        .trim_start_matches("2) ")
+        .trim_matches('"')
+        .to_string()
+}
+
+fn managed_bench(home: &ManagedHome, tmp: &Path) -> Command {
+    let mut c = home.redislab();
+    c.args(["bench", "--only", "counter-incr", "--sqlite", "memory"])
+        .args(["--iterations", "5", "--json"])
+        .env("TMPDIR", tmp);
+    c
+}
+
+#[test]
+fn durable_columns_on_the_managed_server_put_aof_back() {
+    let home = ManagedHome::new();
+    let tmp = tempfile::tempdir().expect("tmp");
+    assert_success(&run(home.redislab().args(["server", "start"])));
+    assert_eq!(managed_config(&home, "appendonly"), "no");
+    let original_fsync = managed_config(&home, "appendfsync");
+
+    let report = json(&run(&mut managed_bench(&home, tmp.path())));
+    let row = &report["rows"][0];
+    assert_eq!(
+        columns_of(row),
+        [
+            "redis",
+            "redis-aof-everysec",
+            "redis-aof-always",
+            "sqlite-memory"
+        ]
+    );
+    assert_eq!(managed_config(&home, "appendonly"), "no");
+    assert_eq!(managed_config(&home, "appendfsync"), original_fsync);
+    assert!(!home.path().join(AOF_RECORD).exists(), "record left behind");
+}
+
+#[test]
+fn a_bench_killed_with_aof_on_is_repaired_by_the_next_command() {
+    let home = ManagedHome::new();
+    let tmp = tempfile::tempdir().expect("tmp");
+    assert_success(&run(home.redislab().args(["server", "start"])));
+    assert_eq!(managed_config(&home, "appendonly"), "no");
+    let original_fsync = managed_config(&home, "appendfsync");
+
+    // The run dies right after it switched AOF on, with no chance to clean up (as under kill -9).
+    let out = run(managed_bench(&home, tmp.path()).env("REDISLAB_TEST_DIE_AFTER_AOF_SET", "1"));
+    assert!(!out.status.success(), "the run should have died: {out:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(6), "{out:?}");
+    }
+    assert_eq!(managed_config(&home, "appendonly"), "yes", "AOF was not on");
+    let record = std::fs::read_to_string(home.path().join(AOF_RECORD)).expect("the record");
+    assert!(record.contains("appendonly no\n"), "{record}");
+
+    // Any command that connects puts the settings back and removes the record.
+    assert_success(&run(home.redislab().args(["inspect"])));
+    assert_eq!(managed_config(&home, "appendonly"), "no");
+    assert_eq!(managed_config(&home, "appendfsync"), original_fsync);
+    assert!(!home.path().join(AOF_RECORD).exists(), "record left behind");
 }

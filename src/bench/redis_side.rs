@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -11,9 +10,12 @@ use redis::aio::MultiplexedConnection;
 use redis::{Cmd, Pipeline, RedisError};
 
 use super::data::{self, PLAYERS, PRODUCTS, SESSIONS};
+use super::durable;
 use super::spec::{BATCH, RowId};
-use super::{Ctx, Plan, interrupted};
+use super::{Ctx, Plan};
 use crate::error;
+use crate::measure::run_together;
+use crate::measure::sampler::{ClientRun, Sampler};
 use crate::measure::stats::{Recorder, Stats};
 use crate::redis::connect::{Server, command_error, describe};
 
@@ -254,44 +256,19 @@ impl RedisBench {
 
     /// Measures one sequential row.
     pub async fn measure(&mut self, row: RowId, plan: &Plan, ctx: &Ctx) -> Result<Stats> {
-        let mut rec = Recorder::new(row.ops_per_sample(), row.divide_by())?;
-        let started = Instant::now();
-        let mut i = 0u64;
-        while i < plan.warmup {
-            if ctx.cancelled() {
-                return Err(interrupted());
-            }
-            if let Err(e) = self.once(row, i).await {
-                return Err(self.err(e));
-            }
-            i += 1;
-            if plan.budget.is_some_and(|b| started.elapsed() > b / 4) {
-                break;
-            }
+        let rec = Recorder::new(row.ops_per_sample(), row.divide_by())?;
+        let mut s = Sampler::new(plan.clone(), rec, &*ctx.cell);
+        while let Some(i) = s.warm_up() {
+            ctx.check()?;
+            self.once(row, i).await.map_err(|e| self.err(e))?;
         }
-        let since = Instant::now();
-        let mut n = 0u64;
-        while n < plan.samples {
-            if ctx.cancelled() {
-                return Err(interrupted());
-            }
+        while let Some(i) = s.sample() {
+            ctx.check()?;
             let t = Instant::now();
-            let r = self.once(row, i).await;
-            let end = Instant::now();
-            if let Err(e) = r {
-                return Err(self.err(e));
-            }
-            rec.record(end - t);
-            i += 1;
-            n += 1;
-            if n.is_multiple_of(32) {
-                ctx.bar.set_position(n);
-            }
-            if plan.over_budget(end - since, n) {
-                break;
-            }
+            self.once(row, i).await.map_err(|e| self.err(e))?;
+            s.record(t);
         }
-        Ok(rec.summary())
+        Ok(s.into_recorder().summary())
     }
 
     async fn get_counter(&mut self) -> Result<i64> {
@@ -312,78 +289,36 @@ impl RedisBench {
     ) -> Result<(Stats, String)> {
         let clients = clients.max(1);
         let before = self.get_counter().await?;
-        let share = plan.samples.div_ceil(clients as u64).max(1);
-        let warmup = (plan.warmup / clients as u64).max(2);
-        let barrier = Arc::new(tokio::sync::Barrier::new(clients + 1));
+        let share = Plan {
+            samples: plan.samples.div_ceil(clients as u64).max(1),
+            warmup: (plan.warmup / clients as u64).max(2),
+            budget: plan.budget,
+        };
+        // Every client is connected and warm before any is timed.
+        let barrier = &tokio::sync::Barrier::new(clients);
         let mut incr = redis::cmd("INCR");
         incr.arg(&self.concurrent_key);
-        let incr = Arc::new(incr);
-        let mut tasks = Vec::with_capacity(clients);
-        for _ in 0..clients {
+        let (incr, share, display) = (&incr, &share, self.display.as_str());
+        let failed = move |e| command_error(e, display);
+        let runs = run_together(clients, |_| async move {
             let mut conn = server.connection().await?;
-            let barrier = barrier.clone();
-            let incr = incr.clone();
-            let ctx = ctx.clone();
-            let plan = plan.clone();
-            let display = self.display.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut rec = Recorder::new(1, 1)?;
-                let mut made = 0u64;
-                let mut warm: Result<(), RedisError> = Ok(());
-                for _ in 0..warmup {
-                    if ctx.cancelled() {
-                        break;
-                    }
-                    warm = incr.query_async::<i64>(&mut conn).await.map(|_| ());
-                    if warm.is_err() {
-                        break;
-                    }
-                    made += 1;
-                }
-                barrier.wait().await;
-                warm.map_err(|e| command_error(e, &display))?;
-                let since = Instant::now();
-                for k in 0..share {
-                    if ctx.cancelled() {
-                        return Err(interrupted());
-                    }
-                    let t = Instant::now();
-                    let r = incr.query_async::<i64>(&mut conn).await;
-                    let end = Instant::now();
-                    r.map_err(|e| command_error(e, &display))?;
-                    rec.record(end - t);
-                    made += 1;
-                    ctx.bar.inc(1);
-                    if plan.over_budget(end - since, k + 1) {
-                        break;
-                    }
-                }
-                anyhow::Ok((rec, made))
-            }));
-        }
-        barrier.wait().await;
-        let start = Instant::now();
-        let mut total = Recorder::new(1, 1)?;
-        let mut made = 0u64;
-        let mut first_err = None;
-        for t in tasks {
-            match t.await {
-                Ok(Ok((rec, m))) => {
-                    total.merge(&rec);
-                    made += m;
-                }
-                Ok(Err(e)) => {
-                    first_err.get_or_insert(e);
-                }
-                Err(e) => {
-                    first_err.get_or_insert(anyhow::anyhow!("a Redis client task failed: {e}"));
-                }
+            let mut s = Sampler::new(share.clone(), Recorder::new(1, 1)?, &*ctx.cell);
+            while s.warm_up().is_some() {
+                ctx.check()?;
+                incr.query_async::<i64>(&mut conn).await.map_err(failed)?;
             }
-        }
-        let wall: Duration = start.elapsed();
-        if let Some(e) = first_err {
-            return Err(e);
-        }
+            barrier.wait().await;
+            let start = Instant::now();
+            while s.sample().is_some() {
+                ctx.check()?;
+                let t = Instant::now();
+                incr.query_async::<i64>(&mut conn).await.map_err(failed)?;
+                s.record(t);
+            }
+            Ok(ClientRun::done(s, start))
+        })
+        .await?;
+        let (total, made, wall) = ClientRun::merge(runs, Recorder::new(1, 1)?);
         let after = self.get_counter().await?;
         let landed = after - before;
         let note = if landed == made as i64 {
@@ -411,13 +346,9 @@ impl RedisBench {
 }
 
 pub async fn config_get(conn: &mut MultiplexedConnection, name: &str) -> Result<String> {
-    let v: Vec<String> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg(name)
-        .query_async(conn)
-        .await?;
-    v.into_iter()
-        .nth(1)
+    durable::config_get(conn, name)
+        .await
+        .with_context(|| format!("CONFIG GET {name} failed"))?
         .with_context(|| format!("CONFIG GET {name} returned nothing"))
 }
 
@@ -427,13 +358,9 @@ pub async fn config_set(
     name: &str,
     value: &str,
 ) -> Result<()> {
-    let r: Result<(), RedisError> = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg(name)
-        .arg(value)
-        .query_async(conn)
-        .await;
-    r.map_err(|e| command_error(e, display))
+    durable::config_set(conn, name, value)
+        .await
+        .map_err(|e| command_error(e, display))
         .with_context(|| format!("CONFIG SET {name} {value} failed"))
 }
 
@@ -445,9 +372,7 @@ pub async fn wait_for_aof(
 ) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if ctx.cancelled() {
-            return Err(interrupted());
-        }
+        ctx.check()?;
         let info: String = redis::cmd("INFO")
             .arg("persistence")
             .query_async(conn)

@@ -11,7 +11,9 @@ use rusqlite::{Connection, params, params_from_iter};
 
 use super::data::{self, PLAYERS, PRODUCTS, SESSIONS};
 use super::spec::{BATCH, RowId, SqliteMode};
-use super::{Ctx, Plan, interrupted};
+use super::{Ctx, Plan};
+use crate::measure::run_threads_together;
+use crate::measure::sampler::{ClientRun, Sampler};
 use crate::measure::stats::{Recorder, Stats};
 
 /// How long a connection waits for another's write lock before SQLITE_BUSY.
@@ -211,43 +213,23 @@ impl SqliteDb {
 
     /// Measures one sequential row.
     pub fn measure(&self, row: RowId, plan: &Plan, ctx: &Ctx) -> Result<Stats> {
-        let mut rec = Recorder::new(row.ops_per_sample(), row.divide_by())?;
+        let rec = Recorder::new(row.ops_per_sample(), row.divide_by())?;
         let what = || format!("SQLite {} failed on {}", self.mode.id(), row.id());
         let guard = self.lock()?;
         let c = &*guard;
-        let started = Instant::now();
-        let mut i = 0u64;
-        // Warm-up: caches, statement preparation, page cache. At most a quarter of the budget.
-        while i < plan.warmup {
-            if ctx.cancelled() {
-                return Err(interrupted());
-            }
+        // Warm-up: caches, statement preparation, page cache.
+        let mut s = Sampler::new(plan.clone(), rec, &*ctx.cell);
+        while let Some(i) = s.warm_up() {
+            ctx.check()?;
             self.once(c, row, i).with_context(what)?;
-            i += 1;
-            if plan.budget.is_some_and(|b| started.elapsed() > b / 4) {
-                break;
-            }
         }
-        let since = Instant::now();
-        let mut n = 0u64;
-        while n < plan.samples {
-            if ctx.cancelled() {
-                return Err(interrupted());
-            }
+        while let Some(i) = s.sample() {
+            ctx.check()?;
             let t = Instant::now();
             self.once(c, row, i).with_context(what)?;
-            let end = Instant::now();
-            rec.record(end - t);
-            i += 1;
-            n += 1;
-            if n.is_multiple_of(32) {
-                ctx.bar.set_position(n);
-            }
-            if plan.over_budget(end - since, n) {
-                break;
-            }
+            s.record(t);
         }
-        Ok(rec.summary())
+        Ok(s.into_recorder().summary())
     }
 
     fn counter(conn: &Connection, name: &str) -> Result<i64> {
@@ -339,76 +321,37 @@ fn run_workers(
     plan: &Plan,
     ctx: &Ctx,
 ) -> Result<(Recorder, Duration, u64)> {
-    let n = workers.len();
-    let share = plan.samples.div_ceil(n as u64).max(1);
-    let warmup = (plan.warmup / n as u64).max(2);
-    let barrier = Barrier::new(n + 1);
-    let what = || format!("SQLite {} failed on concurrent-incr", mode.id());
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = workers
-            .into_iter()
-            .map(|w| {
-                let barrier = &barrier;
-                scope.spawn(move || -> Result<(Recorder, u64)> {
-                    let mut rec = Recorder::new(1, 1)?;
-                    let mut made = 0u64;
-                    let mut warm = Ok(());
-                    for _ in 0..warmup {
-                        if ctx.cancelled() {
-                            break;
-                        }
-                        warm = w.incr();
-                        if warm.is_err() {
-                            break;
-                        }
-                        made += 1;
-                    }
-                    // Everyone reaches the barrier, even after an error, or the others wait forever.
-                    barrier.wait();
-                    warm?;
-                    let since = Instant::now();
-                    for k in 0..share {
-                        if ctx.cancelled() {
-                            return Err(interrupted());
-                        }
-                        let t = Instant::now();
-                        w.incr()?;
-                        let end = Instant::now();
-                        rec.record(end - t);
-                        made += 1;
-                        ctx.bar.inc(1);
-                        if plan.over_budget(end - since, k + 1) {
-                            break;
-                        }
-                    }
-                    Ok((rec, made))
-                })
-            })
-            .collect();
+    let n = workers.len().max(1) as u64;
+    let share = Plan {
+        samples: plan.samples.div_ceil(n).max(1),
+        warmup: (plan.warmup / n).max(2),
+        budget: plan.budget,
+    };
+    let barrier = Barrier::new(workers.len());
+    let runs = run_threads_together(workers, |w| {
+        let mut s = Sampler::new(share.clone(), Recorder::new(1, 1)?, &*ctx.cell);
+        let mut warm = Ok(());
+        while s.warm_up().is_some() && warm.is_ok() && !ctx.cancel.is_cancelled() {
+            warm = w.incr();
+        }
+        // Everyone reaches the barrier, even after an error, or the others wait forever.
         barrier.wait();
+        warm?;
         let start = Instant::now();
-        let mut total = Recorder::new(1, 1)?;
-        let mut made = 0u64;
-        let mut first_err = None;
-        for h in handles {
-            match h.join() {
-                Ok(Ok((rec, m))) => {
-                    total.merge(&rec);
-                    made += m;
-                }
-                Ok(Err(e)) => {
-                    first_err.get_or_insert(e);
-                }
-                Err(_) => {
-                    first_err.get_or_insert(anyhow::anyhow!("a SQLite worker thread failed"));
-                }
-            }
+        while s.sample().is_some() {
+            ctx.check()?;
+            let t = Instant::now();
+            w.incr()?;
+            s.record(t);
         }
-        let wall = start.elapsed();
-        match first_err {
-            Some(e) if e.downcast_ref::<crate::error::Exit>().is_some() => Err(e),
-            Some(e) => Err(e.context(what())),
-            None => Ok((total, wall, made)),
+        Ok(ClientRun::done(s, start))
+    });
+    let (rec, made, wall) = match runs {
+        Ok(runs) => ClientRun::merge(runs, Recorder::new(1, 1)?),
+        Err(e) if e.downcast_ref::<crate::error::Exit>().is_some() => return Err(e),
+        Err(e) => {
+            return Err(e.context(format!("SQLite {} failed on concurrent-incr", mode.id())));
         }
-    })
+    };
+    Ok((rec, wall, made))
 }

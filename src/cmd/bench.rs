@@ -51,6 +51,9 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> Result<u8> {
             sqlite,
             clients: args.clients.unwrap_or(DEFAULT_CLIENTS),
             durable: !args.no_durable,
+            managed_dir: server
+                .is_managed()
+                .then(|| crate::redis::managed::dir(&settings.home)),
             cancel,
         };
         run_suite(settings, &server, &args, options).await
@@ -65,7 +68,9 @@ async fn run_suite(
     args: &BenchArgs,
     options: Options,
 ) -> Result<u8> {
-    let report = bench::run_suite(server, &settings.namespace, options, true).await?;
+    let bars = term::bench::suite_bars(true);
+    let report =
+        bench::run_suite(server, &settings.namespace, options, bars.progress.clone()).await?;
     if args.json {
         term::out(&format!(
             "{}\n",
@@ -102,7 +107,8 @@ async fn run_throughput(
         pipeline: args.pipeline,
         requests: args.requests.unwrap_or(defaults.requests),
     };
-    let report = throughput::run(server, &settings.namespace, opts, cancel, true).await?;
+    let bar = term::bench::throughput_bar(true);
+    let report = throughput::run(server, &settings.namespace, opts, cancel, bar).await?;
     if args.json {
         term::out(&format!(
             "{}\n",

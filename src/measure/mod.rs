@@ -1,8 +1,10 @@
 //! One of each measurement tool, shared by the benchmark, compare steps, races and scenarios:
 //! HDR latency recording (`stats`), how a latency reads (`human_us`), running N tasks together
-//! where the first error wins, a thread with a runtime of its own for timing, and the `Ticker`
+//! where the first error wins (on tasks, or on threads for blocking work), a thread with a
+//! runtime of its own for timing, the warm-up-and-timing loop (`sampler`), and the `Ticker`
 //! through which long work reports progress without knowing who draws it.
 
+pub mod sampler;
 pub mod stats;
 
 use std::future::Future;
@@ -42,6 +44,39 @@ where
     Fut: Future<Output = Result<T>>,
 {
     try_join_all((0..n).map(task)).await
+}
+
+/// The blocking twin of `run_together`, for work that must stay on threads of its own (SQLite
+/// connections block): `task(item)` runs on one thread per item, results come back in item
+/// order, and the first error in that order wins. A thread cannot be cancelled, so a task that
+/// waits for the others (at a barrier) must get there even when it failed, and fail after.
+pub fn run_threads_together<I, T, F>(items: Vec<I>, task: F) -> Result<Vec<T>>
+where
+    I: Send,
+    T: Send,
+    F: Fn(I) -> Result<T> + Sync,
+{
+    std::thread::scope(|scope| {
+        let task = &task;
+        let handles: Vec<_> = items
+            .into_iter()
+            .map(|item| scope.spawn(move || task(item)))
+            .collect();
+        let mut out = Vec::with_capacity(handles.len());
+        let mut first_err = None;
+        for h in handles {
+            match h.join() {
+                Ok(Ok(v)) => out.push(v),
+                Ok(Err(e)) => {
+                    first_err.get_or_insert(e);
+                }
+                Err(_) => {
+                    first_err.get_or_insert_with(|| anyhow::anyhow!("a worker thread panicked"));
+                }
+            }
+        }
+        first_err.map_or(Ok(out), Err)
+    })
 }
 
 /// Runs `work` on a thread and single-threaded runtime of its own. On the shared multi-threaded
@@ -127,5 +162,24 @@ mod tests {
             .await
             .expect("all succeed");
         assert_eq!(ok, vec![0, 2, 4, 6]);
+    }
+
+    #[test]
+    fn threads_meet_at_a_barrier_and_the_first_error_in_order_wins() {
+        let barrier = std::sync::Barrier::new(3);
+        let r = run_threads_together(vec![0, 1, 2], |i| {
+            // Everyone reaches the barrier, the failing one too, so nobody waits forever.
+            barrier.wait();
+            if i >= 1 {
+                anyhow::bail!("thread {i} failed");
+            }
+            Ok(i)
+        });
+        assert_eq!(
+            r.err().map(|e| e.to_string()).as_deref(),
+            Some("thread 1 failed")
+        );
+        let ok = run_threads_together(vec!["a", "bb"], |s| Ok(s.len())).expect("all succeed");
+        assert_eq!(ok, vec![1, 2]);
     }
 }

@@ -89,7 +89,10 @@ pub async fn ensure_running(home: &Path) -> Result<Managed> {
         None => start(&dir).await,
     };
     let _ = lock.unlock();
-    result
+    let m = result?;
+    // A benchmark killed while it had AOF switched on left the original settings in a file.
+    crate::bench::durable::restore_leftover(&m.dir, &m.admin_client()?).await?;
+    Ok(m)
 }
 
 /// `redis-server` (or `valkey-server`) from PATH.

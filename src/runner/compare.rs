@@ -1,5 +1,6 @@
 //! The compare step: one job timed in Redis and in SQLite (in memory, and a file with WAL),
-//! measured on the spot after a warm-up. Numbers are never written into a lesson.
+//! measured on the spot after a warm-up. Numbers are never written into a lesson. The timing
+//! uses the benchmark's tools: `measure::sampler` for the loop, HDR percentiles for the figures.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -10,6 +11,9 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::lesson::model::{RedisSide, SqliteSide};
+use crate::measure::sampler::{Plan, Sampler};
+use crate::measure::stats::Recorder;
+use crate::measure::{Silent, on_own_thread};
 use crate::redis::command::build;
 use crate::redis::tokenize::tokenize;
 
@@ -28,26 +32,19 @@ pub struct CompareReport {
     pub metrics: BTreeMap<String, f64>,
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)] as f64 / 1000.0
+/// A sampler for `iterations` timed runs after `warmup`, one operation each.
+fn sampler(iterations: u32, warmup: u32) -> Result<Sampler<'static>> {
+    let plan = Plan::exact(u64::from(iterations), u64::from(warmup));
+    Ok(Sampler::new(plan, Recorder::new(1, 1)?, &Silent))
 }
 
-fn summarize(label: String, mut nanos: Vec<u64>) -> Measured {
-    nanos.sort_unstable();
-    let total: u64 = nanos.iter().sum();
+fn summarize(label: String, s: Sampler<'_>) -> Measured {
+    let stats = s.into_recorder().summary();
     Measured {
         label,
-        p50_us: percentile(&nanos, 0.50),
-        p99_us: percentile(&nanos, 0.99),
-        ops_per_s: if total == 0 {
-            0.0
-        } else {
-            nanos.len() as f64 / (total as f64 / 1e9)
-        },
+        p50_us: stats.p50_us,
+        p99_us: stats.p99_us,
+        ops_per_s: stats.ops_per_sec,
     }
 }
 
@@ -67,10 +64,7 @@ pub async fn time_redis(
     for c in &cmds {
         pipe.add_command(c.clone());
     }
-    let warmup = (iterations / 10).max(200);
-    let mut nanos = Vec::with_capacity(iterations as usize);
-    for i in 0..(warmup + iterations) {
-        let start = Instant::now();
+    let once = async |conn: &mut MultiplexedConnection| -> Result<()> {
         if side.pipeline {
             let _: Vec<redis::Value> =
                 redis::aio::ConnectionLike::req_packed_commands(conn, &pipe, 0, cmds.len()).await?;
@@ -79,9 +73,16 @@ pub async fn time_redis(
                 let _ = redis::aio::ConnectionLike::req_packed_command(conn, c).await?;
             }
         }
-        if i >= warmup {
-            nanos.push(start.elapsed().as_nanos() as u64);
-        }
+        Ok(())
+    };
+    let mut s = sampler(iterations, (iterations / 10).max(200))?;
+    while s.warm_up().is_some() {
+        once(conn).await?;
+    }
+    while s.sample().is_some() {
+        let t = Instant::now();
+        once(conn).await?;
+        s.record(t);
     }
     let label = side.label.clone().unwrap_or_else(|| {
         let first = commands
@@ -94,35 +95,27 @@ pub async fn time_redis(
             format!("Redis {first}")
         }
     });
-    Ok(summarize(label, nanos))
+    Ok(summarize(label, s))
 }
 
-/// Times the Redis side on a thread and single-threaded runtime of its own, with its own
-/// connection. On the shared multi-threaded runtime every reply would hop between worker
-/// threads, and those wake-ups (tens of µs on a small machine) would be charged to Redis.
+/// Times the Redis side on a thread and single-threaded runtime of its own (see
+/// `measure::on_own_thread`), with its own connection.
 pub async fn time_redis_isolated(
     client: redis::Client,
     side: RedisSide,
     commands: Vec<String>,
     iterations: u32,
 ) -> Result<Measured> {
-    tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("could not start the timing runtime")?;
-        rt.block_on(async {
-            let config = redis::AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(std::time::Duration::from_secs(3)))
-                .set_response_timeout(Some(std::time::Duration::from_secs(10)));
-            let mut conn = client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await?;
-            time_redis(&mut conn, &side, &commands, iterations).await
-        })
+    on_own_thread("the compare step's timing", move || async move {
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(std::time::Duration::from_secs(3)))
+            .set_response_timeout(Some(std::time::Duration::from_secs(10)));
+        let mut conn = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        time_redis(&mut conn, &side, &commands, iterations).await
     })
     .await
-    .context("the timing thread failed")?
 }
 
 /// Times the SQLite side on one connection (prepared, cached statements).
@@ -136,10 +129,7 @@ pub fn time_sqlite(
         conn.execute_batch(sql)
             .with_context(|| format!("SQLite setup failed: {sql}"))?;
     }
-    let warmup = (iterations / 10).max(10);
-    let mut nanos = Vec::with_capacity(iterations as usize);
-    for i in 0..(warmup + iterations) {
-        let start = Instant::now();
+    let once = || -> Result<()> {
         if side.transaction {
             conn.execute_batch("BEGIN")?;
         }
@@ -160,16 +150,23 @@ pub fn time_sqlite(
         if side.transaction {
             conn.execute_batch("COMMIT")?;
         }
-        if i >= warmup {
-            nanos.push(start.elapsed().as_nanos() as u64);
-        }
+        Ok(())
+    };
+    let mut s = sampler(iterations, (iterations / 10).max(10))?;
+    while s.warm_up().is_some() {
+        once()?;
+    }
+    while s.sample().is_some() {
+        let t = Instant::now();
+        once()?;
+        s.record(t);
     }
     Ok(summarize(
         side.label
             .clone()
             .map(|l| format!("{l} ({label})"))
             .unwrap_or_else(|| format!("SQLite {label}")),
-        nanos,
+        s,
     ))
 }
 
@@ -196,5 +193,36 @@ pub fn report(iterations: u32, redis: Measured, memory: Measured, wal: Measured)
         iterations,
         rows: vec![redis, memory, wal],
         metrics,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_runs_warm_up_plus_iterations_and_reports_hdr_figures() {
+        let side = SqliteSide {
+            setup: vec!["CREATE TABLE t (x INTEGER)".into()],
+            statements: vec!["INSERT INTO t VALUES (1)".into()],
+            transaction: true,
+            label: None,
+        };
+        let conn = Connection::open_in_memory().expect("sqlite");
+        let m = time_sqlite(&conn, &side, 50, "in memory").expect("timed");
+        assert_eq!(m.label, "SQLite in memory");
+        // 10 warm-up runs (the minimum) and 50 timed ones, each one insert.
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(rows, 60);
+        assert!(m.p50_us > 0.0 && m.p50_us <= m.p99_us, "{m:?}");
+        assert!(m.ops_per_s > 0.0, "{m:?}");
+        let (mem, wal) = time_sqlite_modes(&side, 20).expect("both modes");
+        assert_eq!(mem.label, "SQLite in memory");
+        assert_eq!(wal.label, "SQLite WAL file");
+        let r = report(20, m, mem, wal);
+        assert_eq!(r.rows.len(), 3);
+        assert_eq!(r.metrics.len(), 3);
     }
 }

@@ -58,7 +58,13 @@ impl Scenario for Bench {
             durable: false,
             ..Options::quick()
         };
-        let report = bench::run_suite(ctx.server, ctx.namespace, options, false).await?;
+        let report = bench::run_suite(
+            ctx.server,
+            ctx.namespace,
+            options,
+            bench::Progress::silent(),
+        )
+        .await?;
         ctx.ticker.tick(1);
         Ok(convert(&report))
     }

@@ -1,30 +1,71 @@
-//! Drawing for `redislab bench`: progress-bar styles, the result table with proportional bars,
-//! the explanations, the throughput summary, and the SVG chart. Measuring lives in `bench`.
+//! Drawing for `redislab bench`: its progress bars, the result table with proportional bars,
+//! the explanations, the throughput summary, and the SVG chart. Measuring lives in `bench`,
+//! which reports progress through `measure::Ticker` and never draws.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use comfy_table::{Cell, Color as TableColor};
-use indicatif::ProgressStyle;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use plotters::prelude::*;
 
+use super::progress::Bar;
 use super::table::{align_right, new_table};
-use crate::bench::report::{human_rate, human_us};
 use crate::bench::throughput::ThroughputReport;
-use crate::bench::{Report, Row};
+use crate::bench::{Progress, Report, Row};
+use crate::measure::{human_rate, human_us};
 
 /// Cells in a proportional bar at full length.
 const BAR_WIDTH: usize = 10;
 
-pub fn overall_style() -> ProgressStyle {
+/// The suite's two bars, cells done and samples in the current cell, hidden unless `show`.
+/// Keep the value alive while the run draws.
+pub struct SuiteBars {
+    _multi: MultiProgress,
+    pub progress: Progress,
+}
+
+pub fn suite_bars(show: bool) -> SuiteBars {
+    let multi = MultiProgress::with_draw_target(if show {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let overall = multi.add(ProgressBar::new(0));
+    overall.set_style(overall_style());
+    let cell = multi.add(ProgressBar::new(0));
+    cell.set_style(cell_style());
+    SuiteBars {
+        _multi: multi,
+        progress: Progress {
+            overall: Arc::new(Bar(overall)),
+            cell: Arc::new(Bar(cell)),
+        },
+    }
+}
+
+/// The one bar of `bench --throughput` (requests answered).
+pub fn throughput_bar(show: bool) -> Arc<Bar> {
+    let pb = if show {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    pb.set_style(cell_style());
+    Arc::new(Bar(pb))
+}
+
+fn overall_style() -> ProgressStyle {
     ProgressStyle::with_template(
         "{spinner} bench {bar:30.cyan/blue} {pos}/{len} cells · {elapsed} · {msg}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
-pub fn cell_style() -> ProgressStyle {
+fn cell_style() -> ProgressStyle {
     ProgressStyle::with_template("  {bar:30.green/black} {pos}/{len} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
 }
@@ -98,6 +139,30 @@ pub fn render(report: &Report) -> String {
     for c in &report.columns {
         let _ = writeln!(out, "  {:<cw$}  {}", c.title, c.settings);
     }
+    notes(&mut out, report);
+    let samples = match report.meta.cell_budget_s {
+        Some(b) => format!(
+            "up to {} samples per cell (batch rows fewer), at most {:.1} s each, after warm-up",
+            report.meta.iterations, b
+        ),
+        None => format!(
+            "{} samples per cell (batch rows fewer), after warm-up",
+            report.meta.iterations
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        super::dim(&format!(
+            "{samples} · {} clients for concurrent-incr · {:.1} s in all · --json or --csv for every figure",
+            report.meta.clients, report.meta.wall_seconds
+        ))
+    );
+    out
+}
+
+/// Checks made on results (lost updates in red) and the run's notes, if any.
+fn notes(out: &mut String, report: &Report) {
     let checks: Vec<String> = report
         .rows
         .iter()
@@ -126,25 +191,6 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(out, "  {}", super::warn(n));
         }
     }
-    let samples = match report.meta.cell_budget_s {
-        Some(b) => format!(
-            "up to {} samples per cell (batch rows fewer), at most {:.1} s each, after warm-up",
-            report.meta.iterations, b
-        ),
-        None => format!(
-            "{} samples per cell (batch rows fewer), after warm-up",
-            report.meta.iterations
-        ),
-    };
-    let _ = writeln!(
-        out,
-        "{}",
-        super::dim(&format!(
-            "{samples} · {} clients for concurrent-incr · {:.1} s in all · --json or --csv for every figure",
-            report.meta.clients, report.meta.wall_seconds
-        ))
-    );
-    out
 }
 
 /// A latency without the space, for narrow cells: 9.73µs, 251.9µs, 22.7ms.

@@ -6,7 +6,7 @@ use colored::Colorize;
 
 use crate::inspect::KeyInfo;
 use crate::lesson::model::Lesson;
-use crate::measure::Ticker;
+use crate::measure::{Ticker, human_us};
 use crate::redis::render::render;
 use crate::runner::Executed;
 use crate::runner::checks::CheckResult;
@@ -260,8 +260,8 @@ pub fn compare(r: &CompareReport) -> String {
         };
         t.add_row(vec![
             m.label.clone(),
-            us(m.p50_us),
-            us(m.p99_us),
+            human_us(m.p50_us),
+            human_us(m.p99_us),
             format!("{:.0}", m.ops_per_s),
             if (ratio - 1.0).abs() < 1e-9 {
                 "fastest".to_string()
@@ -281,16 +281,6 @@ pub fn compare(r: &CompareReport) -> String {
         )
         .dimmed()
     )
-}
-
-pub fn us(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.2} ms", v / 1000.0)
-    } else if v >= 10.0 {
-        format!("{v:.0} µs")
-    } else {
-        format!("{v:.2} µs")
-    }
 }
 
 pub fn after(text: &str) -> String {

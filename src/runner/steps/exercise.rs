@@ -237,6 +237,19 @@ async fn prove(
     }))
 }
 
+/// Runs the solution on the state the step started from, so it always works, whatever the
+/// learner's tries changed meanwhile.
+async fn run_solution(ctx: &mut Ctx<'_, '_>, solution: &[CommandSpec]) -> Result<Ran> {
+    if let Some(before) = ctx.before {
+        ctx.engine.restore(before).await?;
+    }
+    Ok(Ran::Done(Done {
+        executed: ctx.engine.run_commands(solution).await?,
+        show_executed: true,
+        ..Done::default()
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::shape;
@@ -253,17 +266,4 @@ mod tests {
         );
         assert_ne!(shape("SETNX lab:k tok"), shape("SET lab:k tok NX"));
     }
-}
-
-/// Runs the solution on the state the step started from, so it always works, whatever the
-/// learner's tries changed meanwhile.
-async fn run_solution(ctx: &mut Ctx<'_, '_>, solution: &[CommandSpec]) -> Result<Ran> {
-    if let Some(before) = ctx.before {
-        ctx.engine.restore(before).await?;
-    }
-    Ok(Ran::Done(Done {
-        executed: ctx.engine.run_commands(solution).await?,
-        show_executed: true,
-        ..Done::default()
-    }))
 }
