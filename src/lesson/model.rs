@@ -439,6 +439,10 @@ pub struct Check {
     pub exists: Option<bool>,
     #[serde(default, rename = "type")]
     pub key_type: Option<String>,
+    /// OBJECT ENCODING: one name, or a list of names that are all right (a small list is
+    /// `quicklist` on Redis 7.0 and `listpack` from 7.2 on).
+    #[serde(default)]
+    pub encoding: Option<OneOrMany>,
     /// TTL in seconds: `none` for no TTL, or a range `{min: 25, max: 30}`.
     #[serde(default)]
     pub ttl: Option<TtlCheck>,
@@ -490,6 +494,23 @@ pub enum TtlCheck {
         #[serde(default)]
         max: Option<f64>,
     },
+}
+
+/// A single name or a list of names.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::One(s) => vec![s.as_str()],
+            OneOrMany::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

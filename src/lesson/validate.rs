@@ -365,6 +365,7 @@ fn check_check(ctx: &mut Ctx<'_>, n: usize, c: &Check, known: &HashSet<String>, 
     if c.key.is_none()
         && (c.exists.is_some()
             || c.key_type.is_some()
+            || c.encoding.is_some()
             || c.ttl.is_some()
             || c.value.is_some()
             || c.len.is_some()

@@ -184,6 +184,20 @@ async fn key_checks(
             *want == key_type,
         ));
     }
+    if let Some(want) = &c.encoding {
+        let actual = if exists {
+            reply_text(&query(conn, &[b"OBJECT", b"ENCODING", k]).await?)
+        } else {
+            "no such key".to_string()
+        };
+        let names = want.names();
+        out.push(result(
+            format!("encoding of {key}"),
+            names.join(" or "),
+            actual.clone(),
+            names.contains(&actual.as_str()),
+        ));
+    }
     if let Some(ttl) = &c.ttl {
         let pttl = match query(conn, &[b"PTTL", k]).await? {
             Value::Int(i) => i,
