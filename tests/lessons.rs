@@ -131,14 +131,14 @@ fn fixture_lesson_passes_every_check_and_step_kind() {
         "[run]",
         "[exercise]",
         "[compare]",
-        "[scenario]",
+        "[race]",
         "[wait]",
         // The second named connection is shown as such.
         "[second] redis> GET lab:fx:missing",
         // save_as + let reached a later step's command.
         "SET lab:fx:copy copied-1",
         "20 timed iterations each",
-        "metric incr_final: 20",
+        "metric incr.final: 20",
         "fast-forwarded 5s",
         "Redis replied: (integer) 2",
         "Score: 5/5",
