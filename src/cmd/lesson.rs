@@ -11,8 +11,8 @@ use crate::runner::Engine;
 use crate::runner::walk::{Options, Prompter, Walker};
 use crate::settings::Settings;
 use crate::term;
-use crate::term::lesson::TermView;
 use crate::term::prompt::{Inquire, NoPrompts};
+use crate::term::view::TermView;
 
 pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
     let lessons = loader::load_all(settings.lessons_dir.as_deref())?;
@@ -74,11 +74,12 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
     }
     let auto = args.auto;
     let quiz = !auto || answers.is_some();
+    let mut view = TermView::new(!auto);
     let walker = Walker {
         engine: &mut engine,
         lesson,
         prompter,
-        view: &mut TermView,
+        view: &mut view,
         store: Some(&mut store),
         options: Options {
             auto,

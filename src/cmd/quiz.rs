@@ -11,8 +11,8 @@ use crate::runner::Engine;
 use crate::runner::walk::{Options, Summary, Walker};
 use crate::settings::Settings;
 use crate::term;
-use crate::term::lesson::TermView;
 use crate::term::prompt::{Inquire, NoPrompts};
+use crate::term::view::TermView;
 
 pub async fn run(settings: &Settings, args: QuizArgs) -> Result<u8> {
     let lessons = loader::load_all(settings.lessons_dir.as_deref())?;
@@ -34,11 +34,12 @@ pub async fn run(settings: &Settings, args: QuizArgs) -> Result<u8> {
     let mut inquire = Inquire;
     let mut none = NoPrompts;
     let auto = answers.is_some();
+    let mut view = TermView::new(!auto);
     let mut walker = Walker {
         engine: &mut engine,
         lesson,
         prompter: if auto { &mut none } else { &mut inquire },
-        view: &mut TermView,
+        view: &mut view,
         store: None,
         options: Options {
             auto,

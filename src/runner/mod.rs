@@ -158,6 +158,19 @@ impl<'a> Engine<'a> {
         snapshot::lesson_keys(&mut self.admin, &self.namespace, &patterns).await
     }
 
+    /// Deletes every key of the lesson (its `keys` patterns, inside the namespace only): a
+    /// lesson started from its first step starts from nothing, whatever an earlier run left.
+    pub async fn clear_lesson_keys(&mut self) -> Result<()> {
+        self.frozen = None;
+        for k in self.current_lesson_keys().await? {
+            let _: i64 = redis::cmd("UNLINK")
+                .arg(&k)
+                .query_async(&mut self.admin)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Stops lesson time: call before the learner reads or types.
     pub async fn freeze(&mut self) -> Result<()> {
         if self.frozen.is_none() {

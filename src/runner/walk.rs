@@ -104,8 +104,11 @@ impl<'b> Walker<'_, 'b> {
             anyhow::bail!("lesson {} {reason}", lesson.id);
         }
         self.engine.set_lesson_keys(&lesson.keys);
-        self.engine.run_quiet(&lesson.setup).await?;
         let from = self.options.from_step.clamp(1, n.max(1));
+        if from == 1 && !lesson.steps.is_empty() {
+            self.engine.clear_lesson_keys().await?;
+        }
+        self.engine.run_quiet(&lesson.setup).await?;
         if from > 1 {
             self.replay(from).await?;
             self.view.show(Event::Resuming {

@@ -1,125 +1,36 @@
 //! How a lesson looks: step headers, command previews, replies, check diffs, scenario, race
-//! and compare tables, quiz feedback. `TermView` is the terminal's side of the runner's `View`
-//! seam: it turns each event into text on stdout (refusals on stderr).
+//! and compare tables, quiz feedback. Each function returns the text for a terminal `width`
+//! columns wide; `term::view` decides when and where it is printed.
 
 use colored::Colorize;
 
 use crate::inspect::KeyInfo;
 use crate::lesson::model::Lesson;
-use crate::measure::{Ticker, human_us};
+use crate::measure::human_us;
 use crate::redis::render::render;
 use crate::runner::Executed;
 use crate::runner::checks::CheckResult;
 use crate::runner::compare::CompareReport;
-use crate::runner::seam::{Event, Planned, View};
+use crate::runner::seam::Planned;
 use crate::scenarios::ScenarioReport;
 
-/// Draws lesson events on the terminal.
-pub struct TermView;
-
-impl View for TermView {
-    fn show(&mut self, event: Event<'_>) {
-        match event {
-            Event::Refused(why) => super::notice(&format!("(refused) {why}")),
-            other => super::out(&text(&other)),
-        }
-    }
-
-    fn ticker(&mut self, label: &str) -> Box<dyn Ticker> {
-        Box::new(super::progress::Bar::new(false, label))
-    }
-}
-
-/// One event as the terminal shows it.
-pub fn text(event: &Event<'_>) -> String {
-    match event {
-        Event::Intro { lesson, steps } => intro(lesson, *steps),
-        Event::Resuming {
-            lesson,
-            step,
-            steps,
-        } => format!(
-            "\n{}\n",
-            format!("Lesson {lesson} · resuming at step {step}/{steps}").dimmed()
-        ),
-        Event::StepHeader {
-            index,
-            steps,
-            title,
-            kind,
-            text,
-        } => step_header(*index, *steps, title, kind, text),
-        Event::Preview(p) => preview_planned(p),
-        Event::Executed(e) => executed(e),
-        Event::Reply(v) => render(v),
-        Event::Checks(r) => checks(r),
-        Event::Keys(k) => keys(k),
-        Event::After(a) => after(a),
-        Event::Compare(r) => compare(r),
-        Event::Report(r) => scenario(r),
-        Event::ForcedBy(t) => format!("  {} {}\n", "How the race is forced:".bold(), t.trim_end()),
-        Event::Goal(g) => format!("  {} {g}\n", "Your turn:".bold()),
-        Event::Hint(Some(h)) => format!("  {} {h}\n", "Hint:".yellow()),
-        Event::Hint(None) => format!(
-            "  {}\n",
-            "No more hints: ask for the solution if you are stuck.".dimmed()
-        ),
-        Event::Solution(p) => format!("  {}\n{}", "Solution:".bold(), preview_planned(p)),
-        Event::Correct => format!(
-            "  {}\n",
-            "Correct: Redis is now in the state the goal asked for.".green()
-        ),
-        Event::ThreeTries(p) => format!(
-            "  {}\n{}",
-            "Three tries: here is the solution.".yellow(),
-            preview_planned(p)
-        ),
-        Event::Refused(why) => format!("(refused) {why}\n"),
-        Event::Trials(outcomes) => trials(outcomes),
-        Event::WrongAnswer(why) => format!("  {} {why}\n", "Not this way:".yellow().bold()),
-        Event::Notice(t) => format!("  {}\n", t.dimmed()),
-        Event::FastForwarded { seconds, expired } => format!(
-            "{}\n",
-            format!("fast-forwarded {seconds}s: every TTL shortened with PEXPIRE ({expired} key(s) expired)").dimmed()
-        ),
-        Event::Skipped(why) => skipped(why),
-        Event::FailedStep { index, title } => failed_step(*index, title),
-        Event::Restored { index } => format!(
-            "  {}\n",
-            format!("↺ the lesson's keys are back as they were before step {index}").cyan()
-        ),
-        Event::QuizStart { questions } => {
-            format!("\n{}\n", format!("Quiz · {questions} questions").bold())
-        }
-        Event::Question {
-            index,
-            questions,
-            text,
-            predict,
-        } => question(*index, *questions, text, predict),
-        Event::Answered(a) => format!("  {} {a}\n", "your answer:".dimmed()),
-        Event::Graded {
-            correct,
-            right,
-            actual,
-            explanation,
-        } => graded(*correct, *right, *actual, explanation),
-        Event::Score { score: s, total } => score(*s, *total),
-    }
-}
+use super::text::{flow, labeled};
 
 /// One line per trial: held, or what the answer would break there.
-pub fn trials(outcomes: &[crate::runner::trial::TrialOutcome]) -> String {
+pub fn trials(outcomes: &[crate::runner::trial::TrialOutcome], width: usize) -> String {
     let mut out = String::new();
     for t in outcomes {
         if t.passed {
-            out.push_str(&format!("  {} also right when {}\n", "✓".green(), t.given));
+            let text = format!("also right when {}", t.given);
+            out.push_str(&labeled("✓", &"✓".green().to_string(), &text, "  ", width));
         } else {
-            out.push_str(&format!(
-                "  {} when {}: {}\n",
-                "✗".red().bold(),
-                t.given,
-                t.why
+            let text = format!("when {}: {}", t.given, t.why);
+            out.push_str(&labeled(
+                "✗",
+                &"✗".red().bold().to_string(),
+                &text,
+                "  ",
+                width,
             ));
         }
     }
@@ -127,7 +38,7 @@ pub fn trials(outcomes: &[crate::runner::trial::TrialOutcome]) -> String {
 }
 
 /// A preview naming the client of each command when a step uses more than one.
-pub fn preview_planned(lines: &[Planned]) -> String {
+pub fn preview_planned(lines: &[Planned], width: usize) -> String {
     let mut out = String::new();
     for p in lines {
         let who = p
@@ -135,55 +46,77 @@ pub fn preview_planned(lines: &[Planned]) -> String {
             .as_deref()
             .map(|c| format!("[{c}] "))
             .unwrap_or_default();
-        out.push_str(&format!(
-            "  {}{} {}\n",
+        let line = format!(
+            "  {}{} {}",
             who.dimmed(),
             "›".dimmed(),
             super::command(&p.line)
-        ));
+        );
+        out.push_str(&command_lines(&line, "      ", width));
     }
     out
 }
 
-pub fn intro(l: &Lesson, steps: usize) -> String {
+/// A (coloured) command line wrapped between arguments, later lines indented under it.
+fn command_lines(line: &str, hang: &str, width: usize) -> String {
+    let opts = textwrap::Options::new(width)
+        .subsequent_indent(hang)
+        .break_words(false)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
+    let mut out = String::new();
+    for l in textwrap::wrap(line, opts) {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+pub fn intro(l: &Lesson, steps: usize, width: usize) -> String {
+    let time = format!(
+        "{steps} steps, then a quiz of {} questions. TTLs stand still while you read or type; they run while a step runs, and in wait steps.",
+        l.quiz.len()
+    );
+    let field =
+        |label: &str, text: &str| labeled(label, &label.bold().to_string(), text, "", width);
     format!(
-        "\n{}\n{}\n\n{} {}\n{} {}\n{} {}\n\n{}\n{}\n",
+        "\n{}\n{}\n{}{}{}\n{}",
         format!("Lesson {} · {}", l.id, l.title).bold().underline(),
-        format!(
-            "{} steps, then a quiz of {} questions · TTLs stand still while you read or type; they run while a step runs and in wait steps",
-            steps,
-            l.quiz.len()
-        )
-        .dimmed(),
-        "Structure:".bold(),
-        l.structure,
-        "Used for: ".bold(),
-        l.use_case,
-        "Key idea: ".bold(),
-        l.concept,
-        l.introduction.trim_end(),
-        "".dimmed()
+        flow(&time, "", width).dimmed(),
+        field("Structure:", &l.structure),
+        field("Used for: ", &l.use_case),
+        field("Key idea: ", &l.concept),
+        flow(&l.introduction, "", width),
     )
 }
 
-pub fn step_header(i: usize, n: usize, title: &str, kind: &str, text: &str) -> String {
+pub fn step_header(
+    i: usize,
+    n: usize,
+    title: &str,
+    kind: &str,
+    text: &str,
+    width: usize,
+) -> String {
     format!(
-        "\n{} {}\n{}\n",
+        "\n{} {}\n{}",
         format!("Step {i}/{n}").bold().blue(),
         format!("{title}  {}", format!("[{kind}]").dimmed()).bold(),
-        text.trim_end()
+        flow(text, "", width)
     )
 }
 
-pub fn preview(lines: &[String]) -> String {
-    let mut out = String::new();
-    for l in lines {
-        out.push_str(&format!("  {} {}\n", "›".dimmed(), super::command(l)));
-    }
-    out
+pub fn preview(lines: &[String], width: usize) -> String {
+    let planned: Vec<Planned> = lines
+        .iter()
+        .map(|l| Planned {
+            line: l.clone(),
+            connection: None,
+        })
+        .collect();
+    preview_planned(&planned, width)
 }
 
-pub fn executed(e: &[Executed]) -> String {
+pub fn executed(e: &[Executed], width: usize) -> String {
     let mut out = String::new();
     for x in e {
         let who = x
@@ -191,12 +124,13 @@ pub fn executed(e: &[Executed]) -> String {
             .as_deref()
             .map(|c| format!("[{c}] "))
             .unwrap_or_default();
-        out.push_str(&format!(
-            "{}{}{}\n",
+        let line = format!(
+            "{}{}{}",
             who.dimmed(),
             "redis> ".dimmed(),
             super::command(&x.line)
-        ));
+        );
+        out.push_str(&command_lines(&line, "    ", width));
         match &x.refused {
             Some(why) => out.push_str(&format!("{} {why}\n", "(refused)".yellow())),
             None => out.push_str(&render(&x.reply)),
@@ -208,7 +142,12 @@ pub fn executed(e: &[Executed]) -> String {
 pub fn checks(results: &[CheckResult]) -> String {
     let mut out = String::new();
     for r in results {
-        if r.passed {
+        // A passing reply check is one line: the reply is on the screen just above.
+        if r.passed && r.what.starts_with("reply") {
+            out.push_str(&format!("  {} {} matches\n", "✓".green(), r.what));
+        } else if r.passed && r.actual.contains('\n') {
+            out.push_str(&format!("  {} {}\n", "✓".green(), r.what));
+        } else if r.passed {
             out.push_str(&format!("  {} {}: {}\n", "✓".green(), r.what, r.actual));
         } else {
             out.push_str(&format!(
@@ -230,7 +169,7 @@ pub fn keys(infos: &[KeyInfo]) -> String {
     format!("{}\n", super::table::keys(infos))
 }
 
-pub fn scenario(r: &ScenarioReport) -> String {
+pub fn scenario(r: &ScenarioReport, width: usize) -> String {
     let mut out = String::new();
     if !r.header.is_empty() {
         let mut t = super::table::new_table(r.header.iter().map(String::as_str).collect());
@@ -240,12 +179,12 @@ pub fn scenario(r: &ScenarioReport) -> String {
         out.push_str(&format!("{t}\n"));
     }
     for n in &r.notes {
-        out.push_str(&format!("  {} {n}\n", "→".cyan()));
+        out.push_str(&labeled("→", &"→".cyan().to_string(), n, "  ", width));
     }
     out
 }
 
-pub fn compare(r: &CompareReport) -> String {
+pub fn compare(r: &CompareReport, width: usize) -> String {
     let fastest = r
         .rows
         .iter()
@@ -271,20 +210,17 @@ pub fn compare(r: &CompareReport) -> String {
         ]);
     }
     super::table::align_right(&mut t, &[1, 2, 3]);
-    format!(
-        "{t}\n{}\n",
-        format!(
-            "{} timed iterations each after a warm-up, measured just now on this machine. \
-             A loopback round trip can vary a lot between runs on a busy or virtual machine: \
-             run the step again to see your spread.",
-            r.iterations
-        )
-        .dimmed()
-    )
+    let note = format!(
+        "{} timed iterations each after a warm-up, measured just now on this machine. \
+         A loopback round trip can vary a lot between runs on a busy or virtual machine: \
+         run the step again to see your spread.",
+        r.iterations
+    );
+    format!("{t}\n{}", flow(&note, "", width).dimmed())
 }
 
-pub fn after(text: &str) -> String {
-    format!("{} {}\n", "Look:".bold(), text.trim_end())
+pub fn after(text: &str, width: usize) -> String {
+    labeled("Look:", &"Look:".bold().to_string(), text, "", width)
 }
 
 pub fn skipped(reason: &str) -> String {
@@ -300,10 +236,14 @@ pub fn failed_step(i: usize, title: &str) -> String {
     )
 }
 
-pub fn question(i: usize, n: usize, q: &str, predict: &[String]) -> String {
-    let mut out = format!("\n{} {}\n", format!("Question {i}/{n}").bold().magenta(), q);
+pub fn question(i: usize, n: usize, q: &str, predict: &[String], width: usize) -> String {
+    let label = format!("Question {i}/{n}");
+    let mut out = format!(
+        "\n{}",
+        labeled(&label, &label.bold().magenta().to_string(), q, "", width)
+    );
     if !predict.is_empty() {
-        out.push_str(&preview(predict));
+        out.push_str(&preview(predict, width));
     }
     out
 }
@@ -313,6 +253,7 @@ pub fn graded(
     right_text: Option<&str>,
     actual: Option<&str>,
     explanation: &str,
+    width: usize,
 ) -> String {
     let mut out = String::new();
     if correct {
@@ -334,7 +275,7 @@ pub fn graded(
             a.trim_end()
         ));
     }
-    out.push_str(&format!("  {}\n", explanation.trim_end()));
+    out.push_str(&flow(explanation, "  ", width));
     out
 }
 

@@ -3,9 +3,12 @@
 
 pub mod bench;
 pub mod lesson;
+pub mod pager;
 pub mod progress;
 pub mod prompt;
 pub mod table;
+pub mod text;
+pub mod view;
 
 use std::io::{IsTerminal, Write};
 

@@ -11,6 +11,13 @@ use crate::runner::walk::{ExerciseAction, FailureAction, Prompter, StepAction};
 
 pub struct Inquire;
 
+/// Every prompt starts a new screen for the pager. `true`: the learner pressed Ctrl-C at the
+/// pager's pause, so this prompt answers "quit" without asking.
+fn prompting() -> bool {
+    super::pager::prompted();
+    super::pager::take_interrupt()
+}
+
 fn left<T>(r: Result<T, InquireError>) -> Result<Option<T>> {
     match r {
         Ok(v) => Ok(Some(v)),
@@ -24,6 +31,9 @@ fn left<T>(r: Result<T, InquireError>) -> Result<Option<T>> {
 
 impl Prompter for Inquire {
     fn step_action(&mut self, kind: &str) -> Result<StepAction> {
+        if prompting() {
+            return Ok(StepAction::Quit);
+        }
         let mut options = vec!["Run it (Enter)"];
         if kind == "run" {
             options.push("Type it yourself");
@@ -49,6 +59,9 @@ impl Prompter for Inquire {
     }
 
     fn command(&mut self, prompt: &str, suggestion: &str) -> Result<Option<String>> {
+        if prompting() {
+            return Ok(None);
+        }
         let r = tokio::task::block_in_place(|| {
             Text::new(prompt)
                 .with_placeholder(suggestion)
@@ -59,6 +72,9 @@ impl Prompter for Inquire {
     }
 
     fn exercise_action(&mut self, misses: usize) -> Result<ExerciseAction> {
+        if prompting() {
+            return Ok(ExerciseAction::Quit);
+        }
         let label = if misses == 0 {
             "your command (or: hint, solution, skip, back, quit)"
         } else {
@@ -80,6 +96,9 @@ impl Prompter for Inquire {
     }
 
     fn choose(&mut self, _question: &str, choices: &[String]) -> Result<Option<usize>> {
+        if prompting() {
+            return Ok(None);
+        }
         let numbered: Vec<String> = choices
             .iter()
             .enumerate()
@@ -93,12 +112,18 @@ impl Prompter for Inquire {
     }
 
     fn confirm(&mut self, question: &str, default: bool) -> Result<Option<bool>> {
+        if prompting() {
+            return Ok(None);
+        }
         let r =
             tokio::task::block_in_place(|| Confirm::new(question).with_default(default).prompt());
         left(r)
     }
 
     fn after_failure(&mut self, kind: &str) -> Result<FailureAction> {
+        if prompting() {
+            return Ok(FailureAction::Quit);
+        }
         let mut options = vec!["Retry this step (its keys go back as they were)"];
         if matches!(kind, "exercise" | "run") {
             options.push("Show me the solution (keys go back, then the lesson's commands run)");

@@ -1,7 +1,7 @@
 //! Tables: the key table shown after every step and by `inspect`, and a generic builder so
 //! every table in redislab looks the same.
 
-use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, Width, presets};
 
 use crate::inspect::{KeyInfo, human_bytes, human_ttl};
 
@@ -27,13 +27,40 @@ pub fn align_right(t: &mut Table, columns: &[usize]) {
     }
 }
 
-/// The key table: key, type, TTL, size, encoding, memory, value.
+/// The key table: key, type, TTL, size, encoding, memory, value. On a narrow terminal memory
+/// and then encoding go first, and a long value is cut, before a key name is ever wrapped.
 pub fn keys(infos: &[KeyInfo]) -> String {
-    let mut t = new_table(vec![
-        "key", "type", "TTL", "size", "encoding", "memory", "value",
-    ]);
+    keys_at(infos, usize::from(super::width()))
+}
+
+pub fn keys_at(infos: &[KeyInfo], width: usize) -> String {
+    let show_memory = width >= 110;
+    let show_encoding = width >= 80;
+    let mut header = vec!["key", "type", "TTL", "size"];
+    if show_encoding {
+        header.push("encoding");
+    }
+    if show_memory {
+        header.push("memory");
+    }
+    header.push("value");
+    let mut t = new_table(header);
+    t.set_width(width as u16);
+    let longest_key = infos
+        .iter()
+        .map(|k| k.key.chars().count())
+        .max()
+        .unwrap_or(3);
+    // The key column is never squeezed below its longest name (up to half the screen).
+    if let Some(col) = t.column_mut(0) {
+        // Padding is part of a column's width: one space on each side.
+        let w = (longest_key.min(width / 2) + 2) as u16;
+        col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(w)));
+    }
+    // What is left for the value, about two lines of it.
+    let value_room = width.saturating_sub(longest_key + 40).max(12) * 2;
     for k in infos {
-        t.add_row(vec![
+        let mut row = vec![
             k.key.clone(),
             k.key_type.clone(),
             if k.exists() {
@@ -42,11 +69,66 @@ pub fn keys(infos: &[KeyInfo]) -> String {
                 "-".into()
             },
             k.size.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-            k.encoding.clone().unwrap_or_else(|| "-".into()),
-            human_bytes(k.memory),
-            k.preview.clone(),
-        ]);
+        ];
+        if show_encoding {
+            row.push(k.encoding.clone().unwrap_or_else(|| "-".into()));
+        }
+        if show_memory {
+            row.push(human_bytes(k.memory));
+        }
+        row.push(cut(&k.preview, value_room));
+        t.add_row(row);
     }
-    align_right(&mut t, &[2, 3, 5]);
+    let mut right = vec![2, 3];
+    if show_memory {
+        right.push(if show_encoding { 5 } else { 4 });
+    }
+    align_right(&mut t, &right);
     t.to_string()
+}
+
+/// At most `max` characters, ending in `…` when cut.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(key: &str) -> KeyInfo {
+        KeyInfo {
+            key: key.into(),
+            key_type: "hash".into(),
+            ttl_ms: None,
+            size: Some(5),
+            encoding: Some("listpack".into()),
+            memory: Some(136),
+            preview: "{\"user:1\": 1, \"user:2\": 1, \"user:3\": 1, \"user:4\": 1, \"user:5\": 1}"
+                .into(),
+        }
+    }
+
+    #[test]
+    fn narrow_tables_drop_columns_before_they_break_a_key() {
+        let infos = [info("lab:coupon:1:stock"), info("lab:coupon:1:owners")];
+        let narrow = keys_at(&infos, 60);
+        assert!(narrow.contains("lab:coupon:1:stock"), "{narrow}");
+        assert!(narrow.contains("lab:coupon:1:owners"), "{narrow}");
+        assert!(
+            !narrow.contains("memory") && !narrow.contains("encoding"),
+            "{narrow}"
+        );
+        assert!(narrow.lines().all(|l| l.chars().count() <= 60), "{narrow}");
+        let wide = keys_at(&infos, 120);
+        assert!(
+            wide.contains("memory") && wide.contains("encoding"),
+            "{wide}"
+        );
+    }
 }

@@ -79,6 +79,9 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 if let Some(before) = ctx.before {
                     ctx.engine.restore(before).await?;
                     typed.clear();
+                    ctx.view.show(Event::Notice(
+                        "The keys are back as the exercise found them: try again.",
+                    ));
                 }
                 if misses >= 3 {
                     let planned = ctx.planned(solution);

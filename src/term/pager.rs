@@ -1,0 +1,82 @@
+//! At most one screen between two prompts. The lesson view counts the lines it prints since the
+//! last prompt; before a block would push the start of that output off the screen, it pauses
+//! with "Enter for more". Prompts reset the count. Only when a person is at a terminal: piped
+//! output and `--auto` never pause.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+static SHOWN: AtomicUsize = AtomicUsize::new(0);
+/// Ctrl-C at "Enter for more": the next prompt answers "quit" (progress is saved there).
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the learner pressed Ctrl-C at a pause since the last call.
+pub fn take_interrupt() -> bool {
+    INTERRUPTED.swap(false, Ordering::Relaxed)
+}
+
+/// A prompt is being shown: the screen now starts here.
+pub fn prompted() {
+    SHOWN.store(0, Ordering::Relaxed);
+}
+
+/// The terminal's rows, when both ends are a terminal.
+fn rows() -> Option<usize> {
+    if !super::stdout_is_terminal() || !super::stdin_is_terminal() {
+        return None;
+    }
+    console::Term::stdout()
+        .size_checked()
+        .map(|(rows, _)| usize::from(rows))
+}
+
+/// Prints `text`, pausing first whenever the screen would scroll past what it showed since the
+/// last prompt.
+pub fn print(text: &str, paging: bool) {
+    let Some(rows) = rows().filter(|_| paging) else {
+        super::out(text);
+        return;
+    };
+    let room = rows.saturating_sub(2).max(5);
+    let mut chunk = String::new();
+    for line in text.split_inclusive('\n') {
+        if SHOWN.load(Ordering::Relaxed) + 1 > room && !INTERRUPTED.load(Ordering::Relaxed) {
+            super::out(&chunk);
+            chunk.clear();
+            wait_for_more();
+            SHOWN.store(0, Ordering::Relaxed);
+        }
+        chunk.push_str(line);
+        SHOWN.fetch_add(1, Ordering::Relaxed);
+    }
+    super::out(&chunk);
+}
+
+/// "Enter for more", until a key is pressed. Ctrl-C is left to the caller's handler.
+fn wait_for_more() {
+    use colored::Colorize;
+    use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+    super::out(&format!("{}", "── Enter for more ──".dimmed()));
+    if crossterm::terminal::enable_raw_mode().is_err() {
+        super::out("\n");
+        return;
+    }
+    loop {
+        match event::poll(Duration::from_millis(200)) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(_) => break,
+        }
+        if let Ok(Event::Key(k)) = event::read() {
+            if k.kind != KeyEventKind::Press {
+                continue;
+            }
+            if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
+                INTERRUPTED.store(true, Ordering::Relaxed);
+            }
+            break;
+        }
+    }
+    let _ = crossterm::terminal::disable_raw_mode();
+    super::out("\r\x1b[2K");
+}

@@ -1,0 +1,132 @@
+//! Prose that fits the terminal: lesson texts are written as paragraphs, and this flows them to
+//! the terminal's width at word boundaries (never inside a word), keeping indented lines (lists,
+//! commands) as their own lines with a hanging indent.
+
+use textwrap::{Options, WordSplitter, wrap};
+
+/// Flows `text` to `width` columns, every line starting with `indent`.
+pub fn flow(text: &str, indent: &str, width: usize) -> String {
+    let width = width.max(indent.len() + 20);
+    let mut out = String::new();
+    for (pi, paragraph) in text.trim_end().split("\n\n").enumerate() {
+        if pi > 0 {
+            out.push('\n');
+        }
+        let mut running = String::new();
+        for line in paragraph.lines() {
+            let trimmed = line.trim_start();
+            let lead = line.len() - trimmed.len();
+            let item = lead > 0 || trimmed.starts_with("- ") || starts_numbered(trimmed);
+            if item {
+                push_wrapped(&mut out, &running, indent, indent, width);
+                running.clear();
+                let first = format!("{indent}{}", &line[..lead]);
+                let hang = format!("{first}{}", " ".repeat(bullet_width(trimmed)));
+                push_wrapped(&mut out, trimmed, &first, &hang, width);
+            } else {
+                if !running.is_empty() {
+                    running.push(' ');
+                }
+                running.push_str(trimmed);
+            }
+        }
+        push_wrapped(&mut out, &running, indent, indent, width);
+    }
+    out
+}
+
+/// `label` then `text`, flowed so the text's later lines hang under the text, not the label.
+/// `styled_label` is the label as it should be drawn (with colour); it must show as `label`.
+pub fn labeled(label: &str, styled_label: &str, text: &str, indent: &str, width: usize) -> String {
+    let hang = " ".repeat(indent.len() + label.chars().count() + 1);
+    let first_indent = format!("{indent}{label} ");
+    let mut out = String::new();
+    let joined = text.trim_end();
+    for (pi, paragraph) in joined.split("\n\n").enumerate() {
+        let one_line: Vec<&str> = paragraph.lines().map(str::trim).collect();
+        let para = one_line.join(" ");
+        let first: &str = if pi == 0 { &first_indent } else { &hang };
+        if pi > 0 {
+            out.push('\n');
+        }
+        push_wrapped(&mut out, &para, first, &hang, width);
+    }
+    out.replacen(&first_indent, &format!("{indent}{styled_label} "), 1)
+}
+
+fn push_wrapped(out: &mut String, text: &str, first: &str, rest: &str, width: usize) {
+    if text.trim().is_empty() {
+        return;
+    }
+    let opts = Options::new(width)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .break_words(false)
+        // Key names and commands are words: never split them at a hyphen.
+        .word_splitter(WordSplitter::NoHyphenation);
+    for l in wrap(text, opts) {
+        out.push_str(l.trim_end());
+        out.push('\n');
+    }
+}
+
+fn starts_numbered(s: &str) -> bool {
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && s[digits..].starts_with(". ")
+}
+
+/// How far a list item's later lines hang: past `- ` or `12. `.
+fn bullet_width(s: &str) -> usize {
+    if s.starts_with("- ") {
+        2
+    } else if starts_numbered(s) {
+        s.find(". ").map(|i| i + 2).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paragraphs_flow_and_never_break_a_word() {
+        let text = "Redis runs one command at a time,\nso no other client can get in between.\n\nSecond paragraph.";
+        let out = flow(text, "", 30);
+        for line in out.lines() {
+            assert!(line.chars().count() <= 30, "{line:?}");
+        }
+        assert!(out.contains("\n\nSecond paragraph."), "{out}");
+        assert!(out.contains("between."), "{out}");
+        let long = flow("a lab:coupon:1:stock-that-is-very-long-indeed word", "", 20);
+        assert!(
+            long.contains("lab:coupon:1:stock-that-is-very-long-indeed"),
+            "{long}"
+        );
+    }
+
+    #[test]
+    fn list_items_keep_their_lines_and_hang() {
+        let text = "Three rounds:\n\n  - no protection: every request that misses queries the database;\n  - a lock";
+        let out = flow(text, "", 40);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[2], "  - no protection: every request that");
+        assert!(lines[3].starts_with("    misses"), "{out}");
+        assert_eq!(lines.last().copied(), Some("  - a lock"));
+    }
+
+    #[test]
+    fn labels_hang_their_text() {
+        let out = labeled(
+            "Look:",
+            "Look:",
+            "one two three four five six seven",
+            "",
+            20,
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with("Look: one"), "{out}");
+        assert!(lines[1].starts_with("      "), "{out}");
+    }
+}

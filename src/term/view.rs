@@ -1,0 +1,224 @@
+//! The terminal's side of the runner's `View` seam. It turns each lesson event into text that
+//! fits the terminal (`term::lesson` draws the pieces), pauses before output would scroll off
+//! the screen (`term::pager`), and shows a long script once, by name: the first time an
+//! argument of more than a line appears it is printed as `‹script 1› = "..."`, and every command
+//! after that says `‹script 1›` instead of repeating 300 characters.
+
+use colored::Colorize;
+
+use super::lesson::*;
+use super::text::{flow, labeled};
+use crate::measure::Ticker;
+use crate::redis::render::render;
+use crate::redis::tokenize::{display_args, tokenize};
+use crate::runner::Executed;
+use crate::runner::seam::{Event, Planned, View};
+
+/// An argument longer than this is shown once and then by name.
+const LONG_ARG: usize = 90;
+
+/// Draws lesson events on the terminal.
+pub struct TermView {
+    /// A person is reading: pause instead of scrolling a screen away.
+    paging: bool,
+    /// Long arguments already shown, in order: `‹script N›` is `named[N - 1]`.
+    named: Vec<Vec<u8>>,
+}
+
+impl TermView {
+    /// `interactive`: a person reads along (paging on); `--auto` output never pauses.
+    pub fn new(interactive: bool) -> Self {
+        TermView {
+            paging: interactive,
+            named: Vec::new(),
+        }
+    }
+
+    fn print(&self, text: &str) {
+        super::pager::print(text, self.paging);
+    }
+
+    /// A command line with its long arguments replaced by names; new names are defined in
+    /// `defs` first.
+    fn shorten(&mut self, line: &str, defs: &mut String, width: usize) -> String {
+        let Ok(args) = tokenize(line) else {
+            return line.to_string();
+        };
+        if args.iter().all(|a| a.len() <= LONG_ARG) {
+            return line.to_string();
+        }
+        let mut parts = Vec::with_capacity(args.len());
+        for a in args {
+            if a.len() <= LONG_ARG {
+                parts.push(display_args(std::slice::from_ref(&a)));
+                continue;
+            }
+            let n = match self.named.iter().position(|x| *x == a) {
+                Some(i) => i + 1,
+                None => {
+                    self.named.push(a.clone());
+                    let n = self.named.len();
+                    let text = String::from_utf8_lossy(&a);
+                    let kind = if text.contains("redis.call") {
+                        "script"
+                    } else {
+                        "text"
+                    };
+                    let label = format!("‹{kind} {n}› =");
+                    defs.push_str(&labeled(
+                        &label,
+                        &label.cyan().to_string(),
+                        &text,
+                        "  ",
+                        width,
+                    ));
+                    n
+                }
+            };
+            let text = String::from_utf8_lossy(&a);
+            let kind = if text.contains("redis.call") {
+                "script"
+            } else {
+                "text"
+            };
+            parts.push(format!("‹{kind} {n}›"));
+        }
+        parts.join(" ")
+    }
+
+    fn planned(&mut self, lines: &[Planned], width: usize) -> String {
+        let mut defs = String::new();
+        let short: Vec<Planned> = lines
+            .iter()
+            .map(|p| Planned {
+                line: self.shorten(&p.line, &mut defs, width),
+                connection: p.connection.clone(),
+            })
+            .collect();
+        format!("{defs}{}", preview_planned(&short, width))
+    }
+
+    fn executed(&mut self, e: &[Executed], width: usize) -> String {
+        let mut defs = String::new();
+        let short: Vec<Executed> = e
+            .iter()
+            .map(|x| Executed {
+                line: self.shorten(&x.line, &mut defs, width),
+                ..x.clone()
+            })
+            .collect();
+        format!("{defs}{}", executed(&short, width))
+    }
+}
+
+impl View for TermView {
+    fn show(&mut self, event: Event<'_>) {
+        let width = usize::from(super::width());
+        let text = match &event {
+            Event::Refused(why) => {
+                super::notice(flow(&format!("(refused) {why}"), "", width).trim_end());
+                return;
+            }
+            Event::Preview(p) => self.planned(p, width),
+            Event::Solution(p) => format!("  {}\n{}", "Solution:".bold(), self.planned(p, width)),
+            Event::ThreeTries(p) => format!(
+                "  {}\n{}",
+                "Three tries: here is the solution.".yellow(),
+                self.planned(p, width)
+            ),
+            Event::Executed(e) => self.executed(e, width),
+            other => text(other, width),
+        };
+        self.print(&text);
+    }
+
+    fn ticker(&mut self, label: &str) -> Box<dyn Ticker> {
+        Box::new(super::progress::Bar::new(false, label))
+    }
+}
+
+/// One event as the terminal shows it, `width` columns wide.
+pub fn text(event: &Event<'_>, width: usize) -> String {
+    let line = |label: &str, styled: String, t: &str| labeled(label, &styled, t, "  ", width);
+    match event {
+        Event::Intro { lesson, steps } => intro(lesson, *steps, width),
+        Event::Resuming {
+            lesson,
+            step,
+            steps,
+        } => format!(
+            "\n{}\n",
+            format!("Lesson {lesson} · resuming at step {step}/{steps}").dimmed()
+        ),
+        Event::StepHeader {
+            index,
+            steps,
+            title,
+            kind,
+            text,
+        } => step_header(*index, *steps, title, kind, text, width),
+        Event::Preview(p) | Event::Solution(p) | Event::ThreeTries(p) => preview_planned(p, width),
+        Event::Executed(e) => executed(e, width),
+        Event::Reply(v) => render(v),
+        Event::Checks(r) => checks(r),
+        Event::Keys(k) => keys(k),
+        Event::After(a) => after(a, width),
+        Event::Compare(r) => compare(r, width),
+        Event::Report(r) => scenario(r, width),
+        Event::ForcedBy(t) => line(
+            "How the race is forced:",
+            "How the race is forced:".bold().to_string(),
+            t,
+        ),
+        Event::Goal(g) => line("Your turn:", "Your turn:".bold().to_string(), g),
+        Event::Hint(Some(h)) => line("Hint:", "Hint:".yellow().to_string(), h),
+        Event::Hint(None) => format!(
+            "  {}\n",
+            "No more hints: ask for the solution if you are stuck.".dimmed()
+        ),
+        Event::Correct => format!(
+            "  {}\n",
+            "Correct: Redis is now in the state the goal asked for.".green()
+        ),
+        Event::Refused(why) => flow(&format!("(refused) {why}"), "", width),
+        Event::Trials(outcomes) => trials(outcomes, width),
+        Event::WrongAnswer(why) => line(
+            "Not this way:",
+            "Not this way:".yellow().bold().to_string(),
+            why,
+        ),
+        Event::Notice(t) => flow(t, "  ", width).dimmed().to_string(),
+        Event::FastForwarded { seconds, expired } => flow(
+            &format!(
+                "fast-forwarded {seconds}s: every TTL shortened with PEXPIRE ({expired} key(s) expired)"
+            ),
+            "",
+            width,
+        )
+        .dimmed()
+        .to_string(),
+        Event::Skipped(why) => skipped(why),
+        Event::FailedStep { index, title } => failed_step(*index, title),
+        Event::Restored { index } => format!(
+            "  {}\n",
+            format!("↺ the lesson's keys are back as they were before step {index}").cyan()
+        ),
+        Event::QuizStart { questions } => {
+            format!("\n{}\n", format!("Quiz · {questions} questions").bold())
+        }
+        Event::Question {
+            index,
+            questions,
+            text,
+            predict,
+        } => question(*index, *questions, text, predict, width),
+        Event::Answered(a) => format!("  {} {a}\n", "your answer:".dimmed()),
+        Event::Graded {
+            correct,
+            right,
+            actual,
+            explanation,
+        } => graded(*correct, *right, *actual, explanation, width),
+        Event::Score { score: s, total } => score(*s, *total),
+    }
+}
