@@ -125,6 +125,7 @@ async fn every_lesson_passes_when_the_learner_reads_a_minute_before_every_answer
                 from_step: 1,
                 answers: Some(vec![1; lesson.quiz.len()]),
                 quiz: true,
+                keep_until: 0,
             },
         };
         let summary = walker
@@ -244,6 +245,7 @@ async fn walk(
             from_step: 1,
             answers: None,
             quiz: false,
+            keep_until: 0,
         },
     };
     walker.walk().await.expect("the walk ends cleanly")

@@ -74,6 +74,11 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
     }
     let auto = args.auto;
     let quiz = !auto || answers.is_some();
+    // Starting over keeps the saved place until this run gets past it.
+    let keep_until = match &saved {
+        Some(p) if from == 1 && p.completed_at.is_none() => p.last_step,
+        _ => 0,
+    };
     let mut view = TermView::new(!auto);
     let walker = Walker {
         engine: &mut engine,
@@ -86,6 +91,7 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
             from_step: from,
             answers,
             quiz,
+            keep_until,
         },
     };
     // Ctrl-C outside a prompt (prompts treat it as "quit" themselves): progress up to the last

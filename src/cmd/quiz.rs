@@ -46,6 +46,7 @@ pub async fn run(settings: &Settings, args: QuizArgs) -> Result<u8> {
             from_step: 1,
             answers,
             quiz: true,
+            keep_until: 0,
         },
     };
     let mut summary = Summary::default();

@@ -113,6 +113,7 @@ async fn live(settings: &Settings, url: &str, l: &Loaded) -> Result<Vec<LoadErro
             from_step: 1,
             answers,
             quiz: true,
+            keep_until: 0,
         },
     };
     let problem = |message: String| LoadError {

@@ -36,11 +36,22 @@ pub async fn ask(
             .map(|c| ctx.engine.expand(c))
             .collect::<Result<_>>()?;
         let text = ctx.engine.expand(&q.question)?;
+        // A predict question shows every command it runs, its set-up included.
+        let mut shown_commands: Vec<String> = q
+            .setup
+            .iter()
+            .map(|c| ctx.engine.expand(c))
+            .collect::<Result<_>>()?;
+        shown_commands.extend(predict.iter().cloned());
         ctx.view.show(Event::Question {
             index: qi + 1,
             questions: questions.len(),
             text: &text,
-            predict: &predict,
+            predict: if q.predict.is_some() {
+                &shown_commands
+            } else {
+                &[]
+            },
         });
         let chosen = match answers {
             Some(a) => {
@@ -49,10 +60,15 @@ pub async fn ask(
                 ctx.view.show(Event::Answered(&shown));
                 c
             }
-            None => match ctx.prompter.choose(&q.question, &choices)? {
-                Some(c) => c,
-                None => return Ok(None),
-            },
+            None => {
+                // Shuffled for each attempt, so the place of the right answer teaches nothing.
+                let order = shuffled(choices.len());
+                let shown: Vec<String> = order.iter().map(|&i| choices[i].clone()).collect();
+                match ctx.prompter.choose(&q.question, &shown)? {
+                    Some(c) => order.get(c.wrapping_sub(1)).map(|i| i + 1).unwrap_or(0),
+                    None => return Ok(None),
+                }
+            }
         };
         let (right, actual) = if let Some(lines) = &q.predict {
             let actual = predicted(ctx, q, lines).await?;
@@ -86,6 +102,16 @@ pub async fn ask(
     Ok(Some((score, total)))
 }
 
+/// 0..n in a random order.
+fn shuffled(n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = (rand::random::<u64>() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+    order
+}
+
 /// Runs a predict question's set-up and commands; the last reply as redis-cli renders it.
 async fn predicted(ctx: &mut Ctx<'_, '_>, q: &Question, lines: &[String]) -> Result<String> {
     let setup: Vec<CommandSpec> = q.setup.iter().cloned().map(CommandSpec::Line).collect();
@@ -99,4 +125,21 @@ async fn predicted(ctx: &mut Ctx<'_, '_>, q: &Question, lines: &[String]) -> Res
         });
     }
     Ok(last.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shuffled;
+
+    #[test]
+    fn a_shuffle_is_a_permutation_and_moves_things() {
+        let mut moved = false;
+        for _ in 0..50 {
+            let mut o = shuffled(4);
+            moved |= o != vec![0, 1, 2, 3];
+            o.sort();
+            assert_eq!(o, vec![0, 1, 2, 3]);
+        }
+        assert!(moved, "50 shuffles of 4 never changed the order");
+    }
 }

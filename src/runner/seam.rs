@@ -42,6 +42,8 @@ pub enum FailureAction {
 pub enum ExerciseAction {
     Type(String),
     Hint,
+    /// Where Redis stands against the goal: which checks still fail.
+    Goal,
     Solution,
     Skip,
     Back,

@@ -22,6 +22,9 @@ pub struct Options {
     pub answers: Option<Vec<usize>>,
     /// Ask the quiz at the end (interactive) or grade `answers`.
     pub quiz: bool,
+    /// Steps up to this one are not recorded: a restarted lesson keeps its saved place until
+    /// the new run passes it.
+    pub keep_until: usize,
 }
 
 #[derive(Debug, Default)]
@@ -205,7 +208,9 @@ impl<'b> Walker<'_, 'b> {
             }
             self.engine.freeze().await?;
             if let Some(store) = self.store.as_deref_mut() {
-                store.record_step(&lesson.id, i, i == n)?;
+                if i > self.options.keep_until || i == n {
+                    store.record_step(&lesson.id, i, i == n)?;
+                }
             }
             i += 1;
         }

@@ -76,9 +76,9 @@ impl Prompter for Inquire {
             return Ok(ExerciseAction::Quit);
         }
         let label = if misses == 0 {
-            "your command (or: hint, solution, skip, back, quit)"
+            "your command (or: hint, goal, solution, skip, back, quit)"
         } else {
-            "try again (or: hint, solution, skip, back, quit)"
+            "try again (or: hint, goal, solution, skip, back, quit)"
         };
         let r =
             tokio::task::block_in_place(|| Text::new("redis>").with_help_message(label).prompt());
@@ -87,6 +87,7 @@ impl Prompter for Inquire {
             Some(s) => match s.trim().to_ascii_lowercase().as_str() {
                 "" | "hint" => ExerciseAction::Hint,
                 "solution" => ExerciseAction::Solution,
+                "goal" => ExerciseAction::Goal,
                 "skip" => ExerciseAction::Skip,
                 "back" => ExerciseAction::Back,
                 "quit" | "exit" => ExerciseAction::Quit,

@@ -50,6 +50,17 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 ctx.view.show(Event::Hint(hint.as_deref()));
                 hint_at += 1;
             }
+            ExerciseAction::Goal => {
+                ctx.view.show(Event::Goal(&goal));
+                let now = ctx
+                    .engine
+                    .check(&step.checks, &[], &Default::default())
+                    .await?;
+                ctx.view.show(Event::Notice(
+                    "Where Redis stands against the goal (✗: still to do):",
+                ));
+                ctx.view.show(Event::Checks(&now));
+            }
             ExerciseAction::Solution => {
                 let planned = ctx.planned(solution);
                 ctx.view.show(Event::Solution(&planned));
