@@ -114,7 +114,9 @@ pub fn parse_entry(v: &Value, out: &mut Vec<Info>) {
 }
 
 /// Every command and subcommand the server knows (`COMMAND`).
-pub async fn server_infos(conn: &mut MultiplexedConnection) -> Result<Vec<Info>, redis::RedisError> {
+pub async fn server_infos(
+    conn: &mut MultiplexedConnection,
+) -> Result<Vec<Info>, redis::RedisError> {
     let mut out = Vec::new();
     if let Value::Array(entries) = send(conn, &[b"COMMAND".to_vec()]).await? {
         for e in &entries {
@@ -152,7 +154,11 @@ pub async fn of_live(
     let (name, sub) = names(args);
     let reply = send(
         conn,
-        &[b"COMMAND".to_vec(), b"INFO".to_vec(), name.clone().into_bytes()],
+        &[
+            b"COMMAND".to_vec(),
+            b"INFO".to_vec(),
+            name.clone().into_bytes(),
+        ],
     )
     .await?;
     let mut infos = Vec::new();
@@ -226,18 +232,40 @@ mod tests {
     #[test]
     fn the_rule() {
         let c = |i: Info| classify(&i);
-        assert_eq!(c(info("config|set", &[], &["@admin"], false)), Class::ServerWide);
-        assert_eq!(c(info("flushall", &["write"], &["@dangerous"], false)), Class::ServerWide);
-        assert_eq!(c(info("function|load", &["write"], &["@scripting"], false)), Class::ServerWide);
-        assert_eq!(c(info("script|flush", &[], &["@scripting"], false)), Class::ServerWide);
+        assert_eq!(
+            c(info("config|set", &[], &["@admin"], false)),
+            Class::ServerWide
+        );
+        assert_eq!(
+            c(info("flushall", &["write"], &["@dangerous"], false)),
+            Class::ServerWide
+        );
+        assert_eq!(
+            c(info("function|load", &["write"], &["@scripting"], false)),
+            Class::ServerWide
+        );
+        assert_eq!(
+            c(info("script|flush", &[], &["@scripting"], false)),
+            Class::ServerWide
+        );
         assert_eq!(c(info("eval", &[], &["@scripting"], true)), Class::Script);
-        assert_eq!(c(info("set", &["write"], &["@string"], true)), Class::Ordinary);
-        assert_eq!(c(info("info", &[], &["@dangerous"], false)), Class::Ordinary);
+        assert_eq!(
+            c(info("set", &["write"], &["@string"], true)),
+            Class::Ordinary
+        );
+        assert_eq!(
+            c(info("info", &[], &["@dangerous"], false)),
+            Class::Ordinary
+        );
     }
 
     #[test]
     fn static_lookup_prefers_the_subcommand() {
-        let a = |s: &str| s.split(' ').map(|w| w.as_bytes().to_vec()).collect::<Vec<_>>();
+        let a = |s: &str| {
+            s.split(' ')
+                .map(|w| w.as_bytes().to_vec())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(of_static(&a("CONFIG SET maxmemory 1")), Class::ServerWide);
         assert_eq!(of_static(&a("SWAPDB 0 1")), Class::ServerWide);
         assert_eq!(of_static(&a("FCALL f 0")), Class::Script);

@@ -209,7 +209,10 @@ fn sort_rule(name: &str, args: &[Vec<u8>], prefix: &str) -> Option<Verdict> {
     for w in args.windows(2).skip(2) {
         let opt = upper(&w[0]);
         // Only a pattern with `*` names other keys (`nosort` and `#` read none).
-        if (opt == "BY" || opt == "GET") && w[1].contains(&b'*') && !w[1].starts_with(prefix.as_bytes()) {
+        if (opt == "BY" || opt == "GET")
+            && w[1].contains(&b'*')
+            && !w[1].starts_with(prefix.as_bytes())
+        {
             return refuse(format!(
                 "SORT {opt} {} reads keys outside the namespace — patterns must start with {prefix}",
                 printable(&w[1])

@@ -225,7 +225,11 @@ pub async fn stop(home: &Path) -> Result<bool> {
     let m = match status(home).await {
         Ok(Some(m)) => m,
         Ok(None) => return Ok(false),
-        Err(e) => return stop_by_pid(home).await.map_err(|k| k.context(format!("{e:#}"))),
+        Err(e) => {
+            return stop_by_pid(home)
+                .await
+                .map_err(|k| k.context(format!("{e:#}")));
+        }
     };
     let client = m.admin_client()?;
     if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
@@ -259,11 +263,16 @@ async fn stop_by_pid(home: &Path) -> Result<bool> {
         .status()
         .await
         .with_context(|| format!("could not signal the managed redis-server (pid {pid})"))?;
-    anyhow::ensure!(status.success(), "could not stop the managed redis-server (pid {pid})");
+    anyhow::ensure!(
+        status.success(),
+        "could not stop the managed redis-server (pid {pid})"
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while is_server_process(pid) {
         if Instant::now() > deadline {
-            bail!("the managed redis-server (pid {pid}) did not stop; kill it with `kill -9 {pid}`");
+            bail!(
+                "the managed redis-server (pid {pid}) did not stop; kill it with `kill -9 {pid}`"
+            );
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
