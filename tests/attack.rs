@@ -202,3 +202,52 @@ fn a_reconfigured_managed_server_is_found_and_stopped() {
         std::time::Duration::from_secs(5)
     ));
 }
+
+/// Sets keys whose names and values carry terminal escapes and bidi controls, as any client of
+/// a shared server could.
+fn seed_evil_keys(redis: &TestRedis) {
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut conn = client.get_connection().expect("connect");
+    let evil: &[u8] = b"evil\x1b]0;TITLE\x07\x1b[2J";
+    let mut key = b"lab:".to_vec();
+    key.extend_from_slice(evil);
+    let bidi = "lab:\u{202E}txt.exe".as_bytes().to_vec();
+    let _: () = redis::cmd("SET").arg(&key).arg(evil).query(&mut conn).expect("SET");
+    let _: () = redis::cmd("SET").arg(evil).arg("x").query(&mut conn).expect("SET");
+    let _: () = redis::cmd("HSET").arg(&bidi).arg(evil).arg(evil).query(&mut conn).expect("HSET");
+    let _: () = redis::cmd("XADD").arg("lab:stream").arg("*").arg(evil).arg(evil).query(&mut conn).expect("XADD");
+}
+
+fn assert_no_raw_controls(out: &std::process::Output, what: &str) {
+    for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !bytes.contains(&0x1b) && !bytes.contains(&0x07) && !text.contains('\u{202E}'),
+            "{what} wrote a raw control character to {name}:\n{text}"
+        );
+    }
+}
+
+/// B10: key names, values, fields and errors from the server never reach the terminal raw.
+#[test]
+fn server_text_is_escaped_everywhere_it_is_printed() {
+    let redis = TestRedis::start();
+    seed_evil_keys(&redis);
+    let home = tempfile::tempdir().expect("home");
+    let inspect = run(redis.redislab(home.path()).arg("inspect"));
+    assert_success(&inspect);
+    assert_no_raw_controls(&inspect, "inspect");
+    assert!(common::stdout(&inspect).contains(r"evil\x1b]0;TITLE"), "{}", common::stdout(&inspect));
+    let all = run(redis.redislab(home.path()).args(["inspect", "--all"]));
+    assert_success(&all);
+    assert_no_raw_controls(&all, "inspect --all");
+    let json = run(redis.redislab(home.path()).args(["inspect", "--json"]));
+    assert_success(&json);
+    assert_no_raw_controls(&json, "inspect --json");
+    let sandbox = run_with_stdin(
+        redis.redislab(home.path()).args(["sandbox", "--inspect"]),
+        "SCAN 0 MATCH lab:* COUNT 100\nHGETALL \"lab:\u{202E}txt.exe\"\nXRANGE lab:stream - +\nGET lab:x\n",
+    );
+    assert_success(&sandbox);
+    assert_no_raw_controls(&sandbox, "sandbox");
+}

@@ -40,9 +40,28 @@ fn is_deceptive(c: char) -> bool {
 /// as redis-cli shows it (`"evil\x1b]0;..."`).
 pub fn printable(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(s) if !s.chars().any(|c| c.is_control() || is_deceptive(c)) => Cow::Borrowed(s),
+        Ok(s) if is_printable(s) => Cow::Borrowed(s),
         _ => Cow::Owned(repr(bytes)),
     }
+}
+
+/// JSON text with bidi controls written as `\uXXXX` escapes: JSON escapes other controls
+/// itself, but not these, and a terminal would obey them. Still the same JSON value.
+pub fn json_safe(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if is_deceptive(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether text can be written to a terminal as it is: no control or bidi characters.
+pub fn is_printable(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() || is_deceptive(c))
 }
 
 /// `printable` for text already decoded (an error message, a field read as a string).

@@ -61,11 +61,14 @@ pub fn banner(text: &str) {
 
 /// An error: one line on stderr.
 pub fn error(message: &str) {
+    // Error texts quote server replies and key names: never let them drive the terminal.
+    let message = crate::redis::render::printable_str(message);
     let _ = writeln!(std::io::stderr(), "{} {}", "error:".red().bold(), message);
 }
 
 /// A notice on stderr (hints, refusals).
 pub fn notice(message: &str) {
+    let message = crate::redis::render::printable_str(message);
     let _ = writeln!(std::io::stderr(), "{}", message.yellow());
 }
 

@@ -4,6 +4,7 @@
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 
 use crate::inspect::{KeyInfo, human_bytes, human_ttl};
+use crate::redis::render::printable_str;
 
 /// A table in redislab's house style, stable when not on a terminal.
 pub fn new_table(header: Vec<&str>) -> Table {
@@ -34,17 +35,21 @@ pub fn keys(infos: &[KeyInfo]) -> String {
     ]);
     for k in infos {
         t.add_row(vec![
-            k.key.clone(),
-            k.key_type.clone(),
+            // Every cell but the numbers comes from the server: escaped, never raw.
+            printable_str(&k.key).into_owned(),
+            printable_str(&k.key_type).into_owned(),
             if k.exists() {
                 human_ttl(k.ttl_ms)
             } else {
                 "-".into()
             },
             k.size.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-            k.encoding.clone().unwrap_or_else(|| "-".into()),
+            k.encoding
+                .as_deref()
+                .map(|e| printable_str(e).into_owned())
+                .unwrap_or_else(|| "-".into()),
             human_bytes(k.memory),
-            k.preview.clone(),
+            printable_str(&k.preview).into_owned(),
         ]);
     }
     align_right(&mut t, &[2, 3, 5]);
