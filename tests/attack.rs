@@ -251,3 +251,33 @@ fn server_text_is_escaped_everywhere_it_is_printed() {
     assert_success(&sandbox);
     assert_no_raw_controls(&sandbox, "sandbox");
 }
+
+/// B9: a password in any URL form is never printed, in the banner or in an error.
+#[test]
+fn no_url_form_prints_its_password() {
+    let redis = TestRedis::start_with_password("hunter2");
+    let home = tempfile::tempdir().expect("home");
+    let port = redis.port();
+    for url in [
+        format!("redis://127.0.0.1:{port}/?password=hunter2"),
+        format!("redis://:hunter2@127.0.0.1:{port}"),
+        format!("redis://default:hunter2@127.0.0.1:{port}/0"),
+        "redis://127.0.0.1:1/?password=hunter2".to_string(),
+        format!("redis://:wrong-hunter2@127.0.0.1:{port}"),
+        format!("redis://127.0.0.1:{port}/?db=0&password=wrong-hunter2#x"),
+        "redis+unix:///nonexistent/redis.sock?pass=hunter2".to_string(),
+        "hunter2".to_string(),
+    ] {
+        for via_env in [false, true] {
+            let mut cmd = common::redislab_bare(home.path());
+            if via_env {
+                cmd.env("REDIS_URL", &url);
+            } else {
+                cmd.arg("--redis-url").arg(&url);
+            }
+            let out = run(cmd.args(["inspect", "--limit", "1"]));
+            let all = format!("{}{}", common::stdout(&out), common::stderr(&out));
+            assert!(!all.contains("hunter2"), "{url} (env: {via_env}) printed its password:\n{all}");
+        }
+    }
+}
