@@ -212,10 +212,29 @@ fn seed_evil_keys(redis: &TestRedis) {
     let mut key = b"lab:".to_vec();
     key.extend_from_slice(evil);
     let bidi = "lab:\u{202E}txt.exe".as_bytes().to_vec();
-    let _: () = redis::cmd("SET").arg(&key).arg(evil).query(&mut conn).expect("SET");
-    let _: () = redis::cmd("SET").arg(evil).arg("x").query(&mut conn).expect("SET");
-    let _: () = redis::cmd("HSET").arg(&bidi).arg(evil).arg(evil).query(&mut conn).expect("HSET");
-    let _: () = redis::cmd("XADD").arg("lab:stream").arg("*").arg(evil).arg(evil).query(&mut conn).expect("XADD");
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(evil)
+        .query(&mut conn)
+        .expect("SET");
+    let _: () = redis::cmd("SET")
+        .arg(evil)
+        .arg("x")
+        .query(&mut conn)
+        .expect("SET");
+    let _: () = redis::cmd("HSET")
+        .arg(&bidi)
+        .arg(evil)
+        .arg(evil)
+        .query(&mut conn)
+        .expect("HSET");
+    let _: () = redis::cmd("XADD")
+        .arg("lab:stream")
+        .arg("*")
+        .arg(evil)
+        .arg(evil)
+        .query(&mut conn)
+        .expect("XADD");
 }
 
 fn assert_no_raw_controls(out: &std::process::Output, what: &str) {
@@ -237,7 +256,11 @@ fn server_text_is_escaped_everywhere_it_is_printed() {
     let inspect = run(redis.redislab(home.path()).arg("inspect"));
     assert_success(&inspect);
     assert_no_raw_controls(&inspect, "inspect");
-    assert!(common::stdout(&inspect).contains(r"evil\x1b]0;TITLE"), "{}", common::stdout(&inspect));
+    assert!(
+        common::stdout(&inspect).contains(r"evil\x1b]0;TITLE"),
+        "{}",
+        common::stdout(&inspect)
+    );
     let all = run(redis.redislab(home.path()).args(["inspect", "--all"]));
     assert_success(&all);
     assert_no_raw_controls(&all, "inspect --all");
@@ -277,7 +300,88 @@ fn no_url_form_prints_its_password() {
             }
             let out = run(cmd.args(["inspect", "--limit", "1"]));
             let all = format!("{}{}", common::stdout(&out), common::stderr(&out));
-            assert!(!all.contains("hunter2"), "{url} (env: {via_env}) printed its password:\n{all}");
+            assert!(
+                !all.contains("hunter2"),
+                "{url} (env: {via_env}) printed its password:\n{all}"
+            );
         }
     }
+}
+
+/// Starts `inspect --watch` and returns it once its first screen is out.
+fn watching(
+    redis: &TestRedis,
+    home: &std::path::Path,
+) -> (std::process::Child, std::process::ChildStdout) {
+    use std::io::Read;
+    let mut child = redis
+        .redislab(home)
+        .args(["inspect", "--watch"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn inspect --watch");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("lab:watched") {
+        let n = stdout.read(&mut buf).expect("read inspect --watch");
+        assert!(
+            n > 0,
+            "inspect --watch ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    (child, stdout)
+}
+
+fn finish(child: std::process::Child, stdout: std::process::ChildStdout) -> (Option<i32>, String) {
+    drop(stdout); // nothing reads the screens any more; a full pipe must not hold it up
+    let out = child.wait_with_output().expect("wait for inspect --watch");
+    (out.status.code(), common::stderr(&out))
+}
+
+/// B11: a server that goes away, or stops answering, mid-run ends the run with exit 2 and one
+/// line naming it — not exit 1 with "broken pipe: broken pipe".
+#[test]
+fn a_lost_or_silent_server_is_exit_2_naming_it() {
+    let home = tempfile::tempdir().expect("home");
+    let redis = TestRedis::start();
+    redis.cli(&["SET", "lab:watched", "1"]);
+    let addr = redis.addr();
+    let (child, stdout) = watching(&redis, home.path());
+    drop(redis);
+    let (code, err) = finish(child, stdout);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        err.lines().last(),
+        Some(format!("error: lost the connection to Redis at {addr}").as_str())
+    );
+
+    let redis = TestRedis::start();
+    redis.cli(&["SET", "lab:watched", "1"]);
+    let pid = redis
+        .cli_raw(&["INFO", "server"])
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:").map(|p| p.trim().to_string()))
+        .expect("process_id");
+    let (child, stdout) = watching(&redis, home.path());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let (code, err) = finish(child, stdout);
+    let _ = std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status();
+    assert_eq!(code, Some(2), "{err}");
+    let want = format!(
+        "error: Redis at {} did not answer within 10 s",
+        redis.addr()
+    );
+    assert_eq!(err.lines().last(), Some(want.as_str()), "{err}");
 }

@@ -234,7 +234,10 @@ impl Session<'_> {
                 _ => pubsub.subscribe(ch.as_slice()).await,
             };
             if let Err(e) = r {
-                let why = e.detail().map(str::to_string).unwrap_or_else(|| e.to_string());
+                let why = e
+                    .detail()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| e.to_string());
                 term::out(&format!("(error) {}\n", printable_str(&why)));
                 return Ok(());
             }
@@ -324,11 +327,7 @@ fn doc_summary(v: &redis::Value) -> Option<String> {
         };
         let k = String::from_utf8_lossy(k);
         if matches!(k.as_ref(), "summary" | "since" | "complexity" | "group") {
-            out.push_str(&format!(
-                "  {:<11}{}\n",
-                format!("{k}:"),
-                printable(val)
-            ));
+            out.push_str(&format!("  {:<11}{}\n", format!("{k}:"), printable(val)));
         }
     }
     (!out.is_empty()).then_some(out)

@@ -280,6 +280,7 @@ async fn finish(
             .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
             .map(|v| v.trim().to_string())
     };
+    error::set_server(&display);
     let (product, version) = match field("valkey_version") {
         Some(v) => ("Valkey".to_string(), v),
         None => (
@@ -430,7 +431,10 @@ mod tests {
         assert_eq!(display_of("redis://h:1/?password=hunter2"), "h:1/");
         assert_eq!(display_of("redis+unix:///tmp/r.sock?pass=x"), "/tmp/r.sock");
         assert_eq!(
-            scrub("x hunter2 y hunter3", "redis://:hunter2@h/?password=hunter3"),
+            scrub(
+                "x hunter2 y hunter3",
+                "redis://:hunter2@h/?password=hunter3"
+            ),
             "x *** y ***"
         );
         assert_eq!(scrub("bad hunter2", "hunter2"), "bad ***");
