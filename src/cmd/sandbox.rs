@@ -200,7 +200,7 @@ impl Session<'_> {
                 self.in_multi = false;
             }
         }
-        term::out(&render(&reply));
+        term::out(&render(&crate::redis::render::hide_secrets(args, reply)));
         Ok(true)
     }
 

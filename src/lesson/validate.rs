@@ -7,9 +7,14 @@ use anyhow::Result;
 use redis::Value;
 use redis::aio::MultiplexedConnection;
 
+mod ranges;
+
+pub use ranges::markdown as ranges_markdown;
+
 use super::loader::{LoadError, Loaded, parse};
 use super::model::{Check, CommandSpec, Lesson, StepKind};
 use super::vars::{BUILTIN, names_in};
+use crate::redis::classes::{self, Class};
 use crate::redis::command::send;
 use crate::redis::tokenize::tokenize;
 
@@ -18,10 +23,10 @@ use crate::redis::tokenize::tokenize;
 pub const STANDIN_NS: &str = "validate-ns";
 const STANDIN_PREFIX: &str = "validate-ns:";
 
-/// Commands a lesson may only use when it declares `requires: {managed: true}`.
-const DANGEROUS: &[&str] = &[
-    "FLUSHALL", "FLUSHDB", "SHUTDOWN", "DEBUG", "KEYS", "MONITOR",
-];
+/// Server-wide commands a lesson may show without `requires: {managed: true}`: they read a
+/// setting and change nothing. The engine runs them with its own rights, and the display hides
+/// passwords (`render::hide_secrets`).
+const READS_SETTINGS: &[&str] = &["config|get"];
 
 /// Locates `needle` in the file for a message position (first occurrence).
 /// A needle starting with `^` matches a top-level key at the start of a line (`^id:`).
@@ -131,6 +136,9 @@ async fn check_lesson(
     l: &Lesson,
     mut conn: Option<&mut MultiplexedConnection>,
 ) -> Result<()> {
+    if let Some(m) = ranges::int("format_version", l.format_version.into()) {
+        ctx.err("^format_version:", m);
+    }
     if l.id.len() != 2 || !l.id.chars().all(|c| c.is_ascii_digit()) {
         ctx.err(
             "id:",
@@ -195,7 +203,14 @@ async fn check_lesson(
                 }
                 solution.clone()
             }
-            StepKind::Compare { redis, sqlite, .. } => {
+            StepKind::Compare {
+                redis,
+                sqlite,
+                iterations,
+            } => {
+                if let Some(m) = ranges::int("compare iterations", (*iterations).into()) {
+                    ctx.err("iterations:", format!("step {n}: {m}"));
+                }
                 let mut all: Vec<CommandSpec> =
                     redis.setup.iter().cloned().map(CommandSpec::Line).collect();
                 all.extend(redis.commands.iter().cloned().map(CommandSpec::Line));
@@ -209,8 +224,8 @@ async fn check_lesson(
                 Vec::new()
             }
             StepKind::Wait { seconds, keys } => {
-                if *seconds == 0 || *seconds > 600 {
-                    ctx.err("seconds:", format!("step {n}: wait seconds must be 1–600"));
+                if let Some(m) = ranges::int("wait seconds", (*seconds).into()) {
+                    ctx.err("seconds:", format!("step {n}: {m}"));
                 }
                 for k in keys.iter().flatten() {
                     key_ref(ctx, n, k);
@@ -227,8 +242,15 @@ async fn check_lesson(
         for k in step.show_keys.iter().flatten() {
             key_ref(ctx, n, k);
         }
+        let commands = match &step.kind {
+            StepKind::Run { commands } => Some(commands.len()),
+            _ => None,
+        };
         for c in &step.checks {
             check_check(ctx, n, c, &known, &step.kind);
+            for m in check_numbers(c, commands) {
+                ctx.err("checks:", format!("step {n}: {m}"));
+            }
         }
     }
     for (i, q) in l.quiz.iter().enumerate() {
@@ -322,6 +344,33 @@ fn check_check(ctx: &mut Ctx<'_>, n: usize, c: &Check, known: &HashSet<String>, 
     }
 }
 
+/// Every number in a check against its documented range.
+fn check_numbers(c: &Check, commands: Option<usize>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(of) = c.of {
+        out.extend(ranges::int("check of", of as i128));
+        if let Some(count) = commands.filter(|n| of > *n) {
+            out.push(format!(
+                "check of is {of}, but the step runs {count} command(s)"
+            ));
+        }
+    }
+    if let Some(len) = c.len {
+        out.extend(ranges::int("check len", len.into()));
+    }
+    if let Some(super::model::TtlCheck::Range { min, max }) = &c.ttl {
+        out.extend(ranges::pair("check ttl min/max", *min, *max));
+    }
+    out.extend(ranges::pair("check min/max/equals", c.min, c.max));
+    if let Some(e) = c.equals {
+        out.extend(ranges::float("check min/max/equals", e));
+    }
+    if let Some(s) = &c.score {
+        out.extend(ranges::float("score equals", s.equals));
+    }
+    out
+}
+
 fn unknown_vars(ctx: &mut Ctx<'_>, n: usize, text: &str, known: &HashSet<String>) {
     for v in names_in(text) {
         if !known.contains(&v) {
@@ -390,18 +439,9 @@ async fn command(
         }
     };
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-    let sub = args
-        .get(1)
-        .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
-        .unwrap_or_default();
-    let dangerous = DANGEROUS.contains(&name.as_str()) || (name == "CONFIG" && sub == "SET");
-    if dangerous && !managed {
-        ctx.err(
-            line,
-            format!(
-                "{name} acts on the whole server: declare `requires: {{managed: true}}` to use it"
-            ),
-        );
+    let mut conn = conn;
+    if let Some(m) = class_problem(&args, managed, conn.as_deref_mut()).await? {
+        ctx.err(line, m);
     }
     if matches!(name.as_str(), "PUBLISH" | "SUBSCRIBE" | "PSUBSCRIBE") {
         if let Some(ch) = args.get(1) {
@@ -450,6 +490,34 @@ async fn command(
         }
     }
     Ok(())
+}
+
+/// What the command's class forbids here: the same classes the sandbox's guard uses, from the
+/// live server when there is one, else from the table generated from one.
+async fn class_problem(
+    args: &[Vec<u8>],
+    managed: bool,
+    conn: Option<&mut MultiplexedConnection>,
+) -> Result<Option<String>> {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+    let sub = args
+        .get(1)
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .unwrap_or_default();
+    let copy_db = name == "COPY" && args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"DB"));
+    if matches!(name.as_str(), "SELECT" | "MOVE" | "SWAPDB") || copy_db {
+        return Ok(Some(format!(
+            "{name} leaves the connection's database, where `${{ns}}` cannot follow the keys: keep every key in one database"
+        )));
+    }
+    let class = match conn {
+        Some(c) => classes::of_live(c, args).await?,
+        None => classes::of_static(args),
+    };
+    let reads = READS_SETTINGS.contains(&format!("{}|{sub}", name.to_ascii_lowercase()).as_str());
+    Ok((class == Class::ServerWide && !managed && !reads).then(|| {
+        format!("{name} acts on the whole server: declare `requires: {{managed: true}}` to use it")
+    }))
 }
 
 #[cfg(test)]

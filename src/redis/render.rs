@@ -69,6 +69,36 @@ pub fn printable_str(s: &str) -> Cow<'_, str> {
     printable(s.as_bytes())
 }
 
+/// Settings whose values are passwords: never displayed, even to the server's admin.
+const SECRET_SETTINGS: &[&[u8]] = &[b"requirepass", b"masterauth"];
+
+/// A `CONFIG GET` reply with password values replaced by `***`; any other reply unchanged.
+pub fn hide_secrets(args: &[Vec<u8>], reply: Value) -> Value {
+    let is_config_get = args.len() >= 2
+        && args[0].eq_ignore_ascii_case(b"CONFIG")
+        && args[1].eq_ignore_ascii_case(b"GET");
+    match reply {
+        Value::Array(items) if is_config_get => {
+            let mut out = Vec::with_capacity(items.len());
+            let mut hide_next = false;
+            for (i, item) in items.into_iter().enumerate() {
+                if hide_next {
+                    out.push(Value::BulkString(b"***".to_vec()));
+                    hide_next = false;
+                    continue;
+                }
+                if let Value::BulkString(name) = &item {
+                    hide_next =
+                        i % 2 == 0 && SECRET_SETTINGS.iter().any(|s| name.eq_ignore_ascii_case(s));
+                }
+                out.push(item);
+            }
+            Value::Array(out)
+        }
+        other => other,
+    }
+}
+
 /// The text of a server error as Redis sent it (`ERR unknown command ...`).
 pub fn error_text(code: &str, detail: Option<&str>) -> String {
     match detail {

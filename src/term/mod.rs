@@ -67,7 +67,12 @@ pub fn error(message: &str) {
         .lines()
         .map(crate::redis::render::printable_str)
         .collect();
-    let _ = writeln!(std::io::stderr(), "{} {}", "error:".red().bold(), message.join("\n"));
+    let _ = writeln!(
+        std::io::stderr(),
+        "{} {}",
+        "error:".red().bold(),
+        message.join("\n")
+    );
 }
 
 /// A notice on stderr (hints, refusals).
