@@ -25,6 +25,10 @@ fn upper(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_ascii_uppercase()
 }
 
+fn sub_of(args: &[Vec<u8>]) -> String {
+    args.get(1).map(|s| upper(s)).unwrap_or_default()
+}
+
 /// The same command with the foreign key moved into the namespace: `SET foo 1` → `SET lab:foo 1`.
 fn suggestion(args: &[Vec<u8>], key: &[u8], prefix: &str) -> String {
     let fixed: Vec<Vec<u8>> = args
@@ -103,6 +107,9 @@ fn connection_rule(name: &str, sub: &str, args: &[Vec<u8>], prefix: &str) -> Opt
         "HELLO" => refuse(
             "HELLO switches the connection's protocol; the sandbox speaks RESP2 like redis-cli".into(),
         ),
+        "QUIT" => refuse(
+            "QUIT would close the prompt's connection; type quit (alone) to leave the sandbox".into(),
+        ),
         "RESET" | "AUTH" => refuse(format!(
             "{name} would change who this connection is; restart the sandbox with another --redis-url instead"
         )),
@@ -149,6 +156,31 @@ fn keyspace_rule(name: &str, args: &[Vec<u8>], prefix: &str) -> Option<Verdict> 
         "RANDOMKEY" => refuse(format!(
             "RANDOMKEY picks from every key on the server, not just {prefix}*; use SCAN 0 MATCH {prefix}* instead"
         )),
+        "PUBSUB" if matches!(sub_of(args).as_str(), "CHANNELS" | "SHARDCHANNELS") => {
+            match args.get(2) {
+                Some(p) if p.starts_with(prefix.as_bytes()) => None,
+                _ => refuse(format!(
+                    "PUBSUB {} without a pattern under {prefix} lists channels outside the namespace; try PUBSUB {} {prefix}*",
+                    sub_of(args),
+                    sub_of(args)
+                )),
+            }
+        }
+        "PUBSUB" if matches!(sub_of(args).as_str(), "NUMSUB" | "SHARDNUMSUB") => {
+            match args
+                .iter()
+                .skip(2)
+                .find(|c| !c.starts_with(prefix.as_bytes()))
+            {
+                Some(ch) => refuse(format!(
+                    "channel {} is outside the namespace — try PUBSUB {} {prefix}{}",
+                    printable(ch),
+                    sub_of(args),
+                    printable(ch)
+                )),
+                None => None,
+            }
+        }
         "SCAN" => {
             let pattern = args
                 .iter()
