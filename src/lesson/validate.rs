@@ -40,6 +40,9 @@ fn locate(text: &str, needle: &str) -> (Option<u64>, Option<u64>) {
         return (None, None);
     }
     for (i, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with('#') {
+            continue; // a YAML comment is not where the problem is
+        }
         if let Some(col) = line.find(probe) {
             return (Some(i as u64 + 1), Some(col as u64 + 1));
         }
@@ -515,8 +518,23 @@ async fn class_problem(
         None => classes::of_static(args),
     };
     let reads = READS_SETTINGS.contains(&format!("{}|{sub}", name.to_ascii_lowercase()).as_str());
-    Ok((class == Class::ServerWide && !managed && !reads).then(|| {
-        format!("{name} acts on the whole server: declare `requires: {{managed: true}}` to use it")
+    let shown = if args.len() > 1 && classes::of_static(&args[..1]) != class {
+        format!("{name} {}", sub.to_ascii_uppercase())
+    } else {
+        name.clone()
+    };
+    if class == Class::ServerWide && !managed && !reads {
+        return Ok(Some(format!(
+            "{shown} acts on the whole server: declare `requires: {{managed: true}}` to use it"
+        )));
+    }
+    // Functions are loaded into the server, for every client: a lesson that calls one must
+    // have loaded it, which needs the managed server.
+    let function = name == "FCALL" || name == "FCALL_RO" || name == "FUNCTION";
+    Ok((class == Class::Script && function && !managed).then(|| {
+        format!(
+            "{shown}: functions live server-wide; declare `requires: {{managed: true}}` to use them"
+        )
     }))
 }
 

@@ -181,7 +181,7 @@ pub fn generate(infos: &[Info], server: &str) -> String {
         "//! Generated from {server}'s COMMAND INFO by `redis::classes::generate`: do not edit.\n\
          //! `tests/attack.rs` regenerates it from a real server and fails when it is out of date\n\
          //! (run it with REDISLAB_REGENERATE=1 to rewrite this file). Ordinary commands are left out.\n\n\
-         use super::classes::Class::{{self, ServerWide, Script}};\n\n\
+         use super::classes::Class::{{self, Script, ServerWide}};\n\n\
          pub const TABLE: &[(&str, Class)] = &[\n"
     );
     for i in infos {
