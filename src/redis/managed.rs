@@ -72,7 +72,12 @@ pub async fn status(home: &Path) -> Result<Option<Managed>> {
     if ping(&m).await {
         return Ok(Some(m));
     }
-    if let Some(pid) = pid.filter(|p| is_server_process(*p)) {
+    let listening = std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(300),
+    )
+    .is_ok();
+    if let Some(pid) = pid.filter(|p| listening && is_server_process(*p)) {
         bail!(
             "the managed redis-server (pid {pid}, port {port}) is running but no longer accepts redislab's password \
              (its configuration was changed); stop it with `redislab server stop`"
@@ -84,10 +89,18 @@ pub async fn status(home: &Path) -> Result<Option<Managed>> {
     Ok(None)
 }
 
-/// Whether `pid` is a live redis-server or valkey-server (not a recycled pid).
+/// Whether `pid` is a live redis-server or valkey-server (not a recycled pid, not a zombie
+/// waiting to be reaped).
 fn is_server_process(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/comm"))
-        .is_ok_and(|c| c.contains("redis") || c.contains("valkey"))
+    let named = fs::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|c| c.contains("redis") || c.contains("valkey"));
+    // `/proc/PID/stat` is "PID (comm) STATE ...": Z is a zombie, X is dead.
+    let alive = fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    });
+    named && alive
 }
 
 /// Puts the server's files back to owner-only (they hold the password), whatever changed them.
