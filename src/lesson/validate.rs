@@ -7,6 +7,7 @@ use anyhow::Result;
 use redis::Value;
 use redis::aio::MultiplexedConnection;
 
+mod classes;
 mod ranges;
 
 pub use ranges::markdown as ranges_markdown;
@@ -14,7 +15,6 @@ pub use ranges::markdown as ranges_markdown;
 use super::loader::{LoadError, Loaded, parse};
 use super::model::{Check, CommandSpec, Lesson, StepKind};
 use super::vars::{BUILTIN, names_in};
-use crate::redis::classes::{self, Class};
 use crate::redis::command::send;
 use crate::redis::tokenize::tokenize;
 
@@ -22,11 +22,6 @@ use crate::redis::tokenize::tokenize;
 /// key written as `lab:x` instead of `${ns}:x` is caught: it would escape any other namespace.
 pub const STANDIN_NS: &str = "validate-ns";
 const STANDIN_PREFIX: &str = "validate-ns:";
-
-/// Server-wide commands a lesson may show without `requires: {managed: true}`: they read a
-/// setting and change nothing. The engine runs them with its own rights, and the display hides
-/// passwords (`render::hide_secrets`).
-const READS_SETTINGS: &[&str] = &["config|get"];
 
 /// Locates `needle` in the file for a message position (first occurrence).
 /// A needle starting with `^` matches a top-level key at the start of a line (`^id:`).
@@ -251,7 +246,7 @@ async fn check_lesson(
         };
         for c in &step.checks {
             check_check(ctx, n, c, &known, &step.kind);
-            for m in check_numbers(c, commands) {
+            for m in ranges::check(c, commands) {
                 ctx.err("checks:", format!("step {n}: {m}"));
             }
         }
@@ -347,33 +342,6 @@ fn check_check(ctx: &mut Ctx<'_>, n: usize, c: &Check, known: &HashSet<String>, 
     }
 }
 
-/// Every number in a check against its documented range.
-fn check_numbers(c: &Check, commands: Option<usize>) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(of) = c.of {
-        out.extend(ranges::int("check of", of as i128));
-        if let Some(count) = commands.filter(|n| of > *n) {
-            out.push(format!(
-                "check of is {of}, but the step runs {count} command(s)"
-            ));
-        }
-    }
-    if let Some(len) = c.len {
-        out.extend(ranges::int("check len", len.into()));
-    }
-    if let Some(super::model::TtlCheck::Range { min, max }) = &c.ttl {
-        out.extend(ranges::pair("check ttl min/max", *min, *max));
-    }
-    out.extend(ranges::pair("check min/max/equals", c.min, c.max));
-    if let Some(e) = c.equals {
-        out.extend(ranges::float("check min/max/equals", e));
-    }
-    if let Some(s) = &c.score {
-        out.extend(ranges::float("score equals", s.equals));
-    }
-    out
-}
-
 fn unknown_vars(ctx: &mut Ctx<'_>, n: usize, text: &str, known: &HashSet<String>) {
     for v in names_in(text) {
         if !known.contains(&v) {
@@ -443,7 +411,7 @@ async fn command(
     };
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
     let mut conn = conn;
-    if let Some(m) = class_problem(&args, managed, conn.as_deref_mut()).await? {
+    if let Some(m) = classes::problem(&args, managed, conn.as_deref_mut()).await? {
         ctx.err(line, m);
     }
     if matches!(name.as_str(), "PUBLISH" | "SUBSCRIBE" | "PSUBSCRIBE") {
@@ -493,49 +461,6 @@ async fn command(
         }
     }
     Ok(())
-}
-
-/// What the command's class forbids here: the same classes the sandbox's guard uses, from the
-/// live server when there is one, else from the table generated from one.
-async fn class_problem(
-    args: &[Vec<u8>],
-    managed: bool,
-    conn: Option<&mut MultiplexedConnection>,
-) -> Result<Option<String>> {
-    let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-    let sub = args
-        .get(1)
-        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
-        .unwrap_or_default();
-    let copy_db = name == "COPY" && args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"DB"));
-    if matches!(name.as_str(), "SELECT" | "MOVE" | "SWAPDB") || copy_db {
-        return Ok(Some(format!(
-            "{name} leaves the connection's database, where `${{ns}}` cannot follow the keys: keep every key in one database"
-        )));
-    }
-    let class = match conn {
-        Some(c) => classes::of_live(c, args).await?,
-        None => classes::of_static(args),
-    };
-    let reads = READS_SETTINGS.contains(&format!("{}|{sub}", name.to_ascii_lowercase()).as_str());
-    let shown = if args.len() > 1 && classes::of_static(&args[..1]) != class {
-        format!("{name} {}", sub.to_ascii_uppercase())
-    } else {
-        name.clone()
-    };
-    if class == Class::ServerWide && !managed && !reads {
-        return Ok(Some(format!(
-            "{shown} acts on the whole server: declare `requires: {{managed: true}}` to use it"
-        )));
-    }
-    // Functions are loaded into the server, for every client: a lesson that calls one must
-    // have loaded it, which needs the managed server.
-    let function = name == "FCALL" || name == "FCALL_RO" || name == "FUNCTION";
-    Ok((class == Class::Script && function && !managed).then(|| {
-        format!(
-            "{shown}: functions live server-wide; declare `requires: {{managed: true}}` to use them"
-        )
-    }))
 }
 
 #[cfg(test)]

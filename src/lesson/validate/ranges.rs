@@ -2,6 +2,8 @@
 //! out of range would otherwise pass the types and then abort (`iterations: 4294967295` asks
 //! for a 16 GB buffer) or run for days (`200000000`). LESSONS.md shows the same table.
 
+use crate::lesson::model::{Check, TtlCheck};
+
 /// `(field, min, max, what it is)`. Integers unless said otherwise.
 pub const RANGES: &[(&str, i64, i64, &str)] = &[
     ("format_version", 1, 1, "the lesson format this file uses"),
@@ -86,6 +88,33 @@ pub fn pair(field: &str, min: Option<f64>, max: Option<f64>) -> Vec<String> {
         if lo > hi {
             out.push(format!("{field}: min {lo} is above max {hi}"));
         }
+    }
+    out
+}
+
+/// Every number in a check against its documented range.
+pub fn check(c: &Check, commands: Option<usize>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(of) = c.of {
+        out.extend(int("check of", of as i128));
+        if let Some(count) = commands.filter(|n| of > *n) {
+            out.push(format!(
+                "check of is {of}, but the step runs {count} command(s)"
+            ));
+        }
+    }
+    if let Some(len) = c.len {
+        out.extend(int("check len", len.into()));
+    }
+    if let Some(TtlCheck::Range { min, max }) = &c.ttl {
+        out.extend(pair("check ttl min/max", *min, *max));
+    }
+    out.extend(pair("check min/max/equals", c.min, c.max));
+    if let Some(e) = c.equals {
+        out.extend(float("check min/max/equals", e));
+    }
+    if let Some(s) = &c.score {
+        out.extend(float("score equals", s.equals));
     }
     out
 }
