@@ -397,8 +397,8 @@ pub fn describe(e: &RedisError, display: &str) -> String {
 
 /// Adds context to a failed command; I/O failures become exit code 2.
 pub fn command_error(e: RedisError, display: &str) -> anyhow::Error {
-    if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_connection_refusal() {
-        error::connection(describe(&e, display))
+    if let Some(exit) = error::lost(&e, display) {
+        exit.into()
     } else {
         anyhow::Error::new(e).context(format!("command failed on {display}"))
     }

@@ -112,22 +112,31 @@ fn watching(
     redis: &TestRedis,
     home: &std::path::Path,
 ) -> (std::process::Child, std::process::ChildStdout) {
+    running_until(
+        redis.redislab(home).args(["inspect", "--watch"]),
+        "lab:watched",
+    )
+}
+
+/// Starts `cmd` and returns it once `marker` appeared on its stdout.
+fn running_until(
+    cmd: &mut std::process::Command,
+    marker: &str,
+) -> (std::process::Child, std::process::ChildStdout) {
     use std::io::Read;
-    let mut child = redis
-        .redislab(home)
-        .args(["inspect", "--watch"])
+    let mut child = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("spawn inspect --watch");
+        .expect("spawn redislab");
     let mut stdout = child.stdout.take().expect("stdout");
     let mut seen = Vec::new();
     let mut buf = [0u8; 256];
-    while !String::from_utf8_lossy(&seen).contains("lab:watched") {
-        let n = stdout.read(&mut buf).expect("read inspect --watch");
+    while !String::from_utf8_lossy(&seen).contains(marker) {
+        let n = stdout.read(&mut buf).expect("read redislab's output");
         assert!(
             n > 0,
-            "inspect --watch ended early: {}",
+            "redislab ended before {marker:?}: {}",
             String::from_utf8_lossy(&seen)
         );
         seen.extend_from_slice(&buf[..n]);
@@ -182,5 +191,24 @@ fn a_lost_or_silent_server_is_exit_2_naming_it() {
         "error: Redis at {} did not answer within 10 s",
         redis.addr()
     );
+    assert_eq!(err.lines().last(), Some(want.as_str()), "{err}");
+}
+
+/// B11 in a lesson: the server goes away during a compare step; exit 2, the server named.
+#[test]
+fn a_server_lost_during_a_lesson_is_exit_2_naming_it() {
+    let home = tempfile::tempdir().expect("home");
+    let redis = TestRedis::start();
+    let addr = redis.addr();
+    let slow = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slow");
+    let mut cmd = redis.redislab(home.path());
+    cmd.arg("--lessons")
+        .arg(slow)
+        .args(["lesson", "97", "--auto"]);
+    let (child, stdout) = running_until(&mut cmd, "Millions of round trips");
+    drop(redis);
+    let (code, err) = finish(child, stdout);
+    assert_eq!(code, Some(2), "{err}");
+    let want = format!("error: lost the connection to Redis at {addr}");
     assert_eq!(err.lines().last(), Some(want.as_str()), "{err}");
 }
