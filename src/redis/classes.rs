@@ -204,8 +204,8 @@ pub fn learner_denials(infos: &[Info]) -> Vec<String> {
             .filter(|i| classify(i) == Class::ServerWide)
             .map(|i| format!("-{}", i.name)),
     );
-    // Keys stay in the connection's database (see the guard).
-    rules.extend(["-select", "-move", "-acl"].map(String::from));
+    // Keys stay in the connection's database (see the guard); RANDOMKEY names any key.
+    rules.extend(["-select", "-move", "-randomkey", "-acl"].map(String::from));
     // Re-allow the few the categories swept away; only names this server knows.
     rules.extend(
         LEARNER_ALLOWED
