@@ -1,6 +1,7 @@
 //! The range of every number a lesson file can hold, checked before anything runs: a number
 //! out of range would otherwise pass the types and then abort (`iterations: 4294967295` asks
-//! for a 16 GB buffer) or run for days (`200000000`). LESSONS.md shows the same table.
+//! for tens of GB of samples at once) or run for days (`200000000`). LESSONS.md shows the same
+//! table.
 
 use crate::lesson::model::{Check, TtlCheck};
 
