@@ -242,3 +242,66 @@ fn attack_corpus_on_the_managed_server() {
     }
     assert_success(&home.stop());
 }
+
+/// The guard and `validate` can never disagree: every server-wide command in the generated
+/// table is refused by the sandbox on a foreign server and rejected by `validate` in a lesson
+/// that does not declare the managed server (reading a setting, CONFIG GET, is the one thing a
+/// lesson may show).
+#[test]
+fn guard_and_validate_agree_on_every_server_wide_command() {
+    use redislab::redis::classes::Class;
+    use redislab::redis::command_table::TABLE;
+    let lines: Vec<String> = TABLE
+        .iter()
+        .filter(|(_, c)| *c == Class::ServerWide)
+        .map(|(name, _)| name.replace('|', " ").to_ascii_uppercase())
+        .collect();
+    assert!(lines.len() > 50, "{lines:?}");
+
+    let redis = TestRedis::start();
+    let home = tempfile::tempdir().expect("home");
+    let out = run_with_stdin(
+        redis.redislab(home.path()).arg("sandbox"),
+        &(lines.join("\n") + "\n"),
+    );
+    assert_success(&out);
+    let err = common::stderr(&out);
+    assert_eq!(err.matches("(refused)").count(), lines.len(), "{err}");
+    assert_eq!(
+        common::stdout(&out),
+        "",
+        "a server-wide command reached the server"
+    );
+
+    let steps: String = lines.iter().map(|l| format!("      - {l}\n")).collect();
+    let quiz: String = (1..=5)
+        .map(|i| {
+            format!(
+                "  - question: Q{i}?\n    choices: [a, b]\n    answer: 1\n    explanation: E.\n"
+            )
+        })
+        .collect();
+    let text = format!(
+        "format_version: 1\nid: \"40\"\nslug: agree\ntitle: t\nstructure: s\nuse_case: u\nconcept: c\n\
+         introduction: i\nkeys: [\"${{ns}}:a:*\"]\nsteps:\n  - kind: run\n    title: t\n    text: t\n\
+         \x20   commands:\n{steps}    checks: [{{reply: OK}}]\nquiz:\n{quiz}"
+    );
+    let files = vec![("40-agree.yaml".to_string(), text)];
+    let (_, problems) = futures_util::FutureExt::now_or_never(
+        redislab::lesson::validate::validate_texts(&files, None),
+    )
+    .expect("static validation does not wait")
+    .expect("validation runs");
+    let flagged: Vec<String> = problems.iter().map(|p| p.message.clone()).collect();
+    let allowed = ["CONFIG GET"];
+    for line in lines.iter().filter(|l| !allowed.contains(&l.as_str())) {
+        assert!(
+            flagged.iter().any(|m| {
+                m.starts_with(&format!("{line} acts on the whole server"))
+                    || m.starts_with(&format!("{line} leaves the connection's database"))
+            }),
+            "validate accepts {line}: {flagged:#?}"
+        );
+    }
+    assert_eq!(flagged.len(), lines.len() - allowed.len(), "{flagged:#?}");
+}
