@@ -121,7 +121,7 @@ pub fn show_bytes(b: &[u8]) -> String {
     match std::str::from_utf8(b) {
         Ok(s)
             if !s.is_empty()
-                && !s.chars().any(|c| c.is_control())
+                && crate::redis::render::is_printable(s)
                 && !s.starts_with(' ')
                 && !s.ends_with(' ') =>
         {

@@ -17,27 +17,31 @@ fn main() -> ExitCode {
             return report(&anyhow::Error::new(e).context("could not start the async runtime"));
         }
     };
-    let result = runtime.block_on(redislab::cmd::run(cli));
+    // A panic is a bug: the hook has said so; it gets its own exit code, not 1 (a failed check).
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(redislab::cmd::run(cli))
+    }));
     // Do not wait for a blocking task abandoned by Ctrl-C (a SQLite timing loop, a prompt).
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
-    result.map(ExitCode::from).unwrap_or_else(|e| report(&e))
+    match result {
+        Ok(result) => result.map(ExitCode::from).unwrap_or_else(|e| report(&e)),
+        Err(_) => ExitCode::from(code::INTERNAL),
+    }
 }
 
 fn report(e: &anyhow::Error) -> ExitCode {
-    if let Some(exit) = e.downcast_ref::<Exit>() {
-        if let Some(m) = &exit.message {
-            redislab::term::error(m);
-        }
-        return ExitCode::from(exit.code);
-    }
     // A closed pipe (`redislab inspect | head`) is not a failure.
     let broken_pipe = |c: &(dyn std::error::Error + 'static)| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     };
-    if e.chain().any(broken_pipe) {
+    let is_redis = |c: &(dyn std::error::Error + 'static)| c.is::<redis::RedisError>();
+    if e.chain().any(broken_pipe) && !e.chain().any(is_redis) {
         return ExitCode::SUCCESS;
     }
-    redislab::term::error(&format!("{e:#}").replace('\n', " "));
-    ExitCode::from(code::FAILURE)
+    let exit: Exit = redislab::error::classify(e);
+    if let Some(m) = &exit.message {
+        redislab::term::error(m);
+    }
+    ExitCode::from(exit.code)
 }

@@ -1,11 +1,14 @@
 //! Saved progress in a SQLite database under the redislab home: per lesson the last completed
 //! step, when it was completed and the best quiz score. Each write is one transaction, so a
-//! crash or Ctrl-C never leaves it half-written.
+//! crash or Ctrl-C never leaves it half-written. Several redislab processes may use it at once
+//! (a lesson running, `redislab progress` in another terminal): they wait for each other, and a
+//! busy database is never reported as a damaged one.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -28,34 +31,104 @@ pub fn now_s() -> i64 {
     crate::lesson::vars::system_clock_ms() / 1000
 }
 
+/// How long a process waits for another one to finish with the database.
+const BUSY_WAIT: Duration = Duration::from_secs(10);
+
+/// Whether an error means "another connection holds the lock" (worth waiting for).
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Runs `f` until it stops failing with "busy" or `wait` has passed. SQLite's busy timeout
+/// covers most waits, but not all (switching to WAL, a read transaction that must become a
+/// write), so this loop covers the rest.
+fn retry_busy<T>(
+    wait: Duration,
+    mut f: impl FnMut() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match f() {
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The error for a failed open: busy, damaged, or another I/O problem — each says so.
+fn open_error(e: rusqlite::Error, path: &Path) -> anyhow::Error {
+    let path = path.display();
+    let message = match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => format!(
+            "progress database {path} is busy: another redislab kept it locked for over {} s; try again",
+            BUSY_WAIT.as_secs()
+        ),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => format!(
+            "progress database {path} is damaged or not a redislab database (move it away to start afresh)"
+        ),
+        _ => format!("could not open progress database {path}"),
+    };
+    anyhow::Error::new(e).context(message)
+}
+
 impl Store {
     /// Opens (creating if needed) `<home>/progress.db`.
     pub fn open(home: &Path) -> Result<Store> {
+        Self::open_waiting(home, BUSY_WAIT)
+    }
+
+    /// `open`, waiting at most `wait` for other processes (tests pass a short one).
+    pub fn open_waiting(home: &Path, wait: Duration) -> Result<Store> {
         std::fs::create_dir_all(home)
             .with_context(|| format!("could not create {}", home.display()))?;
         let path = home.join("progress.db");
         let conn = Connection::open(&path)
             .with_context(|| format!("could not open progress database {}", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL;
-             PRAGMA synchronous=FULL;
-             CREATE TABLE IF NOT EXISTS progress (
-                 lesson_id    TEXT PRIMARY KEY,
-                 last_step    INTEGER NOT NULL DEFAULT 0,
-                 completed_at INTEGER,
-                 best_score   INTEGER,
-                 quiz_total   INTEGER,
-                 updated_at   INTEGER NOT NULL
-             );",
-        )
-        .with_context(|| {
-            format!(
-                "progress database {} is damaged or not a redislab database",
-                path.display()
+        conn.busy_timeout(wait)
+            .with_context(|| format!("could not open progress database {}", path.display()))?;
+        retry_busy(wait, || {
+            // Switching to WAL takes an exclusive lock; once the file is WAL it stays so, and
+            // asking again would only contend with the other processes.
+            let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+            }
+            conn.execute_batch(
+                "PRAGMA synchronous=FULL;
+                 CREATE TABLE IF NOT EXISTS progress (
+                     lesson_id    TEXT PRIMARY KEY,
+                     last_step    INTEGER NOT NULL DEFAULT 0,
+                     completed_at INTEGER,
+                     best_score   INTEGER,
+                     quiz_total   INTEGER,
+                     updated_at   INTEGER NOT NULL
+                 );",
             )
-        })?;
+        })
+        .map_err(|e| open_error(e, &path))?;
         Ok(Store { conn, path })
+    }
+
+    /// Runs `f` in one write transaction, taken up front (IMMEDIATE) so waiting for another
+    /// writer goes through the busy timeout instead of failing half-way.
+    fn write<T>(
+        &mut self,
+        f: impl Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let conn = &mut self.conn;
+        retry_busy(BUSY_WAIT, || {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -63,57 +136,63 @@ impl Store {
     }
 
     pub fn get(&self, id: &str) -> Result<Option<LessonProgress>> {
-        self.conn
-            .query_row(
-                "SELECT lesson_id, last_step, completed_at, best_score, quiz_total FROM progress WHERE lesson_id = ?1",
-                params![id],
-                row_to_progress,
-            )
-            .optional()
-            .context("could not read progress")
+        retry_busy(BUSY_WAIT, || {
+            self.conn
+                .query_row(
+                    "SELECT lesson_id, last_step, completed_at, best_score, quiz_total FROM progress WHERE lesson_id = ?1",
+                    params![id],
+                    row_to_progress,
+                )
+                .optional()
+        })
+        .context("could not read progress")
     }
 
     pub fn all(&self) -> Result<Vec<LessonProgress>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT lesson_id, last_step, completed_at, best_score, quiz_total FROM progress ORDER BY lesson_id")?;
-        let rows = stmt.query_map([], row_to_progress)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .context("could not read progress")
+        retry_busy(BUSY_WAIT, || {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT lesson_id, last_step, completed_at, best_score, quiz_total FROM progress ORDER BY lesson_id")?;
+            let rows = stmt.query_map([], row_to_progress)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .context("could not read progress")
     }
 
     /// Records that `step` (1-based) is done; `completed` when it was the last one.
     pub fn record_step(&mut self, id: &str, step: usize, completed: bool) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO progress (lesson_id, last_step, completed_at, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(lesson_id) DO UPDATE SET last_step = ?2,
-                 completed_at = COALESCE(?3, completed_at), updated_at = ?4",
-            params![id, step as i64, completed.then(now_s), now_s()],
-        )?;
-        tx.commit().context("could not save progress")
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO progress (lesson_id, last_step, completed_at, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(lesson_id) DO UPDATE SET last_step = ?2,
+                     completed_at = COALESCE(?3, completed_at), updated_at = ?4",
+                params![id, step as i64, completed.then(now_s), now_s()],
+            )
+        })
+        .map(|_| ())
+        .context("could not save progress")
     }
 
     /// Keeps the best score.
     pub fn record_quiz(&mut self, id: &str, score: u32, total: u32) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO progress (lesson_id, best_score, quiz_total, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(lesson_id) DO UPDATE SET
-                 best_score = MAX(COALESCE(best_score, 0), ?2), quiz_total = ?3, updated_at = ?4",
-            params![id, score, total, now_s()],
-        )?;
-        tx.commit().context("could not save the quiz score")
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO progress (lesson_id, best_score, quiz_total, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(lesson_id) DO UPDATE SET
+                     best_score = MAX(COALESCE(best_score, 0), ?2), quiz_total = ?3, updated_at = ?4",
+                params![id, score, total, now_s()],
+            )
+        })
+        .map(|_| ())
+        .context("could not save the quiz score")
     }
 
     pub fn clear(&mut self, id: Option<&str>) -> Result<usize> {
-        let tx = self.conn.transaction()?;
-        let n = match id {
-            Some(id) => tx.execute("DELETE FROM progress WHERE lesson_id = ?1", params![id])?,
-            None => tx.execute("DELETE FROM progress", [])?,
-        };
-        tx.commit().context("could not clear progress")?;
-        Ok(n)
+        self.write(|tx| match id {
+            Some(id) => tx.execute("DELETE FROM progress WHERE lesson_id = ?1", params![id]),
+            None => tx.execute("DELETE FROM progress", []),
+        })
+        .context("could not clear progress")
     }
 }
 
@@ -156,5 +235,58 @@ mod tests {
         );
         assert_eq!(s.clear(Some("07")).unwrap(), 1);
         assert!(s.all().unwrap().is_empty());
+    }
+
+    /// Another process holding the database while this one opens and writes: it waits, and
+    /// succeeds, whichever happens first (the barrier makes both orders possible, and the
+    /// outcome must be the same in each).
+    #[test]
+    fn a_concurrent_writer_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        Store::open(dir.path()).unwrap();
+        let path = dir.path().join("progress.db");
+        let mut other = Connection::open(&path).unwrap();
+        let tx = other
+            .transaction_with_behavior(TransactionBehavior::Exclusive)
+            .unwrap();
+        tx.execute(
+            "INSERT INTO progress (lesson_id, last_step, updated_at) VALUES ('01', 1, 0)",
+            [],
+        )
+        .unwrap();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let b = barrier.clone();
+        let home = dir.path().to_path_buf();
+        let opener = std::thread::spawn(move || {
+            b.wait();
+            let mut s = Store::open(&home)?;
+            s.record_step("02", 3, false)?;
+            s.all()
+        });
+        barrier.wait();
+        tx.commit().unwrap();
+        let all = opener.join().unwrap().unwrap();
+        assert_eq!(all.len(), 2);
+    }
+
+    /// Still locked after the wait: the message says busy, never damaged.
+    #[test]
+    fn a_locked_database_is_busy_not_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        Store::open(dir.path()).unwrap();
+        let mut other = Connection::open(dir.path().join("progress.db")).unwrap();
+        // Back to a rollback journal, so opening needs the exclusive lock held below.
+        let _: String = other
+            .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))
+            .unwrap();
+        let _tx = other
+            .transaction_with_behavior(TransactionBehavior::Exclusive)
+            .unwrap();
+        let e = Store::open_waiting(dir.path(), Duration::from_millis(50))
+            .err()
+            .expect("the database is locked");
+        let text = format!("{e:#}");
+        assert!(text.contains("is busy"), "{text}");
+        assert!(!text.contains("damaged"), "{text}");
     }
 }

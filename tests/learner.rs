@@ -375,3 +375,49 @@ async fn a_lock_taken_without_nx_is_refused_with_what_it_would_break() {
         "scratch keys are deleted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learner_cannot_load_a_script_that_the_next_step_would_run() {
+    use redislab::lesson::model::StepKind;
+    let redis = TestRedis::start();
+    redis.cli(&["SET", "victim", "keep me"]);
+    // Lesson 08's SCRIPT LOAD step, typed by the learner on a server redislab does not own:
+    // a script of their own is refused; Enter then loads the lesson's, and the next step's
+    // EVALSHA calls only that one.
+    let lessons = loader::load_all(None).expect("lessons load");
+    let lesson = &loader::find(&lessons, "08").expect("lesson 08").lesson;
+    let target = lesson
+        .steps
+        .iter()
+        .position(|s| matches!(&s.kind, StepKind::Run { commands } if commands.iter().any(|c| c.line().starts_with("SCRIPT LOAD"))))
+        .expect("lesson 08 loads a script");
+    let asks_first = lesson.steps[..target]
+        .iter()
+        .filter(|s| !matches!(s.kind, StepKind::Exercise { .. } | StepKind::Wait { .. }))
+        .count();
+    let mut steps: std::collections::VecDeque<StepAction> =
+        std::iter::repeat_n(StepAction::Run, asks_first).collect();
+    steps.push_back(StepAction::TypeIt);
+    let mut learner = Scripted {
+        steps,
+        typed: [
+            "SCRIPT LOAD \"redis.call('DEL','victim') return {1,1}\"".to_string(),
+            String::new(),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    let summary = walk(&redis, "08", &mut learner, &mut seen).await;
+    assert!(
+        seen.refused.iter().any(|r| r.contains("SCRIPT LOAD")),
+        "the learner's script was refused: {:?}",
+        seen.refused
+    );
+    assert_eq!(redis.cli(&["GET", "victim"]), "\"keep me\"\n");
+    assert!(
+        summary.failed_steps.is_empty(),
+        "{:?}",
+        summary.failed_steps
+    );
+}

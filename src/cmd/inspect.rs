@@ -23,7 +23,9 @@ pub async fn run(settings: &Settings, args: InspectArgs) -> Result<u8> {
         let snap = snapshot(&mut conn, &pattern, args.limit).await?;
         term::out(&format!(
             "{}\n",
-            serde_json::to_string_pretty(&snap).context("could not encode JSON")?
+            crate::redis::render::json_safe(
+                &serde_json::to_string_pretty(&snap).context("could not encode JSON")?
+            )
         ));
         return Ok(0);
     }

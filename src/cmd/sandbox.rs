@@ -14,7 +14,7 @@ use crate::namespace;
 use crate::redis::command::{send, split_repeat};
 use crate::redis::connect::{Server, command_error};
 use crate::redis::guard::{Verdict, check};
-use crate::redis::render::render;
+use crate::redis::render::{printable, printable_str, render};
 use crate::redis::tokenize::{InvalidArguments, tokenize};
 use crate::settings::Settings;
 use crate::term;
@@ -200,7 +200,7 @@ impl Session<'_> {
                 self.in_multi = false;
             }
         }
-        term::out(&render(&reply));
+        term::out(&render(&crate::redis::render::hide_secrets(args, reply)));
         Ok(true)
     }
 
@@ -234,10 +234,11 @@ impl Session<'_> {
                 _ => pubsub.subscribe(ch.as_slice()).await,
             };
             if let Err(e) = r {
-                term::out(&format!(
-                    "(error) {}\n",
-                    e.detail().unwrap_or(&e.to_string())
-                ));
+                let why = e
+                    .detail()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| e.to_string());
+                term::out(&format!("(error) {}\n", printable_str(&why)));
                 return Ok(());
             }
             let confirm = redis::Value::Array(vec![
@@ -326,11 +327,7 @@ fn doc_summary(v: &redis::Value) -> Option<String> {
         };
         let k = String::from_utf8_lossy(k);
         if matches!(k.as_ref(), "summary" | "since" | "complexity" | "group") {
-            out.push_str(&format!(
-                "  {:<11}{}\n",
-                format!("{k}:"),
-                String::from_utf8_lossy(val)
-            ));
+            out.push_str(&format!("  {:<11}{}\n", format!("{k}:"), printable(val)));
         }
     }
     (!out.is_empty()).then_some(out)

@@ -125,16 +125,46 @@ pub fn yaml_files(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Every lesson in use, sorted by id. The first unreadable file is an error.
+/// Every lesson in use, sorted by id. The first unreadable file is an error. Lessons from a
+/// folder (`--lessons`, `REDISLAB_LESSONS`) are someone else's files: they pass the same static
+/// checks as `redislab validate` before anything runs, and a file with problems is refused.
 pub fn load_all(dir: Option<&Path>) -> Result<Vec<Loaded>> {
+    let files = sources(dir)?;
+    if let Some(d) = dir {
+        refuse_problems(d, &files)?;
+    }
     let mut out = Vec::new();
-    for (source, text) in sources(dir)? {
+    for (source, text) in files {
         let lesson = parse(&source, &text)
             .map_err(|e| anyhow::anyhow!("{e} (run `redislab validate` for details)"))?;
         out.push(Loaded { source, lesson });
     }
     out.sort_by(|a, b| a.lesson.id.cmp(&b.lesson.id));
     Ok(out)
+}
+
+/// Runs the static validation (no server: it needs none) and turns problems into exit 1 with
+/// each one as `file:line:col: message`.
+fn refuse_problems(dir: &Path, files: &[(String, String)]) -> Result<()> {
+    use futures_util::FutureExt;
+    // Without a connection the validation never waits, so it completes on the first poll.
+    let checked = super::validate::validate_texts(files, None)
+        .now_or_never()
+        .context("lesson validation unexpectedly waited")??;
+    let problems = checked.1;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+    Err(crate::error::Exit::new(
+        crate::error::code::FAILURE,
+        format!(
+            "the lessons in {} have problems, so none of them runs (fix them, then check with `redislab validate`):\n{}",
+            dir.display(),
+            list.join("\n")
+        ),
+    )
+    .into())
 }
 
 /// Finds a lesson by id (`07`, `7`) or slug.

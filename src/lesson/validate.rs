@@ -7,8 +7,16 @@ use anyhow::Result;
 use redis::Value;
 use redis::aio::MultiplexedConnection;
 
+mod classes;
+mod ranges;
+mod text;
+
+use text::{glob, locate};
+
+pub use ranges::markdown as ranges_markdown;
+
 use super::loader::{LoadError, Loaded, parse};
-use super::model::{Check, CommandSpec, Lesson, StepKind};
+use super::model::{Check, CommandSpec, Lesson, Step, StepKind};
 use super::vars::{BUILTIN, names_in};
 use crate::redis::command::send;
 use crate::redis::tokenize::tokenize;
@@ -18,30 +26,6 @@ use crate::redis::tokenize::tokenize;
 pub const STANDIN_NS: &str = "validate-ns";
 const STANDIN_PREFIX: &str = "validate-ns:";
 
-/// Commands a lesson may only use when it declares `requires: {managed: true}`.
-const DANGEROUS: &[&str] = &[
-    "FLUSHALL", "FLUSHDB", "SHUTDOWN", "DEBUG", "KEYS", "MONITOR",
-];
-
-/// Locates `needle` in the file for a message position (first occurrence).
-/// A needle starting with `^` matches a top-level key at the start of a line (`^id:`).
-fn locate(text: &str, needle: &str) -> (Option<u64>, Option<u64>) {
-    if let Some(key) = needle.strip_prefix('^') {
-        let found = text.lines().position(|l| l.starts_with(key));
-        return (found.map(|i| i as u64 + 1), found.map(|_| 1));
-    }
-    let probe = needle.lines().next().unwrap_or(needle).trim();
-    if probe.is_empty() {
-        return (None, None);
-    }
-    for (i, line) in text.lines().enumerate() {
-        if let Some(col) = line.find(probe) {
-            return (Some(i as u64 + 1), Some(col as u64 + 1));
-        }
-    }
-    (None, None)
-}
-
 struct Ctx<'a> {
     source: &'a str,
     text: &'a str,
@@ -49,19 +33,6 @@ struct Ctx<'a> {
     /// The lesson's `keys` patterns with `${ns}` = `lab`: every key it touches must match one,
     /// or `reset ID` would leave it behind.
     patterns: Vec<String>,
-}
-
-/// Redis-style glob match for `*` and `?` (enough for lesson key patterns).
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob(&pattern[1..], text) || (!text.is_empty() && glob(pattern, &text[1..]))
-        }
-        (Some(b'?'), Some(_)) => glob(&pattern[1..], &text[1..]),
-        (Some(p), Some(t)) if p == t => glob(&pattern[1..], &text[1..]),
-        _ => false,
-    }
 }
 
 impl Ctx<'_> {
@@ -131,6 +102,9 @@ async fn check_lesson(
     l: &Lesson,
     mut conn: Option<&mut MultiplexedConnection>,
 ) -> Result<()> {
+    if let Some(m) = ranges::int("format_version", l.format_version.into()) {
+        ctx.err("^format_version:", m);
+    }
     if l.id.len() != 2 || !l.id.chars().all(|c| c.is_ascii_digit()) {
         ctx.err(
             "id:",
@@ -179,89 +153,49 @@ async fn check_lesson(
         for k in step.let_vars.keys() {
             known.insert(k.clone());
         }
-        let specs: Vec<CommandSpec> = match &step.kind {
-            StepKind::Run { commands } => commands.clone(),
-            StepKind::Exercise {
-                solution,
-                goal,
-                trials,
-                wrong_answers,
-                ..
-            } => {
-                for line in trials
-                    .iter()
-                    .flat_map(|t| &t.setup)
-                    .chain(wrong_answers.iter().map(|w| &w.cmd))
-                {
-                    command(ctx, line, &known, step_managed, conn.as_deref_mut()).await?;
-                }
-                for c in trials.iter().flat_map(|t| &t.checks) {
-                    check_check(ctx, n, c, &known, &step.kind);
-                }
-                if !wrong_answers.is_empty() && trials.is_empty() && step.checks.is_empty() {
-                    ctx.err(
-                        goal,
-                        format!("step {n}: wrong answers need checks or trials to refuse them"),
-                    );
-                }
-                if solution.is_empty() {
-                    ctx.err(goal, format!("step {n}: an exercise needs a solution"));
-                }
-                if step.checks.is_empty() {
-                    ctx.err(
-                        goal,
-                        format!(
-                            "step {n}: an exercise needs checks (they judge the learner's command)"
-                        ),
-                    );
-                }
-                solution.clone()
-            }
-            StepKind::Compare { redis, sqlite, .. } => {
-                let mut all: Vec<CommandSpec> =
-                    redis.setup.iter().cloned().map(CommandSpec::Line).collect();
-                all.extend(redis.commands.iter().cloned().map(CommandSpec::Line));
-                check_sql(ctx, n, &sqlite.setup, &sqlite.statements);
-                all
-            }
-            StepKind::Scenario { scenario, params } => {
-                if let Err(e) = crate::scenarios::check(scenario, params) {
-                    ctx.err(scenario, format!("step {n}: {e:#}"));
-                }
-                Vec::new()
-            }
-            StepKind::Race(race) => {
-                race_problems(ctx, n, race, &step.checks);
-                let mut inside = known.clone();
-                inside.extend(race.worker_vars());
-                for line in race.command_lines() {
-                    command(ctx, line, &inside, step_managed, conn.as_deref_mut()).await?;
-                }
-                Vec::new()
-            }
-            StepKind::Wait { seconds, keys } => {
-                if *seconds == 0 || *seconds > 600 {
-                    ctx.err("seconds:", format!("step {n}: wait seconds must be 1–600"));
-                }
-                for k in keys.iter().flatten() {
-                    key_ref(ctx, n, k);
-                }
-                Vec::new()
-            }
-        };
+        let specs = step_commands(ctx, n, step);
+        // A race's workers have variables of their own (`${worker}`, what they save).
+        let mut inside = known.clone();
+        if let StepKind::Race(race) = &step.kind {
+            inside.extend(race.worker_vars());
+        }
         for c in &specs {
-            command(ctx, c.line(), &known, step_managed, conn.as_deref_mut()).await?;
+            command(ctx, c.line(), &inside, step_managed, conn.as_deref_mut()).await?;
             if let Some(s) = c.save_as() {
                 known.insert(s.to_string());
+                inside.insert(s.to_string());
+            }
+        }
+        if let StepKind::Exercise { trials, .. } = &step.kind {
+            for c in trials.iter().flat_map(|t| &t.checks) {
+                check_check(ctx, n, c, &known, &step.kind);
             }
         }
         for k in step.show_keys.iter().flatten() {
             key_ref(ctx, n, k);
         }
+        let commands = match &step.kind {
+            StepKind::Run { commands } => Some(commands.len()),
+            _ => None,
+        };
         for c in &step.checks {
             check_check(ctx, n, c, &known, &step.kind);
+            for m in ranges::check(c, commands) {
+                ctx.err("checks:", format!("step {n}: {m}"));
+            }
         }
     }
+    check_quiz(ctx, l, &known, managed, conn).await
+}
+
+/// The quiz: choices, answers in range, and predict commands checked like any other command.
+async fn check_quiz(
+    ctx: &mut Ctx<'_>,
+    l: &Lesson,
+    known: &HashSet<String>,
+    managed: bool,
+    mut conn: Option<&mut MultiplexedConnection>,
+) -> Result<()> {
     for (i, q) in l.quiz.iter().enumerate() {
         let n = i + 1;
         if q.choices.len() < 2 {
@@ -294,13 +228,92 @@ async fn check_lesson(
                     ctx.err(&q.question, format!("question {n}: predict needs commands"));
                 }
                 for c in q.setup.iter().chain(p) {
-                    command(ctx, c, &known, managed, conn.as_deref_mut()).await?;
+                    command(ctx, c, known, managed, conn.as_deref_mut()).await?;
                 }
             }
             _ => {}
         }
     }
     Ok(())
+}
+
+/// The commands a step runs (checking what its kind needs on the way).
+fn step_commands(ctx: &mut Ctx<'_>, n: usize, step: &Step) -> Vec<CommandSpec> {
+    match &step.kind {
+        StepKind::Run { commands } => commands.clone(),
+        StepKind::Exercise {
+            solution,
+            goal,
+            trials,
+            wrong_answers,
+            ..
+        } => {
+            if !wrong_answers.is_empty() && trials.is_empty() && step.checks.is_empty() {
+                ctx.err(
+                    goal,
+                    format!("step {n}: wrong answers need checks or trials to refuse them"),
+                );
+            }
+            if solution.is_empty() {
+                ctx.err(goal, format!("step {n}: an exercise needs a solution"));
+            }
+            if step.checks.is_empty() {
+                ctx.err(
+                    goal,
+                    format!(
+                        "step {n}: an exercise needs checks (they judge the learner's command)"
+                    ),
+                );
+            }
+            // Trial set-ups and declared wrong answers are lesson commands too.
+            let mut all = solution.clone();
+            all.extend(
+                trials
+                    .iter()
+                    .flat_map(|t| &t.setup)
+                    .chain(wrong_answers.iter().map(|w| &w.cmd))
+                    .cloned()
+                    .map(CommandSpec::Line),
+            );
+            all
+        }
+        StepKind::Race(race) => {
+            race_problems(ctx, n, race, &step.checks);
+            race.command_lines()
+                .into_iter()
+                .map(|l| CommandSpec::Line(l.to_string()))
+                .collect()
+        }
+        StepKind::Compare {
+            redis,
+            sqlite,
+            iterations,
+        } => {
+            if let Some(m) = ranges::int("compare iterations", (*iterations).into()) {
+                ctx.err("iterations:", format!("step {n}: {m}"));
+            }
+            let mut all: Vec<CommandSpec> =
+                redis.setup.iter().cloned().map(CommandSpec::Line).collect();
+            all.extend(redis.commands.iter().cloned().map(CommandSpec::Line));
+            check_sql(ctx, n, &sqlite.setup, &sqlite.statements);
+            all
+        }
+        StepKind::Scenario { scenario, params } => {
+            if let Err(e) = crate::scenarios::check(scenario, params) {
+                ctx.err(scenario, format!("step {n}: {e:#}"));
+            }
+            Vec::new()
+        }
+        StepKind::Wait { seconds, keys } => {
+            if let Some(m) = ranges::int("wait seconds", (*seconds).into()) {
+                ctx.err("seconds:", format!("step {n}: {m}"));
+            }
+            for k in keys.iter().flatten() {
+                key_ref(ctx, n, k);
+            }
+            Vec::new()
+        }
+    }
 }
 
 /// A race's own rules, and every metric its checks name must be one it reports.
@@ -464,14 +477,9 @@ async fn command(
             ctx.err(line, format!("lesson script: {why}"));
         }
     }
-    let dangerous = DANGEROUS.contains(&name.as_str()) || (name == "CONFIG" && sub == "SET");
-    if dangerous && !managed {
-        ctx.err(
-            line,
-            format!(
-                "{name} acts on the whole server: declare `requires: {{managed: true}}` to use it"
-            ),
-        );
+    let mut conn = conn;
+    if let Some(m) = classes::problem(&args, managed, conn.as_deref_mut()).await? {
+        ctx.err(line, m);
     }
     if matches!(name.as_str(), "PUBLISH" | "SUBSCRIBE" | "PSUBSCRIBE") {
         if let Some(ch) = args.get(1) {
@@ -520,29 +528,4 @@ async fn command(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn glob_matches_like_redis() {
-        assert!(glob(b"lab:user:*", b"lab:user:42"));
-        assert!(glob(b"lab:*:name", b"lab:user:42:name"));
-        assert!(glob(b"lab:greeting", b"lab:greeting"));
-        assert!(!glob(b"lab:greeting", b"lab:greetings"));
-        assert!(glob(b"lab:?", b"lab:x"));
-        assert!(!glob(b"lab:user:*", b"lab:users"));
-    }
-
-    #[test]
-    fn locate_finds_line_and_column() {
-        assert_eq!(locate("a\n  bad: x\n", "bad"), (Some(2), Some(3)));
-        assert_eq!(locate("a", "zzz"), (None, None));
-        assert_eq!(
-            locate("format_version: 1\nid: '42'\n", "^id:"),
-            (Some(2), Some(1))
-        );
-    }
 }

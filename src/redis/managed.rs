@@ -47,15 +47,19 @@ fn port_path(dir: &Path) -> PathBuf {
 fn pid_path(dir: &Path) -> PathBuf {
     dir.join("redis.pid")
 }
+/// The admin password, apart from redis.conf: a `CONFIG REWRITE` may reformat that file.
+fn password_path(dir: &Path) -> PathBuf {
+    dir.join("redis.password")
+}
 
 /// Reads the recorded server and checks that it answers. `Ok(None)`: not running (any stale
-/// pid and port files are removed so the next start begins clean).
+/// pid and port files are removed so the next start begins clean). A server that still runs
+/// from its pid file but no longer accepts redislab's password is an error, never "not
+/// running": starting a second, empty server beside it would orphan the first.
 pub async fn status(home: &Path) -> Result<Option<Managed>> {
     let dir = dir(home);
+    keep_private(&dir);
     let Some(port) = read_trimmed(&port_path(&dir)).and_then(|p| p.parse::<u16>().ok()) else {
-        return Ok(None);
-    };
-    let Some(password) = read_password(&dir) else {
         return Ok(None);
     };
     let pid = read_trimmed(&pid_path(&dir)).and_then(|p| p.parse::<u32>().ok());
@@ -63,15 +67,52 @@ pub async fn status(home: &Path) -> Result<Option<Managed>> {
         dir: dir.clone(),
         port,
         pid,
-        password,
+        password: read_password(&dir).unwrap_or_default(),
     };
     if ping(&m).await {
-        Ok(Some(m))
-    } else {
-        // Stale: the server died (or the machine rebooted). Forget it.
-        let _ = fs::remove_file(port_path(&dir));
-        let _ = fs::remove_file(pid_path(&dir));
-        Ok(None)
+        return Ok(Some(m));
+    }
+    let listening = std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(300),
+    )
+    .is_ok();
+    if let Some(pid) = pid.filter(|p| listening && is_server_process(*p)) {
+        bail!(
+            "the managed redis-server (pid {pid}, port {port}) is running but no longer accepts redislab's password \
+             (its configuration was changed); stop it with `redislab server stop`"
+        );
+    }
+    // Stale: the server died (or the machine rebooted). Forget it.
+    let _ = fs::remove_file(port_path(&dir));
+    let _ = fs::remove_file(pid_path(&dir));
+    Ok(None)
+}
+
+/// Whether `pid` is a live redis-server or valkey-server (not a recycled pid, not a zombie
+/// waiting to be reaped).
+fn is_server_process(pid: u32) -> bool {
+    let named = fs::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|c| c.contains("redis") || c.contains("valkey"));
+    // `/proc/PID/stat` is "PID (comm) STATE ...": Z is a zombie, X is dead.
+    let alive = fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    });
+    named && alive
+}
+
+/// Puts the server's files back to owner-only (they hold the password), whatever changed them.
+fn keep_private(dir: &Path) {
+    #[cfg(unix)]
+    for path in [conf_path(dir), password_path(dir)] {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = fs::metadata(&path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o600));
+            }
+        }
     }
 }
 
@@ -147,9 +188,15 @@ async fn start(dir: &Path) -> Result<Managed> {
         log = quote(&dir.join("redis.log")),
         dir = quote(dir),
     );
+    write_private(&password_path(dir), &password)?;
     write_private(&conf_path(dir), &conf)?;
     let _ = fs::remove_file(pid_path(dir));
-    let output = tokio::process::Command::new(&binary)
+    // Through `sh` for `umask 077`: a later CONFIG REWRITE recreates redis.conf with the
+    // server's umask, and the file holds the password.
+    let output = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 077 && exec \"$0\" \"$1\"")
+        .arg(&binary)
         .arg(conf_path(dir))
         .stdin(std::process::Stdio::null())
         .output()
@@ -188,10 +235,17 @@ async fn start(dir: &Path) -> Result<Managed> {
     Ok(m)
 }
 
-/// Stops the managed server. `Ok(false)` if it was not running.
+/// Stops the managed server. `Ok(false)` if it was not running. A server that no longer
+/// accepts redislab's password is stopped by its pid.
 pub async fn stop(home: &Path) -> Result<bool> {
-    let Some(m) = status(home).await? else {
-        return Ok(false);
+    let m = match status(home).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return Ok(false),
+        Err(e) => {
+            return stop_by_pid(home)
+                .await
+                .map_err(|k| k.context(format!("{e:#}")));
+        }
     };
     let client = m.admin_client()?;
     if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
@@ -213,9 +267,40 @@ pub async fn stop(home: &Path) -> Result<bool> {
     Ok(true)
 }
 
-/// Creates (or refreshes) the ACL user a learner's commands run as: it may touch only keys
-/// and channels under `<namespace>:`, so not even a Lua script can reach another key, and it
-/// cannot rewrite ACLs to escape.
+/// SIGTERM to the pid in the pid file (after checking it is a redis-server), then waits.
+async fn stop_by_pid(home: &Path) -> Result<bool> {
+    let dir = dir(home);
+    let pid = read_trimmed(&pid_path(&dir))
+        .and_then(|p| p.parse::<u32>().ok())
+        .filter(|p| is_server_process(*p))
+        .context("the managed server's pid file names no running redis-server")?;
+    let status = tokio::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status()
+        .await
+        .with_context(|| format!("could not signal the managed redis-server (pid {pid})"))?;
+    anyhow::ensure!(
+        status.success(),
+        "could not stop the managed redis-server (pid {pid})"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while is_server_process(pid) {
+        if Instant::now() > deadline {
+            bail!(
+                "the managed redis-server (pid {pid}) did not stop; kill it with `kill -9 {pid}`"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let _ = fs::remove_file(port_path(&dir));
+    let _ = fs::remove_file(pid_path(&dir));
+    Ok(true)
+}
+
+/// Creates (or refreshes) the ACL user a learner's commands run as. Its keys and channels are
+/// only those under `<namespace>:`, so not even a Lua script can reach another key; and it runs
+/// no server-wide command (`@admin`, `@dangerous`, keyless writes, as this server classifies
+/// them), so one namespace can neither wipe the others nor reconfigure, expose or stop the server.
 pub async fn ensure_learner(
     conn: &MultiplexedConnection,
     m: &Managed,
@@ -223,16 +308,22 @@ pub async fn ensure_learner(
 ) -> Result<Client> {
     let user = format!("redislab-{namespace}");
     let mut conn = conn.clone();
-    let _: () = redis::cmd("ACL")
-        .arg("SETUSER")
+    let infos = crate::redis::classes::server_infos(&mut conn)
+        .await
+        .context("could not list the managed server's commands (COMMAND)")?;
+    let mut cmd = redis::cmd("ACL");
+    cmd.arg("SETUSER")
         .arg(&user)
         .arg("reset")
         .arg("on")
         .arg(format!(">{}", m.password))
         .arg(format!("~{namespace}:*"))
         .arg(format!("&{namespace}:*"))
-        .arg("+@all")
-        .arg("-acl")
+        .arg("+@all");
+    for rule in crate::redis::classes::learner_denials(&infos) {
+        cmd.arg(rule);
+    }
+    let _: () = cmd
         .query_async(&mut conn)
         .await
         .context("could not create the learner's ACL user on the managed server")?;
@@ -268,6 +359,10 @@ fn read_trimmed(p: &Path) -> Option<String> {
 }
 
 fn read_password(dir: &Path) -> Option<String> {
+    if let Some(pw) = read_trimmed(&password_path(dir)) {
+        return Some(pw);
+    }
+    // A home from before the separate password file.
     let conf = fs::read_to_string(conf_path(dir)).ok()?;
     conf.lines()
         .find_map(|l| l.strip_prefix("requirepass "))

@@ -1,6 +1,8 @@
 //! Everything about talking to Redis: finding a server, and running commands as redis-cli would.
 
+pub mod classes;
 pub mod command;
+pub mod command_table;
 pub mod connect;
 pub mod guard;
 pub mod managed;

@@ -1,6 +1,8 @@
 //! Renders a reply byte-for-byte as `redis-cli --no-raw` does (its `cliFormatReplyTTY`),
 //! because learners already know that format and should see exactly what redis-cli shows.
 
+use std::borrow::Cow;
+
 use redis::Value;
 
 /// redis-cli's `sdscatrepr`: quotes a bulk string, escaping what is not printable ASCII.
@@ -24,6 +26,79 @@ pub fn repr(bytes: &[u8]) -> String {
     out
 }
 
+/// Unicode controls that reorder or hide text on a terminal: bidi embeddings, overrides and
+/// isolates, the implicit marks, and the line and paragraph separators.
+fn is_deceptive(c: char) -> bool {
+    matches!(c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}'
+        | '\u{061C}' | '\u{2028}' | '\u{2029}')
+}
+
+/// Server-sourced text made safe to print: any client of a shared server can name a key
+/// `evil\x1b]0;TITLE\x07`, and written raw that would retitle or clear the learner's terminal.
+/// Text of printable characters passes unchanged; anything else is shown quoted and escaped
+/// as redis-cli shows it (`"evil\x1b]0;..."`).
+pub fn printable(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) if is_printable(s) => Cow::Borrowed(s),
+        _ => Cow::Owned(repr(bytes)),
+    }
+}
+
+/// JSON text with bidi controls written as `\uXXXX` escapes: JSON escapes other controls
+/// itself, but not these, and a terminal would obey them. Still the same JSON value.
+pub fn json_safe(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if is_deceptive(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether text can be written to a terminal as it is: no control or bidi characters.
+pub fn is_printable(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() || is_deceptive(c))
+}
+
+/// `printable` for text already decoded (an error message, a field read as a string).
+pub fn printable_str(s: &str) -> Cow<'_, str> {
+    printable(s.as_bytes())
+}
+
+/// Settings whose values are passwords: never displayed, even to the server's admin.
+const SECRET_SETTINGS: &[&[u8]] = &[b"requirepass", b"masterauth"];
+
+/// A `CONFIG GET` reply with password values replaced by `***`; any other reply unchanged.
+pub fn hide_secrets(args: &[Vec<u8>], reply: Value) -> Value {
+    let is_config_get = args.len() >= 2
+        && args[0].eq_ignore_ascii_case(b"CONFIG")
+        && args[1].eq_ignore_ascii_case(b"GET");
+    match reply {
+        Value::Array(items) if is_config_get => {
+            let mut out = Vec::with_capacity(items.len());
+            let mut hide_next = false;
+            for (i, item) in items.into_iter().enumerate() {
+                if hide_next {
+                    out.push(Value::BulkString(b"***".to_vec()));
+                    hide_next = false;
+                    continue;
+                }
+                if let Value::BulkString(name) = &item {
+                    hide_next =
+                        i % 2 == 0 && SECRET_SETTINGS.iter().any(|s| name.eq_ignore_ascii_case(s));
+                }
+                out.push(item);
+            }
+            Value::Array(out)
+        }
+        other => other,
+    }
+}
+
 /// The text of a server error as Redis sent it (`ERR unknown command ...`).
 pub fn error_text(code: &str, detail: Option<&str>) -> String {
     match detail {
@@ -43,12 +118,12 @@ fn format_into(out: &mut String, value: &Value, prefix: &str) {
     match value {
         Value::ServerError(e) => {
             out.push_str("(error) ");
-            out.push_str(&error_text(e.code(), e.details()));
+            out.push_str(&printable_str(&error_text(e.code(), e.details())));
             out.push('\n');
         }
         Value::Okay => out.push_str("OK\n"),
         Value::SimpleString(s) => {
-            out.push_str(s);
+            out.push_str(&printable_str(s));
             out.push('\n');
         }
         Value::Int(i) => out.push_str(&format!("(integer) {i}\n")),
@@ -132,6 +207,19 @@ mod tests {
             repr(b"a\"b\\c\n\x00\xff\x07\x08 ~"),
             r#""a\"b\\c\n\x00\xff\a\b ~""#
         );
+    }
+
+    #[test]
+    fn printable_passes_text_and_escapes_controls() {
+        assert_eq!(printable(b"lab:caf\xc3\xa9"), "lab:café");
+        assert_eq!(
+            printable(b"evil\x1b]0;TITLE\x07\x1b[2J"),
+            r#""evil\x1b]0;TITLE\a\x1b[2J""#
+        );
+        assert_eq!(printable("a\u{202E}b".as_bytes()), r#""a\xe2\x80\xaeb""#);
+        assert_eq!(printable(b"\xff"), r#""\xff""#);
+        assert_eq!(printable(b"tab\there"), r#""tab\there""#);
+        assert!(matches!(printable(b"plain"), Cow::Borrowed(_)));
     }
 
     #[test]

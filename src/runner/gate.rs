@@ -13,6 +13,7 @@ use anyhow::Result;
 use redis::Value;
 use redis::aio::MultiplexedConnection;
 
+use crate::redis::classes::{self, Class};
 use crate::redis::guard::{self, Verdict};
 
 /// Who wrote the command.
@@ -67,6 +68,19 @@ impl Gate {
             .unwrap_or_default();
         let mut admin = self.admin.clone();
         let is_load = name == "SCRIPT" && sub == "LOAD";
+        // A lesson's own server-wide command: reading a setting (CONFIG GET, its reply's
+        // passwords hidden) anywhere; changing one only on the managed server, where the engine
+        // sends it on its own connection (validate makes such a step declare `managed`).
+        if origin == Origin::Lesson && classes::of_static(&raw) == Class::ServerWide {
+            let reads_a_setting = name == "CONFIG" && sub == "GET";
+            return Ok(if reads_a_setting || self.managed {
+                Verdict::Allow
+            } else {
+                Verdict::Refuse(format!(
+                    "{name} acts on the whole server; this step needs redislab's managed server (--managed)"
+                ))
+            });
+        }
         if origin == Origin::Learner || self.managed {
             if origin == Origin::Learner && is_load && !self.managed {
                 return Ok(Verdict::Refuse(format!(

@@ -317,8 +317,20 @@ impl<'a> Engine<'a> {
         self.thaw().await?;
         let display = self.server.display.clone();
         let gate = self.gate.clone();
-        let conn = self.conn(connection).await?;
-        let executed = send_gated(&gate, conn, args, origin, connection, &display).await?;
+        // On the managed server the learner's ACL user may not touch server settings; a lesson's
+        // own server-wide command (CONFIG GET to show a setting) goes on the engine's connection,
+        // after the same gate, and its reply never shows a password.
+        let raw: Vec<Vec<u8>> = args.iter().map(|a| a.bytes.clone()).collect();
+        let engine_side = origin == Origin::Lesson
+            && crate::redis::classes::of_static(&raw) == crate::redis::classes::Class::ServerWide;
+        let mut executed = if engine_side {
+            let mut admin = self.admin.clone();
+            send_gated(&gate, &mut admin, args, origin, connection, &display).await?
+        } else {
+            let conn = self.conn(connection).await?;
+            send_gated(&gate, conn, args, origin, connection, &display).await?
+        };
+        executed.reply = crate::redis::render::hide_secrets(&raw, executed.reply);
         if let Some(name) = save_as {
             self.vars.set(name, checks::reply_text(&executed.reply));
         }

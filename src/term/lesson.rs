@@ -7,7 +7,7 @@ use colored::Colorize;
 use crate::inspect::KeyInfo;
 use crate::lesson::model::Lesson;
 use crate::measure::human_us;
-use crate::redis::render::render;
+use crate::redis::render::{printable_str, render};
 use crate::runner::Executed;
 use crate::runner::checks::CheckResult;
 use crate::runner::compare::CompareReport;
@@ -148,14 +148,19 @@ pub fn checks(results: &[CheckResult]) -> String {
         } else if r.passed && r.actual.contains('\n') {
             out.push_str(&format!("  {} {}\n", "✓".green(), r.what));
         } else if r.passed {
-            out.push_str(&format!("  {} {}: {}\n", "✓".green(), r.what, r.actual));
+            out.push_str(&format!(
+                "  {} {}: {}\n",
+                "✓".green(),
+                printable_str(&r.what),
+                printable_str(&r.actual)
+            ));
         } else {
             out.push_str(&format!(
                 "  {} {}: expected {}, got {}\n",
                 "✗".red().bold(),
-                r.what,
-                r.expected.green(),
-                r.actual.red()
+                printable_str(&r.what),
+                printable_str(&r.expected).green(),
+                printable_str(&r.actual).red()
             ));
         }
     }

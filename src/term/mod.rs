@@ -64,11 +64,23 @@ pub fn banner(text: &str) {
 
 /// An error: one line on stderr.
 pub fn error(message: &str) {
-    let _ = writeln!(std::io::stderr(), "{} {}", "error:".red().bold(), message);
+    // Error texts quote server replies and key names: never let them drive the terminal.
+    // Line by line, so a list of problems stays a list.
+    let message: Vec<_> = message
+        .lines()
+        .map(crate::redis::render::printable_str)
+        .collect();
+    let _ = writeln!(
+        std::io::stderr(),
+        "{} {}",
+        "error:".red().bold(),
+        message.join("\n")
+    );
 }
 
 /// A notice on stderr (hints, refusals).
 pub fn notice(message: &str) {
+    let message = crate::redis::render::printable_str(message);
     let _ = writeln!(std::io::stderr(), "{}", message.yellow());
 }
 

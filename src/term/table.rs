@@ -4,6 +4,7 @@
 use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, Width, presets};
 
 use crate::inspect::{KeyInfo, human_bytes, human_ttl};
+use crate::redis::render::printable_str;
 
 /// A table in redislab's house style, stable when not on a terminal.
 pub fn new_table(header: Vec<&str>) -> Table {
@@ -48,7 +49,7 @@ pub fn keys_at(infos: &[KeyInfo], width: usize) -> String {
     t.set_width(width as u16);
     let longest_key = infos
         .iter()
-        .map(|k| k.key.chars().count())
+        .map(|k| printable_str(&k.key).chars().count())
         .max()
         .unwrap_or(3);
     // The key column is never squeezed below its longest name (up to half the screen).
@@ -61,8 +62,9 @@ pub fn keys_at(infos: &[KeyInfo], width: usize) -> String {
     let value_room = width.saturating_sub(longest_key + 40).max(12) * 2;
     for k in infos {
         let mut row = vec![
-            k.key.clone(),
-            k.key_type.clone(),
+            // Every cell but the numbers comes from the server: escaped, never raw.
+            printable_str(&k.key).into_owned(),
+            printable_str(&k.key_type).into_owned(),
             if k.exists() {
                 human_ttl(k.ttl_ms)
             } else {
@@ -71,12 +73,17 @@ pub fn keys_at(infos: &[KeyInfo], width: usize) -> String {
             k.size.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
         ];
         if show_encoding {
-            row.push(k.encoding.clone().unwrap_or_else(|| "-".into()));
+            row.push(
+                k.encoding
+                    .as_deref()
+                    .map(|e| printable_str(e).into_owned())
+                    .unwrap_or_else(|| "-".into()),
+            );
         }
         if show_memory {
             row.push(human_bytes(k.memory));
         }
-        row.push(cut(&k.preview, value_room));
+        row.push(cut(&printable_str(&k.preview), value_room));
         t.add_row(row);
     }
     let mut right = vec![2, 3];

@@ -1,0 +1,275 @@
+//! Which commands reach beyond a namespace, decided from what Redis says about itself
+//! (`COMMAND INFO` flags and ACL categories), never from a hand-written list. The guard asks the
+//! live server; `validate`, which has no server, reads the same answer from `command_table.rs`,
+//! generated from a real server by `generate` — so the two can never disagree.
+
+use redis::Value;
+use redis::aio::MultiplexedConnection;
+
+use crate::redis::command::send;
+use crate::redis::command_table::TABLE;
+
+/// What a command can reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Touches only the keys it names; the namespace guard checks those.
+    Ordinary,
+    /// Acts on the whole server: `@admin`, `@dangerous`, or a write that names no key
+    /// (FLUSHALL, CONFIG SET, SWAPDB, FUNCTION LOAD, ...). A learner never runs it.
+    ServerWide,
+    /// Runs code that can reach keys it does not declare (EVAL, FCALL, SCRIPT LOAD, ...):
+    /// only an ACL user can fence it, so only the managed server allows it.
+    Script,
+}
+
+/// Keyless or `@dangerous` commands learners need and that expose nothing beyond counts and
+/// server facts. SORT and SORT_RO are `@dangerous` because of BY/GET patterns, which the guard
+/// checks (and which Redis refuses to a user with restricted key access).
+pub const LEARNER_ALLOWED: &[&str] = &[
+    "ping",
+    "echo",
+    "info",
+    "time",
+    "dbsize",
+    "sort",
+    "sort_ro",
+    "command|docs",
+    "command|info",
+    "command|count",
+    "command|getkeys",
+    "command|getkeysandflags",
+    "command|list",
+];
+
+/// Keyless commands COMMAND INFO does not mark as writes, yet they wipe or stop state every
+/// client shares: one namespace must not do this to the others.
+const SHARED_STATE: &[&str] = &["script|flush", "script|kill", "function|kill"];
+
+/// The facts `COMMAND INFO` gives about one command or subcommand (`config|set`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Info {
+    pub name: String,
+    pub flags: Vec<String>,
+    pub categories: Vec<String>,
+    pub has_keys: bool,
+}
+
+/// The one rule, for live answers and the generated table alike.
+pub fn classify(info: &Info) -> Class {
+    let name = info.name.as_str();
+    if LEARNER_ALLOWED.contains(&name) {
+        return Class::Ordinary;
+    }
+    let category = |c: &str| info.categories.iter().any(|x| x == c);
+    let flag = |f: &str| info.flags.iter().any(|x| x == f);
+    if category("@admin") || category("@dangerous") || SHARED_STATE.contains(&name) {
+        return Class::ServerWide;
+    }
+    if !info.has_keys && flag("write") {
+        return Class::ServerWide;
+    }
+    if category("@scripting") {
+        return Class::Script;
+    }
+    Class::Ordinary
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Okay => Some("OK".into()),
+        _ => None,
+    }
+}
+
+fn texts(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items) | Value::Set(items)) => items.iter().filter_map(text).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Parses one `COMMAND INFO` entry and its subcommands (RESP2 layout: name, arity, flags,
+/// first key, last key, step, ACL categories, tips, key specs, subcommands).
+pub fn parse_entry(v: &Value, out: &mut Vec<Info>) {
+    let Value::Array(f) = v else { return };
+    let Some(name) = f.first().and_then(text) else {
+        return;
+    };
+    let flags = texts(f.get(2));
+    let first_key = matches!(f.get(3), Some(Value::Int(n)) if *n != 0);
+    let key_specs = matches!(f.get(8), Some(Value::Array(s)) if !s.is_empty());
+    out.push(Info {
+        name: name.to_ascii_lowercase(),
+        has_keys: first_key || key_specs || flags.iter().any(|x| x == "movablekeys"),
+        flags,
+        categories: texts(f.get(6)),
+    });
+    if let Some(Value::Array(subs)) = f.get(9) {
+        for s in subs {
+            parse_entry(s, out);
+        }
+    }
+}
+
+/// Every command and subcommand the server knows (`COMMAND`).
+pub async fn server_infos(
+    conn: &mut MultiplexedConnection,
+) -> Result<Vec<Info>, redis::RedisError> {
+    let mut out = Vec::new();
+    if let Value::Array(entries) = send(conn, &[b"COMMAND".to_vec()]).await? {
+        for e in &entries {
+            parse_entry(e, &mut out);
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The lookup name of a typed command: `config|set` when the server knows the subcommand.
+fn names(args: &[Vec<u8>]) -> (String, Option<String>) {
+    let lower = |b: &[u8]| String::from_utf8_lossy(b).to_ascii_lowercase();
+    let name = args.first().map(|a| lower(a)).unwrap_or_default();
+    let sub = args.get(1).map(|s| format!("{name}|{}", lower(s)));
+    (name, sub)
+}
+
+/// The class from the checked-in table (no server needed).
+pub fn of_static(args: &[Vec<u8>]) -> Class {
+    let (name, sub) = names(args);
+    let find = |n: &str| TABLE.iter().find(|(t, _)| *t == n).map(|(_, c)| *c);
+    sub.as_deref()
+        .and_then(find)
+        .or_else(|| find(&name))
+        .unwrap_or(Class::Ordinary)
+}
+
+/// The class as the live server describes the command; the checked-in table when the server
+/// does not know it or will not say.
+pub async fn of_live(
+    conn: &mut MultiplexedConnection,
+    args: &[Vec<u8>],
+) -> Result<Class, redis::RedisError> {
+    let (name, sub) = names(args);
+    let reply = send(
+        conn,
+        &[
+            b"COMMAND".to_vec(),
+            b"INFO".to_vec(),
+            name.clone().into_bytes(),
+        ],
+    )
+    .await?;
+    let mut infos = Vec::new();
+    if let Value::Array(entries) = &reply {
+        for e in entries {
+            parse_entry(e, &mut infos);
+        }
+    }
+    let find = |n: &str| infos.iter().find(|i| i.name == n).map(classify);
+    Ok(sub
+        .as_deref()
+        .and_then(find)
+        .or_else(|| find(&name))
+        .unwrap_or_else(|| of_static(args)))
+}
+
+/// The source of `command_table.rs` for these commands.
+pub fn generate(infos: &[Info], server: &str) -> String {
+    let mut out = format!(
+        "//! Generated from {server}'s COMMAND INFO by `redis::classes::generate`: do not edit.\n\
+         //! `tests/attack.rs` regenerates it from a real server and fails when it is out of date\n\
+         //! (run it with REDISLAB_REGENERATE=1 to rewrite this file). Ordinary commands are left out.\n\n\
+         use super::classes::Class::{{self, Script, ServerWide}};\n\n\
+         pub const TABLE: &[(&str, Class)] = &[\n"
+    );
+    for i in infos {
+        match classify(i) {
+            Class::ServerWide => out.push_str(&format!("    ({:?}, ServerWide),\n", i.name)),
+            Class::Script => out.push_str(&format!("    ({:?}, Script),\n", i.name)),
+            Class::Ordinary => {}
+        }
+    }
+    out.push_str("];\n");
+    out
+}
+
+/// ACL rules that keep a learner away from every server-wide command this server has.
+pub fn learner_denials(infos: &[Info]) -> Vec<String> {
+    let mut rules = vec!["-@admin".to_string(), "-@dangerous".to_string()];
+    rules.extend(
+        infos
+            .iter()
+            .filter(|i| classify(i) == Class::ServerWide)
+            .map(|i| format!("-{}", i.name)),
+    );
+    // Keys stay in the connection's database (see the guard); RANDOMKEY names any key.
+    rules.extend(["-select", "-move", "-randomkey", "-acl"].map(String::from));
+    // Re-allow the few the categories swept away; only names this server knows.
+    rules.extend(
+        LEARNER_ALLOWED
+            .iter()
+            .filter(|a| infos.iter().any(|i| i.name == **a))
+            .map(|a| format!("+{a}")),
+    );
+    rules
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(name: &str, flags: &[&str], cats: &[&str], has_keys: bool) -> Info {
+        Info {
+            name: name.into(),
+            flags: flags.iter().map(|s| s.to_string()).collect(),
+            categories: cats.iter().map(|s| s.to_string()).collect(),
+            has_keys,
+        }
+    }
+
+    #[test]
+    fn the_rule() {
+        let c = |i: Info| classify(&i);
+        assert_eq!(
+            c(info("config|set", &[], &["@admin"], false)),
+            Class::ServerWide
+        );
+        assert_eq!(
+            c(info("flushall", &["write"], &["@dangerous"], false)),
+            Class::ServerWide
+        );
+        assert_eq!(
+            c(info("function|load", &["write"], &["@scripting"], false)),
+            Class::ServerWide
+        );
+        assert_eq!(
+            c(info("script|flush", &[], &["@scripting"], false)),
+            Class::ServerWide
+        );
+        assert_eq!(c(info("eval", &[], &["@scripting"], true)), Class::Script);
+        assert_eq!(
+            c(info("set", &["write"], &["@string"], true)),
+            Class::Ordinary
+        );
+        assert_eq!(
+            c(info("info", &[], &["@dangerous"], false)),
+            Class::Ordinary
+        );
+    }
+
+    #[test]
+    fn static_lookup_prefers_the_subcommand() {
+        let a = |s: &str| {
+            s.split(' ')
+                .map(|w| w.as_bytes().to_vec())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of_static(&a("CONFIG SET maxmemory 1")), Class::ServerWide);
+        assert_eq!(of_static(&a("SWAPDB 0 1")), Class::ServerWide);
+        assert_eq!(of_static(&a("FCALL f 0")), Class::Script);
+        assert_eq!(of_static(&a("GET k")), Class::Ordinary);
+        assert_eq!(of_static(&a("COMMAND DOCS get")), Class::Ordinary);
+    }
+}

@@ -1,0 +1,160 @@
+//! The managed server: namespaces fenced from each other and from the server itself.
+
+use crate::common::{self, ManagedHome, assert_success, run, run_with_stdin};
+
+/// The managed server's admin password (its own file: a CONFIG REWRITE reformats redis.conf).
+fn admin_password(home: &ManagedHome) -> String {
+    std::fs::read_to_string(home.path().join("server/redis.password"))
+        .expect("read the managed server's password file")
+        .trim()
+        .to_string()
+}
+
+/// redis-cli as the managed server's admin.
+pub fn admin_cli(home: &ManagedHome, args: &[&str]) -> String {
+    let port = home.port().expect("the managed server is running");
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "-a", &admin_password(home)])
+        .args(["--no-auth-warning", "--no-raw"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run redis-cli");
+    common::stdout(&out)
+}
+
+/// redis-cli as the managed server's learner user for `namespace`, bypassing redislab's guard:
+/// what the ACL alone allows.
+fn as_learner(home: &ManagedHome, namespace: &str, args: &[&str]) -> String {
+    let port = home.port().expect("the managed server is running");
+    let pw = admin_password(home);
+    let out = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &port.to_string(),
+            "--user",
+            &format!("redislab-{namespace}"),
+        ])
+        .args(["--pass", &pw, "--no-auth-warning", "--no-raw"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run redis-cli");
+    common::stdout(&out)
+}
+
+/// B5–B8: one namespace on the managed server can neither wipe, reconfigure, expose nor stop
+/// it — refused by the sandbox, and denied by the learner's ACL user even past the sandbox.
+#[test]
+fn managed_namespaces_cannot_reach_each_other_or_the_server() {
+    let home = ManagedHome::new();
+    let alice = run_with_stdin(
+        home.redislab()
+            .args(["--managed", "--namespace", "alice", "sandbox"]),
+        "SET alice:keep 1\n",
+    );
+    assert_success(&alice);
+    let attacks = "FLUSHALL\nFLUSHDB\nSWAPDB 0 1\nMULTI\nSWAPDB 0 1\nEXEC\n\
+                   CONFIG SET maxmemory-policy allkeys-lru\nCONFIG SET maxmemory 1\n\
+                   CONFIG SET protected-mode no\nCONFIG SET requirepass \"\"\n\
+                   CONFIG SET bind \"* -::*\"\nCONFIG GET requirepass\nCONFIG REWRITE\n\
+                   REPLICAOF 127.0.0.1 1\nSHUTDOWN NOSAVE\n\
+                   EVAL \"return redis.call('FLUSHALL')\" 0\n\
+                   EVAL \"return redis.call('CONFIG','GET','requirepass')\" 0\n";
+    let bob = run_with_stdin(
+        home.redislab()
+            .args(["--managed", "--namespace", "bob", "sandbox"]),
+        attacks,
+    );
+    assert_success(&bob);
+    let pw = admin_password(&home);
+    assert!(
+        !common::stdout(&bob).contains(&pw),
+        "the admin password leaked"
+    );
+    assert!(
+        !common::stderr(&bob).contains(&pw),
+        "the admin password leaked"
+    );
+    assert_eq!(home.cli(&["GET", "alice:keep"]), "\"1\"\n");
+    assert_eq!(
+        home.cli(&["CONFIG", "GET", "maxmemory"]),
+        "1) \"maxmemory\"\n2) \"0\"\n"
+    );
+    assert_eq!(
+        home.cli(&["CONFIG", "GET", "protected-mode"]),
+        "1) \"protected-mode\"\n2) \"yes\"\n"
+    );
+
+    // Past the sandbox, straight to Redis as the learner: the ACL denies each one.
+    for attack in [
+        &["FLUSHALL"][..],
+        &["FLUSHDB"],
+        &["SWAPDB", "0", "1"],
+        &["CONFIG", "GET", "requirepass"],
+        &["CONFIG", "SET", "maxmemory", "1"],
+        &["CONFIG", "REWRITE"],
+        &["SHUTDOWN", "NOSAVE"],
+        &["REPLICAOF", "127.0.0.1", "1"],
+        &["CLIENT", "KILL", "TYPE", "normal"],
+        &["FUNCTION", "FLUSH"],
+        &["SCRIPT", "FLUSH"],
+        &["SELECT", "1"],
+        &["MOVE", "bob:x", "1"],
+        &["KEYS", "*"],
+        &["MODULE", "LIST"],
+    ] {
+        let reply = as_learner(&home, "bob", attack);
+        assert!(
+            reply.contains("NOPERM"),
+            "{attack:?} as the learner: {reply}"
+        );
+    }
+    assert_eq!(as_learner(&home, "bob", &["PING"]), "PONG\n");
+    assert!(as_learner(&home, "bob", &["INFO", "server"]).contains("redis_version"));
+    assert_eq!(home.cli(&["GET", "alice:keep"]), "\"1\"\n");
+    assert_success(&home.stop());
+}
+
+/// B6/B7: even when the admin changes the password or rewrites the config, `server status`
+/// does not call the server "not running", no second server starts, `server stop` stops it,
+/// and redis.conf stays owner-only.
+#[test]
+fn a_reconfigured_managed_server_is_found_and_stopped() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = ManagedHome::new();
+    assert_success(&run(home.redislab().args(["server", "start"])));
+    let port = home.port().expect("port");
+    let pid = home.pid().expect("pid");
+    assert_eq!(admin_cli(&home, &["CONFIG", "REWRITE"]), "OK\n");
+    let mode = std::fs::metadata(home.path().join("server/redis.conf"))
+        .expect("redis.conf")
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "redis.conf is mode {mode:o} after CONFIG REWRITE"
+    );
+    let status = run(home.redislab().args(["server", "status"]));
+    assert_success(&status);
+    assert!(common::stdout(&status).contains(&format!("pid {pid}")));
+
+    assert_eq!(
+        admin_cli(&home, &["CONFIG", "SET", "requirepass", ""]),
+        "OK\n"
+    );
+    let status = run(home.redislab().args(["server", "status"]));
+    assert!(
+        !common::stdout(&status).contains("not running"),
+        "status after a password change: {status:?}"
+    );
+    let inspect = run(home.redislab().args(["--managed", "inspect"]));
+    assert!(!inspect.status.success(), "a second server must not start");
+    assert_eq!(home.port(), Some(port), "the recorded server changed");
+    assert_success(&home.stop());
+    assert!(common::wait_until_closed(
+        port,
+        std::time::Duration::from_secs(5)
+    ));
+}

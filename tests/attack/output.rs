@@ -1,0 +1,214 @@
+//! What reaches the terminal: escaped server text, no passwords, one line for a lost server.
+
+use crate::common::{self, TestRedis, assert_success, run, run_with_stdin};
+
+/// Sets keys whose names and values carry terminal escapes and bidi controls, as any client of
+/// a shared server could.
+fn seed_evil_keys(redis: &TestRedis) {
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut conn = client.get_connection().expect("connect");
+    let evil: &[u8] = b"evil\x1b]0;TITLE\x07\x1b[2J";
+    let mut key = b"lab:".to_vec();
+    key.extend_from_slice(evil);
+    let bidi = "lab:\u{202E}txt.exe".as_bytes().to_vec();
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(evil)
+        .query(&mut conn)
+        .expect("SET");
+    let _: () = redis::cmd("SET")
+        .arg(evil)
+        .arg("x")
+        .query(&mut conn)
+        .expect("SET");
+    let _: () = redis::cmd("HSET")
+        .arg(&bidi)
+        .arg(evil)
+        .arg(evil)
+        .query(&mut conn)
+        .expect("HSET");
+    let _: () = redis::cmd("XADD")
+        .arg("lab:stream")
+        .arg("*")
+        .arg(evil)
+        .arg(evil)
+        .query(&mut conn)
+        .expect("XADD");
+}
+
+fn assert_no_raw_controls(out: &std::process::Output, what: &str) {
+    for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !bytes.contains(&0x1b) && !bytes.contains(&0x07) && !text.contains('\u{202E}'),
+            "{what} wrote a raw control character to {name}:\n{text}"
+        );
+    }
+}
+
+/// B10: key names, values, fields and errors from the server never reach the terminal raw.
+#[test]
+fn server_text_is_escaped_everywhere_it_is_printed() {
+    let redis = TestRedis::start();
+    seed_evil_keys(&redis);
+    let home = tempfile::tempdir().expect("home");
+    let inspect = run(redis.redislab(home.path()).arg("inspect"));
+    assert_success(&inspect);
+    assert_no_raw_controls(&inspect, "inspect");
+    assert!(
+        common::stdout(&inspect).contains(r"evil\x1b]0;TITLE"),
+        "{}",
+        common::stdout(&inspect)
+    );
+    let all = run(redis.redislab(home.path()).args(["inspect", "--all"]));
+    assert_success(&all);
+    assert_no_raw_controls(&all, "inspect --all");
+    let json = run(redis.redislab(home.path()).args(["inspect", "--json"]));
+    assert_success(&json);
+    assert_no_raw_controls(&json, "inspect --json");
+    let sandbox = run_with_stdin(
+        redis.redislab(home.path()).args(["sandbox", "--inspect"]),
+        "SCAN 0 MATCH lab:* COUNT 100\nHGETALL \"lab:\u{202E}txt.exe\"\nXRANGE lab:stream - +\nGET lab:x\n",
+    );
+    assert_success(&sandbox);
+    assert_no_raw_controls(&sandbox, "sandbox");
+}
+
+/// B9: a password in any URL form is never printed, in the banner or in an error.
+#[test]
+fn no_url_form_prints_its_password() {
+    let redis = TestRedis::start_with_password("hunter2");
+    let home = tempfile::tempdir().expect("home");
+    let port = redis.port();
+    for url in [
+        format!("redis://127.0.0.1:{port}/?password=hunter2"),
+        format!("redis://:hunter2@127.0.0.1:{port}"),
+        format!("redis://default:hunter2@127.0.0.1:{port}/0"),
+        "redis://127.0.0.1:1/?password=hunter2".to_string(),
+        format!("redis://:wrong-hunter2@127.0.0.1:{port}"),
+        format!("redis://127.0.0.1:{port}/?db=0&password=wrong-hunter2#x"),
+        "redis+unix:///nonexistent/redis.sock?pass=hunter2".to_string(),
+        "hunter2".to_string(),
+    ] {
+        for via_env in [false, true] {
+            let mut cmd = common::redislab_bare(home.path());
+            if via_env {
+                cmd.env("REDIS_URL", &url);
+            } else {
+                cmd.arg("--redis-url").arg(&url);
+            }
+            let out = run(cmd.args(["inspect", "--limit", "1"]));
+            let all = format!("{}{}", common::stdout(&out), common::stderr(&out));
+            assert!(
+                !all.contains("hunter2"),
+                "{url} (env: {via_env}) printed its password:\n{all}"
+            );
+        }
+    }
+}
+
+/// Starts `inspect --watch` and returns it once its first screen is out.
+fn watching(
+    redis: &TestRedis,
+    home: &std::path::Path,
+) -> (std::process::Child, std::process::ChildStdout) {
+    running_until(
+        redis.redislab(home).args(["inspect", "--watch"]),
+        "lab:watched",
+    )
+}
+
+/// Starts `cmd` and returns it once `marker` appeared on its stdout.
+fn running_until(
+    cmd: &mut std::process::Command,
+    marker: &str,
+) -> (std::process::Child, std::process::ChildStdout) {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn redislab");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains(marker) {
+        let n = stdout.read(&mut buf).expect("read redislab's output");
+        assert!(
+            n > 0,
+            "redislab ended before {marker:?}: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    (child, stdout)
+}
+
+fn finish(child: std::process::Child, stdout: std::process::ChildStdout) -> (Option<i32>, String) {
+    drop(stdout); // nothing reads the screens any more; a full pipe must not hold it up
+    let out = child.wait_with_output().expect("wait for inspect --watch");
+    (out.status.code(), common::stderr(&out))
+}
+
+/// B11: a server that goes away, or stops answering, mid-run ends the run with exit 2 and one
+/// line naming it — not exit 1 with "broken pipe: broken pipe".
+#[test]
+fn a_lost_or_silent_server_is_exit_2_naming_it() {
+    let home = tempfile::tempdir().expect("home");
+    let redis = TestRedis::start();
+    redis.cli(&["SET", "lab:watched", "1"]);
+    let addr = redis.addr();
+    let (child, stdout) = watching(&redis, home.path());
+    drop(redis);
+    let (code, err) = finish(child, stdout);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        err.lines().last(),
+        Some(format!("error: lost the connection to Redis at {addr}").as_str())
+    );
+
+    let redis = TestRedis::start();
+    redis.cli(&["SET", "lab:watched", "1"]);
+    let pid = redis
+        .cli_raw(&["INFO", "server"])
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:").map(|p| p.trim().to_string()))
+        .expect("process_id");
+    let (child, stdout) = watching(&redis, home.path());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let (code, err) = finish(child, stdout);
+    let _ = std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status();
+    assert_eq!(code, Some(2), "{err}");
+    let want = format!(
+        "error: Redis at {} did not answer within 10 s",
+        redis.addr()
+    );
+    assert_eq!(err.lines().last(), Some(want.as_str()), "{err}");
+}
+
+/// B11 in a lesson: the server goes away during a compare step; exit 2, the server named.
+#[test]
+fn a_server_lost_during_a_lesson_is_exit_2_naming_it() {
+    let home = tempfile::tempdir().expect("home");
+    let redis = TestRedis::start();
+    let addr = redis.addr();
+    let slow = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slow");
+    let mut cmd = redis.redislab(home.path());
+    cmd.arg("--lessons")
+        .arg(slow)
+        .args(["lesson", "97", "--auto"]);
+    let (child, stdout) = running_until(&mut cmd, "Millions of round trips");
+    drop(redis);
+    let (code, err) = finish(child, stdout);
+    assert_eq!(code, Some(2), "{err}");
+    let want = format!("error: lost the connection to Redis at {addr}");
+    assert_eq!(err.lines().last(), Some(want.as_str()), "{err}");
+}
