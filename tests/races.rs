@@ -123,14 +123,20 @@ async fn like_race_drifts_naively_and_never_with_the_script() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coupon_race_oversells_without_a_lock_and_never_with_one() {
-    let x = ten_runs("07", "five coupons", &["retries"]).await;
+    // Which five buyers win a safe round depends on who reaches Redis first; the claims do not.
+    let x = ten_runs(
+        "07",
+        "five coupons",
+        &["retries", "user1_coupons", "sold_out", "already_had_one"],
+    )
+    .await;
     assert_eq!(m(&x, "unsafe.granted"), 20.0);
     assert_eq!(m(&x, "unsafe.final_stock"), -15.0);
-    assert_eq!(m(&x, "unsafe.user1_coupons"), 2.0);
+    assert_eq!(m(&x, "unsafe.most_to_one_buyer"), 2.0);
     for safe in ["locked", "atomic"] {
         assert_eq!(m(&x, &format!("{safe}.granted")), 5.0, "{safe}");
         assert_eq!(m(&x, &format!("{safe}.final_stock")), 0.0, "{safe}");
-        assert!(m(&x, &format!("{safe}.user1_coupons")) <= 1.0, "{safe}");
+        assert_eq!(m(&x, &format!("{safe}.most_to_one_buyer")), 1.0, "{safe}");
     }
 }
 

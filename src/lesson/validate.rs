@@ -337,6 +337,36 @@ fn race_problems(ctx: &mut Ctx<'_>, n: usize, race: &crate::lesson::race::Race, 
     }
 }
 
+/// What a run could put into an argument: the stand-in namespace for `${ns}`, a number for
+/// `${v+1}`, and for every other variable a value with a space, quotes and a glob in it.
+fn stand_in(arg: &str) -> String {
+    const HOSTILE: &str = "a victim*'\"";
+    let mut out = String::with_capacity(arg.len());
+    let mut rest = arg;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let inner = &after[..end];
+        let replaced = if names_in(&format!("${{{inner}}}")).is_empty() {
+            format!("${{{inner}}}")
+        } else if inner == "ns" {
+            STANDIN_NS.to_string()
+        } else if inner.contains(['+', '-']) {
+            "8".to_string()
+        } else {
+            HOSTILE.to_string()
+        };
+        out.push_str(&replaced);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn key_ref(ctx: &mut Ctx<'_>, n: usize, k: &str) {
     if !k.starts_with("${ns}:") {
         ctx.err(k, format!("step {n}: key {k:?} must start with ${{ns}}:"));
@@ -438,18 +468,17 @@ async fn command(
             );
         }
     }
-    // Expand with stand-in values, then it must tokenise like redis-cli.
-    let mut expanded = line.to_string();
-    for v in names_in(line) {
-        let stand_in = if v == "ns" {
-            STANDIN_NS.to_string()
-        } else {
-            "x1".to_string()
-        };
-        expanded = expanded.replace(&format!("${{{v}}}"), &stand_in);
-    }
-    let args = match tokenize(&expanded) {
-        Ok(a) if !a.is_empty() => a,
+    // It must tokenise like redis-cli; then each argument gets its variables filled in, as the
+    // engine does. Saved values get a hostile stand-in (a space, quotes, a glob) that must stay
+    // inside its one argument, so a key check below sees exactly what a run could send.
+    let args = match tokenize(line) {
+        Ok(a) if !a.is_empty() => a
+            .into_iter()
+            .map(|arg| match String::from_utf8(arg) {
+                Ok(text) => stand_in(&text).into_bytes(),
+                Err(e) => e.into_bytes(),
+            })
+            .collect::<Vec<_>>(),
         Ok(_) => {
             ctx.err(line, "empty command".into());
             return Ok(());
