@@ -186,69 +186,7 @@ pub async fn describe(conn: &mut MultiplexedConnection, keys: &[Vec<u8>]) -> Res
             .and_then(text)
             .unwrap_or_else(|| "none".into());
         let pttl = first.get(i * 4 + 1).and_then(int).unwrap_or(-2);
-        let n = match key_type.as_str() {
-            "string" => {
-                second.cmd("STRLEN").arg(k.as_slice());
-                second
-                    .cmd("GETRANGE")
-                    .arg(k.as_slice())
-                    .arg(0)
-                    .arg(PREVIEW_BYTES as i64);
-                2
-            }
-            "list" => {
-                second.cmd("LLEN").arg(k.as_slice());
-                second
-                    .cmd("LRANGE")
-                    .arg(k.as_slice())
-                    .arg(0)
-                    .arg(PREVIEW_ITEMS as i64 - 1);
-                2
-            }
-            "hash" => {
-                second.cmd("HLEN").arg(k.as_slice());
-                second
-                    .cmd("HSCAN")
-                    .arg(k.as_slice())
-                    .arg(0)
-                    .arg("COUNT")
-                    .arg(PREVIEW_ITEMS);
-                2
-            }
-            "set" => {
-                second.cmd("SCARD").arg(k.as_slice());
-                second
-                    .cmd("SSCAN")
-                    .arg(k.as_slice())
-                    .arg(0)
-                    .arg("COUNT")
-                    .arg(PREVIEW_ITEMS);
-                2
-            }
-            "zset" => {
-                second.cmd("ZCARD").arg(k.as_slice());
-                second
-                    .cmd("ZRANGE")
-                    .arg(k.as_slice())
-                    .arg(0)
-                    .arg(PREVIEW_ITEMS as i64 - 1)
-                    .arg("WITHSCORES");
-                2
-            }
-            "stream" => {
-                second.cmd("XLEN").arg(k.as_slice());
-                second
-                    .cmd("XRANGE")
-                    .arg(k.as_slice())
-                    .arg("-")
-                    .arg("+")
-                    .arg("COUNT")
-                    .arg(2);
-                second.cmd("XINFO").arg("GROUPS").arg(k.as_slice());
-                3
-            }
-            _ => 0,
-        };
+        let n = queue_size_and_preview(&mut second, &key_type, k);
         counts.push(n);
         infos.push(KeyInfo {
             key: String::from_utf8_lossy(k).into_owned(),
@@ -274,6 +212,75 @@ pub async fn describe(conn: &mut MultiplexedConnection, keys: &[Vec<u8>]) -> Res
         info.preview = preview(&info.key_type, &r[1..], info.size);
     }
     Ok(infos)
+}
+
+/// Queues the commands that measure a key of this type and read a preview of it; returns how
+/// many replies they produce.
+fn queue_size_and_preview(pipe: &mut redis::Pipeline, key_type: &str, k: &[u8]) -> usize {
+    let second = pipe;
+    match key_type {
+        "string" => {
+            second.cmd("STRLEN").arg(k);
+            second
+                .cmd("GETRANGE")
+                .arg(k)
+                .arg(0)
+                .arg(PREVIEW_BYTES as i64);
+            2
+        }
+        "list" => {
+            second.cmd("LLEN").arg(k);
+            second
+                .cmd("LRANGE")
+                .arg(k)
+                .arg(0)
+                .arg(PREVIEW_ITEMS as i64 - 1);
+            2
+        }
+        "hash" => {
+            second.cmd("HLEN").arg(k);
+            second
+                .cmd("HSCAN")
+                .arg(k)
+                .arg(0)
+                .arg("COUNT")
+                .arg(PREVIEW_ITEMS);
+            2
+        }
+        "set" => {
+            second.cmd("SCARD").arg(k);
+            second
+                .cmd("SSCAN")
+                .arg(k)
+                .arg(0)
+                .arg("COUNT")
+                .arg(PREVIEW_ITEMS);
+            2
+        }
+        "zset" => {
+            second.cmd("ZCARD").arg(k);
+            second
+                .cmd("ZRANGE")
+                .arg(k)
+                .arg(0)
+                .arg(PREVIEW_ITEMS as i64 - 1)
+                .arg("WITHSCORES");
+            2
+        }
+        "stream" => {
+            second.cmd("XLEN").arg(k);
+            second
+                .cmd("XRANGE")
+                .arg(k)
+                .arg("-")
+                .arg("+")
+                .arg("COUNT")
+                .arg(2);
+            second.cmd("XINFO").arg("GROUPS").arg(k);
+            3
+        }
+        _ => 0,
+    }
 }
 
 fn items(v: &Value) -> &[Value] {

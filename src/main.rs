@@ -6,8 +6,7 @@ use redislab::error::{Exit, code};
 
 fn main() -> ExitCode {
     let cli = redislab::cli::Cli::parse_args();
-    redislab::term::install_panic_hook();
-    redislab::redis::connect::install_tls_provider();
+    redislab::cmd::prepare();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -41,7 +40,7 @@ fn report(e: &anyhow::Error) -> ExitCode {
     }
     let exit: Exit = redislab::error::classify(e);
     if let Some(m) = &exit.message {
-        redislab::term::error(m);
+        redislab::cmd::print_error(m);
     }
     ExitCode::from(exit.code)
 }

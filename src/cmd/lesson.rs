@@ -5,10 +5,11 @@ use anyhow::Result;
 use crate::cli::LessonArgs;
 use crate::error::{Exit, code};
 use crate::lesson::loader;
-use crate::progress::Store;
+use crate::lesson::model::Lesson;
+use crate::progress::{LessonProgress, Store};
 use crate::quiz::parse_answers;
 use crate::runner::Engine;
-use crate::runner::walk::{Options, Prompter, Walker};
+use crate::runner::walk::{Options, Prompter, Summary, Walker};
 use crate::settings::Settings;
 use crate::term;
 use crate::term::prompt::{Inquire, NoPrompts};
@@ -18,36 +19,12 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
     let lessons = loader::load_all(settings.lessons_dir.as_deref())?;
     let loaded = loader::find(&lessons, &args.id)?;
     let lesson = &loaded.lesson;
-    if !args.auto && !term::stdin_is_terminal() {
-        return Err(Exit::new(
-            code::USAGE,
-            format!("`redislab lesson {}` asks questions and needs a terminal; add --auto to run every step without prompts", lesson.id),
-        )
-        .into());
-    }
-    let answers = match &args.answers {
-        Some(a) => Some(parse_answers(a, &lesson.quiz)?),
-        None => None,
-    };
-    if let Some(n) = args.from_step {
-        if n == 0 || n > lesson.steps.len() {
-            return Err(Exit::new(
-                code::USAGE,
-                format!(
-                    "--from-step {n}: lesson {} has steps 1–{}",
-                    lesson.id,
-                    lesson.steps.len()
-                ),
-            )
-            .into());
-        }
-    }
+    let answers = check_args(lesson, &args)?;
     let mut store = Store::open(&settings.home)?;
     let server = super::connect(settings).await?;
     let mut engine = Engine::new(&server, &settings.namespace).await?;
 
     let saved = store.get(&lesson.id)?;
-    let mut from = args.from_step.unwrap_or(1);
     let mut interactive = Inquire;
     let mut none = NoPrompts;
     let prompter: &mut dyn Prompter = if args.auto {
@@ -55,23 +32,9 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
     } else {
         &mut interactive
     };
-    if args.from_step.is_none() && !args.restart && !args.auto {
-        if let Some(p) = &saved {
-            if p.completed_at.is_none() && p.last_step > 0 && p.last_step < lesson.steps.len() {
-                let q = format!(
-                    "You stopped after step {} of {}. Resume at step {}?",
-                    p.last_step,
-                    lesson.steps.len(),
-                    p.last_step + 1
-                );
-                match prompter.confirm(&q, true)? {
-                    None => return Ok(0),
-                    Some(true) => from = p.last_step + 1,
-                    Some(false) => {}
-                }
-            }
-        }
-    }
+    let Some(from) = resume_point(prompter, saved.as_ref(), lesson, &args)? else {
+        return Ok(0);
+    };
     let auto = args.auto;
     let quiz = !auto || answers.is_some();
     // Starting over keeps the saved place until this run gets past it.
@@ -108,6 +71,71 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
             return Ok(code::INTERRUPTED);
         }
     };
+    report(lesson, &summary, auto)
+}
+
+/// The flags that need the lesson to be checked: a terminal (or --auto), answers, the step.
+fn check_args(lesson: &Lesson, args: &LessonArgs) -> Result<Option<Vec<usize>>> {
+    if !args.auto && !term::stdin_is_terminal() {
+        return Err(Exit::new(
+            code::USAGE,
+            format!("`redislab lesson {}` asks questions and needs a terminal; add --auto to run every step without prompts", lesson.id),
+        )
+        .into());
+    }
+    if let Some(n) = args.from_step {
+        if n == 0 || n > lesson.steps.len() {
+            return Err(Exit::new(
+                code::USAGE,
+                format!(
+                    "--from-step {n}: lesson {} has steps 1–{}",
+                    lesson.id,
+                    lesson.steps.len()
+                ),
+            )
+            .into());
+        }
+    }
+    match &args.answers {
+        Some(a) => Ok(Some(parse_answers(a, &lesson.quiz)?)),
+        None => Ok(None),
+    }
+}
+
+/// Where to start: `--from-step`, or the saved place if the learner wants it. `None`: the
+/// learner left at the question.
+fn resume_point(
+    prompter: &mut dyn Prompter,
+    saved: Option<&LessonProgress>,
+    lesson: &Lesson,
+    args: &LessonArgs,
+) -> Result<Option<usize>> {
+    if let Some(n) = args.from_step {
+        return Ok(Some(n));
+    }
+    if args.restart || args.auto {
+        return Ok(Some(1));
+    }
+    let n = lesson.steps.len();
+    match saved {
+        Some(p) if p.completed_at.is_none() && p.last_step > 0 && p.last_step < n => {
+            let q = format!(
+                "You stopped after step {} of {n}. Resume at step {}?",
+                p.last_step,
+                p.last_step + 1
+            );
+            Ok(match prompter.confirm(&q, true)? {
+                None => None,
+                Some(true) => Some(p.last_step + 1),
+                Some(false) => Some(1),
+            })
+        }
+        _ => Ok(Some(1)),
+    }
+}
+
+/// What the walk's end means for the learner, and the exit code.
+fn report(lesson: &Lesson, summary: &Summary, auto: bool) -> Result<u8> {
     if let Some(at) = summary.quit_at {
         let resume = if at > lesson.steps.len() {
             format!(
@@ -123,12 +151,12 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
         term::out(&format!("\n{}\n", term::dim(&resume)));
         return Ok(code::INTERRUPTED);
     }
-    if auto && !summary.failed_steps.is_empty() {
-        let names: Vec<String> = summary
-            .failed_steps
-            .iter()
-            .map(|(i, t)| format!("step {i} ({t})"))
-            .collect();
+    let names: Vec<String> = summary
+        .failed_steps
+        .iter()
+        .map(|(i, t)| format!("step {i} ({t})"))
+        .collect();
+    if auto && !names.is_empty() {
         return Err(Exit::new(
             code::FAILURE,
             format!(
@@ -150,7 +178,15 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
             list.join(", ")
         ));
     }
-    if summary.completed {
+    if let Some((first, _)) = summary.failed_steps.first() {
+        let again = format!(
+            "Lesson {} walked to the end, but {} still failed its checks: redo it with `redislab lesson {} --from-step {first}`.",
+            lesson.id,
+            names.join(", "),
+            lesson.id
+        );
+        term::out(&format!("\n{}\n", term::warn(&again)));
+    } else if summary.completed {
         let next = format!(
             "Lesson {} done. Keys are left for you to explore: `redislab inspect`, or `redislab reset {}`.",
             lesson.id, lesson.id

@@ -16,6 +16,18 @@ use anyhow::Result;
 use crate::cli::{Cli, Command};
 use crate::settings::Settings;
 
+/// Before anything runs: the panic hook (one line, the terminal left usable) and the TLS
+/// crypto provider.
+pub fn prepare() {
+    crate::term::install_panic_hook();
+    crate::redis::connect::install_tls_provider();
+}
+
+/// The one line a failed command ends with.
+pub fn print_error(message: &str) {
+    crate::term::error(message);
+}
+
 pub async fn run(cli: Cli) -> Result<u8> {
     let settings = Settings::from_args(&cli.global)?;
     crate::term::init(settings.color);

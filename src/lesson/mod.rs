@@ -1,6 +1,7 @@
 //! Lessons as data: the file format (`model`), loading embedded or from a folder (`loader`),
 //! variables in commands (`vars`), the race grammar (`race`) and validation (`validate`).
 
+pub mod check;
 pub mod loader;
 pub mod model;
 pub mod race;

@@ -9,14 +9,16 @@ use redis::aio::MultiplexedConnection;
 
 mod classes;
 mod ranges;
+mod steps;
 mod text;
 
+use steps::{stand_in, step_commands, undeclared_keys};
 use text::{glob, locate};
 
 pub use ranges::markdown as ranges_markdown;
 
 use super::loader::{LoadError, Loaded, parse};
-use super::model::{Check, CommandSpec, Lesson, Step, StepKind};
+use super::model::{Check, Lesson, StepKind};
 use super::vars::{BUILTIN, names_in};
 use crate::redis::command::send;
 use crate::redis::tokenize::tokenize;
@@ -237,136 +239,6 @@ async fn check_quiz(
     Ok(())
 }
 
-/// The commands a step runs (checking what its kind needs on the way).
-fn step_commands(ctx: &mut Ctx<'_>, n: usize, step: &Step) -> Vec<CommandSpec> {
-    match &step.kind {
-        StepKind::Run { commands } => commands.clone(),
-        StepKind::Exercise {
-            solution,
-            goal,
-            trials,
-            wrong_answers,
-            ..
-        } => {
-            if !wrong_answers.is_empty() && trials.is_empty() && step.checks.is_empty() {
-                ctx.err(
-                    goal,
-                    format!("step {n}: wrong answers need checks or trials to refuse them"),
-                );
-            }
-            if solution.is_empty() {
-                ctx.err(goal, format!("step {n}: an exercise needs a solution"));
-            }
-            if step.checks.is_empty() {
-                ctx.err(
-                    goal,
-                    format!(
-                        "step {n}: an exercise needs checks (they judge the learner's command)"
-                    ),
-                );
-            }
-            // Trial set-ups and declared wrong answers are lesson commands too.
-            let mut all = solution.clone();
-            all.extend(
-                trials
-                    .iter()
-                    .flat_map(|t| &t.setup)
-                    .chain(wrong_answers.iter().map(|w| &w.cmd))
-                    .cloned()
-                    .map(CommandSpec::Line),
-            );
-            all
-        }
-        StepKind::Race(race) => {
-            race_problems(ctx, n, race, &step.checks);
-            race.command_lines()
-                .into_iter()
-                .map(|l| CommandSpec::Line(l.to_string()))
-                .collect()
-        }
-        StepKind::Compare {
-            redis,
-            sqlite,
-            iterations,
-        } => {
-            if let Some(m) = ranges::int("compare iterations", (*iterations).into()) {
-                ctx.err("iterations:", format!("step {n}: {m}"));
-            }
-            let mut all: Vec<CommandSpec> =
-                redis.setup.iter().cloned().map(CommandSpec::Line).collect();
-            all.extend(redis.commands.iter().cloned().map(CommandSpec::Line));
-            check_sql(ctx, n, &sqlite.setup, &sqlite.statements);
-            all
-        }
-        StepKind::Scenario { scenario, params } => {
-            if let Err(e) = crate::scenarios::check(scenario, params) {
-                ctx.err(scenario, format!("step {n}: {e:#}"));
-            }
-            Vec::new()
-        }
-        StepKind::Wait { seconds, keys } => {
-            if let Some(m) = ranges::int("wait seconds", (*seconds).into()) {
-                ctx.err("seconds:", format!("step {n}: {m}"));
-            }
-            for k in keys.iter().flatten() {
-                key_ref(ctx, n, k);
-            }
-            Vec::new()
-        }
-    }
-}
-
-/// A race's own rules, and every metric its checks name must be one it reports.
-fn race_problems(ctx: &mut Ctx<'_>, n: usize, race: &crate::lesson::race::Race, checks: &[Check]) {
-    for p in race.problems() {
-        ctx.err("rounds:", format!("step {n}: {p}"));
-    }
-    let metrics = race.metrics();
-    for c in checks {
-        for m in c.metric.iter().chain(c.equals_metric.iter()) {
-            if !metrics.contains(m) {
-                ctx.err(
-                    m,
-                    format!(
-                        "step {n}: the race reports no metric `{m}` ({})",
-                        crate::lesson::race::short_list(&metrics)
-                    ),
-                );
-            }
-        }
-    }
-}
-
-/// What a run could put into an argument: the stand-in namespace for `${ns}`, a number for
-/// `${v+1}`, and for every other variable a value with a space, quotes and a glob in it.
-fn stand_in(arg: &str) -> String {
-    const HOSTILE: &str = "a victim*'\"";
-    let mut out = String::with_capacity(arg.len());
-    let mut rest = arg;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let inner = &after[..end];
-        let replaced = if names_in(&format!("${{{inner}}}")).is_empty() {
-            format!("${{{inner}}}")
-        } else if inner == "ns" {
-            STANDIN_NS.to_string()
-        } else if inner.contains(['+', '-']) {
-            "8".to_string()
-        } else {
-            HOSTILE.to_string()
-        };
-        out.push_str(&replaced);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
 fn key_ref(ctx: &mut Ctx<'_>, n: usize, k: &str) {
     if !k.starts_with("${ns}:") {
         ctx.err(k, format!("step {n}: key {k:?} must start with ${{ns}}:"));
@@ -492,19 +364,8 @@ async fn command(
         }
     };
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-    let sub = args
-        .get(1)
-        .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
-        .unwrap_or_default();
-    let script = match (name.as_str(), sub.as_str()) {
-        ("EVAL" | "EVAL_RO", _) => args.get(1),
-        ("SCRIPT", "LOAD") => args.get(2),
-        _ => None,
-    };
-    if let Some(script) = script {
-        if let Err(why) = crate::runner::gate::declares_its_keys(&String::from_utf8_lossy(script)) {
-            ctx.err(line, format!("lesson script: {why}"));
-        }
+    if let Some(why) = undeclared_keys(&args) {
+        ctx.err(line, format!("lesson script: {why}"));
     }
     let mut conn = conn;
     if let Some(m) = classes::problem(&args, managed, conn.as_deref_mut()).await? {

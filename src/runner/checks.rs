@@ -157,6 +157,14 @@ pub async fn evaluate(
     Ok(out)
 }
 
+/// The key a check is about, as Redis describes it now.
+struct Probe<'a> {
+    key: &'a str,
+    k: &'a [u8],
+    key_type: String,
+    exists: bool,
+}
+
 async fn key_checks(
     conn: &mut MultiplexedConnection,
     c: &Check,
@@ -164,9 +172,26 @@ async fn key_checks(
     vars: &Vars,
 ) -> Result<Vec<CheckResult>> {
     let k = key.as_bytes();
-    let mut out = Vec::new();
     let key_type = reply_text(&query(conn, &[b"TYPE", k]).await?);
-    let exists = key_type != "none";
+    let p = Probe {
+        key,
+        k,
+        exists: key_type != "none",
+        key_type,
+    };
+    let mut out = shape_checks(conn, c, &p).await?;
+    out.extend(content_checks(conn, c, &p, vars).await?);
+    Ok(out)
+}
+
+/// Existence, type, encoding, TTL and length.
+async fn shape_checks(
+    conn: &mut MultiplexedConnection,
+    c: &Check,
+    p: &Probe<'_>,
+) -> Result<Vec<CheckResult>> {
+    let (key, k, exists, key_type) = (p.key, p.k, p.exists, &p.key_type);
+    let mut out = Vec::new();
     let yes_no = |b: bool| if b { "exists" } else { "missing" };
     if let Some(want) = c.exists {
         out.push(result(
@@ -181,7 +206,7 @@ async fn key_checks(
             format!("type of {key}"),
             want.clone(),
             key_type.clone(),
-            *want == key_type,
+            *want == *key_type,
         ));
     }
     if let Some(want) = &c.encoding {
@@ -222,20 +247,6 @@ async fn key_checks(
         };
         out.push(result(format!("ttl of {key}"), expected, actual, passed));
     }
-    if let Some(want) = &c.value {
-        let want = vars.expand(want)?;
-        let actual = if key_type == "string" {
-            reply_text(&query(conn, &[b"GET", k]).await?)
-        } else {
-            format!("a {key_type}, not a string")
-        };
-        out.push(result(
-            format!("value of {key}"),
-            want.clone(),
-            actual.clone(),
-            actual == want,
-        ));
-    }
     if c.len.is_some() || c.min_len.is_some() || c.max_len.is_some() {
         let cmd: &[u8] = match key_type.as_str() {
             "string" => b"STRLEN",
@@ -266,6 +277,32 @@ async fn key_checks(
             expected,
             actual.to_string(),
             passed,
+        ));
+    }
+    Ok(out)
+}
+
+/// Value, members, scores and fields.
+async fn content_checks(
+    conn: &mut MultiplexedConnection,
+    c: &Check,
+    p: &Probe<'_>,
+    vars: &Vars,
+) -> Result<Vec<CheckResult>> {
+    let (key, k, key_type) = (p.key, p.k, &p.key_type);
+    let mut out = Vec::new();
+    if let Some(want) = &c.value {
+        let want = vars.expand(want)?;
+        let actual = if key_type == "string" {
+            reply_text(&query(conn, &[b"GET", k]).await?)
+        } else {
+            format!("a {key_type}, not a string")
+        };
+        out.push(result(
+            format!("value of {key}"),
+            want.clone(),
+            actual.clone(),
+            actual == want,
         ));
     }
     for (member, want) in [(&c.member, true), (&c.not_member, false)] {

@@ -103,6 +103,63 @@ impl<'b> Walker<'_, 'b> {
         let mut summary = Summary::default();
         let lesson = self.lesson;
         let n = lesson.steps.len();
+        let from = self.start().await?;
+        // What each step found, so a failed step can be retried and `back` can rewind.
+        let mut before: Vec<Option<Before>> = (0..=n).map(|_| None).collect();
+        let mut i = from;
+        while i <= n {
+            let step = &lesson.steps[i - 1];
+            if !self.options.auto {
+                before[i] = Some(Before {
+                    keys: self.engine.snapshot().await?,
+                    vars: self.engine.vars.clone(),
+                });
+            }
+            self.header(i, n);
+            let end = {
+                let snap = before[i].as_ref().map(|b| &b.keys);
+                steps::run(&mut self.ctx(snap), step).await?
+            };
+            let end = self.until_settled(i, end, before[i].as_ref()).await?;
+            match end {
+                StepEnd::Quit => {
+                    summary.quit_at = Some(i);
+                    return Ok(summary);
+                }
+                StepEnd::Back => {
+                    match before[i - 1].as_ref() {
+                        Some(b) if i > from => {
+                            self.rewind(i - 1, b).await?;
+                            i -= 1;
+                        }
+                        _ => self.view.show(Event::Notice(
+                            "This is the first step of this run: there is nothing to go back to.",
+                        )),
+                    }
+                    continue;
+                }
+                other => self.record(i, other, &mut summary)?,
+            }
+            self.engine.freeze().await?;
+            if let Some(store) = self.store.as_deref_mut() {
+                if i > self.options.keep_until || i == n {
+                    store.record_step(&lesson.id, i, i == n)?;
+                }
+            }
+            i += 1;
+        }
+        summary.completed = true;
+        if self.options.quiz {
+            self.final_quiz(&mut summary).await?;
+        }
+        Ok(summary)
+    }
+
+    /// Checks the lesson can run here, clears or replays the keys, and shows the opening.
+    /// Returns the first step to walk.
+    async fn start(&mut self) -> Result<usize> {
+        let lesson = self.lesson;
+        let n = lesson.steps.len();
         if let Some(reason) = self.engine.unmet(lesson.requires.as_ref()).await? {
             anyhow::bail!("lesson {} {reason}", lesson.id);
         }
@@ -129,108 +186,87 @@ impl<'b> Walker<'_, 'b> {
                 steps: n,
             });
         }
-        // What each step found, so a failed step can be retried and `back` can rewind.
-        let mut before: Vec<Option<Before>> = (0..=n).map(|_| None).collect();
-        let mut i = from;
-        while i <= n {
-            let step = &lesson.steps[i - 1];
-            if !self.options.auto {
-                before[i] = Some(Before {
-                    keys: self.engine.snapshot().await?,
-                    vars: self.engine.vars.clone(),
-                });
-            }
-            self.header(i, n);
-            let mut end = {
-                let snap = before[i].as_ref().map(|b| &b.keys);
-                steps::run(&mut self.ctx(snap), step).await?
-            };
-            // A failed step: retry it, see the solution, go on, or go back.
-            while let (StepEnd::Done { passed: false, .. }, false) = (&end, self.options.auto) {
-                self.engine.freeze().await?;
-                let action = self.prompter.after_failure(step.kind.name())?;
-                let Some(b) = before[i].as_ref() else { break };
-                end = match action {
-                    FailureAction::GoOn => break,
-                    FailureAction::Quit => StepEnd::Quit,
-                    FailureAction::Back => StepEnd::Back,
-                    FailureAction::Retry | FailureAction::ShowSolution => {
-                        self.rewind(i, b).await?;
-                        if action == FailureAction::Retry {
-                            self.header(i, n);
-                            steps::run(&mut self.ctx(Some(&b.keys)), step).await?
-                        } else {
-                            steps::solve(&mut self.ctx(Some(&b.keys)), step).await?
-                        }
-                    }
-                };
-            }
-            match end {
-                StepEnd::Quit => {
-                    summary.quit_at = Some(i);
-                    return Ok(summary);
-                }
-                StepEnd::Back => {
-                    match before[i - 1].as_ref() {
-                        Some(b) if i > from => {
-                            self.rewind(i - 1, b).await?;
-                            i -= 1;
-                        }
-                        _ => self.view.show(Event::Notice(
-                            "This is the first step of this run: there is nothing to go back to.",
-                        )),
-                    }
-                    continue;
-                }
-                StepEnd::Skipped(why) => {
-                    self.view.show(Event::Skipped(&why));
-                    summary.skipped_steps.push((i, why));
-                }
-                StepEnd::Done {
-                    passed,
-                    failed_before,
-                    problems,
-                } => {
-                    summary
-                        .exercise_problems
-                        .extend(problems.into_iter().map(|p| (i, p)));
-                    if let Some(before) = failed_before {
-                        summary.exercise_proofs.push((i, before, passed));
-                    }
-                    if !passed {
-                        self.view.show(Event::FailedStep {
-                            index: i,
-                            title: &step.title,
-                        });
-                        summary.failed_steps.push((i, step.title.clone()));
-                    }
-                }
-            }
+        Ok(from)
+    }
+
+    /// A failed step, in an interactive walk: retry it, see the solution, go on, or go back,
+    /// until the learner settles on one.
+    async fn until_settled(
+        &mut self,
+        i: usize,
+        mut end: StepEnd,
+        before: Option<&Before>,
+    ) -> Result<StepEnd> {
+        let step = &self.lesson.steps[i - 1];
+        let n = self.lesson.steps.len();
+        while let (StepEnd::Done { passed: false, .. }, false) = (&end, self.options.auto) {
             self.engine.freeze().await?;
-            if let Some(store) = self.store.as_deref_mut() {
-                if i > self.options.keep_until || i == n {
-                    store.record_step(&lesson.id, i, i == n)?;
-                }
-            }
-            i += 1;
-        }
-        summary.completed = true;
-        if self.options.quiz {
-            let answers = self.options.answers.clone();
-            match crate::runner::quiz::ask(&mut self.ctx(None), answers.as_deref(), &mut summary)
-                .await?
-            {
-                Some((score, total)) => {
-                    self.view.show(Event::Score { score, total });
-                    if let Some(store) = self.store.as_deref_mut() {
-                        store.record_quiz(&lesson.id, score, total)?;
+            let action = self.prompter.after_failure(step.kind.name())?;
+            let Some(b) = before else { break };
+            end = match action {
+                FailureAction::GoOn => break,
+                FailureAction::Quit => StepEnd::Quit,
+                FailureAction::Back => StepEnd::Back,
+                FailureAction::Retry | FailureAction::ShowSolution => {
+                    self.rewind(i, b).await?;
+                    if action == FailureAction::Retry {
+                        self.header(i, n);
+                        steps::run(&mut self.ctx(Some(&b.keys)), step).await?
+                    } else {
+                        steps::solve(&mut self.ctx(Some(&b.keys)), step).await?
                     }
-                    summary.score = Some((score, total));
                 }
-                None => summary.quit_at = Some(n + 1),
-            }
+            };
         }
-        Ok(summary)
+        Ok(end)
+    }
+
+    /// Notes how a finished (or skipped) step went.
+    fn record(&mut self, i: usize, end: StepEnd, summary: &mut Summary) -> Result<()> {
+        let step = &self.lesson.steps[i - 1];
+        match end {
+            StepEnd::Skipped(why) => {
+                self.view.show(Event::Skipped(&why));
+                summary.skipped_steps.push((i, why));
+            }
+            StepEnd::Done {
+                passed,
+                failed_before,
+                problems,
+            } => {
+                summary
+                    .exercise_problems
+                    .extend(problems.into_iter().map(|p| (i, p)));
+                if let Some(before) = failed_before {
+                    summary.exercise_proofs.push((i, before, passed));
+                }
+                if !passed {
+                    self.view.show(Event::FailedStep {
+                        index: i,
+                        title: &step.title,
+                    });
+                    summary.failed_steps.push((i, step.title.clone()));
+                }
+            }
+            StepEnd::Quit | StepEnd::Back => {}
+        }
+        Ok(())
+    }
+
+    /// The quiz after the last step, its score saved.
+    async fn final_quiz(&mut self, summary: &mut Summary) -> Result<()> {
+        let answers = self.options.answers.clone();
+        match crate::runner::quiz::ask(&mut self.ctx(None), answers.as_deref(), summary).await? {
+            Some((score, total)) => {
+                self.view.show(Event::Score { score, total });
+                if let Some(store) = self.store.as_deref_mut() {
+                    store.record_quiz(&self.lesson.id, score, total)?;
+                }
+                summary.score = Some((score, total));
+            }
+            None => summary.quit_at = Some(self.lesson.steps.len() + 1),
+        }
+        Ok(())
     }
 
     /// Runs only the quiz; `None` if the learner left.
