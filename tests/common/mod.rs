@@ -199,14 +199,23 @@ impl TestRedis {
         Self::start_inner(extra, None)
     }
 
+    /// Starts a private Valkey server (`valkey-server`, see `scripts/install-valkey.sh`).
+    pub fn start_valkey() -> TestRedis {
+        Self::start_binary("valkey-server", &[], None)
+    }
+
     fn start_inner(extra: &[&str], password: Option<&str>) -> TestRedis {
-        require_on_path("redis-server");
+        Self::start_binary("redis-server", extra, password)
+    }
+
+    fn start_binary(binary: &str, extra: &[&str], password: Option<&str>) -> TestRedis {
+        require_on_path(binary);
         require_on_path("redis-cli");
         // A port can be taken between release and bind: retry a few times.
         let mut last_err = String::new();
         for _ in 0..5 {
             let port = free_port();
-            let mut child = Command::new("redis-server")
+            let mut child = Command::new(binary)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
                 .args(extra)
@@ -214,7 +223,7 @@ impl TestRedis {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("redis-server is on PATH but could not be started");
+                .unwrap_or_else(|e| panic!("{binary} is on PATH but could not be started: {e}"));
             let deadline = Instant::now() + Duration::from_secs(5);
             loop {
                 if raw_command(port, password, &["PING"]).as_deref() == Some("+PONG") {
@@ -225,19 +234,19 @@ impl TestRedis {
                     };
                 }
                 if let Ok(Some(status)) = child.try_wait() {
-                    last_err = format!("redis-server on port {port} exited with {status}");
+                    last_err = format!("{binary} on port {port} exited with {status}");
                     break;
                 }
                 if Instant::now() > deadline {
                     let _ = child.kill();
                     let _ = child.wait();
-                    last_err = format!("redis-server on port {port} did not answer PING in 5 s");
+                    last_err = format!("{binary} on port {port} did not answer PING in 5 s");
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
-        panic!("could not start a private redis-server: {last_err}");
+        panic!("could not start a private {binary}: {last_err}");
     }
 
     pub fn port(&self) -> u16 {
