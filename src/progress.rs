@@ -1,5 +1,6 @@
 //! Saved progress in a SQLite database under the redislab home: per lesson the last completed
-//! step, when it was completed and the best quiz score. Each write is one transaction, so a
+//! step, how each step ended (passed, failed, skipped), when the lesson was completed and the
+//! best quiz score. A lesson counts as completed only when no step of it ended failed. Each write is one transaction, so a
 //! crash or Ctrl-C never leaves it half-written. Several redislab processes may use it at once
 //! (a lesson running, `redislab progress` in another terminal): they wait for each other, and a
 //! busy database is never reported as a damaged one.
@@ -20,6 +21,28 @@ pub struct LessonProgress {
     pub completed_at: Option<i64>,
     pub best_score: Option<u32>,
     pub quiz_total: Option<u32>,
+    /// Steps whose checks failed the last time they ran.
+    pub failed: Vec<usize>,
+    /// Steps the learner skipped the last time.
+    pub skipped: Vec<usize>,
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+        }
+    }
 }
 
 pub struct Store {
@@ -109,6 +132,12 @@ impl Store {
                      best_score   INTEGER,
                      quiz_total   INTEGER,
                      updated_at   INTEGER NOT NULL
+                 );
+                 CREATE TABLE IF NOT EXISTS step_outcome (
+                     lesson_id TEXT NOT NULL,
+                     step      INTEGER NOT NULL,
+                     outcome   TEXT NOT NULL,
+                     PRIMARY KEY (lesson_id, step)
                  );",
             )
         })
@@ -136,7 +165,7 @@ impl Store {
     }
 
     pub fn get(&self, id: &str) -> Result<Option<LessonProgress>> {
-        retry_busy(BUSY_WAIT, || {
+        let row = retry_busy(BUSY_WAIT, || {
             self.conn
                 .query_row(
                     "SELECT lesson_id, last_step, completed_at, best_score, quiz_total FROM progress WHERE lesson_id = ?1",
@@ -145,28 +174,71 @@ impl Store {
                 )
                 .optional()
         })
-        .context("could not read progress")
+        .context("could not read progress")?;
+        row.map(|p| self.with_outcomes(p)).transpose()
     }
 
     pub fn all(&self) -> Result<Vec<LessonProgress>> {
-        retry_busy(BUSY_WAIT, || {
+        let rows = retry_busy(BUSY_WAIT, || {
             let mut stmt = self
                 .conn
                 .prepare("SELECT lesson_id, last_step, completed_at, best_score, quiz_total FROM progress ORDER BY lesson_id")?;
             let rows = stmt.query_map([], row_to_progress)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })
-        .context("could not read progress")
+        .context("could not read progress")?;
+        rows.into_iter().map(|p| self.with_outcomes(p)).collect()
     }
 
-    /// Records that `step` (1-based) is done; `completed` when it was the last one.
-    pub fn record_step(&mut self, id: &str, step: usize, completed: bool) -> Result<()> {
+    /// Adds the failed and skipped steps to a lesson's row.
+    fn with_outcomes(&self, mut p: LessonProgress) -> Result<LessonProgress> {
+        let outcomes = retry_busy(BUSY_WAIT, || {
+            let mut stmt = self.conn.prepare(
+                "SELECT step, outcome FROM step_outcome WHERE lesson_id = ?1 AND outcome != 'passed' ORDER BY step",
+            )?;
+            let rows = stmt.query_map(params![p.lesson_id], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .context("could not read progress")?;
+        for (step, outcome) in outcomes {
+            let step = step.max(0) as usize;
+            match outcome.as_str() {
+                "failed" => p.failed.push(step),
+                _ => p.skipped.push(step),
+            }
+        }
+        Ok(p)
+    }
+
+    /// Records that `step` (1-based) is done and how it ended; `last` when it was the lesson's
+    /// last step, which completes the lesson unless a step of it ended failed.
+    pub fn record_step(
+        &mut self,
+        id: &str,
+        step: usize,
+        last: bool,
+        outcome: Outcome,
+    ) -> Result<()> {
         self.write(|tx| {
+            tx.execute(
+                "INSERT INTO step_outcome (lesson_id, step, outcome) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(lesson_id, step) DO UPDATE SET outcome = ?3",
+                params![id, step as i64, outcome.as_str()],
+            )?;
+            let failed: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM step_outcome WHERE lesson_id = ?1 AND outcome = 'failed'",
+                params![id],
+                |r| r.get(0),
+            )?;
+            let completed = (last && failed == 0).then(now_s);
             tx.execute(
                 "INSERT INTO progress (lesson_id, last_step, completed_at, updated_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(lesson_id) DO UPDATE SET last_step = ?2,
-                     completed_at = COALESCE(?3, completed_at), updated_at = ?4",
-                params![id, step as i64, completed.then(now_s), now_s()],
+                     completed_at = CASE WHEN ?5 > 0 THEN NULL ELSE COALESCE(?3, completed_at) END,
+                     updated_at = ?4",
+                params![id, step as i64, completed, now_s(), failed],
             )
         })
         .map(|_| ())
@@ -189,8 +261,14 @@ impl Store {
 
     pub fn clear(&mut self, id: Option<&str>) -> Result<usize> {
         self.write(|tx| match id {
-            Some(id) => tx.execute("DELETE FROM progress WHERE lesson_id = ?1", params![id]),
-            None => tx.execute("DELETE FROM progress", []),
+            Some(id) => {
+                tx.execute("DELETE FROM step_outcome WHERE lesson_id = ?1", params![id])?;
+                tx.execute("DELETE FROM progress WHERE lesson_id = ?1", params![id])
+            }
+            None => {
+                tx.execute("DELETE FROM step_outcome", [])?;
+                tx.execute("DELETE FROM progress", [])
+            }
         })
         .context("could not clear progress")
     }
@@ -203,6 +281,8 @@ fn row_to_progress(r: &rusqlite::Row<'_>) -> rusqlite::Result<LessonProgress> {
         completed_at: r.get(2)?,
         best_score: r.get::<_, Option<i64>>(3)?.map(|v| v.max(0) as u32),
         quiz_total: r.get::<_, Option<i64>>(4)?.map(|v| v.max(0) as u32),
+        failed: Vec::new(),
+        skipped: Vec::new(),
     })
 }
 
@@ -211,11 +291,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_failed_step_keeps_the_lesson_from_counting_as_completed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        s.record_step("11", 1, false, Outcome::Passed).unwrap();
+        s.record_step("11", 2, false, Outcome::Failed).unwrap();
+        s.record_step("11", 3, false, Outcome::Skipped).unwrap();
+        s.record_step("11", 4, true, Outcome::Passed).unwrap();
+        let p = s.get("11").unwrap().unwrap();
+        assert_eq!(p.completed_at, None, "a failed step means not completed");
+        assert_eq!(p.failed, vec![2]);
+        assert_eq!(p.skipped, vec![3]);
+        // Redone and passed: now it is complete.
+        s.record_step("11", 2, false, Outcome::Passed).unwrap();
+        s.record_step("11", 4, true, Outcome::Passed).unwrap();
+        let p = s.get("11").unwrap().unwrap();
+        assert!(p.completed_at.is_some());
+        assert!(p.failed.is_empty());
+    }
+
+    #[test]
     fn records_and_keeps_best_score() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(dir.path()).unwrap();
         assert_eq!(s.get("07").unwrap(), None);
-        s.record_step("07", 3, false).unwrap();
+        s.record_step("07", 3, false, Outcome::Passed).unwrap();
         s.record_quiz("07", 4, 5).unwrap();
         s.record_quiz("07", 2, 5).unwrap();
         let p = s.get("07").unwrap().unwrap();
@@ -223,7 +323,7 @@ mod tests {
             (p.last_step, p.best_score, p.quiz_total, p.completed_at),
             (3, Some(4), Some(5), None)
         );
-        s.record_step("07", 9, true).unwrap();
+        s.record_step("07", 9, true, Outcome::Passed).unwrap();
         assert!(
             Store::open(dir.path())
                 .unwrap()
@@ -260,7 +360,7 @@ mod tests {
         let opener = std::thread::spawn(move || {
             b.wait();
             let mut s = Store::open(&home)?;
-            s.record_step("02", 3, false)?;
+            s.record_step("02", 3, false, Outcome::Passed)?;
             s.all()
         });
         barrier.wait();

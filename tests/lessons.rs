@@ -906,3 +906,79 @@ fn interactive_walk_in_a_pty() {
     assert_eq!(prog["last_step"], 7, "{all:#}");
     assert_eq!(prog["quiz_total"], 5, "{all:#}");
 }
+
+/// A real lesson in a 60-column pseudo-terminal, driven as a person would: Esc asks before it
+/// leaves, `quit` while typing never reaches Redis, and nothing printed is wider than the screen.
+#[test]
+fn a_person_at_a_narrow_terminal_presses_esc_and_types_quit() {
+    let redis = TestRedis::start();
+    let home = home();
+    // `stty` gives the pseudo-terminal its size before redislab reads it.
+    let script = format!(
+        "stty cols 60 rows 200; exec {} --redis-url {} --home {} lesson 07",
+        common::bin().display(),
+        redis.url(),
+        home.path().display()
+    );
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &script])
+        .env("TERM", "xterm-256color")
+        .env("NO_COLOR", "1")
+        .env("REDISLAB_LOCAL_ADDR", common::DEAD_LOCAL_ADDR)
+        .env_remove("REDIS_URL")
+        .env_remove("REDISLAB_NAMESPACE")
+        .env_remove("REDISLAB_LESSONS")
+        .env_remove("REDISLAB_HOME")
+        .env_remove("CLICOLOR_FORCE");
+    let options = rexpect::session::Options::new()
+        .timeout_ms(Some(30_000))
+        .strip_ansi_escape_codes(true);
+    let mut p = rexpect::session::spawn_with_options(cmd, options).expect("spawn in a pty");
+    let send = |p: &mut rexpect::session::PtySession, s: &str| {
+        p.send(s).expect("send");
+        p.flush().expect("flush");
+    };
+    let mut seen = String::new();
+    let mut until = |p: &mut rexpect::session::PtySession, what: &str| {
+        let (before, matched) = p
+            .exp_regex(&regex_lite::escape(what))
+            .unwrap_or_else(|e| panic!("never saw {what:?}: {e}"));
+        seen.push_str(&before);
+        seen.push_str(&matched);
+    };
+    until(&mut p, "What now?");
+    // Esc asks; staying keeps the lesson where it was.
+    send(&mut p, "\x1b");
+    until(&mut p, "Leave the lesson?");
+    send(&mut p, "\r");
+    until(&mut p, "What now?");
+    send(&mut p, "\r"); // step 1 runs
+    until(&mut p, "Step 2/");
+    until(&mut p, "What now?");
+    // "Type it yourself", then the learner's word `quit`.
+    send(&mut p, "\x1b[B");
+    send(&mut p, "\r");
+    until(&mut p, "redis>");
+    send(&mut p, "quit\r");
+    until(&mut p, "Progress saved");
+    p.exp_eof().expect("redislab exits");
+    let stats = redis.cli(&["INFO", "commandstats"]);
+    assert!(
+        !stats.contains("cmdstat_quit"),
+        "QUIT reached Redis:\n{stats}"
+    );
+    // A prompt redraws itself after `\r`: each piece is what one screen line showed.
+    for line in seen.lines().flat_map(|l| l.split('\r')) {
+        // The session hands back each byte as a char: decode the UTF-8 to count columns.
+        let line = if line.chars().all(|c| (c as u32) < 256) {
+            let bytes: Vec<u8> = line.chars().map(|c| c as u32 as u8).collect();
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            line.to_string()
+        };
+        assert!(
+            line.chars().count() <= 60,
+            "a line wider than the 60-column screen: {line:?}"
+        );
+    }
+}

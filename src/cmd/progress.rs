@@ -28,7 +28,16 @@ pub async fn run(settings: &Settings, args: ProgressArgs) -> Result<u8> {
             l.lesson.title.clone(),
             match p {
                 Some(p) if p.completed_at.is_some() => format!("{n}/{n} ✓"),
-                Some(p) if p.last_step > 0 => format!("{}/{n}", p.last_step),
+                Some(p) if p.last_step > 0 => {
+                    let mut cell = format!("{}/{n}", p.last_step);
+                    if !p.failed.is_empty() {
+                        cell.push_str(&format!(", {} failed", p.failed.len()));
+                    }
+                    if !p.skipped.is_empty() {
+                        cell.push_str(&format!(", {} skipped", p.skipped.len()));
+                    }
+                    cell
+                }
                 _ => format!("0/{n}"),
             },
             p.and_then(|p| p.best_score.zip(p.quiz_total))

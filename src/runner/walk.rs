@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use crate::lesson::model::{Lesson, StepKind};
 use crate::lesson::vars::Vars;
-use crate::progress::Store;
+use crate::progress::{Outcome, Store};
 use crate::runner::Engine;
 use crate::runner::snapshot::Snapshot;
 use crate::runner::steps::{self, Ctx, StepEnd};
@@ -141,9 +141,16 @@ impl<'b> Walker<'_, 'b> {
                 other => self.record(i, other, &mut summary)?,
             }
             self.engine.freeze().await?;
+            let outcome = if summary.failed_steps.last().is_some_and(|(f, _)| *f == i) {
+                Outcome::Failed
+            } else if summary.skipped_steps.last().is_some_and(|(s, _)| *s == i) {
+                Outcome::Skipped
+            } else {
+                Outcome::Passed
+            };
             if let Some(store) = self.store.as_deref_mut() {
                 if i > self.options.keep_until || i == n {
-                    store.record_step(&lesson.id, i, i == n)?;
+                    store.record_step(&lesson.id, i, i == n, outcome)?;
                 }
             }
             i += 1;

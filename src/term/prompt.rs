@@ -1,11 +1,13 @@
-//! The learner's side of the conversation, with inquire. Ctrl-C or Esc at any prompt means
-//! "leave" (progress is saved by the caller); raw mode for the countdown is restored by a guard.
+//! The learner's side of the conversation, with inquire. Ctrl-C at any prompt leaves (progress
+//! is saved by the caller); Esc asks first, so a stray Esc never ends a lesson. A yes/no question
+//! is a two-item menu, so typed text is never taken as an answer. Raw mode for the countdown is
+//! restored by a guard.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use inquire::error::InquireError;
-use inquire::{Confirm, Select, Text};
+use inquire::{Select, Text};
 
 use crate::runner::walk::{ExerciseAction, FailureAction, Prompter, StepAction};
 
@@ -18,15 +20,42 @@ fn prompting() -> bool {
     super::pager::take_interrupt()
 }
 
-fn left<T>(r: Result<T, InquireError>) -> Result<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(InquireError::OperationCanceled | InquireError::OperationInterrupted) => Ok(None),
-        Err(InquireError::NotTTY) => {
-            anyhow::bail!("this needs a terminal: run with --auto to go through without prompts")
+/// Shows a prompt until it is answered. `None`: the learner left (Ctrl-C, or Esc and then
+/// "leave").
+fn ask<T>(mut prompt: impl FnMut() -> Result<T, InquireError>) -> Result<Option<T>> {
+    loop {
+        match tokio::task::block_in_place(&mut prompt) {
+            Ok(v) => return Ok(Some(v)),
+            Err(InquireError::OperationInterrupted) => return Ok(None),
+            Err(InquireError::OperationCanceled) => {
+                if leave_for_sure()? {
+                    return Ok(None);
+                }
+            }
+            Err(InquireError::NotTTY) => {
+                anyhow::bail!(
+                    "this needs a terminal: run with --auto to go through without prompts"
+                )
+            }
+            Err(e) => return Err(anyhow::anyhow!("prompt failed: {e}")),
         }
-        Err(e) => Err(anyhow::anyhow!("prompt failed: {e}")),
     }
+}
+
+/// Esc was pressed: leave the lesson, or stay where you were?
+fn leave_for_sure() -> Result<bool> {
+    let options = vec!["Stay here", "Leave the lesson (progress is saved)"];
+    let r = tokio::task::block_in_place(|| {
+        Select::new("Leave the lesson?", options.clone())
+            .without_help_message()
+            .without_filtering()
+            .prompt()
+    });
+    Ok(match r {
+        Ok(s) => s.starts_with("Leave"),
+        Err(InquireError::OperationInterrupted) => true,
+        Err(_) => false,
+    })
 }
 
 impl Prompter for Inquire {
@@ -43,12 +72,12 @@ impl Prompter for Inquire {
             "Back to the previous step",
             "Quit (progress is saved)",
         ]);
-        let r = tokio::task::block_in_place(|| {
+        let r = ask(|| {
             Select::new("What now?", options.clone())
                 .without_help_message()
                 .prompt()
-        });
-        Ok(match left(r)? {
+        })?;
+        Ok(match r {
             None => StepAction::Quit,
             Some(s) if s.starts_with("Run") => StepAction::Run,
             Some(s) if s.starts_with("Type") => StepAction::TypeIt,
@@ -62,13 +91,12 @@ impl Prompter for Inquire {
         if prompting() {
             return Ok(None);
         }
-        let r = tokio::task::block_in_place(|| {
+        ask(|| {
             Text::new(prompt)
                 .with_placeholder(suggestion)
                 .with_help_message("Enter alone runs the command shown")
                 .prompt()
-        });
-        left(r)
+        })
     }
 
     fn exercise_action(&mut self, misses: usize) -> Result<ExerciseAction> {
@@ -80,9 +108,8 @@ impl Prompter for Inquire {
         } else {
             "try again (or: hint, goal, solution, skip, back, quit)"
         };
-        let r =
-            tokio::task::block_in_place(|| Text::new("redis>").with_help_message(label).prompt());
-        Ok(match left(r)? {
+        let r = ask(|| Text::new("redis>").with_help_message(label).prompt())?;
+        Ok(match r {
             None => ExerciseAction::Quit,
             Some(s) => match s.trim().to_ascii_lowercase().as_str() {
                 "" | "hint" => ExerciseAction::Hint,
@@ -105,10 +132,8 @@ impl Prompter for Inquire {
             .enumerate()
             .map(|(i, c)| format!("{}. {c}", i + 1))
             .collect();
-        let r =
-            tokio::task::block_in_place(|| Select::new("your answer:", numbered.clone()).prompt());
-        Ok(left(r)?
-            .and_then(|s| numbered.iter().position(|n| *n == s))
+        let r = ask(|| Select::new("your answer:", numbered.clone()).prompt())?;
+        Ok(r.and_then(|s| numbered.iter().position(|n| *n == s))
             .map(|i| i + 1))
     }
 
@@ -116,9 +141,20 @@ impl Prompter for Inquire {
         if prompting() {
             return Ok(None);
         }
-        let r =
-            tokio::task::block_in_place(|| Confirm::new(question).with_default(default).prompt());
-        left(r)
+        // A menu, not a y/n line: a command typed here by mistake is not taken as an answer.
+        let (yes, no) = ("Yes", "No");
+        let options = if default {
+            vec![yes, no]
+        } else {
+            vec![no, yes]
+        };
+        let r = ask(|| {
+            Select::new(question, options.clone())
+                .without_help_message()
+                .without_filtering()
+                .prompt()
+        })?;
+        Ok(r.map(|s| s == yes))
     }
 
     fn after_failure(&mut self, kind: &str) -> Result<FailureAction> {
@@ -134,12 +170,12 @@ impl Prompter for Inquire {
             "Back to the previous step",
             "Quit (progress is saved)",
         ]);
-        let r = tokio::task::block_in_place(|| {
+        let r = ask(|| {
             Select::new("This step's checks failed. What now?", options.clone())
                 .without_help_message()
                 .prompt()
-        });
-        Ok(match left(r)? {
+        })?;
+        Ok(match r {
             None => FailureAction::Quit,
             Some(s) if s.starts_with("Retry") => FailureAction::Retry,
             Some(s) if s.starts_with("Show") => FailureAction::ShowSolution,
