@@ -1013,3 +1013,35 @@ fn managed_server_fences_scripts_with_an_acl_user() {
     let stop = home.stop();
     assert_success(&stop);
 }
+
+/// redis-cli prints INFO's text raw, line by line, even in its quoting mode; so does the sandbox.
+#[test]
+fn info_prints_as_lines_like_redis_cli() {
+    let redis = TestRedis::start();
+    redis.cli(&["SET", "lab:k", "v"]);
+    let out = sandbox_session(&redis, "INFO keyspace\n");
+    assert_success(&out);
+    assert!(
+        stdout(&out).starts_with("# Keyspace\r\n"),
+        "{}",
+        stdout(&out)
+    );
+    let expected = redis.cli_session("INFO keyspace\n");
+    assert_same_output(&stdout(&out), &expected, "INFO keyspace");
+}
+
+/// `help SET` in the sandbox starts with redis-cli's syntax line, built from COMMAND DOCS.
+#[test]
+fn help_shows_the_syntax_line_like_redis_cli() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run_with_stdin(redis.redislab(home.path()).arg("sandbox"), "help SET\n");
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains(
+            "SET key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]"
+        ),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -199,6 +199,7 @@ struct Seen {
     trial_failures: Vec<String>,
     wrong_answers: Vec<String>,
     correct: usize,
+    helps: Vec<String>,
 }
 
 impl View for Seen {
@@ -213,6 +214,7 @@ impl View for Seen {
                 .extend(t.iter().filter(|t| !t.passed).map(|t| t.why.clone())),
             Event::WrongAnswer(why) => self.wrong_answers.push(why.to_string()),
             Event::Correct => self.correct += 1,
+            Event::CommandHelp(h) => self.helps.push(h.syntax.clone()),
             _ => {}
         }
     }
@@ -415,6 +417,38 @@ async fn a_learner_cannot_load_a_script_that_the_next_step_would_run() {
         seen.refused
     );
     assert_eq!(redis.cli(&["GET", "victim"]), "\"keep me\"\n");
+    assert!(
+        summary.failed_steps.is_empty(),
+        "{:?}",
+        summary.failed_steps
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_at_the_exercise_prompt_shows_the_syntax_and_costs_no_try() {
+    let redis = TestRedis::start();
+    // Lesson 07 step 6: `help SET` twice, then three wrong tries would show the solution; with
+    // help not counted, the fourth answer (right) is still the learner's own.
+    let mut learner = Scripted {
+        exercise: [
+            ExerciseAction::Type("help SET".into()),
+            ExerciseAction::Type("help".into()),
+            ExerciseAction::Type("GET lab:lock:coupon:1".into()),
+            ExerciseAction::Type("GET lab:lock:coupon:1".into()),
+            ExerciseAction::Type("SET lab:lock:coupon:1 t NX PX 30000".into()),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    let summary = walk(&redis, "07", &mut learner, &mut seen).await;
+    assert_eq!(seen.helps.len(), 1, "{:?}", seen.helps);
+    assert!(
+        seen.helps[0].starts_with("key value [NX|XX]"),
+        "{:?}",
+        seen.helps
+    );
+    assert_eq!(seen.correct, 1, "the learner's own answer was accepted");
     assert!(
         summary.failed_steps.is_empty(),
         "{:?}",

@@ -14,7 +14,7 @@ use crate::namespace;
 use crate::redis::command::{send, split_repeat};
 use crate::redis::connect::{Server, command_error};
 use crate::redis::guard::{Verdict, check};
-use crate::redis::render::{printable, printable_str, render};
+use crate::redis::render::{printable_str, render, render_for};
 use crate::redis::tokenize::{InvalidArguments, tokenize};
 use crate::settings::Settings;
 use crate::term;
@@ -200,7 +200,10 @@ impl Session<'_> {
                 self.in_multi = false;
             }
         }
-        term::out(&render(&crate::redis::render::hide_secrets(args, reply)));
+        term::out(&render_for(
+            args,
+            &crate::redis::render::hide_secrets(args, reply),
+        ));
         Ok(true)
     }
 
@@ -281,17 +284,9 @@ impl Session<'_> {
     async fn help(&mut self, topic: &[Vec<u8>]) {
         if let Some(name) = topic.first() {
             let name = String::from_utf8_lossy(name).to_ascii_lowercase();
-            let docs = redis::cmd("COMMAND")
-                .arg("DOCS")
-                .arg(&name)
-                .query_async::<redis::Value>(&mut self.admin)
-                .await;
-            match docs.ok().and_then(|d| doc_summary(&d)) {
-                Some(text) => term::out(&format!(
-                    "\n  {}\n{text}\n",
-                    term::heading(&name.to_ascii_uppercase())
-                )),
-                None => term::out(&format!("no documentation for {name:?} on this server\n")),
+            match crate::redis::docs::help(&mut self.admin, &name).await {
+                Ok(Some(h)) => term::out(&term::command_help(&h)),
+                _ => term::out(&format!("no documentation for {name:?} on this server\n")),
             }
             return;
         }
@@ -308,27 +303,4 @@ impl Session<'_> {
              redislab's managed server (--managed), where an ACL user keeps even scripts inside {prefix}*.\n\n"
         ));
     }
-}
-
-/// Summary, since-version and complexity from a `COMMAND DOCS` reply.
-fn doc_summary(v: &redis::Value) -> Option<String> {
-    let redis::Value::Array(top) = v else {
-        return None;
-    };
-    let redis::Value::Array(fields) = top.get(1)? else {
-        return None;
-    };
-    let mut out = String::new();
-    for pair in fields.chunks(2) {
-        let (redis::Value::BulkString(k), Some(redis::Value::BulkString(val))) =
-            (&pair[0], pair.get(1))
-        else {
-            continue;
-        };
-        let k = String::from_utf8_lossy(k);
-        if matches!(k.as_ref(), "summary" | "since" | "complexity" | "group") {
-            out.push_str(&format!("  {:<11}{}\n", format!("{k}:"), printable(val)));
-        }
-    }
-    (!out.is_empty()).then_some(out)
 }

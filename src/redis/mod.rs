@@ -4,6 +4,7 @@ pub mod classes;
 pub mod command;
 pub mod command_table;
 pub mod connect;
+pub mod docs;
 pub mod guard;
 pub mod managed;
 pub mod render;

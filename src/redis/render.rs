@@ -107,6 +107,45 @@ pub fn error_text(code: &str, detail: Option<&str>) -> String {
     }
 }
 
+/// Commands whose text reply redis-cli prints raw, line by line, even in its quoting mode
+/// (its `cliSendCommand` list): INFO, CLIENT LIST, CLUSTER NODES and a few more.
+fn printed_raw(args: &[Vec<u8>]) -> bool {
+    let word = |i: usize| {
+        args.get(i)
+            .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    let (cmd, sub) = (word(0), word(1));
+    matches!(cmd.as_str(), "info" | "lolwut")
+        || (cmd == "client" && matches!(sub.as_str(), "list" | "info"))
+        || (cmd == "cluster" && matches!(sub.as_str(), "nodes" | "info"))
+        || (cmd == "memory" && matches!(sub.as_str(), "malloc-stats" | "doctor"))
+        || (cmd == "latency" && sub == "doctor" && args.len() == 2)
+        || (cmd == "debug" && sub == "htstats")
+}
+
+/// A reply to `args` as redis-cli prints it: raw lines for INFO and its kin (each line still
+/// made printable), redis-cli's quoted form for everything else.
+pub fn render_for(args: &[Vec<u8>], value: &Value) -> String {
+    match value {
+        Value::BulkString(b) if printed_raw(args) => {
+            // Byte for byte as redis-cli writes it (CRLF kept), but never a raw control character.
+            let text = String::from_utf8_lossy(b);
+            let mut out = String::new();
+            for piece in text.split_inclusive('\n') {
+                let (line, end) = match piece.strip_suffix("\r\n") {
+                    Some(l) => (l, "\r\n"),
+                    None => (piece.strip_suffix('\n').unwrap_or(piece), "\n"),
+                };
+                out.push_str(&printable_str(line));
+                out.push_str(end);
+            }
+            out
+        }
+        _ => render(value),
+    }
+}
+
 /// Formats a whole reply, ending with a newline, as redis-cli prints it.
 pub fn render(value: &Value) -> String {
     let mut out = String::new();

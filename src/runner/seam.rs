@@ -123,6 +123,8 @@ pub enum Event<'a> {
     Refused(&'a str),
     /// A short line of guidance (the words a prompt understands).
     Notice(&'a str),
+    /// `help SET`: the command's syntax and summary from the server's COMMAND DOCS.
+    CommandHelp(&'a crate::redis::docs::CommandHelp),
     FastForwarded {
         seconds: u64,
         expired: u64,

@@ -7,7 +7,7 @@ use colored::Colorize;
 use crate::inspect::KeyInfo;
 use crate::lesson::model::Lesson;
 use crate::measure::human_us;
-use crate::redis::render::{printable_str, render};
+use crate::redis::render::{printable_str, render_for};
 use crate::runner::Executed;
 use crate::runner::checks::CheckResult;
 use crate::runner::compare::CompareReport;
@@ -133,7 +133,10 @@ pub fn executed(e: &[Executed], width: usize) -> String {
         out.push_str(&command_lines(&line, "    ", width));
         match &x.refused {
             Some(why) => out.push_str(&format!("{} {why}\n", "(refused)".yellow())),
-            None => out.push_str(&render(&x.reply)),
+            None => {
+                let args = crate::redis::tokenize::tokenize(&x.line).unwrap_or_default();
+                out.push_str(&render_for(&args, &x.reply));
+            }
         }
     }
     out

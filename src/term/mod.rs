@@ -119,3 +119,12 @@ pub fn command(line: &str) -> String {
         None => trimmed.cyan().bold().to_string(),
     }
 }
+
+/// A command's help as redis-cli's `help SET` shows it: the syntax line, then the facts.
+pub fn command_help(h: &crate::redis::docs::CommandHelp) -> String {
+    let mut out = format!("\n  {} {}\n", h.name.bold(), h.syntax.dimmed());
+    for (k, v) in &h.facts {
+        out.push_str(&format!("  {:<12}{v}\n", format!("{k}:").yellow()));
+    }
+    out
+}

@@ -188,6 +188,7 @@ pub fn text(event: &Event<'_>, width: usize) -> String {
             why,
         ),
         Event::Notice(t) => flow(t, "  ", width).dimmed().to_string(),
+        Event::CommandHelp(h) => super::command_help(h),
         Event::FastForwarded { seconds, expired } => flow(
             &format!(
                 "fast-forwarded {seconds}s: every TTL shortened with PEXPIRE ({expired} key(s) expired)"

@@ -14,6 +14,9 @@ use crate::runner::seam::{Event, ExerciseAction};
 use crate::runner::snapshot::Snapshot;
 use crate::runner::trial::{self, Answer};
 
+/// What the exercise prompt understands besides Redis commands.
+const EXERCISE_WORDS: &str = "type a Redis command · `hint` · `goal` shows what is still missing · `solution` · `help SET` shows a command's syntax · `skip` · `back` · `quit` (progress is saved)";
+
 pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
     let StepKind::Exercise {
         goal,
@@ -67,6 +70,9 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 return run_solution(ctx, solution).await;
             }
             ExerciseAction::Type(line) => {
+                if ctx.help(&line, EXERCISE_WORDS).await? {
+                    continue;
+                }
                 let executed = ctx.engine.run_typed(&line, None).await?;
                 if let Some(why) = &executed.refused {
                     ctx.view.show(Event::Refused(why));

@@ -87,6 +87,32 @@ impl Ctx<'_, '_> {
             .collect()
     }
 
+    /// The learner's `help` word at a typing prompt: `help` alone lists the words, `help SET`
+    /// shows the command's syntax from the server. `false`: the line was not a help request.
+    pub async fn help(&mut self, line: &str, words: &str) -> Result<bool> {
+        let mut parts = line.split_whitespace();
+        let Some(first) = parts.next() else {
+            return Ok(false);
+        };
+        if !(first.eq_ignore_ascii_case("help") || first == "?") {
+            return Ok(false);
+        }
+        let topic: Vec<&str> = parts.collect();
+        if topic.is_empty() {
+            self.view.show(Event::Notice(words));
+            return Ok(true);
+        }
+        let name = topic.join("|").to_ascii_lowercase();
+        match crate::redis::docs::help(&mut self.engine.admin, &name).await? {
+            Some(h) => self.view.show(Event::CommandHelp(&h)),
+            None => {
+                let msg = format!("no documentation for {name:?} on this server");
+                self.view.show(Event::Notice(&msg));
+            }
+        }
+        Ok(true)
+    }
+
     /// Asks whether to run a step that has nothing to type (compare, scenario, race). Lesson
     /// time stands still while the learner decides; it runs again with the step.
     pub async fn run_or_skip(&mut self, kind: &str) -> Result<Option<Ran>> {

@@ -70,8 +70,8 @@ async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran>
                 "quit" | "exit" => return Ok(Ran::Quit),
                 "skip" => return Ok(Ran::Skipped("skipped by you".into())),
                 "back" => return Ok(Ran::Back),
-                "help" | "?" => {
-                    ctx.view.show(Event::Notice(WORDS));
+                w if w == "?" || w == "help" || w.starts_with("help ") => {
+                    ctx.help(&typed, WORDS).await?;
                     continue;
                 }
                 // Enter alone runs the lesson's own line.

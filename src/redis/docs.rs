@@ -1,0 +1,200 @@
+//! What a command does and how it is written, from the server's own `COMMAND DOCS`, so help is
+//! right for the server the learner is on (Redis 7.0, 7.4, Valkey 9) and reads like redis-cli's
+//! `help SET`: the syntax line first, then summary, since, group and complexity.
+
+use anyhow::Result;
+use redis::Value;
+use redis::aio::MultiplexedConnection;
+
+use crate::redis::render::printable;
+
+/// One command's help.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandHelp {
+    /// `SET`
+    pub name: String,
+    /// `key value [NX|XX] [GET] [EX seconds|...|KEEPTTL]`
+    pub syntax: String,
+    /// (field, text): summary, since, group, complexity, in that order.
+    pub facts: Vec<(String, String)>,
+}
+
+/// The help for `name` (`set`, `client|list`), or `None` if this server has no docs for it.
+pub async fn help(conn: &mut MultiplexedConnection, name: &str) -> Result<Option<CommandHelp>> {
+    let docs: Value = redis::cmd("COMMAND")
+        .arg("DOCS")
+        .arg(name)
+        .query_async(conn)
+        .await?;
+    Ok(parse(name, &docs))
+}
+
+/// `COMMAND DOCS` arrives as a flat list of alternating names and values (RESP2) or a map.
+fn pairs(v: &Value) -> Vec<(String, &Value)> {
+    match v {
+        Value::Array(items) => items
+            .chunks(2)
+            .filter_map(|c| match (&c[0], c.get(1)) {
+                (Value::BulkString(k), Some(val)) => {
+                    Some((String::from_utf8_lossy(k).into_owned(), val))
+                }
+                (Value::SimpleString(k), Some(val)) => Some((k.clone(), val)),
+                _ => None,
+            })
+            .collect(),
+        Value::Map(m) => m
+            .iter()
+            .filter_map(|(k, v)| match k {
+                Value::BulkString(k) => Some((String::from_utf8_lossy(k).into_owned(), v)),
+                Value::SimpleString(k) => Some((k.clone(), v)),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => Some(printable(b).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn parse(name: &str, docs: &Value) -> Option<CommandHelp> {
+    let (_, body) = pairs(docs).into_iter().next()?;
+    let fields = pairs(body);
+    let field = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+    let syntax = match field("arguments") {
+        Some(Value::Array(args)) => args.iter().map(argument).collect::<Vec<_>>().join(" "),
+        _ => String::new(),
+    };
+    let facts = ["summary", "since", "group", "complexity"]
+        .iter()
+        .filter_map(|k| field(k).and_then(text).map(|t| (k.to_string(), t)))
+        .collect();
+    Some(CommandHelp {
+        name: name.replace('|', " ").to_ascii_uppercase(),
+        syntax,
+        facts,
+    })
+}
+
+/// One argument as redis-cli writes it: `key`, `[NX|XX]`, `EX seconds`, `field value [field value ...]`.
+fn argument(v: &Value) -> String {
+    let f = pairs(v);
+    let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+    let kind = get("type").and_then(text).unwrap_or_default();
+    let name = get("display_text")
+        .or_else(|| get("name"))
+        .and_then(text)
+        .unwrap_or_default();
+    let token = get("token").and_then(text);
+    let flags: Vec<String> = match get("flags") {
+        Some(Value::Array(a)) => a.iter().filter_map(text).collect(),
+        _ => Vec::new(),
+    };
+    let nested = |sep: &str| match get("arguments") {
+        Some(Value::Array(a)) => a.iter().map(argument).collect::<Vec<_>>().join(sep),
+        _ => String::new(),
+    };
+    let body = match kind.as_str() {
+        "pure-token" => token.clone().unwrap_or(name),
+        "block" => nested(" "),
+        "oneof" => nested("|"),
+        _ => name,
+    };
+    let mut one = match (&token, kind.as_str()) {
+        (Some(t), k) if k != "pure-token" => format!("{t} {body}"),
+        _ => body,
+    };
+    if flags.iter().any(|f| f == "multiple") {
+        let again = if flags.iter().any(|f| f == "multiple_token") {
+            one.clone()
+        } else {
+            one.trim_start_matches(token.as_deref().unwrap_or(""))
+                .trim_start()
+                .to_string()
+        };
+        one = format!("{one} [{again} ...]");
+    }
+    if flags.iter().any(|f| f == "optional") {
+        one = format!("[{one}]");
+    }
+    one
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    fn arg(fields: &[(&str, Value)]) -> Value {
+        Value::Array(
+            fields
+                .iter()
+                .flat_map(|(k, v)| [bulk(k), v.clone()])
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_syntax_line_reads_like_redis_cli() {
+        let token = |t: &str| {
+            arg(&[
+                ("name", bulk(&t.to_lowercase())),
+                ("type", bulk("pure-token")),
+                ("token", bulk(t)),
+            ])
+        };
+        let optional = Value::Array(vec![bulk("optional")]);
+        let set = Value::Array(vec![
+            bulk("set"),
+            Value::Array(vec![
+                bulk("summary"),
+                bulk("Set the string value of a key"),
+                bulk("arguments"),
+                Value::Array(vec![
+                    arg(&[("name", bulk("key")), ("type", bulk("key"))]),
+                    arg(&[("name", bulk("value")), ("type", bulk("string"))]),
+                    arg(&[
+                        ("name", bulk("condition")),
+                        ("type", bulk("oneof")),
+                        ("flags", optional.clone()),
+                        ("arguments", Value::Array(vec![token("NX"), token("XX")])),
+                    ]),
+                    arg(&[
+                        ("name", bulk("expiration")),
+                        ("type", bulk("oneof")),
+                        ("flags", optional),
+                        (
+                            "arguments",
+                            Value::Array(vec![
+                                arg(&[
+                                    ("name", bulk("seconds")),
+                                    ("type", bulk("integer")),
+                                    ("token", bulk("EX")),
+                                ]),
+                                token("KEEPTTL"),
+                            ]),
+                        ),
+                    ]),
+                ]),
+            ]),
+        ]);
+        let h = parse("set", &set).expect("parses");
+        assert_eq!(h.syntax, "key value [NX|XX] [EX seconds|KEEPTTL]");
+        assert_eq!(h.facts[0].1, "Set the string value of a key");
+        let multi = arg(&[
+            ("name", bulk("key")),
+            ("type", bulk("key")),
+            ("flags", Value::Array(vec![bulk("multiple")])),
+        ]);
+        assert_eq!(argument(&multi), "key [key ...]");
+    }
+}
