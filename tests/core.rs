@@ -1045,3 +1045,29 @@ fn help_shows_the_syntax_line_like_redis_cli() {
         stdout(&out)
     );
 }
+
+/// Ctrl-C ends `inspect --watch` like every other interrupted command: exit 130, not 0.
+#[test]
+fn inspect_watch_ends_with_130_on_ctrl_c() {
+    use std::io::Read;
+    let redis = TestRedis::start();
+    let home = home();
+    let mut child = redis
+        .redislab(home.path())
+        .args(["inspect", "--watch"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start inspect --watch");
+    // Wait for the first screen: then the Ctrl-C handler is in place.
+    let mut out = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 1];
+    out.read_exact(&mut first).expect("the first screen");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    let code = child.wait().expect("inspect exits").code();
+    assert_eq!(code, Some(130));
+}

@@ -49,7 +49,7 @@ pub async fn run(settings: &Settings, args: InspectArgs) -> Result<u8> {
         term::out(&screen);
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(0),
+            _ = tokio::signal::ctrl_c() => return Ok(crate::error::code::INTERRUPTED),
         }
     }
 }
