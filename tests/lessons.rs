@@ -138,7 +138,7 @@ fn fixture_lesson_passes_every_check_and_step_kind() {
         // save_as + let reached a later step's command.
         "SET lab:fx:copy copied-1",
         "20 timed iterations each",
-        "metric incr_final: 20",
+        "metric size_growth: 10",
         "fast-forwarded 5s",
         "Redis replied: (integer) 2",
         "Score: 5/5",
