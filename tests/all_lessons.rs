@@ -1,4 +1,4 @@
-//! The twelve shipped lessons, end to end, on one real private redis-server: every lesson runs in
+//! The thirteen shipped lessons, end to end, on one real private redis-server: every lesson runs in
 //! `--auto` with every check passing, nothing outside the namespace changes, `reset ID` removes a
 //! lesson's keys and `reset --all` leaves the namespace empty. `validate --live` proves the
 //! exercises are real.
@@ -7,8 +7,8 @@ mod common;
 
 use common::{TestRedis, assert_success, run, stdout};
 
-const IDS: [&str; 12] = [
-    "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12",
+const IDS: [&str; 13] = [
+    "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13",
 ];
 
 #[test]
@@ -109,7 +109,7 @@ fn every_exercise_is_proved_on_a_live_server() {
     let out = run(redis.redislab(home.path()).args(["validate", "--live"]));
     assert_success(&out);
     assert!(
-        stdout(&out).contains("12 lesson files valid, and every step and exercise proved"),
+        stdout(&out).contains("13 lesson files valid, and every step and exercise proved"),
         "{}",
         stdout(&out)
     );

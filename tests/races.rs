@@ -243,3 +243,20 @@ async fn the_race_example_in_lessons_md_runs_and_passes() {
     let x = run_once(&server, &l, step).await;
     assert_eq!(m(&x, "locked.granted"), 5.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_race_loses_updates_without_watch_and_none_with_it() {
+    // How many EXECs WATCH aborts depends on how the retries interleave; the end value does not.
+    let x = ten_runs("13", "with and without WATCH", &["retries", "aborted"]).await;
+    assert_eq!(m(&x, "plain.committed"), 4.0);
+    assert_eq!(m(&x, "plain.final"), 1.0);
+    assert_eq!(m(&x, "watched.final"), 104.0);
+    assert_eq!(m(&x, "watched.gave_up_buyers"), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_client_lands_inside_a_pipeline_but_not_inside_multi() {
+    let x = ten_runs("13", "A pipeline is not a transaction", &[]).await;
+    assert_eq!(m(&x, "pipeline.b1_position"), 1.0);
+    assert_eq!(m(&x, "multi.b1_position"), 0.0);
+}

@@ -1,4 +1,4 @@
-//! Scenario `window-burst`: a burst across a window edge: fixed window allows 2x, sliding log and token bucket do not.
+//! Scenario `window-burst`: a burst across a window edge: a fixed window lets twice its limit through; the sliding log never more than the limit in any window; a token bucket, within the seconds of a burst, no more than its capacity (over a whole minute it also serves the refill).
 //!
 //! One user sends `requests` requests spread evenly from `before_edge_ms` before a window edge
 //! to `after_edge_ms` after it (by default 59.1 s … 60.95 s after a window start, limit 10 per
@@ -98,8 +98,7 @@ impl Default for Params {
 
 impl Scenario for WindowBurst {
     const NAME: &'static str = "window-burst";
-    const SUMMARY: &'static str =
-        "a burst across a window edge: fixed window allows 2x, sliding log and token bucket do not";
+    const SUMMARY: &'static str = "a burst across a window edge: a fixed window allows 2x; the sliding log and, within a burst, the token bucket do not";
     const PARAMS: &'static [Param] = &[
         int("limit", 1, 10_000, "requests allowed per window"),
         int("window_s", 5, 86_400, "window length in seconds"),
