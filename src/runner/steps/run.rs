@@ -13,7 +13,7 @@ use crate::runner::seam::{Event, StepAction};
 use crate::runner::typed_args;
 
 /// What the typing prompt understands besides Redis commands.
-pub const WORDS: &str = "Enter runs the suggested command · type your own · `skip` skips the step · `quit` leaves (progress is saved)";
+pub const WORDS: &str = "Enter runs the suggested command · type your own · `help SET` shows a command's syntax · `skip` skips the step · `back` goes to the previous step · `quit` leaves (progress is saved)";
 
 pub async fn run(ctx: &mut Ctx<'_, '_>, _step: &Step, commands: &[CommandSpec]) -> Result<Ran> {
     // A command may use a value saved by an earlier command of the same step: the preview
