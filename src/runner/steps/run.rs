@@ -92,8 +92,14 @@ async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran>
                 ctx.view.show(Event::Refused(why));
                 continue;
             }
-            ctx.view
-                .show(Event::Executed(std::slice::from_ref(&executed)));
+            // A typed command is already on the screen (the prompt's own line): only its reply
+            // follows, as in redis-cli. Enter alone shows the line it ran.
+            if word.is_empty() {
+                ctx.view
+                    .show(Event::Executed(std::slice::from_ref(&executed)));
+            } else {
+                ctx.view.show(Event::Reply(&executed.reply));
+            }
             out.push(executed);
             break;
         }
