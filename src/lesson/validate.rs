@@ -89,6 +89,7 @@ pub async fn validate_texts(
                 format!("slug {:?} is also used by {other}", lesson.slug),
             );
         }
+        cut_at_comment(&mut ctx);
         check_lesson(&mut ctx, &lesson, getkeys.as_deref_mut()).await?;
         problems.extend(ctx.problems);
         loaded.push(Loaded {
@@ -190,6 +191,56 @@ async fn check_lesson(
     check_quiz(ctx, l, &known, managed, conn).await
 }
 
+/// A quiz whose right answers are mostly the longest choice can be passed by picking the
+/// longest: more than half of the questions with three or more choices is too many.
+fn guessable_by_length(l: &Lesson) -> Option<String> {
+    let fixed: Vec<_> = l
+        .quiz
+        .iter()
+        .filter(|q| q.choices.len() >= 3)
+        .filter_map(|q| q.answer.map(|a| (q, a)))
+        .collect();
+    let longest = fixed
+        .iter()
+        .filter(|(q, a)| {
+            let lens: Vec<usize> = q.choices.iter().map(|c| c.chars().count()).collect();
+            let right = lens.get(a.wrapping_sub(1)).copied().unwrap_or(0);
+            lens.iter().filter(|&&n| n >= right).count() == 1
+        })
+        .count();
+    (fixed.len() >= 3 && longest * 2 > fixed.len()).then(|| {
+        format!(
+            "in {longest} of {} questions the right answer is the longest choice: a learner can pass by length; make the wrong choices as specific as the right one",
+            fixed.len()
+        )
+    })
+}
+
+/// Plain (unquoted) YAML values cut at ` #`: what follows is a comment and silently dropped.
+fn cut_at_comment(ctx: &mut Ctx<'_>) {
+    let mut found = Vec::new();
+    for line in ctx.text.lines() {
+        let t = line.trim_start();
+        if t.starts_with('#') || t.starts_with("- |") {
+            continue;
+        }
+        let Some((_, value)) = t.trim_start_matches("- ").split_once(": ") else {
+            continue;
+        };
+        let v = value.trim_start();
+        let quoted = v.starts_with(['"', '\'', '{', '[', '|', '>']);
+        if !quoted && v.contains(" #") {
+            found.push(t.to_string());
+        }
+    }
+    for t in found {
+        ctx.err(
+            &t,
+            "this plain value has ` #` in it: YAML drops everything from there on as a comment; quote the value".into(),
+        );
+    }
+}
+
 /// The quiz: choices, answers in range, and predict commands checked like any other command.
 async fn check_quiz(
     ctx: &mut Ctx<'_>,
@@ -198,6 +249,9 @@ async fn check_quiz(
     managed: bool,
     mut conn: Option<&mut MultiplexedConnection>,
 ) -> Result<()> {
+    if let Some(m) = guessable_by_length(l) {
+        ctx.err("^quiz:", m);
+    }
     for (i, q) in l.quiz.iter().enumerate() {
         let n = i + 1;
         if q.choices.len() < 2 {
