@@ -132,6 +132,29 @@ impl Ctx<'_, '_> {
     }
 }
 
+/// Runs a race's or scenario's work until it is done or the learner presses Ctrl-C (`None`:
+/// they leave; progress is kept). The progress bar goes either way.
+pub async fn until_ctrl_c<T>(
+    ticker: &dyn crate::measure::Ticker,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Option<Result<T>> {
+    let out = tokio::select! {
+        r = work => Some(r),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    ticker.finish();
+    out
+}
+
+/// Shows a race's or scenario's table; its metrics go to the step's checks.
+pub fn reported(ctx: &mut Ctx<'_, '_>, report: &crate::scenarios::ScenarioReport) -> Ran {
+    ctx.view.show(Event::Report(report));
+    Ran::Done(Done {
+        metrics: report.metrics.clone(),
+        ..Done::default()
+    })
+}
+
 /// Runs one step of any kind, start to end.
 pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<StepEnd> {
     if let Some(reason) = ctx.engine.unmet(step.requires.as_ref()).await? {

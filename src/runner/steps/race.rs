@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 
-use super::{Ctx, Done, Ran};
+use super::{Ctx, Ran};
 use crate::lesson::race::Race;
 use crate::runner::race::{self, RaceContext};
 use crate::runner::seam::Event;
@@ -22,18 +22,9 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, race: &Race) -> Result<Ran> {
         vars: &ctx.engine.vars,
         ticker: ticker.as_ref(),
     };
-    let report = tokio::select! {
-        r = race::run(race, &rctx) => r,
-        _ = tokio::signal::ctrl_c() => {
-            ticker.finish();
-            return Ok(Ran::Quit);
-        }
+    let Some(report) = super::until_ctrl_c(ticker.as_ref(), race::run(race, &rctx)).await else {
+        return Ok(Ran::Quit);
     };
-    ticker.finish();
     let report = report?;
-    ctx.view.show(Event::Report(&report));
-    Ok(Ran::Done(Done {
-        metrics: report.metrics.clone(),
-        ..Done::default()
-    }))
+    Ok(super::reported(ctx, &report))
 }

@@ -3,8 +3,7 @@
 
 use anyhow::Result;
 
-use super::{Ctx, Done, Ran};
-use crate::runner::seam::Event;
+use super::{Ctx, Ran};
 use crate::scenarios::{self, ScenarioContext};
 
 pub async fn run(ctx: &mut Ctx<'_, '_>, name: &str, params: &serde_json::Value) -> Result<Ran> {
@@ -18,18 +17,11 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, name: &str, params: &serde_json::Value) 
         namespace: &ns,
         ticker: ticker.as_ref(),
     };
-    let report = tokio::select! {
-        r = scenarios::run(name, params, &sctx) => r,
-        _ = tokio::signal::ctrl_c() => {
-            ticker.finish();
-            return Ok(Ran::Quit);
-        }
+    let Some(report) =
+        super::until_ctrl_c(ticker.as_ref(), scenarios::run(name, params, &sctx)).await
+    else {
+        return Ok(Ran::Quit);
     };
-    ticker.finish();
     let report = report?;
-    ctx.view.show(Event::Report(&report));
-    Ok(Ran::Done(Done {
-        metrics: report.metrics.clone(),
-        ..Done::default()
-    }))
+    Ok(super::reported(ctx, &report))
 }
