@@ -167,6 +167,10 @@ pub struct ValidateArgs {
     /// Also run every lesson against a throwaway private redis-server.
     #[arg(long)]
     pub live: bool,
+    /// Print the named Rust scenarios a lesson can use, with their parameters (name, type,
+    /// default, range), instead of checking lessons.
+    #[arg(long, conflicts_with = "live")]
+    pub scenarios: bool,
 }
 
 #[derive(Debug, Args)]

@@ -982,3 +982,22 @@ fn a_person_at_a_narrow_terminal_presses_esc_and_types_quit() {
         );
     }
 }
+
+/// `validate --scenarios` prints every scenario a lesson can name, with its parameters.
+#[test]
+fn validate_prints_the_scenario_reference() {
+    let home = home();
+    let out = run(common::redislab_bare(home.path()).args(["validate", "--scenarios"]));
+    assert_success(&out);
+    let text = stdout(&out);
+    for (name, param) in [
+        ("bench", "clients"),
+        ("complexity", "samples"),
+        ("pubsub-live", "wait_ms"),
+        ("ttl-jitter", "jitter_s"),
+        ("window-burst", "before_edge_ms"),
+    ] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+        assert!(text.contains(param), "{name}'s {param} missing:\n{text}");
+    }
+}

@@ -15,6 +15,10 @@ use crate::term;
 use crate::term::prompt::NoPrompts;
 
 pub async fn run(settings: &Settings, args: ValidateArgs) -> Result<u8> {
+    if args.scenarios {
+        term::out(&scenario_reference());
+        return Ok(0);
+    }
     let files = if args.paths.is_empty() {
         loader::sources(settings.lessons_dir.as_deref())?
     } else {
@@ -157,4 +161,20 @@ async fn live(settings: &Settings, url: &str, l: &Loaded) -> Result<Vec<LoadErro
     )
     .await;
     Ok(out)
+}
+
+/// Every scenario with its summary and parameter table, as a lesson author needs them.
+fn scenario_reference() -> String {
+    let mut out = String::new();
+    for (name, summary) in crate::scenarios::list() {
+        out.push_str(&format!("\n{} — {summary}\n", term::heading(name)));
+        let rows = crate::scenarios::parameter_table(name).unwrap_or_default();
+        let mut t =
+            term::table::new_table(vec!["parameter", "type", "default", "range", "meaning"]);
+        for r in rows {
+            t.add_row(vec![r.name, r.kind, r.default, r.range, r.meaning]);
+        }
+        out.push_str(&format!("{t}\n"));
+    }
+    out
 }
