@@ -142,29 +142,35 @@ pub fn executed(e: &[Executed], width: usize) -> String {
     out
 }
 
-pub fn checks(results: &[CheckResult]) -> String {
+pub fn checks(results: &[CheckResult], width: usize) -> String {
     let mut out = String::new();
     for r in results {
-        // A passing reply check is one line: the reply is on the screen just above.
-        if r.passed && r.what.starts_with("reply") {
-            out.push_str(&format!("  {} {} matches\n", "✓".green(), r.what));
+        let (mark, text) = if r.passed && r.what.starts_with("reply") {
+            // A passing reply check is one line: the reply is on the screen just above.
+            ("✓".green().to_string(), format!("{} matches", r.what))
         } else if r.passed && r.actual.contains('\n') {
-            out.push_str(&format!("  {} {}\n", "✓".green(), r.what));
+            ("✓".green().to_string(), r.what.clone())
         } else if r.passed {
-            out.push_str(&format!(
-                "  {} {}: {}\n",
-                "✓".green(),
-                printable_str(&r.what),
-                printable_str(&r.actual)
-            ));
+            (
+                "✓".green().to_string(),
+                format!("{}: {}", printable_str(&r.what), printable_str(&r.actual)),
+            )
         } else {
-            out.push_str(&format!(
-                "  {} {}: expected {}, got {}\n",
-                "✗".red().bold(),
-                printable_str(&r.what),
-                printable_str(&r.expected).green(),
-                printable_str(&r.actual).red()
-            ));
+            (
+                "✗".red().bold().to_string(),
+                format!(
+                    "{}: expected {}, got {}",
+                    printable_str(&r.what),
+                    printable_str(&r.expected).green(),
+                    printable_str(&r.actual).red()
+                ),
+            )
+        };
+        if text.contains('\n') {
+            // A multi-line reply in a diff keeps its own lines.
+            out.push_str(&format!("  {mark} {text}\n"));
+        } else {
+            out.push_str(&labeled("✓", &mark, &text, "  ", width));
         }
     }
     out

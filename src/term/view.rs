@@ -160,7 +160,7 @@ pub fn text(event: &Event<'_>, width: usize) -> String {
         Event::Preview(p) | Event::Solution(p) | Event::ThreeTries(p) => preview_planned(p, width),
         Event::Executed(e) => executed(e, width),
         Event::Reply(v) => render(v),
-        Event::Checks(r) => checks(r),
+        Event::Checks(r) => checks(r, width),
         Event::Keys(k) => keys(k),
         Event::After(a) => after(a, width),
         Event::Compare(r) => compare(r, width),
