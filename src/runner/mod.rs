@@ -33,6 +33,18 @@ use crate::redis::tokenize::{display_args, tokenize};
 use checks::CheckResult;
 use gate::{Arg, Gate, Origin};
 
+/// Rows of the key table beyond this are counted, not shown (`redislab inspect` shows all).
+pub const KEY_TABLE_ROWS: usize = 12;
+
+/// The key table after a step: its first `marked` rows are the step's own keys.
+#[derive(Debug, Clone, Default)]
+pub struct KeyTable {
+    pub rows: Vec<KeyInfo>,
+    pub marked: usize,
+    /// Lesson keys left out for room.
+    pub more: usize,
+}
+
 /// A command that ran and its reply.
 #[derive(Debug, Clone)]
 pub struct Executed {
@@ -361,37 +373,65 @@ impl<'a> Engine<'a> {
         checks::evaluate(&mut self.admin, checks, replies, metrics, &self.vars).await
     }
 
-    /// The key table for a step: its `show_keys`, else the lesson's key patterns.
-    pub async fn key_table(
-        &mut self,
-        lesson: &Lesson,
-        step: Option<&Step>,
-    ) -> Result<Vec<KeyInfo>> {
+    /// The key table after a step: the step's own keys (`show_keys`) first and marked, then the
+    /// rest of the lesson's keys, so the table's scope never changes from step to step. At most
+    /// `KEY_TABLE_ROWS` rows; how many more there are is counted.
+    pub async fn key_table(&mut self, lesson: &Lesson, step: Option<&Step>) -> Result<KeyTable> {
         self.thaw().await?;
-        let patterns = match step.and_then(|s| s.show_keys.as_ref()) {
-            Some(p) => p.clone(),
-            None => lesson.keys.clone(),
+        let own = match step.and_then(|s| s.show_keys.as_ref()) {
+            Some(p) => self.keys_of(p).await?,
+            None => Vec::new(),
         };
-        let mut exact = Vec::new();
+        let mut rest = self.keys_of(&lesson.keys).await?;
+        rest.retain(|k| !own.contains(k));
+        let marked = own.len();
+        let mut keys = own;
+        keys.extend(rest);
+        let more = keys.len().saturating_sub(KEY_TABLE_ROWS.max(marked));
+        keys.truncate(KEY_TABLE_ROWS.max(marked));
+        let exact: Vec<Vec<u8>> = step
+            .and_then(|s| s.show_keys.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|p| self.expand(p).ok())
+            .filter(|p| !p.contains(['*', '?', '[']))
+            .map(String::into_bytes)
+            .collect();
+        let infos = inspect::describe(&mut self.admin, &keys).await?;
+        // A key a pattern found that vanished meanwhile is dropped; a named key stays as "none".
+        let mut rows = Vec::new();
+        let mut marked_rows = 0;
+        for (i, info) in infos.into_iter().enumerate() {
+            if info.exists() || exact.contains(&info.key.clone().into_bytes()) {
+                if i < marked {
+                    marked_rows += 1;
+                }
+                rows.push(info);
+            }
+        }
+        Ok(KeyTable {
+            rows,
+            marked: marked_rows,
+            more,
+        })
+    }
+
+    /// The keys (patterns expanded and scanned, exact names kept) in first-seen order.
+    async fn keys_of(&mut self, patterns: &[String]) -> Result<Vec<Vec<u8>>> {
         let mut keys: Vec<Vec<u8>> = Vec::new();
-        for p in &patterns {
+        for p in patterns {
             let p = self.expand(p)?;
-            if p.contains('*') || p.contains('?') || p.contains('[') {
-                let (found, _) = inspect::scan_keys(&mut self.admin, &p, 50).await?;
+            if p.contains(['*', '?', '[']) {
+                let (mut found, _) = inspect::scan_keys(&mut self.admin, &p, 200).await?;
+                found.sort();
                 keys.extend(found);
             } else {
-                exact.push(p.clone().into_bytes());
                 keys.push(p.into_bytes());
             }
         }
         let mut seen = std::collections::HashSet::new();
         keys.retain(|k| seen.insert(k.clone()));
-        let infos = inspect::describe(&mut self.admin, &keys).await?;
-        // Keys found by a pattern that vanished meanwhile are dropped; named keys stay as "none".
-        Ok(infos
-            .into_iter()
-            .filter(|i| i.exists() || exact.contains(&i.key.clone().into_bytes()))
-            .collect())
+        Ok(keys)
     }
 
     /// Fast-forwards time for keys: shortens each remaining TTL by `seconds` (PEXPIRE), which

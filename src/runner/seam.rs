@@ -6,7 +6,6 @@
 use anyhow::Result;
 use redis::Value;
 
-use crate::inspect::KeyInfo;
 use crate::lesson::model::Lesson;
 use crate::measure::{Silent as SilentTicker, Ticker};
 use crate::runner::Executed;
@@ -100,7 +99,7 @@ pub enum Event<'a> {
     /// The reply to one typed command.
     Reply(&'a Value),
     Checks(&'a [CheckResult]),
-    Keys(&'a [KeyInfo]),
+    Keys(&'a crate::runner::KeyTable),
     /// What to look at, once the step ran.
     After(&'a str),
     Compare(&'a CompareReport),

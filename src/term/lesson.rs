@@ -4,14 +4,13 @@
 
 use colored::Colorize;
 
-use crate::inspect::KeyInfo;
 use crate::lesson::model::Lesson;
 use crate::measure::human_us;
 use crate::redis::render::{printable_str, render_for};
-use crate::runner::Executed;
 use crate::runner::checks::CheckResult;
 use crate::runner::compare::CompareReport;
 use crate::runner::seam::Planned;
+use crate::runner::{Executed, KeyTable};
 use crate::scenarios::ScenarioReport;
 
 use super::text::{flow, labeled};
@@ -176,11 +175,27 @@ pub fn checks(results: &[CheckResult], width: usize) -> String {
     out
 }
 
-pub fn keys(infos: &[KeyInfo]) -> String {
-    if infos.is_empty() {
+/// The key table after a step: the step's own keys marked `▸` when other lesson keys are shown
+/// too, and how many lesson keys were left out.
+pub fn keys(table: &KeyTable) -> String {
+    if table.rows.is_empty() {
         return format!("{}\n", "(no keys of this lesson yet)".dimmed());
     }
-    format!("{}\n", super::table::keys(infos))
+    let marks: Vec<bool> = (0..table.rows.len())
+        .map(|i| i < table.marked && table.marked < table.rows.len())
+        .collect();
+    let mut out = format!("{}\n", super::table::keys_marked(&table.rows, &marks));
+    if table.more > 0 {
+        out.push_str(&format!(
+            "{}\n",
+            format!(
+                "… and {} more key(s) of this lesson: `redislab inspect` shows them all",
+                table.more
+            )
+            .dimmed()
+        ));
+    }
+    out
 }
 
 pub fn scenario(r: &ScenarioReport, width: usize) -> String {

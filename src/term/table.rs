@@ -31,10 +31,15 @@ pub fn align_right(t: &mut Table, columns: &[usize]) {
 /// The key table: key, type, TTL, size, encoding, memory, value. On a narrow terminal memory
 /// and then encoding go first, and a long value is cut, before a key name is ever wrapped.
 pub fn keys(infos: &[KeyInfo]) -> String {
-    keys_at(infos, usize::from(super::width()))
+    keys_at(infos, &[], usize::from(super::width()))
 }
 
-pub fn keys_at(infos: &[KeyInfo], width: usize) -> String {
+/// The key table with the rows `marks` says marked `▸` (the step's own keys).
+pub fn keys_marked(infos: &[KeyInfo], marks: &[bool]) -> String {
+    keys_at(infos, marks, usize::from(super::width()))
+}
+
+pub fn keys_at(infos: &[KeyInfo], marks: &[bool], width: usize) -> String {
     let show_memory = width >= 110;
     let show_encoding = width >= 80;
     let mut header = vec!["key", "type", "TTL", "size"];
@@ -49,7 +54,9 @@ pub fn keys_at(infos: &[KeyInfo], width: usize) -> String {
     t.set_width(width as u16);
     let longest_key = infos
         .iter()
-        .map(|k| printable_str(&k.key).chars().count())
+        .map(|k| {
+            printable_str(&k.key).chars().count() + if marks.iter().any(|m| *m) { 2 } else { 0 }
+        })
         .max()
         .unwrap_or(3);
     // The key column is never squeezed below its longest name (up to half the screen).
@@ -60,10 +67,17 @@ pub fn keys_at(infos: &[KeyInfo], width: usize) -> String {
     }
     // What is left for the value, about two lines of it.
     let value_room = width.saturating_sub(longest_key + 40).max(12) * 2;
-    for k in infos {
+    for (i, k) in infos.iter().enumerate() {
+        let mark = if marks.get(i).copied().unwrap_or(false) {
+            "▸ "
+        } else if marks.iter().any(|m| *m) {
+            "  "
+        } else {
+            ""
+        };
         let mut row = vec![
             // Every cell but the numbers comes from the server: escaped, never raw.
-            printable_str(&k.key).into_owned(),
+            format!("{mark}{}", printable_str(&k.key)),
             printable_str(&k.key_type).into_owned(),
             if k.exists() {
                 human_ttl(k.ttl_ms)
@@ -124,7 +138,7 @@ mod tests {
     #[test]
     fn narrow_tables_drop_columns_before_they_break_a_key() {
         let infos = [info("lab:coupon:1:stock"), info("lab:coupon:1:owners")];
-        let narrow = keys_at(&infos, 60);
+        let narrow = keys_at(&infos, &[], 60);
         assert!(narrow.contains("lab:coupon:1:stock"), "{narrow}");
         assert!(narrow.contains("lab:coupon:1:owners"), "{narrow}");
         assert!(
@@ -132,7 +146,8 @@ mod tests {
             "{narrow}"
         );
         assert!(narrow.lines().all(|l| l.chars().count() <= 60), "{narrow}");
-        let wide = keys_at(&infos, 120);
+        let wide = keys_at(&infos, &[true, false], 120);
+        assert!(wide.contains("▸ lab:coupon:1:stock"), "{wide}");
         assert!(
             wide.contains("memory") && wide.contains("encoding"),
             "{wide}"

@@ -2,8 +2,9 @@
 //! work (run commands, time a comparison, race workers ...) and returns `Ran`; `finish` then
 //! checks the result, shows the key table by the one rule below, and says what to look at.
 //!
-//! The key table rule (LESSONS.md states it too): after every step the table shows the step's
-//! `show_keys` if it has them, else the lesson's `keys`; `show_keys: []` hides it.
+//! The key table rule (LESSONS.md states it too): after every step the table shows the lesson's
+//! keys, the step's `show_keys` first and marked, at most `KEY_TABLE_ROWS` rows; `show_keys: []`
+//! hides it.
 
 mod compare;
 mod exercise;
