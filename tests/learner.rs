@@ -200,6 +200,7 @@ struct Seen {
     wrong_answers: Vec<String>,
     correct: usize,
     helps: Vec<String>,
+    texts: Vec<String>,
 }
 
 impl View for Seen {
@@ -207,7 +208,10 @@ impl View for Seen {
         match event {
             Event::Checks(r) => self.failed_checks += r.iter().filter(|r| !r.passed).count(),
             Event::Restored { index } => self.restored.push(index),
-            Event::StepHeader { index, .. } => self.headers.push(index),
+            Event::StepHeader { index, text, .. } => {
+                self.headers.push(index);
+                self.texts.push(text.to_string());
+            }
             Event::Refused(why) => self.refused.push(why.to_string()),
             Event::Trials(t) => self
                 .trial_failures
@@ -449,6 +453,35 @@ async fn help_at_the_exercise_prompt_shows_the_syntax_and_costs_no_try() {
         seen.helps
     );
     assert_eq!(seen.correct, 1, "the learner's own answer was accepted");
+    assert!(
+        summary.failed_steps.is_empty(),
+        "{:?}",
+        summary.failed_steps
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn later_steps_quote_the_token_the_learner_chose() {
+    let redis = TestRedis::start();
+    let mut learner = Scripted {
+        exercise: [ExerciseAction::Type(
+            "SET lab:lock:coupon:1 learner-chosen NX PX 30000".into(),
+        )]
+        .into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    let summary = walk(&redis, "07", &mut learner, &mut seen).await;
+    assert!(
+        seen.texts
+            .iter()
+            .any(|t| t.contains("your old token, learner-chosen")),
+        "no step quoted the learner's token"
+    );
+    assert!(
+        !seen.texts.iter().any(|t| t.contains("my-token")),
+        "a step still quotes the solution's token"
+    );
     assert!(
         summary.failed_steps.is_empty(),
         "{:?}",

@@ -152,6 +152,9 @@ pub enum StepKind {
         trials: Vec<Trial>,
         /// Answers that must be refused; `validate --live` proves each one is.
         wrong_answers: Vec<WrongAnswer>,
+        /// Variables read from the state the learner's answer left (`{token: "GET key"}`), so
+        /// later texts and commands use what the learner typed, not the solution's values.
+        keep: BTreeMap<String, String>,
     },
     /// The same job in Redis and SQLite, timed side by side.
     Compare {
@@ -228,6 +231,8 @@ pub struct RawStep {
     #[serde(default)]
     wrong_answers: Option<Vec<WrongAnswer>>,
     #[serde(default)]
+    keep: Option<BTreeMap<String, String>>,
+    #[serde(default)]
     iterations: Option<u32>,
     #[serde(default)]
     redis: Option<RedisSide>,
@@ -261,7 +266,14 @@ impl TryFrom<RawStep> for Step {
         let mut extra = Vec::new();
         let allowed: &[&str] = match r.kind {
             KindName::Run => &["commands"],
-            KindName::Exercise => &["goal", "hints", "solution", "trials", "wrong_answers"],
+            KindName::Exercise => &[
+                "goal",
+                "hints",
+                "solution",
+                "trials",
+                "wrong_answers",
+                "keep",
+            ],
             KindName::Compare => &["iterations", "redis", "sqlite"],
             KindName::Scenario => &["scenario", "params"],
             KindName::Wait => &["seconds", "keys"],
@@ -274,6 +286,7 @@ impl TryFrom<RawStep> for Step {
             ("solution", r.solution.is_some()),
             ("trials", r.trials.is_some()),
             ("wrong_answers", r.wrong_answers.is_some()),
+            ("keep", r.keep.is_some()),
             ("iterations", r.iterations.is_some()),
             ("redis", r.redis.is_some()),
             ("sqlite", r.sqlite.is_some()),
@@ -309,6 +322,7 @@ impl TryFrom<RawStep> for Step {
                 solution: r.solution.ok_or_else(|| missing("solution"))?,
                 trials: r.trials.unwrap_or_default(),
                 wrong_answers: r.wrong_answers.unwrap_or_default(),
+                keep: r.keep.unwrap_or_default(),
             },
             KindName::Compare => StepKind::Compare {
                 iterations: r.iterations.unwrap_or_else(default_iterations),

@@ -92,6 +92,7 @@ impl<'b> Walker<'_, 'b> {
                 }
                 StepKind::Exercise { solution, .. } => {
                     self.engine.run_commands(solution).await?;
+                    steps::keep(self.engine, step).await?;
                 }
                 _ => {}
             }

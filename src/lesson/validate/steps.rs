@@ -32,8 +32,17 @@ pub(super) fn step_commands(ctx: &mut Ctx<'_>, n: usize, step: &Step) -> Vec<Com
                     ),
                 );
             }
-            // Trial set-ups and declared wrong answers are lesson commands too.
+            // Trial set-ups, declared wrong answers and `keep` reads are lesson commands too.
             let mut all = solution.clone();
+            if let StepKind::Exercise { keep, .. } = &step.kind {
+                all.extend(keep.iter().map(|(name, line)| {
+                    CommandSpec::Full(crate::lesson::model::FullCommand {
+                        cmd: line.clone(),
+                        save_as: Some(name.clone()),
+                        connection: None,
+                    })
+                }));
+            }
             all.extend(
                 trials
                     .iter()

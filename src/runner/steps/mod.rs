@@ -202,6 +202,7 @@ async fn end_of(ctx: &mut Ctx<'_, '_>, step: &Step, ran: Ran) -> Result<StepEnd>
         Ran::Back => StepEnd::Back,
         Ran::Skipped(why) => StepEnd::Skipped(why),
         Ran::Done(done) => {
+            keep(ctx.engine, step).await?;
             let passed = finish(ctx, step, &done).await?;
             StepEnd::Done {
                 passed,
@@ -210,6 +211,17 @@ async fn end_of(ctx: &mut Ctx<'_, '_>, step: &Step, ran: Ran) -> Result<StepEnd>
             }
         }
     })
+}
+
+/// An exercise's `keep`: variables read from the state the learner's answer left, so later
+/// steps quote what the learner typed. (Replies are tainted values: never code.)
+pub async fn keep(engine: &mut crate::runner::Engine<'_>, step: &Step) -> Result<()> {
+    if let StepKind::Exercise { keep, .. } = &step.kind {
+        for (name, line) in keep {
+            engine.run_line(line, None, Some(name)).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The one end of every step: replies, checks, the key table, and the `after` text (only when
