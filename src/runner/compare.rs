@@ -30,6 +30,8 @@ pub struct CompareReport {
     pub iterations: u32,
     pub rows: Vec<Measured>,
     pub metrics: BTreeMap<String, f64>,
+    /// What this run showed, written from its own numbers (never a fixed claim).
+    pub conclusion: String,
 }
 
 /// A sampler for `iterations` timed runs after `warmup`, one operation each.
@@ -189,15 +191,72 @@ pub fn report(iterations: u32, redis: Measured, memory: Measured, wal: Measured)
     metrics.insert("redis_p50_us".into(), redis.p50_us);
     metrics.insert("sqlite_memory_p50_us".into(), memory.p50_us);
     metrics.insert("sqlite_wal_p50_us".into(), wal.p50_us);
+    // How many times Redis's p50 each SQLite mode took: below 1 means SQLite was faster.
+    let ratio = |m: &Measured| {
+        if redis.p50_us > 0.0 {
+            m.p50_us / redis.p50_us
+        } else {
+            f64::NAN
+        }
+    };
+    metrics.insert("sqlite_memory_vs_redis".into(), ratio(&memory));
+    metrics.insert("sqlite_wal_vs_redis".into(), ratio(&wal));
+    let conclusion = conclusion(&redis, &[&memory, &wal]);
     CompareReport {
         iterations,
         rows: vec![redis, memory, wal],
         metrics,
+        conclusion,
     }
+}
+
+/// "On this run Redis (GET) was fastest at p50: SQLite in memory took 1.4× as long, ...".
+fn conclusion(redis: &Measured, sqlite: &[&Measured]) -> String {
+    let side = |m: &Measured| {
+        let r = m.p50_us / redis.p50_us;
+        if !r.is_finite() {
+            format!("{} could not be compared", m.label)
+        } else if r >= 1.05 {
+            format!("{} took {r:.1}× as long as Redis", m.label)
+        } else if r <= 0.95 {
+            format!("{} was {:.1}× faster than Redis", m.label, 1.0 / r)
+        } else {
+            format!("{} was about as fast as Redis", m.label)
+        }
+    };
+    let parts: Vec<String> = sqlite.iter().map(|m| side(m)).collect();
+    format!(
+        "On this run, at p50: {} ({}: {}).",
+        parts.join("; "),
+        redis.label,
+        crate::measure::human_us(redis.p50_us)
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_conclusion_is_written_from_the_numbers() {
+        let m = |label: &str, p50: f64| Measured {
+            label: label.into(),
+            p50_us: p50,
+            p99_us: p50,
+            ops_per_s: 0.0,
+        };
+        let r = report(
+            10,
+            m("Redis GET", 10.0),
+            m("SQLite in memory", 1.0),
+            m("SQLite WAL file", 30.0),
+        );
+        assert_eq!(
+            r.conclusion,
+            "On this run, at p50: SQLite in memory was 10.0× faster than Redis; SQLite WAL file took 3.0× as long as Redis (Redis GET: 10.0 µs)."
+        );
+        assert_eq!(r.metrics["sqlite_memory_vs_redis"], 0.1);
+        assert_eq!(r.metrics["sqlite_wal_vs_redis"], 3.0);
+    }
+
     use super::*;
 
     #[test]
@@ -223,6 +282,6 @@ mod tests {
         assert_eq!(wal.label, "SQLite WAL file");
         let r = report(20, m, mem, wal);
         assert_eq!(r.rows.len(), 3);
-        assert_eq!(r.metrics.len(), 3);
+        assert_eq!(r.metrics.len(), 5);
     }
 }

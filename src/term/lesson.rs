@@ -245,7 +245,11 @@ pub fn compare(r: &CompareReport, width: usize) -> String {
          run the step again to see your spread.",
         r.iterations
     );
-    format!("{t}\n{}", flow(&note, "", width).dimmed())
+    format!(
+        "{t}\n{}{}",
+        labeled("→", &"→".cyan().to_string(), &r.conclusion, "  ", width),
+        flow(&note, "", width).dimmed()
+    )
 }
 
 pub fn after(text: &str, width: usize) -> String {
