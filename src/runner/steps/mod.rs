@@ -77,15 +77,31 @@ impl Ctx<'_, '_> {
             .unwrap_or_else(|_| text.to_string())
     }
 
-    /// The preview of command specs: the line and the client of each.
+    /// The preview of command specs: the line and the client of each. Each argument is filled
+    /// in on its own, as it will be sent (a `let` script stays one argument, shown quoted); an
+    /// argument naming a value the step has not saved yet shows as written.
     pub fn planned(&self, specs: &[CommandSpec]) -> Vec<Planned> {
         specs
             .iter()
             .map(|c| Planned {
-                line: self.soft(c.line()),
+                line: self.preview_line(c.line()),
                 connection: c.connection().map(str::to_string),
             })
             .collect()
+    }
+
+    fn preview_line(&self, template: &str) -> String {
+        let Ok(args) = crate::redis::tokenize::tokenize(template) else {
+            return self.soft(template);
+        };
+        let filled: Vec<Vec<u8>> = args
+            .into_iter()
+            .map(|a| match String::from_utf8(a) {
+                Ok(text) => self.soft(&text).into_bytes(),
+                Err(e) => e.into_bytes(),
+            })
+            .collect();
+        crate::redis::tokenize::display_args(&filled)
     }
 
     /// The learner's `help` word at a typing prompt: `help` alone lists the words, `help SET`
