@@ -27,7 +27,12 @@ pub async fn run(settings: &Settings, args: ProgressArgs) -> Result<u8> {
             l.lesson.id.clone(),
             l.lesson.title.clone(),
             match p {
-                Some(p) if p.completed_at.is_some() => format!("{n}/{n} ✓"),
+                Some(p) if p.completed_at.is_some() && p.skipped.is_empty() => {
+                    format!("{n}/{n} ✓")
+                }
+                Some(p) if p.completed_at.is_some() => {
+                    format!("{n}/{n} ✓, {} skipped", p.skipped.len())
+                }
                 Some(p) if p.last_step > 0 => {
                     let mut cell = format!("{}/{n}", p.last_step);
                     if !p.failed.is_empty() {

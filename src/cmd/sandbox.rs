@@ -299,8 +299,9 @@ impl Session<'_> {
              clear            clear the screen\n  \
              quit, exit       leave (or Ctrl-D)\n\n\
              SUBSCRIBE prints messages until Ctrl-C; Ctrl-C also abandons a blocking command.\n\
-             Commands that act on the whole server (FLUSHALL, CONFIG SET, ...) and scripts run only on\n\
-             redislab's managed server (--managed), where an ACL user keeps even scripts inside {prefix}*.\n\n"
+             Commands that act on the whole server (FLUSHALL, CONFIG SET, ...) are never run from the\n\
+             sandbox: other namespaces share the server. Scripts run only on redislab's managed server\n\
+             (--managed), where an ACL user keeps even scripts inside {prefix}*.\n\n"
         ));
     }
 }

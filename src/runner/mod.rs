@@ -210,6 +210,13 @@ impl<'a> Engine<'a> {
     /// Puts the lesson's keys back as `s` saw them.
     pub async fn restore(&mut self, s: &snapshot::Snapshot) -> Result<()> {
         self.frozen = None;
+        // A transaction the learner left open (MULTI without EXEC) would queue every later
+        // command, the solution's included: the connections start clean again.
+        for conn in self.conns.values_mut() {
+            for word in ["DISCARD", "UNWATCH"] {
+                let _ = send(conn, &[word.as_bytes().to_vec()]).await;
+            }
+        }
         let now = self.current_lesson_keys().await?;
         s.restore_all(&mut self.admin, &self.namespace, &now).await
     }

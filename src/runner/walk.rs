@@ -94,7 +94,32 @@ impl<'b> Walker<'_, 'b> {
                     self.engine.run_commands(solution).await?;
                     steps::keep(self.engine, step).await?;
                 }
-                _ => {}
+                // Time that passed in a wait, a race's final state, a compare's data: later
+                // steps expect them.
+                StepKind::Wait { seconds, keys } => {
+                    self.engine
+                        .fast_forward(self.lesson, keys.as_ref(), *seconds)
+                        .await?;
+                }
+                StepKind::Race(race) => {
+                    let ctx = crate::runner::race::RaceContext {
+                        server: self.engine.server,
+                        gate: &self.engine.gate,
+                        vars: &self.engine.vars,
+                        ticker: &crate::measure::Silent,
+                    };
+                    crate::runner::race::run(race, &ctx).await?;
+                }
+                StepKind::Compare { redis, .. } => {
+                    let setup: Vec<crate::lesson::model::CommandSpec> = redis
+                        .setup
+                        .iter()
+                        .cloned()
+                        .map(crate::lesson::model::CommandSpec::Line)
+                        .collect();
+                    self.engine.run_quiet(&setup).await?;
+                }
+                StepKind::Scenario { .. } => {}
             }
         }
         Ok(())

@@ -84,6 +84,16 @@ pub fn notice(message: &str) {
     let _ = writeln!(std::io::stderr(), "{}", message.yellow());
 }
 
+/// A notice redislab wrote itself (a refusal of the gate, whose server-sourced parts, such as
+/// key names, were escaped where it was made), already flowed into lines: each line on stderr
+/// as it is, so line breaks and punctuation stay text, not escapes.
+pub fn notice_lines(text: &str) {
+    let mut e = std::io::stderr().lock();
+    for line in text.lines() {
+        let _ = writeln!(e, "{}", line.yellow());
+    }
+}
+
 /// Writes to stdout; a closed pipe is not an error worth a backtrace.
 pub fn out(text: &str) {
     let mut o = std::io::stdout().lock();

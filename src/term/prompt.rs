@@ -75,6 +75,7 @@ impl Prompter for Inquire {
         let r = ask(|| {
             Select::new("What now?", options.clone())
                 .without_help_message()
+                .without_filtering()
                 .prompt()
         })?;
         Ok(match r {
@@ -112,7 +113,8 @@ impl Prompter for Inquire {
         Ok(match r {
             None => ExerciseAction::Quit,
             Some(s) => match s.trim().to_ascii_lowercase().as_str() {
-                "" | "hint" => ExerciseAction::Hint,
+                "" | "help" => ExerciseAction::Type("help".into()),
+                "hint" => ExerciseAction::Hint,
                 "solution" => ExerciseAction::Solution,
                 "goal" => ExerciseAction::Goal,
                 "skip" => ExerciseAction::Skip,
@@ -173,6 +175,7 @@ impl Prompter for Inquire {
         let r = ask(|| {
             Select::new("This step's checks failed. What now?", options.clone())
                 .without_help_message()
+                .without_filtering()
                 .prompt()
         })?;
         Ok(match r {

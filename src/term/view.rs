@@ -116,7 +116,7 @@ impl View for TermView {
         let width = usize::from(super::width());
         let text = match &event {
             Event::Refused(why) => {
-                super::notice(flow(&format!("(refused) {why}"), "", width).trim_end());
+                super::notice_lines(&flow(&format!("(refused) {why}"), "", width));
                 return;
             }
             Event::Preview(p) => self.planned(p, width),

@@ -42,6 +42,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
     let mut hint_at = 0;
     // What the learner typed since the exercise (or its last reset) began: replayed in trials.
     let mut typed: Vec<String> = Vec::new();
+    let mut in_transaction = false;
     loop {
         ctx.engine.freeze().await?;
         match ctx.prompter.exercise_action(misses)? {
@@ -80,6 +81,21 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 }
                 typed.push(line.clone());
                 ctx.view.show(Event::Reply(&executed.reply));
+                // Inside MULTI the commands are only queued: judge after EXEC (or DISCARD).
+                let word = line
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_uppercase();
+                if word == "MULTI" {
+                    in_transaction = true;
+                }
+                if matches!(word.as_str(), "EXEC" | "DISCARD") {
+                    in_transaction = false;
+                }
+                if in_transaction {
+                    continue;
+                }
                 if judge(ctx, step, &typed, &executed.reply).await? {
                     ctx.view.show(Event::Correct);
                     return Ok(Ran::Done(Done {
@@ -96,6 +112,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 if let Some(before) = ctx.before {
                     ctx.engine.restore(before).await?;
                     typed.clear();
+                    in_transaction = false;
                     ctx.view.show(Event::Notice(
                         "The keys are back as the exercise found them: try again.",
                     ));
@@ -188,11 +205,14 @@ const OPTIONS: &[&str] = &[
     ">",
 ];
 
-/// The command name and its option words, in order.
+/// The command name, its option words in order, and how many other arguments it has.
 fn shape(line: &str) -> Vec<String> {
     let mut words = line.split_whitespace().map(str::to_ascii_uppercase);
     let mut out: Vec<String> = words.next().into_iter().collect();
-    out.extend(words.filter(|w| OPTIONS.contains(&w.as_str())));
+    let (options, others): (Vec<String>, Vec<String>) =
+        words.partition(|w| OPTIONS.contains(&w.as_str()));
+    out.extend(options);
+    out.push(others.len().to_string());
     out
 }
 
@@ -285,5 +305,6 @@ mod tests {
             shape("SET lab:k tok NX PX 30000")
         );
         assert_ne!(shape("SETNX lab:k tok"), shape("SET lab:k tok NX"));
+        assert_ne!(shape("SADD lab:k a b c"), shape("SADD lab:k a"));
     }
 }

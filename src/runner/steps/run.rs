@@ -92,6 +92,16 @@ async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran>
                 ctx.view.show(Event::Refused(why));
                 continue;
             }
+            // A typo (a command Redis does not know, or the wrong number of arguments) is
+            // answered and typed again, as in redis-cli: it does not use up the step's command.
+            let as_written = typed.split_whitespace().eq(line.split_whitespace());
+            if !word.is_empty() && !as_written && is_typo(&executed.reply) {
+                ctx.view.show(Event::Reply(&executed.reply));
+                ctx.view.show(Event::Notice(
+                    "That was not the step's command: type it again, or press Enter to run it.",
+                ));
+                continue;
+            }
             // A typed command is already on the screen (the prompt's own line): only its reply
             // follows, as in redis-cli. Enter alone shows the line it ran.
             if word.is_empty() {
@@ -109,4 +119,15 @@ async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran>
         show_executed: false,
         ..Done::default()
     }))
+}
+
+/// Whether Redis refused the line as written rather than ran it.
+fn is_typo(reply: &redis::Value) -> bool {
+    match reply {
+        redis::Value::ServerError(e) => {
+            let detail = e.details().unwrap_or_default();
+            detail.starts_with("unknown command") || detail.starts_with("wrong number of arguments")
+        }
+        _ => false,
+    }
 }
