@@ -4,7 +4,8 @@
 
 use anyhow::Result;
 use redis::Value;
-use redis::aio::{ConnectionLike, MultiplexedConnection};
+use crate::redis::conn::Conn;
+use redis::aio::ConnectionLike;
 use serde::Serialize;
 
 use crate::redis::render::repr;
@@ -43,39 +44,25 @@ pub struct Snapshot {
     pub truncated: bool,
 }
 
-/// SCANs for keys matching `pattern` (never KEYS: SCAN does not block the server).
+/// SCANs for keys matching `pattern` (never KEYS: SCAN does not block the server), on every
+/// master of a cluster.
 pub async fn scan_keys(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     pattern: &str,
     limit: usize,
 ) -> Result<(Vec<Vec<u8>>, bool)> {
-    let mut cursor: u64 = 0;
-    let mut keys: Vec<Vec<u8>> = Vec::new();
-    loop {
-        let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(500)
-            .query_async(conn)
-            .await?;
-        keys.extend(batch);
-        cursor = next;
-        if cursor == 0 || keys.len() > limit {
-            break;
-        }
-    }
+    // On a cluster every master is scanned in turn: each holds only its own slots' keys.
+    let (mut keys, stopped) = conn.scan_match(pattern, 500, limit).await?;
     keys.sort();
     keys.dedup();
-    let truncated = keys.len() > limit || (cursor != 0);
+    let truncated = keys.len() > limit || stopped;
     keys.truncate(limit);
     Ok((keys, truncated))
 }
 
 /// Scans and describes: the whole `inspect` in one call.
 pub async fn snapshot(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     pattern: &str,
     limit: usize,
 ) -> Result<Snapshot> {
@@ -90,7 +77,7 @@ pub async fn snapshot(
 }
 
 async fn raw_pipeline(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     pipe: &redis::Pipeline,
     n: usize,
 ) -> Result<Vec<Value>> {
@@ -163,7 +150,7 @@ fn more(shown: usize, total: Option<i64>) -> &'static str {
 }
 
 /// Describes the given keys in two pipelined round trips. Missing keys come back as `none`.
-pub async fn describe(conn: &mut MultiplexedConnection, keys: &[Vec<u8>]) -> Result<Vec<KeyInfo>> {
+pub async fn describe(conn: &mut Conn, keys: &[Vec<u8>]) -> Result<Vec<KeyInfo>> {
     let mut pipe = redis::pipe();
     for k in keys {
         pipe.cmd("TYPE").arg(k.as_slice());

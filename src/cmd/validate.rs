@@ -53,9 +53,11 @@ pub async fn run(settings: &Settings, args: ValidateArgs) -> Result<u8> {
     };
     let mut conn = match &server {
         Some(s) => Some(
-            redis::Client::open(s.url())?
-                .get_multiplexed_async_connection()
-                .await?,
+            crate::redis::conn::Conn::from(
+                redis::Client::open(s.url())?
+                    .get_multiplexed_async_connection()
+                    .await?,
+            ),
         ),
         None => None,
     };

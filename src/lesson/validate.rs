@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use anyhow::Result;
 use redis::Value;
-use redis::aio::MultiplexedConnection;
+use crate::redis::conn::Conn;
 
 mod classes;
 mod ranges;
@@ -53,7 +53,7 @@ impl Ctx<'_> {
 /// check via COMMAND GETKEYS; without it that check is skipped.
 pub async fn validate_texts(
     files: &[(String, String)],
-    mut getkeys: Option<&mut MultiplexedConnection>,
+    mut getkeys: Option<&mut Conn>,
 ) -> Result<(Vec<Loaded>, Vec<LoadError>)> {
     let mut loaded = Vec::new();
     let mut problems = Vec::new();
@@ -102,7 +102,7 @@ pub async fn validate_texts(
 async fn check_lesson(
     ctx: &mut Ctx<'_>,
     l: &Lesson,
-    mut conn: Option<&mut MultiplexedConnection>,
+    mut conn: Option<&mut Conn>,
 ) -> Result<()> {
     if let Some(m) = ranges::int("format_version", l.format_version.into()) {
         ctx.err("^format_version:", m);
@@ -196,7 +196,7 @@ async fn check_quiz(
     l: &Lesson,
     known: &HashSet<String>,
     managed: bool,
-    mut conn: Option<&mut MultiplexedConnection>,
+    mut conn: Option<&mut Conn>,
 ) -> Result<()> {
     for (i, q) in l.quiz.iter().enumerate() {
         let n = i + 1;
@@ -330,7 +330,7 @@ async fn command(
     line: &str,
     known: &HashSet<String>,
     managed: bool,
-    conn: Option<&mut MultiplexedConnection>,
+    conn: Option<&mut Conn>,
 ) -> Result<()> {
     for v in names_in(line) {
         if !known.contains(&v) {

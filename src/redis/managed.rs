@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use redis::Client;
-use redis::aio::MultiplexedConnection;
+use crate::redis::conn::Conn;
 
 /// A running managed server.
 #[derive(Debug, Clone)]
@@ -302,7 +302,7 @@ async fn stop_by_pid(home: &Path) -> Result<bool> {
 /// no server-wide command (`@admin`, `@dangerous`, keyless writes, as this server classifies
 /// them), so one namespace can neither wipe the others nor reconfigure, expose or stop the server.
 pub async fn ensure_learner(
-    conn: &MultiplexedConnection,
+    conn: &Conn,
     m: &Managed,
     namespace: &str,
 ) -> Result<Client> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use redis::Value;
-use redis::aio::MultiplexedConnection;
+use crate::redis::conn::Conn;
 use serde::Serialize;
 
 use crate::lesson::model::{Check, TtlCheck};
@@ -75,7 +75,7 @@ fn result(
     }
 }
 
-async fn query(conn: &mut MultiplexedConnection, args: &[&[u8]]) -> Result<Value> {
+async fn query(conn: &mut Conn, args: &[&[u8]]) -> Result<Value> {
     let mut cmd = redis::Cmd::new();
     for a in args {
         cmd.arg(*a);
@@ -85,7 +85,7 @@ async fn query(conn: &mut MultiplexedConnection, args: &[&[u8]]) -> Result<Value
 
 /// Evaluates every check. `replies` are the step's replies in order.
 pub async fn evaluate(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     checks: &[Check],
     replies: &[Value],
     metrics: &BTreeMap<String, f64>,
@@ -166,7 +166,7 @@ struct Probe<'a> {
 }
 
 async fn key_checks(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     c: &Check,
     key: &str,
     vars: &Vars,
@@ -186,7 +186,7 @@ async fn key_checks(
 
 /// Existence, type, encoding, TTL and length.
 async fn shape_checks(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     c: &Check,
     p: &Probe<'_>,
 ) -> Result<Vec<CheckResult>> {
@@ -284,7 +284,7 @@ async fn shape_checks(
 
 /// Value, members, scores and fields.
 async fn content_checks(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     c: &Check,
     p: &Probe<'_>,
     vars: &Vars,

@@ -1,0 +1,311 @@
+//! One connection type for a single server and for a Redis Cluster, so every path (lessons,
+//! checks, inspect, reset, the sandbox) works on both without asking which it has. On a
+//! cluster, a key's command goes to the master that owns its hash slot; what has no key to route
+//! by (a whole-keyspace SCAN, MULTI typed line by line) is handled here.
+
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
+use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, ServerError, Value};
+
+/// A connection to Redis: one server, or a whole cluster.
+#[derive(Clone)]
+pub enum Conn {
+    Single(MultiplexedConnection),
+    Cluster(Box<Clustered>),
+}
+
+/// A cluster connection, and the transaction a learner is typing into it. A cluster has no one
+/// node to send a bare `MULTI` to, so MULTI … EXEC is queued here and sent as one atomic
+/// pipeline, routed by its first key (Redis refuses it with CROSSSLOT when the keys live in
+/// different slots, as it would refuse it anywhere).
+#[derive(Clone)]
+pub struct Clustered {
+    conn: ClusterConnection,
+    queued: Option<Vec<Cmd>>,
+}
+
+impl From<MultiplexedConnection> for Conn {
+    fn from(c: MultiplexedConnection) -> Self {
+        Conn::Single(c)
+    }
+}
+
+impl From<ClusterConnection> for Conn {
+    fn from(conn: ClusterConnection) -> Self {
+        Conn::Cluster(Box::new(Clustered { conn, queued: None }))
+    }
+}
+
+/// A server's error reply, as a reply: what a single server's connection gives back, so
+/// `(error) ...` renders the same on both.
+fn as_reply(r: RedisResult<Value>) -> RedisResult<Value> {
+    match r {
+        Err(e) if !e.is_io_error() && !e.is_timeout() && e.kind() != ErrorKind::Client => {
+            match ServerError::try_from(e) {
+                Ok(se) => Ok(Value::ServerError(se)),
+                Err(e) => Err(e),
+            }
+        }
+        other => other,
+    }
+}
+
+fn name_of(cmd: &Cmd) -> String {
+    cmd.args_iter()
+        .next()
+        .map(|a| match a {
+            redis::Arg::Simple(b) => String::from_utf8_lossy(b).to_ascii_uppercase(),
+            _ => String::new(),
+        })
+        .unwrap_or_default()
+}
+
+fn okay() -> Value {
+    Value::Okay
+}
+
+fn error_reply(text: &str) -> Value {
+    let line = format!("-{text}\r\n");
+    redis::parse_redis_value(line.as_bytes()).unwrap_or(Value::Nil)
+}
+
+impl Clustered {
+    async fn command(&mut self, cmd: &Cmd) -> RedisResult<Value> {
+        let name = name_of(cmd);
+        if let Some(queue) = &mut self.queued {
+            return Ok(match name.as_str() {
+                "EXEC" => return self.exec().await,
+                "DISCARD" => {
+                    self.queued = None;
+                    okay()
+                }
+                "MULTI" => error_reply("ERR MULTI calls can not be nested"),
+                "WATCH" => error_reply("ERR WATCH inside MULTI is not allowed"),
+                _ => {
+                    queue.push(cmd.clone());
+                    Value::SimpleString("QUEUED".into())
+                }
+            });
+        }
+        match name.as_str() {
+            "MULTI" => {
+                self.queued = Some(Vec::new());
+                Ok(okay())
+            }
+            "EXEC" => Ok(error_reply("ERR EXEC without MULTI")),
+            "DISCARD" => Ok(error_reply("ERR DISCARD without MULTI")),
+            // One node's INFO: what a single server would answer (the crate asks every master
+            // and returns a map keyed by address).
+            "INFO" => as_reply(
+                self.conn
+                    .route_command(
+                        cmd.clone(),
+                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary),
+                    )
+                    .await,
+            ),
+            _ => as_reply(self.conn.req_packed_command(cmd).await),
+        }
+    }
+
+    async fn exec(&mut self) -> RedisResult<Value> {
+        let queued = self.queued.take().unwrap_or_default();
+        if queued.is_empty() {
+            return Ok(Value::Array(Vec::new()));
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let n = queued.len();
+        for c in queued {
+            pipe.add_command(c);
+        }
+        let replies = as_reply(
+            self.conn
+                .req_packed_commands(&pipe, n + 1, 1)
+                .await
+                .map(|mut v| v.pop().unwrap_or(Value::Nil)),
+        )?;
+        Ok(replies)
+    }
+
+    /// A pipeline: a transaction goes as it is (one slot); any other pipeline is sent command
+    /// by command, each to its own slot's master, so keys of every node can share a pipeline.
+    async fn pipeline(
+        &mut self,
+        pipe: &Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        if pipe.is_transaction() {
+            return self.conn.req_packed_commands(pipe, offset, count).await;
+        }
+        let mut out = Vec::with_capacity(pipe.len());
+        for cmd in pipe.cmd_iter() {
+            out.push(self.command(cmd).await?);
+        }
+        Ok(out.into_iter().skip(offset).take(count).collect())
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => Box::pin(c.command(cmd)),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => Box::pin(c.pipeline(pipeline, offset, count)),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(_) => 0,
+        }
+    }
+}
+
+impl Conn {
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, Conn::Cluster(_))
+    }
+
+    /// `host:port` of every master (a single server: none, it is the only node).
+    pub async fn masters(&mut self) -> RedisResult<Vec<(String, u16)>> {
+        let Conn::Cluster(c) = self else {
+            return Ok(Vec::new());
+        };
+        let reply = c
+            .conn
+            .route_command(
+                redis::cmd("PING"),
+                RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)),
+            )
+            .await?;
+        let Value::Map(pairs) = reply else {
+            return Err(RedisError::from((
+                ErrorKind::Client,
+                "the cluster did not list its masters",
+            )));
+        };
+        let mut out: Vec<(String, u16)> = pairs
+            .iter()
+            .filter_map(|(addr, _)| match addr {
+                Value::BulkString(b) => {
+                    let text = String::from_utf8_lossy(b);
+                    let (host, port) = text.rsplit_once(':')?;
+                    Some((host.to_string(), port.parse().ok()?))
+                }
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Sends `cmd` to one node: the server itself, or the cluster's master at `node`.
+    pub async fn on_node(&mut self, node: Option<&(String, u16)>, cmd: &Cmd) -> RedisResult<Value> {
+        match (self, node) {
+            (Conn::Cluster(c), Some((host, port))) => {
+                c.conn
+                    .route_command(
+                        cmd.clone(),
+                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                            host: host.clone(),
+                            port: *port,
+                        }),
+                    )
+                    .await
+            }
+            (conn, _) => conn.req_packed_command(cmd).await,
+        }
+    }
+
+    /// SCAN MATCH `pattern` over the whole keyspace: every master of a cluster in turn. Stops
+    /// once more than `limit` keys are found; says whether it stopped early.
+    pub async fn scan_match(
+        &mut self,
+        pattern: &str,
+        count: usize,
+        limit: usize,
+    ) -> RedisResult<(Vec<Vec<u8>>, bool)> {
+        let masters = self.masters().await?;
+        let nodes: Vec<Option<&(String, u16)>> = if masters.is_empty() {
+            vec![None]
+        } else {
+            masters.iter().map(Some).collect()
+        };
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for node in nodes {
+            let mut cursor: u64 = 0;
+            loop {
+                let mut cmd = redis::cmd("SCAN");
+                cmd.arg(cursor)
+                    .arg("MATCH")
+                    .arg(pattern)
+                    .arg("COUNT")
+                    .arg(count);
+                let reply = self.on_node(node, &cmd).await?;
+                let (next, batch): (u64, Vec<Vec<u8>>) = redis::from_redis_value(reply)?;
+                keys.extend(batch);
+                cursor = next;
+                if keys.len() > limit {
+                    return Ok((keys, true));
+                }
+                if cursor == 0 {
+                    break;
+                }
+            }
+        }
+        Ok((keys, false))
+    }
+
+    /// The reply to a keyless `cmd` from each master (a single server: its one reply).
+    pub async fn on_each_master(&mut self, cmd: &Cmd) -> RedisResult<Vec<Value>> {
+        let masters = self.masters().await?;
+        if masters.is_empty() {
+            return Ok(vec![self.req_packed_command(cmd).await?]);
+        }
+        let mut out = Vec::new();
+        for m in &masters {
+            out.push(self.on_node(Some(m), cmd).await?);
+        }
+        Ok(out)
+    }
+}
+
+/// How many masters a cluster has, from `CLUSTER INFO` (`cluster_size`).
+pub fn cluster_size(info: &str) -> usize {
+    info.lines()
+        .find_map(|l| l.strip_prefix("cluster_size:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Whether `INFO cluster` says the server runs in cluster mode.
+pub fn cluster_enabled(info: &str) -> bool {
+    info.lines().any(|l| l.trim() == "cluster_enabled:1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_info_fields() {
+        assert!(cluster_enabled("# Cluster\r\ncluster_enabled:1\r\n"));
+        assert!(!cluster_enabled("# Cluster\r\ncluster_enabled:0\r\n"));
+        assert_eq!(cluster_size("cluster_state:ok\r\ncluster_size:3\r\n"), 3);
+    }
+}
