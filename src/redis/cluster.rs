@@ -96,3 +96,42 @@ impl Opener {
         }
     }
 }
+
+/// The hash slot of `key`: CRC16 (XMODEM) of the key, or of its `{hash tag}` when it has a
+/// non-empty one, modulo 16384. Keys with the same tag always share a slot.
+pub fn key_slot(key: &[u8]) -> u16 {
+    let hashed = match key.iter().position(|&b| b == b'{') {
+        Some(open) => match key[open + 1..].iter().position(|&b| b == b'}') {
+            Some(len) if len > 0 => &key[open + 1..open + 1 + len],
+            _ => key,
+        },
+        None => key,
+    };
+    let mut crc: u16 = 0;
+    for &byte in hashed {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc % 16384
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_slot;
+
+    #[test]
+    fn slots_match_the_cluster_specification() {
+        // Values from CLUSTER KEYSLOT on Redis 7.0.
+        assert_eq!(key_slot(b"123456789"), 12739);
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"{user:1}:a"), key_slot(b"user:1"));
+        assert_eq!(key_slot(b"{}x"), key_slot(b"{}x"));
+        assert_ne!(key_slot(b"{}x"), key_slot(b"x"));
+    }
+}

@@ -5,8 +5,13 @@
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
-use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, ServerError, Value};
+use redis::cluster_routing::{
+    MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr,
+};
+use redis::{
+    Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, ServerError, ServerErrorKind,
+    Value,
+};
 
 /// A connection to Redis: one server, or a whole cluster.
 #[derive(Clone)]
@@ -44,6 +49,10 @@ fn as_reply(r: RedisResult<Value>) -> RedisResult<Value> {
         Err(e) if !e.is_io_error() && !e.is_timeout() && e.kind() != ErrorKind::Client => {
             match ServerError::try_from(e) {
                 Ok(se) => Ok(Value::ServerError(se)),
+                // The crate refuses a mixed-slot transaction itself, before any node sees it.
+                Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::CrossSlot) => Ok(
+                    error_reply(CROSSSLOT),
+                ),
                 Err(e) => Err(e),
             }
         }
@@ -51,15 +60,83 @@ fn as_reply(r: RedisResult<Value>) -> RedisResult<Value> {
     }
 }
 
-fn name_of(cmd: &Cmd) -> String {
-    cmd.args_iter()
-        .next()
-        .map(|a| match a {
-            redis::Arg::Simple(b) => String::from_utf8_lossy(b).to_ascii_uppercase(),
-            _ => String::new(),
-        })
-        .unwrap_or_default()
+/// Argument `i` of `cmd`, upper-cased (`""` when missing).
+fn word(cmd: &Cmd, i: usize) -> String {
+    match cmd.args_iter().nth(i) {
+        Some(redis::Arg::Simple(b)) => String::from_utf8_lossy(b).to_ascii_uppercase(),
+        _ => String::new(),
+    }
 }
+
+/// Adds up every master's answer to PUBSUB `sub` as one server would give it: the channels
+/// any node knows, each channel's subscribers over all nodes, all pattern subscriptions.
+fn combine_pubsub(sub: &str, replies: Vec<Value>) -> Value {
+    if let Some(err) = replies.iter().find(|r| matches!(r, Value::ServerError(_))) {
+        return err.clone();
+    }
+    match sub {
+        "NUMPAT" => Value::Int(
+            replies
+                .iter()
+                .map(|r| match r {
+                    Value::Int(n) => *n,
+                    _ => 0,
+                })
+                .sum(),
+        ),
+        "NUMSUB" => {
+            let mut totals: Vec<(Value, i64)> = Vec::new();
+            for r in &replies {
+                let Value::Array(items) = r else { continue };
+                for pair in items.chunks(2) {
+                    let [channel, Value::Int(n)] = pair else { continue };
+                    match totals.iter_mut().find(|(c, _)| c == channel) {
+                        Some((_, total)) => *total += n,
+                        None => totals.push((channel.clone(), *n)),
+                    }
+                }
+            }
+            Value::Array(
+                totals
+                    .into_iter()
+                    .flat_map(|(c, n)| [c, Value::Int(n)])
+                    .collect(),
+            )
+        }
+        _ => {
+            let mut channels: Vec<Value> = Vec::new();
+            for r in replies {
+                let Value::Array(items) = r else { continue };
+                for c in items {
+                    if !channels.contains(&c) {
+                        channels.push(c);
+                    }
+                }
+            }
+            Value::Array(channels)
+        }
+    }
+}
+
+/// The first key a transaction names: a command's first argument, or a script's first key;
+/// PUBLISH names a channel, which a cluster node does not check against its slots.
+fn first_key<'a>(cmds: impl Iterator<Item = &'a Cmd>) -> Option<Vec<u8>> {
+    let arg = |c: &Cmd, i: usize| match c.args_iter().nth(i) {
+        Some(redis::Arg::Simple(b)) => Some(b.to_vec()),
+        _ => None,
+    };
+    cmds.filter_map(|c| match word(c, 0).as_str() {
+        "PUBLISH" | "SPUBLISH" | "PING" | "ECHO" | "TIME" => None,
+        "EVAL" | "EVALSHA" | "FCALL" => match word(c, 2).as_str() {
+            "0" | "" => None,
+            _ => arg(c, 3),
+        },
+        _ => arg(c, 1),
+    })
+    .next()
+}
+
+const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 
 fn okay() -> Value {
     Value::Okay
@@ -72,7 +149,7 @@ fn error_reply(text: &str) -> Value {
 
 impl Clustered {
     async fn command(&mut self, cmd: &Cmd) -> RedisResult<Value> {
-        let name = name_of(cmd);
+        let name = word(cmd, 0);
         if let Some(queue) = &mut self.queued {
             return Ok(match name.as_str() {
                 "EXEC" => return self.exec().await,
@@ -94,6 +171,13 @@ impl Clustered {
                 Ok(okay())
             }
             "EXEC" => Ok(error_reply("ERR EXEC without MULTI")),
+            "PUBSUB" => {
+                let sub = word(cmd, 1);
+                match sub.as_str() {
+                    "CHANNELS" | "NUMSUB" | "NUMPAT" => self.pubsub(cmd, &sub).await,
+                    _ => as_reply(self.conn.req_packed_command(cmd).await),
+                }
+            }
             "DISCARD" => Ok(error_reply("ERR DISCARD without MULTI")),
             // One node's INFO: what a single server would answer (the crate asks every master
             // and returns a map keyed by address).
@@ -109,6 +193,57 @@ impl Clustered {
         }
     }
 
+    async fn masters(&mut self) -> RedisResult<Vec<(String, u16)>> {
+        let reply = self
+            .conn
+            .route_command(
+                redis::cmd("PING"),
+                RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)),
+            )
+            .await?;
+        let Value::Map(pairs) = reply else {
+            return Err(RedisError::from((
+                ErrorKind::Client,
+                "the cluster did not list its masters",
+            )));
+        };
+        let mut out: Vec<(String, u16)> = pairs
+            .iter()
+            .filter_map(|(addr, _)| match addr {
+                Value::BulkString(b) => {
+                    let text = String::from_utf8_lossy(b);
+                    let (host, port) = text.rsplit_once(':')?;
+                    Some((host.to_string(), port.parse().ok()?))
+                }
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    async fn on_node(&mut self, (host, port): &(String, u16), cmd: &Cmd) -> RedisResult<Value> {
+        let to = SingleNodeRoutingInfo::ByAddress {
+            host: host.clone(),
+            port: *port,
+        };
+        as_reply(
+            self.conn
+                .route_command(cmd.clone(), RoutingInfo::SingleNode(to))
+                .await,
+        )
+    }
+
+    /// PUBSUB CHANNELS, NUMSUB and NUMPAT count the subscribers of the node asked; a learner's
+    /// subscriber may be on any of them, so every master is asked and the answers added up.
+    async fn pubsub(&mut self, cmd: &Cmd, sub: &str) -> RedisResult<Value> {
+        let mut replies = Vec::new();
+        for m in self.masters().await? {
+            replies.push(self.on_node(&m, cmd).await?);
+        }
+        Ok(combine_pubsub(sub, replies))
+    }
+
     async fn exec(&mut self) -> RedisResult<Value> {
         let queued = self.queued.take().unwrap_or_default();
         if queued.is_empty() {
@@ -120,13 +255,32 @@ impl Clustered {
         for c in queued {
             pipe.add_command(c);
         }
-        let replies = as_reply(
-            self.conn
-                .req_packed_commands(&pipe, n + 1, 1)
-                .await
-                .map(|mut v| v.pop().unwrap_or(Value::Nil)),
-        )?;
-        Ok(replies)
+        // Sent to the master of the first key's slot. The crate would also route PUBLISH by its
+        // channel and refuse the mix; the server itself treats PUBLISH as keyless, as redislab's
+        // lessons on a single server do.
+        let route = match first_key(pipe.cmd_iter()) {
+            Some(key) => SingleNodeRoutingInfo::SpecificNode(Route::new(
+                crate::redis::cluster::key_slot(&key),
+                SlotAddr::Master,
+            )),
+            None => SingleNodeRoutingInfo::RandomPrimary,
+        };
+        match self.conn.route_pipeline(pipe, n + 1, 1, route).await {
+            Ok(mut v) => Ok(v.pop().unwrap_or(Value::Nil)),
+            Err(e) if e.is_io_error() || e.is_timeout() => Err(e),
+            // A queued command named a key of another slot: its node answered MOVED (or
+            // CROSSSLOT) and the server discarded the transaction.
+            Err(e) if ["Moved", "Ask", "CrossSlot", "CROSSSLOT"]
+                .iter()
+                .any(|w| e.to_string().contains(w)) =>
+            {
+                Ok(error_reply(CROSSSLOT))
+            }
+            Err(e) if e.to_string().contains("aborted") => Ok(error_reply(
+                "EXECABORT Transaction discarded because of previous errors.",
+            )),
+            Err(e) => as_reply(Err(e)),
+        }
     }
 
     /// A pipeline: a transaction goes as it is (one slot); any other pipeline is sent command
@@ -183,51 +337,16 @@ impl Conn {
 
     /// `host:port` of every master (a single server: none, it is the only node).
     pub async fn masters(&mut self) -> RedisResult<Vec<(String, u16)>> {
-        let Conn::Cluster(c) = self else {
-            return Ok(Vec::new());
-        };
-        let reply = c
-            .conn
-            .route_command(
-                redis::cmd("PING"),
-                RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)),
-            )
-            .await?;
-        let Value::Map(pairs) = reply else {
-            return Err(RedisError::from((
-                ErrorKind::Client,
-                "the cluster did not list its masters",
-            )));
-        };
-        let mut out: Vec<(String, u16)> = pairs
-            .iter()
-            .filter_map(|(addr, _)| match addr {
-                Value::BulkString(b) => {
-                    let text = String::from_utf8_lossy(b);
-                    let (host, port) = text.rsplit_once(':')?;
-                    Some((host.to_string(), port.parse().ok()?))
-                }
-                _ => None,
-            })
-            .collect();
-        out.sort();
-        Ok(out)
+        match self {
+            Conn::Single(_) => Ok(Vec::new()),
+            Conn::Cluster(c) => c.masters().await,
+        }
     }
 
     /// Sends `cmd` to one node: the server itself, or the cluster's master at `node`.
     pub async fn on_node(&mut self, node: Option<&(String, u16)>, cmd: &Cmd) -> RedisResult<Value> {
         match (self, node) {
-            (Conn::Cluster(c), Some((host, port))) => {
-                c.conn
-                    .route_command(
-                        cmd.clone(),
-                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
-                            host: host.clone(),
-                            port: *port,
-                        }),
-                    )
-                    .await
-            }
+            (Conn::Cluster(c), Some(node)) => c.on_node(node, cmd).await,
             (conn, _) => conn.req_packed_command(cmd).await,
         }
     }
@@ -307,5 +426,26 @@ mod tests {
         assert!(cluster_enabled("# Cluster\r\ncluster_enabled:1\r\n"));
         assert!(!cluster_enabled("# Cluster\r\ncluster_enabled:0\r\n"));
         assert_eq!(cluster_size("cluster_state:ok\r\ncluster_size:3\r\n"), 3);
+    }
+
+    #[test]
+    fn pubsub_answers_add_up_over_masters() {
+        let ch = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let numsub = |n: i64| Value::Array(vec![ch("a"), Value::Int(n), ch("b"), Value::Int(0)]);
+        assert_eq!(
+            combine_pubsub("NUMSUB", vec![numsub(1), numsub(2), numsub(0)]),
+            Value::Array(vec![ch("a"), Value::Int(3), ch("b"), Value::Int(0)])
+        );
+        assert_eq!(
+            combine_pubsub("NUMPAT", vec![Value::Int(1), Value::Int(2)]),
+            Value::Int(3)
+        );
+        assert_eq!(
+            combine_pubsub(
+                "CHANNELS",
+                vec![Value::Array(vec![ch("x")]), Value::Array(vec![ch("x"), ch("y")])]
+            ),
+            Value::Array(vec![ch("x"), ch("y")])
+        );
     }
 }
