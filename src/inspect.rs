@@ -2,9 +2,9 @@
 //! `redislab inspect`, the sandbox and every lesson step show this; it never prints, and it
 //! reads at most a fixed amount per key so a huge key cannot flood memory or the terminal.
 
+use crate::redis::conn::Conn;
 use anyhow::Result;
 use redis::Value;
-use crate::redis::conn::Conn;
 use redis::aio::ConnectionLike;
 use serde::Serialize;
 
@@ -61,11 +61,7 @@ pub async fn scan_keys(
 }
 
 /// Scans and describes: the whole `inspect` in one call.
-pub async fn snapshot(
-    conn: &mut Conn,
-    pattern: &str,
-    limit: usize,
-) -> Result<Snapshot> {
+pub async fn snapshot(conn: &mut Conn, pattern: &str, limit: usize) -> Result<Snapshot> {
     let (keys, truncated) = scan_keys(conn, pattern, limit).await?;
     let mut infos = describe(conn, &keys).await?;
     infos.retain(KeyInfo::exists); // a key may expire between SCAN and describe
@@ -76,11 +72,7 @@ pub async fn snapshot(
     })
 }
 
-async fn raw_pipeline(
-    conn: &mut Conn,
-    pipe: &redis::Pipeline,
-    n: usize,
-) -> Result<Vec<Value>> {
+async fn raw_pipeline(conn: &mut Conn, pipe: &redis::Pipeline, n: usize) -> Result<Vec<Value>> {
     if n == 0 {
         return Ok(Vec::new());
     }

@@ -20,14 +20,22 @@ const IDS: [&str; 12] = [
 const HASH_TAGS: &[(&str, &str, &str)] = &[
     ("05", r"\$\{ns\}:post:([0-9]+):", "$${ns}:{post:$1}:"),
     ("07", r"\$\{ns\}:coupon:1:", "$${ns}:{coupon:1}:"),
-    ("11", r"\$\{ns\}:orders:(queue|processing)", "$${ns}:{orders}:$1"),
+    (
+        "11",
+        r"\$\{ns\}:orders:(queue|processing)",
+        "$${ns}:{orders}:$1",
+    ),
 ];
 
 fn tagged_lessons(dir: &Path) {
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons");
     for entry in std::fs::read_dir(&shipped).expect("read the lessons folder") {
         let path = entry.expect("a lesson file").path();
-        let name = path.file_name().expect("file name").to_string_lossy().to_string();
+        let name = path
+            .file_name()
+            .expect("file name")
+            .to_string_lossy()
+            .to_string();
         let mut text = std::fs::read_to_string(&path).expect("read a lesson file");
         for (id, from, to) in HASH_TAGS {
             if name.starts_with(id) {
@@ -55,9 +63,7 @@ fn a_cluster_is_detected_and_inspect_and_reset_reach_every_master() {
         );
     }
     let home = tempfile::tempdir().expect("temp home");
-    let out = run(cluster
-        .redislab(home.path())
-        .args(["inspect", "--json"]));
+    let out = run(cluster.redislab(home.path()).args(["inspect", "--json"]));
     assert_success(&out);
     let first = cluster.nodes()[0].addr();
     assert!(
@@ -76,7 +82,11 @@ fn a_cluster_is_detected_and_inspect_and_reset_reach_every_master() {
         .args(["reset", "--all"]));
     assert_success(&out);
     assert!(stdout(&out).contains("deleted 30 keys"), "{}", stdout(&out));
-    assert!(cluster.keys_in("lab").is_empty(), "{:?}", cluster.keys_in("lab"));
+    assert!(
+        cluster.keys_in("lab").is_empty(),
+        "{:?}",
+        cluster.keys_in("lab")
+    );
     assert_eq!(cluster.foreign_fingerprint(), foreign);
 }
 
@@ -105,7 +115,10 @@ fn every_lesson_passes_on_a_cluster_and_foreign_keys_on_every_master_stay() {
             .into_iter()
             .filter(|k| !k.starts_with("lab:") && !k.starts_with("foreign"))
             .collect();
-        assert!(strays.is_empty(), "lesson {id} left keys outside lab:: {strays:?}");
+        assert!(
+            strays.is_empty(),
+            "lesson {id} left keys outside lab:: {strays:?}"
+        );
         assert_eq!(
             cluster.foreign_fingerprint(),
             foreign,
@@ -113,6 +126,42 @@ fn every_lesson_passes_on_a_cluster_and_foreign_keys_on_every_master_stay() {
         );
     }
     assert_success(&run(cluster.redislab(home.path()).args(["reset", "--all"])));
-    assert!(cluster.keys_in("lab").is_empty(), "{:?}", cluster.keys_in("lab"));
+    assert!(
+        cluster.keys_in("lab").is_empty(),
+        "{:?}",
+        cluster.keys_in("lab")
+    );
     assert_eq!(cluster.foreign_fingerprint(), foreign);
+}
+
+#[test]
+fn the_sandbox_on_a_cluster_scans_every_master_and_refuses_cross_slot_transactions() {
+    let cluster = TestCluster::start();
+    let home = tempfile::tempdir().expect("temp home");
+    let input = "SET lab:a 1\nSET lab:b 2\nSET lab:c 3\nSET lab:d 4\n\
+                 MULTI\nINCR lab:a\nINCR lab:b\nEXEC\n\
+                 MULTI\nINCR lab:{t}a\nINCR lab:{t}b\nEXEC\n\
+                 SCAN 0 MATCH lab:* COUNT 100\nSCAN 1 MATCH lab:* COUNT 100\nSCAN 2 MATCH lab:* COUNT 100\n";
+    let out = common::run_with_stdin(cluster.redislab(home.path()).arg("sandbox"), input);
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(
+        text.contains("(error) CROSSSLOT Keys in request don't hash to the same slot"),
+        "{text}"
+    );
+    assert!(text.contains("1) (integer) 1\n2) (integer) 1"), "{text}");
+    assert_eq!(
+        cluster.cli_raw(&["GET", "lab:a"]).trim(),
+        "1",
+        "the refused transaction ran"
+    );
+    // The three SCAN calls walk the three masters: every key shows up once, the last cursor is 0.
+    for key in ["lab:a", "lab:b", "lab:c", "lab:d", "lab:{t}a", "lab:{t}b"] {
+        assert_eq!(
+            text.matches(&format!("\"{key}\"")).count(),
+            1,
+            "{key} in the SCAN walk:\n{text}"
+        );
+    }
+    assert!(text.contains("1) \"0\""), "{text}");
 }

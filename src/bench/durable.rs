@@ -10,8 +10,8 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
 use crate::redis::conn::Conn;
+use anyhow::{Context, Result, bail};
 
 /// The record's name in the managed server's directory.
 pub const FILE: &str = "bench-aof-restore";
@@ -173,10 +173,7 @@ pub fn die_here_when_testing() {
 }
 
 /// `CONFIG GET name`: its value, `None` when the server has no such setting.
-pub async fn config_get(
-    conn: &mut Conn,
-    name: &str,
-) -> redis::RedisResult<Option<String>> {
+pub async fn config_get(conn: &mut Conn, name: &str) -> redis::RedisResult<Option<String>> {
     let v: Vec<String> = redis::cmd("CONFIG")
         .arg("GET")
         .arg(name)
@@ -186,11 +183,7 @@ pub async fn config_get(
 }
 
 /// `CONFIG SET name value`.
-pub async fn config_set(
-    conn: &mut Conn,
-    name: &str,
-    value: &str,
-) -> redis::RedisResult<()> {
+pub async fn config_set(conn: &mut Conn, name: &str, value: &str) -> redis::RedisResult<()> {
     redis::cmd("CONFIG")
         .arg("SET")
         .arg(name)

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use crate::redis::conn::Conn;
+use anyhow::{Context, Result};
 use redis::{Cmd, Pipeline, RedisError};
 
 use super::data::{self, PLAYERS, PRODUCTS, SESSIONS};
@@ -348,12 +348,7 @@ pub async fn config_get(conn: &mut Conn, name: &str) -> Result<String> {
         .with_context(|| format!("CONFIG GET {name} returned nothing"))
 }
 
-pub async fn config_set(
-    conn: &mut Conn,
-    display: &str,
-    name: &str,
-    value: &str,
-) -> Result<()> {
+pub async fn config_set(conn: &mut Conn, display: &str, name: &str, value: &str) -> Result<()> {
     durable::config_set(conn, name, value)
         .await
         .map_err(|e| command_error(e, display))
@@ -361,11 +356,7 @@ pub async fn config_set(
 }
 
 /// Waits until no AOF rewrite is running or scheduled (turning appendonly on starts one).
-pub async fn wait_for_aof(
-    conn: &mut Conn,
-    display: &str,
-    ctx: &Ctx,
-) -> Result<()> {
+pub async fn wait_for_aof(conn: &mut Conn, display: &str, ctx: &Ctx) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         ctx.check()?;

@@ -4,9 +4,9 @@
 
 use std::io::BufRead;
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
-use crate::redis::conn::Conn;
 
 use crate::cli::SandboxArgs;
 use crate::inspect::snapshot;

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::redis::conn::Conn;
 use anyhow::Result;
 use redis::Value;
-use crate::redis::conn::Conn;
 
 mod classes;
 mod ranges;
@@ -99,11 +99,7 @@ pub async fn validate_texts(
     Ok((loaded, problems))
 }
 
-async fn check_lesson(
-    ctx: &mut Ctx<'_>,
-    l: &Lesson,
-    mut conn: Option<&mut Conn>,
-) -> Result<()> {
+async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>) -> Result<()> {
     if let Some(m) = ranges::int("format_version", l.format_version.into()) {
         ctx.err("^format_version:", m);
     }

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use redis::aio::MultiplexedConnection;
 use redis::Client;
+use redis::aio::MultiplexedConnection;
 use redis::cluster::{ClusterClient, ClusterConfig};
 
 use crate::error;

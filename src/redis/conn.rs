@@ -50,9 +50,9 @@ fn as_reply(r: RedisResult<Value>) -> RedisResult<Value> {
             match ServerError::try_from(e) {
                 Ok(se) => Ok(Value::ServerError(se)),
                 // The crate refuses a mixed-slot transaction itself, before any node sees it.
-                Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::CrossSlot) => Ok(
-                    error_reply(CROSSSLOT),
-                ),
+                Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::CrossSlot) => {
+                    Ok(error_reply(CROSSSLOT))
+                }
                 Err(e) => Err(e),
             }
         }
@@ -89,7 +89,9 @@ fn combine_pubsub(sub: &str, replies: Vec<Value>) -> Value {
             for r in &replies {
                 let Value::Array(items) = r else { continue };
                 for pair in items.chunks(2) {
-                    let [channel, Value::Int(n)] = pair else { continue };
+                    let [channel, Value::Int(n)] = pair else {
+                        continue;
+                    };
                     match totals.iter_mut().find(|(c, _)| c == channel) {
                         Some((_, total)) => *total += n,
                         None => totals.push((channel.clone(), *n)),
@@ -171,6 +173,7 @@ impl Clustered {
                 Ok(okay())
             }
             "EXEC" => Ok(error_reply("ERR EXEC without MULTI")),
+            "SCAN" => self.scan(cmd).await,
             "PUBSUB" => {
                 let sub = word(cmd, 1);
                 match sub.as_str() {
@@ -234,6 +237,48 @@ impl Clustered {
         )
     }
 
+    /// A typed SCAN walks every master in turn, as one keyspace. The cursor it hands back
+    /// carries which master it is on: `node cursor × masters + master index`, so `0` still
+    /// starts and ends the walk.
+    async fn scan(&mut self, cmd: &Cmd) -> RedisResult<Value> {
+        let masters = self.masters().await?;
+        let n = masters.len().max(1) as u64;
+        let Ok(cursor) = word(cmd, 1).parse::<u64>() else {
+            return Ok(error_reply("ERR invalid cursor"));
+        };
+        let index = (cursor % n) as usize;
+        let mut node_cmd = redis::cmd("SCAN");
+        node_cmd.arg(cursor / n);
+        for a in cmd.args_iter().skip(2) {
+            if let redis::Arg::Simple(b) = a {
+                node_cmd.arg(b);
+            }
+        }
+        let Some(node) = masters.get(index) else {
+            return Ok(error_reply("ERR invalid cursor"));
+        };
+        let reply = self.on_node(node, &node_cmd).await?;
+        let Value::Array(mut parts) = reply else {
+            return Ok(reply);
+        };
+        let next: u64 = match parts.first() {
+            Some(v) => redis::from_redis_value_ref(v)?,
+            None => 0,
+        };
+        let combined = match (next, index as u64 + 1 < n) {
+            (0, true) => Some(index as u64 + 1),
+            (0, false) => Some(0),
+            (next, _) => next.checked_mul(n).map(|c| c + index as u64),
+        };
+        let Some(combined) = combined else {
+            return Ok(error_reply(
+                "ERR the cluster's SCAN cursor is too large to carry",
+            ));
+        };
+        parts[0] = Value::BulkString(combined.to_string().into_bytes());
+        Ok(Value::Array(parts))
+    }
+
     /// PUBSUB CHANNELS, NUMSUB and NUMPAT count the subscribers of the node asked; a learner's
     /// subscriber may be on any of them, so every master is asked and the answers added up.
     async fn pubsub(&mut self, cmd: &Cmd, sub: &str) -> RedisResult<Value> {
@@ -270,9 +315,10 @@ impl Clustered {
             Err(e) if e.is_io_error() || e.is_timeout() => Err(e),
             // A queued command named a key of another slot: its node answered MOVED (or
             // CROSSSLOT) and the server discarded the transaction.
-            Err(e) if ["Moved", "Ask", "CrossSlot", "CROSSSLOT"]
-                .iter()
-                .any(|w| e.to_string().contains(w)) =>
+            Err(e)
+                if ["Moved", "Ask", "CrossSlot", "CROSSSLOT"]
+                    .iter()
+                    .any(|w| e.to_string().contains(w)) =>
             {
                 Ok(error_reply(CROSSSLOT))
             }
@@ -443,7 +489,10 @@ mod tests {
         assert_eq!(
             combine_pubsub(
                 "CHANNELS",
-                vec![Value::Array(vec![ch("x")]), Value::Array(vec![ch("x"), ch("y")])]
+                vec![
+                    Value::Array(vec![ch("x")]),
+                    Value::Array(vec![ch("x"), ch("y")])
+                ]
             ),
             Value::Array(vec![ch("x"), ch("y")])
         );

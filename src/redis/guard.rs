@@ -3,8 +3,8 @@
 //! (`COMMAND GETKEYS`), and what a command can reach beyond its keys from its `COMMAND INFO`
 //! classes (`redis::classes`), never from a hand-written table, so every command is covered.
 
-use redis::Value;
 use crate::redis::conn::Conn;
+use redis::Value;
 
 use crate::redis::classes::{self, Class};
 use crate::redis::command::send;

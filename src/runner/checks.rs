@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::redis::conn::Conn;
 use anyhow::Result;
 use redis::Value;
-use crate::redis::conn::Conn;
 use serde::Serialize;
 
 use crate::lesson::model::{Check, TtlCheck};
@@ -185,11 +185,7 @@ async fn key_checks(
 }
 
 /// Existence, type, encoding, TTL and length.
-async fn shape_checks(
-    conn: &mut Conn,
-    c: &Check,
-    p: &Probe<'_>,
-) -> Result<Vec<CheckResult>> {
+async fn shape_checks(conn: &mut Conn, c: &Check, p: &Probe<'_>) -> Result<Vec<CheckResult>> {
     let (key, k, exists, key_type) = (p.key, p.k, p.exists, &p.key_type);
     let mut out = Vec::new();
     let yes_no = |b: bool| if b { "exists" } else { "missing" };

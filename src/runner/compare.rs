@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
 use crate::redis::conn::Conn;
+use anyhow::{Context, Result};
 use rusqlite::Connection;
 use serde::Serialize;
 

@@ -9,9 +9,9 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use crate::redis::conn::Conn;
 use anyhow::Result;
 use redis::Value;
-use crate::redis::conn::Conn;
 
 use crate::redis::classes::{self, Class};
 use crate::redis::guard::{self, Verdict};

@@ -19,9 +19,9 @@ pub mod walk;
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result};
 use redis::Value;
-use crate::redis::conn::Conn;
 
 use crate::inspect::{self, KeyInfo};
 use crate::lesson::model::{Check, CommandSpec, Lesson, Requires, Step};

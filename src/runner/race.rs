@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result, bail};
 use futures_util::future::BoxFuture;
 use redis::Value;
-use crate::redis::conn::Conn;
 use tokio::sync::Barrier;
 
 use crate::lesson::race::{Action, Race, RaceCommand, Retry, Round};

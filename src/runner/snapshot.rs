@@ -11,9 +11,9 @@
 //!
 //! Only keys inside the namespace are ever read or written here.
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result};
 use redis::Value;
-use crate::redis::conn::Conn;
 
 use crate::inspect;
 use crate::namespace::is_inside;
@@ -56,11 +56,7 @@ pub async fn lesson_keys(
 
 impl Snapshot {
     /// Every given key that exists (`only_with_ttl`: just those with a TTL, for lesson time).
-    pub async fn take(
-        conn: &mut Conn,
-        keys: &[Vec<u8>],
-        only_with_ttl: bool,
-    ) -> Result<Snapshot> {
+    pub async fn take(conn: &mut Conn, keys: &[Vec<u8>], only_with_ttl: bool) -> Result<Snapshot> {
         let mut out = Vec::new();
         for key in keys {
             let pttl: i64 = redis::cmd("PTTL").arg(key).query_async(conn).await?;

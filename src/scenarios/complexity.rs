@@ -7,8 +7,8 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
 use crate::redis::conn::Conn;
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, int, ints};
@@ -205,14 +205,21 @@ async fn time(
     })
 }
 
-/// `(calls, usec)` for one command from `INFO commandstats`, if the server lets us read it.
+/// `(calls, usec)` for one command from `INFO commandstats`, if the server lets us read it;
+/// on a cluster, added up over every master (the keys being timed live on one of them).
 async fn command_stats(conn: &mut Conn, name: &str) -> Option<(u64, u64)> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(conn)
-        .await
-        .ok()?;
-    parse_command_stats(&info, name)
+    let mut cmd = redis::cmd("INFO");
+    cmd.arg("commandstats");
+    let replies = conn.on_each_master(&cmd).await.ok()?;
+    let mut total: Option<(u64, u64)> = None;
+    for reply in replies {
+        let info: String = redis::from_redis_value(reply).ok()?;
+        if let Some((calls, usec)) = parse_command_stats(&info, name) {
+            let (c, u) = total.unwrap_or((0, 0));
+            total = Some((c + calls, u + usec));
+        }
+    }
+    total
 }
 
 fn parse_command_stats(info: &str, name: &str) -> Option<(u64, u64)> {

@@ -14,9 +14,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result, anyhow};
 use futures_util::StreamExt;
-use crate::redis::conn::Conn;
 use redis::aio::PubSubSink;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;

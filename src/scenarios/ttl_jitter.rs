@@ -9,8 +9,8 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
 use crate::redis::conn::Conn;
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, int};

@@ -18,8 +18,8 @@
 //! Then, for each limiter, the most requests it allowed inside any window of `window_s` is
 //! computed from the allowed timestamps. Keys are left behind and expire within one window.
 
-use anyhow::{Context, Result, anyhow, bail};
 use crate::redis::conn::Conn;
+use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, bounded, int};

@@ -97,7 +97,10 @@ impl TestCluster {
             .stdin(Stdio::null())
             .output()
             .expect("run redis-cli -c");
-        assert!(out.status.success(), "redis-cli -c {args:?} failed: {out:?}");
+        assert!(
+            out.status.success(),
+            "redis-cli -c {args:?} failed: {out:?}"
+        );
         stdout(&out)
     }
 

@@ -1,8 +1,8 @@
 //! The command classes a lesson may use: the same classes the sandbox's guard uses
 //! (`redis::classes`), so a lesson and the sandbox can never disagree on what is server-wide.
 
-use anyhow::Result;
 use crate::redis::conn::Conn;
+use anyhow::Result;
 
 use crate::redis::classes::{self, Class};
 
