@@ -114,7 +114,9 @@ pub fn parse_entry(v: &Value, out: &mut Vec<Info>) {
 }
 
 /// Every command and subcommand the server knows (`COMMAND`).
-pub async fn server_infos(conn: &mut Conn) -> Result<Vec<Info>, redis::RedisError> {
+pub async fn server_infos<C: redis::aio::ConnectionLike>(
+    conn: &mut C,
+) -> Result<Vec<Info>, redis::RedisError> {
     let mut out = Vec::new();
     if let Value::Array(entries) = send(conn, &[b"COMMAND".to_vec()]).await? {
         for e in &entries {

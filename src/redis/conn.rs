@@ -329,16 +329,22 @@ impl Clustered {
         }
     }
 
-    /// A pipeline: a transaction goes as it is (one slot); any other pipeline is sent command
-    /// by command, each to its own slot's master, so keys of every node can share a pipeline.
+    /// A pipeline: a transaction, or one whose keys share a slot, goes as it is, in one round
+    /// trip to that slot's master. Any other pipeline is refused by the crate before it is sent
+    /// and goes command by command instead, each to its own master, so keys of every node can
+    /// share one (its round trips are then one per command).
     async fn pipeline(
         &mut self,
         pipe: &Pipeline,
         offset: usize,
         count: usize,
     ) -> RedisResult<Vec<Value>> {
-        if pipe.is_transaction() {
-            return self.conn.req_packed_commands(pipe, offset, count).await;
+        let whole = self.conn.req_packed_commands(pipe, offset, count).await;
+        let refused_before_sending = matches!(&whole, Err(e)
+            if e.kind() == ErrorKind::Server(ServerErrorKind::CrossSlot)
+                && e.to_string().contains("crossed slots"));
+        if pipe.is_transaction() || !refused_before_sending {
+            return whole;
         }
         let mut out = Vec::with_capacity(pipe.len());
         for cmd in pipe.cmd_iter() {
