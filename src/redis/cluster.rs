@@ -5,17 +5,32 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use redis::Client;
 use redis::aio::MultiplexedConnection;
 use redis::cluster::{ClusterClient, ClusterConfig};
+use redis::{Client, Value};
 
 use crate::error;
-use crate::redis::conn::{Conn, cluster_enabled, cluster_size};
-use crate::redis::connect::{Cluster, describe};
+use crate::redis::conn::Conn;
+use crate::redis::connect::{self, describe};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The cluster client always has a response timeout; "none" (for blocking commands) is a day.
 const NO_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// What a Redis Cluster adds to a server.
+#[derive(Clone)]
+pub struct Cluster {
+    pub client: ClusterClient,
+    pub masters: usize,
+}
+
+/// The nodes a `--redis-url` names: one URL, or several comma-separated
+/// (`redis://a:7000,redis://b:7001`), which only a cluster can use.
+pub fn node_urls(url: &str) -> Vec<String> {
+    url.split(',')
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+        .collect()
+}
 
 /// `Some` when the server behind `conn` runs in cluster mode: a client for the nodes in `urls`
 /// and the number of masters.
@@ -62,7 +77,7 @@ pub async fn open(
     response: Option<Duration>,
 ) -> Result<Conn> {
     let config = ClusterConfig::new()
-        .set_connection_timeout(CONNECT_TIMEOUT)
+        .set_connection_timeout(connect::CONNECT_TIMEOUT)
         .set_response_timeout(response.unwrap_or(NO_TIMEOUT));
     client
         .get_async_connection_with_config(config)
@@ -83,16 +98,9 @@ impl Opener {
     pub async fn open(&self, response: Option<Duration>) -> Result<Conn> {
         match &self.cluster {
             Some(c) => open(c, &self.display, response).await,
-            None => {
-                let config = redis::AsyncConnectionConfig::new()
-                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                    .set_response_timeout(response);
-                self.client
-                    .get_multiplexed_async_connection_with_config(&config)
-                    .await
-                    .map(Conn::from)
-                    .map_err(|e| error::connection(describe(&e, &self.display)))
-            }
+            None => Ok(connect::open(&self.client, &self.display, response)
+                .await?
+                .into()),
         }
     }
 }
@@ -121,9 +129,74 @@ pub fn key_slot(key: &[u8]) -> u16 {
     crc % 16384
 }
 
+/// How many masters a cluster has, from `CLUSTER INFO` (`cluster_size`).
+pub fn cluster_size(info: &str) -> usize {
+    info.lines()
+        .find_map(|l| l.strip_prefix("cluster_size:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Whether `INFO cluster` says the server runs in cluster mode.
+pub fn cluster_enabled(info: &str) -> bool {
+    info.lines().any(|l| l.trim() == "cluster_enabled:1")
+}
+
+/// Adds up every master's answer to PUBSUB `sub` as one server would give it: the channels
+/// any node knows, each channel's subscribers over all nodes, all pattern subscriptions.
+pub fn combine_pubsub(sub: &str, replies: Vec<Value>) -> Value {
+    if let Some(err) = replies.iter().find(|r| matches!(r, Value::ServerError(_))) {
+        return err.clone();
+    }
+    match sub {
+        "NUMPAT" => Value::Int(
+            replies
+                .iter()
+                .map(|r| match r {
+                    Value::Int(n) => *n,
+                    _ => 0,
+                })
+                .sum(),
+        ),
+        "NUMSUB" => {
+            let mut totals: Vec<(Value, i64)> = Vec::new();
+            for r in &replies {
+                let Value::Array(items) = r else { continue };
+                for pair in items.chunks(2) {
+                    let [channel, Value::Int(n)] = pair else {
+                        continue;
+                    };
+                    match totals.iter_mut().find(|(c, _)| c == channel) {
+                        Some((_, total)) => *total += n,
+                        None => totals.push((channel.clone(), *n)),
+                    }
+                }
+            }
+            Value::Array(
+                totals
+                    .into_iter()
+                    .flat_map(|(c, n)| [c, Value::Int(n)])
+                    .collect(),
+            )
+        }
+        _ => {
+            let mut channels: Vec<Value> = Vec::new();
+            for r in replies {
+                let Value::Array(items) = r else { continue };
+                for c in items {
+                    if !channels.contains(&c) {
+                        channels.push(c);
+                    }
+                }
+            }
+            Value::Array(channels)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::key_slot;
+    use super::*;
 
     #[test]
     fn slots_match_the_cluster_specification() {
@@ -133,5 +206,36 @@ mod tests {
         assert_eq!(key_slot(b"{user:1}:a"), key_slot(b"user:1"));
         assert_eq!(key_slot(b"{}x"), key_slot(b"{}x"));
         assert_ne!(key_slot(b"{}x"), key_slot(b"x"));
+    }
+
+    #[test]
+    fn cluster_info_fields() {
+        assert!(cluster_enabled("# Cluster\r\ncluster_enabled:1\r\n"));
+        assert!(!cluster_enabled("# Cluster\r\ncluster_enabled:0\r\n"));
+        assert_eq!(cluster_size("cluster_state:ok\r\ncluster_size:3\r\n"), 3);
+    }
+
+    #[test]
+    fn pubsub_answers_add_up_over_masters() {
+        let ch = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let numsub = |n: i64| Value::Array(vec![ch("a"), Value::Int(n), ch("b"), Value::Int(0)]);
+        assert_eq!(
+            combine_pubsub("NUMSUB", vec![numsub(1), numsub(2), numsub(0)]),
+            Value::Array(vec![ch("a"), Value::Int(3), ch("b"), Value::Int(0)])
+        );
+        assert_eq!(
+            combine_pubsub("NUMPAT", vec![Value::Int(1), Value::Int(2)]),
+            Value::Int(3)
+        );
+        assert_eq!(
+            combine_pubsub(
+                "CHANNELS",
+                vec![
+                    Value::Array(vec![ch("x")]),
+                    Value::Array(vec![ch("x"), ch("y")])
+                ]
+            ),
+            Value::Array(vec![ch("x"), ch("y")])
+        );
     }
 }

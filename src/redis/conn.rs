@@ -4,6 +4,8 @@
 //! by (a whole-keyspace SCAN, MULTI typed line by line) is handled here.
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
+
+use crate::redis::cluster;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{
     MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr,
@@ -65,58 +67,6 @@ fn word(cmd: &Cmd, i: usize) -> String {
     match cmd.args_iter().nth(i) {
         Some(redis::Arg::Simple(b)) => String::from_utf8_lossy(b).to_ascii_uppercase(),
         _ => String::new(),
-    }
-}
-
-/// Adds up every master's answer to PUBSUB `sub` as one server would give it: the channels
-/// any node knows, each channel's subscribers over all nodes, all pattern subscriptions.
-fn combine_pubsub(sub: &str, replies: Vec<Value>) -> Value {
-    if let Some(err) = replies.iter().find(|r| matches!(r, Value::ServerError(_))) {
-        return err.clone();
-    }
-    match sub {
-        "NUMPAT" => Value::Int(
-            replies
-                .iter()
-                .map(|r| match r {
-                    Value::Int(n) => *n,
-                    _ => 0,
-                })
-                .sum(),
-        ),
-        "NUMSUB" => {
-            let mut totals: Vec<(Value, i64)> = Vec::new();
-            for r in &replies {
-                let Value::Array(items) = r else { continue };
-                for pair in items.chunks(2) {
-                    let [channel, Value::Int(n)] = pair else {
-                        continue;
-                    };
-                    match totals.iter_mut().find(|(c, _)| c == channel) {
-                        Some((_, total)) => *total += n,
-                        None => totals.push((channel.clone(), *n)),
-                    }
-                }
-            }
-            Value::Array(
-                totals
-                    .into_iter()
-                    .flat_map(|(c, n)| [c, Value::Int(n)])
-                    .collect(),
-            )
-        }
-        _ => {
-            let mut channels: Vec<Value> = Vec::new();
-            for r in replies {
-                let Value::Array(items) = r else { continue };
-                for c in items {
-                    if !channels.contains(&c) {
-                        channels.push(c);
-                    }
-                }
-            }
-            Value::Array(channels)
-        }
     }
 }
 
@@ -286,7 +236,7 @@ impl Clustered {
         for m in self.masters().await? {
             replies.push(self.on_node(&m, cmd).await?);
         }
-        Ok(combine_pubsub(sub, replies))
+        Ok(cluster::combine_pubsub(sub, replies))
     }
 
     async fn exec(&mut self) -> RedisResult<Value> {
@@ -305,7 +255,7 @@ impl Clustered {
         // lessons on a single server do.
         let route = match first_key(pipe.cmd_iter()) {
             Some(key) => SingleNodeRoutingInfo::SpecificNode(Route::new(
-                crate::redis::cluster::key_slot(&key),
+                cluster::key_slot(&key),
                 SlotAddr::Master,
             )),
             None => SingleNodeRoutingInfo::RandomPrimary,
@@ -330,9 +280,9 @@ impl Clustered {
     }
 
     /// A pipeline: a transaction, or one whose keys share a slot, goes as it is, in one round
-    /// trip to that slot's master. Any other pipeline is refused by the crate before it is sent
-    /// and goes command by command instead, each to its own master, so keys of every node can
-    /// share one (its round trips are then one per command).
+    /// trip to that slot's master. The crate refuses any other pipeline before sending it, so
+    /// its commands are grouped by slot and the groups sent at once, each as a pipeline of its
+    /// own: commands on one key keep their order, and the whole still costs about one round trip.
     async fn pipeline(
         &mut self,
         pipe: &Pipeline,
@@ -340,18 +290,67 @@ impl Clustered {
         count: usize,
     ) -> RedisResult<Vec<Value>> {
         let whole = self.conn.req_packed_commands(pipe, offset, count).await;
-        let refused_before_sending = matches!(&whole, Err(e)
-            if e.kind() == ErrorKind::Server(ServerErrorKind::CrossSlot)
-                && e.to_string().contains("crossed slots"));
-        if pipe.is_transaction() || !refused_before_sending {
+        if pipe.is_transaction() || !refused_before_sending(&whole) {
             return whole;
         }
-        let mut out = Vec::with_capacity(pipe.len());
-        for cmd in pipe.cmd_iter() {
-            out.push(self.command(cmd).await?);
+        let mut groups: Vec<(Option<u16>, Placed)> = Vec::new();
+        for (i, cmd) in pipe.cmd_iter().enumerate() {
+            let slot = first_key(std::iter::once(cmd)).map(|k| cluster::key_slot(&k));
+            match groups.iter_mut().find(|(s, _)| *s == slot) {
+                Some((_, g)) => g.push((i, cmd.clone())),
+                None => groups.push((slot, vec![(i, cmd.clone())])),
+            }
         }
-        Ok(out.into_iter().skip(offset).take(count).collect())
+        let sends = groups.into_iter().map(|(_, group)| {
+            let mut one = Clustered {
+                conn: self.conn.clone(),
+                queued: None,
+            };
+            async move { one.group(group).await }
+        });
+        let mut out: Vec<(usize, Value)> = Vec::with_capacity(pipe.len());
+        for replies in futures_util::future::join_all(sends).await {
+            out.extend(replies?);
+        }
+        out.sort_by_key(|(i, _)| *i);
+        Ok(out
+            .into_iter()
+            .map(|(_, v)| v)
+            .skip(offset)
+            .take(count)
+            .collect())
     }
+
+    /// Commands of one slot, as one pipeline (or one by one when a command among them names
+    /// keys of several slots, as MGET may), with their places in the caller's pipeline.
+    async fn group(&mut self, group: Placed) -> RedisResult<Vec<(usize, Value)>> {
+        if group.len() > 1 {
+            let mut p = redis::pipe();
+            for (_, c) in &group {
+                p.add_command(c.clone());
+            }
+            let r = self.conn.req_packed_commands(&p, 0, group.len()).await;
+            if !refused_before_sending(&r) {
+                let places = group.iter().map(|(i, _)| *i);
+                return Ok(places.zip(r?).collect());
+            }
+        }
+        let mut out = Vec::with_capacity(group.len());
+        for (i, c) in group {
+            out.push((i, self.command(&c).await?));
+        }
+        Ok(out)
+    }
+}
+
+/// Commands with their places in a pipeline.
+type Placed = Vec<(usize, Cmd)>;
+
+/// The crate's own refusal of a pipeline whose keys span slots (nothing was sent).
+fn refused_before_sending<T>(r: &RedisResult<T>) -> bool {
+    matches!(r, Err(e)
+        if e.kind() == ErrorKind::Server(ServerErrorKind::CrossSlot)
+            && e.to_string().contains("crossed slots"))
 }
 
 impl ConnectionLike for Conn {
@@ -453,54 +452,5 @@ impl Conn {
             out.push(self.on_node(Some(m), cmd).await?);
         }
         Ok(out)
-    }
-}
-
-/// How many masters a cluster has, from `CLUSTER INFO` (`cluster_size`).
-pub fn cluster_size(info: &str) -> usize {
-    info.lines()
-        .find_map(|l| l.strip_prefix("cluster_size:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// Whether `INFO cluster` says the server runs in cluster mode.
-pub fn cluster_enabled(info: &str) -> bool {
-    info.lines().any(|l| l.trim() == "cluster_enabled:1")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cluster_info_fields() {
-        assert!(cluster_enabled("# Cluster\r\ncluster_enabled:1\r\n"));
-        assert!(!cluster_enabled("# Cluster\r\ncluster_enabled:0\r\n"));
-        assert_eq!(cluster_size("cluster_state:ok\r\ncluster_size:3\r\n"), 3);
-    }
-
-    #[test]
-    fn pubsub_answers_add_up_over_masters() {
-        let ch = |s: &str| Value::BulkString(s.as_bytes().to_vec());
-        let numsub = |n: i64| Value::Array(vec![ch("a"), Value::Int(n), ch("b"), Value::Int(0)]);
-        assert_eq!(
-            combine_pubsub("NUMSUB", vec![numsub(1), numsub(2), numsub(0)]),
-            Value::Array(vec![ch("a"), Value::Int(3), ch("b"), Value::Int(0)])
-        );
-        assert_eq!(
-            combine_pubsub("NUMPAT", vec![Value::Int(1), Value::Int(2)]),
-            Value::Int(3)
-        );
-        assert_eq!(
-            combine_pubsub(
-                "CHANNELS",
-                vec![
-                    Value::Array(vec![ch("x")]),
-                    Value::Array(vec![ch("x"), ch("y")])
-                ]
-            ),
-            Value::Array(vec![ch("x"), ch("y")])
-        );
     }
 }

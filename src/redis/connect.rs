@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use redis::cluster::ClusterClient;
 use redis::{AsyncConnectionConfig, Client, RedisError};
 
 use crate::error;
@@ -16,7 +15,7 @@ use crate::settings::Settings;
 
 /// How long a command may take on an ordinary connection before we call the server gone.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The localhost probe must be quick: nothing listening is the common case.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
 
@@ -61,35 +60,19 @@ pub struct Server {
     pub conn: Conn,
     /// On a Redis Cluster: the client every connection is opened with, and how many masters
     /// share the slots. `None` on a single server.
-    pub cluster: Option<Cluster>,
-}
-
-/// What a Redis Cluster adds to a server.
-#[derive(Clone)]
-pub struct Cluster {
-    pub client: ClusterClient,
-    pub masters: usize,
+    pub cluster: Option<cluster::Cluster>,
 }
 
 impl Server {
     /// "Redis 7.0.15 · 127.0.0.1:6379 · found on localhost"
     pub fn banner(&self) -> String {
-        if let Some(c) = &self.cluster {
-            return format!(
-                "{} Cluster · {} masters · {} · {}",
-                self.product,
-                c.masters,
-                self.display,
-                self.source.describe()
-            );
-        }
-        format!(
-            "{} {} · {} · {}",
-            self.product,
-            self.version,
-            self.display,
-            self.source.describe()
-        )
+        // "Redis Cluster · 3 masters · 127.0.0.1:7000 · from --redis-url" on a cluster.
+        let kind = match &self.cluster {
+            Some(c) => format!("Cluster · {} masters", c.masters),
+            None => self.version.clone(),
+        };
+        let (product, display) = (&self.product, &self.display);
+        format!("{product} {kind} · {display} · {}", self.source.describe())
     }
 
     pub fn is_managed(&self) -> bool {
@@ -109,10 +92,11 @@ impl Server {
     /// A connection of the server's kind: a cluster connection on a cluster (the learner's
     /// fenced client exists only on the managed server, which is never a cluster).
     async fn open(&self, client: &Client, response: Option<Duration>) -> Result<Conn> {
-        match &self.cluster {
-            Some(c) => cluster::open(&c.client, &self.display, response).await,
-            None => Ok(open(client, &self.display, response).await?.into()),
-        }
+        let opener = cluster::Opener {
+            client: client.clone(),
+            ..self.opener()
+        };
+        opener.open(response).await
     }
 
     /// An opener for connections like `connection()`'s, to use on another thread or runtime.
@@ -122,10 +106,6 @@ impl Server {
             cluster: self.cluster.as_ref().map(|c| c.client.clone()),
             display: self.display.clone(),
         }
-    }
-
-    pub fn is_cluster(&self) -> bool {
-        self.cluster.is_some()
     }
 
     /// A connection for commands a learner types: fenced by ACL on the managed server, and with
@@ -235,12 +215,7 @@ pub async fn connect(settings: &Settings) -> Result<Server> {
         } else {
             Source::Flag
         };
-        // A cluster may be given as several nodes: `redis://a:7000,redis://b:7001`.
-        let urls: Vec<String> = url
-            .split(',')
-            .map(|u| u.trim().to_string())
-            .filter(|u| !u.is_empty())
-            .collect();
+        let urls = cluster::node_urls(url);
         let first = urls.first().map(String::as_str).unwrap_or(url.as_str());
         let display = display_of(first);
         let client = Client::open(first).map_err(|e| {
@@ -359,7 +334,7 @@ async fn finish(
     })
 }
 
-async fn open(
+pub(crate) async fn open(
     client: &Client,
     display: &str,
     response: Option<Duration>,
