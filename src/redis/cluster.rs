@@ -105,6 +105,41 @@ impl Opener {
     }
 }
 
+/// A master's address, `(host, port)`.
+pub type Node = (String, u16);
+
+/// `CLUSTER SLOTS` as `(first slot, last slot, master)` ranges (replicas left out).
+pub fn slot_owners(reply: Value) -> Vec<(u16, u16, Node)> {
+    let Value::Array(ranges) = reply else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for r in ranges {
+        let Value::Array(parts) = r else { continue };
+        let (Some(lo), Some(hi), Some(Value::Array(master))) =
+            (parts.first(), parts.get(1), parts.get(2))
+        else {
+            continue;
+        };
+        let (Ok(lo), Ok(hi)) = (
+            redis::from_redis_value_ref::<u16>(lo),
+            redis::from_redis_value_ref::<u16>(hi),
+        ) else {
+            continue;
+        };
+        let (Some(host), Some(port)) = (master.first(), master.get(1)) else {
+            continue;
+        };
+        if let (Ok(host), Ok(port)) = (
+            redis::from_redis_value_ref::<String>(host),
+            redis::from_redis_value_ref::<u16>(port),
+        ) {
+            out.push((lo, hi, (host, port)));
+        }
+    }
+    out
+}
+
 /// The hash slot of `key`: CRC16 (XMODEM) of the key, or of its `{hash tag}` when it has a
 /// non-empty one, modulo 16384. Keys with the same tag always share a slot.
 pub fn key_slot(key: &[u8]) -> u16 {

@@ -293,20 +293,27 @@ impl Clustered {
         if pipe.is_transaction() || !refused_before_sending(&whole) {
             return whole;
         }
-        let mut groups: Vec<(Option<u16>, Placed)> = Vec::new();
+        let owners = self.slot_owners().await?;
+        let mut groups: Vec<(Option<&(String, u16)>, Placed)> = Vec::new();
         for (i, cmd) in pipe.cmd_iter().enumerate() {
             let slot = first_key(std::iter::once(cmd)).map(|k| cluster::key_slot(&k));
-            match groups.iter_mut().find(|(s, _)| *s == slot) {
+            let node = slot.and_then(|s| {
+                owners
+                    .iter()
+                    .find(|(lo, hi, _)| (*lo..=*hi).contains(&s))
+                    .map(|(_, _, n)| n)
+            });
+            match groups.iter_mut().find(|(n, _)| *n == node) {
                 Some((_, g)) => g.push((i, cmd.clone())),
-                None => groups.push((slot, vec![(i, cmd.clone())])),
+                None => groups.push((node, vec![(i, cmd.clone())])),
             }
         }
-        let sends = groups.into_iter().map(|(_, group)| {
+        let sends = groups.into_iter().map(|(node, group)| {
             let mut one = Clustered {
                 conn: self.conn.clone(),
                 queued: None,
             };
-            async move { one.group(group).await }
+            async move { one.group(node, group).await }
         });
         let mut out: Vec<(usize, Value)> = Vec::with_capacity(pipe.len());
         for replies in futures_util::future::join_all(sends).await {
@@ -321,23 +328,51 @@ impl Clustered {
             .collect())
     }
 
-    /// Commands of one slot, as one pipeline (or one by one when a command among them names
-    /// keys of several slots, as MGET may), with their places in the caller's pipeline.
-    async fn group(&mut self, group: Placed) -> RedisResult<Vec<(usize, Value)>> {
-        if group.len() > 1 {
+    /// Which master serves which slots (`CLUSTER SLOTS`: first slot, last slot, master).
+    async fn slot_owners(&mut self) -> RedisResult<Vec<(u16, u16, cluster::Node)>> {
+        let reply = self
+            .conn
+            .req_packed_command(&redis::cmd("CLUSTER").arg("SLOTS").clone())
+            .await?;
+        Ok(cluster::slot_owners(reply))
+    }
+
+    /// Commands for one master, as one pipeline to it, with their places in the caller's
+    /// pipeline. A command the node sends elsewhere (MOVED, ASK: the slot moved meanwhile) or
+    /// refuses as CROSSSLOT (a multi-key command the crate would split) is sent again on its
+    /// own, which routes and splits it.
+    async fn group(
+        &mut self,
+        node: Option<&(String, u16)>,
+        group: Placed,
+    ) -> RedisResult<Vec<(usize, Value)>> {
+        let mut replies: Vec<Option<Value>> = vec![None; group.len()];
+        if let (Some((host, port)), true) = (node, group.len() > 1) {
             let mut p = redis::pipe();
             for (_, c) in &group {
                 p.add_command(c.clone());
             }
-            let r = self.conn.req_packed_commands(&p, 0, group.len()).await;
-            if !refused_before_sending(&r) {
-                let places = group.iter().map(|(i, _)| *i);
-                return Ok(places.zip(r?).collect());
+            let to = SingleNodeRoutingInfo::ByAddress {
+                host: host.clone(),
+                port: *port,
+            };
+            if let Ok(values) = self.conn.route_pipeline(p, 0, group.len(), to).await {
+                for (slot, v) in replies.iter_mut().zip(values) {
+                    let elsewhere = matches!(&v, Value::ServerError(e)
+                        if matches!(e.code(), "MOVED" | "ASK" | "CROSSSLOT" | "TRYAGAIN"));
+                    if !elsewhere {
+                        *slot = Some(v);
+                    }
+                }
             }
         }
         let mut out = Vec::with_capacity(group.len());
-        for (i, c) in group {
-            out.push((i, self.command(&c).await?));
+        for ((i, c), reply) in group.into_iter().zip(replies) {
+            let v = match reply {
+                Some(v) => v,
+                None => self.command(&c).await?,
+            };
+            out.push((i, v));
         }
         Ok(out)
     }
