@@ -7,10 +7,10 @@ use std::time::Duration;
 use anyhow::Result;
 use redis::aio::MultiplexedConnection;
 use redis::cluster::{ClusterClient, ClusterConfig};
-use redis::{Client, Value};
+use redis::{Client, Cmd, Value};
 
 use crate::error;
-use crate::redis::conn::Conn;
+use crate::redis::conn::{Conn, word};
 use crate::redis::connect::{self, describe};
 
 /// The cluster client always has a response timeout; "none" (for blocking commands) is a day.
@@ -140,6 +140,24 @@ pub fn slot_owners(reply: Value) -> Vec<(u16, u16, Node)> {
     out
 }
 
+/// The first key a transaction names: a command's first argument, or a script's first key;
+/// PUBLISH names a channel, which a cluster node does not check against its slots.
+pub fn first_key<'a>(cmds: impl Iterator<Item = &'a Cmd>) -> Option<Vec<u8>> {
+    let arg = |c: &Cmd, i: usize| match c.args_iter().nth(i) {
+        Some(redis::Arg::Simple(b)) => Some(b.to_vec()),
+        _ => None,
+    };
+    cmds.filter_map(|c| match word(c, 0).as_str() {
+        "PUBLISH" | "SPUBLISH" | "PING" | "ECHO" | "TIME" => None,
+        "EVAL" | "EVALSHA" | "FCALL" => match word(c, 2).as_str() {
+            "0" | "" => None,
+            _ => arg(c, 3),
+        },
+        _ => arg(c, 1),
+    })
+    .next()
+}
+
 /// The hash slot of `key`: CRC16 (XMODEM) of the key, or of its `{hash tag}` when it has a
 /// non-empty one, modulo 16384. Keys with the same tag always share a slot.
 pub fn key_slot(key: &[u8]) -> u16 {
@@ -234,6 +252,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn slot_ranges_are_read_from_cluster_slots() {
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let range = |lo, hi, port| {
+            Value::Array(vec![
+                Value::Int(lo),
+                Value::Int(hi),
+                Value::Array(vec![bulk("127.0.0.1"), Value::Int(port), bulk("id")]),
+            ])
+        };
+        let reply = Value::Array(vec![range(0, 5460, 7000), range(5461, 16383, 7001)]);
+        assert_eq!(
+            slot_owners(reply),
+            vec![
+                (0, 5460, ("127.0.0.1".to_string(), 7000)),
+                (5461, 16383, ("127.0.0.1".to_string(), 7001)),
+            ]
+        );
+        assert!(slot_owners(Value::Nil).is_empty());
+    }
+
+    #[test]
     fn slots_match_the_cluster_specification() {
         // Values from CLUSTER KEYSLOT on Redis 7.0.
         assert_eq!(key_slot(b"123456789"), 12739);
@@ -272,5 +311,25 @@ mod tests {
             ),
             Value::Array(vec![ch("x"), ch("y")])
         );
+    }
+
+    #[test]
+    fn a_transaction_is_routed_by_its_first_key_not_a_channel() {
+        let cmd = |args: &[&str]| {
+            let mut c = redis::Cmd::new();
+            for a in args {
+                c.arg(*a);
+            }
+            c
+        };
+        let cmds = [
+            cmd(&["PUBLISH", "lab:ch", "hi"]),
+            cmd(&["LPUSH", "lab:inbox", "x"]),
+        ];
+        assert_eq!(first_key(cmds.iter()), Some(b"lab:inbox".to_vec()));
+        let script = [cmd(&["EVAL", "return 1", "1", "lab:k"])];
+        assert_eq!(first_key(script.iter()), Some(b"lab:k".to_vec()));
+        let keyless = [cmd(&["EVAL", "return 1", "0"])];
+        assert_eq!(first_key(keyless.iter()), None);
     }
 }

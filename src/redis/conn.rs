@@ -63,29 +63,11 @@ fn as_reply(r: RedisResult<Value>) -> RedisResult<Value> {
 }
 
 /// Argument `i` of `cmd`, upper-cased (`""` when missing).
-fn word(cmd: &Cmd, i: usize) -> String {
+pub(crate) fn word(cmd: &Cmd, i: usize) -> String {
     match cmd.args_iter().nth(i) {
         Some(redis::Arg::Simple(b)) => String::from_utf8_lossy(b).to_ascii_uppercase(),
         _ => String::new(),
     }
-}
-
-/// The first key a transaction names: a command's first argument, or a script's first key;
-/// PUBLISH names a channel, which a cluster node does not check against its slots.
-fn first_key<'a>(cmds: impl Iterator<Item = &'a Cmd>) -> Option<Vec<u8>> {
-    let arg = |c: &Cmd, i: usize| match c.args_iter().nth(i) {
-        Some(redis::Arg::Simple(b)) => Some(b.to_vec()),
-        _ => None,
-    };
-    cmds.filter_map(|c| match word(c, 0).as_str() {
-        "PUBLISH" | "SPUBLISH" | "PING" | "ECHO" | "TIME" => None,
-        "EVAL" | "EVALSHA" | "FCALL" => match word(c, 2).as_str() {
-            "0" | "" => None,
-            _ => arg(c, 3),
-        },
-        _ => arg(c, 1),
-    })
-    .next()
 }
 
 const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
@@ -253,7 +235,7 @@ impl Clustered {
         // Sent to the master of the first key's slot. The crate would also route PUBLISH by its
         // channel and refuse the mix; the server itself treats PUBLISH as keyless, as redislab's
         // lessons on a single server do.
-        let route = match first_key(pipe.cmd_iter()) {
+        let route = match cluster::first_key(pipe.cmd_iter()) {
             Some(key) => SingleNodeRoutingInfo::SpecificNode(Route::new(
                 cluster::key_slot(&key),
                 SlotAddr::Master,
@@ -296,7 +278,7 @@ impl Clustered {
         let owners = self.slot_owners().await?;
         let mut groups: Vec<(Option<&(String, u16)>, Placed)> = Vec::new();
         for (i, cmd) in pipe.cmd_iter().enumerate() {
-            let slot = first_key(std::iter::once(cmd)).map(|k| cluster::key_slot(&k));
+            let slot = cluster::first_key(std::iter::once(cmd)).map(|k| cluster::key_slot(&k));
             let node = slot.and_then(|s| {
                 owners
                     .iter()
