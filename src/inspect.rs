@@ -2,9 +2,10 @@
 //! `redislab inspect`, the sandbox and every lesson step show this; it never prints, and it
 //! reads at most a fixed amount per key so a huge key cannot flood memory or the terminal.
 
+use crate::redis::conn::Conn;
 use anyhow::Result;
 use redis::Value;
-use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::aio::ConnectionLike;
 use serde::Serialize;
 
 use crate::redis::render::repr;
@@ -43,42 +44,24 @@ pub struct Snapshot {
     pub truncated: bool,
 }
 
-/// SCANs for keys matching `pattern` (never KEYS: SCAN does not block the server).
+/// SCANs for keys matching `pattern` (never KEYS: SCAN does not block the server), on every
+/// master of a cluster.
 pub async fn scan_keys(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     pattern: &str,
     limit: usize,
 ) -> Result<(Vec<Vec<u8>>, bool)> {
-    let mut cursor: u64 = 0;
-    let mut keys: Vec<Vec<u8>> = Vec::new();
-    loop {
-        let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(500)
-            .query_async(conn)
-            .await?;
-        keys.extend(batch);
-        cursor = next;
-        if cursor == 0 || keys.len() > limit {
-            break;
-        }
-    }
+    // On a cluster every master is scanned in turn: each holds only its own slots' keys.
+    let (mut keys, stopped) = conn.scan_match(pattern, 500, limit).await?;
     keys.sort();
     keys.dedup();
-    let truncated = keys.len() > limit || (cursor != 0);
+    let truncated = keys.len() > limit || stopped;
     keys.truncate(limit);
     Ok((keys, truncated))
 }
 
 /// Scans and describes: the whole `inspect` in one call.
-pub async fn snapshot(
-    conn: &mut MultiplexedConnection,
-    pattern: &str,
-    limit: usize,
-) -> Result<Snapshot> {
+pub async fn snapshot(conn: &mut Conn, pattern: &str, limit: usize) -> Result<Snapshot> {
     let (keys, truncated) = scan_keys(conn, pattern, limit).await?;
     let mut infos = describe(conn, &keys).await?;
     infos.retain(KeyInfo::exists); // a key may expire between SCAN and describe
@@ -89,11 +72,7 @@ pub async fn snapshot(
     })
 }
 
-async fn raw_pipeline(
-    conn: &mut MultiplexedConnection,
-    pipe: &redis::Pipeline,
-    n: usize,
-) -> Result<Vec<Value>> {
+async fn raw_pipeline(conn: &mut Conn, pipe: &redis::Pipeline, n: usize) -> Result<Vec<Value>> {
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -163,7 +142,7 @@ fn more(shown: usize, total: Option<i64>) -> &'static str {
 }
 
 /// Describes the given keys in two pipelined round trips. Missing keys come back as `none`.
-pub async fn describe(conn: &mut MultiplexedConnection, keys: &[Vec<u8>]) -> Result<Vec<KeyInfo>> {
+pub async fn describe(conn: &mut Conn, keys: &[Vec<u8>]) -> Result<Vec<KeyInfo>> {
     let mut pipe = redis::pipe();
     for k in keys {
         pipe.cmd("TYPE").arg(k.as_slice());

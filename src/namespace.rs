@@ -1,8 +1,8 @@
 //! The namespace is sacred: helpers that keep every write inside `<namespace>:`. Deleting uses
 //! SCAN + UNLINK (never KEYS, which blocks the server; never FLUSHDB, which is not ours to call).
 
+use crate::redis::conn::Conn;
 use anyhow::Result;
-use redis::aio::MultiplexedConnection;
 
 /// The SCAN pattern for everything in a namespace.
 pub fn all_keys(namespace: &str) -> String {
@@ -25,39 +25,23 @@ pub fn is_inside(namespace: &str, key: &[u8]) -> bool {
 }
 
 /// Deletes every key matching `pattern`, which must lie inside the namespace. Returns how many.
-pub async fn delete_matching(
-    conn: &mut MultiplexedConnection,
-    namespace: &str,
-    pattern: &str,
-) -> Result<u64> {
+pub async fn delete_matching(conn: &mut Conn, namespace: &str, pattern: &str) -> Result<u64> {
     anyhow::ensure!(
         pattern.starts_with(&format!("{namespace}:")),
         "refusing to delete {pattern}: it is outside the namespace {namespace}:"
     );
-    let mut cursor: u64 = 0;
+    // Every master of a cluster is scanned; UNLINK of keys in several slots is split by slot.
+    let (keys, _) = conn.scan_match(pattern, 1000, usize::MAX).await?;
+    let keys: Vec<_> = keys
+        .into_iter()
+        .filter(|k| is_inside(namespace, k))
+        .collect();
     let mut deleted = 0u64;
-    loop {
-        let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(conn)
-            .await?;
-        let batch: Vec<_> = batch
-            .into_iter()
-            .filter(|k| is_inside(namespace, k))
-            .collect();
-        if !batch.is_empty() {
-            let n: u64 = redis::cmd("UNLINK").arg(&batch).query_async(conn).await?;
-            deleted += n;
-        }
-        cursor = next;
-        if cursor == 0 {
-            return Ok(deleted);
-        }
+    for batch in keys.chunks(1000) {
+        let n: u64 = redis::cmd("UNLINK").arg(batch).query_async(conn).await?;
+        deleted += n;
     }
+    Ok(deleted)
 }
 
 #[cfg(test)]

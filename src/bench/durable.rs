@@ -10,8 +10,8 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result, bail};
-use redis::aio::MultiplexedConnection;
 
 /// The record's name in the managed server's directory.
 pub const FILE: &str = "bench-aof-restore";
@@ -28,7 +28,7 @@ pub struct Saved {
 
 impl Saved {
     /// The server's current values.
-    pub async fn read(conn: &mut MultiplexedConnection) -> Result<Saved> {
+    pub async fn read(conn: &mut Conn) -> Result<Saved> {
         Ok(Saved {
             appendonly: get(conn, "appendonly").await?,
             appendfsync: get(conn, "appendfsync").await?,
@@ -36,7 +36,7 @@ impl Saved {
     }
 
     /// Puts these values back (fsync policy first, so turning AOF off never syncs per write).
-    pub async fn apply(&self, conn: &mut MultiplexedConnection) -> Result<()> {
+    pub async fn apply(&self, conn: &mut Conn) -> Result<()> {
         set(conn, "appendfsync", &self.appendfsync).await?;
         set(conn, "appendonly", &self.appendonly).await
     }
@@ -151,10 +151,11 @@ pub async fn restore_leftover(dir: &Path, admin: &redis::Client) -> Result<bool>
     }
     let text = fs::read_to_string(&path).with_context(way_out)?;
     let saved = Saved::parse(&text).with_context(way_out)?;
-    let mut conn = admin
+    let mut conn: Conn = admin
         .get_multiplexed_async_connection()
         .await
-        .with_context(way_out)?;
+        .with_context(way_out)?
+        .into();
     saved.apply(&mut conn).await.with_context(way_out)?;
     match fs::remove_file(&path) {
         // Another command restored the same values a moment earlier.
@@ -172,10 +173,7 @@ pub fn die_here_when_testing() {
 }
 
 /// `CONFIG GET name`: its value, `None` when the server has no such setting.
-pub async fn config_get(
-    conn: &mut MultiplexedConnection,
-    name: &str,
-) -> redis::RedisResult<Option<String>> {
+pub async fn config_get(conn: &mut Conn, name: &str) -> redis::RedisResult<Option<String>> {
     let v: Vec<String> = redis::cmd("CONFIG")
         .arg("GET")
         .arg(name)
@@ -185,11 +183,7 @@ pub async fn config_get(
 }
 
 /// `CONFIG SET name value`.
-pub async fn config_set(
-    conn: &mut MultiplexedConnection,
-    name: &str,
-    value: &str,
-) -> redis::RedisResult<()> {
+pub async fn config_set(conn: &mut Conn, name: &str, value: &str) -> redis::RedisResult<()> {
     redis::cmd("CONFIG")
         .arg("SET")
         .arg(name)
@@ -198,14 +192,14 @@ pub async fn config_set(
         .await
 }
 
-async fn get(conn: &mut MultiplexedConnection, name: &str) -> Result<String> {
+async fn get(conn: &mut Conn, name: &str) -> Result<String> {
     config_get(conn, name)
         .await
         .with_context(|| format!("CONFIG GET {name} failed"))?
         .with_context(|| format!("CONFIG GET {name} returned nothing"))
 }
 
-async fn set(conn: &mut MultiplexedConnection, name: &str, value: &str) -> Result<()> {
+async fn set(conn: &mut Conn, name: &str, value: &str) -> Result<()> {
     config_set(conn, name, value)
         .await
         .with_context(|| format!("CONFIG SET {name} {value} failed"))

@@ -5,24 +5,25 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result};
-use redis::aio::MultiplexedConnection;
 use redis::{Cmd, Pipeline, RedisError};
 
 use super::data::{self, PLAYERS, PRODUCTS, SESSIONS};
 use super::durable;
 use super::spec::{BATCH, RowId};
 use super::{Ctx, Plan};
-use crate::error;
 use crate::measure::run_together;
 use crate::measure::sampler::{ClientRun, Sampler};
 use crate::measure::stats::{Recorder, Stats};
-use crate::redis::connect::{Server, command_error, describe};
+use crate::redis::connect::{Server, command_error};
 
 /// What the benchmark needs of a server, owned, so it can move to the benchmark's own thread.
 #[derive(Clone)]
 pub struct Target {
     pub client: redis::Client,
+    /// Opens connections of the server's kind (a cluster's, on a cluster).
+    pub opener: crate::redis::cluster::Opener,
     pub display: String,
     pub product: String,
     pub version: String,
@@ -34,6 +35,7 @@ impl Target {
     pub fn of(server: &Server) -> Target {
         Target {
             client: server.client.clone(),
+            opener: server.opener(),
             display: server.display.clone(),
             product: server.product.clone(),
             version: server.version.clone(),
@@ -44,19 +46,13 @@ impl Target {
 
     /// A new connection on the current runtime, with a 10 s response timeout (the client's
     /// 500 ms default would fail an fsync-bound command under load).
-    pub async fn connection(&self) -> Result<MultiplexedConnection> {
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(3)))
-            .set_response_timeout(Some(Duration::from_secs(10)));
-        self.client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(|e| error::connection(describe(&e, &self.display)))
+    pub async fn connection(&self) -> Result<Conn> {
+        self.opener.open(Some(Duration::from_secs(10))).await
     }
 }
 
 pub struct RedisBench {
-    conn: MultiplexedConnection,
+    conn: Conn,
     display: String,
     prefix: String,
     gets: Vec<Cmd>,
@@ -336,7 +332,7 @@ impl RedisBench {
         Some((a, f))
     }
 
-    pub fn conn(&mut self) -> &mut MultiplexedConnection {
+    pub fn conn(&mut self) -> &mut Conn {
         &mut self.conn
     }
 
@@ -345,19 +341,14 @@ impl RedisBench {
     }
 }
 
-pub async fn config_get(conn: &mut MultiplexedConnection, name: &str) -> Result<String> {
+pub async fn config_get(conn: &mut Conn, name: &str) -> Result<String> {
     durable::config_get(conn, name)
         .await
         .with_context(|| format!("CONFIG GET {name} failed"))?
         .with_context(|| format!("CONFIG GET {name} returned nothing"))
 }
 
-pub async fn config_set(
-    conn: &mut MultiplexedConnection,
-    display: &str,
-    name: &str,
-    value: &str,
-) -> Result<()> {
+pub async fn config_set(conn: &mut Conn, display: &str, name: &str, value: &str) -> Result<()> {
     durable::config_set(conn, name, value)
         .await
         .map_err(|e| command_error(e, display))
@@ -365,11 +356,7 @@ pub async fn config_set(
 }
 
 /// Waits until no AOF rewrite is running or scheduled (turning appendonly on starts one).
-pub async fn wait_for_aof(
-    conn: &mut MultiplexedConnection,
-    display: &str,
-    ctx: &Ctx,
-) -> Result<()> {
+pub async fn wait_for_aof(conn: &mut Conn, display: &str, ctx: &Ctx) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         ctx.check()?;

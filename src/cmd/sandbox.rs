@@ -4,9 +4,9 @@
 
 use std::io::BufRead;
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
-use redis::aio::MultiplexedConnection;
 
 use crate::cli::SandboxArgs;
 use crate::inspect::snapshot;
@@ -25,9 +25,9 @@ struct Session<'a> {
     settings: &'a Settings,
     server: &'a Server,
     /// The learner's connection (ACL-fenced on the managed server, no response timeout).
-    learner: MultiplexedConnection,
+    learner: Conn,
     /// Full-rights connection for COMMAND GETKEYS and the key table.
-    admin: MultiplexedConnection,
+    admin: Conn,
     in_multi: bool,
     show_table: bool,
 }

@@ -56,11 +56,11 @@ pub async fn run(settings: &Settings, args: ValidateArgs) -> Result<u8> {
         }
     };
     let mut conn = match &server {
-        Some(s) => Some(
+        Some(s) => Some(crate::redis::conn::Conn::from(
             redis::Client::open(s.url())?
                 .get_multiplexed_async_connection()
                 .await?,
-        ),
+        )),
         None => None,
     };
     let (loaded, mut problems) = validate_texts(&files, conn.as_mut()).await?;

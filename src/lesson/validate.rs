@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::redis::conn::Conn;
 use anyhow::Result;
 use redis::Value;
-use redis::aio::MultiplexedConnection;
 
 mod classes;
 mod ranges;
@@ -53,7 +53,7 @@ impl Ctx<'_> {
 /// check via COMMAND GETKEYS; without it that check is skipped.
 pub async fn validate_texts(
     files: &[(String, String)],
-    mut getkeys: Option<&mut MultiplexedConnection>,
+    mut getkeys: Option<&mut Conn>,
 ) -> Result<(Vec<Loaded>, Vec<LoadError>)> {
     let mut loaded = Vec::new();
     let mut problems = Vec::new();
@@ -100,11 +100,7 @@ pub async fn validate_texts(
     Ok((loaded, problems))
 }
 
-async fn check_lesson(
-    ctx: &mut Ctx<'_>,
-    l: &Lesson,
-    mut conn: Option<&mut MultiplexedConnection>,
-) -> Result<()> {
+async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>) -> Result<()> {
     if let Some(m) = ranges::int("format_version", l.format_version.into()) {
         ctx.err("^format_version:", m);
     }
@@ -247,7 +243,7 @@ async fn check_quiz(
     l: &Lesson,
     known: &HashSet<String>,
     managed: bool,
-    mut conn: Option<&mut MultiplexedConnection>,
+    mut conn: Option<&mut Conn>,
 ) -> Result<()> {
     if let Some(m) = guessable_by_length(l) {
         ctx.err("^quiz:", m);
@@ -384,7 +380,7 @@ async fn command(
     line: &str,
     known: &HashSet<String>,
     managed: bool,
-    conn: Option<&mut MultiplexedConnection>,
+    conn: Option<&mut Conn>,
 ) -> Result<()> {
     for v in names_in(line) {
         if !known.contains(&v) {

@@ -3,8 +3,8 @@
 //! live server; `validate`, which has no server, reads the same answer from `command_table.rs`,
 //! generated from a real server by `generate` — so the two can never disagree.
 
+use crate::redis::conn::Conn;
 use redis::Value;
-use redis::aio::MultiplexedConnection;
 
 use crate::redis::command::send;
 use crate::redis::command_table::TABLE;
@@ -114,8 +114,8 @@ pub fn parse_entry(v: &Value, out: &mut Vec<Info>) {
 }
 
 /// Every command and subcommand the server knows (`COMMAND`).
-pub async fn server_infos(
-    conn: &mut MultiplexedConnection,
+pub async fn server_infos<C: redis::aio::ConnectionLike>(
+    conn: &mut C,
 ) -> Result<Vec<Info>, redis::RedisError> {
     let mut out = Vec::new();
     if let Value::Array(entries) = send(conn, &[b"COMMAND".to_vec()]).await? {
@@ -147,10 +147,7 @@ pub fn of_static(args: &[Vec<u8>]) -> Class {
 
 /// The class as the live server describes the command; the checked-in table when the server
 /// does not know it or will not say.
-pub async fn of_live(
-    conn: &mut MultiplexedConnection,
-    args: &[Vec<u8>],
-) -> Result<Class, redis::RedisError> {
+pub async fn of_live(conn: &mut Conn, args: &[Vec<u8>]) -> Result<Class, redis::RedisError> {
     let (name, sub) = names(args);
     let reply = send(
         conn,

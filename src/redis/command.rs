@@ -1,7 +1,7 @@
 //! Sends one command exactly as typed and renders the reply as redis-cli would. Lessons, the
 //! sandbox and the tests all go through here, so what a learner sees is always the same.
 
-use redis::aio::MultiplexedConnection;
+use redis::aio::ConnectionLike;
 use redis::{RedisError, Value};
 
 use crate::redis::render::render;
@@ -18,9 +18,9 @@ pub fn build(args: &[Vec<u8>]) -> redis::Cmd {
 
 /// Sends the command. A server error comes back as `Ok(Value::ServerError)`, like any other
 /// reply (so it renders as `(error) ...`); `Err` means the connection itself failed.
-pub async fn send(conn: &mut MultiplexedConnection, args: &[Vec<u8>]) -> Result<Value, RedisError> {
+pub async fn send<C: ConnectionLike>(conn: &mut C, args: &[Vec<u8>]) -> Result<Value, RedisError> {
     let cmd = build(args);
-    redis::aio::ConnectionLike::req_packed_command(conn, &cmd).await
+    conn.req_packed_command(&cmd).await
 }
 
 /// Splits off redis-cli's repeat prefix (`3 PING`). `Err` carries redis-cli's message.
@@ -43,7 +43,7 @@ pub fn split_repeat(args: Vec<Vec<u8>>) -> Result<(u64, Vec<Vec<u8>>), &'static 
 }
 
 /// Tokenises and runs a line, returning the rendered output exactly as redis-cli prints it.
-pub async fn run_line(conn: &mut MultiplexedConnection, line: &str) -> Result<String, RedisError> {
+pub async fn run_line<C: ConnectionLike>(conn: &mut C, line: &str) -> Result<String, RedisError> {
     let args = match tokenize(line) {
         Ok(a) => a,
         Err(InvalidArguments) => return Ok(format!("{InvalidArguments}\n")),

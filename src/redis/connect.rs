@@ -5,16 +5,17 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, RedisError};
 
 use crate::error;
+use crate::redis::cluster;
+use crate::redis::conn::Conn;
 use crate::redis::managed::{self, Managed};
 use crate::settings::Settings;
 
 /// How long a command may take on an ordinary connection before we call the server gone.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The localhost probe must be quick: nothing listening is the common case.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
 
@@ -56,19 +57,22 @@ pub struct Server {
     pub product: String,
     pub version: String,
     /// An open full-rights connection for inspection, checks and clean-up.
-    pub conn: MultiplexedConnection,
+    pub conn: Conn,
+    /// On a Redis Cluster: the client every connection is opened with, and how many masters
+    /// share the slots. `None` on a single server.
+    pub cluster: Option<cluster::Cluster>,
 }
 
 impl Server {
     /// "Redis 7.0.15 · 127.0.0.1:6379 · found on localhost"
     pub fn banner(&self) -> String {
-        format!(
-            "{} {} · {} · {}",
-            self.product,
-            self.version,
-            self.display,
-            self.source.describe()
-        )
+        // "Redis Cluster · 3 masters · 127.0.0.1:7000 · from --redis-url" on a cluster.
+        let kind = match &self.cluster {
+            Some(c) => format!("Cluster · {} masters", c.masters),
+            None => self.version.clone(),
+        };
+        let (product, display) = (&self.product, &self.display);
+        format!("{product} {kind} · {display} · {}", self.source.describe())
     }
 
     pub fn is_managed(&self) -> bool {
@@ -81,20 +85,39 @@ impl Server {
     }
 
     /// A new full-rights connection (its own, so state like MULTI never leaks into others).
-    pub async fn connection(&self) -> Result<MultiplexedConnection> {
-        open(&self.client, &self.display, Some(RESPONSE_TIMEOUT)).await
+    pub async fn connection(&self) -> Result<Conn> {
+        self.open(&self.client, Some(RESPONSE_TIMEOUT)).await
+    }
+
+    /// A connection of the server's kind: a cluster connection on a cluster (the learner's
+    /// fenced client exists only on the managed server, which is never a cluster).
+    async fn open(&self, client: &Client, response: Option<Duration>) -> Result<Conn> {
+        let opener = cluster::Opener {
+            client: client.clone(),
+            ..self.opener()
+        };
+        opener.open(response).await
+    }
+
+    /// An opener for connections like `connection()`'s, to use on another thread or runtime.
+    pub fn opener(&self) -> cluster::Opener {
+        cluster::Opener {
+            client: self.client.clone(),
+            cluster: self.cluster.as_ref().map(|c| c.client.clone()),
+            display: self.display.clone(),
+        }
     }
 
     /// A connection for commands a learner types: fenced by ACL on the managed server, and with
     /// no response timeout, because BLPOP or XREAD BLOCK legitimately wait.
-    pub async fn learner_connection(&self) -> Result<MultiplexedConnection> {
+    pub async fn learner_connection(&self) -> Result<Conn> {
         let client = self.learner.as_ref().unwrap_or(&self.client);
-        open(client, &self.display, None).await
+        self.open(client, None).await
     }
 
     /// A full-rights connection with no response timeout, for blocking commands in scenarios.
-    pub async fn blocking_connection(&self) -> Result<MultiplexedConnection> {
-        open(&self.client, &self.display, None).await
+    pub async fn blocking_connection(&self) -> Result<Conn> {
+        self.open(&self.client, None).await
     }
 }
 
@@ -192,8 +215,10 @@ pub async fn connect(settings: &Settings) -> Result<Server> {
         } else {
             Source::Flag
         };
-        let display = display_of(url);
-        let client = Client::open(url.as_str()).map_err(|e| {
+        let urls = cluster::node_urls(url);
+        let first = urls.first().map(String::as_str).unwrap_or(url.as_str());
+        let display = display_of(first);
+        let client = Client::open(first).map_err(|e| {
             error::connection(format!(
                 "invalid Redis URL {}: {}",
                 redact(url),
@@ -201,7 +226,7 @@ pub async fn connect(settings: &Settings) -> Result<Server> {
             ))
         })?;
         let tls = url.starts_with("rediss");
-        return finish(client, None, display.clone(), source).await.map_err(|e| {
+        return finish(client, None, display.clone(), source, &urls).await.map_err(|e| {
             // A TLS client talking to a plain port (or the reverse) usually just hangs.
             if tls && e.to_string().contains("did not answer in time") {
                 error::connection(format!(
@@ -236,7 +261,7 @@ pub async fn connect(settings: &Settings) -> Result<Server> {
 pub async fn managed_server(m: &Managed, namespace: &str) -> Result<Server> {
     let admin = m.admin_client()?;
     let display = format!("127.0.0.1:{}", m.port);
-    let server = finish(admin, None, display, Source::Managed).await?;
+    let server = finish(admin, None, display, Source::Managed, &[]).await?;
     let learner = managed::ensure_learner(&server.conn, m, namespace).await?;
     Ok(Server {
         learner: Some(learner),
@@ -258,7 +283,7 @@ async fn probe_local(addr: &str) -> Option<Server> {
     if pong != "PONG" {
         return None;
     }
-    finish(client, None, addr.to_string(), Source::Localhost)
+    finish(client, None, addr.to_string(), Source::Localhost, &[url])
         .await
         .ok()
 }
@@ -268,6 +293,7 @@ async fn finish(
     learner: Option<Client>,
     display: String,
     source: Source,
+    urls: &[String],
 ) -> Result<Server> {
     let mut conn = open(&client, &display, Some(RESPONSE_TIMEOUT)).await?;
     let info: String = redis::cmd("INFO")
@@ -288,6 +314,14 @@ async fn finish(
             field("redis_version").unwrap_or_else(|| "?".into()),
         ),
     };
+    let cluster = match urls {
+        [] => None,
+        urls => cluster::detect(&mut conn, urls, &display).await?,
+    };
+    let conn = match &cluster {
+        Some(c) => cluster::open(&c.client, &display, Some(RESPONSE_TIMEOUT)).await?,
+        None => conn.into(),
+    };
     Ok(Server {
         client,
         learner,
@@ -296,14 +330,15 @@ async fn finish(
         product,
         version,
         conn,
+        cluster,
     })
 }
 
-async fn open(
+pub(crate) async fn open(
     client: &Client,
     display: &str,
     response: Option<Duration>,
-) -> Result<MultiplexedConnection> {
+) -> Result<redis::aio::MultiplexedConnection> {
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
         .set_response_timeout(response);

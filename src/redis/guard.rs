@@ -3,8 +3,8 @@
 //! (`COMMAND GETKEYS`), and what a command can reach beyond its keys from its `COMMAND INFO`
 //! classes (`redis::classes`), never from a hand-written table, so every command is covered.
 
+use crate::redis::conn::Conn;
 use redis::Value;
-use redis::aio::MultiplexedConnection;
 
 use crate::redis::classes::{self, Class};
 use crate::redis::command::send;
@@ -50,7 +50,7 @@ fn suggestion(args: &[Vec<u8>], key: &[u8], prefix: &str) -> String {
 /// Decides whether a typed command may run. `conn` is used only for `COMMAND GETKEYS` and
 /// `COMMAND INFO`.
 pub async fn check(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     args: &[Vec<u8>],
     namespace: &str,
     managed: bool,
@@ -206,7 +206,7 @@ fn keyspace_rule(name: &str, args: &[Vec<u8>], prefix: &str) -> Option<Verdict> 
 
 /// Server-wide commands and scripts, by the classes the server itself reports.
 async fn class_rule(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     name: &str,
     sub: &str,
     args: &[Vec<u8>],
@@ -256,7 +256,7 @@ fn sort_rule(name: &str, args: &[Vec<u8>], prefix: &str) -> Option<Verdict> {
 
 /// Every key the command names must be inside the namespace.
 async fn keys_rule(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     args: &[Vec<u8>],
     prefix: &str,
 ) -> Result<Verdict, redis::RedisError> {

@@ -6,9 +6,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result, bail};
 use redis::Client;
-use redis::aio::MultiplexedConnection;
 
 /// A running managed server.
 #[derive(Debug, Clone)]
@@ -301,11 +301,7 @@ async fn stop_by_pid(home: &Path) -> Result<bool> {
 /// only those under `<namespace>:`, so not even a Lua script can reach another key; and it runs
 /// no server-wide command (`@admin`, `@dangerous`, keyless writes, as this server classifies
 /// them), so one namespace can neither wipe the others nor reconfigure, expose or stop the server.
-pub async fn ensure_learner(
-    conn: &MultiplexedConnection,
-    m: &Managed,
-    namespace: &str,
-) -> Result<Client> {
+pub async fn ensure_learner(conn: &Conn, m: &Managed, namespace: &str) -> Result<Client> {
     let user = format!("redislab-{namespace}");
     let mut conn = conn.clone();
     let infos = crate::redis::classes::server_infos(&mut conn)

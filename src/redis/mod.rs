@@ -1,8 +1,10 @@
 //! Everything about talking to Redis: finding a server, and running commands as redis-cli would.
 
 pub mod classes;
+pub mod cluster;
 pub mod command;
 pub mod command_table;
+pub mod conn;
 pub mod connect;
 pub mod docs;
 pub mod guard;

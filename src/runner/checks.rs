@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::redis::conn::Conn;
 use anyhow::Result;
 use redis::Value;
-use redis::aio::MultiplexedConnection;
 use serde::Serialize;
 
 use crate::lesson::model::{Check, TtlCheck};
@@ -75,7 +75,7 @@ fn result(
     }
 }
 
-async fn query(conn: &mut MultiplexedConnection, args: &[&[u8]]) -> Result<Value> {
+async fn query(conn: &mut Conn, args: &[&[u8]]) -> Result<Value> {
     let mut cmd = redis::Cmd::new();
     for a in args {
         cmd.arg(*a);
@@ -85,7 +85,7 @@ async fn query(conn: &mut MultiplexedConnection, args: &[&[u8]]) -> Result<Value
 
 /// Evaluates every check. `replies` are the step's replies in order.
 pub async fn evaluate(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     checks: &[Check],
     replies: &[Value],
     metrics: &BTreeMap<String, f64>,
@@ -166,7 +166,7 @@ struct Probe<'a> {
 }
 
 async fn key_checks(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     c: &Check,
     key: &str,
     vars: &Vars,
@@ -185,11 +185,7 @@ async fn key_checks(
 }
 
 /// Existence, type, encoding, TTL and length.
-async fn shape_checks(
-    conn: &mut MultiplexedConnection,
-    c: &Check,
-    p: &Probe<'_>,
-) -> Result<Vec<CheckResult>> {
+async fn shape_checks(conn: &mut Conn, c: &Check, p: &Probe<'_>) -> Result<Vec<CheckResult>> {
     let (key, k, exists, key_type) = (p.key, p.k, p.exists, &p.key_type);
     let mut out = Vec::new();
     let yes_no = |b: bool| if b { "exists" } else { "missing" };
@@ -284,7 +280,7 @@ async fn shape_checks(
 
 /// Value, members, scores and fields.
 async fn content_checks(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     c: &Check,
     p: &Probe<'_>,
     vars: &Vars,

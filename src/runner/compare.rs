@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result};
-use redis::aio::MultiplexedConnection;
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -52,7 +52,7 @@ fn summarize(label: String, s: Sampler<'_>) -> Measured {
 
 /// Times the Redis side: `commands` are already variable-expanded.
 pub async fn time_redis(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     side: &RedisSide,
     commands: &[String],
     iterations: u32,
@@ -66,7 +66,7 @@ pub async fn time_redis(
     for c in &cmds {
         pipe.add_command(c.clone());
     }
-    let once = async |conn: &mut MultiplexedConnection| -> Result<()> {
+    let once = async |conn: &mut Conn| -> Result<()> {
         if side.pipeline {
             let _: Vec<redis::Value> =
                 redis::aio::ConnectionLike::req_packed_commands(conn, &pipe, 0, cmds.len()).await?;
@@ -103,17 +103,14 @@ pub async fn time_redis(
 /// Times the Redis side on a thread and single-threaded runtime of its own (see
 /// `measure::on_own_thread`), with its own connection.
 pub async fn time_redis_isolated(
-    client: redis::Client,
+    opener: crate::redis::cluster::Opener,
     side: RedisSide,
     commands: Vec<String>,
     iterations: u32,
 ) -> Result<Measured> {
     on_own_thread("the compare step's timing", move || async move {
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(std::time::Duration::from_secs(3)))
-            .set_response_timeout(Some(std::time::Duration::from_secs(10)));
-        let mut conn = client
-            .get_multiplexed_async_connection_with_config(&config)
+        let mut conn = opener
+            .open(Some(std::time::Duration::from_secs(10)))
             .await?;
         time_redis(&mut conn, &side, &commands, iterations).await
     })

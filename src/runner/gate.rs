@@ -9,9 +9,9 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use crate::redis::conn::Conn;
 use anyhow::Result;
 use redis::Value;
-use redis::aio::MultiplexedConnection;
 
 use crate::redis::classes::{self, Class};
 use crate::redis::guard::{self, Verdict};
@@ -35,7 +35,7 @@ pub struct Arg {
 /// Shared by every connection of a lesson run (race workers included).
 #[derive(Clone)]
 pub struct Gate {
-    admin: MultiplexedConnection,
+    admin: Conn,
     namespace: String,
     managed: bool,
     /// SHA1s of scripts this run loaded from lesson text: the only ones EVALSHA may call.
@@ -46,7 +46,7 @@ const EVAL: &[&str] = &["EVAL", "EVAL_RO"];
 const EVALSHA: &[&str] = &["EVALSHA", "EVALSHA_RO"];
 
 impl Gate {
-    pub fn new(admin: MultiplexedConnection, namespace: &str, managed: bool) -> Self {
+    pub fn new(admin: Conn, namespace: &str, managed: bool) -> Self {
         Gate {
             admin,
             namespace: namespace.to_string(),

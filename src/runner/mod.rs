@@ -19,9 +19,9 @@ pub mod walk;
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result};
 use redis::Value;
-use redis::aio::MultiplexedConnection;
 
 use crate::inspect::{self, KeyInfo};
 use crate::lesson::model::{Check, CommandSpec, Lesson, Requires, Step};
@@ -92,7 +92,7 @@ pub fn typed_args(line: &str) -> Result<Vec<Arg>, crate::redis::tokenize::Invali
 /// The gate, then the wire: the one way a lesson's command reaches Redis.
 pub async fn send_gated(
     gate: &Gate,
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     args: &[Arg],
     origin: Origin,
     connection: Option<&str>,
@@ -131,9 +131,9 @@ pub struct Engine<'a> {
     pub namespace: String,
     pub vars: Vars,
     /// Connections by name; `main` is the default. Learner rights (ACL-fenced when managed).
-    conns: HashMap<String, MultiplexedConnection>,
+    conns: HashMap<String, Conn>,
     /// Full rights, for checks and the key table.
-    pub admin: MultiplexedConnection,
+    pub admin: Conn,
     pub gate: Gate,
     /// The lesson's key patterns (as written): what lesson time and snapshots cover.
     lesson_keys: Vec<String>,
@@ -221,7 +221,7 @@ impl<'a> Engine<'a> {
         s.restore_all(&mut self.admin, &self.namespace, &now).await
     }
 
-    async fn conn(&mut self, name: Option<&str>) -> Result<&mut MultiplexedConnection> {
+    async fn conn(&mut self, name: Option<&str>) -> Result<&mut Conn> {
         let name = name.unwrap_or("main").to_string();
         if !self.conns.contains_key(&name) {
             let c = self.server.learner_connection().await?;

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result, bail};
 use futures_util::future::BoxFuture;
 use redis::Value;
-use redis::aio::MultiplexedConnection;
 use tokio::sync::Barrier;
 
 use crate::lesson::race::{Action, Race, RaceCommand, Retry, Round};
@@ -80,7 +80,7 @@ fn number_text(v: f64) -> String {
 /// A worker's own state while it runs.
 struct Worker {
     vars: Vars,
-    conn: MultiplexedConnection,
+    conn: Conn,
     barrier: Arc<Barrier>,
     gate: Gate,
     display: String,
@@ -160,7 +160,7 @@ async fn run_round(
 /// Runs a round's set-up or teardown lines in order on one connection.
 async fn run_plain(
     ctx: &RaceContext<'_>,
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     lines: &[String],
     what: &str,
 ) -> Result<()> {

@@ -11,9 +11,9 @@
 //!
 //! Only keys inside the namespace are ever read or written here.
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result};
 use redis::Value;
-use redis::aio::MultiplexedConnection;
 
 use crate::inspect;
 use crate::namespace::is_inside;
@@ -36,7 +36,7 @@ pub struct Snapshot {
 
 /// The lesson keys that exist now (patterns already expanded), inside the namespace only.
 pub async fn lesson_keys(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     namespace: &str,
     patterns: &[String],
 ) -> Result<Vec<Vec<u8>>> {
@@ -56,11 +56,7 @@ pub async fn lesson_keys(
 
 impl Snapshot {
     /// Every given key that exists (`only_with_ttl`: just those with a TTL, for lesson time).
-    pub async fn take(
-        conn: &mut MultiplexedConnection,
-        keys: &[Vec<u8>],
-        only_with_ttl: bool,
-    ) -> Result<Snapshot> {
+    pub async fn take(conn: &mut Conn, keys: &[Vec<u8>], only_with_ttl: bool) -> Result<Snapshot> {
         let mut out = Vec::new();
         for key in keys {
             let pttl: i64 = redis::cmd("PTTL").arg(key).query_async(conn).await?;
@@ -86,7 +82,7 @@ impl Snapshot {
     /// Gives every frozen key its remaining time back; a key that expired meanwhile comes back
     /// from its DUMP. Keys the learner changed since are not touched by this (nothing runs
     /// between freezing and thawing but reading).
-    pub async fn thaw(&self, conn: &mut MultiplexedConnection) -> Result<()> {
+    pub async fn thaw(&self, conn: &mut Conn) -> Result<()> {
         for s in &self.keys {
             let pttl = s.pttl.max(1);
             let set: i64 = redis::cmd("PEXPIRE")
@@ -105,7 +101,7 @@ impl Snapshot {
     /// deleted, the others restored with their value and TTL.
     pub async fn restore_all(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Conn,
         namespace: &str,
         now: &[Vec<u8>],
     ) -> Result<()> {
@@ -121,7 +117,7 @@ impl Snapshot {
     }
 }
 
-async fn restore(conn: &mut MultiplexedConnection, s: &Saved, ttl_ms: i64) -> Result<()> {
+async fn restore(conn: &mut Conn, s: &Saved, ttl_ms: i64) -> Result<()> {
     // RESTORE's TTL 0 means "no TTL".
     let ttl = if s.pttl < 0 { 0 } else { ttl_ms.max(1) };
     let _: Value = redis::cmd("RESTORE")

@@ -7,8 +7,8 @@
 
 use std::time::Instant;
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result, bail};
-use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, int, ints};
@@ -112,7 +112,7 @@ struct Row {
 async fn measure(
     ctx: &ScenarioContext<'_>,
     params: &Params,
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     [set_key, list_key]: &[String; 2],
 ) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
@@ -146,7 +146,7 @@ fn member(i: usize) -> String {
 /// `PIPELINE` commands per round trip.
 async fn fill(
     ctx: &ScenarioContext<'_>,
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     set_key: &str,
     list_key: &str,
     from: usize,
@@ -178,7 +178,7 @@ async fn fill(
 /// median, and the server's own time per call between two `INFO commandstats` snapshots.
 async fn time(
     ctx: &ScenarioContext<'_>,
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     samples: usize,
     name: &str,
     cmd: &redis::Cmd,
@@ -205,14 +205,21 @@ async fn time(
     })
 }
 
-/// `(calls, usec)` for one command from `INFO commandstats`, if the server lets us read it.
-async fn command_stats(conn: &mut MultiplexedConnection, name: &str) -> Option<(u64, u64)> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(conn)
-        .await
-        .ok()?;
-    parse_command_stats(&info, name)
+/// `(calls, usec)` for one command from `INFO commandstats`, if the server lets us read it;
+/// on a cluster, added up over every master (the keys being timed live on one of them).
+async fn command_stats(conn: &mut Conn, name: &str) -> Option<(u64, u64)> {
+    let mut cmd = redis::cmd("INFO");
+    cmd.arg("commandstats");
+    let replies = conn.on_each_master(&cmd).await.ok()?;
+    let mut total: Option<(u64, u64)> = None;
+    for reply in replies {
+        let info: String = redis::from_redis_value(reply).ok()?;
+        if let Some((calls, usec)) = parse_command_stats(&info, name) {
+            let (c, u) = total.unwrap_or((0, 0));
+            total = Some((c + calls, u + usec));
+        }
+    }
+    total
 }
 
 fn parse_command_stats(info: &str, name: &str) -> Option<(u64, u64)> {
@@ -238,7 +245,7 @@ fn per_call(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64
     Some(u1.saturating_sub(u0) as f64 / calls as f64)
 }
 
-async fn del(conn: &mut MultiplexedConnection, keys: &[String]) -> Result<()> {
+async fn del(conn: &mut Conn, keys: &[String]) -> Result<()> {
     redis::cmd("DEL")
         .arg(keys)
         .query_async::<i64>(conn)

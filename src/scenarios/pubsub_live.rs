@@ -14,9 +14,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result, anyhow};
 use futures_util::StreamExt;
-use redis::aio::{MultiplexedConnection, PubSubSink};
+use redis::aio::PubSubSink;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -162,7 +163,7 @@ type Deliveries = BTreeMap<u64, Vec<Who>>;
 
 /// Publishes message `n` and waits until `expected` of our listeners received it.
 async fn publish_and_wait(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     channel: &str,
     n: u64,
     expected: usize,
@@ -218,7 +219,7 @@ struct Session<'c, 'p> {
     params: &'p Params,
     channel: String,
     pattern: String,
-    conn: MultiplexedConnection,
+    conn: Conn,
     tx: mpsc::UnboundedSender<(Who, u64)>,
     rx: mpsc::UnboundedReceiver<(Who, u64)>,
     got: Deliveries,

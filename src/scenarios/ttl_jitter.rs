@@ -9,8 +9,8 @@
 
 use std::time::Instant;
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result, bail};
-use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, int};
@@ -93,7 +93,7 @@ fn jitter_of(i: u64, jitter_s: u64) -> u64 {
 /// first PTTL read.
 async fn measure(
     ctx: &ScenarioContext<'_>,
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     p: &Params,
     plain: &[String],
     jittered: &[String],
@@ -111,7 +111,7 @@ async fn measure(
 
 async fn write(
     ctx: &ScenarioContext<'_>,
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     keys: &[String],
     ttl_of: impl Fn(u64) -> u64,
 ) -> Result<()> {
@@ -138,7 +138,7 @@ async fn write(
 /// read. Sorted.
 async fn expiries(
     ctx: &ScenarioContext<'_>,
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     keys: &[String],
     started: Instant,
 ) -> Result<Vec<u64>> {
@@ -167,7 +167,7 @@ async fn expiries(
     Ok(out)
 }
 
-async fn delete(conn: &mut MultiplexedConnection, keys: &[String]) -> Result<()> {
+async fn delete(conn: &mut Conn, keys: &[String]) -> Result<()> {
     for chunk in keys.chunks(BATCH) {
         redis::cmd("DEL")
             .arg(chunk)

@@ -18,8 +18,8 @@
 //! Then, for each limiter, the most requests it allowed inside any window of `window_s` is
 //! computed from the allowed timestamps. Keys are left behind and expire within one window.
 
+use crate::redis::conn::Conn;
 use anyhow::{Context, Result, anyhow, bail};
-use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, bounded, int};
@@ -214,7 +214,7 @@ impl Limiters {
     /// Sends one request at `now` (ms since the epoch) to `limiter`: allowed or not.
     async fn allow(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Conn,
         limiter: Limiter,
         p: &Params,
         now: u64,
@@ -316,7 +316,7 @@ async fn burst(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRepo
 
 /// One fixed-window request: INCR the counter of the window `now` falls in, and give it a TTL
 /// the first time (NX), in one MULTI/EXEC.
-async fn fixed(conn: &mut MultiplexedConnection, key: &str, p: &Params) -> Result<bool> {
+async fn fixed(conn: &mut Conn, key: &str, p: &Params) -> Result<bool> {
     let (count,): (u64,) = redis::pipe()
         .atomic()
         .cmd("INCR")

@@ -1,8 +1,8 @@
 //! The command classes a lesson may use: the same classes the sandbox's guard uses
 //! (`redis::classes`), so a lesson and the sandbox can never disagree on what is server-wide.
 
+use crate::redis::conn::Conn;
 use anyhow::Result;
-use redis::aio::MultiplexedConnection;
 
 use crate::redis::classes::{self, Class};
 
@@ -16,7 +16,7 @@ const READS_SETTINGS: &[&str] = &["config|get"];
 pub async fn problem(
     args: &[Vec<u8>],
     managed: bool,
-    conn: Option<&mut MultiplexedConnection>,
+    conn: Option<&mut Conn>,
 ) -> Result<Option<String>> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
     let sub = args

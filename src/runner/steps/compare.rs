@@ -26,7 +26,7 @@ pub async fn run(
         .collect::<Result<Vec<_>>>()?;
     let iterations = iterations.max(1);
     let r = compare::time_redis_isolated(
-        ctx.engine.server.client.clone(),
+        ctx.engine.server.opener(),
         redis.clone(),
         commands,
         iterations,

@@ -1,0 +1,335 @@
+//! Redis Cluster: noticing that a server is one (`INFO cluster`), and opening connections that
+//! follow the slot map. A cluster is detected, never configured: the user gives one node's URL
+//! (or several, comma-separated) and redislab does the rest.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use redis::aio::MultiplexedConnection;
+use redis::cluster::{ClusterClient, ClusterConfig};
+use redis::{Client, Cmd, Value};
+
+use crate::error;
+use crate::redis::conn::{Conn, word};
+use crate::redis::connect::{self, describe};
+
+/// The cluster client always has a response timeout; "none" (for blocking commands) is a day.
+const NO_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// What a Redis Cluster adds to a server.
+#[derive(Clone)]
+pub struct Cluster {
+    pub client: ClusterClient,
+    pub masters: usize,
+}
+
+/// The nodes a `--redis-url` names: one URL, or several comma-separated
+/// (`redis://a:7000,redis://b:7001`), which only a cluster can use.
+pub fn node_urls(url: &str) -> Vec<String> {
+    url.split(',')
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+        .collect()
+}
+
+/// `Some` when the server behind `conn` runs in cluster mode: a client for the nodes in `urls`
+/// and the number of masters.
+pub async fn detect(
+    conn: &mut MultiplexedConnection,
+    urls: &[String],
+    display: &str,
+) -> Result<Option<Cluster>> {
+    let info: String = redis::cmd("INFO")
+        .arg("cluster")
+        .query_async(conn)
+        .await
+        .map_err(|e| error::connection(describe(&e, display)))?;
+    if !cluster_enabled(&info) {
+        return Ok(None);
+    }
+    let client = ClusterClient::new(urls.iter().map(String::as_str)).map_err(|e| {
+        error::connection(format!(
+            "{display} is a Redis Cluster node, but its URLs do not make a cluster client: {} (give every node the same user and password)",
+            e.to_string().replace('\n', " ")
+        ))
+    })?;
+    let info: String = redis::cmd("CLUSTER")
+        .arg("INFO")
+        .query_async(conn)
+        .await
+        .map_err(|e| error::connection(describe(&e, display)))?;
+    if !info.lines().any(|l| l.trim() == "cluster_state:ok") {
+        return Err(error::connection(format!(
+            "the Redis Cluster at {display} is not serving (cluster_state is not ok): \
+             check `redis-cli -p PORT cluster info` on its nodes"
+        )));
+    }
+    Ok(Some(Cluster {
+        client,
+        masters: cluster_size(&info),
+    }))
+}
+
+/// A connection to the whole cluster; `response: None` waits as long as a blocking command may.
+pub async fn open(
+    client: &ClusterClient,
+    display: &str,
+    response: Option<Duration>,
+) -> Result<Conn> {
+    let config = ClusterConfig::new()
+        .set_connection_timeout(connect::CONNECT_TIMEOUT)
+        .set_response_timeout(response.unwrap_or(NO_TIMEOUT));
+    client
+        .get_async_connection_with_config(config)
+        .await
+        .map(Conn::from)
+        .map_err(|e| error::connection(describe(&e, display)))
+}
+
+/// Everything needed to open a connection of the server's kind, on any runtime or thread.
+#[derive(Clone)]
+pub struct Opener {
+    pub client: Client,
+    pub cluster: Option<ClusterClient>,
+    pub display: String,
+}
+
+impl Opener {
+    pub async fn open(&self, response: Option<Duration>) -> Result<Conn> {
+        match &self.cluster {
+            Some(c) => open(c, &self.display, response).await,
+            None => Ok(connect::open(&self.client, &self.display, response)
+                .await?
+                .into()),
+        }
+    }
+}
+
+/// A master's address, `(host, port)`.
+pub type Node = (String, u16);
+
+/// `CLUSTER SLOTS` as `(first slot, last slot, master)` ranges (replicas left out).
+pub fn slot_owners(reply: Value) -> Vec<(u16, u16, Node)> {
+    let Value::Array(ranges) = reply else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for r in ranges {
+        let Value::Array(parts) = r else { continue };
+        let (Some(lo), Some(hi), Some(Value::Array(master))) =
+            (parts.first(), parts.get(1), parts.get(2))
+        else {
+            continue;
+        };
+        let (Ok(lo), Ok(hi)) = (
+            redis::from_redis_value_ref::<u16>(lo),
+            redis::from_redis_value_ref::<u16>(hi),
+        ) else {
+            continue;
+        };
+        let (Some(host), Some(port)) = (master.first(), master.get(1)) else {
+            continue;
+        };
+        if let (Ok(host), Ok(port)) = (
+            redis::from_redis_value_ref::<String>(host),
+            redis::from_redis_value_ref::<u16>(port),
+        ) {
+            out.push((lo, hi, (host, port)));
+        }
+    }
+    out
+}
+
+/// The first key a transaction names: a command's first argument, or a script's first key;
+/// PUBLISH names a channel, which a cluster node does not check against its slots.
+pub fn first_key<'a>(cmds: impl Iterator<Item = &'a Cmd>) -> Option<Vec<u8>> {
+    let arg = |c: &Cmd, i: usize| match c.args_iter().nth(i) {
+        Some(redis::Arg::Simple(b)) => Some(b.to_vec()),
+        _ => None,
+    };
+    cmds.filter_map(|c| match word(c, 0).as_str() {
+        "PUBLISH" | "SPUBLISH" | "PING" | "ECHO" | "TIME" => None,
+        "EVAL" | "EVALSHA" | "FCALL" => match word(c, 2).as_str() {
+            "0" | "" => None,
+            _ => arg(c, 3),
+        },
+        _ => arg(c, 1),
+    })
+    .next()
+}
+
+/// The hash slot of `key`: CRC16 (XMODEM) of the key, or of its `{hash tag}` when it has a
+/// non-empty one, modulo 16384. Keys with the same tag always share a slot.
+pub fn key_slot(key: &[u8]) -> u16 {
+    let hashed = match key.iter().position(|&b| b == b'{') {
+        Some(open) => match key[open + 1..].iter().position(|&b| b == b'}') {
+            Some(len) if len > 0 => &key[open + 1..open + 1 + len],
+            _ => key,
+        },
+        None => key,
+    };
+    let mut crc: u16 = 0;
+    for &byte in hashed {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc % 16384
+}
+
+/// How many masters a cluster has, from `CLUSTER INFO` (`cluster_size`).
+pub fn cluster_size(info: &str) -> usize {
+    info.lines()
+        .find_map(|l| l.strip_prefix("cluster_size:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Whether `INFO cluster` says the server runs in cluster mode.
+pub fn cluster_enabled(info: &str) -> bool {
+    info.lines().any(|l| l.trim() == "cluster_enabled:1")
+}
+
+/// Adds up every master's answer to PUBSUB `sub` as one server would give it: the channels
+/// any node knows, each channel's subscribers over all nodes, all pattern subscriptions.
+pub fn combine_pubsub(sub: &str, replies: Vec<Value>) -> Value {
+    if let Some(err) = replies.iter().find(|r| matches!(r, Value::ServerError(_))) {
+        return err.clone();
+    }
+    match sub {
+        "NUMPAT" => Value::Int(
+            replies
+                .iter()
+                .map(|r| match r {
+                    Value::Int(n) => *n,
+                    _ => 0,
+                })
+                .sum(),
+        ),
+        "NUMSUB" => {
+            let mut totals: Vec<(Value, i64)> = Vec::new();
+            for r in &replies {
+                let Value::Array(items) = r else { continue };
+                for pair in items.chunks(2) {
+                    let [channel, Value::Int(n)] = pair else {
+                        continue;
+                    };
+                    match totals.iter_mut().find(|(c, _)| c == channel) {
+                        Some((_, total)) => *total += n,
+                        None => totals.push((channel.clone(), *n)),
+                    }
+                }
+            }
+            Value::Array(
+                totals
+                    .into_iter()
+                    .flat_map(|(c, n)| [c, Value::Int(n)])
+                    .collect(),
+            )
+        }
+        _ => {
+            let mut channels: Vec<Value> = Vec::new();
+            for r in replies {
+                let Value::Array(items) = r else { continue };
+                for c in items {
+                    if !channels.contains(&c) {
+                        channels.push(c);
+                    }
+                }
+            }
+            Value::Array(channels)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_ranges_are_read_from_cluster_slots() {
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let range = |lo, hi, port| {
+            Value::Array(vec![
+                Value::Int(lo),
+                Value::Int(hi),
+                Value::Array(vec![bulk("127.0.0.1"), Value::Int(port), bulk("id")]),
+            ])
+        };
+        let reply = Value::Array(vec![range(0, 5460, 7000), range(5461, 16383, 7001)]);
+        assert_eq!(
+            slot_owners(reply),
+            vec![
+                (0, 5460, ("127.0.0.1".to_string(), 7000)),
+                (5461, 16383, ("127.0.0.1".to_string(), 7001)),
+            ]
+        );
+        assert!(slot_owners(Value::Nil).is_empty());
+    }
+
+    #[test]
+    fn slots_match_the_cluster_specification() {
+        // Values from CLUSTER KEYSLOT on Redis 7.0.
+        assert_eq!(key_slot(b"123456789"), 12739);
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"{user:1}:a"), key_slot(b"user:1"));
+        assert_eq!(key_slot(b"{}x"), key_slot(b"{}x"));
+        assert_ne!(key_slot(b"{}x"), key_slot(b"x"));
+    }
+
+    #[test]
+    fn cluster_info_fields() {
+        assert!(cluster_enabled("# Cluster\r\ncluster_enabled:1\r\n"));
+        assert!(!cluster_enabled("# Cluster\r\ncluster_enabled:0\r\n"));
+        assert_eq!(cluster_size("cluster_state:ok\r\ncluster_size:3\r\n"), 3);
+    }
+
+    #[test]
+    fn pubsub_answers_add_up_over_masters() {
+        let ch = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let numsub = |n: i64| Value::Array(vec![ch("a"), Value::Int(n), ch("b"), Value::Int(0)]);
+        assert_eq!(
+            combine_pubsub("NUMSUB", vec![numsub(1), numsub(2), numsub(0)]),
+            Value::Array(vec![ch("a"), Value::Int(3), ch("b"), Value::Int(0)])
+        );
+        assert_eq!(
+            combine_pubsub("NUMPAT", vec![Value::Int(1), Value::Int(2)]),
+            Value::Int(3)
+        );
+        assert_eq!(
+            combine_pubsub(
+                "CHANNELS",
+                vec![
+                    Value::Array(vec![ch("x")]),
+                    Value::Array(vec![ch("x"), ch("y")])
+                ]
+            ),
+            Value::Array(vec![ch("x"), ch("y")])
+        );
+    }
+
+    #[test]
+    fn a_transaction_is_routed_by_its_first_key_not_a_channel() {
+        let cmd = |args: &[&str]| {
+            let mut c = redis::Cmd::new();
+            for a in args {
+                c.arg(*a);
+            }
+            c
+        };
+        let cmds = [
+            cmd(&["PUBLISH", "lab:ch", "hi"]),
+            cmd(&["LPUSH", "lab:inbox", "x"]),
+        ];
+        assert_eq!(first_key(cmds.iter()), Some(b"lab:inbox".to_vec()));
+        let script = [cmd(&["EVAL", "return 1", "1", "lab:k"])];
+        assert_eq!(first_key(script.iter()), Some(b"lab:k".to_vec()));
+        let keyless = [cmd(&["EVAL", "return 1", "0"])];
+        assert_eq!(first_key(keyless.iter()), None);
+    }
+}

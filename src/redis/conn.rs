@@ -1,0 +1,473 @@
+//! One connection type for a single server and for a Redis Cluster, so every path (lessons,
+//! checks, inspect, reset, the sandbox) works on both without asking which it has. On a
+//! cluster, a key's command goes to the master that owns its hash slot; what has no key to route
+//! by (a whole-keyspace SCAN, MULTI typed line by line) is handled here.
+
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+
+use crate::redis::cluster;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{
+    MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr,
+};
+use redis::{
+    Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, ServerError, ServerErrorKind,
+    Value,
+};
+
+/// A connection to Redis: one server, or a whole cluster.
+#[derive(Clone)]
+pub enum Conn {
+    Single(MultiplexedConnection),
+    Cluster(Box<Clustered>),
+}
+
+/// A cluster connection, and the transaction a learner is typing into it. A cluster has no one
+/// node to send a bare `MULTI` to, so MULTI … EXEC is queued here and sent as one atomic
+/// pipeline, routed by its first key (Redis refuses it with CROSSSLOT when the keys live in
+/// different slots, as it would refuse it anywhere).
+#[derive(Clone)]
+pub struct Clustered {
+    conn: ClusterConnection,
+    queued: Option<Vec<Cmd>>,
+}
+
+impl From<MultiplexedConnection> for Conn {
+    fn from(c: MultiplexedConnection) -> Self {
+        Conn::Single(c)
+    }
+}
+
+impl From<ClusterConnection> for Conn {
+    fn from(conn: ClusterConnection) -> Self {
+        Conn::Cluster(Box::new(Clustered { conn, queued: None }))
+    }
+}
+
+/// A server's error reply, as a reply: what a single server's connection gives back, so
+/// `(error) ...` renders the same on both.
+fn as_reply(r: RedisResult<Value>) -> RedisResult<Value> {
+    match r {
+        Err(e) if !e.is_io_error() && !e.is_timeout() && e.kind() != ErrorKind::Client => {
+            match ServerError::try_from(e) {
+                Ok(se) => Ok(Value::ServerError(se)),
+                // The crate refuses a mixed-slot transaction itself, before any node sees it.
+                Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::CrossSlot) => {
+                    Ok(error_reply(CROSSSLOT))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        other => other,
+    }
+}
+
+/// Argument `i` of `cmd`, upper-cased (`""` when missing).
+pub(crate) fn word(cmd: &Cmd, i: usize) -> String {
+    match cmd.args_iter().nth(i) {
+        Some(redis::Arg::Simple(b)) => String::from_utf8_lossy(b).to_ascii_uppercase(),
+        _ => String::new(),
+    }
+}
+
+const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+
+fn okay() -> Value {
+    Value::Okay
+}
+
+fn error_reply(text: &str) -> Value {
+    let line = format!("-{text}\r\n");
+    redis::parse_redis_value(line.as_bytes()).unwrap_or(Value::Nil)
+}
+
+impl Clustered {
+    async fn command(&mut self, cmd: &Cmd) -> RedisResult<Value> {
+        let name = word(cmd, 0);
+        if let Some(queue) = &mut self.queued {
+            return Ok(match name.as_str() {
+                "EXEC" => return self.exec().await,
+                "DISCARD" => {
+                    self.queued = None;
+                    okay()
+                }
+                "MULTI" => error_reply("ERR MULTI calls can not be nested"),
+                "WATCH" => error_reply("ERR WATCH inside MULTI is not allowed"),
+                _ => {
+                    queue.push(cmd.clone());
+                    Value::SimpleString("QUEUED".into())
+                }
+            });
+        }
+        match name.as_str() {
+            "MULTI" => {
+                self.queued = Some(Vec::new());
+                Ok(okay())
+            }
+            "EXEC" => Ok(error_reply("ERR EXEC without MULTI")),
+            "SCAN" => self.scan(cmd).await,
+            "PUBSUB" => {
+                let sub = word(cmd, 1);
+                match sub.as_str() {
+                    "CHANNELS" | "NUMSUB" | "NUMPAT" => self.pubsub(cmd, &sub).await,
+                    _ => as_reply(self.conn.req_packed_command(cmd).await),
+                }
+            }
+            "DISCARD" => Ok(error_reply("ERR DISCARD without MULTI")),
+            // One node's INFO: what a single server would answer (the crate asks every master
+            // and returns a map keyed by address).
+            "INFO" => as_reply(
+                self.conn
+                    .route_command(
+                        cmd.clone(),
+                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary),
+                    )
+                    .await,
+            ),
+            _ => as_reply(self.conn.req_packed_command(cmd).await),
+        }
+    }
+
+    async fn masters(&mut self) -> RedisResult<Vec<(String, u16)>> {
+        let reply = self
+            .conn
+            .route_command(
+                redis::cmd("PING"),
+                RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)),
+            )
+            .await?;
+        let Value::Map(pairs) = reply else {
+            return Err(RedisError::from((
+                ErrorKind::Client,
+                "the cluster did not list its masters",
+            )));
+        };
+        let mut out: Vec<(String, u16)> = pairs
+            .iter()
+            .filter_map(|(addr, _)| match addr {
+                Value::BulkString(b) => {
+                    let text = String::from_utf8_lossy(b);
+                    let (host, port) = text.rsplit_once(':')?;
+                    Some((host.to_string(), port.parse().ok()?))
+                }
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    async fn on_node(&mut self, (host, port): &(String, u16), cmd: &Cmd) -> RedisResult<Value> {
+        let to = SingleNodeRoutingInfo::ByAddress {
+            host: host.clone(),
+            port: *port,
+        };
+        as_reply(
+            self.conn
+                .route_command(cmd.clone(), RoutingInfo::SingleNode(to))
+                .await,
+        )
+    }
+
+    /// A typed SCAN walks every master in turn, as one keyspace. The cursor it hands back
+    /// carries which master it is on: `node cursor × masters + master index`, so `0` still
+    /// starts and ends the walk.
+    async fn scan(&mut self, cmd: &Cmd) -> RedisResult<Value> {
+        let masters = self.masters().await?;
+        let n = masters.len().max(1) as u64;
+        let Ok(cursor) = word(cmd, 1).parse::<u64>() else {
+            return Ok(error_reply("ERR invalid cursor"));
+        };
+        let index = (cursor % n) as usize;
+        let mut node_cmd = redis::cmd("SCAN");
+        node_cmd.arg(cursor / n);
+        for a in cmd.args_iter().skip(2) {
+            if let redis::Arg::Simple(b) = a {
+                node_cmd.arg(b);
+            }
+        }
+        let Some(node) = masters.get(index) else {
+            return Ok(error_reply("ERR invalid cursor"));
+        };
+        let reply = self.on_node(node, &node_cmd).await?;
+        let Value::Array(mut parts) = reply else {
+            return Ok(reply);
+        };
+        let next: u64 = match parts.first() {
+            Some(v) => redis::from_redis_value_ref(v)?,
+            None => 0,
+        };
+        let combined = match (next, index as u64 + 1 < n) {
+            (0, true) => Some(index as u64 + 1),
+            (0, false) => Some(0),
+            (next, _) => next.checked_mul(n).map(|c| c + index as u64),
+        };
+        let Some(combined) = combined else {
+            return Ok(error_reply(
+                "ERR the cluster's SCAN cursor is too large to carry",
+            ));
+        };
+        parts[0] = Value::BulkString(combined.to_string().into_bytes());
+        Ok(Value::Array(parts))
+    }
+
+    /// PUBSUB CHANNELS, NUMSUB and NUMPAT count the subscribers of the node asked; a learner's
+    /// subscriber may be on any of them, so every master is asked and the answers added up.
+    async fn pubsub(&mut self, cmd: &Cmd, sub: &str) -> RedisResult<Value> {
+        let mut replies = Vec::new();
+        for m in self.masters().await? {
+            replies.push(self.on_node(&m, cmd).await?);
+        }
+        Ok(cluster::combine_pubsub(sub, replies))
+    }
+
+    async fn exec(&mut self) -> RedisResult<Value> {
+        let queued = self.queued.take().unwrap_or_default();
+        if queued.is_empty() {
+            return Ok(Value::Array(Vec::new()));
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let n = queued.len();
+        for c in queued {
+            pipe.add_command(c);
+        }
+        // Sent to the master of the first key's slot. The crate would also route PUBLISH by its
+        // channel and refuse the mix; the server itself treats PUBLISH as keyless, as redislab's
+        // lessons on a single server do.
+        let route = match cluster::first_key(pipe.cmd_iter()) {
+            Some(key) => SingleNodeRoutingInfo::SpecificNode(Route::new(
+                cluster::key_slot(&key),
+                SlotAddr::Master,
+            )),
+            None => SingleNodeRoutingInfo::RandomPrimary,
+        };
+        match self.conn.route_pipeline(pipe, n + 1, 1, route).await {
+            Ok(mut v) => Ok(v.pop().unwrap_or(Value::Nil)),
+            Err(e) if e.is_io_error() || e.is_timeout() => Err(e),
+            // A queued command named a key of another slot: its node answered MOVED (or
+            // CROSSSLOT) and the server discarded the transaction.
+            Err(e)
+                if ["Moved", "Ask", "CrossSlot", "CROSSSLOT"]
+                    .iter()
+                    .any(|w| e.to_string().contains(w)) =>
+            {
+                Ok(error_reply(CROSSSLOT))
+            }
+            Err(e) if e.to_string().contains("aborted") => Ok(error_reply(
+                "EXECABORT Transaction discarded because of previous errors.",
+            )),
+            Err(e) => as_reply(Err(e)),
+        }
+    }
+
+    /// A pipeline: a transaction, or one whose keys share a slot, goes as it is, in one round
+    /// trip to that slot's master. The crate refuses any other pipeline before sending it, so
+    /// its commands are grouped by slot and the groups sent at once, each as a pipeline of its
+    /// own: commands on one key keep their order, and the whole still costs about one round trip.
+    async fn pipeline(
+        &mut self,
+        pipe: &Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        let whole = self.conn.req_packed_commands(pipe, offset, count).await;
+        if pipe.is_transaction() || !refused_before_sending(&whole) {
+            return whole;
+        }
+        let owners = self.slot_owners().await?;
+        let mut groups: Vec<(Option<&(String, u16)>, Placed)> = Vec::new();
+        for (i, cmd) in pipe.cmd_iter().enumerate() {
+            let slot = cluster::first_key(std::iter::once(cmd)).map(|k| cluster::key_slot(&k));
+            let node = slot.and_then(|s| {
+                owners
+                    .iter()
+                    .find(|(lo, hi, _)| (*lo..=*hi).contains(&s))
+                    .map(|(_, _, n)| n)
+            });
+            match groups.iter_mut().find(|(n, _)| *n == node) {
+                Some((_, g)) => g.push((i, cmd.clone())),
+                None => groups.push((node, vec![(i, cmd.clone())])),
+            }
+        }
+        let sends = groups.into_iter().map(|(node, group)| {
+            let mut one = Clustered {
+                conn: self.conn.clone(),
+                queued: None,
+            };
+            async move { one.group(node, group).await }
+        });
+        let mut out: Vec<(usize, Value)> = Vec::with_capacity(pipe.len());
+        for replies in futures_util::future::join_all(sends).await {
+            out.extend(replies?);
+        }
+        out.sort_by_key(|(i, _)| *i);
+        Ok(out
+            .into_iter()
+            .map(|(_, v)| v)
+            .skip(offset)
+            .take(count)
+            .collect())
+    }
+
+    /// Which master serves which slots (`CLUSTER SLOTS`: first slot, last slot, master).
+    async fn slot_owners(&mut self) -> RedisResult<Vec<(u16, u16, cluster::Node)>> {
+        let reply = self
+            .conn
+            .req_packed_command(&redis::cmd("CLUSTER").arg("SLOTS").clone())
+            .await?;
+        Ok(cluster::slot_owners(reply))
+    }
+
+    /// Commands for one master, as one pipeline to it, with their places in the caller's
+    /// pipeline. A command the node sends elsewhere (MOVED, ASK: the slot moved meanwhile) or
+    /// refuses as CROSSSLOT (a multi-key command the crate would split) is sent again on its
+    /// own, which routes and splits it.
+    async fn group(
+        &mut self,
+        node: Option<&(String, u16)>,
+        group: Placed,
+    ) -> RedisResult<Vec<(usize, Value)>> {
+        let mut replies: Vec<Option<Value>> = vec![None; group.len()];
+        if let (Some((host, port)), true) = (node, group.len() > 1) {
+            let mut p = redis::pipe();
+            for (_, c) in &group {
+                p.add_command(c.clone());
+            }
+            let to = SingleNodeRoutingInfo::ByAddress {
+                host: host.clone(),
+                port: *port,
+            };
+            if let Ok(values) = self.conn.route_pipeline(p, 0, group.len(), to).await {
+                for (slot, v) in replies.iter_mut().zip(values) {
+                    let elsewhere = matches!(&v, Value::ServerError(e)
+                        if matches!(e.code(), "MOVED" | "ASK" | "CROSSSLOT" | "TRYAGAIN"));
+                    if !elsewhere {
+                        *slot = Some(v);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(group.len());
+        for ((i, c), reply) in group.into_iter().zip(replies) {
+            let v = match reply {
+                Some(v) => v,
+                None => self.command(&c).await?,
+            };
+            out.push((i, v));
+        }
+        Ok(out)
+    }
+}
+
+/// Commands with their places in a pipeline.
+type Placed = Vec<(usize, Cmd)>;
+
+/// The crate's own refusal of a pipeline whose keys span slots (nothing was sent).
+fn refused_before_sending<T>(r: &RedisResult<T>) -> bool {
+    matches!(r, Err(e)
+        if e.kind() == ErrorKind::Server(ServerErrorKind::CrossSlot)
+            && e.to_string().contains("crossed slots"))
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => Box::pin(c.command(cmd)),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => Box::pin(c.pipeline(pipeline, offset, count)),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(_) => 0,
+        }
+    }
+}
+
+impl Conn {
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, Conn::Cluster(_))
+    }
+
+    /// `host:port` of every master (a single server: none, it is the only node).
+    pub async fn masters(&mut self) -> RedisResult<Vec<(String, u16)>> {
+        match self {
+            Conn::Single(_) => Ok(Vec::new()),
+            Conn::Cluster(c) => c.masters().await,
+        }
+    }
+
+    /// Sends `cmd` to one node: the server itself, or the cluster's master at `node`.
+    pub async fn on_node(&mut self, node: Option<&(String, u16)>, cmd: &Cmd) -> RedisResult<Value> {
+        match (self, node) {
+            (Conn::Cluster(c), Some(node)) => c.on_node(node, cmd).await,
+            (conn, _) => conn.req_packed_command(cmd).await,
+        }
+    }
+
+    /// SCAN MATCH `pattern` over the whole keyspace: every master of a cluster in turn. Stops
+    /// once more than `limit` keys are found; says whether it stopped early.
+    pub async fn scan_match(
+        &mut self,
+        pattern: &str,
+        count: usize,
+        limit: usize,
+    ) -> RedisResult<(Vec<Vec<u8>>, bool)> {
+        let masters = self.masters().await?;
+        let nodes: Vec<Option<&(String, u16)>> = if masters.is_empty() {
+            vec![None]
+        } else {
+            masters.iter().map(Some).collect()
+        };
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for node in nodes {
+            let mut cursor: u64 = 0;
+            loop {
+                let mut cmd = redis::cmd("SCAN");
+                cmd.arg(cursor)
+                    .arg("MATCH")
+                    .arg(pattern)
+                    .arg("COUNT")
+                    .arg(count);
+                let reply = self.on_node(node, &cmd).await?;
+                let (next, batch): (u64, Vec<Vec<u8>>) = redis::from_redis_value(reply)?;
+                keys.extend(batch);
+                cursor = next;
+                if keys.len() > limit {
+                    return Ok((keys, true));
+                }
+                if cursor == 0 {
+                    break;
+                }
+            }
+        }
+        Ok((keys, false))
+    }
+
+    /// The reply to a keyless `cmd` from each master (a single server: its one reply).
+    pub async fn on_each_master(&mut self, cmd: &Cmd) -> RedisResult<Vec<Value>> {
+        let masters = self.masters().await?;
+        if masters.is_empty() {
+            return Ok(vec![self.req_packed_command(cmd).await?]);
+        }
+        let mut out = Vec::new();
+        for m in &masters {
+            out.push(self.on_node(Some(m), cmd).await?);
+        }
+        Ok(out)
+    }
+}
