@@ -4,48 +4,8 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::cluster::TestCluster;
 use common::{assert_success, run, stderr, stdout};
-
-const IDS: [&str; 12] = [
-    "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12",
-];
-
-/// Keys that must live together (a MULTI, a multi-key script, LMOVE) and, in the lesson files
-/// as shipped when this test was written, carried no hash tag. The copy the test runs gives them
-/// one, as the lesson files themselves should: `lab:post:8:likes` → `lab:{post:8}:likes`. On a
-/// file whose keys are already tagged these rewrites match nothing.
-const HASH_TAGS: &[(&str, &str, &str)] = &[
-    ("05", r"\$\{ns\}:post:([0-9]+):", "$${ns}:{post:$1}:"),
-    ("07", r"\$\{ns\}:coupon:1:", "$${ns}:{coupon:1}:"),
-    (
-        "11",
-        r"\$\{ns\}:orders:(queue|processing)",
-        "$${ns}:{orders}:$1",
-    ),
-];
-
-fn tagged_lessons(dir: &Path) {
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons");
-    for entry in std::fs::read_dir(&shipped).expect("read the lessons folder") {
-        let path = entry.expect("a lesson file").path();
-        let name = path
-            .file_name()
-            .expect("file name")
-            .to_string_lossy()
-            .to_string();
-        let mut text = std::fs::read_to_string(&path).expect("read a lesson file");
-        for (id, from, to) in HASH_TAGS {
-            if name.starts_with(id) {
-                let re = regex_lite::Regex::new(from).expect("a valid pattern");
-                text = re.replace_all(&text, *to).into_owned();
-            }
-        }
-        std::fs::write(dir.join(&name), text).expect("write the lesson copy");
-    }
-}
 
 #[test]
 fn a_cluster_is_detected_and_inspect_and_reset_reach_every_master() {
@@ -95,15 +55,12 @@ fn every_lesson_passes_on_a_cluster_and_foreign_keys_on_every_master_stay() {
     let cluster = TestCluster::start();
     cluster.seed_foreign_keys();
     let foreign = cluster.foreign_fingerprint();
-    let lessons = tempfile::tempdir().expect("temp lessons");
-    tagged_lessons(lessons.path());
     let home = tempfile::tempdir().expect("temp home");
-    for id in IDS {
-        let out = run(cluster
-            .redislab(home.path())
-            .arg("--lessons")
-            .arg(lessons.path())
-            .args(["lesson", id, "--auto"]));
+    // The shipped lessons, unchanged: keys that go together carry a hash tag.
+    let lessons = redislab::lesson::loader::load_all(None).expect("lessons load");
+    for l in &lessons {
+        let id = l.lesson.id.as_str();
+        let out = run(cluster.redislab(home.path()).args(["lesson", id, "--auto"]));
         assert_success(&out);
         assert!(
             !stdout(&out).contains('✗'),

@@ -30,6 +30,9 @@ pub enum Conn {
 pub struct Clustered {
     conn: ClusterConnection,
     queued: Option<Vec<Cmd>>,
+    /// A queued command Redis would have refused at once (unknown, wrong arity): EXEC then
+    /// discards the whole transaction, as a single server does.
+    doomed: bool,
 }
 
 impl From<MultiplexedConnection> for Conn {
@@ -40,7 +43,11 @@ impl From<MultiplexedConnection> for Conn {
 
 impl From<ClusterConnection> for Conn {
     fn from(conn: ClusterConnection) -> Self {
-        Conn::Cluster(Box::new(Clustered { conn, queued: None }))
+        Conn::Cluster(Box::new(Clustered {
+            conn,
+            queued: None,
+            doomed: false,
+        }))
     }
 }
 
@@ -84,19 +91,33 @@ fn error_reply(text: &str) -> Value {
 impl Clustered {
     async fn command(&mut self, cmd: &Cmd) -> RedisResult<Value> {
         let name = word(cmd, 0);
-        if let Some(queue) = &mut self.queued {
+        if self.queued.is_some() {
             return Ok(match name.as_str() {
+                "EXEC" if self.doomed => {
+                    self.queued = None;
+                    self.doomed = false;
+                    error_reply("EXECABORT Transaction discarded because of previous errors.")
+                }
                 "EXEC" => return self.exec().await,
                 "DISCARD" => {
                     self.queued = None;
+                    self.doomed = false;
                     okay()
                 }
                 "MULTI" => error_reply("ERR MULTI calls can not be nested"),
                 "WATCH" => error_reply("ERR WATCH inside MULTI is not allowed"),
-                _ => {
-                    queue.push(cmd.clone());
-                    Value::SimpleString("QUEUED".into())
-                }
+                _ => match self.refused_at_queue_time(cmd).await? {
+                    Some(error) => {
+                        self.doomed = true;
+                        error
+                    }
+                    None => {
+                        if let Some(queue) = &mut self.queued {
+                            queue.push(cmd.clone());
+                        }
+                        Value::SimpleString("QUEUED".into())
+                    }
+                },
             });
         }
         match name.as_str() {
@@ -221,6 +242,33 @@ impl Clustered {
         Ok(cluster::combine_pubsub(sub, replies))
     }
 
+    /// What a single server answers at once for a command queued in MULTI that it cannot run:
+    /// an unknown command or the wrong number of arguments (from COMMAND INFO's arity).
+    async fn refused_at_queue_time(&mut self, cmd: &Cmd) -> RedisResult<Option<Value>> {
+        let name = word(cmd, 0).to_ascii_lowercase();
+        let mut info = redis::cmd("COMMAND");
+        info.arg("INFO").arg(&name);
+        let reply = as_reply(self.conn.req_packed_command(&info).await)?;
+        let arity = match &reply {
+            Value::Array(items) => match items.first() {
+                Some(Value::Array(entry)) => match entry.get(1) {
+                    Some(Value::Int(a)) => Some(*a),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        };
+        let argc = cmd.args_iter().count() as i64;
+        Ok(match arity {
+            None => Some(error_reply(&format!("ERR unknown command '{name}'"))),
+            Some(a) if (a > 0 && argc != a) || (a < 0 && argc < -a) => Some(error_reply(&format!(
+                "ERR wrong number of arguments for '{name}' command"
+            ))),
+            Some(_) => None,
+        })
+    }
+
     async fn exec(&mut self) -> RedisResult<Value> {
         let queued = self.queued.take().unwrap_or_default();
         if queued.is_empty() {
@@ -294,6 +342,7 @@ impl Clustered {
             let mut one = Clustered {
                 conn: self.conn.clone(),
                 queued: None,
+                doomed: false,
             };
             async move { one.group(node, group).await }
         });

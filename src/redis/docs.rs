@@ -2,9 +2,9 @@
 //! right for the server the learner is on (Redis 7.0, 7.4, Valkey 9) and reads like redis-cli's
 //! `help SET`: the syntax line first, then summary, since, group and complexity.
 
+use crate::redis::conn::Conn;
 use anyhow::Result;
 use redis::Value;
-use redis::aio::MultiplexedConnection;
 
 use crate::redis::render::printable;
 
@@ -20,7 +20,7 @@ pub struct CommandHelp {
 }
 
 /// The help for `name` (`set`, `client|list`), or `None` if this server has no docs for it.
-pub async fn help(conn: &mut MultiplexedConnection, name: &str) -> Result<Option<CommandHelp>> {
+pub async fn help(conn: &mut Conn, name: &str) -> Result<Option<CommandHelp>> {
     let docs: Value = redis::cmd("COMMAND")
         .arg("DOCS")
         .arg(name)
