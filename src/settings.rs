@@ -7,6 +7,9 @@ use anyhow::{Context, Result};
 
 use crate::cli::GlobalArgs;
 
+/// The namespace when none is given (`--namespace`, `REDISLAB_NAMESPACE`).
+pub const DEFAULT_NAMESPACE: &str = "lab";
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub namespace: String,

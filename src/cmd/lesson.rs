@@ -66,12 +66,12 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
             let done = store.get(&lesson.id)?.map(|p| p.last_step).unwrap_or(0);
             term::out(&format!(
                 "\n{}\n",
-                term::dim(&format!("Interrupted. Progress saved after step {done}; resume with `redislab lesson {}`.", lesson.id))
+                term::dim(&format!("Interrupted. Progress saved after step {done}; resume with `{} lesson {}`.", invocation(settings), lesson.id))
             ));
             return Ok(code::INTERRUPTED);
         }
     };
-    report(lesson, &summary, auto)
+    report(lesson, &summary, auto, &invocation(settings))
 }
 
 /// The flags that need the lesson to be checked: a terminal (or --auto), answers, the step.
@@ -134,17 +134,35 @@ fn resume_point(
     }
 }
 
+/// `redislab` with the flags that pick this server and namespace, so a hint printed to the
+/// learner runs as written. A URL with a password is never printed: the hint says so instead.
+fn invocation(settings: &Settings) -> String {
+    let mut out = String::from("redislab");
+    if settings.managed {
+        out.push_str(" --managed");
+    }
+    if let Some(url) = &settings.redis_url {
+        if crate::redis::connect::redact(url) == *url {
+            out.push_str(&format!(" --redis-url {url}"));
+        }
+    }
+    if settings.namespace != crate::settings::DEFAULT_NAMESPACE {
+        out.push_str(&format!(" --namespace {}", settings.namespace));
+    }
+    out
+}
+
 /// What the walk's end means for the learner, and the exit code.
-fn report(lesson: &Lesson, summary: &Summary, auto: bool) -> Result<u8> {
+fn report(lesson: &Lesson, summary: &Summary, auto: bool, rl: &str) -> Result<u8> {
     if let Some(at) = summary.quit_at {
         let resume = if at > lesson.steps.len() {
             format!(
-                "Steps done; take the quiz any time with `redislab quiz {}`.",
+                "Steps done; take the quiz any time with `{rl} quiz {}`.",
                 lesson.id
             )
         } else {
             format!(
-                "Progress saved. Resume at step {at} with `redislab lesson {}`.",
+                "Progress saved. Resume at step {at} with `{rl} lesson {}`.",
                 lesson.id
             )
         };
@@ -180,7 +198,7 @@ fn report(lesson: &Lesson, summary: &Summary, auto: bool) -> Result<u8> {
     }
     if let Some((first, _)) = summary.failed_steps.first() {
         let again = format!(
-            "Lesson {} walked to the end, but {} still failed its checks: redo it with `redislab lesson {} --from-step {first}`.",
+            "Lesson {} walked to the end, but {} still failed its checks: redo it with `{rl} lesson {} --from-step {first}`.",
             lesson.id,
             names.join(", "),
             lesson.id
@@ -188,7 +206,7 @@ fn report(lesson: &Lesson, summary: &Summary, auto: bool) -> Result<u8> {
         term::out(&format!("\n{}\n", term::warn(&again)));
     } else if summary.completed {
         let next = format!(
-            "Lesson {} done. Keys are left for you to explore: `redislab inspect`, or `redislab reset {}`.",
+            "Lesson {} done. Keys are left for you to explore: `{rl} inspect`, or `{rl} reset {}`.",
             lesson.id, lesson.id
         );
         term::out(&format!("\n{}\n", term::good(&next)));

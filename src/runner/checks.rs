@@ -146,7 +146,7 @@ pub async fn evaluate(
                     o.map(fmt_num).unwrap_or_else(|| "not reported".into())
                 );
                 out.push(result(
-                    &what,
+                    format!("metric {name} = {other}"),
                     expected,
                     &shown,
                     actual.is_some() && actual == o,

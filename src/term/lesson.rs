@@ -185,6 +185,12 @@ pub fn keys(table: &KeyTable) -> String {
         .map(|i| i < table.marked && table.marked < table.rows.len())
         .collect();
     let mut out = format!("{}\n", super::table::keys_marked(&table.rows, &marks));
+    if marks.iter().any(|m| *m) {
+        out.push_str(&format!(
+            "{}\n",
+            "▸ this step's keys; the others belong to the lesson".dimmed()
+        ));
+    }
     if table.more > 0 {
         out.push_str(&format!(
             "{}\n",

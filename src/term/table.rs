@@ -42,7 +42,12 @@ pub fn keys_marked(infos: &[KeyInfo], marks: &[bool]) -> String {
 pub fn keys_at(infos: &[KeyInfo], marks: &[bool], width: usize) -> String {
     let show_memory = width >= 110;
     let show_encoding = width >= 80;
-    let mut header = vec!["key", "type", "TTL", "size"];
+    // Below 80 columns the size goes too: the key and its value matter most.
+    let show_size = width >= 80;
+    let mut header = vec!["key", "type", "TTL"];
+    if show_size {
+        header.push("size");
+    }
     if show_encoding {
         header.push("encoding");
     }
@@ -62,11 +67,12 @@ pub fn keys_at(infos: &[KeyInfo], marks: &[bool], width: usize) -> String {
     // The key column is never squeezed below its longest name (up to half the screen).
     if let Some(col) = t.column_mut(0) {
         // Padding is part of a column's width: one space on each side.
-        let w = (longest_key.min(width / 2) + 2) as u16;
+        let w = (longest_key.min(width.saturating_sub(30).max(width / 2)) + 2) as u16;
         col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(w)));
     }
-    // What is left for the value, about two lines of it.
-    let value_room = width.saturating_sub(longest_key + 40).max(12) * 2;
+    // What is left for the value: about two lines of it, one on a narrow screen.
+    let lines = if show_size { 2 } else { 1 };
+    let value_room = width.saturating_sub(longest_key + 32).max(10) * lines;
     for (i, k) in infos.iter().enumerate() {
         let mark = if marks.get(i).copied().unwrap_or(false) {
             "▸ "
@@ -84,8 +90,10 @@ pub fn keys_at(infos: &[KeyInfo], marks: &[bool], width: usize) -> String {
             } else {
                 "-".into()
             },
-            k.size.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
         ];
+        if show_size {
+            row.push(k.size.map(|s| s.to_string()).unwrap_or_else(|| "-".into()));
+        }
         if show_encoding {
             row.push(
                 k.encoding
@@ -100,7 +108,10 @@ pub fn keys_at(infos: &[KeyInfo], marks: &[bool], width: usize) -> String {
         row.push(cut(&printable_str(&k.preview), value_room));
         t.add_row(row);
     }
-    let mut right = vec![2, 3];
+    let mut right = vec![2];
+    if show_size {
+        right.push(3);
+    }
     if show_memory {
         right.push(if show_encoding { 5 } else { 4 });
     }

@@ -13,23 +13,36 @@ pub fn flow(text: &str, indent: &str, width: usize) -> String {
             out.push('\n');
         }
         let mut running = String::new();
-        for line in paragraph.lines() {
+        // The list item being collected: its first line's lead, bullet width and text.
+        let mut item: Option<(usize, usize, String)> = None;
+        for (li, line) in paragraph.lines().enumerate() {
             let trimmed = line.trim_start();
             let lead = line.len() - trimmed.len();
-            let item = lead > 0 || trimmed.starts_with("- ") || starts_numbered(trimmed);
-            if item {
+            // A line indented deeper than the open item continues it.
+            if let Some((item_lead, _, text)) = &mut item {
+                if lead > *item_lead && !trimmed.starts_with("- ") && !starts_numbered(trimmed) {
+                    text.push(' ');
+                    text.push_str(trimmed);
+                    continue;
+                }
+            }
+            // "8. Both ..." in the middle of a sentence is text, not a list.
+            let numbered = starts_numbered(trimmed) && (lead > 0 || li == 0 || item.is_some());
+            let is_item = lead > 0 || trimmed.starts_with("- ") || numbered;
+            if is_item {
                 push_wrapped(&mut out, &running, indent, indent, width);
                 running.clear();
-                let first = format!("{indent}{}", &line[..lead]);
-                let hang = format!("{first}{}", " ".repeat(bullet_width(trimmed)));
-                push_wrapped(&mut out, trimmed, &first, &hang, width);
+                flush_item(&mut out, item.take(), indent, width);
+                item = Some((lead, bullet_width(trimmed), trimmed.to_string()));
             } else {
+                flush_item(&mut out, item.take(), indent, width);
                 if !running.is_empty() {
                     running.push(' ');
                 }
                 running.push_str(trimmed);
             }
         }
+        flush_item(&mut out, item.take(), indent, width);
         push_wrapped(&mut out, &running, indent, indent, width);
     }
     out
@@ -52,6 +65,15 @@ pub fn labeled(label: &str, styled_label: &str, text: &str, indent: &str, width:
         push_wrapped(&mut out, &para, first, &hang, width);
     }
     out.replacen(&first_indent, &format!("{indent}{styled_label} "), 1)
+}
+
+/// Writes a collected list item with its hanging indent.
+fn flush_item(out: &mut String, item: Option<(usize, usize, String)>, indent: &str, width: usize) {
+    if let Some((lead, bullet, text)) = item {
+        let first = format!("{indent}{}", " ".repeat(lead));
+        let hang = format!("{first}{}", " ".repeat(bullet));
+        push_wrapped(out, &text, &first, &hang, width);
+    }
 }
 
 fn push_wrapped(out: &mut String, text: &str, first: &str, rest: &str, width: usize) {
@@ -114,6 +136,24 @@ mod tests {
         assert_eq!(lines[2], "  - no protection: every request that");
         assert!(lines[3].starts_with("    misses"), "{out}");
         assert_eq!(lines.last().copied(), Some("  - a lock"));
+    }
+
+    #[test]
+    fn continuation_lines_join_their_item_and_numbers_mid_sentence_stay_text() {
+        let text = "Three rounds:\n  - a lock: on a miss, a request must win\n    the lock before it loads;\n  - jitter\n";
+        let out = flow(text, "", 80);
+        assert!(
+            out.contains("  - a lock: on a miss, a request must win the lock before it loads;"),
+            "{out}"
+        );
+        let mid = flow(
+            "User 1 taps like in two tabs on post\n8. Both SISMEMBERs say no.",
+            "",
+            80,
+        );
+        assert_eq!(mid.lines().count(), 1, "{mid}");
+        let list = flow("  1. GET the key.\n  2. SET it.", "", 80);
+        assert_eq!(list.lines().count(), 2, "{list}");
     }
 
     #[test]
