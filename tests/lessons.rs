@@ -907,18 +907,20 @@ fn interactive_walk_in_a_pty() {
     assert_eq!(prog["quiz_total"], 5, "{all:#}");
 }
 
-/// A real lesson in a 60-column pseudo-terminal, driven as a person would: Esc asks before it
-/// leaves, `quit` while typing never reaches Redis, and nothing printed is wider than the screen.
-#[test]
-fn a_person_at_a_narrow_terminal_presses_esc_and_types_quit() {
-    let redis = TestRedis::start();
-    let home = home();
-    // `stty` gives the pseudo-terminal its size before redislab reads it.
+/// A shell running redislab in a pseudo-terminal of `cols` × `rows` (set with `stty` before
+/// redislab reads the size), colour off, never near a developer's Redis.
+fn pty(
+    redis: &TestRedis,
+    home: &Path,
+    cols: u16,
+    rows: u16,
+    args: &str,
+) -> rexpect::session::PtySession {
     let script = format!(
-        "stty cols 60 rows 200; exec {} --redis-url {} --home {} lesson 07",
+        "stty cols {cols} rows {rows}; exec {} --redis-url {} --home {} {args}",
         common::bin().display(),
         redis.url(),
-        home.path().display()
+        home.display()
     );
     let mut cmd = Command::new("sh");
     cmd.args(["-c", &script])
@@ -933,43 +935,27 @@ fn a_person_at_a_narrow_terminal_presses_esc_and_types_quit() {
     let options = rexpect::session::Options::new()
         .timeout_ms(Some(30_000))
         .strip_ansi_escape_codes(true);
-    let mut p = rexpect::session::spawn_with_options(cmd, options).expect("spawn in a pty");
-    let send = |p: &mut rexpect::session::PtySession, s: &str| {
-        p.send(s).expect("send");
-        p.flush().expect("flush");
-    };
-    let mut seen = String::new();
-    let mut until = |p: &mut rexpect::session::PtySession, what: &str| {
-        let (before, matched) = p
-            .exp_regex(&regex_lite::escape(what))
-            .unwrap_or_else(|e| panic!("never saw {what:?}: {e}"));
-        seen.push_str(&before);
-        seen.push_str(&matched);
-    };
-    until(&mut p, "What now?");
-    // Esc asks; staying keeps the lesson where it was.
-    send(&mut p, "\x1b");
-    until(&mut p, "Leave the lesson?");
-    send(&mut p, "\r");
-    until(&mut p, "What now?");
-    send(&mut p, "\r"); // step 1 runs
-    until(&mut p, "Step 2/");
-    until(&mut p, "What now?");
-    // "Type it yourself", then the learner's word `quit`.
-    send(&mut p, "\x1b[B");
-    send(&mut p, "\r");
-    until(&mut p, "redis>");
-    send(&mut p, "quit\r");
-    until(&mut p, "Progress saved");
-    p.exp_eof().expect("redislab exits");
-    let stats = redis.cli(&["INFO", "commandstats"]);
-    assert!(
-        !stats.contains("cmdstat_quit"),
-        "QUIT reached Redis:\n{stats}"
-    );
-    // A prompt redraws itself after `\r`: each piece is what one screen line showed.
+    rexpect::session::spawn_with_options(cmd, options).expect("spawn in a pty")
+}
+
+fn send(p: &mut rexpect::session::PtySession, s: &str) {
+    p.send(s).expect("send");
+    p.flush().expect("flush");
+}
+
+/// Reads until `what`, keeping everything seen on the way.
+fn until(p: &mut rexpect::session::PtySession, seen: &mut String, what: &str) {
+    let (before, matched) = p
+        .exp_regex(&regex_lite::escape(what))
+        .unwrap_or_else(|e| panic!("never saw {what:?}: {e}"));
+    seen.push_str(&before);
+    seen.push_str(&matched);
+}
+
+/// No line a person saw is wider than the screen. A prompt redraws itself after `\r`, so each
+/// piece is one screen line; the session hands back each byte as a char, so decode the UTF-8.
+fn assert_fits(seen: &str, cols: usize) {
     for line in seen.lines().flat_map(|l| l.split('\r')) {
-        // The session hands back each byte as a char: decode the UTF-8 to count columns.
         let line = if line.chars().all(|c| (c as u32) < 256) {
             let bytes: Vec<u8> = line.chars().map(|c| c as u32 as u8).collect();
             String::from_utf8_lossy(&bytes).into_owned()
@@ -977,10 +963,93 @@ fn a_person_at_a_narrow_terminal_presses_esc_and_types_quit() {
             line.to_string()
         };
         assert!(
-            line.chars().count() <= 60,
-            "a line wider than the 60-column screen: {line:?}"
+            line.chars().count() <= cols,
+            "a line wider than the {cols}-column screen: {line:?}"
         );
     }
+}
+
+/// A real lesson in a pseudo-terminal, driven as a person would: Esc asks before it leaves,
+/// `quit` while typing never reaches Redis, and nothing printed is wider than the screen.
+fn esc_and_quit_at(cols: u16) {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), cols, 200, "lesson 07");
+    let mut seen = String::new();
+    until(&mut p, &mut seen, "What now?");
+    // Esc asks; staying keeps the lesson where it was.
+    send(&mut p, "\x1b");
+    until(&mut p, &mut seen, "Leave the lesson?");
+    send(&mut p, "\r");
+    until(&mut p, &mut seen, "What now?");
+    send(&mut p, "\r"); // step 1 runs
+    until(&mut p, &mut seen, "Step 2/");
+    until(&mut p, &mut seen, "What now?");
+    // "Type it yourself", then the learner's word `quit`.
+    send(&mut p, "\x1b[B");
+    send(&mut p, "\r");
+    until(&mut p, &mut seen, "redis>");
+    send(&mut p, "quit\r");
+    until(&mut p, &mut seen, "Progress saved");
+    p.exp_eof().expect("redislab exits");
+    let stats = redis.cli(&["INFO", "commandstats"]);
+    assert!(
+        !stats.contains("cmdstat_quit"),
+        "QUIT reached Redis:\n{stats}"
+    );
+    assert_fits(&seen, usize::from(cols));
+}
+
+#[test]
+fn a_person_at_a_60_column_terminal_presses_esc_and_types_quit() {
+    esc_and_quit_at(60);
+}
+
+#[test]
+fn a_person_at_an_80_column_terminal_presses_esc_and_types_quit() {
+    esc_and_quit_at(80);
+}
+
+#[test]
+fn a_person_at_a_120_column_terminal_presses_esc_and_types_quit() {
+    esc_and_quit_at(120);
+}
+
+/// A step taller than the screen pauses with "Enter for more" instead of scrolling the start of
+/// its output away; Enter shows the rest.
+#[test]
+fn a_tall_step_pauses_for_enter_instead_of_scrolling_away() {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), 120, 24, "lesson 11 --from-step 7");
+    let mut seen = String::new();
+    until(&mut p, &mut seen, "What now?");
+    send(&mut p, "\r");
+    until(&mut p, &mut seen, "Enter for more");
+    // Nothing after the pause has been printed yet: the step's `after` text is still to come.
+    assert!(
+        !seen.contains("All four entries are pending"),
+        "printed past the pause:\n{seen}"
+    );
+    // Enter at each pause until the next step's prompt: a 24-row screen may pause more than once.
+    for _ in 0..10 {
+        send(&mut p, "\r");
+        let (before, matched) = p
+            .exp_regex("Enter for more|What now\\?")
+            .expect("a pause or the next prompt");
+        seen.push_str(&before);
+        if matched.starts_with("What") {
+            break;
+        }
+    }
+    assert!(
+        seen.contains("All four entries are pending"),
+        "the rest was shown:\n{seen}"
+    );
+    send(&mut p, "\x1b");
+    until(&mut p, &mut seen, "Leave the lesson?");
+    send(&mut p, "\x1b[B\r");
+    p.exp_eof().expect("redislab exits");
 }
 
 /// `validate --scenarios` prints every scenario a lesson can name, with its parameters.

@@ -114,6 +114,7 @@ pub async fn menu(settings: &Settings) -> Result<u8> {
     let choice = tokio::task::block_in_place(|| {
         inquire::Select::new("Which lesson?", labels.clone())
             .with_page_size(12)
+            .with_help_message("✓ done · … started · type to filter, Enter to open, Esc to leave")
             .prompt()
     });
     let Ok(choice) = choice else {

@@ -42,6 +42,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, _step: &Step, commands: &[CommandSpec]) 
 async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran> {
     ctx.view.show(Event::Notice(WORDS));
     let mut out = Vec::new();
+    let mut in_transaction = false;
     for spec in commands {
         // Filled in now, so values saved by the commands before it are known.
         let line = ctx.engine.expand(spec.line())?;
@@ -62,7 +63,13 @@ async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran>
         }
         loop {
             ctx.engine.freeze().await?;
-            let Some(typed) = ctx.prompter.command("redis>", &line)? else {
+            // Inside MULTI, redis-cli's prompt says so.
+            let prompt = if in_transaction {
+                "redis(TX)>"
+            } else {
+                "redis>"
+            };
+            let Some(typed) = ctx.prompter.command(prompt, &line)? else {
                 return Ok(Ran::Quit);
             };
             let word = typed.trim().to_ascii_lowercase();
@@ -109,6 +116,16 @@ async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran>
                     .show(Event::Executed(std::slice::from_ref(&executed)));
             } else {
                 ctx.view.show(Event::Reply(&executed.reply));
+            }
+            let first = typed
+                .split_whitespace()
+                .next()
+                .unwrap_or(line.split_whitespace().next().unwrap_or_default())
+                .to_ascii_uppercase();
+            match first.as_str() {
+                "MULTI" => in_transaction = true,
+                "EXEC" | "DISCARD" => in_transaction = false,
+                _ => {}
             }
             out.push(executed);
             break;
