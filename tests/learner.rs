@@ -488,3 +488,34 @@ async fn later_steps_quote_the_token_the_learner_chose() {
         summary.failed_steps
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typing_words_hint_retry_and_solution_work_in_a_run_step() {
+    let redis = TestRedis::start();
+    // Lesson 01 step 1, typed: a hint, a wrong first command, `retry` (the keys go back and
+    // typing starts over), Enter for the lesson's own first command, then `solution` for the rest.
+    let mut learner = Scripted {
+        steps: [StepAction::TypeIt].into(),
+        typed: [
+            "hint".to_string(),
+            "SET lab:greeting bye".to_string(),
+            "retry".to_string(),
+            String::new(),
+            "solution".to_string(),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    let summary = walk(&redis, "01", &mut learner, &mut seen).await;
+    assert!(learner.typed.is_empty(), "every scripted word was used");
+    assert_eq!(
+        learner.asked_after_failure, 0,
+        "the step passed without a failure"
+    );
+    assert!(
+        summary.failed_steps.is_empty(),
+        "{:?}",
+        summary.failed_steps
+    );
+}

@@ -13,7 +13,7 @@ use crate::runner::seam::{Event, StepAction};
 use crate::runner::typed_args;
 
 /// What the typing prompt understands besides Redis commands.
-pub const WORDS: &str = "Enter runs the suggested command · type your own · `help SET` shows a command's syntax · `skip` skips the step · `back` goes to the previous step · `quit` leaves (progress is saved)";
+pub const WORDS: &str = "Enter runs the suggested command · type your own · `hint` · `solution` runs the rest · `retry` starts the step over · `skip` · `back` · `help SET` shows a command's syntax · `quit` leaves (progress is saved)";
 
 pub async fn run(ctx: &mut Ctx<'_, '_>, _step: &Step, commands: &[CommandSpec]) -> Result<Ran> {
     // A command may use a value saved by an earlier command of the same step: the preview
@@ -41,9 +41,25 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, _step: &Step, commands: &[CommandSpec]) 
 
 async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran> {
     ctx.view.show(Event::Notice(WORDS));
+    loop {
+        if let Some(ran) = type_once(ctx, commands).await? {
+            return Ok(ran);
+        }
+        // `retry`: the keys go back to the step's start and typing starts over.
+        if let Some(before) = ctx.before {
+            ctx.engine.restore(before).await?;
+        }
+        ctx.view.show(Event::Notice(
+            "The keys are back as the step found them: type its commands again.",
+        ));
+    }
+}
+
+/// One pass of typing the step's commands. `None`: the learner asked to start over.
+async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Option<Ran>> {
     let mut out = Vec::new();
     let mut in_transaction = false;
-    for spec in commands {
+    for (at, spec) in commands.iter().enumerate() {
         // Filled in now, so values saved by the commands before it are known.
         let line = ctx.engine.expand(spec.line())?;
         // A command this server will not take from a keyboard (a script on a server redislab
@@ -70,13 +86,33 @@ async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran>
                 "redis>"
             };
             let Some(typed) = ctx.prompter.command(prompt, &line)? else {
-                return Ok(Ran::Quit);
+                return Ok(Some(Ran::Quit));
             };
             let word = typed.trim().to_ascii_lowercase();
             let executed = match word.as_str() {
-                "quit" | "exit" => return Ok(Ran::Quit),
-                "skip" => return Ok(Ran::Skipped("skipped by you".into())),
-                "back" => return Ok(Ran::Back),
+                "quit" | "exit" => return Ok(Some(Ran::Quit)),
+                "skip" => return Ok(Some(Ran::Skipped("skipped by you".into()))),
+                "back" => return Ok(Some(Ran::Back)),
+                "retry" => return Ok(None),
+                "hint" | "goal" => {
+                    let hint =
+                        format!("this command is `{line}`: type it, or press Enter to run it");
+                    ctx.view.show(Event::Hint(Some(&hint)));
+                    continue;
+                }
+                // The step's own commands, from this one on, run for the learner.
+                "solution" => {
+                    let planned = ctx.planned(&commands[at..]);
+                    ctx.view.show(Event::Solution(&planned));
+                    let rest = ctx.engine.run_commands(&commands[at..]).await?;
+                    ctx.view.show(Event::Executed(&rest));
+                    out.extend(rest);
+                    return Ok(Some(Ran::Done(Done {
+                        executed: out,
+                        show_executed: false,
+                        ..Done::default()
+                    })));
+                }
                 w if w == "?" || w == "help" || w.starts_with("help ") => {
                     ctx.help(&typed, WORDS).await?;
                     continue;
@@ -131,11 +167,11 @@ async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran>
             break;
         }
     }
-    Ok(Ran::Done(Done {
+    Ok(Some(Ran::Done(Done {
         executed: out,
         show_executed: false,
         ..Done::default()
-    }))
+    })))
 }
 
 /// Whether Redis refused the line as written rather than ran it.
