@@ -105,9 +105,9 @@ impl Prompter for Inquire {
             return Ok(ExerciseAction::Quit);
         }
         let label = if misses == 0 {
-            "your command (or: hint, goal, solution, skip, back, quit)"
+            "your command (or: hint, goal, solution, retry, help, skip, back, quit)"
         } else {
-            "try again (or: hint, goal, solution, skip, back, quit)"
+            "try again (or: hint, goal, solution, retry, help, skip, back, quit)"
         };
         let r = ask(|| Text::new("redis>").with_help_message(label).prompt())?;
         Ok(match r {

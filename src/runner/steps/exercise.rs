@@ -15,7 +15,7 @@ use crate::runner::snapshot::Snapshot;
 use crate::runner::trial::{self, Answer};
 
 /// What the exercise prompt understands besides Redis commands.
-const EXERCISE_WORDS: &str = "type a Redis command · `hint` · `goal` shows what is still missing · `solution` · `help SET` shows a command's syntax · `skip` · `back` · `quit` (progress is saved)";
+const EXERCISE_WORDS: &str = "type a Redis command · `hint` · `goal` shows what is still missing · `solution` · `retry` puts the keys back · `help SET` shows a command's syntax · `skip` · `back` · `quit` (progress is saved)";
 
 pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
     let StepKind::Exercise {
@@ -72,6 +72,17 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
             }
             ExerciseAction::Type(line) => {
                 if ctx.help(&line, EXERCISE_WORDS).await? {
+                    continue;
+                }
+                if line.trim().eq_ignore_ascii_case("retry") {
+                    if let Some(before) = ctx.before {
+                        ctx.engine.restore(before).await?;
+                    }
+                    typed.clear();
+                    in_transaction = false;
+                    ctx.view.show(Event::Notice(
+                        "The keys are back as the exercise found them: start again.",
+                    ));
                     continue;
                 }
                 let executed = ctx.engine.run_typed(&line, None).await?;
