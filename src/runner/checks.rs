@@ -354,3 +354,13 @@ async fn content_checks(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_ttl_just_outside_a_bound_never_reads_as_inside_it() {
+        assert_eq!(super::ms_as_seconds(28_950), "28.95");
+        assert_eq!(super::ms_as_seconds(30_000), "30");
+        assert_eq!(super::ms_as_seconds(29_999), "29.999");
+    }
+}
