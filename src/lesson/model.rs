@@ -258,13 +258,11 @@ pub struct RawStep {
     columns: Option<Vec<Column>>,
 }
 
-impl TryFrom<RawStep> for Step {
-    type Error = String;
-
-    fn try_from(r: RawStep) -> Result<Self, String> {
-        let kind_text = format!("{:?}", r.kind).to_lowercase();
+impl RawStep {
+    /// Refuses a field that belongs to another step kind, naming the ones this kind takes.
+    fn fields_of_its_kind(&self, kind_text: &str) -> Result<(), String> {
         let mut extra = Vec::new();
-        let allowed: &[&str] = match r.kind {
+        let allowed: &[&str] = match self.kind {
             KindName::Run => &["commands"],
             KindName::Exercise => &[
                 "goal",
@@ -280,25 +278,25 @@ impl TryFrom<RawStep> for Step {
             KindName::Race => &["forced_by", "workers", "groups", "rounds", "columns"],
         };
         for (name, present) in [
-            ("commands", r.commands.is_some()),
-            ("goal", r.goal.is_some()),
-            ("hints", r.hints.is_some()),
-            ("solution", r.solution.is_some()),
-            ("trials", r.trials.is_some()),
-            ("wrong_answers", r.wrong_answers.is_some()),
-            ("keep", r.keep.is_some()),
-            ("iterations", r.iterations.is_some()),
-            ("redis", r.redis.is_some()),
-            ("sqlite", r.sqlite.is_some()),
-            ("scenario", r.scenario.is_some()),
-            ("params", r.params.is_some()),
-            ("seconds", r.seconds.is_some()),
-            ("keys", r.keys.is_some()),
-            ("forced_by", r.forced_by.is_some()),
-            ("workers", r.workers.is_some()),
-            ("groups", r.groups.is_some()),
-            ("rounds", r.rounds.is_some()),
-            ("columns", r.columns.is_some()),
+            ("commands", self.commands.is_some()),
+            ("goal", self.goal.is_some()),
+            ("hints", self.hints.is_some()),
+            ("solution", self.solution.is_some()),
+            ("trials", self.trials.is_some()),
+            ("wrong_answers", self.wrong_answers.is_some()),
+            ("keep", self.keep.is_some()),
+            ("iterations", self.iterations.is_some()),
+            ("redis", self.redis.is_some()),
+            ("sqlite", self.sqlite.is_some()),
+            ("scenario", self.scenario.is_some()),
+            ("params", self.params.is_some()),
+            ("seconds", self.seconds.is_some()),
+            ("keys", self.keys.is_some()),
+            ("forced_by", self.forced_by.is_some()),
+            ("workers", self.workers.is_some()),
+            ("groups", self.groups.is_some()),
+            ("rounds", self.rounds.is_some()),
+            ("columns", self.columns.is_some()),
         ] {
             if present && !allowed.contains(&name) {
                 extra.push(name);
@@ -311,6 +309,16 @@ impl TryFrom<RawStep> for Step {
                 allowed.join(", ")
             ));
         }
+        Ok(())
+    }
+}
+
+impl TryFrom<RawStep> for Step {
+    type Error = String;
+
+    fn try_from(r: RawStep) -> Result<Self, String> {
+        let kind_text = format!("{:?}", r.kind).to_lowercase();
+        r.fields_of_its_kind(&kind_text)?;
         let missing = |f: &str| format!("a {kind_text} step needs `{f}`");
         let kind = match r.kind {
             KindName::Run => StepKind::Run {

@@ -247,6 +247,44 @@ pub fn combine_pubsub(sub: &str, replies: Vec<Value>) -> Value {
     }
 }
 
+/// `COMMAND INFO <name>` for a command about to be queued in MULTI.
+pub fn command_info(cmd: &Cmd) -> Cmd {
+    let mut info = redis::cmd("COMMAND");
+    info.arg("INFO").arg(word(cmd, 0).to_ascii_lowercase());
+    info
+}
+
+/// The error a single server answers at once for a command queued in MULTI that it cannot run
+/// (an unknown command, or the wrong number of arguments by COMMAND INFO's arity): a cluster
+/// transaction, queued client-side, must doom itself the same way.
+pub fn queue_time_error(cmd: &Cmd, info: &Value) -> Option<String> {
+    let name = word(cmd, 0).to_ascii_lowercase();
+    let arity = match info {
+        Value::Array(items) => match items.first() {
+            Some(Value::Array(entry)) => match entry.get(1) {
+                Some(Value::Int(a)) => Some(*a),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    };
+    let argc = cmd.args_iter().count() as i64;
+    match arity {
+        None => Some(format!("ERR unknown command '{name}'")),
+        Some(a) if (a > 0 && argc != a) || (a < 0 && argc < -a) => Some(format!(
+            "ERR wrong number of arguments for '{name}' command"
+        )),
+        Some(_) => None,
+    }
+}
+
+/// A server error reply with this text, as Redis would send it.
+pub fn error_reply(text: &str) -> Value {
+    let line = format!("-{text}\r\n");
+    redis::parse_redis_value(line.as_bytes()).unwrap_or(Value::Nil)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 
-use crate::redis::cluster;
+use crate::redis::cluster::{self, error_reply};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{
     MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr,
@@ -79,15 +79,6 @@ pub(crate) fn word(cmd: &Cmd, i: usize) -> String {
 
 const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 
-fn okay() -> Value {
-    Value::Okay
-}
-
-fn error_reply(text: &str) -> Value {
-    let line = format!("-{text}\r\n");
-    redis::parse_redis_value(line.as_bytes()).unwrap_or(Value::Nil)
-}
-
 impl Clustered {
     async fn command(&mut self, cmd: &Cmd) -> RedisResult<Value> {
         let name = word(cmd, 0);
@@ -102,7 +93,7 @@ impl Clustered {
                 "DISCARD" => {
                     self.queued = None;
                     self.doomed = false;
-                    okay()
+                    Value::Okay
                 }
                 "MULTI" => error_reply("ERR MULTI calls can not be nested"),
                 "WATCH" => error_reply("ERR WATCH inside MULTI is not allowed"),
@@ -123,7 +114,7 @@ impl Clustered {
         match name.as_str() {
             "MULTI" => {
                 self.queued = Some(Vec::new());
-                Ok(okay())
+                Ok(Value::Okay)
             }
             "EXEC" => Ok(error_reply("ERR EXEC without MULTI")),
             "SCAN" => self.scan(cmd).await,
@@ -242,31 +233,14 @@ impl Clustered {
         Ok(cluster::combine_pubsub(sub, replies))
     }
 
-    /// What a single server answers at once for a command queued in MULTI that it cannot run:
-    /// an unknown command or the wrong number of arguments (from COMMAND INFO's arity).
+    /// A single server's answer for a command queued in MULTI that it cannot run, if any.
     async fn refused_at_queue_time(&mut self, cmd: &Cmd) -> RedisResult<Option<Value>> {
-        let name = word(cmd, 0).to_ascii_lowercase();
-        let mut info = redis::cmd("COMMAND");
-        info.arg("INFO").arg(&name);
-        let reply = as_reply(self.conn.req_packed_command(&info).await)?;
-        let arity = match &reply {
-            Value::Array(items) => match items.first() {
-                Some(Value::Array(entry)) => match entry.get(1) {
-                    Some(Value::Int(a)) => Some(*a),
-                    _ => None,
-                },
-                _ => None,
-            },
-            _ => None,
-        };
-        let argc = cmd.args_iter().count() as i64;
-        Ok(match arity {
-            None => Some(error_reply(&format!("ERR unknown command '{name}'"))),
-            Some(a) if (a > 0 && argc != a) || (a < 0 && argc < -a) => Some(error_reply(&format!(
-                "ERR wrong number of arguments for '{name}' command"
-            ))),
-            Some(_) => None,
-        })
+        let info = as_reply(
+            self.conn
+                .req_packed_command(&cluster::command_info(cmd))
+                .await,
+        );
+        Ok(cluster::queue_time_error(cmd, &info?).map(|e| error_reply(&e)))
     }
 
     async fn exec(&mut self) -> RedisResult<Value> {

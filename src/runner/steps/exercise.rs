@@ -75,14 +75,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                     continue;
                 }
                 if line.trim().eq_ignore_ascii_case("retry") {
-                    if let Some(before) = ctx.before {
-                        ctx.engine.restore(before).await?;
-                    }
-                    typed.clear();
-                    in_transaction = false;
-                    ctx.view.show(Event::Notice(
-                        "The keys are back as the exercise found them: start again.",
-                    ));
+                    start_over(ctx, &mut typed, &mut in_transaction, "start again").await?;
                     continue;
                 }
                 let executed = ctx.engine.run_typed(&line, None).await?;
@@ -93,18 +86,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 typed.push(line.clone());
                 ctx.view.show(Event::Reply(&executed.reply));
                 // Inside MULTI the commands are only queued: judge after EXEC (or DISCARD).
-                let word = line
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_ascii_uppercase();
-                if word == "MULTI" {
-                    in_transaction = true;
-                }
-                if matches!(word.as_str(), "EXEC" | "DISCARD") {
-                    in_transaction = false;
-                }
-                if in_transaction {
+                if track_transaction(&line, &mut in_transaction) {
                     continue;
                 }
                 if judge(ctx, step, &typed, &executed.reply).await? {
@@ -120,25 +102,55 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 misses += 1;
                 // Start the next try from the exercise's own state, so an earlier try cannot
                 // make a right answer look wrong.
-                if let Some(before) = ctx.before {
-                    ctx.engine.restore(before).await?;
-                    typed.clear();
-                    in_transaction = false;
-                    ctx.view.show(Event::Notice(
-                        "The keys are back as the exercise found them: try again.",
-                    ));
+                if ctx.before.is_some() {
+                    start_over(ctx, &mut typed, &mut in_transaction, "try again").await?;
                 }
-                if misses >= 3 {
-                    let planned = ctx.planned(solution);
-                    ctx.view.show(Event::ThreeTries(&planned));
-                    ctx.engine.freeze().await?;
-                    if ctx.prompter.confirm("Run the solution now?", true)? != Some(false) {
-                        return run_solution(ctx, solution).await;
-                    }
+                if misses >= 3 && offer_solution(ctx, solution).await? {
+                    return run_solution(ctx, solution).await;
                 }
             }
         }
     }
+}
+
+/// Puts the keys back as the exercise found them and forgets the tries typed so far.
+async fn start_over(
+    ctx: &mut Ctx<'_, '_>,
+    typed: &mut Vec<String>,
+    in_transaction: &mut bool,
+    then: &str,
+) -> Result<()> {
+    if let Some(before) = ctx.before {
+        ctx.engine.restore(before).await?;
+    }
+    typed.clear();
+    *in_transaction = false;
+    let note = format!("The keys are back as the exercise found them: {then}.");
+    ctx.view.show(Event::Notice(&note));
+    Ok(())
+}
+
+/// Follows MULTI … EXEC in what the learner types; `true` while a transaction is open.
+fn track_transaction(line: &str, in_transaction: &mut bool) -> bool {
+    let word = line
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    match word.as_str() {
+        "MULTI" => *in_transaction = true,
+        "EXEC" | "DISCARD" => *in_transaction = false,
+        _ => {}
+    }
+    *in_transaction
+}
+
+/// Three misses: shows the solution and asks whether to run it.
+async fn offer_solution(ctx: &mut Ctx<'_, '_>, solution: &[CommandSpec]) -> Result<bool> {
+    let planned = ctx.planned(solution);
+    ctx.view.show(Event::ThreeTries(&planned));
+    ctx.engine.freeze().await?;
+    Ok(ctx.prompter.confirm("Run the solution now?", true)? != Some(false))
 }
 
 /// Whether the learner's commands reached the goal and hold in every trial; shows why not.

@@ -62,20 +62,9 @@ async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Op
     for (at, spec) in commands.iter().enumerate() {
         // Filled in now, so values saved by the commands before it are known.
         let line = ctx.engine.expand(spec.line())?;
-        // A command this server will not take from a keyboard (a script on a server redislab
-        // does not own) runs for the learner instead of refusing forever.
-        if let Ok(args) = typed_args(&line) {
-            if let Verdict::Refuse(why) = ctx.engine.gate.admit(&args, Origin::Learner).await? {
-                let note = format!("{why} — so redislab runs this one for you");
-                ctx.view.show(Event::Refused(&note));
-                let e = ctx
-                    .engine
-                    .run_line(spec.line(), spec.connection(), spec.save_as())
-                    .await?;
-                ctx.view.show(Event::Executed(std::slice::from_ref(&e)));
-                out.push(e);
-                continue;
-            }
+        if let Some(e) = run_if_untypable(ctx, spec, &line).await? {
+            out.push(e);
+            continue;
         }
         loop {
             ctx.engine.freeze().await?;
@@ -135,23 +124,8 @@ async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Op
                 ctx.view.show(Event::Refused(why));
                 continue;
             }
-            // A typo (a command Redis does not know, or the wrong number of arguments) is
-            // answered and typed again, as in redis-cli: it does not use up the step's command.
-            let as_written = typed.split_whitespace().eq(line.split_whitespace());
-            if !word.is_empty() && !as_written && is_typo(&executed.reply) {
-                ctx.view.show(Event::Reply(&executed.reply));
-                ctx.view.show(Event::Notice(
-                    "That was not the step's command: type it again, or press Enter to run it.",
-                ));
+            if !shown(ctx, &typed, &line, &executed) {
                 continue;
-            }
-            // A typed command is already on the screen (the prompt's own line): only its reply
-            // follows, as in redis-cli. Enter alone shows the line it ran.
-            if word.is_empty() {
-                ctx.view
-                    .show(Event::Executed(std::slice::from_ref(&executed)));
-            } else {
-                ctx.view.show(Event::Reply(&executed.reply));
             }
             let first = typed
                 .split_whitespace()
@@ -172,6 +146,58 @@ async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Op
         show_executed: false,
         ..Done::default()
     })))
+}
+
+/// A command this server will not take from a keyboard (a script on a server redislab does not
+/// own) runs for the learner instead of refusing forever.
+async fn run_if_untypable(
+    ctx: &mut Ctx<'_, '_>,
+    spec: &CommandSpec,
+    line: &str,
+) -> Result<Option<crate::runner::Executed>> {
+    let Ok(args) = typed_args(line) else {
+        return Ok(None);
+    };
+    let Verdict::Refuse(why) = ctx.engine.gate.admit(&args, Origin::Learner).await? else {
+        return Ok(None);
+    };
+    let note = format!("{why} — so redislab runs this one for you");
+    ctx.view.show(Event::Refused(&note));
+    let e = ctx
+        .engine
+        .run_line(spec.line(), spec.connection(), spec.save_as())
+        .await?;
+    ctx.view.show(Event::Executed(std::slice::from_ref(&e)));
+    Ok(Some(e))
+}
+
+/// Shows what a typed (or Enter-run) command did; `false` if it was a typo to type again.
+/// A typo (a command Redis does not know, or the wrong number of arguments) is answered and
+/// typed again, as in redis-cli: it does not use up the step's command. A typed command is
+/// already on the screen (the prompt's own line): only its reply follows, as in redis-cli;
+/// Enter alone shows the line it ran.
+fn shown(
+    ctx: &mut Ctx<'_, '_>,
+    typed: &str,
+    line: &str,
+    executed: &crate::runner::Executed,
+) -> bool {
+    let entered = typed.trim().is_empty();
+    let as_written = typed.split_whitespace().eq(line.split_whitespace());
+    if !entered && !as_written && is_typo(&executed.reply) {
+        ctx.view.show(Event::Reply(&executed.reply));
+        ctx.view.show(Event::Notice(
+            "That was not the step's command: type it again, or press Enter to run it.",
+        ));
+        return false;
+    }
+    if entered {
+        ctx.view
+            .show(Event::Executed(std::slice::from_ref(executed)));
+    } else {
+        ctx.view.show(Event::Reply(&executed.reply));
+    }
+    true
 }
 
 /// Whether Redis refused the line as written rather than ran it.
