@@ -155,13 +155,19 @@ struct Scripted {
     exercise: std::collections::VecDeque<ExerciseAction>,
     failures: std::collections::VecDeque<FailureAction>,
     asked_after_failure: usize,
+    /// Shared with `Seen`: prompts and what was shown, in the order they happened.
+    order: Order,
 }
+
+/// What a person meets, in order: `prompt`, `reply`, `checks`.
+type Order = std::rc::Rc<std::cell::RefCell<Vec<&'static str>>>;
 
 impl Prompter for Scripted {
     fn step_action(&mut self, _: &str) -> Result<StepAction> {
         Ok(self.steps.pop_front().unwrap_or(StepAction::Run))
     }
     fn command(&mut self, _: &str, suggestion: &str) -> Result<Option<String>> {
+        self.order.borrow_mut().push("prompt");
         Ok(Some(
             self.typed
                 .pop_front()
@@ -201,12 +207,19 @@ struct Seen {
     correct: usize,
     helps: Vec<String>,
     texts: Vec<String>,
+    whys: Vec<String>,
+    order: Order,
 }
 
 impl View for Seen {
     fn show(&mut self, event: Event<'_>) {
         match event {
-            Event::Checks(r) => self.failed_checks += r.iter().filter(|r| !r.passed).count(),
+            Event::Checks(r) => {
+                self.order.borrow_mut().push("checks");
+                self.failed_checks += r.iter().filter(|r| !r.passed).count();
+                self.whys.extend(r.iter().filter_map(|r| r.why.clone()));
+            }
+            Event::Reply(_) => self.order.borrow_mut().push("reply"),
             Event::Restored { index } => self.restored.push(index),
             Event::StepHeader { index, text, .. } => {
                 self.headers.push(index);
@@ -289,6 +302,81 @@ async fn a_failed_step_can_be_retried_from_the_state_it_started_in() {
         summary.failed_steps.is_empty(),
         "the retried step passed: {:?}",
         summary.failed_steps
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_typed_reply_shows_before_the_next_prompt_and_the_checks_come_last() {
+    let redis = TestRedis::start();
+    let order = Order::default();
+    let mut learner = Scripted {
+        steps: [StepAction::TypeIt].into(),
+        order: order.clone(),
+        ..Default::default()
+    };
+    let mut seen = Seen {
+        order: order.clone(),
+        ..Default::default()
+    };
+    walk(&redis, "01", &mut learner, &mut seen).await;
+    // Lesson 01 step 1 has three commands: like redis-cli, each reply comes before the next
+    // prompt, and the step's checks only once all three are in.
+    let first: Vec<&str> = order.borrow().iter().take(7).copied().collect();
+    assert_eq!(
+        first,
+        [
+            "prompt", "reply", "prompt", "reply", "prompt", "reply", "checks"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_check_says_why_when_the_engine_can_tell() {
+    let redis = TestRedis::start();
+    // A typo in the key name: the value lands under another key, and the check says where.
+    let mut learner = Scripted {
+        steps: [StepAction::TypeIt, StepAction::TypeIt].into(),
+        typed: [
+            "SET lab:greting hello".to_string(),
+            "GET lab:greting".to_string(),
+            "TYPE lab:greting".to_string(),
+        ]
+        .into(),
+        failures: [FailureAction::Retry].into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    walk(&redis, "01", &mut learner, &mut seen).await;
+    assert!(
+        seen.whys
+            .iter()
+            .any(|w| w.contains("this step wrote lab:greting instead")),
+        "{:?}",
+        seen.whys
+    );
+    // Step 3 typed with a DEL among its commands: the greeting is gone, and the check says it
+    // was there when the step began.
+    let redis = TestRedis::start();
+    let mut learner = Scripted {
+        steps: [StepAction::Run, StepAction::Run, StepAction::TypeIt].into(),
+        typed: [
+            "TTL lab:greeting".to_string(),
+            "TTL lab:greeting".to_string(),
+            "DEL lab:greeting".to_string(),
+            "TTL lab:greeting".to_string(),
+        ]
+        .into(),
+        failures: [FailureAction::GoOn].into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    walk(&redis, "01", &mut learner, &mut seen).await;
+    assert!(
+        seen.whys
+            .iter()
+            .any(|w| w.contains("it was there when this step began (no TTL)")),
+        "{:?}",
+        seen.whys
     );
 }
 

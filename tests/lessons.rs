@@ -139,7 +139,7 @@ fn fixture_lesson_passes_every_check_and_step_kind() {
         "SET lab:fx:copy copied-1",
         "20 timed iterations each",
         "metric incr.final: 20",
-        "fast-forwarded 5s",
+        "the 5 s passed at once: every TTL of this lesson shortened by 5 s",
         "Redis replied: (integer) 2",
         "Score: 5/5",
         "Lesson 99 done",

@@ -19,6 +19,10 @@ pub struct CheckResult {
     pub expected: String,
     pub actual: String,
     pub passed: bool,
+    /// The key the check is about, for explaining a failure.
+    pub key: Option<String>,
+    /// Why it failed, when the engine can tell (`runner::why`).
+    pub why: Option<String>,
 }
 
 /// The reply as plain text for checks: `OK`, `1`, `(nil)`, `hello`; arrays as redis-cli shows them.
@@ -72,6 +76,8 @@ fn result(
         expected: expected.into(),
         actual: actual.into(),
         passed,
+        key: None,
+        why: None,
     }
 }
 
@@ -181,6 +187,9 @@ async fn key_checks(
     };
     let mut out = shape_checks(conn, c, &p).await?;
     out.extend(content_checks(conn, c, &p, vars).await?);
+    for r in &mut out {
+        r.key = Some(key.to_string());
+    }
     Ok(out)
 }
 
@@ -291,6 +300,8 @@ async fn content_checks(
         let want = vars.expand(want)?;
         let actual = if key_type == "string" {
             reply_text(&query(conn, &[b"GET", k]).await?)
+        } else if !p.exists {
+            "no such key".to_string()
         } else {
             format!("a {key_type}, not a string")
         };

@@ -16,6 +16,7 @@ pub mod snapshot;
 pub mod steps;
 pub mod trial;
 pub mod walk;
+pub(crate) mod why;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -161,7 +162,7 @@ impl<'a> Engine<'a> {
         self.lesson_keys = patterns.to_vec();
     }
 
-    async fn current_lesson_keys(&mut self) -> Result<Vec<Vec<u8>>> {
+    pub(crate) async fn current_lesson_keys(&mut self) -> Result<Vec<Vec<u8>>> {
         let patterns = self
             .lesson_keys
             .iter()

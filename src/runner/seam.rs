@@ -124,8 +124,10 @@ pub enum Event<'a> {
     Notice(&'a str),
     /// `help SET`: the command's syntax and summary from the server's COMMAND DOCS.
     CommandHelp(&'a crate::redis::docs::CommandHelp),
+    /// A wait's last `seconds` of `of` were skipped by shortening the TTLs.
     FastForwarded {
         seconds: u64,
+        of: u64,
         expired: u64,
     },
     Skipped(&'a str),

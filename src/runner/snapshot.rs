@@ -75,6 +75,17 @@ impl Snapshot {
         Ok(Snapshot { keys: out })
     }
 
+    /// A key's time to live when the snapshot was taken: `None` if it did not exist, `Some(-1)`
+    /// for no TTL.
+    pub fn pttl_of(&self, key: &[u8]) -> Option<i64> {
+        self.keys.iter().find(|s| s.key == key).map(|s| s.pttl)
+    }
+
+    /// The keys the snapshot holds.
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.keys.iter().map(|s| s.key.as_slice())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

@@ -171,6 +171,9 @@ pub fn checks(results: &[CheckResult], width: usize) -> String {
         } else {
             out.push_str(&labeled("✓", &mark, &text, "  ", width));
         }
+        if let Some(why) = &r.why {
+            out.push_str(&labeled("↳", &"↳".dimmed().to_string(), why, "    ", width));
+        }
     }
     out
 }
@@ -320,4 +323,33 @@ pub fn graded(
 
 pub fn score(score: u32, total: u32) -> String {
     format!("\n{}\n", format!("Score: {score}/{total}").bold())
+}
+
+/// What a skipped wait did: `waited 1 s of 8 s; the other 7 s passed at once ...`.
+pub fn fast_forwarded(skipped: u64, of: u64, expired: u64) -> String {
+    let keys = match expired {
+        0 => "no key expired".to_string(),
+        1 => "1 key expired".to_string(),
+        n => format!("{n} keys expired"),
+    };
+    let waited = of.saturating_sub(skipped);
+    let head = if waited == 0 {
+        format!("the {of} s passed at once")
+    } else {
+        format!("waited {waited} s of {of} s; the other {skipped} s passed at once")
+    };
+    format!("{head}: every TTL of this lesson shortened by {skipped} s with PEXPIRE ({keys})")
+}
+
+#[cfg(test)]
+mod fast_forward_tests {
+    #[test]
+    fn a_skipped_wait_says_how_much_was_waited_and_how_much_skipped() {
+        assert_eq!(
+            super::fast_forwarded(7, 8, 1),
+            "waited 1 s of 8 s; the other 7 s passed at once: every TTL of this lesson \
+             shortened by 7 s with PEXPIRE (1 key expired)"
+        );
+        assert!(super::fast_forwarded(8, 8, 0).starts_with("the 8 s passed at once"));
+    }
 }

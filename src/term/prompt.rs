@@ -129,12 +129,12 @@ impl Prompter for Inquire {
         if prompting() {
             return Ok(None);
         }
-        let numbered: Vec<String> = choices
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{}. {c}", i + 1))
-            .collect();
-        let r = ask(|| Select::new("your answer:", numbered.clone()).prompt())?;
+        let numbered = menu_choices(choices, usize::from(super::width()));
+        let r = ask(|| {
+            Select::new("your answer:", numbered.clone())
+                .without_filtering()
+                .prompt()
+        })?;
         Ok(r.and_then(|s| numbered.iter().position(|n| *n == s))
             .map(|i| i + 1))
     }
@@ -165,7 +165,7 @@ impl Prompter for Inquire {
         }
         let mut options = vec!["Retry this step (its keys go back as they were)"];
         if matches!(kind, "exercise" | "run") {
-            options.push("Show me the solution (keys go back, then the lesson's commands run)");
+            options.push("Show the solution (keys go back, then its commands run)");
         }
         options.extend([
             "Go on anyway (the step counts as failed)",
@@ -263,5 +263,56 @@ impl Prompter for NoPrompts {
     }
     fn countdown(&mut self, seconds: u64, _: &mut dyn FnMut() -> String) -> Result<Option<u64>> {
         Ok(Some(seconds))
+    }
+}
+
+/// The quiz menu's lines. A menu line longer than the screen would wrap mid-word and lose its
+/// indent, so when any choice is too long the choices are printed in full above the menu
+/// (flowed at word boundaries) and the menu shows each cut to the width with `…`.
+fn menu_choices(choices: &[String], width: usize) -> Vec<String> {
+    let numbered: Vec<String> = choices
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{}. {c}", i + 1))
+        .collect();
+    // "> " before each line, and one column spare.
+    let room = width.saturating_sub(3).max(20);
+    if numbered.iter().all(|n| n.chars().count() <= room) {
+        return numbered;
+    }
+    let mut full = String::new();
+    for n in &numbered {
+        let number = n.split(' ').next().unwrap_or_default();
+        full.push_str(&super::text::labeled(
+            number,
+            number,
+            &n[number.len() + 1..],
+            "  ",
+            width,
+        ));
+    }
+    super::out(&full);
+    numbered.into_iter().map(|n| cut(&n, room)).collect()
+}
+
+fn cut(line: &str, room: usize) -> String {
+    if line.chars().count() <= room {
+        return line.to_string();
+    }
+    let kept: String = line.chars().take(room.saturating_sub(1)).collect();
+    format!("{}…", kept.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_choices_are_cut_to_the_screen_and_numbered() {
+        let choices = vec!["short".to_string(), "a".repeat(80)];
+        let lines = super::menu_choices(&choices, 60);
+        assert_eq!(lines[0], "1. short");
+        assert_eq!(lines[1].chars().count(), 57);
+        assert!(lines[1].starts_with("2. aaa") && lines[1].ends_with('…'));
+        let fits = super::menu_choices(&choices[..1], 60);
+        assert_eq!(fits, vec!["1. short".to_string()]);
     }
 }

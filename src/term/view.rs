@@ -189,10 +189,12 @@ pub fn text(event: &Event<'_>, width: usize) -> String {
         ),
         Event::Notice(t) => flow(t, "  ", width).dimmed().to_string(),
         Event::CommandHelp(h) => super::command_help(h),
-        Event::FastForwarded { seconds, expired } => flow(
-            &format!(
-                "fast-forwarded {seconds}s: every TTL shortened with PEXPIRE ({expired} key(s) expired)"
-            ),
+        Event::FastForwarded {
+            seconds,
+            of,
+            expired,
+        } => flow(
+            &super::lesson::fast_forwarded(*seconds, *of, *expired),
             "",
             width,
         )

@@ -160,7 +160,7 @@ async fn judge(
     typed: &[String],
     reply: &redis::Value,
 ) -> Result<bool> {
-    let results = ctx
+    let mut results = ctx
         .engine
         .check(
             &step.checks,
@@ -169,6 +169,8 @@ async fn judge(
         )
         .await?;
     if !results.iter().all(|r| r.passed) {
+        let lines: Vec<&str> = typed.iter().map(String::as_str).collect();
+        crate::runner::why::explain(ctx.engine, &mut results, ctx.before, &lines).await?;
         ctx.view.show(Event::Checks(&results));
         return Ok(false);
     }

@@ -244,10 +244,12 @@ pub async fn keep(engine: &mut crate::runner::Engine<'_>, step: &Step) -> Result
 /// the checks passed: it describes what the learner should now see).
 pub async fn finish(ctx: &mut Ctx<'_, '_>, step: &Step, done: &Done) -> Result<bool> {
     let replies: Vec<_> = done.executed.iter().map(|e| e.reply.clone()).collect();
-    let results = ctx
+    let mut results = ctx
         .engine
         .check(&step.checks, &replies, &done.metrics)
         .await?;
+    let lines: Vec<&str> = done.executed.iter().map(|x| x.line.as_str()).collect();
+    crate::runner::why::explain(ctx.engine, &mut results, ctx.before, &lines).await?;
     if done.show_executed && !done.executed.is_empty() {
         ctx.view.show(Event::Executed(&done.executed));
     }

@@ -32,6 +32,7 @@ pub async fn run(
         let expired = ctx.engine.fast_forward(ctx.lesson, keys, remaining).await?;
         ctx.view.show(Event::FastForwarded {
             seconds: remaining,
+            of: seconds,
             expired,
         });
     }
