@@ -69,6 +69,17 @@ pub fn set_server(display: &str) {
 /// A connection that failed mid-run, as one line naming the server; `None` for an error that
 /// is not about the connection.
 pub fn lost(e: &redis::RedisError, server: &str) -> Option<Exit> {
+    if let Some(why) = crate::redis::bounded::refused() {
+        return Some(Exit::new(
+            code::CONNECTION,
+            format!(
+                "Redis at {server} sent {why}; redislab closed the connection (one reply may \
+                 be at most {} MiB and {} elements)",
+                crate::redis::bounded::MAX_REPLY_BYTES >> 20,
+                crate::redis::bounded::MAX_REPLY_ELEMENTS
+            ),
+        ));
+    }
     if e.is_timeout() {
         return Some(Exit::new(
             code::CONNECTION,

@@ -275,8 +275,7 @@ async fn probe_local(addr: &str) -> Option<Server> {
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(PROBE_TIMEOUT))
         .set_response_timeout(Some(PROBE_TIMEOUT));
-    let mut conn = client
-        .get_multiplexed_async_connection_with_config(&config)
+    let mut conn = super::transport::open(&client, config, PROBE_TIMEOUT)
         .await
         .ok()?;
     let pong: String = redis::cmd("PING").query_async(&mut conn).await.ok()?;
@@ -339,11 +338,8 @@ pub(crate) async fn open(
     display: &str,
     response: Option<Duration>,
 ) -> Result<redis::aio::MultiplexedConnection> {
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_response_timeout(response);
-    client
-        .get_multiplexed_async_connection_with_config(&config)
+    let config = AsyncConnectionConfig::new().set_response_timeout(response);
+    super::transport::open(client, config, CONNECT_TIMEOUT)
         .await
         .map_err(|e| error::connection(describe(&e, display)))
 }
@@ -390,6 +386,9 @@ fn passwords_of(url: &str) -> Vec<String> {
 
 /// One clear line for a connection-level failure.
 pub fn describe(e: &RedisError, display: &str) -> String {
+    if let Some(exit) = super::bounded::refused().and_then(|_| error::lost(e, display)) {
+        return exit.to_string();
+    }
     let code = e.code().unwrap_or("");
     let detail = e.detail().unwrap_or("");
     let text = e.to_string();

@@ -1,5 +1,6 @@
 //! Everything about talking to Redis: finding a server, and running commands as redis-cli would.
 
+pub mod bounded;
 pub mod classes;
 pub mod cluster;
 pub mod command;
@@ -12,3 +13,4 @@ pub mod managed;
 pub mod render;
 pub mod throwaway;
 pub mod tokenize;
+pub mod transport;

@@ -212,3 +212,98 @@ fn a_server_lost_during_a_lesson_is_exit_2_naming_it() {
     let want = format!("error: lost the connection to Redis at {addr}");
     assert_eq!(err.lines().last(), Some(want.as_str()), "{err}");
 }
+
+/// A hostile endpoint: answers the handshake like Redis, then answers the first GET with
+/// `header` followed by an endless stream of `filler`. Returns its address and a counter of the
+/// bytes it managed to send before the client hung up.
+fn hostile_endpoint(
+    header: &'static [u8],
+    filler: Vec<u8>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = sent.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut c) = stream else { return };
+            let (sent, filler) = (counter.clone(), filler.clone());
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = c.read(&mut chunk) {
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    // One reply per complete command line seen (`*N` starts each command).
+                    let text = String::from_utf8_lossy(&buf).to_uppercase();
+                    if text.contains("\r\nGET\r\n") {
+                        let _ = c.write_all(header);
+                        while c.write_all(&filler).is_ok() {
+                            sent.fetch_add(filler.len() as u64, Ordering::Relaxed);
+                        }
+                        return;
+                    }
+                    let commands = buf.iter().filter(|b| **b == b'*').count();
+                    for _ in 0..commands {
+                        let reply: &[u8] = if text.contains("INFO") {
+                            b"$30\r\n# Server\r\nredis_version:7.0.15\r\n"
+                        } else {
+                            b"+OK\r\n"
+                        };
+                        let _ = c.write_all(reply);
+                    }
+                    buf.clear();
+                }
+            });
+        }
+    });
+    (addr, sent)
+}
+
+/// Item 8: a reply announcing 2 GB, or a billion elements, ends the run at once with one line
+/// and exit 2; the client hangs up instead of buffering what the server sends.
+#[test]
+fn a_reply_over_the_limit_is_refused_before_it_is_buffered() {
+    let home = tempfile::tempdir().expect("home");
+    for (header, filler, said) in [
+        (
+            &b"$2000000000\r\n"[..],
+            vec![b'x'; 65536],
+            "sent a reply announcing 2000000000 bytes",
+        ),
+        (
+            &b"*1000000000\r\n"[..],
+            b":1\r\n".repeat(16384),
+            "sent a reply of more than 1048576 elements",
+        ),
+        (
+            &b"*1000\r\n"[..],
+            [&b"$1000000\r\n"[..], &[b'x'; 1_000_000], b"\r\n"].concat(),
+            "sent a reply larger than 64 MiB",
+        ),
+    ] {
+        let (addr, sent) = hostile_endpoint(header, filler);
+        let out = run_with_stdin(
+            common::redislab_bare(home.path()).args([
+                "--redis-url",
+                &format!("redis://{addr}"),
+                "sandbox",
+            ]),
+            "GET lab:x\n",
+        );
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        let last = err.trim().lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with(&format!("error: Redis at {addr} {said}")),
+            "one line naming the server: {err}"
+        );
+        assert_eq!(err.matches("error").count(), 1, "{err}");
+        let mb = sent.load(std::sync::atomic::Ordering::Relaxed) >> 20;
+        assert!(mb <= 80, "the client read {mb} MB before it hung up");
+    }
+}

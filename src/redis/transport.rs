@@ -1,0 +1,159 @@
+//! Opens the byte stream to one server — TCP, TLS or a unix socket, as the URL says — and
+//! hands it to the redis crate through `bounded::Bounded`, so no reply can make redislab buffer
+//! more than the documented limit. The crate's own `get_multiplexed_async_connection` would open
+//! the same streams without the bound.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, ConnectionAddr, RedisError, RedisResult};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls;
+
+use super::bounded::Bounded;
+
+/// A multiplexed connection whose replies are bounded. `connect` limits opening the stream and
+/// the handshake (AUTH, HELLO) together.
+pub async fn open(
+    client: &Client,
+    config: AsyncConnectionConfig,
+    connect: Duration,
+) -> RedisResult<MultiplexedConnection> {
+    let info = client.get_connection_info();
+    let opening = async {
+        match info.addr() {
+            ConnectionAddr::Tcp(host, port) => {
+                let tcp = tcp(host, *port).await?;
+                start(info.redis_settings(), tcp, config).await
+            }
+            ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure,
+                ..
+            } => {
+                let tls = tls(host, *port, *insecure).await?;
+                start(info.redis_settings(), tls, config).await
+            }
+            #[cfg(unix)]
+            ConnectionAddr::Unix(path) => {
+                let unix = tokio::net::UnixStream::connect(path).await?;
+                start(info.redis_settings(), unix, config).await
+            }
+            #[allow(unreachable_patterns)]
+            _ => Err(io::Error::other("this kind of address is not supported").into()),
+        }
+    };
+    match tokio::time::timeout(connect, opening).await {
+        Ok(r) => r,
+        Err(_) => Err(RedisError::from(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "timed out while connecting",
+        ))),
+    }
+}
+
+async fn start<S>(
+    settings: &redis::RedisConnectionInfo,
+    stream: S,
+    config: AsyncConnectionConfig,
+) -> RedisResult<MultiplexedConnection>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (conn, driver) =
+        MultiplexedConnection::new_with_config(settings, Bounded::new(stream), config).await?;
+    tokio::spawn(driver);
+    Ok(conn)
+}
+
+async fn tcp(host: &str, port: u16) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect((host, port)).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+async fn tls(
+    host: &str,
+    port: u16,
+    insecure: bool,
+) -> RedisResult<tokio_rustls::client::TlsStream<TcpStream>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?;
+    let config = if insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Unverified(provider)))
+            .with_no_client_auth()
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        let found = rustls_native_certs::load_native_certs();
+        for cert in found.certs {
+            // A system certificate rustls cannot read is skipped, as the crate itself does.
+            let _ = roots.add(cert);
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let tcp = tcp(host, port).await?;
+    Ok(TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await?)
+}
+
+/// `rediss://…/#insecure`: the certificate is not checked (a self-signed development server);
+/// the handshake's signatures still are.
+#[derive(Debug)]
+struct Unverified(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
