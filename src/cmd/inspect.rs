@@ -34,6 +34,9 @@ pub async fn run(settings: &Settings, args: InspectArgs) -> Result<u8> {
         term::out(&render(&snap, &pattern, args.limit));
         return Ok(0);
     }
+    // Listening before the first screen: a Ctrl-C right after it must still end with 130.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("could not listen for Ctrl-C")?;
     loop {
         let snap = snapshot(&mut conn, &pattern, args.limit).await?;
         let screen = format!(
@@ -49,7 +52,7 @@ pub async fn run(settings: &Settings, args: InspectArgs) -> Result<u8> {
         term::out(&screen);
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(crate::error::code::INTERRUPTED),
+            _ = interrupt.recv() => return Ok(crate::error::code::INTERRUPTED),
         }
     }
 }

@@ -226,10 +226,10 @@ impl Session<'_> {
     async fn subscribe(&mut self, args: &[Vec<u8>]) -> Result<()> {
         let kind = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
         let client = self.server.learner.as_ref().unwrap_or(&self.server.client);
-        let mut pubsub = client
-            .get_async_pubsub()
-            .await
-            .map_err(|e| command_error(e, &self.server.display))?;
+        let mut pubsub =
+            crate::redis::transport::pubsub(client, crate::redis::connect::CONNECT_TIMEOUT)
+                .await
+                .map_err(|e| command_error(e, &self.server.display))?;
         term::out("Reading messages... (press Ctrl-C to quit)\n");
         for (i, ch) in args[1..].iter().enumerate() {
             let r = match kind.as_str() {

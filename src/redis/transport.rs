@@ -24,31 +24,31 @@ pub async fn open(
     connect: Duration,
 ) -> RedisResult<MultiplexedConnection> {
     let info = client.get_connection_info();
-    let opening = async {
-        match info.addr() {
-            ConnectionAddr::Tcp(host, port) => {
-                let tcp = tcp(host, *port).await?;
-                start(info.redis_settings(), tcp, config).await
-            }
-            ConnectionAddr::TcpTls {
-                host,
-                port,
-                insecure,
-                ..
-            } => {
-                let tls = tls(host, *port, *insecure).await?;
-                start(info.redis_settings(), tls, config).await
-            }
-            #[cfg(unix)]
-            ConnectionAddr::Unix(path) => {
-                let unix = tokio::net::UnixStream::connect(path).await?;
-                start(info.redis_settings(), unix, config).await
-            }
-            #[allow(unreachable_patterns)]
-            _ => Err(io::Error::other("this kind of address is not supported").into()),
-        }
-    };
-    match tokio::time::timeout(connect, opening).await {
+    within(connect, async {
+        let stream = Bounded::new(raw(info).await?);
+        let (conn, driver) =
+            MultiplexedConnection::new_with_config(info.redis_settings(), stream, config).await?;
+        tokio::spawn(driver);
+        Ok(conn)
+    })
+    .await
+}
+
+/// A subscriber connection (SUBSCRIBE and its kin), bounded the same way.
+pub async fn pubsub(client: &Client, connect: Duration) -> RedisResult<redis::aio::PubSub> {
+    let info = client.get_connection_info();
+    within(connect, async {
+        let stream = Bounded::new(raw(info).await?);
+        redis::aio::PubSub::new(info.redis_settings(), stream).await
+    })
+    .await
+}
+
+async fn within<T>(
+    limit: Duration,
+    work: impl std::future::Future<Output = RedisResult<T>>,
+) -> RedisResult<T> {
+    match tokio::time::timeout(limit, work).await {
         Ok(r) => r,
         Err(_) => Err(RedisError::from(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -57,18 +57,25 @@ pub async fn open(
     }
 }
 
-async fn start<S>(
-    settings: &redis::RedisConnectionInfo,
-    stream: S,
-    config: AsyncConnectionConfig,
-) -> RedisResult<MultiplexedConnection>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (conn, driver) =
-        MultiplexedConnection::new_with_config(settings, Bounded::new(stream), config).await?;
-    tokio::spawn(driver);
-    Ok(conn)
+/// Any byte stream to a server.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static {}
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static> Stream for S {}
+
+/// The stream the URL names: TCP, TLS over TCP, or a unix socket.
+async fn raw(info: &redis::ConnectionInfo) -> RedisResult<Box<dyn Stream>> {
+    Ok(match info.addr() {
+        ConnectionAddr::Tcp(host, port) => Box::new(tcp(host, *port).await?),
+        ConnectionAddr::TcpTls {
+            host,
+            port,
+            insecure,
+            ..
+        } => Box::new(tls(host, *port, *insecure).await?),
+        #[cfg(unix)]
+        ConnectionAddr::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
+        #[allow(unreachable_patterns)]
+        _ => return Err(io::Error::other("this kind of address is not supported").into()),
+    })
 }
 
 async fn tcp(host: &str, port: u16) -> io::Result<TcpStream> {

@@ -11,6 +11,8 @@
 //!
 //! `published` counts every PUBLISH sent: `messages` + 2.
 
+use crate::redis::connect::CONNECT_TIMEOUT;
+use crate::redis::transport;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -112,10 +114,7 @@ impl Listener {
         target: &str,
         tx: mpsc::UnboundedSender<(Who, u64)>,
     ) -> Result<Self> {
-        let pubsub = ctx
-            .server
-            .client
-            .get_async_pubsub()
+        let pubsub = transport::pubsub(&ctx.server.client, CONNECT_TIMEOUT)
             .await
             .with_context(|| format!("opening the {}'s Pub/Sub connection", who.label()))?;
         let (mut sink, mut stream) = pubsub.split();
