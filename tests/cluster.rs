@@ -122,3 +122,46 @@ fn the_sandbox_on_a_cluster_scans_every_master_and_refuses_cross_slot_transactio
     }
     assert!(text.contains("1) \"0\""), "{text}");
 }
+
+#[test]
+fn bench_throughput_on_a_cluster_loads_every_master() {
+    let cluster = TestCluster::start();
+    cluster.seed_foreign_keys();
+    let foreign = cluster.foreign_fingerprint();
+    let gets = |node: &common::TestRedis| -> u64 {
+        node.cli_raw(&["INFO", "commandstats"])
+            .lines()
+            .find_map(|l| l.strip_prefix("cmdstat_get:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let before: Vec<u64> = cluster.nodes().iter().map(gets).collect();
+    let home = tempfile::tempdir().expect("temp home");
+    let out = run(cluster.redislab(home.path()).args([
+        "bench",
+        "--throughput",
+        "--clients",
+        "6",
+        "--pipeline",
+        "4",
+        "--requests",
+        "600",
+        "--json",
+    ]));
+    assert_success(&out);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(report["requests"], 600, "{report}");
+    assert_eq!(report["transport"], "raw");
+    // Six clients spread over three masters: each master answered its two clients' GETs, and
+    // none answered MOVED (that would have failed the run).
+    for (node, was) in cluster.nodes().iter().zip(before) {
+        assert_eq!(gets(node) - was, 200, "GETs on {}", node.addr());
+    }
+    assert!(
+        cluster.keys_in("lab").is_empty(),
+        "{:?}",
+        cluster.keys_in("lab")
+    );
+    assert_eq!(cluster.foreign_fingerprint(), foreign);
+}

@@ -59,7 +59,8 @@ pub struct ThroughputReport {
     pub compare_with: String,
 }
 
-/// Runs the load. Writes one key, `<namespace>:bench:tp`, and deletes it afterwards.
+/// Runs the load. Writes one key, `<namespace>:bench:tp` (on a cluster one per master, each in a
+/// slot that master owns), and deletes it afterwards.
 pub async fn run(
     server: &Server,
     namespace: &str,
@@ -69,18 +70,20 @@ pub async fn run(
 ) -> Result<ThroughputReport> {
     let key = format!("{}tp", super::redis_side::prefix(namespace));
     let mut conn = server.conn.clone();
-    let set: Result<(), RedisError> = redis::cmd("SET")
-        .arg(&key)
-        .arg("xxx")
-        .query_async(&mut conn)
-        .await;
-    set.map_err(|e| command_error(e, &server.display))?;
-
     let info = server.client.get_connection_info().clone();
+    let targets = targets(server, &mut conn, &key, opts.pipeline.max(1)).await?;
+    for t in &targets {
+        let set: Result<(), RedisError> = redis::cmd("SET")
+            .arg(&t.key)
+            .arg("xxx")
+            .query_async(&mut conn)
+            .await;
+        set.map_err(|e| command_error(e, &server.display))?;
+    }
+    let keys: Vec<String> = targets.iter().map(|t| t.key.clone()).collect();
     let load = Load {
-        addr: info.addr().clone(),
+        targets,
         setup: wire::setup_commands(&info),
-        block: wire::packed_gets(&key, opts.pipeline.max(1)),
         pipeline: opts.pipeline.max(1),
         clients: opts.clients.max(1),
         requests: opts.requests.max(1),
@@ -107,7 +110,7 @@ pub async fn run(
             }
         })
     };
-    let result = match load.addr {
+    let result = match load.targets[0].addr {
         // A runtime of its own on one thread: redis-benchmark is one event loop too, and on a
         // small machine a second worker thread would steal the server's core.
         ConnectionAddr::Tcp(_, _) | ConnectionAddr::Unix(_) => {
@@ -123,13 +126,13 @@ pub async fn run(
             .await
             .map(|(rec, wall)| (rec, wall, "raw"))
         }
-        _ => crate_load(server, &key, &load)
+        _ => crate_load(server, &keys[0], &load)
             .await
             .map(|(rec, wall)| (rec, wall, "redis-crate")),
     };
     poller.abort();
     ticker.finish();
-    let del: Result<(), RedisError> = redis::cmd("DEL").arg(&key).query_async(&mut conn).await;
+    let del: Result<(), RedisError> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
     let (rec, wall, transport) = result?;
     del.map_err(|e| command_error(e, &server.display))?;
     // Replies actually received (the last round of a client may be shorter than P).
@@ -157,13 +160,80 @@ pub async fn run(
     })
 }
 
+/// Where a client sends its GETs: the server, or on a cluster one master and a key it owns.
+struct Target {
+    addr: ConnectionAddr,
+    key: String,
+    /// `pipeline` GETs of `key`, packed once.
+    block: Vec<u8>,
+}
+
+/// The server's targets. On a cluster every master gets one, so the clients (spread over them
+/// in turn) measure the whole cluster, never a node answering MOVED.
+async fn targets(
+    server: &Server,
+    conn: &mut crate::redis::conn::Conn,
+    key: &str,
+    pipeline: usize,
+) -> Result<Vec<Target>> {
+    let target = |addr: ConnectionAddr, key: String| Target {
+        addr,
+        block: wire::packed_gets(&key, pipeline),
+        key,
+    };
+    let info = server.client.get_connection_info();
+    if server.cluster.is_none() {
+        return Ok(vec![target(info.addr().clone(), key.to_string())]);
+    }
+    let slots: redis::Value = redis::cmd("CLUSTER")
+        .arg("SLOTS")
+        .query_async(conn)
+        .await
+        .map_err(|e| command_error(e, &server.display))?;
+    let owners = crate::redis::cluster::slot_owners(slots);
+    let mut masters: Vec<crate::redis::cluster::Node> = Vec::new();
+    for (_, _, node) in &owners {
+        if !masters.contains(node) {
+            masters.push(node.clone());
+        }
+    }
+    Ok(masters
+        .into_iter()
+        .map(|node| {
+            let owned = |k: &String| {
+                let slot = crate::redis::cluster::key_slot(k.as_bytes());
+                owners
+                    .iter()
+                    .any(|(lo, hi, n)| *n == node && (*lo..=*hi).contains(&slot))
+            };
+            let key = (0..)
+                .map(|i| format!("{key}:{i}"))
+                .find(owned)
+                .unwrap_or_else(|| key.to_string());
+            let addr = match info.addr() {
+                ConnectionAddr::TcpTls {
+                    insecure,
+                    tls_params,
+                    ..
+                } => ConnectionAddr::TcpTls {
+                    host: node.0.clone(),
+                    port: node.1,
+                    insecure: *insecure,
+                    tls_params: tls_params.clone(),
+                },
+                _ => ConnectionAddr::Tcp(node.0.clone(), node.1),
+            };
+            target(addr, key)
+        })
+        .collect())
+}
+
 /// One run's settings, shared by every client.
 struct Load {
-    addr: ConnectionAddr,
+    /// Client `ci` uses `targets[ci % targets.len()]`.
+    targets: Vec<Target>,
     /// AUTH and SELECT, packed.
     setup: Vec<Vec<u8>>,
-    /// `pipeline` GETs, packed once.
-    block: Vec<u8>,
     pipeline: usize,
     clients: usize,
     requests: u64,
@@ -198,16 +268,21 @@ impl Load {
         self.requests / n + u64::from((ci as u64) < self.requests % n)
     }
 
-    /// Bytes for `n` GETs (the last round may be shorter than a pipeline).
-    fn gets(&self, n: usize) -> &[u8] {
-        &self.block[..n * (self.block.len() / self.pipeline)]
+    fn target(&self, ci: usize) -> &Target {
+        &self.targets[ci % self.targets.len()]
+    }
+
+    /// Bytes for client `ci`'s `n` GETs (the last round may be shorter than a pipeline).
+    fn gets(&self, ci: usize, n: usize) -> &[u8] {
+        let block = &self.target(ci).block;
+        &block[..n * (block.len() / self.pipeline)]
     }
 
     /// Every client on one event loop, connected and set up before the clock starts.
     async fn raw(&self) -> Result<(Recorder, Duration)> {
         let barrier = &tokio::sync::Barrier::new(self.clients);
         let runs = run_together(self.clients, |ci| async move {
-            let mut s = wire::open_raw(&self.addr)
+            let mut s = wire::open_raw(&self.target(ci).addr)
                 .await
                 .map_err(|e| self.unreachable(e))?;
             let mut buf = vec![0u8; 16 * 1024];
@@ -229,7 +304,9 @@ impl Load {
                 }
                 let n = (left as usize).min(self.pipeline);
                 let t = Instant::now();
-                s.write_all(self.gets(n)).await.map_err(|e| self.lost(e))?;
+                s.write_all(self.gets(ci, n))
+                    .await
+                    .map_err(|e| self.lost(e))?;
                 let reply = read_replies(&mut *s, &mut buf, &mut filled, n).await;
                 if let Some(e) = reply.map_err(|e| self.lost(e))? {
                     bail!("GET failed: {e}");
@@ -247,7 +324,7 @@ impl Load {
 
     /// One client on a blocking socket.
     fn blocking(&self) -> Result<(Recorder, Duration)> {
-        let mut s = wire::open_blocking(&self.addr).map_err(|e| self.unreachable(e))?;
+        let mut s = wire::open_blocking(&self.target(0).addr).map_err(|e| self.unreachable(e))?;
         let mut buf = vec![0u8; 16 * 1024];
         let mut filled = 0usize;
         for c in &self.setup {
@@ -266,7 +343,7 @@ impl Load {
             }
             let n = (left as usize).min(self.pipeline);
             let t = Instant::now();
-            s.write_all(self.gets(n)).map_err(|e| self.lost(e))?;
+            s.write_all(self.gets(0, n)).map_err(|e| self.lost(e))?;
             let reply = read_replies_blocking(&mut *s, &mut buf, &mut filled, n);
             if let Some(e) = reply.map_err(|e| self.lost(e))? {
                 bail!("GET failed: {e}");
@@ -317,9 +394,12 @@ mod tests {
 
     fn load(clients: usize, pipeline: usize, requests: u64) -> Load {
         Load {
-            addr: ConnectionAddr::Tcp("127.0.0.1".into(), 1),
+            targets: vec![Target {
+                addr: ConnectionAddr::Tcp("127.0.0.1".into(), 1),
+                key: "k".into(),
+                block: wire::packed_gets("k", pipeline),
+            }],
             setup: Vec::new(),
-            block: wire::packed_gets("k", pipeline),
             pipeline,
             clients,
             requests,
@@ -334,7 +414,7 @@ mod tests {
         let l = load(3, 4, 10);
         let shares: Vec<u64> = (0..3).map(|ci| l.share(ci)).collect();
         assert_eq!(shares, [4, 3, 3]);
-        assert_eq!(l.gets(4), &l.block[..]);
-        assert_eq!(l.gets(1), &wire::packed_gets("k", 1)[..]);
+        assert_eq!(l.gets(0, 4), &l.targets[0].block[..]);
+        assert_eq!(l.gets(2, 1), &wire::packed_gets("k", 1)[..]);
     }
 }
