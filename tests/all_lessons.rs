@@ -114,3 +114,48 @@ fn every_exercise_is_proved_on_a_live_server() {
         stdout(&out)
     );
 }
+
+/// The managed server, as a learner without a Redis meets it: every lesson passes as the
+/// namespace's fenced ACL user, beside another namespace whose keys stay as they were.
+#[test]
+fn every_lesson_passes_in_auto_on_the_managed_server_beside_another_namespace() {
+    let home = common::ManagedHome::new();
+    let other = common::run_with_stdin(
+        home.redislab()
+            .args(["--managed", "--namespace", "other", "sandbox"]),
+        "SET other:plain 1\nSET other:lease 2 EX 100000\nRPUSH other:list a b c\n",
+    );
+    assert_success(&other);
+    let fingerprint = || {
+        [
+            home.cli(&["GET", "other:plain"]),
+            home.cli(&["GET", "other:lease"]),
+            home.cli(&["LRANGE", "other:list", "0", "-1"]),
+            home.cli(&["DBSIZE"]),
+        ]
+        .join("")
+    };
+    let before = fingerprint();
+    for id in IDS {
+        let out =
+            run(home
+                .redislab()
+                .args(["--managed", "--namespace", "t1", "lesson", id, "--auto"]));
+        assert_success(&out);
+        assert!(
+            !stdout(&out).contains('✗'),
+            "lesson {id} printed a failed check:\n{}",
+            stdout(&out)
+        );
+        let out = run(home
+            .redislab()
+            .args(["--managed", "--namespace", "t1", "reset", id]));
+        assert_success(&out);
+        assert_eq!(
+            fingerprint(),
+            before,
+            "lesson {id} touched another namespace"
+        );
+    }
+    assert_success(&home.stop());
+}

@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use crate::cli::SandboxArgs;
 use crate::inspect::snapshot;
 use crate::namespace;
+use crate::redis::classes::walks_keyspace;
 use crate::redis::command::{send, split_repeat};
 use crate::redis::connect::{Server, command_error};
 use crate::redis::guard::{Verdict, check};
@@ -179,8 +180,15 @@ impl Session<'_> {
     /// Sends a command; Ctrl-C abandons a blocking one and opens a fresh connection.
     async fn send_one(&mut self, args: &[Vec<u8>]) -> Result<bool> {
         let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+        // The learner's ACL user may not SCAN (see `classes::walks_keyspace`); the guard has
+        // held its MATCH inside the namespace.
+        let conn = if self.server.is_managed() && walks_keyspace(args) && !self.in_multi {
+            &mut self.admin
+        } else {
+            &mut self.learner
+        };
         let reply = tokio::select! {
-            r = send(&mut self.learner, args) => r,
+            r = send(conn, args) => r,
             _ = tokio::signal::ctrl_c() => {
                 term::notice("(interrupted: the command was abandoned and the connection reopened)");
                 self.learner = self.server.learner_connection().await?;

@@ -201,8 +201,11 @@ pub fn learner_denials(infos: &[Info]) -> Vec<String> {
             .filter(|i| classify(i) == Class::ServerWide)
             .map(|i| format!("-{}", i.name)),
     );
-    // Keys stay in the connection's database (see the guard); RANDOMKEY names any key.
-    rules.extend(["-select", "-move", "-randomkey", "-acl"].map(String::from));
+    // Keys stay in the connection's database (see the guard); RANDOMKEY names any key. SCAN
+    // lists every namespace's key names, and a script could call it with no MATCH: a SCAN the
+    // learner types (the guard holds its MATCH inside the namespace) goes on the engine's own
+    // connection instead, see `walks_keyspace`.
+    rules.extend(["-select", "-move", "-randomkey", "-scan", "-acl"].map(String::from));
     // Re-allow the few the categories swept away; only names this server knows.
     rules.extend(
         LEARNER_ALLOWED
@@ -211,6 +214,14 @@ pub fn learner_denials(infos: &[Info]) -> Vec<String> {
             .map(|a| format!("+{a}")),
     );
     rules
+}
+
+/// SCAN: on the managed server the learner's ACL user may not run it (a script could list the
+/// other namespaces' keys with it), so a typed SCAN, whose MATCH the guard already holds inside
+/// the namespace, is sent on the engine's connection.
+pub fn walks_keyspace(args: &[Vec<u8>]) -> bool {
+    args.first()
+        .is_some_and(|a| a.eq_ignore_ascii_case(b"SCAN"))
 }
 
 #[cfg(test)]

@@ -341,8 +341,9 @@ impl<'a> Engine<'a> {
         // own server-wide command (CONFIG GET to show a setting) goes on the engine's connection,
         // after the same gate, and its reply never shows a password.
         let raw: Vec<Vec<u8>> = args.iter().map(|a| a.bytes.clone()).collect();
-        let engine_side = origin == Origin::Lesson
-            && crate::redis::classes::of_static(&raw) == crate::redis::classes::Class::ServerWide;
+        let engine_side = (origin == Origin::Lesson
+            && crate::redis::classes::of_static(&raw) == crate::redis::classes::Class::ServerWide)
+            || (self.server.is_managed() && crate::redis::classes::walks_keyspace(&raw));
         let mut executed = if engine_side {
             let mut admin = self.admin.clone();
             send_gated(&gate, &mut admin, args, origin, connection, &display).await?
