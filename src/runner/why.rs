@@ -38,7 +38,7 @@ pub async fn explain(
                 created = Some(written_in_step(engine, before, lines).await?);
             }
             let made = created.as_deref().unwrap_or_default();
-            missing(&key, before, made)
+            missing(&key, before, made, names(lines, &key))
         } else if r.actual == "no TTL" {
             Some(
                 "it has no TTL: the command that wrote it set none (EX, PX or EXPIRE), or a \
@@ -62,7 +62,12 @@ pub async fn explain(
 }
 
 /// A key the check wanted is gone or was never made.
-fn missing(key: &str, before: Option<&Snapshot>, created: &[Vec<u8>]) -> Option<String> {
+fn missing(
+    key: &str,
+    before: Option<&Snapshot>,
+    created: &[Vec<u8>],
+    named_here: bool,
+) -> Option<String> {
     let made: Vec<&Vec<u8>> = created.iter().filter(|k| *k != key.as_bytes()).collect();
     let was = match before {
         Some(b) => b.pttl_of(key.as_bytes()),
@@ -79,6 +84,9 @@ fn missing(key: &str, before: Option<&Snapshot>, created: &[Vec<u8>]) -> Option<
         Some(_) => "it was there when this step began (no TTL): a command in this step \
                     deleted or renamed it"
             .into(),
+        None if named_here => "this step's commands name it, but it does not exist now: a \
+                               write to it was refused (NX, XX), or a later command deleted it"
+            .into(),
         None if made.is_empty() => "no command in this step created it".into(),
         None => {
             let names: Vec<String> = made
@@ -92,6 +100,14 @@ fn missing(key: &str, before: Option<&Snapshot>, created: &[Vec<u8>]) -> Option<
             )
         }
     })
+}
+
+/// Whether one of `lines` names `key` as an argument.
+fn names(lines: &[&str], key: &str) -> bool {
+    lines
+        .iter()
+        .filter_map(|line| tokenize(line).ok())
+        .any(|args| args.iter().skip(1).any(|a| a == key.as_bytes()))
 }
 
 /// Namespace keys the step's commands named that exist now and did not when it began: where
@@ -139,12 +155,16 @@ mod tests {
     fn a_key_never_made_names_what_the_step_made_instead() {
         let none = Snapshot::default();
         assert_eq!(
-            missing("lab:a", Some(&none), &[]).as_deref(),
+            missing("lab:a", Some(&none), &[], false).as_deref(),
             Some("no command in this step created it")
         );
-        let why = missing("lab:a", Some(&none), &[b"lab:b".to_vec()]).unwrap();
+        let why = missing("lab:a", Some(&none), &[b"lab:b".to_vec()], false).unwrap();
         assert!(why.contains("wrote lab:b instead"), "{why}");
-        assert_eq!(missing("lab:a", None, &[]), None);
+        assert_eq!(missing("lab:a", None, &[], false), None);
+        let why = missing("lab:a", Some(&none), &[], true).unwrap();
+        assert!(why.contains("a later command deleted it"), "{why}");
+        assert!(names(&["SET lab:a 1", "DEL lab:a"], "lab:a"));
+        assert!(!names(&["SET lab:ab 1"], "lab:a"));
     }
 
     #[test]

@@ -42,15 +42,23 @@ fn ask<T>(mut prompt: impl FnMut() -> Result<T, InquireError>) -> Result<Option<
     }
 }
 
+/// A menu of fixed answers: no filtering (typed text is never taken as an answer), and once
+/// answered it shows the answer without its explanation in brackets, so the line stays short.
+fn menu<'a>(question: &'a str, options: Vec<&'a str>) -> Select<'a, &'a str> {
+    Select::new(question, options)
+        .without_help_message()
+        .without_filtering()
+        .with_formatter(&short_answer)
+}
+
+fn short_answer(o: inquire::list_option::ListOption<&&str>) -> String {
+    o.value.split(" (").next().unwrap_or(o.value).to_string()
+}
+
 /// Esc was pressed: leave the lesson, or stay where you were?
 fn leave_for_sure() -> Result<bool> {
     let options = vec!["Stay here", "Leave the lesson (progress is saved)"];
-    let r = tokio::task::block_in_place(|| {
-        Select::new("Leave the lesson?", options.clone())
-            .without_help_message()
-            .without_filtering()
-            .prompt()
-    });
+    let r = tokio::task::block_in_place(|| menu("Leave the lesson?", options.clone()).prompt());
     Ok(match r {
         Ok(s) => s.starts_with("Leave"),
         Err(InquireError::OperationInterrupted) => true,
@@ -72,12 +80,7 @@ impl Prompter for Inquire {
             "Back to the previous step",
             "Quit (progress is saved)",
         ]);
-        let r = ask(|| {
-            Select::new("What now?", options.clone())
-                .without_help_message()
-                .without_filtering()
-                .prompt()
-        })?;
+        let r = ask(|| menu("What now?", options.clone()).prompt())?;
         Ok(match r {
             None => StepAction::Quit,
             Some(s) if s.starts_with("Run") => StepAction::Run,
@@ -129,10 +132,14 @@ impl Prompter for Inquire {
         if prompting() {
             return Ok(None);
         }
-        let numbered = menu_choices(choices, usize::from(super::width()));
+        let width = usize::from(super::width());
+        let numbered = menu_choices(choices, width);
+        // Once answered, "> your answer: " and the choice share one line.
+        let room = width.saturating_sub(18).max(20);
         let r = ask(|| {
             Select::new("your answer:", numbered.clone())
                 .without_filtering()
+                .with_formatter(&|o| cut(o.value, room))
                 .prompt()
         })?;
         Ok(r.and_then(|s| numbered.iter().position(|n| *n == s))
@@ -150,12 +157,7 @@ impl Prompter for Inquire {
         } else {
             vec![no, yes]
         };
-        let r = ask(|| {
-            Select::new(question, options.clone())
-                .without_help_message()
-                .without_filtering()
-                .prompt()
-        })?;
+        let r = ask(|| menu(question, options.clone()).prompt())?;
         Ok(r.map(|s| s == yes))
     }
 
@@ -172,12 +174,7 @@ impl Prompter for Inquire {
             "Back to the previous step",
             "Quit (progress is saved)",
         ]);
-        let r = ask(|| {
-            Select::new("This step's checks failed. What now?", options.clone())
-                .without_help_message()
-                .without_filtering()
-                .prompt()
-        })?;
+        let r = ask(|| menu("This step's checks failed. What now?", options.clone()).prompt())?;
         Ok(match r {
             None => FailureAction::Quit,
             Some(s) if s.starts_with("Retry") => FailureAction::Retry,
