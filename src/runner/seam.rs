@@ -126,7 +126,10 @@ pub enum Event<'a> {
     CommandHelp(&'a crate::redis::docs::CommandHelp),
     FastForwarded {
         seconds: u64,
+        /// Keys whose TTL ran out.
         expired: u64,
+        /// Hash fields whose own TTL ran out (their keys stay).
+        fields_expired: u64,
     },
     Skipped(&'a str),
     FailedStep {

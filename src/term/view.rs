@@ -189,10 +189,19 @@ pub fn text(event: &Event<'_>, width: usize) -> String {
         ),
         Event::Notice(t) => flow(t, "  ", width).dimmed().to_string(),
         Event::CommandHelp(h) => super::command_help(h),
-        Event::FastForwarded { seconds, expired } => flow(
-            &format!(
-                "fast-forwarded {seconds}s: every TTL shortened with PEXPIRE ({expired} key(s) expired)"
-            ),
+        Event::FastForwarded {
+            seconds,
+            expired,
+            fields_expired,
+        } => flow(
+            &match fields_expired {
+                0 => format!(
+                    "fast-forwarded {seconds}s: every TTL shortened with PEXPIRE ({expired} key(s) expired)"
+                ),
+                n => format!(
+                    "fast-forwarded {seconds}s: every TTL shortened with PEXPIRE and HPEXPIRE ({expired} key(s) and {n} hash field(s) expired)"
+                ),
+            },
             "",
             width,
         )
