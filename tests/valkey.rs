@@ -105,7 +105,7 @@ async fn frozen_time_covers_hash_fields_with_their_own_ttl() {
         "HSETEX",
         "lab:session:f",
         "PX",
-        "5000",
+        "60000",
         "FIELDS",
         "1",
         "short",
@@ -115,7 +115,7 @@ async fn frozen_time_covers_hash_fields_with_their_own_ttl() {
         "HSETEX",
         "lab:session:only",
         "PX",
-        "5000",
+        "60000",
         "FIELDS",
         "1",
         "f",
@@ -137,7 +137,12 @@ async fn frozen_time_covers_hash_fields_with_their_own_ttl() {
             .trim()
             .parse()
             .expect("a TTL");
-        assert!((4900..=5000).contains(&ms), "{key} {field}: {ms} ms left");
+        // Real time runs between the commands of this test (each one a redis-cli process):
+        // what matters is that the field came back with about its minute, not with nothing.
+        assert!(
+            (55_000..=60_000).contains(&ms),
+            "{key} {field}: {ms} ms left"
+        );
     }
     assert_eq!(
         valkey
@@ -147,7 +152,7 @@ async fn frozen_time_covers_hash_fields_with_their_own_ttl() {
         "a field without a TTL gets none"
     );
     let (keys, fields) = engine
-        .fast_forward(lesson, Some(&vec!["${ns}:session:*".to_string()]), 6)
+        .fast_forward(lesson, Some(&vec!["${ns}:session:*".to_string()]), 61)
         .await
         .expect("fast-forward");
     assert_eq!((keys, fields), (0, 2));
@@ -155,7 +160,8 @@ async fn frozen_time_covers_hash_fields_with_their_own_ttl() {
     assert_eq!(valkey.cli_raw(&["EXISTS", "lab:session:only"]).trim(), "0");
 }
 
-/// `validate --live` on valkey-server runs (and so proves) the steps Redis 7.0 skips.
+/// `validate --live` on valkey-server runs every lesson there, and so proves the steps Redis 7.0
+/// skips.
 #[test]
 fn validate_live_runs_on_valkey_server() {
     let home = tempfile::tempdir().expect("temp home");
@@ -164,12 +170,10 @@ fn validate_live_runs_on_valkey_server() {
         "--live",
         "--server-binary",
         "valkey-server",
-        "lessons/04-distributed-session.yaml",
-        "lessons/07-distributed-lock.yaml",
     ]));
     assert_success(&out);
     assert!(
-        stdout(&out).contains("2 lesson files valid, and every step and exercise proved"),
+        stdout(&out).contains("lesson files valid, and every step and exercise proved"),
         "{}",
         stdout(&out)
     );
