@@ -167,6 +167,11 @@ pub struct ValidateArgs {
     /// Also run every lesson against a throwaway private redis-server.
     #[arg(long)]
     pub live: bool,
+    /// The server `validate` starts for its checks and `--live` (a path, or a name on PATH;
+    /// default: redis-server, else valkey-server). `--server-binary valkey-server` runs the
+    /// steps that need Valkey's commands instead of skipping them.
+    #[arg(long, value_name = "PATH")]
+    pub server_binary: Option<std::path::PathBuf>,
     /// Print the named Rust scenarios a lesson can use, with their parameters (name, type,
     /// default, range), instead of checking lessons.
     #[arg(long, conflicts_with = "live")]

@@ -159,3 +159,36 @@ fn every_lesson_passes_in_auto_on_the_managed_server_beside_another_namespace() 
     }
     assert_success(&home.stop());
 }
+
+/// On Redis 7.0, which has none of DELIFEQ, SET ... IFEQ or per-field TTLs, the steps that need
+/// them are skipped with the reason and the servers that have them; the classic steps beside
+/// them still run and pass.
+#[test]
+fn steps_with_newer_commands_are_skipped_with_the_servers_that_have_them() {
+    let redis = TestRedis::start();
+    let home = tempfile::tempdir().expect("temp home");
+    let mut seen = String::new();
+    for id in ["04", "07"] {
+        let out = run(redis.redislab(home.path()).args(["lesson", id, "--auto"]));
+        assert_success(&out);
+        assert!(!stdout(&out).contains('✗'), "{}", stdout(&out));
+        seen.push_str(&stdout(&out));
+    }
+    let flat = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let seen = flat(&seen);
+    for skip in [
+        "skipped: needs the DELIFEQ command, which Redis 7.0.15 does not have. Valkey 9.0 and later have DELIFEQ",
+        "skipped: needs SET's IFEQ option, which Redis 7.0.15 does not have. Valkey 8.1 and later, and Redis 8.4 and later, have SET ... IFEQ.",
+        "skipped: needs the HSETEX command, which Redis 7.0.15 does not have. Valkey 9.0 and later, and Redis 8.0 and later, have HSETEX.",
+        "skipped: needs the HEXPIRE command, which Redis 7.0.15 does not have. Redis 7.4 and later",
+    ] {
+        assert!(seen.contains(skip), "{skip:?} not in:\n{seen}");
+    }
+    assert_eq!(seen.matches("skipped: needs").count(), 6, "{seen}");
+    assert!(!seen.contains("redis> DELIFEQ") && !seen.contains("redis> HSETEX"));
+    // The classic compare-and-extend ran.
+    assert!(
+        seen.contains("Extend the lock you hold [run]"),
+        "the classic extend step ran"
+    );
+}

@@ -694,6 +694,38 @@ fn validate_dangerous_command_needs_managed() {
 }
 
 #[test]
+fn validate_requires_options_and_a_note() {
+    // An option must be written COMMAND TOKEN.
+    let text = base_with(
+        "    text: One command.\n",
+        "    text: One command.\n    requires: {options: [\"SET IFEQ value\"], note: Valkey 8.1 has it.}\n",
+    );
+    let (line, col) = pos(&text, "SET IFEQ value");
+    validate_text(&text).expect_at(
+        line,
+        col,
+        "step 1: `requires.options` entry \"SET IFEQ value\" must be a command and one option token",
+    );
+    // A command or an option needs a note that says which servers have it.
+    let text = base_with(
+        "    text: One command.\n",
+        "    text: One command.\n    requires: {commands: [DELIFEQ]}\n",
+    );
+    let (line, col) = pos(&text, "requires:");
+    validate_text(&text).expect_at(
+        line,
+        col,
+        "step 1: `requires` with commands or options needs a `note`",
+    );
+    // Written well, it is accepted.
+    let text = base_with(
+        "    text: One command.\n",
+        "    text: One command.\n    requires: {commands: [DELIFEQ], options: [\"SET IFEQ\"], note: Valkey 9.0 and later have both.}\n",
+    );
+    assert_success(&validate_text(&text).out);
+}
+
+#[test]
 fn validate_command_that_does_not_tokenise() {
     let text = base_with(
         "      - SET ${ns}:bad:a 1",

@@ -39,12 +39,12 @@ pub async fn run(settings: &Settings, args: ValidateArgs) -> Result<u8> {
         return Err(Exit::new(code::USAGE, "no lesson files found").into());
     }
     // A private server answers COMMAND GETKEYS (which arguments are keys) and runs --live.
-    let server = match Throwaway::start().await {
+    let server = match Throwaway::start(args.server_binary.as_deref()).await {
         Ok(s) => Some(s),
         Err(e) if args.live => {
             return Err(Exit::new(
                 code::CONNECTION,
-                format!("validate --live needs redis-server: {e:#}"),
+                format!("validate --live needs a server to run the lessons on: {e:#}"),
             )
             .into());
         }

@@ -47,9 +47,17 @@ pub struct Requires {
     /// Minimum server version, "7.0" or "7.4.0".
     #[serde(default)]
     pub redis: Option<String>,
-    /// Commands that must exist on the server.
+    /// Commands that must exist on the server (`COMMAND INFO` knows them).
     #[serde(default)]
     pub commands: Vec<String>,
+    /// Options a command must take on this server, as `COMMAND TOKEN` (`"SET IFEQ"`): the
+    /// command's `COMMAND DOCS` must list the token among its arguments.
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// Which servers have what this needs ("Valkey 9.0 and later have DELIFEQ"), said when the
+    /// step is skipped.
+    #[serde(default)]
+    pub note: Option<String>,
     /// Needs redislab's managed server (for server-wide commands).
     #[serde(default)]
     pub managed: bool,

@@ -9,6 +9,7 @@ use redis::Value;
 
 mod classes;
 mod ranges;
+mod requires;
 mod steps;
 mod text;
 
@@ -138,6 +139,9 @@ async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>
             ctx.err(p, format!("key pattern {p:?} must start with ${{ns}}:"));
         }
     }
+    if let Some(r) = &l.requires {
+        requires::check(ctx, "lesson", r);
+    }
     let managed = l.requires.as_ref().is_some_and(|r| r.managed);
     let mut known: HashSet<String> = BUILTIN.iter().map(|s| s.to_string()).collect();
     for c in &l.setup {
@@ -149,6 +153,9 @@ async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>
     for (i, step) in l.steps.iter().enumerate() {
         let n = i + 1;
         let step_managed = managed || step.requires.as_ref().is_some_and(|r| r.managed);
+        if let Some(r) = &step.requires {
+            requires::check(ctx, &format!("step {n}"), r);
+        }
         for k in step.let_vars.keys() {
             known.insert(k.clone());
         }

@@ -29,6 +29,57 @@ pub async fn help(conn: &mut Conn, name: &str) -> Result<Option<CommandHelp>> {
     Ok(parse(name, &docs))
 }
 
+/// Every token `name` takes on this server (`NX`, `IFEQ`, `FIELDS`, ...), at any depth of its
+/// arguments, upper-cased; `None` if the server has no docs for the command. This is how a
+/// lesson learns whether an option exists here: servers add options without a new command
+/// (SET's IFEQ), and the version number alone says nothing on a server that is not Redis.
+pub async fn tokens(conn: &mut Conn, name: &str) -> Result<Option<Vec<String>>> {
+    let docs: Value = redis::cmd("COMMAND")
+        .arg("DOCS")
+        .arg(name)
+        .query_async(conn)
+        .await?;
+    Ok(tokens_of(&docs))
+}
+
+fn tokens_of(docs: &Value) -> Option<Vec<String>> {
+    let (_, body) = pairs(docs).into_iter().next()?;
+    let mut out = Vec::new();
+    if let Some((_, args)) = pairs(body).into_iter().find(|(k, _)| k == "arguments") {
+        collect_tokens(args, &mut out);
+    }
+    Some(out)
+}
+
+fn collect_tokens(args: &Value, out: &mut Vec<String>) {
+    let Value::Array(args) = args else { return };
+    for a in args {
+        for (k, v) in pairs(a) {
+            match k.as_str() {
+                "token" => out.extend(text(v).map(|t| t.to_ascii_uppercase())),
+                "arguments" => collect_tokens(v, out),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `"SET IFEQ"` → `("SET", "IFEQ")`; a subcommand is written `CLIENT|KILL MAXAGE`. The shape
+/// `validate` insists on: a command name and one token, letters, digits, `-` and `_`.
+pub fn split_option(text: &str) -> Option<(&str, &str)> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let [command, token] = words[..] else {
+        return None;
+    };
+    let name = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    let ok = command.split('|').count() <= 2 && command.split('|').all(name) && name(token);
+    ok.then_some((command, token))
+}
+
 /// `COMMAND DOCS` arrives as a flat list of alternating names and values (RESP2) or a map.
 fn pairs(v: &Value) -> Vec<(String, &Value)> {
     match v {
@@ -187,6 +238,11 @@ mod tests {
                 ]),
             ]),
         ]);
+        assert_eq!(
+            tokens_of(&set).expect("has docs"),
+            ["NX", "XX", "EX", "KEEPTTL"]
+        );
+        assert_eq!(tokens_of(&Value::Array(vec![])), None);
         let h = parse("set", &set).expect("parses");
         assert_eq!(h.syntax, "key value [NX|XX] [EX seconds|KEEPTTL]");
         assert_eq!(h.facts[0].1, "Set the string value of a key");
@@ -196,5 +252,20 @@ mod tests {
             ("flags", Value::Array(vec![bulk("multiple")])),
         ]);
         assert_eq!(argument(&multi), "key [key ...]");
+    }
+
+    #[test]
+    fn an_option_is_a_command_and_one_token() {
+        assert_eq!(split_option("SET IFEQ"), Some(("SET", "IFEQ")));
+        assert_eq!(
+            split_option("client|kill maxage"),
+            Some(("client|kill", "maxage"))
+        );
+        assert_eq!(split_option("SET"), None);
+        assert_eq!(split_option("SET IFEQ value"), None);
+        assert_eq!(split_option("SET IF=EQ"), None);
+        assert_eq!(split_option("|SET IFEQ"), None);
+        assert_eq!(split_option("SET| IFEQ"), None);
+        assert_eq!(split_option("A|B|C X"), None);
     }
 }

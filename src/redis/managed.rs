@@ -138,16 +138,17 @@ pub async fn ensure_running(home: &Path) -> Result<Managed> {
 
 /// `redis-server` (or `valkey-server`) from PATH.
 pub fn find_binary() -> Option<PathBuf> {
+    ["redis-server", "valkey-server"]
+        .into_iter()
+        .find_map(on_path)
+}
+
+/// `name` in one of PATH's folders.
+pub fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    for name in ["redis-server", "valkey-server"] {
-        for d in std::env::split_paths(&path) {
-            let candidate = d.join(name);
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-        }
-    }
-    None
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 fn free_port() -> Result<u16> {

@@ -1,5 +1,6 @@
 //! A private, throwaway redis-server for `validate`: started on a free port, killed on drop.
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,9 +12,16 @@ pub struct Throwaway {
 }
 
 impl Throwaway {
-    pub async fn start() -> Result<Throwaway> {
-        let binary = super::managed::find_binary()
-            .context("redis-server is not on PATH (scripts/install-redis.sh installs it)")?;
+    /// Starts `binary` (a path, or a name looked up on PATH), or by default redis-server (else
+    /// valkey-server) from PATH.
+    pub async fn start(binary: Option<&Path>) -> Result<Throwaway> {
+        let binary = match binary {
+            Some(b) if b.components().count() == 1 => super::managed::on_path(&b.to_string_lossy())
+                .with_context(|| format!("{} is not on PATH", b.display()))?,
+            Some(b) => b.to_path_buf(),
+            None => super::managed::find_binary()
+                .context("redis-server is not on PATH (scripts/install-redis.sh installs it)")?,
+        };
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .context("could not find a free port")?

@@ -8,9 +8,11 @@
 
 pub mod checks;
 pub mod compare;
+pub mod field_ttl;
 pub mod gate;
 pub mod quiz;
 pub mod race;
+pub mod requires;
 pub mod seam;
 pub mod snapshot;
 pub mod steps;
@@ -28,7 +30,7 @@ use crate::inspect::{self, KeyInfo};
 use crate::lesson::model::{Check, CommandSpec, Lesson, Requires, Step};
 use crate::lesson::vars::Vars;
 use crate::redis::command::send;
-use crate::redis::connect::{Server, command_error, parse_version};
+use crate::redis::connect::{Server, command_error};
 use crate::redis::guard::Verdict;
 use crate::redis::tokenize::{display_args, tokenize};
 use checks::CheckResult;
@@ -140,6 +142,8 @@ pub struct Engine<'a> {
     lesson_keys: Vec<String>,
     /// Keys with a TTL, frozen while the learner reads; thawed before the next command.
     frozen: Option<snapshot::Snapshot>,
+    /// Whether the server has per-field TTLs (asked once).
+    field_ttls: Option<bool>,
 }
 
 impl<'a> Engine<'a> {
@@ -154,7 +158,18 @@ impl<'a> Engine<'a> {
             admin,
             lesson_keys: Vec::new(),
             frozen: None,
+            field_ttls: None,
         })
+    }
+
+    /// Whether hash fields can have TTLs of their own here, which lesson time must cover too.
+    async fn field_ttls(&mut self) -> Result<bool> {
+        if let Some(known) = self.field_ttls {
+            return Ok(known);
+        }
+        let known = field_ttl::supported(&mut self.admin).await?;
+        self.field_ttls = Some(known);
+        Ok(known)
     }
 
     /// The key patterns lesson time and snapshots cover (the lesson's `keys`).
@@ -188,7 +203,9 @@ impl<'a> Engine<'a> {
     pub async fn freeze(&mut self) -> Result<()> {
         if self.frozen.is_none() {
             let keys = self.current_lesson_keys().await?;
-            self.frozen = Some(snapshot::Snapshot::take(&mut self.admin, &keys, true).await?);
+            let fields = self.field_ttls().await?;
+            self.frozen =
+                Some(snapshot::Snapshot::take(&mut self.admin, &keys, true, fields).await?);
         }
         Ok(())
     }
@@ -205,7 +222,8 @@ impl<'a> Engine<'a> {
     pub async fn snapshot(&mut self) -> Result<snapshot::Snapshot> {
         self.thaw().await?;
         let keys = self.current_lesson_keys().await?;
-        snapshot::Snapshot::take(&mut self.admin, &keys, false).await
+        let fields = self.field_ttls().await?;
+        snapshot::Snapshot::take(&mut self.admin, &keys, false, fields).await
     }
 
     /// Puts the lesson's keys back as `s` saw them.
@@ -233,37 +251,10 @@ impl<'a> Engine<'a> {
 
     /// Why a requirement is not met on this server (`None`: fine).
     pub async fn unmet(&mut self, req: Option<&Requires>) -> Result<Option<String>> {
-        let Some(req) = req else { return Ok(None) };
-        if let Some(v) = &req.redis {
-            if self.server.version_tuple() < parse_version(v) {
-                return Ok(Some(format!(
-                    "needs Redis {v} or later; this server is {}",
-                    self.server.version
-                )));
-            }
+        match req {
+            Some(req) => requires::unmet(self.server, &mut self.admin, req).await,
+            None => Ok(None),
         }
-        for c in &req.commands {
-            let info: Value = redis::cmd("COMMAND")
-                .arg("INFO")
-                .arg(c)
-                .query_async(&mut self.admin)
-                .await?;
-            let missing = match &info {
-                Value::Array(items) => items.first().is_none_or(|i| *i == Value::Nil),
-                _ => true,
-            };
-            if missing {
-                return Ok(Some(format!(
-                    "needs the {c} command, which this server does not have"
-                )));
-            }
-        }
-        if req.managed && !self.server.is_managed() {
-            return Ok(Some(
-                "needs redislab's managed server (run with --managed)".into(),
-            ));
-        }
-        Ok(None)
     }
 
     /// Sets a step's `let` variables and a fresh `${random}`.
@@ -444,16 +435,18 @@ impl<'a> Engine<'a> {
     }
 
     /// Fast-forwards time for keys: shortens each remaining TTL by `seconds` (PEXPIRE), which
-    /// deletes keys whose TTL runs out. Returns how many keys expired.
+    /// deletes keys whose TTL runs out, and the TTLs of their hash fields likewise (a field
+    /// whose TTL runs out is deleted). Returns how many keys and how many fields expired.
     pub async fn fast_forward(
         &mut self,
         lesson: &Lesson,
         keys: Option<&Vec<String>>,
         seconds: u64,
-    ) -> Result<u64> {
+    ) -> Result<(u64, u64)> {
         self.thaw().await?;
         let patterns = keys.cloned().unwrap_or_else(|| lesson.keys.clone());
-        let mut expired = 0;
+        let fields = self.field_ttls().await?;
+        let (mut expired, mut fields_expired) = (0, 0);
         for p in patterns {
             let p = self.expand(&p)?;
             let targets = if p.contains('*') {
@@ -464,6 +457,10 @@ impl<'a> Engine<'a> {
             for k in targets {
                 if !crate::namespace::is_inside(&self.namespace, &k) {
                     continue;
+                }
+                if fields {
+                    fields_expired +=
+                        field_ttl::shorten(&mut self.admin, &k, (seconds as i64) * 1000).await?;
                 }
                 let pttl: i64 = redis::cmd("PTTL")
                     .arg(&k)
@@ -484,6 +481,6 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        Ok(expired)
+        Ok((expired, fields_expired))
     }
 }

@@ -128,7 +128,10 @@ pub enum Event<'a> {
     FastForwarded {
         seconds: u64,
         of: u64,
+        /// Keys whose TTL ran out.
         expired: u64,
+        /// Hash fields whose own TTL ran out (their keys stay).
+        fields_expired: u64,
     },
     Skipped(&'a str),
     FailedStep {

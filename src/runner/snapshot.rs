@@ -9,6 +9,9 @@
 //!   can be retried from that exact state, and an exercise's solution always runs on the state
 //!   it was written for.
 //!
+//! Hash fields with a TTL of their own are kept and given back too (`field_ttl`): a key's
+//! PTTL and DUMP do not freeze them.
+//!
 //! Only keys inside the namespace are ever read or written here.
 
 use crate::redis::conn::Conn;
@@ -17,6 +20,7 @@ use redis::Value;
 
 use crate::inspect;
 use crate::namespace::is_inside;
+use crate::runner::field_ttl::{self, Field};
 
 /// One key as it was.
 #[derive(Debug, Clone)]
@@ -26,6 +30,8 @@ struct Saved {
     dump: Vec<u8>,
     /// Milliseconds left, or -1 for no TTL.
     pttl: i64,
+    /// Its hash fields that have a TTL of their own.
+    fields: Vec<Field>,
 }
 
 /// Lesson keys at one moment.
@@ -55,12 +61,25 @@ pub async fn lesson_keys(
 }
 
 impl Snapshot {
-    /// Every given key that exists (`only_with_ttl`: just those with a TTL, for lesson time).
-    pub async fn take(conn: &mut Conn, keys: &[Vec<u8>], only_with_ttl: bool) -> Result<Snapshot> {
+    /// Every given key that exists (`only_with_ttl`: just those with a TTL, on the key or on
+    /// a field, for lesson time). `fields`: the server has per-field TTLs.
+    pub async fn take(
+        conn: &mut Conn,
+        keys: &[Vec<u8>],
+        only_with_ttl: bool,
+        fields: bool,
+    ) -> Result<Snapshot> {
         let mut out = Vec::new();
         for key in keys {
             let pttl: i64 = redis::cmd("PTTL").arg(key).query_async(conn).await?;
-            if pttl == -2 || (only_with_ttl && pttl < 0) {
+            if pttl == -2 {
+                continue;
+            }
+            let timed = match fields {
+                true => field_ttl::of_key(conn, key).await?,
+                false => Vec::new(),
+            };
+            if only_with_ttl && pttl < 0 && timed.is_empty() {
                 continue;
             }
             let dump: Value = redis::cmd("DUMP").arg(key).query_async(conn).await?;
@@ -69,6 +88,7 @@ impl Snapshot {
                     key: key.clone(),
                     dump,
                     pttl,
+                    fields: timed,
                 });
             }
         }
@@ -95,15 +115,22 @@ impl Snapshot {
     /// between freezing and thawing but reading).
     pub async fn thaw(&self, conn: &mut Conn) -> Result<()> {
         for s in &self.keys {
-            let pttl = s.pttl.max(1);
-            let set: i64 = redis::cmd("PEXPIRE")
-                .arg(&s.key)
-                .arg(pttl)
-                .query_async(conn)
-                .await?;
-            if set == 0 {
-                restore(conn, s, pttl).await?;
+            let back = if s.pttl >= 0 {
+                let set: i64 = redis::cmd("PEXPIRE")
+                    .arg(&s.key)
+                    .arg(s.pttl.max(1))
+                    .query_async(conn)
+                    .await?;
+                set == 1
+            } else {
+                // No TTL of its own: only its fields' TTLs can have removed it.
+                let n: i64 = redis::cmd("EXISTS").arg(&s.key).query_async(conn).await?;
+                n == 1
+            };
+            if !back {
+                restore(conn, s, s.pttl.max(1)).await?;
             }
+            field_ttl::give_back(conn, &s.key, &s.fields).await?;
         }
         Ok(())
     }
@@ -123,6 +150,7 @@ impl Snapshot {
         }
         for s in &self.keys {
             restore(conn, s, s.pttl.max(0)).await?;
+            field_ttl::give_back(conn, &s.key, &s.fields).await?;
         }
         Ok(())
     }

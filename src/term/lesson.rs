@@ -326,11 +326,24 @@ pub fn score(score: u32, total: u32) -> String {
 }
 
 /// What a skipped wait did: `waited 1 s of 8 s; the other 7 s passed at once ...`.
-pub fn fast_forwarded(skipped: u64, of: u64, expired: u64) -> String {
-    let keys = match expired {
-        0 => "no key expired".to_string(),
-        1 => "1 key expired".to_string(),
-        n => format!("{n} keys expired"),
+pub fn fast_forwarded(skipped: u64, of: u64, expired: u64, fields: u64) -> String {
+    let count = |n: u64, one: &str, many: &str| match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    };
+    let (keys, how) = match fields {
+        0 => (
+            format!("{} expired", count(expired, "key", "keys")).replace("0 keys", "no key"),
+            "PEXPIRE",
+        ),
+        n => (
+            format!(
+                "{} and {} expired",
+                count(expired, "key", "keys"),
+                count(n, "hash field", "hash fields")
+            ),
+            "PEXPIRE and HPEXPIRE",
+        ),
     };
     let waited = of.saturating_sub(skipped);
     let head = if waited == 0 {
@@ -338,7 +351,7 @@ pub fn fast_forwarded(skipped: u64, of: u64, expired: u64) -> String {
     } else {
         format!("waited {waited} s of {of} s; the other {skipped} s passed at once")
     };
-    format!("{head}: every TTL of this lesson shortened by {skipped} s with PEXPIRE ({keys})")
+    format!("{head}: every TTL of this lesson shortened by {skipped} s with {how} ({keys})")
 }
 
 #[cfg(test)]
@@ -346,10 +359,15 @@ mod fast_forward_tests {
     #[test]
     fn a_skipped_wait_says_how_much_was_waited_and_how_much_skipped() {
         assert_eq!(
-            super::fast_forwarded(7, 8, 1),
+            super::fast_forwarded(7, 8, 1, 0),
             "waited 1 s of 8 s; the other 7 s passed at once: every TTL of this lesson \
              shortened by 7 s with PEXPIRE (1 key expired)"
         );
-        assert!(super::fast_forwarded(8, 8, 0).starts_with("the 8 s passed at once"));
+        assert!(super::fast_forwarded(8, 8, 0, 0).starts_with("the 8 s passed at once"));
+        assert!(super::fast_forwarded(8, 8, 0, 0).ends_with("(no key expired)"));
+        assert!(
+            super::fast_forwarded(2, 2, 0, 1)
+                .ends_with("with PEXPIRE and HPEXPIRE (0 keys and 1 hash field expired)")
+        );
     }
 }

@@ -193,8 +193,9 @@ pub fn text(event: &Event<'_>, width: usize) -> String {
             seconds,
             of,
             expired,
+            fields_expired,
         } => flow(
-            &super::lesson::fast_forwarded(*seconds, *of, *expired),
+            &super::lesson::fast_forwarded(*seconds, *of, *expired, *fields_expired),
             "",
             width,
         )

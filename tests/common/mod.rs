@@ -5,6 +5,7 @@
 //! Every test binary includes this with `mod common;` and uses a different subset of it.
 #![allow(dead_code)]
 pub mod cluster;
+pub mod reader;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

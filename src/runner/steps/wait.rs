@@ -29,11 +29,13 @@ pub async fn run(
         }
     };
     if remaining > 0 {
-        let expired = ctx.engine.fast_forward(ctx.lesson, keys, remaining).await?;
+        let (expired, fields_expired) =
+            ctx.engine.fast_forward(ctx.lesson, keys, remaining).await?;
         ctx.view.show(Event::FastForwarded {
             seconds: remaining,
             of: seconds,
             expired,
+            fields_expired,
         });
     }
     Ok(Ran::Done(Done::default()))

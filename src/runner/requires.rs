@@ -1,0 +1,79 @@
+//! Whether this server can run a step or lesson that declares `requires`. Commands are looked up
+//! with `COMMAND INFO`, options (`SET IFEQ`) in the command's `COMMAND DOCS`: the server says
+//! what it has. A version number would mislead, because Valkey reports a Redis version for
+//! compatibility whatever its own release is. A step that cannot run is skipped, never failed,
+//! and the skip says which servers have what it needs (the lesson's `note`).
+
+use anyhow::Result;
+use redis::Value;
+
+use crate::lesson::model::Requires;
+use crate::redis::conn::Conn;
+use crate::redis::connect::{Server, parse_version};
+use crate::redis::docs;
+
+/// Why `req` is not met on this server (`None`: it is).
+pub async fn unmet(server: &Server, admin: &mut Conn, req: &Requires) -> Result<Option<String>> {
+    let here = format!("{} {}", server.product, server.version);
+    let why = first_unmet(server, admin, req, &here).await?;
+    Ok(why.map(|w| match &req.note {
+        Some(note) => format!("{w}. {note}"),
+        None => w,
+    }))
+}
+
+async fn first_unmet(
+    server: &Server,
+    admin: &mut Conn,
+    req: &Requires,
+    here: &str,
+) -> Result<Option<String>> {
+    if let Some(v) = &req.redis {
+        if server.version_tuple() < parse_version(v) {
+            return Ok(Some(format!(
+                "needs Redis {v} or later; this server is {here}"
+            )));
+        }
+    }
+    for c in &req.commands {
+        if !has_command(admin, c).await? {
+            return Ok(Some(format!(
+                "needs the {} command, which {here} does not have",
+                c.to_ascii_uppercase()
+            )));
+        }
+    }
+    for o in &req.options {
+        let Some((command, token)) = docs::split_option(o) else {
+            return Ok(Some(format!("`{o}` is not written as COMMAND OPTION")));
+        };
+        let has = docs::tokens(admin, &command.to_ascii_lowercase())
+            .await?
+            .is_some_and(|t| t.iter().any(|t| t.eq_ignore_ascii_case(token)));
+        if !has {
+            let shown = command.replace('|', " ").to_ascii_uppercase();
+            return Ok(Some(format!(
+                "needs {shown}'s {} option, which {here} does not have",
+                token.to_ascii_uppercase()
+            )));
+        }
+    }
+    if req.managed && !server.is_managed() {
+        return Ok(Some(
+            "needs redislab's managed server (run with --managed)".into(),
+        ));
+    }
+    Ok(None)
+}
+
+async fn has_command(admin: &mut Conn, name: &str) -> Result<bool> {
+    let info: Value = redis::cmd("COMMAND")
+        .arg("INFO")
+        .arg(name)
+        .query_async(admin)
+        .await?;
+    Ok(match &info {
+        Value::Array(items) => items.first().is_some_and(|i| *i != Value::Nil),
+        _ => false,
+    })
+}
