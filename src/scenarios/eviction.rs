@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::params::{Param, int, name};
 use super::{Scenario, ScenarioContext, ScenarioReport, gated};
 use crate::redis::conn::Conn;
-use crate::redis::render::{error_text, printable};
+use crate::redis::render::{error_text, printable_str};
 use crate::redis::throwaway::Throwaway;
 use crate::runner::gate::Gate;
 
@@ -266,10 +266,6 @@ impl Private {
         }
         Ok(n)
     }
-}
-
-fn printable_str(s: &str) -> String {
-    printable(s.as_bytes()).into_owned()
 }
 
 /// `used_memory:1234` → 1234.

@@ -33,7 +33,7 @@ pub struct ScenarioContext<'a> {
     pub namespace: &'a str,
     /// Where progress goes (a bar on a terminal, nothing in tests).
     pub ticker: &'a dyn Ticker,
-    /// The lesson's gate: a scenario's commands pass it like every other lesson command.
+    /// The lesson's gate (namespace rule, command classes): `gated` sends through it.
     pub gate: &'a Gate,
 }
 
@@ -41,11 +41,6 @@ impl ScenarioContext<'_> {
     /// `lab:` + rest.
     pub fn key(&self, rest: &str) -> String {
         format!("{}:{rest}", self.namespace)
-    }
-
-    /// Sends one command through the gate, as a lesson line: refused is an error.
-    pub async fn send(&self, conn: &mut Conn, args: &[Vec<u8>]) -> Result<redis::Value> {
-        gated(self.gate, conn, args, &self.server.display).await
     }
 }
 
