@@ -244,3 +244,33 @@ fn report(lines: &[String], replies: &[Value]) -> ScenarioReport {
     });
     report
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_moved_reply_names_the_node_and_tls_is_kept() {
+        let plain = ConnectionAddr::Tcp("127.0.0.1".into(), 7000);
+        assert_eq!(
+            redirected(&plain, "10049 127.0.0.1:7001").ok(),
+            Some(ConnectionAddr::Tcp("127.0.0.1".into(), 7001))
+        );
+        let tls = ConnectionAddr::TcpTls {
+            host: "a".into(),
+            port: 1,
+            insecure: true,
+            tls_params: None,
+        };
+        assert!(matches!(
+            redirected(&tls, "1 b:2"),
+            Ok(ConnectionAddr::TcpTls {
+                port: 2,
+                insecure: true,
+                ..
+            })
+        ));
+        assert!(redirected(&plain, "10049").is_err());
+        assert!(redirected(&plain, "10049 host-without-port").is_err());
+    }
+}
