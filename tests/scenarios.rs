@@ -8,26 +8,40 @@ use std::collections::BTreeMap;
 use common::TestRedis;
 use redislab::measure::Silent;
 use redislab::redis::connect::connect;
+use redislab::runner::gate::Gate;
 use redislab::scenarios::{self, ScenarioContext};
 use redislab::settings::Settings;
 use serde_json::json;
+
+/// Runs a scenario on `redis`, its commands gated for namespace `gate_ns` (the lesson's own
+/// namespace, `lab`, unless a test wants the gate to refuse).
+async fn run_on(
+    redis: &TestRedis,
+    name: &str,
+    params: &serde_json::Value,
+    gate_ns: &str,
+) -> anyhow::Result<scenarios::ScenarioReport> {
+    let home = tempfile::tempdir().expect("temp dir");
+    let settings = Settings::for_url(&redis.url(), "lab", home.path().to_path_buf());
+    let server = connect(&settings)
+        .await
+        .expect("connects to the test server");
+    let gate = Gate::new(server.conn.clone(), gate_ns, server.is_managed());
+    let ctx = ScenarioContext {
+        server: &server,
+        namespace: "lab",
+        ticker: &Silent,
+        gate: &gate,
+    };
+    scenarios::run(name, params, &ctx).await
+}
 
 /// Runs a scenario on a fresh server; returns its metrics and the keys left outside `lab:`.
 async fn run(name: &str, params: serde_json::Value) -> (BTreeMap<String, f64>, Vec<String>) {
     let redis = TestRedis::start();
     redis.seed_foreign_keys();
     let before = redis.foreign_fingerprint();
-    let home = tempfile::tempdir().expect("temp dir");
-    let settings = Settings::for_url(&redis.url(), "lab", home.path().to_path_buf());
-    let server = connect(&settings)
-        .await
-        .expect("connects to the test server");
-    let ctx = ScenarioContext {
-        server: &server,
-        namespace: "lab",
-        ticker: &Silent,
-    };
-    let report = scenarios::run(name, &params, &ctx)
+    let report = run_on(&redis, name, &params, "lab")
         .await
         .unwrap_or_else(|e| panic!("{name}: {e:#}"));
     assert!(!report.rows.is_empty(), "{name}: the result table is empty");
@@ -169,4 +183,86 @@ fn out_of_range_params_are_refused_before_running() {
     );
     assert!(scenarios::check("window-burst", &json!({"window_s": 1})).is_err());
     assert!(scenarios::check("bench", &json!({"cases": ["nope"]})).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volatile_lru_evicts_the_lock_and_keeps_keys_without_a_ttl() {
+    let (x, outside) = run("eviction", json!({"policy": "volatile-lru", "keys": 2000})).await;
+    assert!(outside.is_empty(), "{outside:?}");
+    // The lock is the only key with a TTL: the only one this policy may evict, and then the
+    // server has nothing left to evict and refuses the write.
+    assert_eq!(m(&x, "lock_evicted"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "evicted_keys"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "no_ttl_keys_kept"), 2000.0, "{x:?}");
+    assert_eq!(m(&x, "write_refused"), 1.0, "{x:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn noeviction_keeps_the_lock_and_refuses_the_write() {
+    let (x, _) = run("eviction", json!({"policy": "noeviction", "keys": 2000})).await;
+    assert_eq!(m(&x, "lock_evicted"), 0.0, "{x:?}");
+    assert_eq!(m(&x, "evicted_keys"), 0.0, "{x:?}");
+    assert_eq!(m(&x, "write_refused"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "no_ttl_keys_kept"), 2000.0, "{x:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allkeys_lru_evicts_keys_without_a_ttl_and_never_refuses() {
+    let (x, _) = run("eviction", json!({"policy": "allkeys-lru", "keys": 2000})).await;
+    assert!(m(&x, "evicted_keys") >= 1.0, "{x:?}");
+    assert_eq!(m(&x, "write_refused"), 0.0, "{x:?}");
+}
+
+#[test]
+fn eviction_refuses_an_unknown_policy() {
+    let e = scenarios::validate("eviction", &json!({"policy": "lru"}))
+        .map_err(|e| e.to_string())
+        .err()
+        .unwrap_or_default();
+    assert!(
+        e.contains("volatile-lru") && e.contains("noeviction"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribed_connection_refuses_get_until_it_unsubscribes() {
+    let redis = TestRedis::start();
+    let report = run_on(&redis, "subscribed-refuses", &json!({}), "lab")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let x = &report.metrics;
+    assert_eq!(m(x, "get_refused"), 1.0, "{report:?}");
+    assert_eq!(m(x, "get_after_unsubscribe"), 1.0, "{report:?}");
+    let refused = &report.rows[2][2];
+    assert!(refused.contains("Can't execute 'get'"), "{refused}");
+    assert!(redis.all_keys().is_empty(), "left {:?}", redis.all_keys());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subscriber_sends_nothing_the_gate_refuses() {
+    // A gate for another namespace refuses the scenario's `lab:` key: nothing is sent at all.
+    let redis = TestRedis::start();
+    let e = run_on(&redis, "subscribed-refuses", &json!({}), "other")
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{e:#}"))
+        .err()
+        .unwrap_or_default();
+    assert!(e.contains("outside the namespace"), "{e}");
+    assert!(redis.all_keys().is_empty(), "left {:?}", redis.all_keys());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribed_refuses_on_valkey_too() {
+    let redis = TestRedis::start_valkey();
+    let report = run_on(&redis, "subscribed-refuses", &json!({}), "lab")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(m(&report.metrics, "get_refused"), 1.0, "{report:?}");
+    assert_eq!(
+        m(&report.metrics, "get_after_unsubscribe"),
+        1.0,
+        "{report:?}"
+    );
 }

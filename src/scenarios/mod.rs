@@ -11,12 +11,16 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::measure::Ticker;
+use crate::redis::conn::Conn;
 use crate::redis::connect::Server;
+use crate::runner::gate::{Arg, Gate, Origin};
 
 pub mod bench_suite;
 pub mod complexity;
+pub mod eviction;
 pub mod params;
 pub mod pubsub_live;
+pub mod subscribed;
 pub mod ttl_jitter;
 pub mod window_burst;
 
@@ -29,6 +33,8 @@ pub struct ScenarioContext<'a> {
     pub namespace: &'a str,
     /// Where progress goes (a bar on a terminal, nothing in tests).
     pub ticker: &'a dyn Ticker,
+    /// The lesson's gate (namespace rule, command classes): `gated` sends through it.
+    pub gate: &'a Gate,
 }
 
 impl ScenarioContext<'_> {
@@ -36,6 +42,32 @@ impl ScenarioContext<'_> {
     pub fn key(&self, rest: &str) -> String {
         format!("{}:{rest}", self.namespace)
     }
+}
+
+/// Sends `args` through `gate` on `conn` (the lesson's gate, or one for a private server a
+/// scenario started itself); a refusal becomes an error naming the command.
+pub async fn gated(
+    gate: &Gate,
+    conn: &mut Conn,
+    args: &[Vec<u8>],
+    display: &str,
+) -> Result<redis::Value> {
+    let args = own_args(args);
+    let e = crate::runner::send_gated(gate, conn, &args, Origin::Lesson, None, display).await?;
+    match e.refused {
+        Some(why) => bail!("{}: {why}", e.line),
+        None => Ok(e.reply),
+    }
+}
+
+/// A scenario's own arguments: written by the scenario, none taken from a reply.
+pub fn own_args(args: &[Vec<u8>]) -> Vec<Arg> {
+    args.iter()
+        .map(|a| Arg {
+            bytes: a.clone(),
+            tainted: false,
+        })
+        .collect()
 }
 
 /// What a scenario found.
@@ -48,6 +80,8 @@ pub struct ScenarioReport {
     pub metrics: BTreeMap<String, f64>,
     /// One-line conclusions computed from this run's numbers.
     pub notes: Vec<String>,
+    /// Set when the scenario could not run here, and why: the step is skipped, never failed.
+    pub skipped: Option<String>,
 }
 
 /// One demonstration.
@@ -112,11 +146,13 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 5] {
+fn registry() -> [Entry; 7] {
     [
         entry::<bench_suite::Bench>(),
         entry::<complexity::Complexity>(),
+        entry::<eviction::Eviction>(),
         entry::<pubsub_live::PubSubLive>(),
+        entry::<subscribed::SubscribedRefuses>(),
         entry::<ttl_jitter::TtlJitter>(),
         entry::<window_burst::WindowBurst>(),
     ]

@@ -16,6 +16,8 @@ pub enum Kind {
     Integers,
     /// A list of names (checked by the scenario itself).
     Names,
+    /// One name (checked by the scenario itself).
+    Name,
 }
 
 impl Kind {
@@ -24,6 +26,7 @@ impl Kind {
             Kind::Integer => "integer",
             Kind::Integers => "list of integers",
             Kind::Names => "list of names",
+            Kind::Name => "name",
         }
     }
 }
@@ -63,6 +66,16 @@ pub const fn names(name: &'static str, meaning: &'static str) -> Param {
     Param {
         name,
         kind: Kind::Names,
+        range: None,
+        meaning,
+    }
+}
+
+/// One name.
+pub const fn name(name: &'static str, meaning: &'static str) -> Param {
+    Param {
+        name,
+        kind: Kind::Name,
         range: None,
         meaning,
     }

@@ -16,6 +16,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, name: &str, params: &serde_json::Value) 
         server: ctx.engine.server,
         namespace: &ns,
         ticker: ticker.as_ref(),
+        gate: &ctx.engine.gate,
     };
     let Some(report) =
         super::until_ctrl_c(ticker.as_ref(), scenarios::run(name, params, &sctx)).await
@@ -23,5 +24,8 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, name: &str, params: &serde_json::Value) 
         return Ok(Ran::Quit);
     };
     let report = report?;
+    if let Some(why) = &report.skipped {
+        return Ok(Ran::Skipped(why.clone()));
+    }
     Ok(super::reported(ctx, &report))
 }

@@ -1,0 +1,276 @@
+//! Scenario `subscribed-refuses`: once a RESP2 connection has sent SUBSCRIBE, it is a
+//! subscriber and nothing else: the server refuses GET on it with an error, until the
+//! connection unsubscribes from its last channel. That is why an application keeps one
+//! connection for Pub/Sub and others for its commands.
+//!
+//! The scenario opens a dedicated plain connection (as the learner's ACL user on the managed
+//! server) and sends, one at a time and each after the gate admitted it: SET of a namespace
+//! key, SUBSCRIBE to a namespace channel, GET (refused), UNSUBSCRIBE, GET (answered), DEL. On
+//! a cluster, the connection is opened on the node that owns the key (the SET's MOVED reply
+//! names it), so the GET's answer is about the subscription, never a redirection.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use redis::{ConnectionAddr, Value};
+use serde::{Deserialize, Serialize};
+
+use super::params::{Param, int};
+use super::{Scenario, ScenarioContext, ScenarioReport, own_args};
+use crate::redis::command::build;
+use crate::redis::guard::Verdict;
+use crate::redis::render::{printable, render};
+use crate::runner::gate::Origin;
+
+pub struct SubscribedRefuses;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Params {
+    pub wait_ms: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params { wait_ms: 5_000 }
+    }
+}
+
+impl Scenario for SubscribedRefuses {
+    const NAME: &'static str = "subscribed-refuses";
+    const SUMMARY: &'static str = "a subscribed connection refuses GET until it unsubscribes: Pub/Sub needs its own connection";
+    const PARAMS: &'static [Param] = &[int(
+        "wait_ms",
+        100,
+        30_000,
+        "how long to wait for each reply, in milliseconds",
+    )];
+    type Params = Params;
+
+    async fn run(ctx: &ScenarioContext<'_>, p: Params) -> Result<ScenarioReport> {
+        let key = ctx.key("subscribed:greeting");
+        let channel = ctx.key("subscribed:news");
+        let script: Vec<Vec<Vec<u8>>> = vec![
+            words(&["SET", &key, "hello"]),
+            words(&["SUBSCRIBE", &channel]),
+            words(&["GET", &key]),
+            words(&["UNSUBSCRIBE", &channel]),
+            words(&["GET", &key]),
+            words(&["DEL", &key]),
+        ];
+        for args in &script {
+            admit(ctx, args).await?;
+        }
+        ctx.ticker.message("subscribing on a connection of its own");
+        let client = ctx
+            .server
+            .learner
+            .clone()
+            .unwrap_or_else(|| ctx.server.client.clone());
+        let wait = Duration::from_millis(p.wait_ms);
+        let sent = script.clone();
+        let replies = tokio::task::spawn_blocking(move || converse(&client, &sent, wait))
+            .await
+            .context("the subscriber's thread stopped")??;
+        let lines: Vec<String> = script
+            .iter()
+            .map(|a| crate::redis::tokenize::display_args(a))
+            .collect();
+        Ok(report(&lines, &replies))
+    }
+}
+
+fn words(parts: &[&str]) -> Vec<Vec<u8>> {
+    parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+}
+
+/// The gate decides first, as for every lesson command; SUBSCRIBE is what this connection is
+/// for, so its "subscribe" verdict admits it.
+async fn admit(ctx: &ScenarioContext<'_>, args: &[Vec<u8>]) -> Result<()> {
+    let line = crate::redis::tokenize::display_args(args);
+    match ctx.gate.admit(&own_args(args), Origin::Lesson).await? {
+        Verdict::Allow => Ok(()),
+        Verdict::Subscribe if args[0] == b"SUBSCRIBE" => Ok(()),
+        Verdict::Subscribe => bail!("{line}: not sent on this connection"),
+        Verdict::Refuse(why) => bail!("{line}: {why}"),
+    }
+}
+
+/// One reply per command of `script`: every SUBSCRIBE and UNSUBSCRIBE confirmation is read
+/// before the next command goes out.
+fn converse(client: &redis::Client, script: &[Vec<Vec<u8>>], wait: Duration) -> Result<Vec<Value>> {
+    let (first, rest) = script.split_first().context("nothing to send")?;
+    let (mut conn, first_reply) = on_owner(client, first, wait)?;
+    let mut replies = vec![first_reply];
+    for args in rest {
+        replies.push(exchange(&mut conn, args, wait)?);
+    }
+    Ok(replies)
+}
+
+/// A connection on the node that answers `first` itself (on a cluster, the one its MOVED reply
+/// names; anywhere else, the first), and that answer.
+fn on_owner(
+    client: &redis::Client,
+    first: &[Vec<u8>],
+    wait: Duration,
+) -> Result<(redis::Connection, Value)> {
+    let mut info = client.get_connection_info().clone();
+    for _ in 0..3 {
+        let target = redis::Client::open(info.clone()).context("could not address the server")?;
+        let mut conn = target
+            .get_connection_with_timeout(wait)
+            .context("could not open the subscriber's connection")?;
+        conn.set_read_timeout(Some(wait))?;
+        conn.set_write_timeout(Some(wait))?;
+        let reply = exchange(&mut conn, first, wait)?;
+        let moved = match &reply {
+            Value::ServerError(e) if e.code() == "MOVED" => e.details().map(str::to_string),
+            _ => None,
+        };
+        let Some(to) = moved else {
+            return Ok((conn, reply));
+        };
+        info = info.clone().set_addr(redirected(info.addr(), &to)?);
+    }
+    bail!("the cluster kept redirecting the subscriber's connection")
+}
+
+/// `MOVED 1234 10.0.0.2:7001`'s details (`1234 10.0.0.2:7001`) as the address to use, keeping
+/// TLS settings.
+fn redirected(from: &ConnectionAddr, details: &str) -> Result<ConnectionAddr> {
+    let target = details
+        .split_whitespace()
+        .nth(1)
+        .context("a MOVED reply without an address")?;
+    let (host, port) = target
+        .rsplit_once(':')
+        .context("a MOVED address without a port")?;
+    let port: u16 = port.parse().context("a MOVED address with a bad port")?;
+    let host = host.to_string();
+    Ok(match from {
+        ConnectionAddr::TcpTls {
+            insecure,
+            tls_params,
+            ..
+        } => ConnectionAddr::TcpTls {
+            host,
+            port,
+            insecure: *insecure,
+            tls_params: tls_params.clone(),
+        },
+        _ => ConnectionAddr::Tcp(host, port),
+    })
+}
+
+/// Sends one command and reads its one reply.
+fn exchange(conn: &mut redis::Connection, args: &[Vec<u8>], wait: Duration) -> Result<Value> {
+    conn.send_packed_command(&build(args).get_packed_command())
+        .and_then(|()| conn.recv_response())
+        .with_context(|| {
+            format!(
+                "no reply to {} within {} ms",
+                printable(&args[0]),
+                wait.as_millis()
+            )
+        })
+}
+
+fn error_of(v: &Value) -> Option<String> {
+    match v {
+        Value::ServerError(e) => Some(crate::redis::render::error_text(e.code(), e.details())),
+        _ => None,
+    }
+}
+
+/// A reply on one line: an array's items side by side.
+fn one_line(v: &Value) -> String {
+    match v {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| format!("{}) {}", i + 1, render(item).trim_end()))
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => render(other).trim_end().to_string(),
+    }
+}
+
+fn report(lines: &[String], replies: &[Value]) -> ScenarioReport {
+    let refused_text = replies.get(2).and_then(error_of);
+    let get_refused = refused_text.is_some();
+    let get_after = matches!(replies.get(4), Some(Value::BulkString(b)) if b == b"hello");
+    let states = [
+        "normal",
+        "normal → subscribed",
+        "subscribed",
+        "subscribed → normal",
+        "normal",
+    ];
+    let rows = states
+        .iter()
+        .enumerate()
+        .map(|(i, state)| {
+            vec![
+                lines.get(i).cloned().unwrap_or_default(),
+                state.to_string(),
+                replies.get(i).map(one_line).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut report = ScenarioReport {
+        header: vec!["command".into(), "connection".into(), "reply".into()],
+        rows,
+        ..Default::default()
+    };
+    report
+        .metrics
+        .insert("get_refused".into(), f64::from(u8::from(get_refused)));
+    report.metrics.insert(
+        "get_after_unsubscribe".into(),
+        f64::from(u8::from(get_after)),
+    );
+    report.notes.push(match &refused_text {
+        Some(t) => format!(
+            "While subscribed, the server refused GET: {}",
+            printable(t.as_bytes())
+        ),
+        None => "While subscribed, the server answered GET: this server lets a subscribed connection run commands.".into(),
+    });
+    report.notes.push(if get_after {
+        "After UNSUBSCRIBE from its last channel, the same connection answered GET again.".into()
+    } else {
+        "After UNSUBSCRIBE, GET still did not answer with the value.".into()
+    });
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_moved_reply_names_the_node_and_tls_is_kept() {
+        let plain = ConnectionAddr::Tcp("127.0.0.1".into(), 7000);
+        assert_eq!(
+            redirected(&plain, "10049 127.0.0.1:7001").ok(),
+            Some(ConnectionAddr::Tcp("127.0.0.1".into(), 7001))
+        );
+        let tls = ConnectionAddr::TcpTls {
+            host: "a".into(),
+            port: 1,
+            insecure: true,
+            tls_params: None,
+        };
+        assert!(matches!(
+            redirected(&tls, "1 b:2"),
+            Ok(ConnectionAddr::TcpTls {
+                port: 2,
+                insecure: true,
+                ..
+            })
+        ));
+        assert!(redirected(&plain, "10049").is_err());
+        assert!(redirected(&plain, "10049 host-without-port").is_err());
+    }
+}
