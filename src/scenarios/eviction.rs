@@ -110,7 +110,7 @@ impl Scenario for Eviction {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "redis-server".into());
         ctx.ticker.message(&format!("starting a private {program}"));
-        let private = Throwaway::start().await?;
+        let private = Throwaway::start(None).await?;
         let client = redis::Client::open(private.url())
             .context("could not address the private redis-server")?;
         let conn: Conn = client
