@@ -165,3 +165,20 @@ fn bench_throughput_on_a_cluster_loads_every_master() {
     );
     assert_eq!(cluster.foreign_fingerprint(), foreign);
 }
+
+/// Given a node other than the first, Pub/Sub counts still match: on a cluster PUBLISH counts
+/// only the subscribers of the node it was sent to, so the lesson publishes where its
+/// listeners are connected.
+#[test]
+fn the_pub_sub_lesson_passes_whichever_node_the_url_names() {
+    let cluster = TestCluster::start();
+    let home = tempfile::tempdir().expect("temp home");
+    for node in &cluster.nodes()[1..] {
+        let out = run(common::redislab_bare(home.path())
+            .arg("--redis-url")
+            .arg(node.url())
+            .args(["lesson", "10", "--auto"]));
+        assert_success(&out);
+        assert!(!stdout(&out).contains('✗'), "{}", stdout(&out));
+    }
+}

@@ -233,7 +233,15 @@ impl<'c, 'p> Session<'c, 'p> {
             params,
             channel: ctx.key("chat:room:1"),
             pattern: ctx.key("chat:*"),
-            conn: ctx.server.connection().await?,
+            // The node the listeners are connected to: on a cluster PUBLISH reaches every
+            // node's subscribers, but counts only those of the node it was sent to.
+            conn: crate::redis::connect::open(
+                &ctx.server.client,
+                &ctx.server.display,
+                Some(CONFIRM_TIMEOUT),
+            )
+            .await?
+            .into(),
             tx,
             rx,
             got: Deliveries::new(),
