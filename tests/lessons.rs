@@ -1102,3 +1102,21 @@ fn validate_prints_the_scenario_reference() {
         assert!(text.contains(param), "{name}'s {param} missing:\n{text}");
     }
 }
+
+/// A lesson line the gate refuses when it runs is a bug in the lesson: `validate --live` names
+/// the line and the reason, and fails.
+#[test]
+fn validate_live_fails_a_lesson_whose_line_the_gate_refuses() {
+    let home = home();
+    let out = run(common::redislab_bare(home.path())
+        .args(["validate", "--live"])
+        .arg(fixtures("refused").join("96-refused.yaml")));
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(
+        stdout(&out).contains(
+            "live: step 1: SUBSCRIBE validate-ns:refused:channel was refused: SUBSCRIBE waits"
+        ),
+        "{}",
+        both(&out)
+    );
+}

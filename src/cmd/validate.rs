@@ -147,7 +147,7 @@ async fn live(settings: &Settings, url: &str, l: &Loaded) -> Result<Vec<LoadErro
         }
     }
     for (i, p) in &summary.exercise_problems {
-        out.push(problem(format!("live: exercise at step {i}: {p}")));
+        out.push(problem(format!("live: step {i}: {p}")));
     }
     for (q, actual) in &summary.stale_predictions {
         out.push(problem(format!(

@@ -7,6 +7,7 @@
 //! stays one argument), then the `gate` decides, then it is sent.
 
 pub mod checks;
+mod clients;
 pub mod compare;
 pub mod field_ttl;
 pub mod gate;
@@ -23,7 +24,7 @@ pub(crate) mod why;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::redis::conn::Conn;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use redis::Value;
 
 use crate::inspect::{self, KeyInfo};
@@ -240,15 +241,6 @@ impl<'a> Engine<'a> {
         s.restore_all(&mut self.admin, &self.namespace, &now).await
     }
 
-    async fn conn(&mut self, name: Option<&str>) -> Result<&mut Conn> {
-        let name = name.unwrap_or("main").to_string();
-        if !self.conns.contains_key(&name) {
-            let c = self.server.learner_connection().await?;
-            self.conns.insert(name.clone(), c);
-        }
-        self.conns.get_mut(&name).context("connection vanished")
-    }
-
     /// Why a requirement is not met on this server (`None`: fine).
     pub async fn unmet(&mut self, req: Option<&Requires>) -> Result<Option<String>> {
         match req {
@@ -326,6 +318,9 @@ impl<'a> Engine<'a> {
         save_as: Option<&str>,
     ) -> Result<Executed> {
         self.thaw().await?;
+        if let Some(died) = self.client_dies(args, origin, connection).await? {
+            return Ok(died);
+        }
         let display = self.server.display.clone();
         let gate = self.gate.clone();
         // On the managed server the learner's ACL user may not touch server settings; a lesson's

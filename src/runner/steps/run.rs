@@ -30,11 +30,20 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, _step: &Step, commands: &[CommandSpec]) 
         StepAction::Quit => Ok(Ran::Quit),
         StepAction::Back => Ok(Ran::Back),
         StepAction::Skip => Ok(Ran::Skipped("skipped by you".into())),
-        StepAction::Run => Ok(Ran::Done(Done {
-            executed: ctx.engine.run_commands(commands).await?,
-            show_executed: true,
-            ..Done::default()
-        })),
+        StepAction::Run => {
+            let executed = ctx.engine.run_commands(commands).await?;
+            // A lesson line the gate refuses is a bug in the lesson: `validate --live` says so.
+            let problems = executed
+                .iter()
+                .filter_map(|x| Some(format!("{} was refused: {}", x.line, x.refused.as_ref()?)))
+                .collect();
+            Ok(Ran::Done(Done {
+                executed,
+                show_executed: true,
+                problems,
+                ..Done::default()
+            }))
+        }
         StepAction::TypeIt => type_it(ctx, commands).await,
     }
 }

@@ -1,0 +1,51 @@
+//! The lesson's named connections (`connection: buyer-b`): each client opens on first use, as
+//! the learner's fenced user, and a lesson can make one die the way an app server does.
+
+use anyhow::{Context, Result};
+use redis::Value;
+
+use super::{Engine, Executed, send};
+use crate::redis::conn::Conn;
+use crate::redis::connect::command_error;
+use crate::runner::gate::{Arg, Origin};
+
+impl Engine<'_> {
+    /// The named connection (`main` when none is named), opened on first use.
+    pub(super) async fn conn(&mut self, name: Option<&str>) -> Result<&mut Conn> {
+        let name = name.unwrap_or("main").to_string();
+        if !self.conns.contains_key(&name) {
+            let c = self.server.learner_connection().await?;
+            self.conns.insert(name.clone(), c);
+        }
+        self.conns.get_mut(&name).context("connection vanished")
+    }
+
+    /// A lesson's `QUIT` on a named connection: that client dies, as an app server that crashes
+    /// (its connection closed, a transaction it left open thrown away by Redis). The next command
+    /// on that name opens a new connection. On a cluster a transaction is queued on this side
+    /// until EXEC, so closing the connection is the whole of it.
+    pub(super) async fn client_dies(
+        &mut self,
+        args: &[Arg],
+        origin: Origin,
+        connection: Option<&str>,
+    ) -> Result<Option<Executed>> {
+        let quits = args.len() == 1 && args[0].bytes.eq_ignore_ascii_case(b"QUIT");
+        let Some(name) = connection.filter(|n| *n != "main" && quits && origin == Origin::Lesson)
+        else {
+            return Ok(None);
+        };
+        let reply = match self.conns.remove(name) {
+            Some(mut conn) if self.server.cluster.is_none() => send(&mut conn, &[b"QUIT".to_vec()])
+                .await
+                .map_err(|e| command_error(e, &self.server.display))?,
+            _ => Value::Okay,
+        };
+        Ok(Some(Executed {
+            line: "QUIT".into(),
+            connection: Some(name.to_string()),
+            reply,
+            refused: None,
+        }))
+    }
+}
