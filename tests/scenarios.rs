@@ -266,3 +266,27 @@ async fn subscribed_refuses_on_valkey_too() {
         "{report:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_stops_reading_is_disconnected_and_loses_its_buffer() {
+    for limit_kb in [64, 1024] {
+        let (x, outside) = run(
+            "slow-subscriber",
+            json!({"limit_kb": limit_kb, "message_bytes": 8192}),
+        )
+        .await;
+        assert!(outside.is_empty(), "{outside:?}");
+        assert_eq!(m(&x, "receivers_at_first"), 1.0, "{x:?}");
+        assert_eq!(m(&x, "subscriber_dropped"), 1.0, "{x:?}");
+        // At the moment of the disconnect the buffer held more than the limit, none of it read.
+        assert!(
+            m(&x, "lost") * 8192.0 >= (limit_kb * 1024) as f64 * 0.9,
+            "{x:?}"
+        );
+        assert_eq!(
+            m(&x, "published"),
+            m(&x, "received") + m(&x, "lost"),
+            "{x:?}"
+        );
+    }
+}

@@ -16,16 +16,14 @@
 //! (`maxmemory-samples` cannot matter), and once it is gone nothing may be evicted: the next
 //! write over the limit is refused.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use redis::Value;
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, int, name};
-use super::{Scenario, ScenarioContext, ScenarioReport, gated};
-use crate::redis::conn::Conn;
+use super::private::{Private, args};
+use super::{Scenario, ScenarioContext, ScenarioReport};
 use crate::redis::render::{error_text, printable_str};
-use crate::redis::throwaway::Throwaway;
-use crate::runner::gate::Gate;
 
 /// The policies Redis and Valkey both know.
 pub const POLICIES: &[&str] = &[
@@ -97,43 +95,20 @@ impl Scenario for Eviction {
     }
 
     async fn run(ctx: &ScenarioContext<'_>, p: Params) -> Result<ScenarioReport> {
-        let Some(binary) = crate::redis::managed::find_binary() else {
-            return Ok(ScenarioReport {
-                skipped: Some(
-                    "this step starts a private redis-server, and none (nor valkey-server) is on PATH; scripts/install-redis.sh installs one".into(),
-                ),
-                ..Default::default()
-            });
-        };
-        let program = binary
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "redis-server".into());
-        ctx.ticker.message(&format!("starting a private {program}"));
-        let private = Throwaway::start(None).await?;
-        let client = redis::Client::open(private.url())
-            .context("could not address the private redis-server")?;
-        let conn: Conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .context("could not connect to the private redis-server")?
-            .into();
-        let mut s = Private {
-            gate: Gate::new(conn.clone(), ctx.namespace, true),
-            conn,
-            display: format!("private {program} on port {}", private.port),
+        let mut s = match Private::start(ctx).await? {
+            Ok(s) => s,
+            Err(why) => {
+                return Ok(ScenarioReport {
+                    skipped: Some(why),
+                    ..Default::default()
+                });
+            }
         };
         let found = s.play(ctx, &p).await?;
-        drop(private);
+        let program = s.program.clone();
+        drop(s);
         Ok(report(&p, &found, &program))
     }
-}
-
-/// The private server and its gate.
-struct Private {
-    gate: Gate,
-    conn: Conn,
-    display: String,
 }
 
 /// What one run found.
@@ -148,38 +123,7 @@ struct Found {
     kept: u64,
 }
 
-fn args(parts: &[&[u8]]) -> Vec<Vec<u8>> {
-    parts.iter().map(|p| p.to_vec()).collect()
-}
-
 impl Private {
-    async fn send(&mut self, args: &[Vec<u8>]) -> Result<Value> {
-        gated(&self.gate, &mut self.conn, args, &self.display).await
-    }
-
-    async fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        self.send(&args(&[
-            b"CONFIG",
-            b"SET",
-            key.as_bytes(),
-            value.as_bytes(),
-        ]))
-        .await?;
-        Ok(())
-    }
-
-    /// A number from `INFO section`.
-    async fn info(&mut self, section: &str, field: &str) -> Result<u64> {
-        let reply = self.send(&args(&[b"INFO", section.as_bytes()])).await?;
-        let text = match &reply {
-            Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-            Value::VerbatimString { text, .. } => text.clone(),
-            other => bail!("INFO {section} replied {other:?}"),
-        };
-        info_field(&text, field)
-            .with_context(|| format!("INFO {section} of the private server has no {field}"))
-    }
-
     async fn play(&mut self, ctx: &ScenarioContext<'_>, p: &Params) -> Result<Found> {
         let data: Vec<String> = (0..p.keys)
             .map(|i| ctx.key(&format!("eviction:data:{i}")))
@@ -268,13 +212,6 @@ impl Private {
     }
 }
 
-/// `used_memory:1234` → 1234.
-fn info_field(info: &str, field: &str) -> Option<u64> {
-    info.lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().parse().ok())
-}
-
 fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
     let refused = u64::from(f.refused.is_some());
     let mut report = ScenarioReport {
@@ -334,13 +271,6 @@ fn outcome(p: &Params, f: &Found) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn info_fields_are_read_by_exact_name() {
-        let info = "# Memory\r\nused_memory:1000\r\nused_memory_human:1000B\r\n";
-        assert_eq!(info_field(info, "used_memory"), Some(1000));
-        assert_eq!(info_field(info, "used_memory_rss"), None);
-    }
 
     #[test]
     fn only_known_policies_pass() {

@@ -19,7 +19,9 @@ pub mod bench_suite;
 pub mod complexity;
 pub mod eviction;
 pub mod params;
+pub mod private;
 pub mod pubsub_live;
+pub mod slow_subscriber;
 pub mod subscribed;
 pub mod ttl_jitter;
 pub mod window_burst;
@@ -57,6 +59,19 @@ pub async fn gated(
     match e.refused {
         Some(why) => bail!("{}: {why}", e.line),
         None => Ok(e.reply),
+    }
+}
+
+/// The gate's decision on a command a scenario sends on a connection of its own (a raw socket,
+/// a subscriber): the same gate as every lesson command; SUBSCRIBE is what such a connection is
+/// for, so its "subscribe" verdict admits it.
+pub async fn admit(gate: &Gate, args: &[Vec<u8>]) -> Result<()> {
+    let line = crate::redis::tokenize::display_args(args);
+    match gate.admit(&own_args(args), Origin::Lesson).await? {
+        crate::redis::guard::Verdict::Allow => Ok(()),
+        crate::redis::guard::Verdict::Subscribe if args[0] == b"SUBSCRIBE" => Ok(()),
+        crate::redis::guard::Verdict::Subscribe => bail!("{line}: not sent on this connection"),
+        crate::redis::guard::Verdict::Refuse(why) => bail!("{line}: {why}"),
     }
 }
 
@@ -146,12 +161,13 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 7] {
+fn registry() -> [Entry; 8] {
     [
         entry::<bench_suite::Bench>(),
         entry::<complexity::Complexity>(),
         entry::<eviction::Eviction>(),
         entry::<pubsub_live::PubSubLive>(),
+        entry::<slow_subscriber::SlowSubscriber>(),
         entry::<subscribed::SubscribedRefuses>(),
         entry::<ttl_jitter::TtlJitter>(),
         entry::<window_burst::WindowBurst>(),

@@ -16,11 +16,9 @@ use redis::{ConnectionAddr, Value};
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, int};
-use super::{Scenario, ScenarioContext, ScenarioReport, own_args};
+use super::{Scenario, ScenarioContext, ScenarioReport, admit};
 use crate::redis::command::build;
-use crate::redis::guard::Verdict;
 use crate::redis::render::{printable, render};
-use crate::runner::gate::Origin;
 
 pub struct SubscribedRefuses;
 
@@ -59,7 +57,7 @@ impl Scenario for SubscribedRefuses {
             words(&["DEL", &key]),
         ];
         for args in &script {
-            admit(ctx, args).await?;
+            admit(ctx.gate, args).await?;
         }
         ctx.ticker.message("subscribing on a connection of its own");
         let client = ctx
@@ -82,18 +80,6 @@ impl Scenario for SubscribedRefuses {
 
 fn words(parts: &[&str]) -> Vec<Vec<u8>> {
     parts.iter().map(|p| p.as_bytes().to_vec()).collect()
-}
-
-/// The gate decides first, as for every lesson command; SUBSCRIBE is what this connection is
-/// for, so its "subscribe" verdict admits it.
-async fn admit(ctx: &ScenarioContext<'_>, args: &[Vec<u8>]) -> Result<()> {
-    let line = crate::redis::tokenize::display_args(args);
-    match ctx.gate.admit(&own_args(args), Origin::Lesson).await? {
-        Verdict::Allow => Ok(()),
-        Verdict::Subscribe if args[0] == b"SUBSCRIBE" => Ok(()),
-        Verdict::Subscribe => bail!("{line}: not sent on this connection"),
-        Verdict::Refuse(why) => bail!("{line}: {why}"),
-    }
 }
 
 /// One reply per command of `script`: every SUBSCRIBE and UNSUBSCRIBE confirmation is read
