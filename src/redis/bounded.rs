@@ -55,6 +55,8 @@ pub struct Scanner {
     open: Vec<u64>,
     bytes: u64,
     elements: u64,
+    /// Top-level replies completed so far.
+    replies: u64,
 }
 
 impl Default for Scanner {
@@ -65,6 +67,7 @@ impl Default for Scanner {
             open: Vec::new(),
             bytes: 0,
             elements: 0,
+            replies: 0,
         }
     }
 }
@@ -72,8 +75,18 @@ impl Default for Scanner {
 impl Scanner {
     /// Takes in bytes read from the server; an error means the reply in progress is over a limit
     /// (or not RESP) and the connection must close.
-    pub fn feed(&mut self, mut data: &[u8]) -> io::Result<()> {
+    pub fn feed(&mut self, data: &[u8]) -> io::Result<()> {
+        self.feed_ends(data).map(|_| ())
+    }
+
+    /// As `feed`, and says where in `data` each top-level reply ended (the offset just after
+    /// it), so a caller can cut the stream into replies.
+    pub fn feed_ends(&mut self, data: &[u8]) -> io::Result<Vec<usize>> {
+        let total = data.len();
+        let mut data = data;
+        let mut ends = Vec::new();
         while !data.is_empty() {
+            let replies = self.replies;
             match self.state {
                 State::Type => {
                     self.count(1)?;
@@ -108,8 +121,11 @@ impl Scanner {
                     }
                 }
             }
+            if self.replies > replies {
+                ends.push(total - data.len());
+            }
         }
-        Ok(())
+        Ok(ends)
     }
 
     /// Adds bytes to the reply in progress.
@@ -189,6 +205,7 @@ impl Scanner {
         }
         self.bytes = 0;
         self.elements = 0;
+        self.replies += 1;
     }
 }
 
@@ -268,6 +285,13 @@ mod tests {
         assert_eq!(s.state, State::Type);
         assert!(s.open.is_empty());
         assert_eq!(s.bytes, 0, "every reply was complete");
+    }
+
+    #[test]
+    fn reply_ends_are_found_across_chunks() {
+        let mut s = Scanner::default();
+        assert_eq!(s.feed_ends(b"+OK\r\n*2\r\n$1\r\na").expect("ok"), vec![5]);
+        assert_eq!(s.feed_ends(b"\r\n:1\r\n:7\r\n").expect("ok"), vec![6, 10]);
     }
 
     #[test]

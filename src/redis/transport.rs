@@ -164,3 +164,86 @@ impl rustls::client::danger::ServerCertVerifier for Unverified {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+/// One plain conversation with one server, a reply at a time, for what the multiplexed
+/// connection cannot carry: a connection in subscribe mode (SUBSCRIBE, SSUBSCRIBE) that the
+/// caller reads message by message. Bounded like every other connection: the same scanner
+/// that enforces the limit cuts the stream into replies.
+pub struct RawConn {
+    stream: Box<dyn Stream>,
+    scanner: super::bounded::Scanner,
+    /// Bytes of the reply in progress.
+    partial: Vec<u8>,
+    /// Complete replies not yet taken.
+    ready: std::collections::VecDeque<Vec<u8>>,
+}
+
+impl RawConn {
+    /// Connects to the server `client` names and logs in as its user (AUTH, SELECT).
+    pub async fn open(client: &Client, connect: Duration) -> RedisResult<RawConn> {
+        let info = client.get_connection_info();
+        let mut conn = within(connect, async {
+            Ok(RawConn {
+                stream: raw(info).await?,
+                scanner: super::bounded::Scanner::default(),
+                partial: Vec::new(),
+                ready: Default::default(),
+            })
+        })
+        .await?;
+        let settings = info.redis_settings();
+        let mut setup: Vec<Vec<Vec<u8>>> = Vec::new();
+        if let Some(pw) = settings.password() {
+            let mut auth = vec![b"AUTH".to_vec()];
+            if let Some(user) = settings.username() {
+                auth.push(user.as_bytes().to_vec());
+            }
+            auth.push(pw.as_bytes().to_vec());
+            setup.push(auth);
+        }
+        if settings.db() != 0 {
+            setup.push(vec![
+                b"SELECT".to_vec(),
+                settings.db().to_string().into_bytes(),
+            ]);
+        }
+        for command in setup {
+            conn.send(&command).await?;
+            if let redis::Value::ServerError(e) = conn.next(connect).await? {
+                return Err(RedisError::from(e));
+            }
+        }
+        Ok(conn)
+    }
+
+    pub async fn send(&mut self, args: &[Vec<u8>]) -> RedisResult<()> {
+        use tokio::io::AsyncWriteExt;
+        let mut cmd = redis::Cmd::new();
+        for a in args {
+            cmd.arg(a.as_slice());
+        }
+        self.stream.write_all(&cmd.get_packed_command()).await?;
+        Ok(())
+    }
+
+    /// The next reply or pushed message; a timeout error when none comes `within`.
+    pub async fn next(&mut self, within_: Duration) -> RedisResult<redis::Value> {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 16 * 1024];
+        while self.ready.is_empty() {
+            let n = within(within_, async { Ok(self.stream.read(&mut buf).await?) }).await?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+            }
+            let mut start = 0;
+            for end in self.scanner.feed_ends(&buf[..n])? {
+                self.partial.extend_from_slice(&buf[start..end]);
+                self.ready.push_back(std::mem::take(&mut self.partial));
+                start = end;
+            }
+            self.partial.extend_from_slice(&buf[start..n]);
+        }
+        let reply = self.ready.pop_front().unwrap_or_default();
+        redis::parse_redis_value(&reply)
+    }
+}
