@@ -140,6 +140,9 @@ fn invocation(settings: &Settings) -> String {
     let mut out = String::from("redislab");
     if settings.managed {
         out.push_str(" --managed");
+        if settings.cluster {
+            out.push_str(" --cluster");
+        }
     }
     if let Some(url) = &settings.redis_url {
         if crate::redis::connect::redact(url) == *url {
