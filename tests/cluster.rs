@@ -122,3 +122,33 @@ fn the_sandbox_on_a_cluster_scans_every_master_and_refuses_cross_slot_transactio
     }
     assert!(text.contains("1) \"0\""), "{text}");
 }
+
+/// Lesson 14 needs a cluster and runs on this one, with its quiz: every check passes, every
+/// predicted reply matches, and its tagged keys sit in one slot's master.
+#[test]
+fn the_cluster_lesson_passes_on_a_cluster_with_its_quiz() {
+    let cluster = TestCluster::start();
+    let home = tempfile::tempdir().expect("temp home");
+    let out = run(cluster.redislab(home.path()).args([
+        "lesson",
+        "14",
+        "--auto",
+        "--answers",
+        "1,2,1,2,1,1",
+    ]));
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(!text.contains('✗'), "{text}");
+    assert!(text.contains("Score: 6/6"), "{text}");
+    assert!(!stderr(&out).contains("lesson bug"), "{}", stderr(&out));
+    let tagged = cluster.node_of("lab:slot:{tags}:all");
+    assert_eq!(
+        tagged.cli_raw(&["SCARD", "lab:slot:{tags}:all"]).trim(),
+        "2"
+    );
+    assert_eq!(
+        cluster.node_of("lab:slot:{tags}:redis").addr(),
+        tagged.addr(),
+        "a tagged key is on another master"
+    );
+}

@@ -257,10 +257,18 @@ impl<'a> Engine<'a> {
                 )));
             }
         }
-        if req.managed && !self.server.is_managed() {
+        if req.cluster && self.server.cluster.is_none() {
             return Ok(Some(
-                "needs redislab's managed server (run with --managed)".into(),
+                "needs a Redis Cluster: start redislab's own with `redislab server start --cluster` \
+                 and add `--managed --cluster`, or give a cluster node's URL with --redis-url"
+                    .into(),
             ));
+        }
+        let managed_cluster = if req.cluster { " --cluster" } else { "" };
+        if req.managed && !self.server.is_managed() {
+            return Ok(Some(format!(
+                "needs redislab's managed server (run with --managed{managed_cluster})"
+            )));
         }
         Ok(None)
     }
