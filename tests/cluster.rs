@@ -134,12 +134,14 @@ fn the_cluster_lesson_passes_on_a_cluster_with_its_quiz() {
         "14",
         "--auto",
         "--answers",
-        "1,2,1,2,1,1",
+        "1,2,1,2,1,1,1",
     ]));
     assert_success(&out);
     let text = stdout(&out);
     assert!(!text.contains('✗'), "{text}");
-    assert!(text.contains("Score: 6/6"), "{text}");
+    assert!(text.contains("Score: 7/7"), "{text}");
+    // The sharded Pub/Sub step ran: its table and its checks.
+    assert!(text.contains("✓ metric classic_received: 1"), "{text}");
     assert!(!stderr(&out).contains("lesson bug"), "{}", stderr(&out));
     let tagged = cluster.node_of("lab:slot:{tags}:all");
     assert_eq!(

@@ -1063,6 +1063,7 @@ fn validate_prints_the_scenario_reference() {
         ("bench", "clients"),
         ("complexity", "samples"),
         ("pubsub-live", "wait_ms"),
+        ("sharded-pubsub", "wait_ms"),
         ("ttl-jitter", "jitter_s"),
         ("window-burst", "before_edge_ms"),
     ] {

@@ -17,6 +17,7 @@ pub mod bench_suite;
 pub mod complexity;
 pub mod params;
 pub mod pubsub_live;
+pub mod sharded_pubsub;
 pub mod ttl_jitter;
 pub mod window_burst;
 
@@ -112,11 +113,12 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 5] {
+fn registry() -> [Entry; 6] {
     [
         entry::<bench_suite::Bench>(),
         entry::<complexity::Complexity>(),
         entry::<pubsub_live::PubSubLive>(),
+        entry::<sharded_pubsub::ShardedPubSub>(),
         entry::<ttl_jitter::TtlJitter>(),
         entry::<window_burst::WindowBurst>(),
     ]
