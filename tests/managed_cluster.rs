@@ -94,9 +94,9 @@ fn start_with_replicas(home: &ManagedClusterHome, printed: &mut Printed) {
     assert_eq!(node_rows(&stdout(&again)).len(), 6);
 }
 
-/// Lessons 01, 07 and 13 pass in `--auto`, under the managed cluster's banner.
+/// Lessons 01, 07, 13 and 14 pass in `--auto`, under the managed cluster's banner.
 fn lessons_pass(home: &ManagedClusterHome, printed: &mut Printed) {
-    for id in ["01", "07", "13"] {
+    for id in ["01", "07", "13", "14"] {
         let out = run(home.managed("t1").args(["lesson", id, "--auto"]));
         assert_success(&out);
         printed.keep(&out);
@@ -110,6 +110,29 @@ fn lessons_pass(home: &ManagedClusterHome, printed: &mut Printed) {
             "{}",
             stderr(&out)
         );
+    }
+    // Lesson 14's failover needs the managed cluster with replicas: it ran here, twice (the
+    // second time the other way round, the two nodes having swapped roles), and the cluster is
+    // whole again after each.
+    for _ in 0..2 {
+        let failover = run(home
+            .managed("t1")
+            .args(["lesson", "14", "--auto", "--from-step", "6"]));
+        assert_success(&failover);
+        printed.keep(&failover);
+        assert!(
+            stdout(&failover).contains("✓ metric holders: 2"),
+            "{}",
+            stdout(&failover)
+        );
+        let status = run(home.redislab().args(["server", "status", "--cluster"]));
+        let rows = node_rows(&stdout(&status));
+        assert_eq!(
+            rows.iter().filter(|(_, role)| role == "master").count(),
+            3,
+            "{rows:?}"
+        );
+        assert_eq!(rows.len(), 6, "{rows:?}");
     }
     // Lesson 13's last step needs the managed server's rights: it ran, and was not skipped.
     let lesson13 = run(home

@@ -68,7 +68,11 @@ pub async fn run(settings: &Settings, args: ValidateArgs) -> Result<u8> {
     if args.live && problems.is_empty() {
         if let Some(s) = &server {
             for l in &loaded {
-                if l.lesson.requires.as_ref().is_some_and(|r| r.cluster) {
+                if l.lesson
+                    .requires
+                    .as_ref()
+                    .is_some_and(|r| r.cluster || r.replicas)
+                {
                     problems.extend(live_on_cluster(l).await?);
                 } else {
                     problems.extend(live(settings, &s.url(), l).await?);
@@ -113,10 +117,17 @@ async fn live(settings: &Settings, url: &str, l: &Loaded) -> Result<Vec<LoadErro
 }
 
 /// A lesson that needs a Redis Cluster runs on a throwaway one: redislab's managed cluster in a
-/// temporary home, stopped afterwards. Where none can start, the lesson is left out with a note.
+/// temporary home (with a replica per master if a step needs one), stopped afterwards. Where none can start, the lesson is left out with a note.
 async fn live_on_cluster(l: &Loaded) -> Result<Vec<LoadError>> {
     let home = tempfile::tempdir().context("could not create a folder for a throwaway cluster")?;
-    let started = crate::redis::managed_cluster::ensure_running(home.path(), 0).await;
+    // Replicas only when a step needs them (a failover): they make the start slower.
+    let wants_replicas = l
+        .lesson
+        .steps
+        .iter()
+        .any(|s| s.requires.as_ref().is_some_and(|r| r.replicas));
+    let replicas = u8::from(wants_replicas);
+    let started = crate::redis::managed_cluster::ensure_running(home.path(), replicas).await;
     let cluster = match started {
         Ok((c, _)) => c,
         Err(e) => {

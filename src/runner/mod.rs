@@ -11,6 +11,7 @@ pub mod compare;
 pub mod gate;
 pub mod quiz;
 pub mod race;
+mod requires;
 pub mod seam;
 pub mod snapshot;
 pub mod steps;
@@ -24,10 +25,10 @@ use anyhow::{Context, Result};
 use redis::Value;
 
 use crate::inspect::{self, KeyInfo};
-use crate::lesson::model::{Check, CommandSpec, Lesson, Requires, Step};
+use crate::lesson::model::{Check, CommandSpec, Lesson, Step};
 use crate::lesson::vars::Vars;
 use crate::redis::command::send;
-use crate::redis::connect::{Server, command_error, parse_version};
+use crate::redis::connect::{Server, command_error};
 use crate::redis::guard::Verdict;
 use crate::redis::tokenize::{display_args, tokenize};
 use checks::CheckResult;
@@ -228,49 +229,6 @@ impl<'a> Engine<'a> {
             self.conns.insert(name.clone(), c);
         }
         self.conns.get_mut(&name).context("connection vanished")
-    }
-
-    /// Why a requirement is not met on this server (`None`: fine).
-    pub async fn unmet(&mut self, req: Option<&Requires>) -> Result<Option<String>> {
-        let Some(req) = req else { return Ok(None) };
-        if let Some(v) = &req.redis {
-            if self.server.version_tuple() < parse_version(v) {
-                return Ok(Some(format!(
-                    "needs Redis {v} or later; this server is {}",
-                    self.server.version
-                )));
-            }
-        }
-        for c in &req.commands {
-            let info: Value = redis::cmd("COMMAND")
-                .arg("INFO")
-                .arg(c)
-                .query_async(&mut self.admin)
-                .await?;
-            let missing = match &info {
-                Value::Array(items) => items.first().is_none_or(|i| *i == Value::Nil),
-                _ => true,
-            };
-            if missing {
-                return Ok(Some(format!(
-                    "needs the {c} command, which this server does not have"
-                )));
-            }
-        }
-        if req.cluster && self.server.cluster.is_none() {
-            return Ok(Some(
-                "needs a Redis Cluster: start redislab's own with `redislab server start --cluster` \
-                 and add `--managed --cluster`, or give a cluster node's URL with --redis-url"
-                    .into(),
-            ));
-        }
-        let managed_cluster = if req.cluster { " --cluster" } else { "" };
-        if req.managed && !self.server.is_managed() {
-            return Ok(Some(format!(
-                "needs redislab's managed server (run with --managed{managed_cluster})"
-            )));
-        }
-        Ok(None)
     }
 
     /// Sets a step's `let` variables and a fresh `${random}`.

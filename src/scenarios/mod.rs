@@ -15,6 +15,7 @@ use crate::redis::connect::Server;
 
 pub mod bench_suite;
 pub mod complexity;
+pub mod failover_lock;
 pub mod params;
 pub mod pubsub_live;
 pub mod sharded_pubsub;
@@ -113,10 +114,11 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 6] {
+fn registry() -> [Entry; 7] {
     [
         entry::<bench_suite::Bench>(),
         entry::<complexity::Complexity>(),
+        entry::<failover_lock::FailoverLock>(),
         entry::<pubsub_live::PubSubLive>(),
         entry::<sharded_pubsub::ShardedPubSub>(),
         entry::<ttl_jitter::TtlJitter>(),

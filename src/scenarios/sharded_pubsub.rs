@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use redis::{Client, ConnectionAddr, Value};
+use redis::{Client, Value};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -80,9 +80,21 @@ impl Scenario for ShardedPubSub {
             None => &ctx.server.client,
         };
         ctx.ticker.start(2, "subscribing on two masters");
-        let sharded = listen(on_node(client, &owner)?, "SSUBSCRIBE", &shard, wait).await?;
-        let classic = listen(on_node(client, &other)?, "SUBSCRIBE", &everyone, wait).await?;
-        let moved = refused_elsewhere(on_node(client, &other)?, &shard).await?;
+        let sharded = listen(
+            cluster::client_for(client, &owner)?,
+            "SSUBSCRIBE",
+            &shard,
+            wait,
+        )
+        .await?;
+        let classic = listen(
+            cluster::client_for(client, &other)?,
+            "SUBSCRIBE",
+            &everyone,
+            wait,
+        )
+        .await?;
+        let moved = refused_elsewhere(cluster::client_for(client, &other)?, &shard).await?;
         ctx.ticker
             .message(&format!("publishing on 127.0.0.1:{}", owner.1));
         let count = async |verb: &str, channel: &str| -> Result<i64> {
@@ -104,25 +116,6 @@ impl Scenario for ShardedPubSub {
         );
         Ok(report)
     }
-}
-
-/// The same credentials as `client`, for one node.
-fn on_node(client: &Client, (host, port): &Node) -> Result<Client> {
-    let info = client.get_connection_info().clone();
-    let addr = match info.addr() {
-        ConnectionAddr::TcpTls {
-            insecure,
-            tls_params,
-            ..
-        } => ConnectionAddr::TcpTls {
-            host: host.clone(),
-            port: *port,
-            insecure: *insecure,
-            tls_params: tls_params.clone(),
-        },
-        _ => ConnectionAddr::Tcp(host.clone(), *port),
-    };
-    Client::open(info.set_addr(addr)).context("could not build a node's address")
 }
 
 /// A subscriber on its own connection and thread: returns once the server confirmed the

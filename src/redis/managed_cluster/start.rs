@@ -101,6 +101,7 @@ async fn launch(binary: &Path, dir: &Path, port: u16, password: &str) -> Result<
          port {port}\nbind 127.0.0.1\nprotected-mode yes\nsave \"\"\nappendonly no\n\
          daemonize yes\npidfile {pid}\nlogfile {log}\ndir {dir}\n\
          cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout 5000\n\
+         repl-diskless-sync yes\nrepl-diskless-sync-delay 0\n\
          requirepass {password}\nmasterauth {password}\n",
         pid = quote(&pid_path(&node)),
         log = quote(&log_path(&node)),
@@ -217,11 +218,14 @@ async fn settled(dir: &Path, ports: &[u16], replicas: &[u16], password: &str) ->
             .await
             .unwrap_or_default();
         let lines = parse_nodes(&nodes);
-        let masters = lines
-            .iter()
-            .filter(|l| l.master && !l.slots.is_empty())
-            .count();
-        if lines.len() != ports.len() || masters != MASTERS || lines.iter().any(|l| l.unsettled) {
+        // Exactly the masters serve slots, and every other node is already known as a replica.
+        let masters = lines.iter().filter(|l| l.master).count();
+        let serving = lines.iter().all(|l| l.master != l.slots.is_empty());
+        if lines.len() != ports.len()
+            || masters != MASTERS
+            || !serving
+            || lines.iter().any(|l| l.unsettled)
+        {
             return Some(node_said(
                 dir,
                 p,
