@@ -117,7 +117,8 @@ async fn live(settings: &Settings, url: &str, l: &Loaded) -> Result<Vec<LoadErro
 }
 
 /// A lesson that needs a Redis Cluster runs on a throwaway one: redislab's managed cluster in a
-/// temporary home (with a replica per master if a step needs one), stopped afterwards. Where none can start, the lesson is left out with a note.
+/// temporary home (with a replica per master if a step needs one), stopped afterwards. Where
+/// none can start, the lesson is left out with a note.
 async fn live_on_cluster(l: &Loaded) -> Result<Vec<LoadError>> {
     let home = tempfile::tempdir().context("could not create a folder for a throwaway cluster")?;
     // Replicas only when a step needs them (a failover): they make the start slower.
