@@ -59,6 +59,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, conflicts_with = "redis_url")]
     pub managed: bool,
 
+    /// With --managed: use redislab's own Redis Cluster instead of its single server (started
+    /// if needed). With `server`: start, stop or show that cluster.
+    #[arg(long, global = true)]
+    pub cluster: bool,
+
     /// Turn colour off (NO_COLOR is honoured too).
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -251,12 +256,19 @@ pub struct ServerArgs {
 
 #[derive(Debug, Subcommand, Clone, Copy)]
 pub enum ServerAction {
-    /// Start the managed redis-server (or say it already runs).
-    Start,
-    /// Stop the managed redis-server.
+    /// Start the managed redis-server, or with --cluster the managed cluster (or say it already runs).
+    Start(StartArgs),
+    /// Stop the managed redis-server (with --cluster: every node of the managed cluster).
     Stop,
-    /// Say whether it runs, on which port, with which pid.
+    /// Say whether it runs, on which port, with which pid (with --cluster: every node, its role and slots).
     Status,
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct StartArgs {
+    /// With --cluster: replicas per master (0 to 2; default 0, three masters alone).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub replicas: Option<u8>,
 }
 
 fn parse_limit(s: &str) -> Result<usize, String> {

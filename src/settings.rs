@@ -20,6 +20,8 @@ pub struct Settings {
     /// Whether `redis_url` came from the REDIS_URL variable (for the "found" line).
     pub url_from_env: bool,
     pub managed: bool,
+    /// With `managed`: redislab's own Redis Cluster instead of its single server.
+    pub cluster: bool,
     pub local_addr: String,
 }
 
@@ -43,6 +45,7 @@ impl Settings {
             redis_url: args.redis_url.clone().filter(|u| !u.trim().is_empty()),
             url_from_env: args.url_from_env,
             managed: args.managed,
+            cluster: args.cluster,
             local_addr: args.local_addr.clone(),
         })
     }
@@ -57,6 +60,7 @@ impl Settings {
             redis_url: Some(url.to_string()),
             url_from_env: false,
             managed: false,
+            cluster: false,
             local_addr: "127.0.0.1:1".to_string(),
         }
     }

@@ -1,7 +1,7 @@
-//! The thirteen shipped lessons, end to end, on one real private redis-server: every lesson runs in
-//! `--auto` with every check passing, nothing outside the namespace changes, `reset ID` removes a
-//! lesson's keys and `reset --all` leaves the namespace empty. `validate --live` proves the
-//! exercises are real.
+//! The shipped lessons, end to end, on one real private redis-server: every lesson that runs on
+//! one server runs in `--auto` with every check passing, nothing outside the namespace changes,
+//! `reset ID` removes a lesson's keys and `reset --all` leaves the namespace empty; the cluster
+//! lesson is skipped cleanly. `validate --live` proves the exercises are real.
 
 mod common;
 
@@ -109,7 +109,7 @@ fn every_exercise_is_proved_on_a_live_server() {
     let out = run(redis.redislab(home.path()).args(["validate", "--live"]));
     assert_success(&out);
     assert!(
-        stdout(&out).contains("13 lesson files valid, and every step and exercise proved"),
+        stdout(&out).contains("14 lesson files valid, and every step and exercise proved"),
         "{}",
         stdout(&out)
     );
@@ -190,5 +190,43 @@ fn steps_with_newer_commands_are_skipped_with_the_servers_that_have_them() {
     assert!(
         seen.contains("Extend the lock you hold [run]"),
         "the classic extend step ran"
+    );
+}
+
+/// Lesson 14 needs a Redis Cluster: on one server it and its quiz are skipped with the way to get
+/// one, exit 0, without touching a key or recording progress.
+#[test]
+fn the_cluster_lesson_is_skipped_cleanly_on_one_server() {
+    let redis = TestRedis::start();
+    let home = tempfile::tempdir().expect("temp home");
+    let out = run(redis.redislab(home.path()).args(["lesson", "14", "--auto"]));
+    assert_success(&out);
+    let said = common::stderr(&out);
+    assert!(
+        said.contains("Lesson 14 skipped: it needs a Redis Cluster")
+            && said.contains("redislab server start --cluster"),
+        "{said}"
+    );
+    assert!(!stdout(&out).contains("Step 1/"), "{}", stdout(&out));
+    let quiz = run(redis
+        .redislab(home.path())
+        .args(["quiz", "14", "--answers", "1,1,1,1,1,1,1"]));
+    assert_success(&quiz);
+    assert!(
+        common::stderr(&quiz).contains("needs a Redis Cluster"),
+        "{}",
+        common::stderr(&quiz)
+    );
+    assert!(
+        redis.keys_in("lab").is_empty(),
+        "{:?}",
+        redis.keys_in("lab")
+    );
+    let progress = run(redis.redislab(home.path()).args(["progress", "--json"]));
+    let all: serde_json::Value = serde_json::from_str(&stdout(&progress)).expect("progress JSON");
+    assert!(
+        !all.as_array()
+            .is_some_and(|a| a.iter().any(|p| p["lesson_id"] == "14")),
+        "{all}"
     );
 }

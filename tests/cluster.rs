@@ -182,3 +182,35 @@ fn the_pub_sub_lesson_passes_whichever_node_the_url_names() {
         assert!(!stdout(&out).contains('✗'), "{}", stdout(&out));
     }
 }
+
+/// Lesson 14 needs a cluster and runs on this one, with its quiz: every check passes, every
+/// predicted reply matches, and its tagged keys sit in one slot's master.
+#[test]
+fn the_cluster_lesson_passes_on_a_cluster_with_its_quiz() {
+    let cluster = TestCluster::start();
+    let home = tempfile::tempdir().expect("temp home");
+    let out = run(cluster.redislab(home.path()).args([
+        "lesson",
+        "14",
+        "--auto",
+        "--answers",
+        "1,2,1,2,1,1,1",
+    ]));
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(!text.contains('✗'), "{text}");
+    assert!(text.contains("Score: 7/7"), "{text}");
+    // The sharded Pub/Sub step ran: its table and its checks.
+    assert!(text.contains("✓ metric classic_received: 1"), "{text}");
+    assert!(!stderr(&out).contains("lesson bug"), "{}", stderr(&out));
+    let tagged = cluster.node_of("lab:slot:{tags}:all");
+    assert_eq!(
+        tagged.cli_raw(&["SCARD", "lab:slot:{tags}:all"]).trim(),
+        "2"
+    );
+    assert_eq!(
+        cluster.node_of("lab:slot:{tags}:redis").addr(),
+        tagged.addr(),
+        "a tagged key is on another master"
+    );
+}

@@ -1094,7 +1094,9 @@ fn validate_prints_the_scenario_reference() {
     for (name, param) in [
         ("bench", "clients"),
         ("complexity", "samples"),
+        ("failover-lock", "wait_ms"),
         ("pubsub-live", "wait_ms"),
+        ("sharded-pubsub", "wait_ms"),
         ("ttl-jitter", "jitter_s"),
         ("window-burst", "before_edge_ms"),
     ] {

@@ -51,8 +51,8 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> Result<u8> {
             sqlite,
             clients: args.clients.unwrap_or(DEFAULT_CLIENTS),
             durable: !args.no_durable,
-            managed_dir: server
-                .is_managed()
+            // The durable columns reconfigure the single managed server, never a cluster.
+            managed_dir: (server.is_managed() && server.cluster.is_none())
                 .then(|| crate::redis::managed::dir(&settings.home)),
             cancel,
         };

@@ -140,6 +140,9 @@ fn invocation(settings: &Settings) -> String {
     let mut out = String::from("redislab");
     if settings.managed {
         out.push_str(" --managed");
+        if settings.cluster {
+            out.push_str(" --cluster");
+        }
     }
     if let Some(url) = &settings.redis_url {
         if crate::redis::connect::redact(url) == *url {
@@ -154,6 +157,10 @@ fn invocation(settings: &Settings) -> String {
 
 /// What the walk's end means for the learner, and the exit code.
 fn report(lesson: &Lesson, summary: &Summary, auto: bool, rl: &str) -> Result<u8> {
+    if let Some(reason) = &summary.unavailable {
+        term::notice(&format!("Lesson {} skipped: it {reason}.", lesson.id));
+        return Ok(0);
+    }
     if let Some(at) = summary.quit_at {
         let resume = if at > lesson.steps.len() {
             format!(

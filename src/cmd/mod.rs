@@ -31,6 +31,15 @@ pub fn print_error(message: &str) {
 pub async fn run(cli: Cli) -> Result<u8> {
     let settings = Settings::from_args(&cli.global)?;
     crate::term::init(settings.color);
+    let is_server = matches!(cli.command, Some(Command::Server(_)));
+    if settings.cluster && !settings.managed && !is_server {
+        return Err(crate::error::Exit::new(
+            crate::error::code::USAGE,
+            "--cluster picks redislab's own cluster and needs --managed (`redislab --managed --cluster ...`); \
+             for another cluster, give a node's URL with --redis-url",
+        )
+        .into());
+    }
     match cli.command {
         None => list::menu(&settings).await,
         Some(Command::Inspect(a)) => inspect::run(&settings, a).await,

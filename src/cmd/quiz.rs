@@ -31,6 +31,13 @@ pub async fn run(settings: &Settings, args: QuizArgs) -> Result<u8> {
     let mut store = Store::open(&settings.home)?;
     let server = super::connect(settings).await?;
     let mut engine = Engine::new(&server, &settings.namespace).await?;
+    if let Some(reason) = engine.unmet(lesson.requires.as_ref()).await? {
+        term::notice(&format!(
+            "The quiz of lesson {} skipped: it {reason}.",
+            lesson.id
+        ));
+        return Ok(0);
+    }
     let mut inquire = Inquire;
     let mut none = NoPrompts;
     let auto = answers.is_some();

@@ -233,7 +233,10 @@ impl Session<'_> {
     /// the subscriber connection is then dropped and the prompt's connection is untouched.
     async fn subscribe(&mut self, args: &[Vec<u8>]) -> Result<()> {
         let kind = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-        let client = self.server.learner.as_ref().unwrap_or(&self.server.client);
+        let client = match &self.server.learner {
+            Some(learner) => &learner.client,
+            None => &self.server.client,
+        };
         let mut pubsub =
             crate::redis::transport::pubsub(client, crate::redis::connect::CONNECT_TIMEOUT)
                 .await

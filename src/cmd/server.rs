@@ -1,23 +1,36 @@
-//! `redislab server start|stop|status`: the managed redis-server, explicitly.
+//! `redislab server start|stop|status [--cluster]`: the managed redis-server, or the managed
+//! Redis Cluster, explicitly.
 
 use anyhow::Result;
 
 use crate::cli::{ServerAction, ServerArgs};
+use crate::error::{Exit, code};
 use crate::redis::managed;
+use crate::redis::managed_cluster::{self, ManagedCluster, Role};
 use crate::settings::Settings;
 use crate::term;
 
 pub async fn run(settings: &Settings, args: ServerArgs) -> Result<u8> {
+    if settings.cluster {
+        return cluster(settings, args.action).await;
+    }
     let home = &settings.home;
     match args.action {
-        ServerAction::Start => {
+        ServerAction::Start(start) => {
+            if start.replicas.is_some() {
+                return Err(Exit::new(
+                    code::USAGE,
+                    "--replicas is for the managed cluster: `redislab server start --cluster --replicas 1`",
+                )
+                .into());
+            }
             let was = managed::status(home).await?;
             let m = match was {
                 Some(m) => {
                     term::out(&format!(
                         "managed redis-server already running on 127.0.0.1:{}{}\n",
                         m.port,
-                        pid(&m)
+                        pid(m.pid)
                     ));
                     m
                 }
@@ -30,7 +43,7 @@ pub async fn run(settings: &Settings, args: ServerArgs) -> Result<u8> {
                     term::out(&format!(
                         "started managed redis-server on 127.0.0.1:{}{}\n",
                         m.port,
-                        pid(&m)
+                        pid(m.pid)
                     ));
                     m
                 }
@@ -51,7 +64,7 @@ pub async fn run(settings: &Settings, args: ServerArgs) -> Result<u8> {
                 term::out(&format!(
                     "running on 127.0.0.1:{}{}\nlog: {}\n",
                     m.port,
-                    pid(&m),
+                    pid(m.pid),
                     m.log_path().display()
                 ));
                 Ok(0)
@@ -64,6 +77,86 @@ pub async fn run(settings: &Settings, args: ServerArgs) -> Result<u8> {
     }
 }
 
-fn pid(m: &managed::Managed) -> String {
-    m.pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+/// The same three actions on the managed cluster.
+async fn cluster(settings: &Settings, action: ServerAction) -> Result<u8> {
+    let home = &settings.home;
+    match action {
+        ServerAction::Start(start) => {
+            let replicas = start.replicas.unwrap_or(0);
+            let (c, started) = managed_cluster::ensure_running(home, replicas)
+                .await
+                .map_err(|e| {
+                    crate::error::connection(format!("could not start the managed cluster: {e:#}"))
+                })?;
+            let what = if started {
+                "started the managed Redis Cluster"
+            } else {
+                "the managed Redis Cluster is already running"
+            };
+            term::out(&format!("{what} ({})\n{}", shape(&c), nodes(&c)));
+            term::out(&term::dim(&format!(
+                "use it with `redislab --managed --cluster lesson 01`; logs: {}\n",
+                logs(&c)
+            )));
+            Ok(0)
+        }
+        ServerAction::Stop => {
+            if managed_cluster::stop(home).await? {
+                term::out("stopped the managed Redis Cluster\n");
+            } else {
+                term::out("the managed Redis Cluster is not running\n");
+            }
+            Ok(0)
+        }
+        ServerAction::Status => match managed_cluster::status(home).await? {
+            Some(c) => {
+                term::out(&format!("running ({})\n{}", shape(&c), nodes(&c)));
+                term::out(&term::dim(&format!("logs: {}\n", logs(&c))));
+                Ok(0)
+            }
+            None => {
+                term::out("not running (start it with `redislab server start --cluster`)\n");
+                Ok(3)
+            }
+        },
+    }
+}
+
+/// "3 masters, 3 replicas"
+fn shape(c: &ManagedCluster) -> String {
+    let masters = c.masters().count();
+    let replicas = c.nodes.len() - masters;
+    format!(
+        "{masters} masters, {replicas} replica{}",
+        if replicas == 1 { "" } else { "s" }
+    )
+}
+
+/// One row per node: port, role, slots, pid.
+fn nodes(c: &ManagedCluster) -> String {
+    let mut t = term::table::new_table(vec!["node", "role", "slots", "pid"]);
+    for n in &c.nodes {
+        let role = match n.role {
+            Role::Master => "master".to_string(),
+            Role::Replica(Some(of)) => format!("replica of {of}"),
+            Role::Replica(None) => "replica".to_string(),
+        };
+        let slots = if n.slots.is_empty() {
+            "-".to_string()
+        } else {
+            n.slots.join(" ")
+        };
+        let pid = n.pid.map(|p| p.to_string()).unwrap_or_default();
+        t.add_row(vec![format!("127.0.0.1:{}", n.port), role, slots, pid]);
+    }
+    format!("{t}\n")
+}
+
+/// Where the nodes' logs are: `<dir>/node-<port>/redis.log`.
+fn logs(c: &ManagedCluster) -> String {
+    format!("{}/node-<port>/redis.log", c.dir.display())
+}
+
+fn pid(pid: Option<u32>) -> String {
+    pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
 }

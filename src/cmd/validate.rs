@@ -1,7 +1,8 @@
 //! `redislab validate [PATH...] [--live]`: checks lesson files; `--live` runs each lesson
-//! against a throwaway redis-server and proves every exercise is real.
+//! against a throwaway redis-server (a lesson that needs a Redis Cluster, against a throwaway
+//! cluster) and proves every exercise is real.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::ValidateArgs;
 use crate::error::{Exit, code};
@@ -67,7 +68,15 @@ pub async fn run(settings: &Settings, args: ValidateArgs) -> Result<u8> {
     if args.live && problems.is_empty() {
         if let Some(s) = &server {
             for l in &loaded {
-                problems.extend(live(settings, &s.url(), l).await?);
+                if l.lesson
+                    .requires
+                    .as_ref()
+                    .is_some_and(|r| r.cluster || r.replicas)
+                {
+                    problems.extend(live_on_cluster(l).await?);
+                } else {
+                    problems.extend(live(settings, &s.url(), l).await?);
+                }
             }
         }
     }
@@ -102,8 +111,50 @@ async fn live(settings: &Settings, url: &str, l: &Loaded) -> Result<Vec<LoadErro
     // Not the default namespace, so a lesson that writes `lab:` where it means `${ns}:` fails.
     s.namespace = crate::lesson::validate::STANDIN_NS.to_string();
     s.managed = false;
+    s.cluster = false;
     let server = crate::redis::connect::connect(&s).await?;
-    let mut engine = Engine::new(&server, &s.namespace).await?;
+    prove(&server, &s.namespace, l).await
+}
+
+/// A lesson that needs a Redis Cluster runs on a throwaway one: redislab's managed cluster in a
+/// temporary home (with a replica per master if a step needs one), stopped afterwards. Where
+/// none can start, the lesson is left out with a note.
+async fn live_on_cluster(l: &Loaded) -> Result<Vec<LoadError>> {
+    let home = tempfile::tempdir().context("could not create a folder for a throwaway cluster")?;
+    // Replicas only when a step needs them (a failover): they make the start slower.
+    let wants_replicas = l
+        .lesson
+        .steps
+        .iter()
+        .any(|s| s.requires.as_ref().is_some_and(|r| r.replicas));
+    let replicas = u8::from(wants_replicas);
+    let started = crate::redis::managed_cluster::ensure_running(home.path(), replicas).await;
+    let cluster = match started {
+        Ok((c, _)) => c,
+        Err(e) => {
+            term::notice(&format!(
+                "lesson {} not run live: it needs a Redis Cluster, and a throwaway one could not start ({e:#})",
+                l.lesson.id
+            ));
+            return Ok(Vec::new());
+        }
+    };
+    let ns = crate::lesson::validate::STANDIN_NS;
+    let proved = match crate::redis::managed_cluster::server(&cluster, ns).await {
+        Ok(server) => prove(&server, ns, l).await,
+        Err(e) => Err(e),
+    };
+    crate::redis::managed_cluster::stop(home.path()).await?;
+    proved
+}
+
+/// Walks the lesson in `--auto` on `server` and lists every way it failed to prove itself.
+async fn prove(
+    server: &crate::redis::connect::Server,
+    namespace: &str,
+    l: &Loaded,
+) -> Result<Vec<LoadError>> {
+    let mut engine = Engine::new(server, namespace).await?;
     let mut prompts = NoPrompts;
     let answers = Some(vec![1; l.lesson.quiz.len()]);
     let walker = Walker {
@@ -154,10 +205,15 @@ async fn live(settings: &Settings, url: &str, l: &Loaded) -> Result<Vec<LoadErro
             "live: predict question {q}: no choice equals Redis's reply {actual}"
         )));
     }
+    if let Some(reason) = &summary.unavailable {
+        out.push(problem(format!(
+            "live: the lesson could not run: it {reason}"
+        )));
+    }
     let _ = crate::namespace::delete_matching(
         &mut server.conn.clone(),
-        &s.namespace,
-        &crate::namespace::all_keys(&s.namespace),
+        namespace,
+        &crate::namespace::all_keys(namespace),
     )
     .await;
     Ok(out)

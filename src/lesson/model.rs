@@ -61,6 +61,12 @@ pub struct Requires {
     /// Needs redislab's managed server (for server-wide commands).
     #[serde(default)]
     pub managed: bool,
+    /// Needs a Redis Cluster (hash slots, CROSSSLOT, sharded Pub/Sub): skipped on one server.
+    #[serde(default)]
+    pub cluster: bool,
+    /// Needs a Redis Cluster whose masters have replicas (implies `cluster`).
+    #[serde(default)]
+    pub replicas: bool,
 }
 
 /// A command, in short form (a string) or long form (with a reply capture and a connection).

@@ -108,6 +108,26 @@ impl Opener {
 /// A master's address, `(host, port)`.
 pub type Node = (String, u16);
 
+/// The same credentials as `client`, for one node.
+pub fn client_for(client: &Client, (host, port): &Node) -> Result<Client> {
+    let info = client.get_connection_info().clone();
+    let addr = match info.addr() {
+        redis::ConnectionAddr::TcpTls {
+            insecure,
+            tls_params,
+            ..
+        } => redis::ConnectionAddr::TcpTls {
+            host: host.clone(),
+            port: *port,
+            insecure: *insecure,
+            tls_params: tls_params.clone(),
+        },
+        _ => redis::ConnectionAddr::Tcp(host.clone(), *port),
+    };
+    Client::open(info.set_addr(addr))
+        .map_err(|e| anyhow::anyhow!("could not build the address of {host}:{port}: {e}"))
+}
+
 /// `CLUSTER SLOTS` as `(first slot, last slot, master)` ranges (replicas left out).
 pub fn slot_owners(reply: Value) -> Vec<(u16, u16, Node)> {
     let Value::Array(ranges) = reply else {

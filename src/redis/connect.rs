@@ -11,6 +11,9 @@ use crate::error;
 use crate::redis::cluster;
 use crate::redis::conn::Conn;
 use crate::redis::managed::{self, Managed};
+use crate::redis::managed_cluster;
+pub use crate::redis::redact::redact;
+use crate::redis::redact::{display_of, scrub};
 use crate::settings::Settings;
 
 /// How long a command may take on an ordinary connection before we call the server gone.
@@ -49,8 +52,9 @@ impl Source {
 pub struct Server {
     /// Full-rights client (the user's own credentials, or the managed server's admin).
     pub client: Client,
-    /// On the managed server: a client authenticated as an ACL user fenced into the namespace.
-    pub learner: Option<Client>,
+    /// On the managed server or cluster: connections authenticated as an ACL user fenced into
+    /// the namespace.
+    pub learner: Option<cluster::Opener>,
     /// Address for display, password removed.
     pub display: String,
     pub source: Source,
@@ -66,13 +70,27 @@ pub struct Server {
 impl Server {
     /// "Redis 7.0.15 · 127.0.0.1:6379 · found on localhost"
     pub fn banner(&self) -> String {
-        // "Redis Cluster · 3 masters · 127.0.0.1:7000 · from --redis-url" on a cluster.
-        let kind = match &self.cluster {
-            Some(c) => format!("Cluster · {} masters", c.masters),
-            None => self.version.clone(),
-        };
+        // "Redis Cluster · 3 masters · 127.0.0.1:7000 · from --redis-url" on a cluster, and
+        // "Redis Cluster · 3 masters · managed · 127.0.0.1:7000" on redislab's own.
         let (product, display) = (&self.product, &self.display);
-        format!("{product} {kind} · {display} · {}", self.source.describe())
+        match &self.cluster {
+            Some(c) if self.is_managed() => {
+                format!(
+                    "{product} Cluster · {} masters · managed · {display}",
+                    c.masters
+                )
+            }
+            Some(c) => format!(
+                "{product} Cluster · {} masters · {display} · {}",
+                c.masters,
+                self.source.describe()
+            ),
+            None => format!(
+                "{product} {} · {display} · {}",
+                self.version,
+                self.source.describe()
+            ),
+        }
     }
 
     pub fn is_managed(&self) -> bool {
@@ -89,8 +107,7 @@ impl Server {
         self.open(&self.client, Some(RESPONSE_TIMEOUT)).await
     }
 
-    /// A connection of the server's kind: a cluster connection on a cluster (the learner's
-    /// fenced client exists only on the managed server, which is never a cluster).
+    /// A full-rights connection of the server's kind: a cluster connection on a cluster.
     async fn open(&self, client: &Client, response: Option<Duration>) -> Result<Conn> {
         let opener = cluster::Opener {
             client: client.clone(),
@@ -111,8 +128,10 @@ impl Server {
     /// A connection for commands a learner types: fenced by ACL on the managed server, and with
     /// no response timeout, because BLPOP or XREAD BLOCK legitimately wait.
     pub async fn learner_connection(&self) -> Result<Conn> {
-        let client = self.learner.as_ref().unwrap_or(&self.client);
-        self.open(client, None).await
+        match &self.learner {
+            Some(learner) => learner.open(None).await,
+            None => self.open(&self.client, None).await,
+        }
     }
 
     /// A full-rights connection with no response timeout, for blocking commands in scenarios.
@@ -128,83 +147,6 @@ pub fn parse_version(v: &str) -> (u32, u32, u32) {
         parts.next().unwrap_or(0),
         parts.next().unwrap_or(0),
     )
-}
-
-/// Query parameters that carry a password (`?password=` for TCP URLs, `?pass=` for Unix ones).
-const SECRET_PARAMS: &[&str] = &["password", "pass"];
-
-/// Removes every password from a URL: `redis://user:secret@h:1` → `redis://user:***@h:1`,
-/// `redis://h:1/?password=secret` → `redis://h:1/?password=***`. Text that is not a URL at all
-/// may be a password pasted in the wrong place: it is never shown.
-pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return "(not shown: not a redis:// URL)".to_string();
-    };
-    let (before_query, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let rest = &before_query[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let mut out = match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            let masked = match userinfo.find(':') {
-                Some(colon) => format!("{}:***", &userinfo[..colon]),
-                None => "***".to_string(),
-            };
-            format!("{}{}@{}", &url[..scheme_end + 3], masked, &rest[at + 1..])
-        }
-        None => before_query.to_string(),
-    };
-    if let Some(q) = query {
-        let (q, fragment) = match q.split_once('#') {
-            Some((q, f)) => (q, Some(f)),
-            None => (q, None),
-        };
-        let params: Vec<String> = q
-            .split('&')
-            .map(|p| match p.split_once('=') {
-                Some((k, _)) if SECRET_PARAMS.contains(&k) => format!("{k}=***"),
-                _ => p.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&params.join("&"));
-        if let Some(f) = fragment {
-            out.push('#');
-            out.push_str(f);
-        }
-    }
-    out
-}
-
-/// The host part of a URL for display (`127.0.0.1:6379`, or the socket path): no user, no
-/// password, no query.
-fn display_of(url: &str) -> String {
-    let Some((_, rest)) = url.split_once("://") else {
-        return redact(url);
-    };
-    let (before_query, after) = rest.split_once('?').unwrap_or((rest, ""));
-    let fragment = after
-        .split_once('#')
-        .map(|(_, f)| f)
-        .or_else(|| before_query.split_once('#').map(|(_, f)| f))
-        .unwrap_or("");
-    let before_fragment = before_query.split('#').next().unwrap_or(before_query);
-    if url.starts_with("redis+unix") || url.starts_with("unix") {
-        return before_fragment.to_string();
-    }
-    let host = before_fragment
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(before_fragment);
-    match (url.starts_with("rediss"), fragment == "insecure") {
-        (true, true) => format!("{host} (TLS, certificate not verified)"),
-        (true, false) => format!("{host} (TLS)"),
-        _ => host.to_string(),
-    }
 }
 
 /// Resolves and connects, in the documented order.
@@ -238,6 +180,14 @@ pub async fn connect(settings: &Settings) -> Result<Server> {
             }
         });
     }
+    if settings.managed && settings.cluster {
+        let (c, _) = managed_cluster::ensure_running(&settings.home, 0)
+            .await
+            .map_err(|e| {
+                error::connection(format!("could not start the managed cluster: {e:#}"))
+            })?;
+        return managed_cluster::server(&c, &settings.namespace).await;
+    }
     if !settings.managed {
         if let Some(server) = probe_local(&settings.local_addr).await {
             return Ok(server);
@@ -264,7 +214,11 @@ pub async fn managed_server(m: &Managed, namespace: &str) -> Result<Server> {
     let server = finish(admin, None, display, Source::Managed, &[]).await?;
     let learner = managed::ensure_learner(&server.conn, m, namespace).await?;
     Ok(Server {
-        learner: Some(learner),
+        learner: Some(cluster::Opener {
+            client: learner,
+            cluster: None,
+            display: server.display.clone(),
+        }),
         ..server
     })
 }
@@ -287,9 +241,9 @@ async fn probe_local(addr: &str) -> Option<Server> {
         .ok()
 }
 
-async fn finish(
+pub(crate) async fn finish(
     client: Client,
-    learner: Option<Client>,
+    learner: Option<cluster::Opener>,
     display: String,
     source: Source,
     urls: &[String],
@@ -346,42 +300,6 @@ pub(crate) async fn open(
 
 fn one_line(e: &RedisError, secret_source: &str) -> String {
     scrub(&e.to_string().replace('\n', " "), secret_source)
-}
-
-/// Never let a password from the URL leak through an error message.
-fn scrub(text: &str, url: &str) -> String {
-    let mut out = text.to_string();
-    for pw in passwords_of(url) {
-        if !pw.is_empty() {
-            out = out.replace(&pw, "***");
-        }
-    }
-    out
-}
-
-/// Every password a URL carries: in the user info, in `?password=`/`?pass=`, or the whole
-/// text when it is not a URL.
-fn passwords_of(url: &str) -> Vec<String> {
-    let Some((_, rest)) = url.split_once("://") else {
-        return vec![url.to_string()];
-    };
-    let mut out = Vec::new();
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    if let Some((userinfo, _)) = authority.rsplit_once('@') {
-        let pw = userinfo.split_once(':').map(|(_, p)| p).unwrap_or(userinfo);
-        out.push(pw.to_string());
-    }
-    if let Some((_, query)) = rest.split_once('?') {
-        let query = query.split('#').next().unwrap_or(query);
-        for p in query.split('&') {
-            if let Some((k, v)) = p.split_once('=') {
-                if SECRET_PARAMS.contains(&k) {
-                    out.push(v.to_string());
-                }
-            }
-        }
-    }
-    out
 }
 
 /// One clear line for a connection-level failure.
@@ -446,42 +364,6 @@ pub fn ensure_dir(path: &std::path::Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redaction_hides_passwords() {
-        assert_eq!(redact("redis://u:secret@h:1/0"), "redis://u:***@h:1/0");
-        assert_eq!(redact("redis://:secret@h:1"), "redis://:***@h:1");
-        assert_eq!(redact("rediss://secret@h"), "rediss://***@h");
-        assert_eq!(redact("redis://h:1"), "redis://h:1");
-        assert_eq!(
-            redact("redis://h:1/?password=hunter2&db=1"),
-            "redis://h:1/?password=***&db=1"
-        );
-        assert_eq!(
-            redact("redis+unix:///tmp/r.sock?pass=hunter2"),
-            "redis+unix:///tmp/r.sock?pass=***"
-        );
-        assert!(!redact("hunter2").contains("hunter2"));
-        assert_eq!(display_of("redis://h:1/?password=hunter2"), "h:1/");
-        assert_eq!(display_of("redis+unix:///tmp/r.sock?pass=x"), "/tmp/r.sock");
-        assert_eq!(
-            scrub(
-                "x hunter2 y hunter3",
-                "redis://:hunter2@h/?password=hunter3"
-            ),
-            "x *** y ***"
-        );
-        assert_eq!(scrub("bad hunter2", "hunter2"), "bad ***");
-        assert_eq!(display_of("redis://u:pw@h:6380/2"), "h:6380/2");
-        assert_eq!(
-            display_of("rediss://h:6380/#insecure"),
-            "h:6380/ (TLS, certificate not verified)"
-        );
-        assert_eq!(
-            scrub("bad pw hunter2 here", "redis://u:hunter2@h"),
-            "bad pw *** here"
-        );
-    }
 
     #[test]
     fn versions() {

@@ -91,7 +91,7 @@ pub async fn status(home: &Path) -> Result<Option<Managed>> {
 
 /// Whether `pid` is a live redis-server or valkey-server (not a recycled pid, not a zombie
 /// waiting to be reaped).
-fn is_server_process(pid: u32) -> bool {
+pub(crate) fn is_server_process(pid: u32) -> bool {
     let named = fs::read_to_string(format!("/proc/{pid}/comm"))
         .is_ok_and(|c| c.contains("redis") || c.contains("valkey"));
     // `/proc/PID/stat` is "PID (comm) STATE ...": Z is a zombie, X is dead.
@@ -151,7 +151,7 @@ pub fn on_path(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     // Bind port 0, read what the OS chose, release it. (`--port 0` would disable TCP.)
     let listener =
         std::net::TcpListener::bind("127.0.0.1:0").context("could not find a free port")?;
@@ -161,13 +161,13 @@ fn free_port() -> Result<u16> {
         .port())
 }
 
-fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::fill(&mut buf[..]);
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn quote(p: &Path) -> String {
+pub(crate) fn quote(p: &Path) -> String {
     format!(
         "\"{}\"",
         p.display()
@@ -175,6 +175,31 @@ fn quote(p: &Path) -> String {
             .replace('\\', "\\\\")
             .replace('"', "\\\"")
     )
+}
+
+/// Starts `binary` with the config file `conf` (which says `daemonize yes`) and returns once it
+/// has forked into the background.
+pub(crate) async fn spawn_daemon(binary: &Path, conf: &Path) -> Result<()> {
+    // Through `sh` for `umask 077`: a later CONFIG REWRITE recreates the config with the
+    // server's umask, and the file holds the password.
+    let output = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 077 && exec \"$0\" \"$1\"")
+        .arg(binary)
+        .arg(conf)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("could not run {}", binary.display()))?;
+    if !output.status.success() {
+        bail!(
+            "{} exited with {}: {}",
+            binary.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stdout).trim()
+        );
+    }
+    Ok(())
 }
 
 async fn start(dir: &Path) -> Result<Managed> {
@@ -192,25 +217,7 @@ async fn start(dir: &Path) -> Result<Managed> {
     write_private(&password_path(dir), &password)?;
     write_private(&conf_path(dir), &conf)?;
     let _ = fs::remove_file(pid_path(dir));
-    // Through `sh` for `umask 077`: a later CONFIG REWRITE recreates redis.conf with the
-    // server's umask, and the file holds the password.
-    let output = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg("umask 077 && exec \"$0\" \"$1\"")
-        .arg(&binary)
-        .arg(conf_path(dir))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .with_context(|| format!("could not run {}", binary.display()))?;
-    if !output.status.success() {
-        bail!(
-            "{} exited with {}: {}",
-            binary.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stdout).trim()
-        );
-    }
+    spawn_daemon(&binary, &conf_path(dir)).await?;
     let mut m = Managed {
         dir: dir.to_path_buf(),
         port,
@@ -298,37 +305,54 @@ async fn stop_by_pid(home: &Path) -> Result<bool> {
     Ok(true)
 }
 
-/// Creates (or refreshes) the ACL user a learner's commands run as. Its keys and channels are
-/// only those under `<namespace>:`, so not even a Lua script can reach another key; and it runs
-/// no server-wide command (`@admin`, `@dangerous`, keyless writes, as this server classifies
-/// them), so one namespace can neither wipe the others nor reconfigure, expose or stop the server.
+/// Creates (or refreshes) the ACL user a learner's commands run as, and returns its client.
 pub async fn ensure_learner(conn: &Conn, m: &Managed, namespace: &str) -> Result<Client> {
-    let user = format!("redislab-{namespace}");
     let mut conn = conn.clone();
-    let infos = crate::redis::classes::server_infos(&mut conn)
+    let setuser = learner_acl(&mut conn, &m.password, namespace).await?;
+    let _: () = setuser
+        .query_async(&mut conn)
+        .await
+        .context("could not create the learner's ACL user on the managed server")?;
+    Client::open(format!(
+        "redis://{}:{}@127.0.0.1:{}",
+        learner_user(namespace),
+        m.password,
+        m.port
+    ))
+    .context("could not build the learner's address")
+}
+
+/// The ACL user a namespace's learner runs as.
+pub fn learner_user(namespace: &str) -> String {
+    format!("redislab-{namespace}")
+}
+
+/// The `ACL SETUSER` that fences a learner: its keys and channels are only those under
+/// `<namespace>:`, so not even a Lua script can reach another key; and it runs no server-wide
+/// command (`@admin`, `@dangerous`, keyless writes, as the server behind `conn` classifies
+/// them), so one namespace can neither wipe the others nor reconfigure, expose or stop the
+/// server. The same rules serve the single managed server and every node of the managed cluster.
+pub async fn learner_acl<C: redis::aio::ConnectionLike>(
+    conn: &mut C,
+    password: &str,
+    namespace: &str,
+) -> Result<redis::Cmd> {
+    let infos = crate::redis::classes::server_infos(conn)
         .await
         .context("could not list the managed server's commands (COMMAND)")?;
     let mut cmd = redis::cmd("ACL");
     cmd.arg("SETUSER")
-        .arg(&user)
+        .arg(learner_user(namespace))
         .arg("reset")
         .arg("on")
-        .arg(format!(">{}", m.password))
+        .arg(format!(">{password}"))
         .arg(format!("~{namespace}:*"))
         .arg(format!("&{namespace}:*"))
         .arg("+@all");
     for rule in crate::redis::classes::learner_denials(&infos) {
         cmd.arg(rule);
     }
-    let _: () = cmd
-        .query_async(&mut conn)
-        .await
-        .context("could not create the learner's ACL user on the managed server")?;
-    Client::open(format!(
-        "redis://{user}:{}@127.0.0.1:{}",
-        m.password, m.port
-    ))
-    .context("could not build the learner's address")
+    Ok(cmd)
 }
 
 async fn ping(m: &Managed) -> bool {
@@ -348,7 +372,7 @@ async fn ping(m: &Managed) -> bool {
     matches!(pong.as_deref(), Ok("PONG"))
 }
 
-fn read_trimmed(p: &Path) -> Option<String> {
+pub(crate) fn read_trimmed(p: &Path) -> Option<String> {
     fs::read_to_string(p)
         .ok()
         .map(|s| s.trim().to_string())
@@ -367,7 +391,7 @@ fn read_password(dir: &Path) -> Option<String> {
 }
 
 /// Writes a file only the owner can read (it holds the server's password).
-fn write_private(path: &Path, contents: &str) -> Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> Result<()> {
     let tmp = path.with_extension("tmp");
     {
         let mut opts = fs::OpenOptions::new();

@@ -10,6 +10,8 @@ pub mod connect;
 pub mod docs;
 pub mod guard;
 pub mod managed;
+pub mod managed_cluster;
+pub mod redact;
 pub mod render;
 pub mod throwaway;
 pub mod tokenize;

@@ -1,6 +1,7 @@
-//! Whether this server can run a step or lesson that declares `requires`. Commands are looked up
-//! with `COMMAND INFO`, options (`SET IFEQ`) in the command's `COMMAND DOCS`: the server says
-//! what it has. A version number would mislead, because Valkey reports a Redis version for
+//! Whether this server can run a step or lesson that declares `requires`: its commands, its
+//! options, whether redislab manages it, whether it is a Redis Cluster (with replicas). Commands
+//! are looked up with `COMMAND INFO`, options (`SET IFEQ`) in the command's `COMMAND DOCS`: the
+//! server says what it has. A version number would mislead, because Valkey reports a Redis version for
 //! compatibility whatever its own release is. A step that cannot run is skipped, never failed,
 //! and the skip says which servers have what it needs (the lesson's `note`).
 
@@ -58,12 +59,42 @@ async fn first_unmet(
             )));
         }
     }
-    if req.managed && !server.is_managed() {
+    if (req.cluster || req.replicas) && server.cluster.is_none() {
         return Ok(Some(
-            "needs redislab's managed server (run with --managed)".into(),
+            "needs a Redis Cluster: start redislab's own with `redislab server start --cluster` \
+             and add `--managed --cluster`, or give a cluster node's URL with --redis-url"
+                .into(),
         ));
     }
+    if req.replicas && !has_replicas(admin).await? {
+        return Ok(Some(
+            "needs a Redis Cluster with replicas: `redislab server stop --cluster`, then \
+             `redislab server start --cluster --replicas 1`"
+                .into(),
+        ));
+    }
+    let managed_cluster = if req.cluster || req.replicas {
+        " --cluster"
+    } else {
+        ""
+    };
+    if req.managed && !server.is_managed() {
+        return Ok(Some(format!(
+            "needs redislab's managed server (run with --managed{managed_cluster})"
+        )));
+    }
     Ok(None)
+}
+
+/// Whether the cluster's `CLUSTER NODES` lists a replica.
+async fn has_replicas(admin: &mut Conn) -> Result<bool> {
+    let nodes: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query_async(admin)
+        .await?;
+    Ok(crate::redis::managed_cluster::parse_nodes(&nodes)
+        .iter()
+        .any(|n| !n.master))
 }
 
 async fn has_command(admin: &mut Conn, name: &str) -> Result<bool> {

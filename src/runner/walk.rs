@@ -41,6 +41,8 @@ pub struct Summary {
     pub exercise_problems: Vec<(usize, String)>,
     /// Predict questions whose reply matched no choice.
     pub stale_predictions: Vec<(usize, String)>,
+    /// Why the lesson cannot run on this server (its `requires` is not met); nothing ran.
+    pub unavailable: Option<String>,
 }
 
 pub struct Walker<'a, 'b> {
@@ -129,6 +131,11 @@ impl<'b> Walker<'_, 'b> {
         let mut summary = Summary::default();
         let lesson = self.lesson;
         let n = lesson.steps.len();
+        // A lesson this server cannot run (a cluster lesson on one server) is not a failure.
+        if let Some(reason) = self.engine.unmet(lesson.requires.as_ref()).await? {
+            summary.unavailable = Some(reason);
+            return Ok(summary);
+        }
         let from = self.start().await?;
         // What each step found, so a failed step can be retried and `back` can rewind.
         let mut before: Vec<Option<Before>> = (0..=n).map(|_| None).collect();
@@ -193,9 +200,6 @@ impl<'b> Walker<'_, 'b> {
     async fn start(&mut self) -> Result<usize> {
         let lesson = self.lesson;
         let n = lesson.steps.len();
-        if let Some(reason) = self.engine.unmet(lesson.requires.as_ref()).await? {
-            anyhow::bail!("lesson {} {reason}", lesson.id);
-        }
         self.engine.set_lesson_keys(&lesson.keys);
         let from = self.options.from_step.clamp(1, n.max(1));
         if from == 1 && !lesson.steps.is_empty() {

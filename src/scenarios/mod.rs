@@ -18,9 +18,11 @@ use crate::runner::gate::{Arg, Gate, Origin};
 pub mod bench_suite;
 pub mod complexity;
 pub mod eviction;
+pub mod failover_lock;
 pub mod params;
 pub mod private;
 pub mod pubsub_live;
+pub mod sharded_pubsub;
 pub mod slow_subscriber;
 pub mod subscribed;
 pub mod ttl_jitter;
@@ -161,12 +163,14 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 8] {
+fn registry() -> [Entry; 10] {
     [
         entry::<bench_suite::Bench>(),
         entry::<complexity::Complexity>(),
         entry::<eviction::Eviction>(),
+        entry::<failover_lock::FailoverLock>(),
         entry::<pubsub_live::PubSubLive>(),
+        entry::<sharded_pubsub::ShardedPubSub>(),
         entry::<slow_subscriber::SlowSubscriber>(),
         entry::<subscribed::SubscribedRefuses>(),
         entry::<ttl_jitter::TtlJitter>(),

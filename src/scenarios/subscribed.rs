@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::params::{Param, int};
 use super::{Scenario, ScenarioContext, ScenarioReport, admit};
-use crate::redis::command::build;
 use crate::redis::render::{printable, render};
+use crate::redis::transport::RawConn;
 
 pub struct SubscribedRefuses;
 
@@ -63,13 +63,12 @@ impl Scenario for SubscribedRefuses {
         let client = ctx
             .server
             .learner
-            .clone()
+            .as_ref()
+            .map(|l| l.client.clone())
             .unwrap_or_else(|| ctx.server.client.clone());
         let wait = Duration::from_millis(p.wait_ms);
         let sent = script.clone();
-        let replies = tokio::task::spawn_blocking(move || converse(&client, &sent, wait))
-            .await
-            .context("the subscriber's thread stopped")??;
+        let replies = converse(&client, &sent, wait).await?;
         let lines: Vec<String> = script
             .iter()
             .map(|a| crate::redis::tokenize::display_args(a))
@@ -84,32 +83,34 @@ fn words(parts: &[&str]) -> Vec<Vec<u8>> {
 
 /// One reply per command of `script`: every SUBSCRIBE and UNSUBSCRIBE confirmation is read
 /// before the next command goes out.
-fn converse(client: &redis::Client, script: &[Vec<Vec<u8>>], wait: Duration) -> Result<Vec<Value>> {
+async fn converse(
+    client: &redis::Client,
+    script: &[Vec<Vec<u8>>],
+    wait: Duration,
+) -> Result<Vec<Value>> {
     let (first, rest) = script.split_first().context("nothing to send")?;
-    let (mut conn, first_reply) = on_owner(client, first, wait)?;
+    let (mut conn, first_reply) = on_owner(client, first, wait).await?;
     let mut replies = vec![first_reply];
     for args in rest {
-        replies.push(exchange(&mut conn, args, wait)?);
+        replies.push(exchange(&mut conn, args, wait).await?);
     }
     Ok(replies)
 }
 
 /// A connection on the node that answers `first` itself (on a cluster, the one its MOVED reply
 /// names; anywhere else, the first), and that answer.
-fn on_owner(
+async fn on_owner(
     client: &redis::Client,
     first: &[Vec<u8>],
     wait: Duration,
-) -> Result<(redis::Connection, Value)> {
+) -> Result<(RawConn, Value)> {
     let mut info = client.get_connection_info().clone();
     for _ in 0..3 {
         let target = redis::Client::open(info.clone()).context("could not address the server")?;
-        let mut conn = target
-            .get_connection_with_timeout(wait)
+        let mut conn = RawConn::open(&target, wait)
+            .await
             .context("could not open the subscriber's connection")?;
-        conn.set_read_timeout(Some(wait))?;
-        conn.set_write_timeout(Some(wait))?;
-        let reply = exchange(&mut conn, first, wait)?;
+        let reply = exchange(&mut conn, first, wait).await?;
         let moved = match &reply {
             Value::ServerError(e) if e.code() == "MOVED" => e.details().map(str::to_string),
             _ => None,
@@ -150,16 +151,19 @@ fn redirected(from: &ConnectionAddr, details: &str) -> Result<ConnectionAddr> {
 }
 
 /// Sends one command and reads its one reply.
-fn exchange(conn: &mut redis::Connection, args: &[Vec<u8>], wait: Duration) -> Result<Value> {
-    conn.send_packed_command(&build(args).get_packed_command())
-        .and_then(|()| conn.recv_response())
-        .with_context(|| {
-            format!(
-                "no reply to {} within {} ms",
-                printable(&args[0]),
-                wait.as_millis()
-            )
-        })
+async fn exchange(conn: &mut RawConn, args: &[Vec<u8>], wait: Duration) -> Result<Value> {
+    let sent = conn.send(args).await;
+    let reply = match sent {
+        Ok(()) => conn.next(wait).await,
+        Err(e) => Err(e),
+    };
+    reply.with_context(|| {
+        format!(
+            "no reply to {} within {} ms",
+            printable(&args[0]),
+            wait.as_millis()
+        )
+    })
 }
 
 fn error_of(v: &Value) -> Option<String> {

@@ -180,3 +180,146 @@ impl TestCluster {
             .collect()
     }
 }
+
+/// A temporary redislab home for the managed cluster: `redislab --home <it>` with no URL, and on
+/// drop `server stop --cluster`, then SIGKILL to any node still recorded.
+pub struct ManagedClusterHome {
+    home: super::ManagedHome,
+}
+
+impl ManagedClusterHome {
+    pub fn new() -> ManagedClusterHome {
+        ManagedClusterHome {
+            home: super::ManagedHome::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// `redislab --home <this>`, resolving Redis by itself.
+    pub fn redislab(&self) -> Command {
+        self.home.redislab()
+    }
+
+    /// `redislab --home <this> --managed --cluster --namespace <ns>`.
+    pub fn managed(&self, namespace: &str) -> Command {
+        let mut cmd = self.redislab();
+        cmd.args(["--managed", "--cluster", "--namespace", namespace]);
+        cmd
+    }
+
+    /// The admin password, from its owner-only file.
+    pub fn password(&self) -> String {
+        std::fs::read_to_string(self.path().join("cluster/redis.password"))
+            .expect("the managed cluster's password file")
+            .trim()
+            .to_string()
+    }
+
+    /// `(port, pid)` of every recorded node (`cluster/node-<port>/`), by port.
+    pub fn nodes(&self) -> Vec<(u16, Option<u32>)> {
+        let Ok(entries) = std::fs::read_dir(self.path().join("cluster")) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(u16, Option<u32>)> = entries
+            .filter_map(|e| {
+                let path = e.ok()?.path();
+                let port = path
+                    .file_name()?
+                    .to_str()?
+                    .strip_prefix("node-")?
+                    .parse()
+                    .ok()?;
+                let pid = std::fs::read_to_string(path.join("redis.pid"))
+                    .ok()
+                    .and_then(|p| p.trim().parse().ok());
+                Some((port, pid))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// redis-cli on one node as the admin, or as `user` with the same password, `--raw`.
+    pub fn cli(&self, port: u16, user: Option<&str>, args: &[&str]) -> String {
+        let mut cmd = Command::new("redis-cli");
+        cmd.args(["-p", &port.to_string()]);
+        if let Some(u) = user {
+            cmd.args(["--user", u]);
+        }
+        let out = cmd
+            .args(["--pass", &self.password(), "--no-auth-warning", "--raw"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run redis-cli");
+        format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr))
+    }
+
+    /// The ports of the masters, as the first node's `CLUSTER NODES` says.
+    pub fn master_ports(&self) -> Vec<u16> {
+        let first = self.nodes().first().expect("a recorded node").0;
+        let mut ports: Vec<u16> = self
+            .cli(first, None, &["CLUSTER", "NODES"])
+            .lines()
+            .filter(|l| {
+                l.split_whitespace()
+                    .nth(2)
+                    .is_some_and(|f| f.contains("master"))
+            })
+            .filter_map(|l| {
+                l.split_whitespace()
+                    .nth(1)?
+                    .split('@')
+                    .next()?
+                    .rsplit_once(':')?
+                    .1
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        ports.sort();
+        ports
+    }
+
+    /// Keys under `<namespace>:` on one node (SCAN, as the admin).
+    pub fn keys_on(&self, port: u16, namespace: &str) -> Vec<String> {
+        let pattern = format!("{namespace}:*");
+        let mut keys: Vec<String> = self
+            .cli(port, None, &["--scan", "--pattern", &pattern])
+            .lines()
+            .map(str::to_string)
+            .filter(|k| !k.is_empty())
+            .collect();
+        keys.sort();
+        keys
+    }
+}
+
+impl Default for ManagedClusterHome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for ManagedClusterHome {
+    fn drop(&mut self) {
+        let nodes = self.nodes();
+        let stopped = self
+            .redislab()
+            .args(["server", "stop", "--cluster"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        // If redislab could not stop it (e.g. a broken build), kill every node by its pid.
+        for (_, pid) in nodes.into_iter().filter(|_| !stopped) {
+            if let Some(pid) = pid {
+                let _ = Command::new("kill")
+                    .args(["-9", &pid.to_string()])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
