@@ -214,3 +214,50 @@ fn the_cluster_lesson_passes_on_a_cluster_with_its_quiz() {
         "a tagged key is on another master"
     );
 }
+
+/// SSUBSCRIBE in the sandbox on a cluster connects to the master that owns the channel's slot,
+/// wherever the URL points, and prints each sharded message until Ctrl-C.
+#[test]
+fn the_sandbox_subscribes_to_a_sharded_channel_on_its_master() {
+    use std::io::{BufRead, BufReader, Write};
+    let cluster = TestCluster::start();
+    let home = tempfile::tempdir().expect("temp home");
+    let owner = cluster.node_of("lab:{news}:live").addr();
+    let elsewhere = cluster
+        .nodes()
+        .iter()
+        .find(|n| n.addr() != owner)
+        .expect("another master");
+    let mut child = common::redislab_bare(home.path())
+        .arg("--redis-url")
+        .arg(elsewhere.url())
+        .arg("sandbox")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the sandbox");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"SSUBSCRIBE lab:{news}:live\n")
+        .expect("type");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l == "3) (integer) 1") {
+        seen.push(lines.next().expect("a line").expect("text"));
+    }
+    assert_eq!(
+        cluster
+            .cli_raw(&["SPUBLISH", "lab:{news}:live", "hello"])
+            .trim(),
+        "1"
+    );
+    while !seen.iter().any(|l: &String| l == "3) \"hello\"") {
+        seen.push(lines.next().expect("a line").expect("text"));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    drop(stdin);
+    assert_eq!(child.wait().expect("the sandbox ends").code(), Some(0));
+}

@@ -12,11 +12,13 @@ use crate::cli::SandboxArgs;
 use crate::inspect::snapshot;
 use crate::namespace;
 use crate::redis::classes::walks_keyspace;
+use crate::redis::cluster;
 use crate::redis::command::{send, split_repeat};
 use crate::redis::connect::{Server, command_error};
 use crate::redis::guard::{Verdict, check};
 use crate::redis::render::{printable_str, render, render_for};
 use crate::redis::tokenize::{InvalidArguments, tokenize};
+use crate::redis::transport::RawConn;
 use crate::settings::Settings;
 use crate::term;
 
@@ -233,6 +235,9 @@ impl Session<'_> {
     /// the subscriber connection is then dropped and the prompt's connection is untouched.
     async fn subscribe(&mut self, args: &[Vec<u8>]) -> Result<()> {
         let kind = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+        if kind == "ssubscribe" {
+            return self.ssubscribe(args).await;
+        }
         let client = match &self.server.learner {
             Some(learner) => &learner.client,
             None => &self.server.client,
@@ -284,6 +289,58 @@ impl Session<'_> {
                     };
                     term::out(&render(&value));
                 }
+                _ = tokio::signal::ctrl_c() => {
+                    term::out("\n");
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// SSUBSCRIBE: a sharded channel lives on the master that owns its slot (on one server, the
+    /// server itself), so the subscriber connects there and prints what arrives, as redis-cli
+    /// does, until Ctrl-C. Channels of different slots are refused by Redis (CROSSSLOT).
+    async fn ssubscribe(&mut self, args: &[Vec<u8>]) -> Result<()> {
+        let display = self.server.display.clone();
+        let client = match &self.server.learner {
+            Some(learner) => learner.client.clone(),
+            None => self.server.client.clone(),
+        };
+        let target = match (&self.server.cluster, args.get(1)) {
+            (Some(_), Some(channel)) => {
+                let slots: redis::Value = redis::cmd("CLUSTER")
+                    .arg("SLOTS")
+                    .query_async(&mut self.admin)
+                    .await
+                    .map_err(|e| command_error(e, &display))?;
+                let slot = cluster::key_slot(channel);
+                let owner = cluster::slot_owners(slots)
+                    .into_iter()
+                    .find(|(lo, hi, _)| (*lo..=*hi).contains(&slot))
+                    .map(|(_, _, node)| node)
+                    .context("no master serves the channel's slot")?;
+                cluster::client_for(&client, &owner)?
+            }
+            _ => client,
+        };
+        let mut conn = RawConn::open(&target, crate::redis::connect::CONNECT_TIMEOUT)
+            .await
+            .map_err(|e| command_error(e, &display))?;
+        conn.send(args)
+            .await
+            .map_err(|e| command_error(e, &display))?;
+        term::out("Reading messages... (press Ctrl-C to quit)\n");
+        loop {
+            tokio::select! {
+                reply = conn.next(std::time::Duration::from_secs(24 * 3600)) => match reply {
+                    Ok(v @ redis::Value::ServerError(_)) => {
+                        term::out(&render(&v));
+                        return Ok(());
+                    }
+                    Ok(v) => term::out(&render(&v)),
+                    Err(e) if e.is_timeout() => {}
+                    Err(e) => return Err(command_error(e, &display)),
+                },
                 _ = tokio::signal::ctrl_c() => {
                     term::out("\n");
                     return Ok(());

@@ -86,10 +86,7 @@ fn refuse(text: String) -> Option<Verdict> {
 fn connection_rule(name: &str, sub: &str, args: &[Vec<u8>], prefix: &str) -> Option<Verdict> {
     let in_ns = |b: &[u8]| b.starts_with(prefix.as_bytes());
     match name {
-        "SSUBSCRIBE" => refuse(
-            "SSUBSCRIBE is for Redis Cluster's sharded channels; on one server use SUBSCRIBE".into(),
-        ),
-        "SUBSCRIBE" | "PSUBSCRIBE" => {
+        "SUBSCRIBE" | "PSUBSCRIBE" | "SSUBSCRIBE" => {
             if args.len() < 2 {
                 return Some(Verdict::Allow); // Redis answers with its own arity error.
             }

@@ -71,7 +71,11 @@ pub async fn admit(gate: &Gate, args: &[Vec<u8>]) -> Result<()> {
     let line = crate::redis::tokenize::display_args(args);
     match gate.admit(&own_args(args), Origin::Lesson).await? {
         crate::redis::guard::Verdict::Allow => Ok(()),
-        crate::redis::guard::Verdict::Subscribe if args[0] == b"SUBSCRIBE" => Ok(()),
+        crate::redis::guard::Verdict::Subscribe
+            if args[0] == b"SUBSCRIBE" || args[0] == b"SSUBSCRIBE" =>
+        {
+            Ok(())
+        }
         crate::redis::guard::Verdict::Subscribe => bail!("{line}: not sent on this connection"),
         crate::redis::guard::Verdict::Refuse(why) => bail!("{line}: {why}"),
     }

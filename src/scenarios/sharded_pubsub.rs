@@ -13,14 +13,18 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use redis::{Client, Value};
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::params::{Param, int};
-use super::{Scenario, ScenarioContext, ScenarioReport};
+use super::{Scenario, ScenarioContext, ScenarioReport, admit};
+use crate::redis::transport::RawConn;
+use crate::runner::gate::Gate;
+
+/// How long connecting and a subscription's confirmation may take.
+const CONNECT: Duration = Duration::from_secs(3);
 use crate::redis::cluster::{self, Node};
 
 pub struct ShardedPubSub;
@@ -81,6 +85,7 @@ impl Scenario for ShardedPubSub {
         };
         ctx.ticker.start(2, "subscribing on two masters");
         let sharded = listen(
+            ctx.gate,
             cluster::client_for(client, &owner)?,
             "SSUBSCRIBE",
             &shard,
@@ -88,13 +93,15 @@ impl Scenario for ShardedPubSub {
         )
         .await?;
         let classic = listen(
+            ctx.gate,
             cluster::client_for(client, &other)?,
             "SUBSCRIBE",
             &everyone,
             wait,
         )
         .await?;
-        let moved = refused_elsewhere(cluster::client_for(client, &other)?, &shard).await?;
+        let moved =
+            refused_elsewhere(ctx.gate, cluster::client_for(client, &other)?, &shard).await?;
         ctx.ticker
             .message(&format!("publishing on 127.0.0.1:{}", owner.1));
         let count = async |verb: &str, channel: &str| -> Result<i64> {
@@ -118,62 +125,47 @@ impl Scenario for ShardedPubSub {
     }
 }
 
-/// A subscriber on its own connection and thread: returns once the server confirmed the
+/// A subscriber on its own connection and task: returns once the server confirmed the
 /// subscription; the task then waits up to `wait` for one message and says whether it came.
 async fn listen(
+    gate: &Gate,
     client: Client,
     verb: &'static str,
     channel: &str,
     wait: Duration,
 ) -> Result<JoinHandle<Result<bool>>> {
-    let (ready, confirmed) = oneshot::channel::<()>();
-    let channel = channel.to_string();
-    let task = tokio::task::spawn_blocking(move || -> Result<bool> {
-        let mut con = client
-            .get_connection_with_timeout(Duration::from_secs(3))
-            .with_context(|| format!("connecting the {verb} subscriber"))?;
-        con.set_read_timeout(Some(wait))?;
-        con.send_packed_command(&redis::cmd(verb).arg(&channel).get_packed_command())?;
-        let confirm = con.recv_response()?;
-        if !first_word_is(&confirm, &verb.to_ascii_lowercase()) {
-            bail!("{verb} {channel} was not confirmed: {confirm:?}");
-        }
-        let _ = ready.send(());
-        match con.recv_response() {
+    let command = vec![verb.as_bytes().to_vec(), channel.as_bytes().to_vec()];
+    admit(gate, &command).await?;
+    let mut con = RawConn::open(&client, CONNECT)
+        .await
+        .with_context(|| format!("connecting the {verb} subscriber"))?;
+    con.send(&command).await?;
+    let confirm = con.next(CONNECT).await?;
+    if !first_word_is(&confirm, &verb.to_ascii_lowercase()) {
+        bail!("{verb} {channel} was not confirmed: {confirm:?}");
+    }
+    Ok(tokio::spawn(async move {
+        match con.next(wait).await {
             Ok(msg) => Ok(first_word_is(&msg, "message") || first_word_is(&msg, "smessage")),
             Err(e) if e.is_timeout() => Ok(false),
             Err(e) => Err(e.into()),
         }
-    });
-    if confirmed.await.is_err() {
-        // The thread ended before confirming: its error says why.
-        return match task.await {
-            Ok(Err(e)) => Err(e),
-            _ => Err(anyhow!(
-                "the {verb} subscriber stopped before it was confirmed"
-            )),
-        };
-    }
-    Ok(task)
+    }))
 }
 
 /// Whether a node that does not own the channel's slot refuses a sharded subscriber (MOVED).
-async fn refused_elsewhere(client: Client, channel: &str) -> Result<bool> {
-    let channel = channel.to_string();
-    tokio::task::spawn_blocking(move || -> Result<bool> {
-        let mut con = client
-            .get_connection_with_timeout(Duration::from_secs(3))
-            .context("connecting a sharded subscriber to another node")?;
-        con.set_read_timeout(Some(Duration::from_secs(3)))?;
-        con.send_packed_command(&redis::cmd("SSUBSCRIBE").arg(&channel).get_packed_command())?;
-        Ok(match con.recv_response() {
-            Err(e) => e.code() == Some("MOVED"),
-            Ok(Value::ServerError(e)) => e.code() == "MOVED",
-            Ok(_) => false,
-        })
+async fn refused_elsewhere(gate: &Gate, client: Client, channel: &str) -> Result<bool> {
+    let command = vec![b"SSUBSCRIBE".to_vec(), channel.as_bytes().to_vec()];
+    admit(gate, &command).await?;
+    let mut con = RawConn::open(&client, CONNECT)
+        .await
+        .context("connecting a sharded subscriber to another node")?;
+    con.send(&command).await?;
+    Ok(match con.next(CONNECT).await {
+        Err(e) => e.code() == Some("MOVED"),
+        Ok(Value::ServerError(e)) => e.code() == "MOVED",
+        Ok(_) => false,
     })
-    .await
-    .context("the probe's thread failed")?
 }
 
 async fn received(task: JoinHandle<Result<bool>>) -> Result<bool> {
