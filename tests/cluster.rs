@@ -261,3 +261,37 @@ fn the_sandbox_subscribes_to_a_sharded_channel_on_its_master() {
     drop(stdin);
     assert_eq!(child.wait().expect("the sandbox ends").code(), Some(0));
 }
+
+/// The reply bound holds on a cluster's node connections too: a value over 64 MiB on a master
+/// is refused with one line and exit 2, not buffered.
+#[test]
+fn a_reply_over_the_limit_from_a_cluster_node_is_refused() {
+    let cluster = TestCluster::start();
+    let owner = cluster.node_of("lab:big");
+    let client = redis::Client::open(owner.url()).expect("client");
+    let mut conn = client.get_connection().expect("connect");
+    let big = vec![b'x'; 65 * 1024 * 1024];
+    let _: () = redis::cmd("SET")
+        .arg("lab:big")
+        .arg(big)
+        .query(&mut conn)
+        .expect("SET a 65 MiB value");
+    let home = tempfile::tempdir().expect("temp home");
+    let out = common::run_with_stdin(
+        cluster.redislab(home.path()).arg("sandbox"),
+        "STRLEN lab:big\nGET lab:big\n",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "(integer) 68157440\n");
+    let last = stderr(&out)
+        .trim()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        last.contains("sent a reply announcing 68157440 bytes"),
+        "{}",
+        stderr(&out)
+    );
+}

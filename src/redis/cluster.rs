@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use redis::aio::MultiplexedConnection;
-use redis::cluster::{ClusterClient, ClusterConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
 use redis::{Client, Cmd, Value};
 
 use crate::error;
@@ -19,8 +20,31 @@ const NO_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// What a Redis Cluster adds to a server.
 #[derive(Clone)]
 pub struct Cluster {
-    pub client: ClusterClient,
+    pub client: Nodes,
     pub masters: usize,
+}
+
+/// The nodes a cluster connection starts from. A cluster client is built from them for each
+/// connection, with that connection's response timeout, and opens every node's connection
+/// through the reply bound (`transport::BoundedNode`).
+#[derive(Clone, Debug)]
+pub struct Nodes(Vec<redis::ConnectionInfo>);
+
+/// One connection to the whole cluster, every node's connection bounded.
+pub type Bounded = ClusterConnection<crate::redis::transport::BoundedNode>;
+
+impl Nodes {
+    pub fn new<T: redis::IntoConnectionInfo>(
+        urls: impl IntoIterator<Item = T>,
+    ) -> redis::RedisResult<Nodes> {
+        let nodes = urls
+            .into_iter()
+            .map(|u| u.into_connection_info())
+            .collect::<redis::RedisResult<Vec<_>>>()?;
+        // The same check the cluster client makes, at once rather than at the first connection.
+        ClusterClientBuilder::new(nodes.clone()).build()?;
+        Ok(Nodes(nodes))
+    }
 }
 
 /// The nodes a `--redis-url` names: one URL, or several comma-separated
@@ -47,7 +71,7 @@ pub async fn detect(
     if !cluster_enabled(&info) {
         return Ok(None);
     }
-    let client = ClusterClient::new(urls.iter().map(String::as_str)).map_err(|e| {
+    let client = Nodes::new(urls.iter().map(String::as_str)).map_err(|e| {
         error::connection(format!(
             "{display} is a Redis Cluster node, but its URLs do not make a cluster client: {} (give every node the same user and password)",
             e.to_string().replace('\n', " ")
@@ -71,26 +95,25 @@ pub async fn detect(
 }
 
 /// A connection to the whole cluster; `response: None` waits as long as a blocking command may.
-pub async fn open(
-    client: &ClusterClient,
-    display: &str,
-    response: Option<Duration>,
-) -> Result<Conn> {
-    let config = ClusterConfig::new()
-        .set_connection_timeout(connect::CONNECT_TIMEOUT)
-        .set_response_timeout(response.unwrap_or(NO_TIMEOUT));
+pub async fn open(nodes: &Nodes, display: &str, response: Option<Duration>) -> Result<Conn> {
+    let fail = |e: redis::RedisError| error::connection(describe(&e, display));
+    let client = ClusterClientBuilder::new(nodes.0.clone())
+        .connection_timeout(connect::CONNECT_TIMEOUT)
+        .response_timeout(response.unwrap_or(NO_TIMEOUT))
+        .build()
+        .map_err(fail)?;
     client
-        .get_async_connection_with_config(config)
+        .get_async_generic_connection::<crate::redis::transport::BoundedNode>()
         .await
         .map(Conn::from)
-        .map_err(|e| error::connection(describe(&e, display)))
+        .map_err(fail)
 }
 
 /// Everything needed to open a connection of the server's kind, on any runtime or thread.
 #[derive(Clone)]
 pub struct Opener {
     pub client: Client,
-    pub cluster: Option<ClusterClient>,
+    pub cluster: Option<Nodes>,
     pub display: String,
 }
 

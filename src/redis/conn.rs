@@ -6,7 +6,6 @@
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 
 use crate::redis::cluster::{self, error_reply};
-use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{
     MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr,
 };
@@ -28,7 +27,7 @@ pub enum Conn {
 /// different slots, as it would refuse it anywhere).
 #[derive(Clone)]
 pub struct Clustered {
-    conn: ClusterConnection,
+    conn: crate::redis::cluster::Bounded,
     queued: Option<Vec<Cmd>>,
     /// A queued command Redis would have refused at once (unknown, wrong arity): EXEC then
     /// discards the whole transaction, as a single server does.
@@ -41,8 +40,8 @@ impl From<MultiplexedConnection> for Conn {
     }
 }
 
-impl From<ClusterConnection> for Conn {
-    fn from(conn: ClusterConnection) -> Self {
+impl From<crate::redis::cluster::Bounded> for Conn {
+    fn from(conn: crate::redis::cluster::Bounded) -> Self {
         Conn::Cluster(Box::new(Clustered {
             conn,
             queued: None,

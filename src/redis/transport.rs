@@ -247,3 +247,59 @@ impl RawConn {
         redis::parse_redis_value(&reply)
     }
 }
+
+/// A cluster node's connection, opened through the bound like every single-server one: the
+/// cluster client asks for one per node (`Connect`) and sends through it (`ConnectionLike`).
+#[derive(Clone)]
+pub struct BoundedNode(MultiplexedConnection);
+
+/// A request that failed because the bound closed the connection must not be retried: the
+/// cluster client would reconnect and ask again, and the server would answer the same. As
+/// `PermissionDenied`, the client gives up at once and the refusal reaches the user.
+fn final_if_refused<T>(r: RedisResult<T>) -> RedisResult<T> {
+    r.map_err(|e| match super::bounded::refused() {
+        Some(why) => RedisError::from(io::Error::new(io::ErrorKind::PermissionDenied, why)),
+        None => e,
+    })
+}
+
+impl redis::aio::ConnectionLike for BoundedNode {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        Box::pin(async move { final_if_refused(self.0.req_packed_command(cmd).await) })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        Box::pin(async move {
+            final_if_refused(self.0.req_packed_commands(pipeline, offset, count).await)
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.0.get_db()
+    }
+}
+
+impl redis::cluster_async::Connect for BoundedNode {
+    fn connect_with_config<'a, T>(
+        info: T,
+        config: AsyncConnectionConfig,
+    ) -> redis::RedisFuture<'a, Self>
+    where
+        T: redis::IntoConnectionInfo + Send + 'a,
+    {
+        Box::pin(async move {
+            let client = Client::open(info.into_connection_info()?)?;
+            open(&client, config, super::connect::CONNECT_TIMEOUT)
+                .await
+                .map(BoundedNode)
+        })
+    }
+}

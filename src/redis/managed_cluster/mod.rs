@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use redis::aio::MultiplexedConnection;
-use redis::cluster::ClusterClient;
 use redis::{AsyncConnectionConfig, Client, Cmd, RedisResult, Value};
 
 use crate::redis::cluster::Opener;
@@ -398,7 +397,7 @@ pub async fn server(c: &ManagedCluster, namespace: &str) -> Result<Server> {
         client: Client::open(node_url(Some(&user), &c.password, first))
             .context("could not build the learner's address")?,
         cluster: Some(
-            ClusterClient::new(c.urls(Some(&user)))
+            crate::redis::cluster::Nodes::new(c.urls(Some(&user)))
                 .context("could not build the learner's cluster client")?,
         ),
         display,
