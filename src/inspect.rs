@@ -28,6 +28,11 @@ pub struct KeyInfo {
     /// Bytes, from MEMORY USAGE.
     pub memory: Option<i64>,
     pub preview: String,
+    /// On a cluster: the key's hash slot and the master that serves it (`host:port`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl KeyInfo {
@@ -70,6 +75,21 @@ pub async fn snapshot(conn: &mut Conn, pattern: &str, limit: usize) -> Result<Sn
         keys: infos,
         truncated,
     })
+}
+
+/// On a cluster: each key's slot, and the master serving it as the slot map says now.
+async fn place(conn: &mut Conn, infos: &mut [KeyInfo]) -> Result<()> {
+    let slots: Value = redis::cmd("CLUSTER").arg("SLOTS").query_async(conn).await?;
+    let owners = crate::redis::cluster::slot_owners(slots);
+    for info in infos {
+        let slot = crate::redis::cluster::key_slot(info.key.as_bytes());
+        info.slot = Some(slot);
+        info.node = owners
+            .iter()
+            .find(|(lo, hi, _)| (*lo..=*hi).contains(&slot))
+            .map(|(_, _, (host, port))| format!("{host}:{port}"));
+    }
+    Ok(())
 }
 
 async fn raw_pipeline(conn: &mut Conn, pipe: &redis::Pipeline, n: usize) -> Result<Vec<Value>> {
@@ -175,7 +195,12 @@ pub async fn describe(conn: &mut Conn, keys: &[Vec<u8>]) -> Result<Vec<KeyInfo>>
             encoding: first.get(i * 4 + 2).and_then(text),
             memory: first.get(i * 4 + 3).and_then(int),
             preview: String::new(),
+            slot: None,
+            node: None,
         });
+    }
+    if conn.is_cluster() {
+        place(conn, &mut infos).await?;
     }
     let total: usize = counts.iter().sum();
     let replies = raw_pipeline(conn, &second, total).await?;

@@ -33,6 +33,16 @@ fn a_cluster_is_detected_and_inspect_and_reset_reach_every_master() {
     );
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("inspect JSON");
     assert_eq!(json["keys"].as_array().map(Vec::len), Some(30), "{json}");
+    // Each key says its slot and the master that serves it.
+    for k in json["keys"].as_array().into_iter().flatten() {
+        let key = k["key"].as_str().expect("key");
+        assert_eq!(
+            k["node"].as_str(),
+            Some(cluster.node_of(key).addr().as_str()),
+            "{k}"
+        );
+        assert!(k["slot"].as_u64().is_some_and(|s| s < 16384), "{k}");
+    }
 
     // A list of nodes works too, and reset empties the namespace on every master.
     let urls: Vec<String> = cluster.nodes().iter().map(|n| n.url()).collect();

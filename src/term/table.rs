@@ -44,7 +44,16 @@ pub fn keys_at(infos: &[KeyInfo], marks: &[bool], width: usize) -> String {
     let show_encoding = width >= 80;
     // Below 80 columns the size goes too: the key and its value matter most.
     let show_size = width >= 80;
+    // On a cluster: each key's slot, and at full width the master serving it.
+    let on_cluster = infos.iter().any(|k| k.slot.is_some());
     let mut header = vec!["key", "type", "TTL"];
+    if on_cluster {
+        header.push(if show_memory {
+            "slot · master"
+        } else {
+            "slot"
+        });
+    }
     if show_size {
         header.push("size");
     }
@@ -91,6 +100,15 @@ pub fn keys_at(infos: &[KeyInfo], marks: &[bool], width: usize) -> String {
                 "-".into()
             },
         ];
+        if on_cluster {
+            row.push(match (k.slot, &k.node) {
+                (Some(slot), Some(node)) if show_memory => {
+                    format!("{slot} · {}", printable_str(node))
+                }
+                (Some(slot), _) => slot.to_string(),
+                _ => "-".into(),
+            });
+        }
         if show_size {
             row.push(k.size.map(|s| s.to_string()).unwrap_or_else(|| "-".into()));
         }
@@ -143,6 +161,8 @@ mod tests {
             memory: Some(136),
             preview: "{\"user:1\": 1, \"user:2\": 1, \"user:3\": 1, \"user:4\": 1, \"user:5\": 1}"
                 .into(),
+            slot: None,
+            node: None,
         }
     }
 
@@ -163,5 +183,23 @@ mod tests {
             wide.contains("memory") && wide.contains("encoding"),
             "{wide}"
         );
+    }
+
+    #[test]
+    fn on_a_cluster_each_key_shows_its_slot_and_master() {
+        let mut k = info("lab:{coupon:1}:stock");
+        k.slot = Some(12034);
+        k.node = Some("127.0.0.1:7002".into());
+        let wide = keys_at(std::slice::from_ref(&k), &[], 140);
+        assert!(wide.contains("slot · master"), "{wide}");
+        assert!(wide.contains("12034 · 127.0.0.1:7002"), "{wide}");
+        let narrow = keys_at(&[k], &[], 60);
+        assert!(
+            narrow.contains("12034") && !narrow.contains("7002"),
+            "{narrow}"
+        );
+        assert!(narrow.lines().all(|l| l.chars().count() <= 60), "{narrow}");
+        let single = keys_at(&[info("lab:x")], &[], 140);
+        assert!(!single.contains("slot"), "{single}");
     }
 }
