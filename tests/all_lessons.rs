@@ -208,9 +208,10 @@ fn the_cluster_lesson_is_skipped_cleanly_on_one_server() {
         "{said}"
     );
     assert!(!stdout(&out).contains("Step 1/"), "{}", stdout(&out));
-    let quiz = run(redis
-        .redislab(home.path())
-        .args(["quiz", "14", "--answers", "1,1,1,1,1,1,1"]));
+    let quiz =
+        run(redis
+            .redislab(home.path())
+            .args(["quiz", "14", "--answers", "1,1,1,1,1,1,1,1"]));
     assert_success(&quiz);
     assert!(
         common::stderr(&quiz).contains("needs a Redis Cluster"),

@@ -23,6 +23,7 @@ pub mod params;
 pub mod private;
 pub mod pubsub_live;
 pub mod sharded_pubsub;
+pub mod slot_migration;
 pub mod slow_subscriber;
 pub mod subscribed;
 pub mod ttl_jitter;
@@ -167,7 +168,7 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 10] {
+fn registry() -> [Entry; 11] {
     [
         entry::<bench_suite::Bench>(),
         entry::<complexity::Complexity>(),
@@ -175,6 +176,7 @@ fn registry() -> [Entry; 10] {
         entry::<failover_lock::FailoverLock>(),
         entry::<pubsub_live::PubSubLive>(),
         entry::<sharded_pubsub::ShardedPubSub>(),
+        entry::<slot_migration::SlotMigration>(),
         entry::<slow_subscriber::SlowSubscriber>(),
         entry::<subscribed::SubscribedRefuses>(),
         entry::<ttl_jitter::TtlJitter>(),
