@@ -74,13 +74,17 @@ impl Scenario for SlotMigration {
                 &["CLUSTER", "SETSLOT", &slot_text, "MIGRATING", &tgt_id],
             )
             .await?;
-            let mut found = Found::default();
-            found.existing = n.show(ctx, Side::Src, &["GET", &here], &owner).await?;
-            found.asked = n.show(ctx, Side::Src, &["GET", &missing], &owner).await?;
-            found.moved = n.show(ctx, Side::Tgt, &["GET", &missing], &target).await?;
+            let existing = n.show(ctx, Side::Src, &["GET", &here], &owner).await?;
+            let asked = n.show(ctx, Side::Src, &["GET", &missing], &owner).await?;
+            let moved = n.show(ctx, Side::Tgt, &["GET", &missing], &target).await?;
             n.show(ctx, Side::Tgt, &["ASKING"], &target).await?;
-            found.answered = n.show(ctx, Side::Tgt, &["GET", &missing], &target).await?;
-            anyhow::Ok(found)
+            let answered = n.show(ctx, Side::Tgt, &["GET", &missing], &target).await?;
+            anyhow::Ok(Found {
+                existing,
+                asked,
+                moved,
+                answered,
+            })
         }
         .await;
         // Whatever happened, the slot stays with its owner.
@@ -99,7 +103,7 @@ impl Scenario for SlotMigration {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Found {
     existing: Value,
     asked: Value,
