@@ -119,7 +119,7 @@ fn lessons_pass(home: &ManagedClusterHome, printed: &mut Printed) {
     for _ in 0..2 {
         let failover = run(home
             .managed("t1")
-            .args(["lesson", "14", "--auto", "--from-step", "7"]));
+            .args(["lesson", "14", "--auto", "--from-step", "8"]));
         assert_success(&failover);
         printed.keep(&failover);
         assert!(

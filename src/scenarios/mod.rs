@@ -22,6 +22,7 @@ pub mod failover_lock;
 pub mod params;
 pub mod private;
 pub mod pubsub_live;
+pub mod script_cache;
 pub mod sharded_pubsub;
 pub mod slot_migration;
 pub mod slow_subscriber;
@@ -168,13 +169,14 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 11] {
+fn registry() -> [Entry; 12] {
     [
         entry::<bench_suite::Bench>(),
         entry::<complexity::Complexity>(),
         entry::<eviction::Eviction>(),
         entry::<failover_lock::FailoverLock>(),
         entry::<pubsub_live::PubSubLive>(),
+        entry::<script_cache::ScriptCache>(),
         entry::<sharded_pubsub::ShardedPubSub>(),
         entry::<slot_migration::SlotMigration>(),
         entry::<slow_subscriber::SlowSubscriber>(),

@@ -1,0 +1,139 @@
+//! Scenario `script-cache`: on a Redis Cluster each master keeps its own script cache. A script
+//! loaded on one master is unknown to the others: EVALSHA there answers NOSCRIPT, until the
+//! client sends the script itself (EVAL), which is what a cluster client does when it meets
+//! NOSCRIPT.
+//!
+//! Each command goes through the gate, on a plain connection to one chosen master, so where it
+//! runs is certain (a cluster client would route a keyless SCRIPT LOAD to every master). The
+//! script touches no key; it stays in the cache like any loaded script. A comment with a fresh
+//! number makes it a new script on every run, so an earlier run's cache cannot answer for it.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use redis::Value;
+use serde::{Deserialize, Serialize};
+
+use super::params::Param;
+use super::{Scenario, ScenarioContext, ScenarioReport, admit, own_args};
+use crate::redis::cluster::{self, Node};
+use crate::redis::render::{error_text, printable_str};
+use crate::redis::transport::RawConn;
+use crate::runner::gate::Origin;
+
+const WAIT: Duration = Duration::from_secs(5);
+/// The script's body: a greeting, no keys.
+const BODY: &str = "return 'hello from ' .. ARGV[1]";
+
+pub struct ScriptCache;
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Params {}
+
+impl Scenario for ScriptCache {
+    const NAME: &'static str = "script-cache";
+    const SUMMARY: &'static str = "on a Redis Cluster each master has its own script cache: a script loaded on one is NOSCRIPT on another until sent whole";
+    const PARAMS: &'static [Param] = &[];
+    type Params = Params;
+
+    async fn run(ctx: &ScenarioContext<'_>, _: Params) -> Result<ScenarioReport> {
+        let mut conn = ctx.server.connection().await?;
+        let masters = conn.masters().await.context("listing the masters")?;
+        let [first, second, ..] = masters.as_slice() else {
+            bail!("script-cache needs a Redis Cluster with at least two masters");
+        };
+        let client = match &ctx.server.learner {
+            Some(learner) => learner.client.clone(),
+            None => ctx.server.client.clone(),
+        };
+        let script = format!("-- run {:016x}\n{BODY}", rand::random::<u64>());
+        let script = script.as_str();
+        let mut a = node_conn(&client, first).await?;
+        let mut b = node_conn(&client, second).await?;
+        let mut rows = Vec::new();
+        ctx.ticker.start(4, "loading a script on one master");
+        let mut step = async |conn: &mut RawConn, node: &Node, args: &[&str]| -> Result<Value> {
+            let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+            admit(ctx.gate, &args).await?;
+            conn.send(&args).await?;
+            let reply = conn.next(WAIT).await?;
+            // A SHA loaded here from the scenario's own text may be called with EVALSHA.
+            ctx.gate.sent(&own_args(&args), Origin::Lesson, &reply);
+            rows.push(vec![
+                shown_command(&args, script),
+                format!(":{}", node.1),
+                shown(&reply),
+            ]);
+            ctx.ticker.tick(1);
+            Ok(reply)
+        };
+        let sha = match step(&mut a, first, &["SCRIPT", "LOAD", script]).await? {
+            Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+            other => bail!("SCRIPT LOAD replied {other:?}"),
+        };
+        let here = step(&mut a, first, &["EVALSHA", &sha, "0", "A"]).await?;
+        let there = step(&mut b, second, &["EVALSHA", &sha, "0", "B"]).await?;
+        let whole = step(&mut b, second, &["EVAL", script, "0", "B"]).await?;
+        let is_text = |v: &Value| matches!(v, Value::BulkString(_));
+        let mut report = ScenarioReport {
+            header: vec!["command".into(), "master".into(), "reply".into()],
+            rows,
+            ..Default::default()
+        };
+        let flag = |b: bool| f64::from(u8::from(b));
+        let m = &mut report.metrics;
+        m.insert("evalsha_where_loaded".into(), flag(is_text(&here)));
+        m.insert(
+            "noscript_elsewhere".into(),
+            flag(matches!(&there, Value::ServerError(e) if e.code() == "NOSCRIPT")),
+        );
+        m.insert("eval_elsewhere".into(), flag(is_text(&whole)));
+        report.notes.push(format!(
+            "The script was loaded on :{} only; :{} learnt it from the EVAL that sent it whole.",
+            first.1, second.1
+        ));
+        Ok(report)
+    }
+}
+
+async fn node_conn(client: &redis::Client, node: &Node) -> Result<RawConn> {
+    let client = cluster::client_for(client, node)?;
+    RawConn::open(&client, WAIT)
+        .await
+        .with_context(|| format!("connecting to {}:{}", node.0, node.1))
+}
+
+/// A long script is named, not repeated.
+fn shown_command(args: &[Vec<u8>], script: &str) -> String {
+    args.iter()
+        .map(|a| {
+            let text = String::from_utf8_lossy(a);
+            if text == script {
+                "‹script›".to_string()
+            } else if text.len() == 40 && text.chars().all(|c| c.is_ascii_hexdigit()) {
+                format!("{}…", &text[..8])
+            } else {
+                printable_str(&text).into_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn shown(v: &Value) -> String {
+    match v {
+        Value::ServerError(e) => printable_str(&error_text(e.code(), e.details())).into_owned(),
+        Value::BulkString(b) => {
+            let text = String::from_utf8_lossy(b);
+            if text.len() == 40 {
+                format!("\"{}…\"", &text[..8])
+            } else {
+                format!("\"{}\"", printable_str(&text))
+            }
+        }
+        Value::Array(items) => items.iter().map(shown).collect::<Vec<_>>().join(", "),
+        Value::Int(i) => format!("(integer) {i}"),
+        other => printable_str(&format!("{other:?}")).into_owned(),
+    }
+}
