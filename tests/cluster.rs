@@ -117,6 +117,13 @@ fn the_sandbox_on_a_cluster_scans_every_master_and_refuses_cross_slot_transactio
         "{text}"
     );
     assert!(text.contains("1) (integer) 1\n2) (integer) 1"), "{text}");
+    // Redis's own error on stdout, and the fix in one line beside it.
+    assert!(
+        stderr(&out).contains("give them one hash tag")
+            && stderr(&out).contains("lab:{user:42}:cart"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(
         cluster.cli_raw(&["GET", "lab:a"]).trim(),
         "1",

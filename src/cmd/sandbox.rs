@@ -205,15 +205,25 @@ impl Session<'_> {
             "EXEC" | "DISCARD" => self.in_multi = false,
             _ => {}
         }
+        let mut hint = None;
         if let redis::Value::ServerError(e) = &reply {
             if e.code() == "EXECABORT" {
                 self.in_multi = false;
+            }
+            if e.code() == "CROSSSLOT" {
+                let p = self.settings.prefix();
+                hint = Some(format!(
+                    "(keys used together must share a hash slot: give them one hash tag, the part in braces that alone is hashed, as in {p}{{user:42}}:cart and {p}{{user:42}}:profile)"
+                ));
             }
         }
         term::out(&render_for(
             args,
             &crate::redis::render::hide_secrets(args, reply),
         ));
+        if let Some(h) = hint {
+            term::notice(&h);
+        }
         Ok(true)
     }
 
