@@ -14,30 +14,43 @@ use anyhow::{Context, Result, bail};
 use redis::Value;
 use serde::{Deserialize, Serialize};
 
-use super::params::Param;
+use super::params::{Param, int};
 use super::{Scenario, ScenarioContext, ScenarioReport, admit, own_args};
 use crate::redis::cluster::{self, Node};
 use crate::redis::render::{error_text, printable_str};
 use crate::redis::transport::RawConn;
 use crate::runner::gate::Origin;
 
-const WAIT: Duration = Duration::from_secs(5);
 /// The script's body: a greeting, no keys.
 const BODY: &str = "return 'hello from ' .. ARGV[1]";
 
 pub struct ScriptCache;
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Params {}
+pub struct Params {
+    pub wait_ms: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params { wait_ms: 5_000 }
+    }
+}
 
 impl Scenario for ScriptCache {
     const NAME: &'static str = "script-cache";
     const SUMMARY: &'static str = "on a Redis Cluster each master has its own script cache: a script loaded on one is NOSCRIPT on another until sent whole";
-    const PARAMS: &'static [Param] = &[];
+    const PARAMS: &'static [Param] = &[int(
+        "wait_ms",
+        100,
+        30_000,
+        "how long each node may take to answer, in milliseconds",
+    )];
     type Params = Params;
 
-    async fn run(ctx: &ScenarioContext<'_>, _: Params) -> Result<ScenarioReport> {
+    async fn run(ctx: &ScenarioContext<'_>, p: Params) -> Result<ScenarioReport> {
+        let wait = Duration::from_millis(p.wait_ms);
         let mut conn = ctx.server.connection().await?;
         let masters = conn.masters().await.context("listing the masters")?;
         let [first, second, ..] = masters.as_slice() else {
@@ -49,15 +62,15 @@ impl Scenario for ScriptCache {
         };
         let script = format!("-- run {:016x}\n{BODY}", rand::random::<u64>());
         let script = script.as_str();
-        let mut a = node_conn(&client, first).await?;
-        let mut b = node_conn(&client, second).await?;
+        let mut a = node_conn(&client, first, wait).await?;
+        let mut b = node_conn(&client, second, wait).await?;
         let mut rows = Vec::new();
         ctx.ticker.start(4, "loading a script on one master");
         let mut step = async |conn: &mut RawConn, node: &Node, args: &[&str]| -> Result<Value> {
             let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
             admit(ctx.gate, &args).await?;
             conn.send(&args).await?;
-            let reply = conn.next(WAIT).await?;
+            let reply = conn.next(wait).await?;
             // A SHA loaded here from the scenario's own text may be called with EVALSHA.
             ctx.gate.sent(&own_args(&args), Origin::Lesson, &reply);
             rows.push(vec![
@@ -97,9 +110,9 @@ impl Scenario for ScriptCache {
     }
 }
 
-async fn node_conn(client: &redis::Client, node: &Node) -> Result<RawConn> {
+async fn node_conn(client: &redis::Client, node: &Node, wait: Duration) -> Result<RawConn> {
     let client = cluster::client_for(client, node)?;
-    RawConn::open(&client, WAIT)
+    RawConn::open(&client, wait)
         .await
         .with_context(|| format!("connecting to {}:{}", node.0, node.1))
 }

@@ -13,27 +13,39 @@ use anyhow::{Context, Result, bail};
 use redis::Value;
 use serde::{Deserialize, Serialize};
 
-use super::params::Param;
+use super::params::{Param, int};
 use super::{Scenario, ScenarioContext, ScenarioReport, admit};
 use crate::redis::cluster::{self, Node};
 use crate::redis::render::{error_text, printable_str};
 use crate::redis::transport::RawConn;
 
-const WAIT: Duration = Duration::from_secs(5);
-
 pub struct SlotMigration;
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Params {}
+pub struct Params {
+    pub wait_ms: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params { wait_ms: 5_000 }
+    }
+}
 
 impl Scenario for SlotMigration {
     const NAME: &'static str = "slot-migration";
     const SUMMARY: &'static str = "while a slot migrates, its old master answers ASK for the keys it no longer has, and the new one serves them only after ASKING";
-    const PARAMS: &'static [Param] = &[];
+    const PARAMS: &'static [Param] = &[int(
+        "wait_ms",
+        100,
+        30_000,
+        "how long each node may take to answer, in milliseconds",
+    )];
     type Params = Params;
 
-    async fn run(ctx: &ScenarioContext<'_>, _: Params) -> Result<ScenarioReport> {
+    async fn run(ctx: &ScenarioContext<'_>, p: Params) -> Result<ScenarioReport> {
+        let wait = Duration::from_millis(p.wait_ms);
         let here = ctx.key("{moving}:here");
         let missing = ctx.key("{moving}:not-here");
         let slot = cluster::key_slot(here.as_bytes());
@@ -53,9 +65,10 @@ impl Scenario for SlotMigration {
             bail!("slot-migration needs a Redis Cluster with at least two masters");
         };
         let mut n = Nodes {
-            src: node_conn(ctx, &owner).await?,
-            tgt: node_conn(ctx, &target).await?,
+            src: node_conn(ctx, &owner, wait).await?,
+            tgt: node_conn(ctx, &target, wait).await?,
             rows: Vec::new(),
+            wait,
         };
         let src_id = id(n.src(ctx, &["CLUSTER", "MYID"]).await?)?;
         let tgt_id = id(n.tgt(ctx, &["CLUSTER", "MYID"]).await?)?;
@@ -123,6 +136,7 @@ struct Nodes {
     src: RawConn,
     tgt: RawConn,
     rows: Vec<Vec<String>>,
+    wait: Duration,
 }
 
 impl Nodes {
@@ -139,7 +153,7 @@ impl Nodes {
             Side::Tgt => &mut self.tgt,
         };
         conn.send(&args).await?;
-        Ok(conn.next(WAIT).await?)
+        Ok(conn.next(self.wait).await?)
     }
 
     async fn src(&mut self, ctx: &ScenarioContext<'_>, args: &[&str]) -> Result<Value> {
@@ -173,9 +187,9 @@ impl Nodes {
     }
 }
 
-async fn node_conn(ctx: &ScenarioContext<'_>, node: &Node) -> Result<RawConn> {
+async fn node_conn(ctx: &ScenarioContext<'_>, node: &Node, wait: Duration) -> Result<RawConn> {
     let client = cluster::client_for(&ctx.server.client, node)?;
-    RawConn::open(&client, WAIT)
+    RawConn::open(&client, wait)
         .await
         .with_context(|| format!("connecting to {}:{}", node.0, node.1))
 }
