@@ -290,3 +290,29 @@ async fn a_subscriber_that_stops_reading_is_disconnected_and_loses_its_buffer() 
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_sends_nothing_the_gate_refuses() {
+    // With a gate for another namespace, each scenario's first `lab:` command is refused before
+    // it is sent: the scenario ends with the gate's reason and writes nothing.
+    let redis = TestRedis::start();
+    for (name, params) in [
+        ("ttl-jitter", json!({"keys": 10})),
+        ("window-burst", json!({})),
+        ("complexity", json!({"sizes": [10, 100], "samples": 5})),
+        ("pubsub-live", json!({"messages": 1})),
+    ] {
+        let e = run_on(&redis, name, &params, "other")
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("outside the namespace"), "{name}: {e}");
+        assert!(
+            redis.all_keys().is_empty(),
+            "{name} left {:?}",
+            redis.all_keys()
+        );
+    }
+}

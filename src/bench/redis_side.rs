@@ -64,6 +64,8 @@ pub struct RedisBench {
     ranks: Vec<Cmd>,
     sessions: Vec<Cmd>,
     concurrent_key: String,
+    /// Every command the benchmark sends passes it first, as a lesson's would.
+    gate: crate::runner::gate::Gate,
 }
 
 /// `<namespace>:bench:`
@@ -136,7 +138,9 @@ impl RedisBench {
                 c
             })
             .collect();
-        Ok(RedisBench {
+        let gate = crate::runner::gate::Gate::new(conn.clone(), namespace, server.managed);
+        let bench = RedisBench {
+            gate,
             conn,
             display: server.display.clone(),
             concurrent_key: k("concurrent"),
@@ -149,7 +153,26 @@ impl RedisBench {
             top10,
             ranks,
             sessions,
-        })
+        };
+        // The timed loops repeat these commands: the gate sees each once, before any clock.
+        let templates = bench.gets.iter().chain(&bench.mgets).chain(&bench.sets);
+        let more = [&bench.incr, &bench.top10].into_iter();
+        bench
+            .gate
+            .admit_cmds(
+                templates
+                    .chain(more)
+                    .chain(&bench.ranks)
+                    .chain(&bench.sessions),
+            )
+            .await?;
+        Ok(bench)
+    }
+
+    /// The gate's check of a command the suite sends itself (its settings, its waits).
+    pub async fn admit(&self, args: &[&str]) -> Result<()> {
+        let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        self.gate.admit_own(&args).await
     }
 
     fn err(&self, e: RedisError) -> anyhow::Error {
@@ -194,6 +217,7 @@ impl RedisBench {
         }
         pipe.cmd("SET").arg(format!("{p}counter")).arg(0).ignore();
         pipe.cmd("SET").arg(&self.concurrent_key).arg(0).ignore();
+        self.gate.admit_cmds(pipe.cmd_iter()).await?;
         let r: Result<(), RedisError> = pipe.query_async(&mut self.conn).await;
         r.map_err(|e| self.err(e))
             .context("could not write the benchmark data to Redis")
@@ -268,10 +292,10 @@ impl RedisBench {
     }
 
     async fn get_counter(&mut self) -> Result<i64> {
-        let r: Result<Option<i64>, RedisError> = redis::cmd("GET")
-            .arg(&self.concurrent_key)
-            .query_async(&mut self.conn)
-            .await;
+        let mut get = redis::cmd("GET");
+        get.arg(&self.concurrent_key);
+        self.gate.admit_cmds([&get]).await?;
+        let r: Result<Option<i64>, RedisError> = get.query_async(&mut self.conn).await;
         Ok(r.map_err(|e| self.err(e))?.unwrap_or(0))
     }
 
@@ -294,6 +318,7 @@ impl RedisBench {
         let barrier = &tokio::sync::Barrier::new(clients);
         let mut incr = redis::cmd("INCR");
         incr.arg(&self.concurrent_key);
+        self.gate.admit_cmds([&incr]).await?;
         let (incr, share, display) = (&incr, &share, self.display.as_str());
         let failed = move |e| command_error(e, display);
         let runs = run_together(clients, |_| async move {
@@ -327,6 +352,8 @@ impl RedisBench {
 
     /// The persistence settings the server runs with, for the column header.
     pub async fn persistence(&mut self) -> Option<(String, String)> {
+        self.admit(&["CONFIG", "GET", "appendonly"]).await.ok()?;
+        self.admit(&["CONFIG", "GET", "appendfsync"]).await.ok()?;
         let a = config_get(&mut self.conn, "appendonly").await.ok()?;
         let f = config_get(&mut self.conn, "appendfsync").await.ok()?;
         Some((a, f))

@@ -382,6 +382,11 @@ impl Run<'_> {
             (ColumnId::RedisEverysec, "everysec"),
             (ColumnId::RedisAlways, "always"),
         ] {
+            redis
+                .admit(&["CONFIG", "SET", "appendfsync", fsync])
+                .await?;
+            redis.admit(&["CONFIG", "SET", "appendonly", "yes"]).await?;
+            redis.admit(&["INFO", "persistence"]).await?;
             let conn = redis.conn();
             redis_side::config_set(conn, &display, "appendfsync", fsync).await?;
             redis_side::config_set(conn, &display, "appendonly", "yes").await?;

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use redis::aio::MultiplexedConnection;
+
+use crate::runner::gate::{Gate, Gated};
 use redis::{Cmd, Value};
 use serde::{Deserialize, Serialize};
 
@@ -70,8 +72,8 @@ impl Scenario for FailoverLock {
 struct Pair {
     master: Node,
     replica: Node,
-    m: MultiplexedConnection,
-    r: MultiplexedConnection,
+    m: Node_,
+    r: Node_,
     password: String,
     wait: Duration,
     admin: redis::Client,
@@ -86,13 +88,16 @@ impl Pair {
             .password()
             .context("failover-lock needs redislab's managed cluster")?
             .to_string();
-        let mut conn = ctx.server.connection().await?;
+        let mut conn = Gated {
+            gate: ctx.gate.clone(),
+            conn: ctx.server.connection().await?,
+        };
         let slot = cluster::key_slot(lock.as_bytes());
         // The views of the nodes settle a moment after a failover (also one of an earlier run):
         // wait until the lock's master and a replica of it agree, and the replica is in sync.
         let deadline = Instant::now() + wait;
         let (master, replica) = loop {
-            if let Some(pair) = locate(&mut conn, admin, slot).await? {
+            if let Some(pair) = locate(ctx.gate, &mut conn, admin, slot).await? {
                 break pair;
             }
             if Instant::now() > deadline {
@@ -103,8 +108,8 @@ impl Pair {
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         Ok(Pair {
-            m: open(admin, &master).await?,
-            r: open(admin, &replica).await?,
+            m: open(ctx.gate, admin, &master).await?,
+            r: open(ctx.gate, admin, &replica).await?,
             master,
             replica,
             password,
@@ -118,7 +123,10 @@ impl Pair {
         ctx: &ScenarioContext<'_>,
         lock: &str,
     ) -> Result<BTreeMap<String, f64>> {
-        let mut learner = ctx.server.learner_connection().await?;
+        let mut learner = Gated {
+            gate: ctx.gate.clone(),
+            conn: ctx.server.learner_connection().await?,
+        };
         let _: Value = redis::cmd("DEL")
             .arg(lock)
             .query_async(&mut learner)
@@ -217,7 +225,7 @@ impl Pair {
             .query_async(&mut r.clone())
             .await?;
         for line in parse_nodes(&nodes) {
-            let conn = open(&self.admin, &("127.0.0.1".to_string(), line.port)).await?;
+            let conn = open(ctx.gate, &self.admin, &("127.0.0.1".to_string(), line.port)).await?;
             let what = format!("127.0.0.1:{} to see the old master as a replica", line.port);
             self.until(&what, conn, Cond::Follows(self.master.1, id.clone()))
                 .await?;
@@ -227,7 +235,7 @@ impl Pair {
     }
 
     /// Polls `cond` on `conn` until it holds; past the bound, fails naming `what`.
-    async fn until(&self, what: &str, mut conn: MultiplexedConnection, cond: Cond) -> Result<()> {
+    async fn until(&self, what: &str, mut conn: Node_, cond: Cond) -> Result<()> {
         let deadline = Instant::now() + self.wait;
         while !cond.holds(&mut conn).await {
             if Instant::now() > deadline {
@@ -252,7 +260,7 @@ enum Cond {
 }
 
 impl Cond {
-    async fn holds(&self, conn: &mut MultiplexedConnection) -> bool {
+    async fn holds(&self, conn: &mut Node_) -> bool {
         match self {
             Cond::LinkDown => info_has(conn, "master_link_status:down").await,
             Cond::LinkUp => info_has(conn, "master_link_status:up").await,
@@ -272,16 +280,24 @@ impl Cond {
     }
 }
 
-async fn open(admin: &redis::Client, node: &Node) -> Result<MultiplexedConnection> {
-    Ok(cluster::client_for(admin, node)?
-        .get_multiplexed_async_connection()
-        .await?)
+/// An admin connection to one node; every command passes the gate first.
+async fn open(gate: &Gate, admin: &redis::Client, node: &Node) -> Result<Node_> {
+    Ok(Gated {
+        gate: gate.clone(),
+        conn: cluster::client_for(admin, node)?
+            .get_multiplexed_async_connection()
+            .await?,
+    })
 }
+
+/// A node's connection, gated.
+type Node_ = Gated<MultiplexedConnection>;
 
 /// The master serving `slot` and a replica of it, once the master lists the replica as its own
 /// and the replica's link to it is up; `None` while they do not agree yet.
 async fn locate(
-    conn: &mut crate::redis::conn::Conn,
+    gate: &Gate,
+    conn: &mut Gated<crate::redis::conn::Conn>,
     admin: &redis::Client,
     slot: u16,
 ) -> Result<Option<(Node, Node)>> {
@@ -293,7 +309,7 @@ async fn locate(
     else {
         return Ok(None);
     };
-    let mut m = open(admin, &node(master.port)).await?;
+    let mut m = open(gate, admin, &node(master.port)).await?;
     let own: String = redis::cmd("CLUSTER")
         .arg("NODES")
         .query_async(&mut m)
@@ -308,7 +324,7 @@ async fn locate(
     else {
         return Ok(None);
     };
-    let mut r = open(admin, &node(replica.port)).await?;
+    let mut r = open(gate, admin, &node(replica.port)).await?;
     let in_sync = Cond::LinkUp.holds(&mut r).await
         && info_has(&mut r, &format!("master_port:{}", master.port)).await;
     Ok(in_sync.then(|| (node(master.port), node(replica.port))))
@@ -321,7 +337,7 @@ fn config_set(name: &str, value: &str) -> Cmd {
 }
 
 /// Whether `INFO replication` has this line.
-async fn info_has(conn: &mut MultiplexedConnection, line: &str) -> bool {
+async fn info_has(conn: &mut Node_, line: &str) -> bool {
     let info: String = redis::cmd("INFO")
         .arg("replication")
         .query_async(conn)
@@ -331,7 +347,7 @@ async fn info_has(conn: &mut MultiplexedConnection, line: &str) -> bool {
 }
 
 /// The port of the master serving `slot`, as this node sees it.
-async fn owner_of(conn: &mut MultiplexedConnection, slot: u16) -> Option<u16> {
+async fn owner_of(conn: &mut Node_, slot: u16) -> Option<u16> {
     let text: String = redis::cmd("CLUSTER")
         .arg("NODES")
         .query_async(conn)

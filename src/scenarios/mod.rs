@@ -70,27 +70,22 @@ pub async fn gated(
 /// a subscriber): the same gate as every lesson command; SUBSCRIBE is what such a connection is
 /// for, so its "subscribe" verdict admits it.
 pub async fn admit(gate: &Gate, args: &[Vec<u8>]) -> Result<()> {
-    let line = crate::redis::tokenize::display_args(args);
-    match gate.admit(&own_args(args), Origin::Lesson).await? {
-        crate::redis::guard::Verdict::Allow => Ok(()),
-        crate::redis::guard::Verdict::Subscribe
-            if args[0] == b"SUBSCRIBE" || args[0] == b"SSUBSCRIBE" =>
-        {
-            Ok(())
-        }
-        crate::redis::guard::Verdict::Subscribe => bail!("{line}: not sent on this connection"),
-        crate::redis::guard::Verdict::Refuse(why) => bail!("{line}: {why}"),
-    }
+    gate.admit_own(args).await
+}
+
+/// The gate's decision on commands built with the redis crate (a pipeline's `cmd_iter()`, or
+/// one command), each in turn, before any of them is sent. A timed loop admits the command it
+/// repeats once, before the clock starts.
+pub async fn admit_cmds<'c>(
+    gate: &Gate,
+    cmds: impl IntoIterator<Item = &'c redis::Cmd>,
+) -> Result<()> {
+    gate.admit_cmds(cmds).await
 }
 
 /// A scenario's own arguments: written by the scenario, none taken from a reply.
 pub fn own_args(args: &[Vec<u8>]) -> Vec<Arg> {
-    args.iter()
-        .map(|a| Arg {
-            bytes: a.clone(),
-            tainted: false,
-        })
-        .collect()
+    crate::runner::gate::own_args(args)
 }
 
 /// What a scenario found.

@@ -117,6 +117,11 @@ impl Listener {
         let pubsub = transport::pubsub(&ctx.server.client, CONNECT_TIMEOUT)
             .await
             .with_context(|| format!("opening the {}'s Pub/Sub connection", who.label()))?;
+        let verb: &[u8] = match who {
+            Who::Pattern => b"PSUBSCRIBE",
+            _ => b"SUBSCRIBE",
+        };
+        super::admit(ctx.gate, &[verb.to_vec(), target.as_bytes().to_vec()]).await?;
         let (mut sink, mut stream) = pubsub.split();
         let subscribed = match who {
             Who::Pattern => tokio::time::timeout(CONFIRM_TIMEOUT, sink.psubscribe(target)).await,
@@ -161,7 +166,9 @@ impl Listener {
 type Deliveries = BTreeMap<u64, Vec<Who>>;
 
 /// Publishes message `n` and waits until `expected` of our listeners received it.
+#[allow(clippy::too_many_arguments)]
 async fn publish_and_wait(
+    gate: &crate::runner::gate::Gate,
     conn: &mut Conn,
     channel: &str,
     n: u64,
@@ -170,9 +177,10 @@ async fn publish_and_wait(
     rx: &mut mpsc::UnboundedReceiver<(Who, u64)>,
     got: &mut Deliveries,
 ) -> Result<i64> {
-    let receivers: i64 = redis::cmd("PUBLISH")
-        .arg(channel)
-        .arg(payload(n))
+    let mut publish = redis::cmd("PUBLISH");
+    publish.arg(channel).arg(payload(n));
+    super::admit_cmds(gate, [&publish]).await?;
+    let receivers: i64 = publish
         .query_async(conn)
         .await
         .with_context(|| format!("publishing message {n}"))?;
@@ -262,6 +270,7 @@ impl<'c, 'p> Session<'c, 'p> {
     async fn publish(&mut self, n: u64, expected: usize) -> Result<()> {
         let per_delivery = Duration::from_millis(self.params.wait_ms);
         let r = publish_and_wait(
+            self.ctx.gate,
             &mut self.conn,
             &self.channel,
             n,

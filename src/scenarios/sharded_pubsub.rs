@@ -63,6 +63,9 @@ impl Scenario for ShardedPubSub {
             bail!("sharded-pubsub needs a Redis Cluster with at least two masters");
         }
         let (shard, everyone) = (ctx.key("{news}:live"), ctx.key("news:classic"));
+        ctx.gate
+            .admit_own(&[b"CLUSTER".to_vec(), b"SLOTS".to_vec()])
+            .await?;
         let slots: Value = redis::cmd("CLUSTER")
             .arg("SLOTS")
             .query_async(&mut conn)
@@ -107,6 +110,7 @@ impl Scenario for ShardedPubSub {
         let count = async |verb: &str, channel: &str| -> Result<i64> {
             let mut publish = redis::cmd(verb);
             publish.arg(channel).arg("hello");
+            ctx.gate.admit_cmds([&publish]).await?;
             let reply = conn.clone().on_node(Some(&owner), &publish).await?;
             redis::from_redis_value(reply).with_context(|| format!("{verb}'s reply"))
         };

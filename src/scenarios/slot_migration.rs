@@ -51,6 +51,9 @@ impl Scenario for SlotMigration {
         let slot = cluster::key_slot(here.as_bytes());
         let mut conn = ctx.server.connection().await?;
         let masters = conn.masters().await.context("listing the masters")?;
+        ctx.gate
+            .admit_own(&[b"CLUSTER".to_vec(), b"SLOTS".to_vec()])
+            .await?;
         let slots: Value = redis::cmd("CLUSTER")
             .arg("SLOTS")
             .query_async(&mut conn)

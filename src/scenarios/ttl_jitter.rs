@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, int};
-use super::{Scenario, ScenarioContext, ScenarioReport, max_in_any_window};
+use super::{Scenario, ScenarioContext, ScenarioReport, admit_cmds, max_in_any_window};
 
 /// Commands per pipeline (one round trip).
 const BATCH: usize = 1000;
@@ -71,9 +71,9 @@ impl Scenario for TtlJitter {
             .start(4 * p.keys, "writing keys with and without jitter");
         let result = measure(ctx, &mut conn, &p, &plain, &jittered).await;
         // Clean up whatever happened.
-        let cleanup = delete(&mut conn, &plain)
+        let cleanup = delete(ctx, &mut conn, &plain)
             .await
-            .and(delete(&mut conn, &jittered).await);
+            .and(delete(ctx, &mut conn, &jittered).await);
         let (without, with) = result?;
         cleanup?;
         Ok(report(&p, &without, &with))
@@ -98,8 +98,8 @@ async fn measure(
     plain: &[String],
     jittered: &[String],
 ) -> Result<(Vec<u64>, Vec<u64>)> {
-    delete(conn, plain).await?;
-    delete(conn, jittered).await?;
+    delete(ctx, conn, plain).await?;
+    delete(ctx, conn, jittered).await?;
     write(ctx, conn, plain, |_| p.ttl_s).await?;
     write(ctx, conn, jittered, |i| p.ttl_s + jitter_of(i, p.jitter_s)).await?;
     ctx.ticker.message("reading every key's PTTL");
@@ -126,6 +126,7 @@ async fn write(
                 .arg(ttl)
                 .ignore();
         }
+        admit_cmds(ctx.gate, pipe.cmd_iter()).await?;
         pipe.query_async::<()>(conn)
             .await
             .context("writing the ttl-jitter keys")?;
@@ -148,6 +149,7 @@ async fn expiries(
         for key in chunk {
             pipe.cmd("PTTL").arg(key);
         }
+        admit_cmds(ctx.gate, pipe.cmd_iter()).await?;
         let read_at = started.elapsed().as_millis() as u64;
         let pttls: Vec<i64> = pipe
             .query_async(conn)
@@ -167,11 +169,12 @@ async fn expiries(
     Ok(out)
 }
 
-async fn delete(conn: &mut Conn, keys: &[String]) -> Result<()> {
+async fn delete(ctx: &ScenarioContext<'_>, conn: &mut Conn, keys: &[String]) -> Result<()> {
     for chunk in keys.chunks(BATCH) {
-        redis::cmd("DEL")
-            .arg(chunk)
-            .query_async::<i64>(conn)
+        let mut del = redis::cmd("DEL");
+        del.arg(chunk);
+        admit_cmds(ctx.gate, [&del]).await?;
+        del.query_async::<i64>(conn)
             .await
             .context("deleting the ttl-jitter keys")?;
     }

@@ -23,7 +23,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, bounded, int};
-use super::{Scenario, ScenarioContext, ScenarioReport, max_in_any_window};
+use super::{Scenario, ScenarioContext, ScenarioReport, admit_cmds, max_in_any_window};
 
 const USER: &str = "42";
 /// A fixed, window-aligned "now" (November 2023), so keys and replies are the same every run.
@@ -202,8 +202,6 @@ struct Limiters {
     fixed_prefix: String,
     sliding: String,
     bucket: String,
-    sliding_script: redis::Script,
-    bucket_script: redis::Script,
 }
 
 impl Limiters {
@@ -214,6 +212,7 @@ impl Limiters {
     /// Sends one request at `now` (ms since the epoch) to `limiter`: allowed or not.
     async fn allow(
         &self,
+        gate: &crate::runner::gate::Gate,
         conn: &mut Conn,
         limiter: Limiter,
         p: &Params,
@@ -222,16 +221,21 @@ impl Limiters {
     ) -> Result<bool> {
         let window_ms = p.window_s * 1000;
         let (ok, _): (i64, i64) = match limiter {
-            Limiter::Fixed => return fixed(conn, &self.fixed(now / window_ms), p).await,
+            Limiter::Fixed => return fixed(gate, conn, &self.fixed(now / window_ms), p).await,
             Limiter::Sliding => {
-                let mut call = self.sliding_script.key(&self.sliding);
+                let mut call = redis::cmd("EVAL");
+                call.arg(SLIDING_SCRIPT).arg(1).arg(&self.sliding);
                 call.arg(now).arg(window_ms).arg(p.limit);
-                call.arg(format!("{now}-{seq}")).invoke_async(conn).await?
+                call.arg(format!("{now}-{seq}"));
+                admit_cmds(gate, [&call]).await?;
+                call.query_async(conn).await?
             }
             Limiter::Bucket => {
-                let mut call = self.bucket_script.key(&self.bucket);
+                let mut call = redis::cmd("EVAL");
+                call.arg(BUCKET_SCRIPT).arg(1).arg(&self.bucket);
                 call.arg(now).arg(p.limit).arg(window_ms);
-                call.invoke_async(conn).await?
+                admit_cmds(gate, [&call]).await?;
+                call.query_async(conn).await?
             }
         };
         Ok(ok == 1)
@@ -254,27 +258,22 @@ async fn burst(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRepo
         fixed_prefix: ctx.key(&format!("ratelimit:fixed:{USER}")),
         sliding: ctx.key(&format!("ratelimit:sliding:{USER}")),
         bucket: ctx.key(&format!("ratelimit:bucket:{USER}")),
-        sliding_script: redis::Script::new(SLIDING_SCRIPT),
-        bucket_script: redis::Script::new(BUCKET_SCRIPT),
     };
     let mut indexes: Vec<u64> = times.iter().map(|t| (base + t) / window_ms).collect();
     indexes.dedup();
     let fixed_keys: Vec<String> = indexes.iter().map(|i| limiters.fixed(*i)).collect();
 
     let mut conn = ctx.server.connection().await?;
-    redis::cmd("DEL")
+    let mut reset = redis::cmd("DEL");
+    reset
         .arg(&limiters.sliding)
         .arg(&limiters.bucket)
-        .arg(&fixed_keys)
+        .arg(&fixed_keys);
+    admit_cmds(ctx.gate, [&reset]).await?;
+    reset
         .query_async::<i64>(&mut conn)
         .await
         .context("resetting the limiters")?;
-    for script in [&limiters.sliding_script, &limiters.bucket_script] {
-        script
-            .load_async(&mut conn)
-            .await
-            .context("loading the window-burst scripts")?;
-    }
 
     ctx.ticker.start(
         3 * times.len() as u64,
@@ -289,7 +288,7 @@ async fn burst(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRepo
             let mut conn = ctx.server.connection().await?;
             let mut allowed = Vec::with_capacity(times.len());
             for (seq, t) in times.iter().enumerate() {
-                let ok = limiters.allow(&mut conn, LIMITERS[i], params, base + t, seq);
+                let ok = limiters.allow(ctx.gate, &mut conn, LIMITERS[i], params, base + t, seq);
                 allowed.push(ok.await.context("sending a request to a limiter")?);
                 ctx.ticker.tick(1);
             }
@@ -316,18 +315,23 @@ async fn burst(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRepo
 
 /// One fixed-window request: INCR the counter of the window `now` falls in, and give it a TTL
 /// the first time (NX), in one MULTI/EXEC.
-async fn fixed(conn: &mut Conn, key: &str, p: &Params) -> Result<bool> {
-    let (count,): (u64,) = redis::pipe()
-        .atomic()
+async fn fixed(
+    gate: &crate::runner::gate::Gate,
+    conn: &mut Conn,
+    key: &str,
+    p: &Params,
+) -> Result<bool> {
+    let mut pipe = redis::pipe();
+    pipe.atomic()
         .cmd("INCR")
         .arg(key)
         .cmd("EXPIRE")
         .arg(key)
         .arg(p.window_s)
         .arg("NX")
-        .ignore()
-        .query_async(conn)
-        .await?;
+        .ignore();
+    admit_cmds(gate, pipe.cmd_iter()).await?;
+    let (count,): (u64,) = pipe.query_async(conn).await?;
     Ok(count <= p.limit)
 }
 
