@@ -173,6 +173,33 @@ pub fn docs(table: &[Param], defaults: &Value) -> Vec<ParamDoc> {
     out
 }
 
+/// The parameters of a demonstration whose only knob is how long each reply may take.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WaitOnly {
+    pub wait_ms: u64,
+}
+
+impl Default for WaitOnly {
+    fn default() -> Self {
+        WaitOnly { wait_ms: 5_000 }
+    }
+}
+
+impl WaitOnly {
+    pub fn wait(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.wait_ms)
+    }
+}
+
+/// `WaitOnly`'s table row.
+pub const WAIT_ONLY: &[Param] = &[int(
+    "wait_ms",
+    100,
+    30_000,
+    "how long each reply may take, in milliseconds",
+)];
+
 #[cfg(test)]
 mod tests {
     use super::*;

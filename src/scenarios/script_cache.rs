@@ -12,9 +12,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use redis::Value;
-use serde::{Deserialize, Serialize};
 
-use super::params::{Param, int};
+use super::params::{Param, WAIT_ONLY, WaitOnly};
 use super::{Scenario, ScenarioContext, ScenarioReport, admit, own_args};
 use crate::redis::cluster::{self, Node};
 use crate::redis::render::{error_text, printable_str};
@@ -26,31 +25,14 @@ const BODY: &str = "return 'hello from ' .. ARGV[1]";
 
 pub struct ScriptCache;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Params {
-    pub wait_ms: u64,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params { wait_ms: 5_000 }
-    }
-}
-
 impl Scenario for ScriptCache {
     const NAME: &'static str = "script-cache";
     const SUMMARY: &'static str = "on a Redis Cluster each master has its own script cache: a script loaded on one is NOSCRIPT on another until sent whole";
-    const PARAMS: &'static [Param] = &[int(
-        "wait_ms",
-        100,
-        30_000,
-        "how long each node may take to answer, in milliseconds",
-    )];
-    type Params = Params;
+    const PARAMS: &'static [Param] = WAIT_ONLY;
+    type Params = WaitOnly;
 
-    async fn run(ctx: &ScenarioContext<'_>, p: Params) -> Result<ScenarioReport> {
-        let wait = Duration::from_millis(p.wait_ms);
+    async fn run(ctx: &ScenarioContext<'_>, p: WaitOnly) -> Result<ScenarioReport> {
+        let wait = p.wait();
         let mut conn = ctx.server.connection().await?;
         let masters = conn.masters().await.context("listing the masters")?;
         let [first, second, ..] = masters.as_slice() else {

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use redis::Value;
-use serde::{Deserialize, Serialize};
 
-use super::params::{Param, int};
+use super::params::{Param, WAIT_ONLY, WaitOnly};
 use super::{Scenario, ScenarioContext, ScenarioReport, admit};
 use crate::redis::cluster::{self, Node};
 use crate::redis::render::{error_text, printable_str};
@@ -21,31 +20,14 @@ use crate::redis::transport::RawConn;
 
 pub struct SlotMigration;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Params {
-    pub wait_ms: u64,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params { wait_ms: 5_000 }
-    }
-}
-
 impl Scenario for SlotMigration {
     const NAME: &'static str = "slot-migration";
     const SUMMARY: &'static str = "while a slot migrates, its old master answers ASK for the keys it no longer has, and the new one serves them only after ASKING";
-    const PARAMS: &'static [Param] = &[int(
-        "wait_ms",
-        100,
-        30_000,
-        "how long each node may take to answer, in milliseconds",
-    )];
-    type Params = Params;
+    const PARAMS: &'static [Param] = WAIT_ONLY;
+    type Params = WaitOnly;
 
-    async fn run(ctx: &ScenarioContext<'_>, p: Params) -> Result<ScenarioReport> {
-        let wait = Duration::from_millis(p.wait_ms);
+    async fn run(ctx: &ScenarioContext<'_>, p: WaitOnly) -> Result<ScenarioReport> {
+        let wait = p.wait();
         let here = ctx.key("{moving}:here");
         let missing = ctx.key("{moving}:not-here");
         let slot = cluster::key_slot(here.as_bytes());

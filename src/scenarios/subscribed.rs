@@ -13,39 +13,21 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use redis::{ConnectionAddr, Value};
-use serde::{Deserialize, Serialize};
 
-use super::params::{Param, int};
+use super::params::{Param, WAIT_ONLY, WaitOnly};
 use super::{Scenario, ScenarioContext, ScenarioReport, admit};
 use crate::redis::render::{printable, render};
 use crate::redis::transport::RawConn;
 
 pub struct SubscribedRefuses;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Params {
-    pub wait_ms: u64,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params { wait_ms: 5_000 }
-    }
-}
-
 impl Scenario for SubscribedRefuses {
     const NAME: &'static str = "subscribed-refuses";
     const SUMMARY: &'static str = "a subscribed connection refuses GET until it unsubscribes: Pub/Sub needs its own connection";
-    const PARAMS: &'static [Param] = &[int(
-        "wait_ms",
-        100,
-        30_000,
-        "how long to wait for each reply, in milliseconds",
-    )];
-    type Params = Params;
+    const PARAMS: &'static [Param] = WAIT_ONLY;
+    type Params = WaitOnly;
 
-    async fn run(ctx: &ScenarioContext<'_>, p: Params) -> Result<ScenarioReport> {
+    async fn run(ctx: &ScenarioContext<'_>, p: WaitOnly) -> Result<ScenarioReport> {
         let key = ctx.key("subscribed:greeting");
         let channel = ctx.key("subscribed:news");
         let script: Vec<Vec<Vec<u8>>> = vec![
@@ -66,7 +48,7 @@ impl Scenario for SubscribedRefuses {
             .as_ref()
             .map(|l| l.client.clone())
             .unwrap_or_else(|| ctx.server.client.clone());
-        let wait = Duration::from_millis(p.wait_ms);
+        let wait = p.wait();
         let sent = script.clone();
         let replies = converse(&client, &sent, wait).await?;
         let lines: Vec<String> = script
