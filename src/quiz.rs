@@ -85,6 +85,7 @@ mod tests {
             explanation: "because".into(),
             predict: None,
             setup: vec![],
+            step: None,
         }
     }
 

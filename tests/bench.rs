@@ -387,3 +387,100 @@ fn a_bench_killed_with_aof_on_is_repaired_by_the_next_command() {
     assert_eq!(managed_config(&home, "appendfsync"), original_fsync);
     assert!(!home.path().join(AOF_RECORD).exists(), "record left behind");
 }
+
+/// The p50 of one GET's round trip, in µs, from `redis-benchmark -c 1 -t get --csv`.
+fn redis_benchmark_get_p50_us(server: &TestRedis) -> f64 {
+    let out = Command::new("redis-benchmark")
+        .args(["-p", &server.port().to_string(), "-t", "get", "-c", "1"])
+        .args(["-n", "20000", "--csv"])
+        .output()
+        .expect("redis-benchmark is installed with redis-server");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("\"GET\""))
+        .unwrap_or_else(|| panic!("no GET row in redis-benchmark's output: {text}"));
+    let cols: Vec<f64> = row
+        .split(',')
+        .skip(1)
+        .map(|c| c.trim_matches('"').parse().expect("a number"))
+        .collect();
+    // rps, avg, min, p50, ... in milliseconds.
+    cols[3] * 1000.0
+}
+
+/// Four measures of one GET from one client, against one server in one test, must tell the
+/// same story: `single-read`, `batch-read/100-calls` (per GET), `bench --throughput --clients
+/// 1` and redis-benchmark. This is not a speed goal: it catches a row whose figure means
+/// something other than its label (a row once reported a seventh of the other three). The
+/// factor is wide because the machine may be busy with other tests.
+#[test]
+fn every_measure_of_one_get_agrees_with_redis_benchmark() {
+    const FACTOR: f64 = 4.0;
+    let server = TestRedis::start();
+    let home = tempfile::tempdir().expect("home");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rows = json(
+        &bench(
+            &server,
+            home.path(),
+            tmp.path(),
+            &[
+                "--only",
+                "single-read,batch-read",
+                "--sqlite",
+                "memory",
+                "--json",
+            ],
+        )
+        .output()
+        .expect("run"),
+    );
+    let p50 = |id: &str| -> f64 {
+        let row = rows["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no row {id}"));
+        let cell = row["cells"]
+            .as_array()
+            .expect("cells")
+            .iter()
+            .find(|c| c["column"] == "redis")
+            .expect("a redis cell");
+        cell["stats"]["p50_us"].as_f64().expect("p50")
+    };
+    let throughput = json(
+        &bench(
+            &server,
+            home.path(),
+            tmp.path(),
+            &[
+                "--throughput",
+                "--clients",
+                "1",
+                "--requests",
+                "20000",
+                "--json",
+            ],
+        )
+        .output()
+        .expect("run"),
+    );
+    let measures = [
+        ("single-read", p50("single-read")),
+        ("batch-read/100-calls", p50("batch-read/100-calls")),
+        (
+            "--throughput --clients 1",
+            throughput["round_trip"]["p50_us"].as_f64().expect("p50"),
+        ),
+        ("redis-benchmark -c 1", redis_benchmark_get_p50_us(&server)),
+    ];
+    let low = measures.iter().map(|m| m.1).fold(f64::MAX, f64::min);
+    let high = measures.iter().map(|m| m.1).fold(0.0, f64::max);
+    assert!(
+        low > 0.0 && high / low <= FACTOR,
+        "the p50s of one GET disagree by more than {FACTOR}x: {measures:?}"
+    );
+}

@@ -471,4 +471,9 @@ pub struct Question {
     /// Run quietly before `predict`'s commands.
     #[serde(default)]
     pub setup: Vec<String>,
+    /// The step (1-based) this question is about: where that step cannot run on this server
+    /// (its `requires` is not met), the question is not asked, so nobody is asked about what
+    /// they never saw.
+    #[serde(default)]
+    pub step: Option<usize>,
 }

@@ -150,6 +150,10 @@ async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>
             known.insert(s.to_string());
         }
     }
+    // Command names a step that can be skipped (its `requires`) runs, and those every learner
+    // sees: a quiz question may only ask about the first kind where it says which step it needs.
+    let mut only_where_run: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut always_run: HashSet<String> = l.setup.iter().map(|c| first_word(c.line())).collect();
     for (i, step) in l.steps.iter().enumerate() {
         let n = i + 1;
         let step_managed = managed || step.requires.as_ref().is_some_and(|r| r.managed);
@@ -160,6 +164,14 @@ async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>
             known.insert(k.clone());
         }
         let specs = step_commands(ctx, n, step);
+        for c in &specs {
+            let name = first_word(c.line());
+            if step.requires.is_some() {
+                only_where_run.entry(name).or_insert(n);
+            } else {
+                always_run.insert(name);
+            }
+        }
         // A race's workers have variables of their own (`${worker}`, what they save).
         let mut inside = known.clone();
         if let StepKind::Race(race) = &step.kind {
@@ -191,7 +203,58 @@ async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>
             }
         }
     }
+    only_where_run.retain(|name, _| !always_run.contains(name));
+    asks_only_what_ran(ctx, l, &only_where_run);
     check_quiz(ctx, l, &known, managed, conn).await
+}
+
+/// The command a lesson line starts with, upper-cased.
+fn first_word(line: &str) -> String {
+    line.split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase()
+}
+
+/// A question about a command that only a skippable step runs must name that step (`step:`),
+/// so a learner on a server that skipped it is not asked about what they never saw.
+fn asks_only_what_ran(
+    ctx: &mut Ctx<'_>,
+    l: &Lesson,
+    only_where_run: &std::collections::BTreeMap<String, usize>,
+) {
+    for (i, q) in l.quiz.iter().enumerate() {
+        let n = i + 1;
+        if let Some(s) = q.step {
+            if s == 0 || s > l.steps.len() {
+                ctx.err(
+                    &q.question,
+                    format!(
+                        "question {n}: step {s} does not exist (1–{})",
+                        l.steps.len()
+                    ),
+                );
+            }
+            continue;
+        }
+        let text = std::iter::once(&q.question).chain(&q.choices);
+        let words: HashSet<String> = text
+            .flat_map(|t| {
+                t.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                    .filter(|w| !w.is_empty() && *w == w.to_ascii_uppercase())
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if let Some((name, step)) = only_where_run.iter().find(|(c, _)| words.contains(*c)) {
+            ctx.err(
+                &q.question,
+                format!(
+                    "question {n} asks about {name}, which only step {step} runs, and that step is skipped where its `requires` is not met: add `step: {step}` so the question is asked only where it ran"
+                ),
+            );
+        }
+    }
 }
 
 /// A quiz whose right answers are mostly the longest choice can be passed by picking the
@@ -217,6 +280,34 @@ fn guessable_by_length(l: &Lesson) -> Option<String> {
             fixed.len()
         )
     })
+}
+
+/// A right answer this much longer than the longest wrong one is picked by its length alone.
+pub const STANDS_OUT: f64 = 1.5;
+
+/// Questions (1-based) whose right answer is at least `STANDS_OUT` times as long as every wrong
+/// choice, with that ratio.
+fn stands_out_by_length(l: &Lesson) -> Vec<(usize, f64)> {
+    let mut out = Vec::new();
+    for (i, q) in l.quiz.iter().enumerate() {
+        let Some(a) = q.answer else { continue };
+        let lens: Vec<usize> = q.choices.iter().map(|c| c.chars().count()).collect();
+        let Some(&right) = lens.get(a.wrapping_sub(1)) else {
+            continue;
+        };
+        let wrong = lens
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j + 1 != a)
+            .map(|(_, &n)| n)
+            .max()
+            .unwrap_or(0);
+        let ratio = right as f64 / wrong.max(1) as f64;
+        if q.choices.len() >= 2 && ratio >= STANDS_OUT {
+            out.push((i + 1, ratio));
+        }
+    }
+    out
 }
 
 /// Plain (unquoted) YAML values cut at ` #`: what follows is a comment and silently dropped.
@@ -254,6 +345,14 @@ async fn check_quiz(
 ) -> Result<()> {
     if let Some(m) = guessable_by_length(l) {
         ctx.err("^quiz:", m);
+    }
+    for (n, ratio) in stands_out_by_length(l) {
+        ctx.err(
+            &l.quiz[n - 1].question,
+            format!(
+                "question {n}: the right answer is {ratio:.1}× as long as any wrong one, so length gives it away; make the wrong choices as specific and as plausible as the right one"
+            ),
+        );
     }
     for (i, q) in l.quiz.iter().enumerate() {
         let n = i + 1;

@@ -17,13 +17,22 @@ pub async fn ask(
     answers: Option<&[usize]>,
     summary: &mut Summary,
 ) -> Result<Option<(u32, u32)>> {
-    let questions = &ctx.lesson.quiz;
-    let total = questions.len() as u32;
+    // A question about a step this server cannot run is left out: the learner never saw it.
+    let mut asked = Vec::new();
+    for (qi, q) in ctx.lesson.quiz.iter().enumerate() {
+        let requires = q
+            .step
+            .and_then(|n| ctx.lesson.steps.get(n.wrapping_sub(1)))
+            .and_then(|s| s.requires.as_ref());
+        if ctx.engine.unmet(requires).await?.is_none() {
+            asked.push((qi, q));
+        }
+    }
+    let questions = asked.len();
+    let total = questions as u32;
     let mut score = 0;
-    ctx.view.show(Event::QuizStart {
-        questions: questions.len(),
-    });
-    for (qi, q) in questions.iter().enumerate() {
+    ctx.view.show(Event::QuizStart { questions });
+    for (index, (qi, q)) in asked.into_iter().enumerate() {
         let predict: Vec<String> = q
             .predict
             .iter()
@@ -44,8 +53,8 @@ pub async fn ask(
             .collect::<Result<_>>()?;
         shown_commands.extend(predict.iter().cloned());
         ctx.view.show(Event::Question {
-            index: qi + 1,
-            questions: questions.len(),
+            index: index + 1,
+            questions,
             text: &text,
             predict: if q.predict.is_some() {
                 &shown_commands
