@@ -217,6 +217,17 @@ impl Session<'_> {
                 ));
             }
         }
+        if let (true, false, Some(slots)) = (
+            self.learner.is_cluster(),
+            self.in_multi,
+            crate::redis::cluster::split_by_client(args),
+        ) {
+            if hint.is_none() {
+                hint = Some(format!(
+                    "(not one reply: redislab's cluster client split this {name} into one command per master, over {slots} slots, and joined their replies; sent whole, a server answers CROSSSLOT, and so does redis-cli -c)"
+                ));
+            }
+        }
         term::out(&render_for(
             args,
             &crate::redis::render::hide_secrets(args, reply),

@@ -105,7 +105,7 @@ pub async fn open(nodes: &Nodes, display: &str, response: Option<Duration>) -> R
     client
         .get_async_generic_connection::<crate::redis::transport::BoundedNode>()
         .await
-        .map(Conn::from)
+        .map(|c| Conn::cluster(c, nodes.0.first().cloned()))
         .map_err(fail)
 }
 
@@ -290,36 +290,19 @@ pub fn combine_pubsub(sub: &str, replies: Vec<Value>) -> Value {
     }
 }
 
-/// `COMMAND INFO <name>` for a command about to be queued in MULTI.
-pub fn command_info(cmd: &Cmd) -> Cmd {
-    let mut info = redis::cmd("COMMAND");
-    info.arg("INFO").arg(word(cmd, 0).to_ascii_lowercase());
-    info
-}
-
-/// The error a single server answers at once for a command queued in MULTI that it cannot run
-/// (an unknown command, or the wrong number of arguments by COMMAND INFO's arity): a cluster
-/// transaction, queued client-side, must doom itself the same way.
-pub fn queue_time_error(cmd: &Cmd, info: &Value) -> Option<String> {
-    let name = word(cmd, 0).to_ascii_lowercase();
-    let arity = match info {
-        Value::Array(items) => match items.first() {
-            Some(Value::Array(entry)) => match entry.get(1) {
-                Some(Value::Int(a)) => Some(*a),
-                _ => None,
-            },
-            _ => None,
-        },
-        _ => None,
+/// How many slots a multi-key command's keys span, when the cluster client splits it into one
+/// command per master (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) and they span more than one. A
+/// server answers such a command with CROSSSLOT, and so does `redis-cli -c`; the screen must
+/// say that redislab's client split it.
+pub fn split_by_client(args: &[Vec<u8>]) -> Option<usize> {
+    let name = String::from_utf8_lossy(args.first()?).to_ascii_uppercase();
+    let keys: Vec<&Vec<u8>> = match name.as_str() {
+        "MGET" | "DEL" | "UNLINK" | "EXISTS" | "TOUCH" => args.iter().skip(1).collect(),
+        "MSET" => args.iter().skip(1).step_by(2).collect(),
+        _ => return None,
     };
-    let argc = cmd.args_iter().count() as i64;
-    match arity {
-        None => Some(format!("ERR unknown command '{name}'")),
-        Some(a) if (a > 0 && argc != a) || (a < 0 && argc < -a) => Some(format!(
-            "ERR wrong number of arguments for '{name}' command"
-        )),
-        Some(_) => None,
-    }
+    let slots: std::collections::HashSet<u16> = keys.iter().map(|k| key_slot(k)).collect();
+    (slots.len() > 1).then_some(slots.len())
 }
 
 /// A server error reply with this text, as Redis would send it.

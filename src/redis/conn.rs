@@ -21,17 +21,31 @@ pub enum Conn {
     Cluster(Box<Clustered>),
 }
 
-/// A cluster connection, and the transaction a learner is typing into it. A cluster has no one
-/// node to send a bare `MULTI` to, so MULTI … EXEC is queued here and sent as one atomic
-/// pipeline, routed by its first key (Redis refuses it with CROSSSLOT when the keys live in
-/// different slots, as it would refuse it anywhere).
+/// A cluster connection, and the transaction (or WATCH) a learner is typing into it.
 #[derive(Clone)]
 pub struct Clustered {
     conn: crate::redis::cluster::Bounded,
-    queued: Option<Vec<Cmd>>,
-    /// A queued command Redis would have refused at once (unknown, wrong arity): EXEC then
-    /// discards the whole transaction, as a single server does.
-    doomed: bool,
+    /// The seed's credentials and TLS settings, for a transaction's own node connection.
+    seed: Option<redis::ConnectionInfo>,
+    pinned: Option<Box<Pinned>>,
+}
+
+/// WATCH and MULTI … EXEC on a cluster. A cluster has no one node for a bare MULTI, and a
+/// shared node connection would carry other commands into the transaction, so a transaction
+/// gets a connection of its own to one master. It opens on the master of the WATCHed key, or
+/// on the first master and then moves (DISCARD there, MULTI again) to the master of the first
+/// key it queues, as a cluster client picks a transaction's node. Every reply shown is the
+/// server's own: a queued command whose key another master serves gets this master's MOVED,
+/// and EXEC then EXECABORT, as redis-cli shows against that node.
+#[derive(Clone)]
+struct Pinned {
+    node: cluster::Node,
+    conn: MultiplexedConnection,
+    in_multi: bool,
+    /// Commands queued before any key named the node (PING, TIME): queued again on a move.
+    keyless: Vec<Cmd>,
+    /// A key (or WATCH) chose the node: the transaction stays there.
+    homed: bool,
 }
 
 impl From<MultiplexedConnection> for Conn {
@@ -40,12 +54,17 @@ impl From<MultiplexedConnection> for Conn {
     }
 }
 
-impl From<crate::redis::cluster::Bounded> for Conn {
-    fn from(conn: crate::redis::cluster::Bounded) -> Self {
+impl Conn {
+    /// A cluster connection; `seed` (the first node's settings) lets a transaction open a
+    /// connection of its own on the master it runs on.
+    pub fn cluster(
+        conn: crate::redis::cluster::Bounded,
+        seed: Option<redis::ConnectionInfo>,
+    ) -> Conn {
         Conn::Cluster(Box::new(Clustered {
             conn,
-            queued: None,
-            doomed: false,
+            seed,
+            pinned: None,
         }))
     }
 }
@@ -57,10 +76,6 @@ fn as_reply(r: RedisResult<Value>) -> RedisResult<Value> {
         Err(e) if !e.is_io_error() && !e.is_timeout() && e.kind() != ErrorKind::Client => {
             match ServerError::try_from(e) {
                 Ok(se) => Ok(Value::ServerError(se)),
-                // The crate refuses a mixed-slot transaction itself, before any node sees it.
-                Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::CrossSlot) => {
-                    Ok(error_reply(CROSSSLOT))
-                }
                 Err(e) => Err(e),
             }
         }
@@ -76,46 +91,15 @@ pub(crate) fn word(cmd: &Cmd, i: usize) -> String {
     }
 }
 
-const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
-
 impl Clustered {
     async fn command(&mut self, cmd: &Cmd) -> RedisResult<Value> {
         let name = word(cmd, 0);
-        if self.queued.is_some() {
-            return Ok(match name.as_str() {
-                "EXEC" if self.doomed => {
-                    self.queued = None;
-                    self.doomed = false;
-                    error_reply("EXECABORT Transaction discarded because of previous errors.")
-                }
-                "EXEC" => return self.exec().await,
-                "DISCARD" => {
-                    self.queued = None;
-                    self.doomed = false;
-                    Value::Okay
-                }
-                "MULTI" => error_reply("ERR MULTI calls can not be nested"),
-                "WATCH" => error_reply("ERR WATCH inside MULTI is not allowed"),
-                _ => match self.refused_at_queue_time(cmd).await? {
-                    Some(error) => {
-                        self.doomed = true;
-                        error
-                    }
-                    None => {
-                        if let Some(queue) = &mut self.queued {
-                            queue.push(cmd.clone());
-                        }
-                        Value::SimpleString("QUEUED".into())
-                    }
-                },
-            });
+        if self.pinned.is_some() || matches!(name.as_str(), "MULTI" | "WATCH") {
+            return self.pinned_command(cmd, &name).await;
         }
         match name.as_str() {
-            "MULTI" => {
-                self.queued = Some(Vec::new());
-                Ok(Value::Okay)
-            }
             "EXEC" => Ok(error_reply("ERR EXEC without MULTI")),
+            "DISCARD" => Ok(error_reply("ERR DISCARD without MULTI")),
             "SCAN" => self.scan(cmd).await,
             "PUBSUB" => {
                 let sub = word(cmd, 1);
@@ -124,7 +108,6 @@ impl Clustered {
                     _ => as_reply(self.conn.req_packed_command(cmd).await),
                 }
             }
-            "DISCARD" => Ok(error_reply("ERR DISCARD without MULTI")),
             // One node's INFO: what a single server would answer (the crate asks every master
             // and returns a map keyed by address).
             "INFO" => as_reply(
@@ -135,8 +118,130 @@ impl Clustered {
                     )
                     .await,
             ),
-            _ => as_reply(self.conn.req_packed_command(cmd).await),
+            _ => {
+                let reply = self.conn.req_packed_command(cmd).await;
+                if !refused_before_sending(&reply) {
+                    return as_reply(reply);
+                }
+                // The crate refuses a multi-key command over several slots without sending it
+                // (MSETNX, SUNIONSTORE): send it to its first key's master, as redis-cli -c
+                // does, so the refusal shown is the server's own.
+                let Some(key) = cluster::first_key(std::iter::once(cmd)) else {
+                    return as_reply(reply);
+                };
+                let to = SingleNodeRoutingInfo::SpecificNode(Route::new(
+                    cluster::key_slot(&key),
+                    SlotAddr::Master,
+                ));
+                as_reply(
+                    self.conn
+                        .route_command(cmd.clone(), RoutingInfo::SingleNode(to))
+                        .await,
+                )
+            }
         }
+    }
+
+    /// A command of a WATCH or a transaction, on the transaction's own connection.
+    async fn pinned_command(&mut self, cmd: &Cmd, name: &str) -> RedisResult<Value> {
+        let key = cluster::first_key(std::iter::once(cmd));
+        if self.pinned.is_none() {
+            // MULTI opens on the first master until a key names one; WATCH on its key's.
+            let node = match &key {
+                Some(k) => self.owner(k).await?,
+                None => self.masters().await?.into_iter().next(),
+            };
+            let Some(node) = node else {
+                return Err(no_node());
+            };
+            let conn = self.open_on(&node).await?;
+            self.pinned = Some(Box::new(Pinned {
+                node,
+                conn,
+                in_multi: false,
+                keyless: Vec::new(),
+                homed: name == "WATCH",
+            }));
+        }
+        if let Some(k) = key.filter(|_| name != "WATCH") {
+            self.home(&k).await?;
+        }
+        let Some(p) = self.pinned.as_deref_mut() else {
+            return Err(no_node());
+        };
+        let reply = as_reply(p.conn.req_packed_command(cmd).await);
+        let ok = matches!(&reply, Ok(v) if !matches!(v, Value::ServerError(_)));
+        match name {
+            "MULTI" if ok => p.in_multi = true,
+            "EXEC" | "DISCARD" if p.in_multi => self.pinned = None,
+            "UNWATCH" if !p.in_multi => self.pinned = None,
+            _ if p.in_multi && !p.homed && ok => p.keyless.push(cmd.clone()),
+            _ => {}
+        }
+        if reply.is_err() {
+            self.pinned = None;
+        }
+        reply
+    }
+
+    /// The transaction's first key chose its master: move there if it opened elsewhere.
+    async fn home(&mut self, key: &[u8]) -> RedisResult<()> {
+        let Some(p) = self.pinned.as_deref() else {
+            return Ok(());
+        };
+        if p.homed || !p.in_multi {
+            return Ok(());
+        }
+        let (from, keyless) = (p.node.clone(), p.keyless.clone());
+        let Some(owner) = self.owner(key).await? else {
+            return Ok(());
+        };
+        if owner != from {
+            let mut conn = self.open_on(&owner).await?;
+            if let Some(p) = self.pinned.as_deref_mut() {
+                let _: RedisResult<Value> = p.conn.req_packed_command(&redis::cmd("DISCARD")).await;
+            }
+            let mut again = redis::pipe();
+            again.cmd("MULTI");
+            for c in &keyless {
+                again.add_command(c.clone());
+            }
+            conn.req_packed_commands(&again, 0, keyless.len() + 1)
+                .await?;
+            if let Some(p) = self.pinned.as_deref_mut() {
+                p.node = owner;
+                p.conn = conn;
+            }
+        }
+        if let Some(p) = self.pinned.as_deref_mut() {
+            p.homed = true;
+        }
+        Ok(())
+    }
+
+    /// The master serving `key`'s slot.
+    async fn owner(&mut self, key: &[u8]) -> RedisResult<Option<cluster::Node>> {
+        let slot = cluster::key_slot(key);
+        Ok(self
+            .slot_owners()
+            .await?
+            .into_iter()
+            .find(|(lo, hi, _)| (*lo..=*hi).contains(&slot))
+            .map(|(_, _, n)| n))
+    }
+
+    /// A connection of its own to one master, with the seed's credentials, bounded like every
+    /// other.
+    async fn open_on(&self, node: &cluster::Node) -> RedisResult<MultiplexedConnection> {
+        let Some(seed) = &self.seed else {
+            return Err(no_node());
+        };
+        let client = redis::Client::open(seed.clone())?;
+        let client = cluster::client_for(&client, node)
+            .map_err(|e| RedisError::from((ErrorKind::Client, "no node", format!("{e:#}"))))?;
+        let config = redis::AsyncConnectionConfig::new()
+            .set_response_timeout(Some(std::time::Duration::from_secs(10)));
+        crate::redis::transport::open(&client, config, crate::redis::connect::CONNECT_TIMEOUT).await
     }
 
     async fn masters(&mut self) -> RedisResult<Vec<(String, u16)>> {
@@ -232,56 +337,6 @@ impl Clustered {
         Ok(cluster::combine_pubsub(sub, replies))
     }
 
-    /// A single server's answer for a command queued in MULTI that it cannot run, if any.
-    async fn refused_at_queue_time(&mut self, cmd: &Cmd) -> RedisResult<Option<Value>> {
-        let info = as_reply(
-            self.conn
-                .req_packed_command(&cluster::command_info(cmd))
-                .await,
-        );
-        Ok(cluster::queue_time_error(cmd, &info?).map(|e| error_reply(&e)))
-    }
-
-    async fn exec(&mut self) -> RedisResult<Value> {
-        let queued = self.queued.take().unwrap_or_default();
-        if queued.is_empty() {
-            return Ok(Value::Array(Vec::new()));
-        }
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        let n = queued.len();
-        for c in queued {
-            pipe.add_command(c);
-        }
-        // Sent to the master of the first key's slot. The crate would also route PUBLISH by its
-        // channel and refuse the mix; the server itself treats PUBLISH as keyless, as redislab's
-        // lessons on a single server do.
-        let route = match cluster::first_key(pipe.cmd_iter()) {
-            Some(key) => SingleNodeRoutingInfo::SpecificNode(Route::new(
-                cluster::key_slot(&key),
-                SlotAddr::Master,
-            )),
-            None => SingleNodeRoutingInfo::RandomPrimary,
-        };
-        match self.conn.route_pipeline(pipe, n + 1, 1, route).await {
-            Ok(mut v) => Ok(v.pop().unwrap_or(Value::Nil)),
-            Err(e) if e.is_io_error() || e.is_timeout() => Err(e),
-            // A queued command named a key of another slot: its node answered MOVED (or
-            // CROSSSLOT) and the server discarded the transaction.
-            Err(e)
-                if ["Moved", "Ask", "CrossSlot", "CROSSSLOT"]
-                    .iter()
-                    .any(|w| e.to_string().contains(w)) =>
-            {
-                Ok(error_reply(CROSSSLOT))
-            }
-            Err(e) if e.to_string().contains("aborted") => Ok(error_reply(
-                "EXECABORT Transaction discarded because of previous errors.",
-            )),
-            Err(e) => as_reply(Err(e)),
-        }
-    }
-
     /// A pipeline: a transaction, or one whose keys share a slot, goes as it is, in one round
     /// trip to that slot's master. The crate refuses any other pipeline before sending it, so
     /// its commands are grouped by slot and the groups sent at once, each as a pipeline of its
@@ -314,8 +369,8 @@ impl Clustered {
         let sends = groups.into_iter().map(|(node, group)| {
             let mut one = Clustered {
                 conn: self.conn.clone(),
-                queued: None,
-                doomed: false,
+                seed: None,
+                pinned: None,
             };
             async move { one.group(node, group).await }
         });
@@ -380,6 +435,13 @@ impl Clustered {
         }
         Ok(out)
     }
+}
+
+fn no_node() -> RedisError {
+    RedisError::from((
+        ErrorKind::Client,
+        "the cluster named no master for this transaction",
+    ))
 }
 
 /// Commands with their places in a pipeline.

@@ -52,19 +52,12 @@ pub fn flow(text: &str, indent: &str, width: usize) -> String {
 /// `styled_label` is the label as it should be drawn (with colour); it must show as `label`.
 pub fn labeled(label: &str, styled_label: &str, text: &str, indent: &str, width: usize) -> String {
     let hang = " ".repeat(indent.len() + label.chars().count() + 1);
-    let first_indent = format!("{indent}{label} ");
-    let mut out = String::new();
-    let joined = text.trim_end();
-    for (pi, paragraph) in joined.split("\n\n").enumerate() {
-        let one_line: Vec<&str> = paragraph.lines().map(str::trim).collect();
-        let para = one_line.join(" ");
-        let first: &str = if pi == 0 { &first_indent } else { &hang };
-        if pi > 0 {
-            out.push('\n');
-        }
-        push_wrapped(&mut out, &para, first, &hang, width);
+    // Flowed as any text is, lists kept as lists, then the label takes the first line's lead.
+    let out = flow(text, &hang, width);
+    match out.strip_prefix(&hang) {
+        Some(rest) => format!("{indent}{styled_label} {rest}"),
+        None => out,
     }
-    out.replacen(&first_indent, &format!("{indent}{styled_label} "), 1)
 }
 
 /// Writes a collected list item with its hanging indent.
@@ -111,6 +104,20 @@ fn bullet_width(s: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_labeled_text_keeps_its_list_items_on_their_own_lines() {
+        let text = "What the rows show:\n- one GET costs a round trip\n- MGET of 100 costs one round trip, not a hundred, when the keys are many\n\nThen a paragraph.";
+        let out = labeled("→", "→", text, "  ", 40);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "  → What the rows show:", "{out}");
+        assert_eq!(lines[1], "    - one GET costs a round trip", "{out}");
+        assert!(lines[2].starts_with("    - MGET of 100"), "{out}");
+        // A wrapped item hangs under its text, not under the bullet.
+        assert!(lines[3].starts_with("      "), "{out}");
+        assert!(out.lines().all(|l| l.chars().count() <= 40), "{out}");
+        assert!(out.contains("\n\n    Then a paragraph."), "{out}");
+    }
 
     #[test]
     fn paragraphs_flow_and_never_break_a_word() {
