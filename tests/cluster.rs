@@ -350,3 +350,37 @@ fn a_reply_over_the_limit_from_a_cluster_node_is_refused() {
         stderr(&out)
     );
 }
+
+/// The commands redis-cli prints raw (one field per line, no quotes) print the same way on a
+/// cluster, each from one node as redis-cli -c asks one node, never as a map of every node's.
+#[test]
+fn reports_print_as_redis_cli_prints_them_on_a_cluster() {
+    let cluster = TestCluster::start();
+    let home = tempfile::tempdir().expect("temp home");
+    let port = cluster.nodes()[0].port();
+    for cmd in ["MEMORY DOCTOR"] {
+        let out = common::run_with_stdin(
+            cluster.redislab(home.path()).arg("sandbox"),
+            &format!("{cmd}\n"),
+        );
+        assert_success(&out);
+        let real = redis_cli_on(port, true, &format!("{cmd}\n"));
+        assert_eq!(stdout(&out).trim(), real.trim(), "{cmd}");
+    }
+    let out = common::run_with_stdin(
+        cluster.redislab(home.path()).arg("sandbox"),
+        "CLUSTER INFO\n",
+    );
+    let text = stdout(&out);
+    let real = redis_cli_on(port, true, "CLUSTER INFO\n");
+    let fields = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+            // Which messages a node counts depends on the node (MEET sent or received).
+            .filter(|k| !k.starts_with("cluster_stats_messages_meet"))
+            .collect()
+    };
+    assert!(text.starts_with("cluster_state:ok"), "{text}");
+    assert!(!text.contains('"') && !text.contains("=>"), "{text}");
+    assert_eq!(fields(&text), fields(&real), "{text}\n{real}");
+}

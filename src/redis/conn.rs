@@ -108,38 +108,48 @@ impl Clustered {
                     _ => as_reply(self.conn.req_packed_command(cmd).await),
                 }
             }
-            // One node's INFO: what a single server would answer (the crate asks every master
-            // and returns a map keyed by address).
-            "INFO" => as_reply(
-                self.conn
-                    .route_command(
-                        cmd.clone(),
-                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary),
-                    )
-                    .await,
-            ),
-            _ => {
-                let reply = self.conn.req_packed_command(cmd).await;
-                if !refused_before_sending(&reply) {
-                    return as_reply(reply);
-                }
-                // The crate refuses a multi-key command over several slots without sending it
-                // (MSETNX, SUNIONSTORE): send it to its first key's master, as redis-cli -c
-                // does, so the refusal shown is the server's own.
-                let Some(key) = cluster::first_key(std::iter::once(cmd)) else {
-                    return as_reply(reply);
-                };
-                let to = SingleNodeRoutingInfo::SpecificNode(Route::new(
-                    cluster::key_slot(&key),
-                    SlotAddr::Master,
-                ));
-                as_reply(
-                    self.conn
-                        .route_command(cmd.clone(), RoutingInfo::SingleNode(to))
-                        .await,
-                )
+            // One node's INFO (or report): what a single server, and redis-cli -c, answers;
+            // the crate would ask every master and return a map keyed by address, a reply no
+            // server sent.
+            "INFO" | "LATENCY" => self.on_one_node(cmd).await,
+            "MEMORY" if matches!(word(cmd, 1).as_str(), "DOCTOR" | "MALLOC-STATS" | "STATS") => {
+                self.on_one_node(cmd).await
             }
+            _ => self.routed(cmd).await,
         }
+    }
+
+    async fn on_one_node(&mut self, cmd: &Cmd) -> RedisResult<Value> {
+        as_reply(
+            self.conn
+                .route_command(
+                    cmd.clone(),
+                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary),
+                )
+                .await,
+        )
+    }
+
+    /// A command routed by its key. The crate refuses a multi-key command over several slots
+    /// without sending it (MSETNX, SUNIONSTORE): it goes to its first key's master instead, as
+    /// redis-cli -c sends it, so the refusal shown is the server's own.
+    async fn routed(&mut self, cmd: &Cmd) -> RedisResult<Value> {
+        let reply = self.conn.req_packed_command(cmd).await;
+        if !refused_before_sending(&reply) {
+            return as_reply(reply);
+        }
+        let Some(key) = cluster::first_key(std::iter::once(cmd)) else {
+            return as_reply(reply);
+        };
+        let to = SingleNodeRoutingInfo::SpecificNode(Route::new(
+            cluster::key_slot(&key),
+            SlotAddr::Master,
+        ));
+        as_reply(
+            self.conn
+                .route_command(cmd.clone(), RoutingInfo::SingleNode(to))
+                .await,
+        )
     }
 
     /// A command of a WATCH or a transaction, on the transaction's own connection.
