@@ -1122,3 +1122,23 @@ fn validate_live_fails_a_lesson_whose_line_the_gate_refuses() {
         both(&out)
     );
 }
+
+/// An author sees why `validate --live` failed a step: each failing check with what it expected
+/// and what it found, as `lesson` prints them.
+#[test]
+fn validate_live_says_what_a_failing_check_expected_and_found() {
+    let home = home();
+    let out = run(common::redislab_bare(home.path())
+        .args(["validate", "--live"])
+        .arg(fixtures("failing").join("98-failing.yaml")));
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("live: step 2 (A deliberately false check) has failing checks"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✗ value of validate-ns:fail:b: expected 3, found 2"),
+        "{text}"
+    );
+}

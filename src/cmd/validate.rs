@@ -10,7 +10,7 @@ use crate::lesson::loader::{self, LoadError, Loaded};
 use crate::lesson::validate::validate_texts;
 use crate::redis::throwaway::Throwaway;
 use crate::runner::Engine;
-use crate::runner::walk::{Options, Silent, Walker};
+use crate::runner::walk::{Options, Walker};
 use crate::settings::Settings;
 use crate::term;
 use crate::term::prompt::NoPrompts;
@@ -156,12 +156,13 @@ async fn prove(
 ) -> Result<Vec<LoadError>> {
     let mut engine = Engine::new(server, namespace).await?;
     let mut prompts = NoPrompts;
+    let mut failed = FailedChecks::default();
     let answers = Some(vec![1; l.lesson.quiz.len()]);
     let walker = Walker {
         engine: &mut engine,
         lesson: &l.lesson,
         prompter: &mut prompts,
-        view: &mut Silent,
+        view: &mut failed,
         store: None,
         options: Options {
             auto: true,
@@ -183,9 +184,11 @@ async fn prove(
     };
     let mut out = Vec::new();
     for (i, title) in &summary.failed_steps {
-        out.push(problem(format!(
-            "live: step {i} ({title}) has failing checks"
-        )));
+        let mut m = format!("live: step {i} ({title}) has failing checks");
+        for c in failed.by_step.get(i).into_iter().flatten() {
+            m.push_str(&format!("\n    ✗ {c}"));
+        }
+        out.push(problem(m));
     }
     for (i, failed_before, passed_after) in &summary.exercise_proofs {
         if !failed_before {
@@ -217,6 +220,43 @@ async fn prove(
     )
     .await;
     Ok(out)
+}
+
+/// Records each step's failing checks, expected and found, as `lesson` prints them, so an
+/// author sees why `--live` failed a step; everything else is dropped, as `Silent` drops it.
+#[derive(Default)]
+struct FailedChecks {
+    step: usize,
+    by_step: std::collections::BTreeMap<usize, Vec<String>>,
+}
+
+impl crate::runner::seam::View for FailedChecks {
+    fn show(&mut self, event: crate::runner::seam::Event<'_>) {
+        use crate::runner::seam::Event;
+        match event {
+            Event::StepHeader { index, .. } => self.step = index,
+            Event::Checks(checks) => {
+                let lines = checks.iter().filter(|c| !c.passed).map(|c| {
+                    let mut line = format!(
+                        "{}: expected {}, found {}",
+                        c.what,
+                        crate::redis::render::printable_str(&c.expected),
+                        crate::redis::render::printable_str(&c.actual)
+                    );
+                    if let Some(why) = &c.why {
+                        line.push_str(&format!(" ({why})"));
+                    }
+                    line
+                });
+                self.by_step.entry(self.step).or_default().extend(lines);
+            }
+            _ => {}
+        }
+    }
+
+    fn ticker(&mut self, _label: &str) -> Box<dyn crate::measure::Ticker> {
+        Box::new(crate::measure::Silent)
+    }
 }
 
 /// Every scenario with its summary and parameter table, as a lesson author needs them.
