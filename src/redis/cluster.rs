@@ -153,15 +153,28 @@ pub fn client_for(client: &Client, (host, port): &Node) -> Result<Client> {
 
 /// `CLUSTER SLOTS` as `(first slot, last slot, master)` ranges (replicas left out).
 pub fn slot_owners(reply: Value) -> Vec<(u16, u16, Node)> {
+    slot_shards(reply)
+        .into_iter()
+        .map(|(lo, hi, mut nodes)| (lo, hi, nodes.remove(0)))
+        .collect()
+}
+
+/// `CLUSTER SLOTS` as `(first slot, last slot, [master, replicas...])` ranges: each range's
+/// shard, its master first.
+pub fn slot_shards(reply: Value) -> Vec<(u16, u16, Vec<Node>)> {
     let Value::Array(ranges) = reply else {
         return Vec::new();
+    };
+    let node = |v: &Value| -> Option<Node> {
+        let Value::Array(parts) = v else { return None };
+        let host = redis::from_redis_value_ref::<String>(parts.first()?).ok()?;
+        let port = redis::from_redis_value_ref::<u16>(parts.get(1)?).ok()?;
+        Some((host, port))
     };
     let mut out = Vec::new();
     for r in ranges {
         let Value::Array(parts) = r else { continue };
-        let (Some(lo), Some(hi), Some(Value::Array(master))) =
-            (parts.first(), parts.get(1), parts.get(2))
-        else {
+        let (Some(lo), Some(hi)) = (parts.first(), parts.get(1)) else {
             continue;
         };
         let (Ok(lo), Ok(hi)) = (
@@ -170,14 +183,9 @@ pub fn slot_owners(reply: Value) -> Vec<(u16, u16, Node)> {
         ) else {
             continue;
         };
-        let (Some(host), Some(port)) = (master.first(), master.get(1)) else {
-            continue;
-        };
-        if let (Ok(host), Ok(port)) = (
-            redis::from_redis_value_ref::<String>(host),
-            redis::from_redis_value_ref::<u16>(port),
-        ) {
-            out.push((lo, hi, (host, port)));
+        let nodes: Vec<Node> = parts.iter().skip(2).map_while(node).collect();
+        if !nodes.is_empty() {
+            out.push((lo, hi, nodes));
         }
     }
     out

@@ -5,8 +5,10 @@
 //! Two subscribers join first, each on a plain connection to one chosen master: a sharded one
 //! (SSUBSCRIBE `<ns>:{news}:live`) on the master that owns that channel's slot, and a classic one
 //! (SUBSCRIBE `<ns>:news:classic`) on another master. Each is confirmed by its server before
-//! anything is published. A third connection tries SSUBSCRIBE on the other master, which
-//! answers MOVED. Then one SPUBLISH and one PUBLISH are sent to the owner, and each subscriber
+//! anything is published. Where the owner has a replica, a third sharded subscriber joins there:
+//! the whole shard takes sharded subscribers, and SPUBLISH on the master reaches the replica's
+//! subscriber though it counts only the master's own. Another connection tries SSUBSCRIBE on the
+//! other master, which answers MOVED. Then one SPUBLISH and one PUBLISH are sent to the owner, and each subscriber
 //! waits for its message (up to `wait_ms`, never a bare sleep). Channels are not keys: nothing
 //! is left behind.
 
@@ -72,11 +74,14 @@ impl Scenario for ShardedPubSub {
             .await
             .context("reading the cluster's slot map")?;
         let slot = cluster::key_slot(shard.as_bytes());
-        let owner = cluster::slot_owners(slots)
+        let mut shard_nodes = cluster::slot_shards(slots)
             .into_iter()
             .find(|(lo, hi, _)| (*lo..=*hi).contains(&slot))
-            .map(|(_, _, node)| node)
+            .map(|(_, _, nodes)| nodes)
             .context("no master serves the channel's slot")?;
+        let owner = shard_nodes.remove(0);
+        // The shard's replicas take sharded subscribers too, and get what its master publishes.
+        let replica = shard_nodes.into_iter().next();
         let other = masters
             .iter()
             .find(|m| **m != owner)
@@ -103,6 +108,19 @@ impl Scenario for ShardedPubSub {
             wait,
         )
         .await?;
+        let on_replica = match &replica {
+            Some(r) => Some(
+                listen(
+                    ctx.gate,
+                    cluster::client_for(client, r)?,
+                    "SSUBSCRIBE",
+                    &shard,
+                    wait,
+                )
+                .await?,
+            ),
+            None => None,
+        };
         let moved =
             refused_elsewhere(ctx.gate, cluster::client_for(client, &other)?, &shard).await?;
         ctx.ticker
@@ -119,8 +137,35 @@ impl Scenario for ShardedPubSub {
         let publish = count("PUBLISH", &everyone).await?;
         ctx.ticker.tick(1);
         let (sharded, classic) = (received(sharded).await?, received(classic).await?);
+        let replica_received = match on_replica {
+            Some(task) => Some(received(task).await?),
+            None => None,
+        };
         ctx.ticker.finish();
         let mut report = report(&owner, &other, spublish, sharded, publish, classic);
+        report.metrics.insert(
+            "replica_subscribers".to_string(),
+            f64::from(u8::from(replica.is_some())),
+        );
+        report.metrics.insert(
+            "replica_received".to_string(),
+            f64::from(u8::from(replica_received == Some(true))),
+        );
+        if let (Some(r), Some(got)) = (&replica, replica_received) {
+            report.rows.insert(
+                1,
+                vec![
+                    "SPUBLISH".into(),
+                    format!("a replica of the shard ({}:{})", r.0, r.1),
+                    "not counted".into(),
+                    if got { "yes" } else { "no" }.into(),
+                ],
+            );
+            report.notes.push(format!(
+                "SPUBLISH counted {spublish}: only its own node's subscribers; the replica's subscriber {} the message all the same",
+                if got { "got" } else { "did not get" }
+            ));
+        }
         report.metrics.insert(
             "sharded_elsewhere_refused".to_string(),
             f64::from(u8::from(moved)),
