@@ -333,8 +333,18 @@ fn notes(first: &Row, last: &Row, o1: f64, on: f64, on_server: Option<f64>) -> V
         first.size,
         last.size
     )];
+    // Every number in a sentence is one of the two above, or their plain quotient.
     notes.push(if on > 2.0 * o1.max(1.0) {
-        format!("LPOS's p50 grew ×{:.1} as much as SISMEMBER's.", on / o1.max(1.0))
+        if o1 <= 1.0 {
+            format!(
+                "LPOS's p50 grew ×{on:.1} while SISMEMBER's did not grow (×{o1:.1}): one cost follows the size, the other does not."
+            )
+        } else {
+            format!(
+                "LPOS's p50 grew ×{on:.1}, {:.1} times SISMEMBER's ×{o1:.1}.",
+                on / o1
+            )
+        }
     } else {
         format!(
             "LPOS's p50 grew only ×{on:.1}, not even twice SISMEMBER's ×{o1:.1}: at these sizes the round trip hides the scan; try a larger size."
@@ -401,7 +411,17 @@ mod tests {
         let first = row(1000, t(50.0, Some(1.0)), t(60.0, Some(10.0)));
         let last = row(100_000, t(50.0, Some(1.0)), t(600.0, Some(1000.0)));
         let n = notes(&first, &last, 1.0, 10.0, Some(100.0));
-        assert!(n[1].starts_with("LPOS's p50 grew ×10.0 as much"), "{n:?}");
+        assert!(
+            n[1].starts_with("LPOS's p50 grew ×10.0 while SISMEMBER's did not grow"),
+            "{n:?}"
+        );
+        // A SISMEMBER that got faster is not a denominator of 1: no ratio the numbers above
+        // do not give.
+        let n = notes(&first, &last, 0.3, 10.4, None);
+        assert!(n[1].contains("×10.4") && n[1].contains("×0.3"), "{n:?}");
+        assert!(!n[1].contains("as much"), "{n:?}");
+        let n = notes(&first, &last, 2.0, 10.0, None);
+        assert!(n[1].contains("5.0 times SISMEMBER's ×2.0"), "{n:?}");
         assert!(n[3].contains("98%"), "{n:?}");
         let n = notes(&first, &last, 1.0, 1.5, None);
         assert!(n[1].contains("grew only ×1.5"), "{n:?}");
