@@ -172,13 +172,19 @@ fn format_into(out: &mut String, value: &Value, prefix: &str) {
             out.push('\n');
         }
         Value::VerbatimString { text, .. } => {
-            out.push_str(text);
+            out.push_str(&printable_str(text));
             out.push('\n');
         }
         Value::Nil => out.push_str("(nil)\n"),
         Value::Boolean(b) => out.push_str(if *b { "(true)\n" } else { "(false)\n" }),
         Value::BigNumber(n) => out.push_str(&format!("(big number) {n}\n")),
-        Value::Array(items) | Value::Set(items) | Value::Push { data: items, .. } => {
+        // redis-cli shows a pushed message as an array whose first element is its kind.
+        Value::Push { kind, data } => {
+            let mut items = vec![Value::BulkString(kind.to_string().into_bytes())];
+            items.extend(data.iter().cloned());
+            format_into(out, &Value::Array(items), prefix);
+        }
+        Value::Array(items) | Value::Set(items) => {
             let sep = if matches!(value, Value::Set(_)) {
                 '~'
             } else {
@@ -226,6 +232,23 @@ fn format_into(out: &mut String, value: &Value, prefix: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_push_shows_its_kind_first_and_verbatim_text_is_made_printable() {
+        let push = Value::Push {
+            kind: redis::PushKind::Subscribe,
+            data: vec![bulk("news"), Value::Int(1)],
+        };
+        assert_eq!(
+            render(&push),
+            "1) \"subscribe\"\n2) \"news\"\n3) (integer) 1\n"
+        );
+        let verbatim = Value::VerbatimString {
+            format: redis::VerbatimFormat::Text,
+            text: "a\u{1b}]52;c;x\u{7}".into(),
+        };
+        assert!(!render(&verbatim).contains('\u{1b}'));
+    }
 
     fn bulk(s: &str) -> Value {
         Value::BulkString(s.as_bytes().to_vec())

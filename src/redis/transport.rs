@@ -181,6 +181,19 @@ pub struct RawConn {
 impl RawConn {
     /// Connects to the server `client` names and logs in as its user (AUTH, SELECT).
     pub async fn open(client: &Client, connect: Duration) -> RedisResult<RawConn> {
+        Self::open_speaking(client, connect, false).await
+    }
+
+    /// The same, speaking RESP3: the log-in is `HELLO 3` (with AUTH), as a RESP3 client's is.
+    pub async fn open_resp3(client: &Client, connect: Duration) -> RedisResult<RawConn> {
+        Self::open_speaking(client, connect, true).await
+    }
+
+    async fn open_speaking(
+        client: &Client,
+        connect: Duration,
+        resp3: bool,
+    ) -> RedisResult<RawConn> {
         let info = client.get_connection_info();
         let mut conn = within(connect, async {
             Ok(RawConn {
@@ -193,7 +206,15 @@ impl RawConn {
         .await?;
         let settings = info.redis_settings();
         let mut setup: Vec<Vec<Vec<u8>>> = Vec::new();
-        if let Some(pw) = settings.password() {
+        if resp3 {
+            let mut hello = vec![b"HELLO".to_vec(), b"3".to_vec()];
+            if let Some(pw) = settings.password() {
+                hello.push(b"AUTH".to_vec());
+                hello.push(settings.username().unwrap_or("default").as_bytes().to_vec());
+                hello.push(pw.as_bytes().to_vec());
+            }
+            setup.push(hello);
+        } else if let Some(pw) = settings.password() {
             let mut auth = vec![b"AUTH".to_vec()];
             if let Some(user) = settings.username() {
                 auth.push(user.as_bytes().to_vec());

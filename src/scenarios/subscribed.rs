@@ -7,7 +7,9 @@
 //! server) and sends, one at a time and each after the gate admitted it: SET of a namespace
 //! key, SUBSCRIBE to a namespace channel, GET (refused), UNSUBSCRIBE, GET (answered), DEL. On
 //! a cluster, the connection is opened on the node that owns the key (the SET's MOVED reply
-//! names it), so the GET's answer is about the subscription, never a redirection.
+//! names it), so the GET's answer is about the subscription, never a redirection. Then a
+//! second connection, logged in with HELLO 3, subscribes and sends the same GET: under RESP3
+//! a subscribed connection answers it, its messages arriving as pushes.
 
 use std::time::Duration;
 
@@ -36,9 +38,15 @@ impl Scenario for SubscribedRefuses {
             words(&["GET", &key]),
             words(&["UNSUBSCRIBE", &channel]),
             words(&["GET", &key]),
-            words(&["DEL", &key]),
         ];
-        for args in &script {
+        // The same subscription on a connection that logged in with HELLO 3.
+        let resp3: Vec<Vec<Vec<u8>>> = vec![
+            words(&["SUBSCRIBE", &channel]),
+            words(&["GET", &key]),
+            words(&["UNSUBSCRIBE", &channel]),
+        ];
+        let clean_up = words(&["DEL", &key]);
+        for args in script.iter().chain(&resp3).chain([&clean_up]) {
             admit(ctx.gate, args).await?;
         }
         ctx.ticker.message("subscribing on a connection of its own");
@@ -49,13 +57,23 @@ impl Scenario for SubscribedRefuses {
             .map(|l| l.client.clone())
             .unwrap_or_else(|| ctx.server.client.clone());
         let wait = p.wait();
-        let sent = script.clone();
-        let replies = converse(&client, &sent, wait).await?;
-        let lines: Vec<String> = script
-            .iter()
-            .map(|a| crate::redis::tokenize::display_args(a))
-            .collect();
-        Ok(report(&lines, &replies))
+        let (mut conn, node, replies) = converse(&client, &script, wait).await?;
+        let mut resp3_replies = Vec::new();
+        let mut con3 = RawConn::open_resp3(&node, wait)
+            .await
+            .context("could not open a RESP3 connection")?;
+        for args in &resp3 {
+            resp3_replies.push(exchange(&mut con3, args, wait).await?);
+        }
+        exchange(&mut conn, &clean_up, wait).await?;
+        let lines = |s: &[Vec<Vec<u8>>]| -> Vec<String> {
+            s.iter()
+                .map(|a| crate::redis::tokenize::display_args(a))
+                .collect()
+        };
+        let mut report = report(&lines(&script), &replies);
+        resp3_rows(&mut report, &lines(&resp3), &resp3_replies);
+        Ok(report)
     }
 }
 
@@ -64,19 +82,41 @@ fn words(parts: &[&str]) -> Vec<Vec<u8>> {
 }
 
 /// One reply per command of `script`: every SUBSCRIBE and UNSUBSCRIBE confirmation is read
-/// before the next command goes out.
+/// before the next command goes out. Also the connection, still open, and its node.
 async fn converse(
     client: &redis::Client,
     script: &[Vec<Vec<u8>>],
     wait: Duration,
-) -> Result<Vec<Value>> {
+) -> Result<(RawConn, redis::Client, Vec<Value>)> {
     let (first, rest) = script.split_first().context("nothing to send")?;
-    let (mut conn, first_reply) = on_owner(client, first, wait).await?;
+    let (mut conn, node, first_reply) = on_owner(client, first, wait).await?;
     let mut replies = vec![first_reply];
     for args in rest {
         replies.push(exchange(&mut conn, args, wait).await?);
     }
-    Ok(replies)
+    Ok((conn, node, replies))
+}
+
+/// Under RESP3 a subscribed connection runs any command: its messages come as pushes, apart
+/// from replies, so GET is answered while the subscription holds.
+fn resp3_rows(report: &mut ScenarioReport, lines: &[String], replies: &[Value]) {
+    let answered = matches!(replies.get(1), Some(Value::BulkString(b)) if b == b"hello");
+    let states = ["RESP3 → subscribed", "RESP3, subscribed", "RESP3 → normal"];
+    for (i, state) in states.iter().enumerate() {
+        report.rows.push(vec![
+            lines.get(i).cloned().unwrap_or_default(),
+            state.to_string(),
+            replies.get(i).map(one_line).unwrap_or_default(),
+        ]);
+    }
+    report
+        .metrics
+        .insert("resp3_get_answered".into(), f64::from(u8::from(answered)));
+    report.notes.push(if answered {
+        "On a connection that logged in with HELLO 3 (RESP3), the same GET was answered while subscribed: messages arrive as pushes, apart from replies.".into()
+    } else {
+        "On a RESP3 connection the GET was not answered while subscribed.".into()
+    });
 }
 
 /// A connection on the node that answers `first` itself (on a cluster, the one its MOVED reply
@@ -85,7 +125,7 @@ async fn on_owner(
     client: &redis::Client,
     first: &[Vec<u8>],
     wait: Duration,
-) -> Result<(RawConn, Value)> {
+) -> Result<(RawConn, redis::Client, Value)> {
     let mut info = client.get_connection_info().clone();
     for _ in 0..3 {
         let target = redis::Client::open(info.clone()).context("could not address the server")?;
@@ -98,7 +138,7 @@ async fn on_owner(
             _ => None,
         };
         let Some(to) = moved else {
-            return Ok((conn, reply));
+            return Ok((conn, target, reply));
         };
         info = info.clone().set_addr(redirected(info.addr(), &to)?);
     }
