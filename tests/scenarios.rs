@@ -236,6 +236,9 @@ async fn a_subscribed_connection_refuses_get_until_it_unsubscribes() {
     assert_eq!(m(x, "get_after_unsubscribe"), 1.0, "{report:?}");
     let refused = &report.rows[2][2];
     assert!(refused.contains("Can't execute 'get'"), "{refused}");
+    // Under RESP3 the same GET is answered while subscribed.
+    assert_eq!(m(x, "resp3_get_answered"), 1.0, "{report:?}");
+    assert_eq!(report.rows[6][2], "\"hello\"", "{report:?}");
     assert!(redis.all_keys().is_empty(), "left {:?}", redis.all_keys());
 }
 
@@ -265,6 +268,7 @@ async fn subscribed_refuses_on_valkey_too() {
         1.0,
         "{report:?}"
     );
+    assert_eq!(m(&report.metrics, "resp3_get_answered"), 1.0, "{report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
