@@ -217,16 +217,8 @@ impl Session<'_> {
                 ));
             }
         }
-        if let (true, false, Some(slots)) = (
-            self.learner.is_cluster(),
-            self.in_multi,
-            crate::redis::cluster::split_by_client(args),
-        ) {
-            if hint.is_none() {
-                hint = Some(format!(
-                    "(not one reply: redislab's cluster client split this {name} into one command per master, over {slots} slots, and joined their replies; sent whole, a server answers CROSSSLOT, and so does redis-cli -c)"
-                ));
-            }
+        if self.learner.is_cluster() && !self.in_multi && hint.is_none() {
+            hint = crate::redis::cluster::split_note(args);
         }
         term::out(&render_for(
             args,

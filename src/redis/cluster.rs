@@ -313,6 +313,16 @@ pub fn split_by_client(args: &[Vec<u8>]) -> Option<usize> {
     (slots.len() > 1).then_some(slots.len())
 }
 
+/// What the screen says beside the replies of a command the cluster client split by slot, so
+/// joined replies are never taken for one server's.
+pub fn split_note(args: &[Vec<u8>]) -> Option<String> {
+    let slots = split_by_client(args)?;
+    let name = String::from_utf8_lossy(args.first()?).to_ascii_uppercase();
+    Some(format!(
+        "(not one reply: redislab's cluster client split this {name} into one command per master, over {slots} slots, and joined their replies; sent whole, a server answers CROSSSLOT, and so does redis-cli -c)"
+    ))
+}
+
 /// A server error reply with this text, as Redis would send it.
 pub fn error_reply(text: &str) -> Value {
     let line = format!("-{text}\r\n");

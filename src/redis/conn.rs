@@ -493,6 +493,20 @@ impl ConnectionLike for Conn {
 }
 
 impl Conn {
+    /// Sends QUIT where one connection carries this client: a single server's, or a cluster
+    /// transaction's own node connection. `None` on a cluster client with no transaction: it
+    /// has no one connection to send QUIT on, and dropping it closes its node connections.
+    pub async fn quit(&mut self) -> RedisResult<Option<Value>> {
+        let quit = redis::cmd("QUIT");
+        match self {
+            Conn::Single(c) => c.req_packed_command(&quit).await.map(Some),
+            Conn::Cluster(c) => match c.pinned.take() {
+                Some(mut p) => as_reply(p.conn.req_packed_command(&quit).await).map(Some),
+                None => Ok(None),
+            },
+        }
+    }
+
     pub fn is_cluster(&self) -> bool {
         matches!(self, Conn::Cluster(_))
     }

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use redis::Value;
 
-use super::{Engine, Executed, send};
+use super::{Engine, Executed};
 use crate::redis::conn::Conn;
 use crate::redis::connect::command_error;
 use crate::runner::gate::{Arg, Origin};
@@ -35,17 +35,22 @@ impl Engine<'_> {
         else {
             return Ok(None);
         };
-        let reply = match self.conns.remove(name) {
-            Some(mut conn) if self.server.cluster.is_none() => send(&mut conn, &[b"QUIT".to_vec()])
+        let sent = match self.conns.remove(name) {
+            Some(mut conn) => conn
+                .quit()
                 .await
                 .map_err(|e| command_error(e, &self.server.display))?,
-            _ => Value::Okay,
+            None => None,
         };
+        let client_note = sent.is_none().then(|| {
+            "(no server answered: redislab closed this client's connections itself; a cluster client has no one connection to send QUIT on)".to_string()
+        });
         Ok(Some(Executed {
             line: "QUIT".into(),
             connection: Some(name.to_string()),
-            reply,
+            reply: sent.unwrap_or(Value::Nil),
             refused: None,
+            client_note,
         }))
     }
 }

@@ -57,6 +57,9 @@ pub struct Executed {
     pub reply: Value,
     /// The gate did not send it, and why (the reply is then `Nil`).
     pub refused: Option<String>,
+    /// What redislab's client did that no server did (a cluster command split by slot), said
+    /// beside the reply so joined replies are never taken for one server's.
+    pub client_note: Option<String>,
 }
 
 /// Splits a lesson line into arguments, then fills in each argument's variables, so a value
@@ -121,11 +124,16 @@ pub async fn send_gated(
             reply
         }
     };
+    let client_note = match (&refused, conn.is_cluster()) {
+        (None, true) => crate::redis::cluster::split_note(&bytes),
+        _ => None,
+    };
     Ok(Executed {
         line,
         connection: connection.map(str::to_string),
         reply,
         refused,
+        client_note,
     })
 }
 
@@ -286,6 +294,7 @@ impl<'a> Engine<'a> {
                 connection: connection.map(str::to_string),
                 reply: Value::Nil,
                 refused: Some("Invalid argument(s)".into()),
+                client_note: None,
             });
         };
         if args.is_empty() {
@@ -294,6 +303,7 @@ impl<'a> Engine<'a> {
                 connection: None,
                 reply: Value::Nil,
                 refused: Some("type a command".into()),
+                client_note: None,
             });
         }
         self.run_args(&args, Origin::Learner, connection, None)

@@ -134,7 +134,14 @@ pub fn executed(e: &[Executed], width: usize) -> String {
             Some(why) => out.push_str(&format!("{} {why}\n", "(refused)".yellow())),
             None => {
                 let args = crate::redis::tokenize::tokenize(&x.line).unwrap_or_default();
-                out.push_str(&render_for(&args, &x.reply));
+                match (&x.client_note, &x.reply) {
+                    // Nothing came back from a server: only the note is shown, never a reply.
+                    (Some(_), redis::Value::Nil) if x.line == "QUIT" => {}
+                    _ => out.push_str(&render_for(&args, &x.reply)),
+                }
+                if let Some(note) = &x.client_note {
+                    out.push_str(&flow(note, "", width).dimmed().to_string());
+                }
             }
         }
     }
