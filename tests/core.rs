@@ -21,6 +21,10 @@ fn home() -> tempfile::TempDir {
 fn render_lines() -> Vec<String> {
     let fixed = r#"PING
 PING "hello world"
+MEMORY DOCTOR x
+CLIENT INFO x
+CLUSTER NODES x
+INFO keyspace x y z
 ECHO "tab\there"
 SET lab:str hello
 GET lab:str

@@ -110,39 +110,65 @@ pub fn error_text(code: &str, detail: Option<&str>) -> String {
 /// Commands whose text reply redis-cli prints raw, line by line, even in its quoting mode
 /// (its `cliSendCommand` list): INFO, CLIENT LIST, CLUSTER NODES and a few more.
 fn printed_raw(args: &[Vec<u8>]) -> bool {
+    // redis-cli 7's own list (cliSendCommand), argument counts included.
     let word = |i: usize| {
         args.get(i)
             .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
             .unwrap_or_default()
     };
-    let (cmd, sub) = (word(0), word(1));
+    let (cmd, sub, argc) = (word(0), word(1), args.len());
     matches!(cmd.as_str(), "info" | "lolwut")
-        || (cmd == "client" && matches!(sub.as_str(), "list" | "info"))
-        || (cmd == "cluster" && matches!(sub.as_str(), "nodes" | "info"))
-        || (cmd == "memory" && matches!(sub.as_str(), "malloc-stats" | "doctor"))
-        || (cmd == "latency" && sub == "doctor" && args.len() == 2)
-        || (cmd == "debug" && sub == "htstats")
+        || (argc >= 2
+            && cmd == "debug"
+            && matches!(sub.as_str(), "htstats" | "htstats-key" | "client-eviction"))
+        || (argc >= 2 && cmd == "memory" && matches!(sub.as_str(), "malloc-stats" | "doctor"))
+        || (argc == 2 && cmd == "cluster" && matches!(sub.as_str(), "nodes" | "info"))
+        || (argc >= 2 && cmd == "client" && matches!(sub.as_str(), "list" | "info"))
+        || (argc == 3 && cmd == "latency" && sub == "graph")
+        || (argc == 2 && cmd == "latency" && sub == "doctor")
+        || (argc >= 2 && cmd == "proxy" && sub == "info")
 }
 
-/// A reply to `args` as redis-cli prints it: raw lines for INFO and its kin (each line still
-/// made printable), redis-cli's quoted form for everything else.
+/// A reply to `args` as redis-cli prints it: raw for INFO and its kin (text as sent, an error
+/// without `(error)`, each line still made printable), redis-cli's quoted form for the rest.
 pub fn render_for(args: &[Vec<u8>], value: &Value) -> String {
-    match value {
-        Value::BulkString(b) if printed_raw(args) => {
-            // Byte for byte as redis-cli writes it (CRLF kept), but never a raw control character.
-            let text = String::from_utf8_lossy(b);
-            let mut out = String::new();
-            for piece in text.split_inclusive('\n') {
-                let (line, end) = match piece.strip_suffix("\r\n") {
-                    Some(l) => (l, "\r\n"),
-                    None => (piece.strip_suffix('\n').unwrap_or(piece), "\n"),
-                };
-                out.push_str(&printable_str(line));
-                out.push_str(end);
-            }
-            out
+    if printed_raw(args) {
+        let mut out = String::new();
+        raw_into(&mut out, value);
+        return out;
+    }
+    render(value)
+}
+
+/// redis-cli's raw output: text as sent (CRLF kept, never a control character), numbers bare,
+/// errors without `(error)`, an array's items one per line.
+fn raw_into(out: &mut String, value: &Value) {
+    let text = |out: &mut String, text: &str| {
+        for piece in text.split_inclusive('\n') {
+            let (line, end) = match piece.strip_suffix("\r\n") {
+                Some(l) => (l, "\r\n"),
+                None => match piece.strip_suffix('\n') {
+                    Some(l) => (l, "\n"),
+                    None => (piece, ""),
+                },
+            };
+            out.push_str(&printable_str(line));
+            out.push_str(end);
         }
-        _ => render(value),
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    };
+    match value {
+        Value::BulkString(b) => text(out, &String::from_utf8_lossy(b)),
+        Value::VerbatimString { text: t, .. } => text(out, t),
+        Value::SimpleString(s) => text(out, s),
+        Value::Okay => out.push_str("OK\n"),
+        Value::Int(i) => out.push_str(&format!("{i}\n")),
+        Value::Nil => out.push('\n'),
+        Value::ServerError(e) => text(out, &error_text(e.code(), e.details())),
+        Value::Array(items) => items.iter().for_each(|v| raw_into(out, v)),
+        other => out.push_str(&render(other)),
     }
 }
 
