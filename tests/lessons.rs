@@ -1142,3 +1142,46 @@ fn validate_live_says_what_a_failing_check_expected_and_found() {
         "{text}"
     );
 }
+
+/// A question that names a step (`step: N`) is not asked where that step cannot run: the
+/// learner is asked only about what they saw, and the score counts only what was asked.
+#[test]
+fn a_question_about_a_skipped_step_is_not_asked() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run(redis
+        .redislab(home.path())
+        .arg("--lessons")
+        .arg(fixtures("step-question"))
+        .args(["lesson", "94", "--auto", "--answers", "1,1,2,1,2"]));
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(text.contains("Question 1/4"), "{text}");
+    assert!(!text.contains("What does NOSUCHCOMMAND reply?"), "{text}");
+    assert!(text.contains("Third question?"), "{text}");
+    assert!(text.contains("Score: 4/4"), "{text}");
+}
+
+/// `validate` refuses a question about a command only a skippable step runs, unless the
+/// question names that step.
+#[test]
+fn validate_refuses_a_question_about_a_skippable_step_without_its_step() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = std::fs::read_to_string(fixtures("step-question").join("94-step-question.yaml"))
+        .expect("fixture")
+        .replace(" step: 2,", "");
+    let file = dir.path().join("94-step-question.yaml");
+    std::fs::write(&file, text).expect("write");
+    let home = home();
+    let out = run(common::redislab_bare(home.path())
+        .arg("validate")
+        .arg(&file));
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(
+        stdout(&out).contains(
+            "question 2 asks about NOSUCHCOMMAND, which only step 2 runs, and that step is skipped where its `requires` is not met: add `step: 2`"
+        ),
+        "{}",
+        both(&out)
+    );
+}

@@ -282,8 +282,10 @@ fn guessable_by_length(l: &Lesson) -> Option<String> {
     })
 }
 
-/// A right answer this much longer than the longest wrong one is picked by its length alone.
+/// A right answer this much longer than the longest wrong one is picked by its length alone
+/// (once it is a sentence, not a word: below `STANDS_OUT_FROM` characters length tells little).
 pub const STANDS_OUT: f64 = 1.5;
+pub const STANDS_OUT_FROM: usize = 24;
 
 /// Questions (1-based) whose right answer is at least `STANDS_OUT` times as long as every wrong
 /// choice, with that ratio.
@@ -303,7 +305,7 @@ fn stands_out_by_length(l: &Lesson) -> Vec<(usize, f64)> {
             .max()
             .unwrap_or(0);
         let ratio = right as f64 / wrong.max(1) as f64;
-        if q.choices.len() >= 2 && ratio >= STANDS_OUT {
+        if q.choices.len() >= 2 && right >= STANDS_OUT_FROM && ratio >= STANDS_OUT {
             out.push((i + 1, ratio));
         }
     }
