@@ -211,7 +211,7 @@ fn the_cluster_lesson_is_skipped_cleanly_on_one_server() {
     let quiz =
         run(redis
             .redislab(home.path())
-            .args(["quiz", "14", "--answers", "1,1,1,1,1,1,1,1,1"]));
+            .args(["quiz", "14", "--answers", "1,1,1,1,1,1,1,1,1,1"]));
     assert_success(&quiz);
     assert!(
         common::stderr(&quiz).contains("needs a Redis Cluster"),

@@ -249,7 +249,7 @@ fn the_cluster_lesson_passes_on_a_cluster_with_its_quiz() {
         "14",
         "--auto",
         "--answers",
-        "1,2,1,2,1,1,3,2,1",
+        "1,2,2,2,2,1,1,3,2,1",
     ]));
     assert_success(&out);
     let text = stdout(&out);

@@ -18,7 +18,7 @@ use common::{TestRedis, assert_success, run, stderr, stdout};
 
 /// Correct answers of lessons/01-basic-types.yaml's quiz (question 4 and 5 are predict
 /// questions: their right choice is whatever Redis replies, `(integer) 6` and WRONGTYPE).
-const LESSON_01_RIGHT: &str = "2,2,2,2,2,1,2";
+const LESSON_01_RIGHT: &str = "2,2,3,2,2,2,1,2";
 /// Correct answers of the fixture lesson 99 (question 4 is a predict question: `(integer) 2`).
 const FIXTURE_RIGHT: &str = "2,1,3,2,1";
 
@@ -101,7 +101,7 @@ fn lesson_01_auto_with_right_answers_scores_7_of_7() {
         LESSON_01_RIGHT,
     ]));
     assert_success(&out);
-    assert!(stdout(&out).contains("Score: 7/7"), "{}", both(&out));
+    assert!(stdout(&out).contains("Score: 8/8"), "{}", both(&out));
     // Predict questions are graded against what Redis really replied.
     assert!(
         stdout(&out).contains("Redis replied: (integer) 6"),
@@ -325,24 +325,24 @@ fn quiz_01(answers: &str) -> Output {
 fn quiz_all_right_scores_full() {
     let out = quiz_01(LESSON_01_RIGHT);
     assert_success(&out);
-    assert!(stdout(&out).contains("Score: 7/7"), "{}", both(&out));
+    assert!(stdout(&out).contains("Score: 8/8"), "{}", both(&out));
 }
 
 #[test]
 fn quiz_one_wrong_scores_one_less() {
-    let out = quiz_01("1,2,2,2,2,1,2");
+    let out = quiz_01("1,2,3,2,2,2,1,2");
     assert_success(&out);
-    assert!(stdout(&out).contains("Score: 6/7"), "{}", both(&out));
+    assert!(stdout(&out).contains("Score: 7/8"), "{}", both(&out));
 }
 
 #[test]
 fn quiz_wrong_predict_answer_scores_one_less() {
     // Question 4 predicts `SET n 5; INCR n`: choice 1 is `"6"` (a bulk string), but Redis
     // replies `(integer) 6`.
-    let out = quiz_01("2,2,2,1,2,1,2");
+    let out = quiz_01("2,2,3,1,2,2,1,2");
     assert_success(&out);
     let text = stdout(&out);
-    assert!(text.contains("Score: 6/7"), "{}", both(&out));
+    assert!(text.contains("Score: 7/8"), "{}", both(&out));
     assert!(
         text.contains("Redis replied: (integer) 6"),
         "{}",
@@ -358,7 +358,7 @@ fn quiz_wrong_number_of_answers_exits_2_with_one_line() {
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "expected one line:\n{}", both(&out));
     assert!(
-        lines[0].contains("--answers needs 7 answers (one per question), got 3"),
+        lines[0].contains("--answers needs 8 answers (one per question), got 3"),
         "{}",
         both(&out)
     );
@@ -366,10 +366,10 @@ fn quiz_wrong_number_of_answers_exits_2_with_one_line() {
 
 #[test]
 fn quiz_answer_out_of_range_exits_2() {
-    let out = quiz_01("2,2,2,2,2,1,9");
+    let out = quiz_01("2,2,3,2,2,2,1,9");
     assert_code(&out, 2);
     assert!(
-        stderr(&out).contains("answer 7 is 9, but question 7 has choices 1–3"),
+        stderr(&out).contains("answer 8 is 9, but question 8 has choices 1–3"),
         "{}",
         both(&out)
     );
@@ -377,7 +377,7 @@ fn quiz_answer_out_of_range_exits_2() {
 
 #[test]
 fn quiz_answer_not_a_number_exits_2() {
-    let out = quiz_01("2,2,x,2,2,1,2");
+    let out = quiz_01("2,2,x,2,2,2,1,2");
     assert_code(&out, 2);
     assert!(stderr(&out).contains("answer 3"), "{}", both(&out));
 }

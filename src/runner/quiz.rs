@@ -17,14 +17,19 @@ pub async fn ask(
     answers: Option<&[usize]>,
     summary: &mut Summary,
 ) -> Result<Option<(u32, u32)>> {
-    // A question about a step this server cannot run is left out: the learner never saw it.
+    // A question about a step this server cannot run, or that this walk skipped (a private
+    // server it could not start), is left out: the learner never saw it.
     let mut asked = Vec::new();
     for (qi, q) in ctx.lesson.quiz.iter().enumerate() {
         let requires = q
             .step
             .and_then(|n| ctx.lesson.steps.get(n.wrapping_sub(1)))
             .and_then(|s| s.requires.as_ref());
-        if ctx.engine.unmet(requires).await?.is_none() {
+        let skipped = summary
+            .skipped_steps
+            .iter()
+            .any(|(s, _)| Some(*s) == q.step);
+        if !skipped && ctx.engine.unmet(requires).await?.is_none() {
             asked.push((qi, q));
         }
     }
