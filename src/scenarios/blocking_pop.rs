@@ -246,7 +246,7 @@ fn report(
     });
     report.notes.push(if f.woken {
         format!(
-            "The LPUSH woke the consumer {} after it was sent ({} ms after the consumer began to wait); the job went straight to it, and the list holds {}.",
+            "The LPUSH woke the consumer {} after it was sent ({} ms after the consumer began to wait); the job went straight to it, and LLEN counts {} left in the list.",
             human_us(f.wake_us),
             waited_ms,
             f.left

@@ -203,7 +203,7 @@ fn report(p: &Params, accepted: u64, refused: u64, peak: i64, taken: &[Instant])
         ],
     ];
     let mut report = ScenarioReport {
-        header: vec!["".into(), "count".into(), "".into()],
+        header: vec!["what".into(), "measured".into(), "against".into()],
         rows,
         ..Default::default()
     };
