@@ -63,8 +63,8 @@ impl Scenario for LeakyBucket {
         int(
             "rate_per_s",
             1,
-            20,
-            "requests the worker takes out per second",
+            10,
+            "requests the worker takes out per second (at most 10: a server ends blocking timeouts about 10 times a second by default)",
         ),
         int(
             "requests",
