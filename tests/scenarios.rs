@@ -332,6 +332,8 @@ async fn a_blocked_consumer_waits_alone_and_the_producer_wakes_it() {
     // The LPUSH handed the job to the consumer: nothing left in the list.
     assert_eq!(m(&x, "woken"), 1.0, "{x:?}");
     assert_eq!(m(&x, "left_in_queue"), 0.0, "{x:?}");
+    // LPUSH still counted the job it pushed, before the consumer took it.
+    assert_eq!(m(&x, "lpush_reply"), 1.0, "{x:?}");
     assert!(m(&x, "wake_us") > 0.0 && m(&x, "wake_us") < 5e6, "{x:?}");
 }
 

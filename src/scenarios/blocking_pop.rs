@@ -142,6 +142,7 @@ impl Scenario for BlockingPop {
                 && matches!(&items[1], Value::BulkString(b) if b == b"job:1")),
             wake_us: wake.as_secs_f64() * 1e6,
             left: int_of(&left),
+            pushed_len: int_of(&pushed),
         };
         Ok(report(
             &p,
@@ -164,6 +165,7 @@ struct Found {
     woken: bool,
     wake_us: f64,
     left: i64,
+    pushed_len: i64,
 }
 
 fn report(
@@ -227,6 +229,7 @@ fn report(
         ("woken", flag(f.woken)),
         ("wake_us", f.wake_us),
         ("left_in_queue", f.left as f64),
+        ("lpush_reply", f.pushed_len as f64),
     ] {
         report.metrics.insert(name.into(), value);
     }
