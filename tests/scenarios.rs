@@ -320,3 +320,47 @@ async fn every_scenario_sends_nothing_the_gate_refuses() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_consumer_waits_alone_and_the_producer_wakes_it() {
+    let (x, outside) = run("blocking-pop", json!({"pings": 20, "wait_ms": 5000})).await;
+    assert!(outside.is_empty(), "{outside:?}");
+    // The server counted the consumer as blocked, and answered every PING meanwhile.
+    assert_eq!(m(&x, "blocked"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "pings_answered"), 20.0, "{x:?}");
+    assert_eq!(m(&x, "still_blocked_after_pings"), 1.0, "{x:?}");
+    // The LPUSH handed the job to the consumer: nothing left in the list.
+    assert_eq!(m(&x, "woken"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "left_in_queue"), 0.0, "{x:?}");
+    // LPUSH still counted the job it pushed, before the consumer took it.
+    assert_eq!(m(&x, "lpush_reply"), 1.0, "{x:?}");
+    assert!(m(&x, "wake_us") > 0.0 && m(&x, "wake_us") < 5e6, "{x:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaky_bucket_refuses_the_overflow_and_drains_at_its_rate() {
+    let (x, outside) = run(
+        "leaky-bucket",
+        json!({"capacity": 5, "rate_per_s": 10, "requests": 12}),
+    )
+    .await;
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "accepted"), 5.0, "{x:?}");
+    assert_eq!(m(&x, "refused"), 7.0, "{x:?}");
+    assert_eq!(m(&x, "peak_len"), 5.0, "{x:?}");
+    assert_eq!(m(&x, "drained"), 5.0, "{x:?}");
+    // Four gaps of at least 100 ms each: never faster than the limit.
+    assert!(m(&x, "span_ms") >= 400.0, "{x:?}");
+    assert!(m(&x, "output_vs_limit") <= 1.0, "{x:?}");
+    assert!(m(&x, "output_vs_limit") > 0.2, "{x:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_scenarios_refuse_a_namespace_the_gate_does_not_allow() {
+    let redis = TestRedis::start();
+    for name in ["blocking-pop", "leaky-bucket"] {
+        let e = run_on(&redis, name, &json!({}), "other").await;
+        assert!(e.is_err(), "{name} ran outside the gate's namespace");
+    }
+    assert!(redis.all_keys().iter().all(|k| !k.starts_with("lab:")));
+}

@@ -16,9 +16,11 @@ use crate::redis::connect::Server;
 use crate::runner::gate::{Arg, Gate, Origin};
 
 pub mod bench_suite;
+pub mod blocking_pop;
 pub mod complexity;
 pub mod eviction;
 pub mod failover_lock;
+pub mod leaky_bucket;
 pub mod params;
 pub mod private;
 pub mod pubsub_live;
@@ -164,12 +166,14 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 12] {
+fn registry() -> [Entry; 14] {
     [
         entry::<bench_suite::Bench>(),
+        entry::<blocking_pop::BlockingPop>(),
         entry::<complexity::Complexity>(),
         entry::<eviction::Eviction>(),
         entry::<failover_lock::FailoverLock>(),
+        entry::<leaky_bucket::LeakyBucket>(),
         entry::<pubsub_live::PubSubLive>(),
         entry::<script_cache::ScriptCache>(),
         entry::<sharded_pubsub::ShardedPubSub>(),
