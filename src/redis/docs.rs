@@ -65,7 +65,8 @@ fn collect_tokens(args: &Value, out: &mut Vec<String>) {
 }
 
 /// `"SET IFEQ"` → `("SET", "IFEQ")`; a subcommand is written `CLIENT|KILL MAXAGE`. The shape
-/// `validate` insists on: a command name and one token, letters, digits, `-` and `_`.
+/// `validate` insists on: a command name and one token, letters, digits, `-`, `_` and `.` (a
+/// module's commands are named with a dot, `BF.ADD`).
 pub fn split_option(text: &str) -> Option<(&str, &str)> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let [command, token] = words[..] else {
@@ -74,7 +75,7 @@ pub fn split_option(text: &str) -> Option<(&str, &str)> {
     let name = |w: &str| {
         !w.is_empty()
             && w.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     };
     let ok = command.split('|').count() <= 2 && command.split('|').all(name) && name(token);
     ok.then_some((command, token))
@@ -267,5 +268,7 @@ mod tests {
         assert_eq!(split_option("|SET IFEQ"), None);
         assert_eq!(split_option("SET| IFEQ"), None);
         assert_eq!(split_option("A|B|C X"), None);
+        assert_eq!(split_option("BF.ADD X"), Some(("BF.ADD", "X")));
+        assert_eq!(split_option("BF ADD X"), None);
     }
 }
