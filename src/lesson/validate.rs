@@ -13,7 +13,7 @@ mod requires;
 mod steps;
 mod text;
 
-use steps::{stand_in, step_commands, undeclared_keys};
+use steps::{stand_in, step_commands};
 use text::{glob, locate};
 
 pub use ranges::markdown as ranges_markdown;
@@ -421,9 +421,6 @@ async fn command(
         }
     };
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-    if let Some(why) = undeclared_keys(&args) {
-        ctx.err(line, format!("lesson script: {why}"));
-    }
     let mut conn = conn;
     if let Some(m) = classes::problem(&args, managed, conn.as_deref_mut()).await? {
         ctx.err(line, m);
