@@ -6,6 +6,7 @@
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 
 use crate::redis::cluster::{self, error_reply};
+use crate::redis::deadline;
 use redis::cluster_routing::{
     MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr,
 };
@@ -392,11 +393,15 @@ fn refused_before_sending<T>(r: &RedisResult<T>) -> bool {
             && e.to_string().contains("crossed slots"))
 }
 
+/// Every request on a `Conn` has a reply deadline (`deadline`), whatever response timeout its
+/// connection was opened with: the learner's connection has none of its own, because blocking
+/// commands legitimately wait.
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        let limit = deadline::for_cmd(cmd);
         match self {
-            Conn::Single(c) => c.req_packed_command(cmd),
-            Conn::Cluster(c) => Box::pin(c.command(cmd)),
+            Conn::Single(c) => Box::pin(deadline::within(limit, c.req_packed_command(cmd))),
+            Conn::Cluster(c) => Box::pin(deadline::within(limit, c.command(cmd))),
         }
     }
 
@@ -406,9 +411,15 @@ impl ConnectionLike for Conn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
+        let limit = deadline::for_pipeline(pipeline);
         match self {
-            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Conn::Cluster(c) => Box::pin(c.pipeline(pipeline, offset, count)),
+            Conn::Single(c) => Box::pin(deadline::within(
+                limit,
+                c.req_packed_commands(pipeline, offset, count),
+            )),
+            Conn::Cluster(c) => {
+                Box::pin(deadline::within(limit, c.pipeline(pipeline, offset, count)))
+            }
         }
     }
 
