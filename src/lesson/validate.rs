@@ -101,6 +101,51 @@ pub async fn validate_texts(
     Ok((loaded, problems))
 }
 
+/// Lesson texts reach the terminal: a control character (C0 other than line break and tab,
+/// DEL, C1) or a bidi control in any of them (title, steps, hints, quiz, commands ...) could
+/// act on the learner's terminal (OSC 52 writes the clipboard), so none is allowed.
+fn control_characters(ctx: &mut Ctx<'_>, l: &Lesson) {
+    fn strings<'v>(v: &'v serde_json::Value, out: &mut Vec<&'v str>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            serde_json::Value::Object(m) => m.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let Ok(value) = serde_json::to_value(l) else {
+        return;
+    };
+    let mut all = Vec::new();
+    strings(&value, &mut all);
+    for text in all {
+        let Some(at) = text
+            .char_indices()
+            .find(|(_, c)| crate::untrusted::is_unsafe(*c) && *c != '\n' && *c != '\t')
+        else {
+            continue;
+        };
+        let before = &text[..at.0];
+        let near = before.lines().last().unwrap_or_default();
+        let near: String = near
+            .chars()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        ctx.err(
+            &near,
+            format!(
+                "a lesson text holds the control character U+{:04X} (after {:?}): lesson texts may hold only printable characters, line breaks and tabs",
+                at.1 as u32,
+                crate::untrusted::prose(&near)
+            ),
+        );
+    }
+}
+
 async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>) -> Result<()> {
     if let Some(m) = ranges::int("format_version", l.format_version.into()) {
         ctx.err("^format_version:", m);
@@ -142,6 +187,7 @@ async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>
     if let Some(r) = &l.requires {
         requires::check(ctx, "lesson", r);
     }
+    control_characters(ctx, l);
     let managed = l.requires.as_ref().is_some_and(|r| r.managed);
     let mut known: HashSet<String> = BUILTIN.iter().map(|s| s.to_string()).collect();
     for c in &l.setup {

@@ -267,6 +267,8 @@ pub(crate) async fn finish(
             field("redis_version").unwrap_or_else(|| "?".into()),
         ),
     };
+    // The server wrote this; the banner, reports and skip reasons all show it.
+    let version = crate::untrusted::printable_str(&version).into_owned();
     let cluster = match urls {
         [] => None,
         urls => cluster::detect(&mut conn, urls, &display).await?,

@@ -12,6 +12,7 @@ use crate::runner::compare::CompareReport;
 use crate::runner::seam::Planned;
 use crate::runner::{Executed, KeyTable};
 use crate::scenarios::ScenarioReport;
+use crate::untrusted::prose;
 
 use super::text::{flow, labeled};
 
@@ -79,7 +80,9 @@ pub fn intro(l: &Lesson, steps: usize, width: usize) -> String {
         |label: &str, text: &str| labeled(label, &label.bold().to_string(), text, "", width);
     format!(
         "\n{}\n{}\n{}{}{}\n{}",
-        format!("Lesson {} · {}", l.id, l.title).bold().underline(),
+        format!("Lesson {} · {}", prose(&l.id), prose(&l.title))
+            .bold()
+            .underline(),
         flow(&time, "", width).dimmed(),
         field("Structure:", &l.structure),
         field("Used for: ", &l.use_case),
@@ -99,7 +102,7 @@ pub fn step_header(
     format!(
         "\n{} {}\n{}",
         format!("Step {i}/{n}").bold().blue(),
-        format!("{title}  {}", format!("[{kind}]").dimmed()).bold(),
+        format!("{}  {}", prose(title), format!("[{kind}]").dimmed()).bold(),
         flow(text, "", width)
     )
 }
@@ -266,13 +269,13 @@ pub fn after(text: &str, width: usize) -> String {
 }
 
 pub fn skipped(reason: &str) -> String {
-    format!("  {} skipped: {reason}\n", "↷".yellow())
+    format!("  {} skipped: {}\n", "↷".yellow(), prose(reason))
 }
 
 pub fn failed_step(i: usize, title: &str) -> String {
     format!(
         "{}\n",
-        format!("Step {i} ({title}) has failing checks.")
+        format!("Step {i} ({}) has failing checks.", prose(title))
             .red()
             .bold()
     )
@@ -305,7 +308,7 @@ pub fn graded(
             Some(r) => out.push_str(&format!(
                 "  {} The answer is: {}\n",
                 "Not quite.".red().bold(),
-                r
+                prose(r)
             )),
             None => out.push_str(&format!("  {}\n", "Not quite.".red().bold())),
         }
@@ -314,7 +317,7 @@ pub fn graded(
         out.push_str(&format!(
             "  {} {}\n",
             "Redis replied:".dimmed(),
-            a.trim_end()
+            prose(a.trim_end())
         ));
     }
     out.push_str(&flow(explanation, "  ", width));

@@ -6,6 +6,8 @@ use textwrap::{Options, WordSplitter, wrap};
 
 /// Flows `text` to `width` columns, every line starting with `indent`.
 pub fn flow(text: &str, indent: &str, width: usize) -> String {
+    // Lesson prose may come from a folder, and may quote a saved reply.
+    let text = &*crate::untrusted::prose(text);
     let width = width.max(indent.len() + 20);
     let mut out = String::new();
     for (pi, paragraph) in text.trim_end().split("\n\n").enumerate() {
@@ -51,6 +53,7 @@ pub fn flow(text: &str, indent: &str, width: usize) -> String {
 /// `label` then `text`, flowed so the text's later lines hang under the text, not the label.
 /// `styled_label` is the label as it should be drawn (with colour); it must show as `label`.
 pub fn labeled(label: &str, styled_label: &str, text: &str, indent: &str, width: usize) -> String {
+    let text = &*crate::untrusted::prose(text);
     let hang = " ".repeat(indent.len() + label.chars().count() + 1);
     let first_indent = format!("{indent}{label} ");
     let mut out = String::new();

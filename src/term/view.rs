@@ -216,7 +216,11 @@ pub fn text(event: &Event<'_>, width: usize) -> String {
             text,
             predict,
         } => question(*index, *questions, text, predict, width),
-        Event::Answered(a) => format!("  {} {a}\n", "your answer:".dimmed()),
+        Event::Answered(a) => format!(
+            "  {} {}\n",
+            "your answer:".dimmed(),
+            crate::untrusted::prose(a)
+        ),
         Event::Graded {
             correct,
             right,

@@ -1,7 +1,8 @@
-//! Servers that accept a command and never answer it, or drip the answer a byte every 2 s: a
-//! proxy in front of a real redis-server passes every command through except `GET`, which it
-//! traps. `lesson --auto` and `sandbox` must end with the documented line and exit 2 within the
-//! reply deadline (10 s), never hang.
+//! Hostile endpoints: a proxy in front of a real redis-server passes every command through
+//! except the one it traps. Servers that accept `GET` and never answer it, or drip the answer a
+//! byte every 2 s: `lesson --auto` and `sandbox` must end with the documented line and exit 2
+//! within the reply deadline (10 s), never hang. A server whose `INFO` carries terminal escapes:
+//! none may reach the terminal raw.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -13,7 +14,9 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::common::{self, TestRedis};
 
 #[derive(Clone, Copy)]
-enum Trap {
+pub enum Trap {
+    /// Answers INFO with escapes, OSC 52 and a bidi override in `redis_version`.
+    EvilInfo,
     /// Reads the GET and never answers.
     Silent,
     /// Answers the GET one byte every 2 s, never finishing.
@@ -21,7 +24,7 @@ enum Trap {
 }
 
 /// Starts the proxy on its own thread; returns its port.
-fn proxy(upstream: u16, trap: Trap) -> u16 {
+pub fn proxy(upstream: u16, trap: Trap) -> u16 {
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
     let port = std_listener.local_addr().expect("address").port();
     std_listener.set_nonblocking(true).expect("nonblocking");
@@ -82,8 +85,23 @@ async fn serve(client: TcpStream, upstream: u16, trap: Trap) -> std::io::Result<
     let mut up = TcpStream::connect(("127.0.0.1", upstream)).await?;
     loop {
         let (raw, name) = read_command(&mut cr).await?;
-        if name == "GET" {
+        if name == "INFO" && matches!(trap, Trap::EvilInfo) {
+            up.write_all(&raw).await?;
+            let reply = one_reply(&mut up).await?;
+            let text = String::from_utf8_lossy(&reply);
+            let body = text.split_once("\r\n").map(|(_, b)| b).unwrap_or_default();
+            let body = body.strip_suffix("\r\n").unwrap_or(body).replacen(
+                "redis_version:",
+                "server_name:x\x1b]0;T\x07\r\nredis_version:\x1b]52;c;aGk=\x07\u{202e}\u{9b}2J",
+                1,
+            );
+            cw.write_all(format!("${}\r\n{body}\r\n", body.len()).as_bytes())
+                .await?;
+            continue;
+        }
+        if name == "GET" && !matches!(trap, Trap::EvilInfo) {
             match trap {
+                Trap::EvilInfo => {}
                 Trap::Silent => std::future::pending::<()>().await,
                 Trap::Drip => {
                     for b in b"$100000\r\n".iter().chain(std::iter::repeat(&b'x')) {
@@ -94,18 +112,24 @@ async fn serve(client: TcpStream, upstream: u16, trap: Trap) -> std::io::Result<
             }
         }
         up.write_all(&raw).await?;
-        // Exactly one reply back, cut where the scanner says it ends.
-        let mut scanner = redislab::redis::bounded::Scanner::default();
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            let n = up.read(&mut buf).await?;
-            if n == 0 {
-                return Ok(());
-            }
-            cw.write_all(&buf[..n]).await?;
-            if !scanner.feed_ends(&buf[..n])?.is_empty() {
-                break;
-            }
+        let reply = one_reply(&mut up).await?;
+        cw.write_all(&reply).await?;
+    }
+}
+
+/// Exactly one reply from upstream, cut where the scanner says it ends.
+async fn one_reply(up: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut scanner = redislab::redis::bounded::Scanner::default();
+    let mut buf = [0u8; 16 * 1024];
+    let mut out = Vec::new();
+    loop {
+        let n = up.read(&mut buf).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        out.extend_from_slice(&buf[..n]);
+        if !scanner.feed_ends(&buf[..n])?.is_empty() {
+            return Ok(out);
         }
     }
 }
