@@ -21,10 +21,10 @@ pub fn trials(outcomes: &[crate::runner::trial::TrialOutcome], width: usize) -> 
     let mut out = String::new();
     for t in outcomes {
         if t.passed {
-            let text = format!("also right when {}", t.given);
+            let text = format!("also right when {}", prose(&t.given));
             out.push_str(&labeled("✓", &"✓".green().to_string(), &text, "  ", width));
         } else {
-            let text = format!("when {}: {}", t.given, t.why);
+            let text = format!("when {}: {}", prose(&t.given), prose(&t.why));
             out.push_str(&labeled(
                 "✗",
                 &"✗".red().bold().to_string(),
@@ -76,8 +76,9 @@ pub fn intro(l: &Lesson, steps: usize, width: usize) -> String {
         "{steps} steps, then a quiz of {} questions. TTLs stand still while you read or type; they run while a step runs, and in wait steps.",
         l.quiz.len()
     );
-    let field =
-        |label: &str, text: &str| labeled(label, &label.bold().to_string(), text, "", width);
+    let field = |label: &str, text: &str| {
+        labeled(label, &label.bold().to_string(), &prose(text), "", width)
+    };
     format!(
         "\n{}\n{}\n{}{}{}\n{}",
         format!("Lesson {} · {}", prose(&l.id), prose(&l.title))
@@ -175,7 +176,13 @@ pub fn checks(results: &[CheckResult], width: usize) -> String {
             out.push_str(&labeled("✓", &mark, &text, "  ", width));
         }
         if let Some(why) = &r.why {
-            out.push_str(&labeled("↳", &"↳".dimmed().to_string(), why, "    ", width));
+            out.push_str(&labeled(
+                "↳",
+                &"↳".dimmed().to_string(),
+                &prose(why),
+                "    ",
+                width,
+            ));
         }
     }
     out
@@ -265,7 +272,13 @@ pub fn compare(r: &CompareReport, width: usize) -> String {
 }
 
 pub fn after(text: &str, width: usize) -> String {
-    labeled("Look:", &"Look:".bold().to_string(), text, "", width)
+    labeled(
+        "Look:",
+        &"Look:".bold().to_string(),
+        &prose(text),
+        "",
+        width,
+    )
 }
 
 pub fn skipped(reason: &str) -> String {
@@ -285,7 +298,13 @@ pub fn question(i: usize, n: usize, q: &str, predict: &[String], width: usize) -
     let label = format!("Question {i}/{n}");
     let mut out = format!(
         "\n{}",
-        labeled(&label, &label.bold().magenta().to_string(), q, "", width)
+        labeled(
+            &label,
+            &label.bold().magenta().to_string(),
+            &prose(q),
+            "",
+            width
+        )
     );
     if !predict.is_empty() {
         out.push_str(&preview(predict, width));

@@ -53,7 +53,6 @@ pub fn flow(text: &str, indent: &str, width: usize) -> String {
 /// `label` then `text`, flowed so the text's later lines hang under the text, not the label.
 /// `styled_label` is the label as it should be drawn (with colour); it must show as `label`.
 pub fn labeled(label: &str, styled_label: &str, text: &str, indent: &str, width: usize) -> String {
-    let text = &*crate::untrusted::prose(text);
     let hang = " ".repeat(indent.len() + label.chars().count() + 1);
     let first_indent = format!("{indent}{label} ");
     let mut out = String::new();
