@@ -192,6 +192,36 @@ pub fn generate(infos: &[Info], server: &str) -> String {
     out
 }
 
+/// Keyless commands that list key names, or count them per slot (which maps another
+/// namespace's keys slot by slot): denied to every learner user. A test walks every command
+/// and subcommand the server reports whose documentation speaks of keys, and requires each
+/// to be here or in `NAMES_NO_KEY`.
+pub const KEY_LISTING: &[&str] = &[
+    "keys",
+    "scan",
+    "randomkey",
+    "cluster|getkeysinslot",
+    "cluster|countkeysinslot",
+];
+
+/// Keyless commands whose documentation speaks of keys but that reveal no key name, and why.
+pub const NAMES_NO_KEY: &[(&str, &str)] = &[
+    ("client|caching", "a tracking switch for the next command"),
+    ("cluster|keyslot", "hashes the name it is given"),
+    ("command|getkeys", "parses the command it is given"),
+    ("command|getkeysandflags", "parses the command it is given"),
+    ("dbsize", "one count for the whole database, no names"),
+    ("unwatch", "forgets this connection's watched keys"),
+    (
+        "flushall",
+        "server-wide: denied with the other server-wide commands",
+    ),
+    (
+        "flushdb",
+        "server-wide: denied with the other server-wide commands",
+    ),
+];
+
 /// ACL rules that keep a learner away from every server-wide command this server has.
 pub fn learner_denials(infos: &[Info]) -> Vec<String> {
     let mut rules = vec!["-@admin".to_string(), "-@dangerous".to_string()];
@@ -201,11 +231,17 @@ pub fn learner_denials(infos: &[Info]) -> Vec<String> {
             .filter(|i| classify(i) == Class::ServerWide)
             .map(|i| format!("-{}", i.name)),
     );
-    // Keys stay in the connection's database (see the guard); RANDOMKEY names any key. SCAN
-    // lists every namespace's key names, and a script could call it with no MATCH: a SCAN the
-    // learner types (the guard holds its MATCH inside the namespace) goes on the engine's own
-    // connection instead, see `walks_keyspace`.
-    rules.extend(["-select", "-move", "-randomkey", "-scan", "-acl"].map(String::from));
+    // Keys stay in the connection's database (see the guard).
+    rules.extend(["-select", "-move", "-acl"].map(String::from));
+    // No namespace may learn another's key names: every keyless command that lists or counts
+    // them is denied. A SCAN the learner types (the guard holds its MATCH inside the namespace)
+    // goes on the engine's own connection instead, see `walks_keyspace`.
+    rules.extend(
+        KEY_LISTING
+            .iter()
+            .filter(|k| infos.iter().any(|i| i.name == **k))
+            .map(|k| format!("-{k}")),
+    );
     // Re-allow the few the categories swept away; only names this server knows.
     rules.extend(
         LEARNER_ALLOWED
