@@ -15,9 +15,16 @@ use redis::{
     Value,
 };
 
-/// A connection to Redis: one server, or a whole cluster.
+/// A connection to Redis: one server, or a whole cluster. Its clones share the link and what
+/// the server said about its commands (`COMMAND INFO`, asked once per command name).
 #[derive(Clone)]
-pub enum Conn {
+pub struct Conn {
+    link: Link,
+    commands: crate::redis::classes::InfoCache,
+}
+
+#[derive(Clone)]
+enum Link {
     Single(MultiplexedConnection),
     Cluster(Box<Clustered>),
 }
@@ -37,17 +44,23 @@ pub struct Clustered {
 
 impl From<MultiplexedConnection> for Conn {
     fn from(c: MultiplexedConnection) -> Self {
-        Conn::Single(c)
+        Conn {
+            link: Link::Single(c),
+            commands: Default::default(),
+        }
     }
 }
 
 impl From<crate::redis::cluster::Bounded> for Conn {
     fn from(conn: crate::redis::cluster::Bounded) -> Self {
-        Conn::Cluster(Box::new(Clustered {
-            conn,
-            queued: None,
-            doomed: false,
-        }))
+        Conn {
+            link: Link::Cluster(Box::new(Clustered {
+                conn,
+                queued: None,
+                doomed: false,
+            })),
+            commands: Default::default(),
+        }
     }
 }
 
@@ -399,9 +412,9 @@ fn refused_before_sending<T>(r: &RedisResult<T>) -> bool {
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         let limit = deadline::for_cmd(cmd);
-        match self {
-            Conn::Single(c) => Box::pin(deadline::within(limit, c.req_packed_command(cmd))),
-            Conn::Cluster(c) => Box::pin(deadline::within(limit, c.command(cmd))),
+        match &mut self.link {
+            Link::Single(c) => Box::pin(deadline::within(limit, c.req_packed_command(cmd))),
+            Link::Cluster(c) => Box::pin(deadline::within(limit, c.command(cmd))),
         }
     }
 
@@ -412,44 +425,49 @@ impl ConnectionLike for Conn {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         let limit = deadline::for_pipeline(pipeline);
-        match self {
-            Conn::Single(c) => Box::pin(deadline::within(
+        match &mut self.link {
+            Link::Single(c) => Box::pin(deadline::within(
                 limit,
                 c.req_packed_commands(pipeline, offset, count),
             )),
-            Conn::Cluster(c) => {
+            Link::Cluster(c) => {
                 Box::pin(deadline::within(limit, c.pipeline(pipeline, offset, count)))
             }
         }
     }
 
     fn get_db(&self) -> i64 {
-        match self {
-            Conn::Single(c) => c.get_db(),
-            Conn::Cluster(_) => 0,
+        match &self.link {
+            Link::Single(c) => c.get_db(),
+            Link::Cluster(_) => 0,
         }
     }
 }
 
 impl Conn {
     pub fn is_cluster(&self) -> bool {
-        matches!(self, Conn::Cluster(_))
+        matches!(self.link, Link::Cluster(_))
     }
 
     /// `host:port` of every master (a single server: none, it is the only node).
     pub async fn masters(&mut self) -> RedisResult<Vec<(String, u16)>> {
-        match self {
-            Conn::Single(_) => Ok(Vec::new()),
-            Conn::Cluster(c) => c.masters().await,
+        match &mut self.link {
+            Link::Single(_) => Ok(Vec::new()),
+            Link::Cluster(c) => c.masters().await,
         }
     }
 
     /// Sends `cmd` to one node: the server itself, or the cluster's master at `node`.
     pub async fn on_node(&mut self, node: Option<&(String, u16)>, cmd: &Cmd) -> RedisResult<Value> {
-        match (self, node) {
-            (Conn::Cluster(c), Some(node)) => c.on_node(node, cmd).await,
-            (conn, _) => conn.req_packed_command(cmd).await,
+        if let (Link::Cluster(c), Some(node)) = (&mut self.link, node) {
+            return c.on_node(node, cmd).await;
         }
+        self.req_packed_command(cmd).await
+    }
+
+    /// What the server said about its commands, shared by this connection's clones.
+    pub fn command_infos(&self) -> &crate::redis::classes::InfoCache {
+        &self.commands
     }
 
     /// SCAN MATCH `pattern` over the whole keyspace: every master of a cluster in turn. Stops
