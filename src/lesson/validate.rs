@@ -146,6 +146,35 @@ fn control_characters(ctx: &mut Ctx<'_>, l: &Lesson) {
     }
 }
 
+/// A trial runs on scratch copies of the keys the exercise's checks name (`<ns>:trial:...`):
+/// its set-up may name no other lesson key, or it would write the real one.
+fn trial_keys(
+    ctx: &mut Ctx<'_>,
+    n: usize,
+    step: &crate::lesson::model::Step,
+    trials: &[crate::lesson::model::Trial],
+) {
+    let checked: Vec<&str> = step
+        .checks
+        .iter()
+        .filter_map(|c| c.key.as_deref())
+        .collect();
+    for line in trials.iter().flat_map(|t| &t.setup) {
+        let Ok(args) = tokenize(line) else { continue };
+        for a in args.iter().skip(1) {
+            let a = String::from_utf8_lossy(a);
+            if a.starts_with("${ns}:") && !checked.contains(&a.as_ref()) {
+                ctx.err(
+                    line,
+                    format!(
+                        "step {n}: a trial's setup names {a}, which the exercise's checks do not name: a trial runs only on scratch copies of the checked keys, so this would change the real key"
+                    ),
+                );
+            }
+        }
+    }
+}
+
 async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>) -> Result<()> {
     if let Some(m) = ranges::int("format_version", l.format_version.into()) {
         ctx.err("^format_version:", m);
@@ -222,6 +251,7 @@ async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>
             for c in trials.iter().flat_map(|t| &t.checks) {
                 check_check(ctx, n, c, &known, &step.kind);
             }
+            trial_keys(ctx, n, step, trials);
         }
         for k in step.show_keys.iter().flatten() {
             key_ref(ctx, n, k);

@@ -197,3 +197,31 @@ fn the_gate_refuses_unshipped_scripts_outside_steps_too() {
         .args(["lesson", "37", "--auto"]));
     assert_eq!(redis.cli(&["GET", "victim"]), "\"keep me\"\n");
 }
+
+/// A trial's blocking command has a deadline: a declared wrong answer (`BLMOVE ... 0`) replayed
+/// in a trial whose queue is empty would wait for ever; it fails the trial after the trial
+/// deadline instead, the lesson finishes, no scratch key is left and no client stays blocked.
+#[test]
+fn a_blocking_command_in_a_trial_has_a_deadline() {
+    let redis = TestRedis::start();
+    let home = tempfile::tempdir().expect("home");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trials");
+    let (out, took) = crate::silent::run_bounded(
+        redis
+            .redislab(home.path())
+            .arg("--lessons")
+            .arg(&dir)
+            .args(["lesson", "42", "--auto"]),
+        "",
+        std::time::Duration::from_secs(40),
+    );
+    assert_success(&out);
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    assert_eq!(redis.keys_in("lab"), vec!["lab:q:dst".to_string()]);
+    assert!(
+        redis
+            .cli_raw(&["INFO", "clients"])
+            .contains("blocked_clients:0"),
+        "a client is still blocked"
+    );
+}

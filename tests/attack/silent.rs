@@ -135,7 +135,7 @@ async fn one_reply(up: &mut TcpStream) -> std::io::Result<Vec<u8>> {
 }
 
 /// Runs `cmd` with `input`, killing it after `limit`; the output and how long it ran.
-fn run_bounded(
+pub fn run_bounded(
     cmd: &mut Command,
     input: &str,
     limit: Duration,
