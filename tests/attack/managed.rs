@@ -290,3 +290,49 @@ fn no_keyless_command_reveals_key_names_to_a_learner() {
     assert!(typed.contains("NOPERM"), "{typed}");
     assert_success(&home.stop());
 }
+
+/// The hostile lesson scripts that are skipped on a foreign server do run on the managed one,
+/// where the learner's ACL user fences them: not one reaches a key outside the namespace.
+#[test]
+fn lesson_folder_scripts_are_fenced_by_the_managed_acl() {
+    let home = ManagedHome::new();
+    assert_success(&run(home.redislab().args(["server", "start"])));
+    for (k, v) in [("victim", "keep me"), ("foreign:string", "x")] {
+        admin_cli(&home, &["SET", k, v]);
+    }
+    admin_cli(&home, &["RPUSH", "foreign:list", "a", "b"]);
+    let snapshot = || {
+        ["victim", "foreign:string", "foreign:list"]
+            .iter()
+            .map(|k| admin_cli(&home, &["DUMP", k]))
+            .collect::<Vec<_>>()
+    };
+    let before = snapshot();
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile/scripts");
+    let mut ran = 0;
+    for e in std::fs::read_dir(&dir).expect("fixtures") {
+        let name = e.expect("entry").file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".yaml") {
+            continue;
+        }
+        let out = run(home
+            .redislab()
+            .arg("--managed")
+            .arg("--lessons")
+            .arg(&dir)
+            .args(["lesson", &name[..2], "--auto"]));
+        assert!(
+            !common::stdout(&out).contains("skipped: this step runs a script"),
+            "{name} was skipped on the managed server"
+        );
+        assert_eq!(
+            snapshot(),
+            before,
+            "{name} reached a key outside the namespace"
+        );
+        ran += 1;
+    }
+    assert!(ran >= 14, "{ran}");
+    assert_success(&home.stop());
+}
