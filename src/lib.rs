@@ -6,6 +6,7 @@
 //!   `render`, `guard`)
 //! - `inspect`: key snapshots; `namespace`: keeping writes inside `<namespace>:`
 //! - `term`: the only module that draws
+//! - `untrusted`: the one escaping of text from outside the binary (servers, lesson files)
 
 pub mod bench;
 pub mod cli;
@@ -22,3 +23,4 @@ pub mod runner;
 pub mod scenarios;
 pub mod settings;
 pub mod term;
+pub mod untrusted;

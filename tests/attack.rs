@@ -11,6 +11,8 @@ mod managed;
 mod output;
 #[path = "attack/property.rs"]
 mod property;
+#[path = "attack/silent.rs"]
+mod silent;
 
 use common::{ManagedHome, TestRedis, assert_success, run, run_with_stdin};
 use managed::admin_cli;

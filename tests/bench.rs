@@ -484,3 +484,67 @@ fn every_measure_of_one_get_agrees_with_redis_benchmark() {
         "the p50s of one GET disagree by more than {FACTOR}x: {measures:?}"
     );
 }
+
+/// SIGTERM and SIGHUP stop a run on the managed server as Ctrl-C does: the AOF settings it
+/// changed are put back before it exits (with 143 and 129), and nothing is left behind.
+#[test]
+fn term_and_hup_put_the_aof_settings_back() {
+    let home = ManagedHome::new();
+    assert_success(&run(home.redislab().args(["server", "start"])));
+    let original_fsync = managed_config(&home, "appendfsync");
+    for (signal, code) in [("TERM", 143), ("HUP", 129)] {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let mut child = home
+            .redislab()
+            .args(["bench", "--only", "counter-incr", "--sqlite", "memory"])
+            .args(["--iterations", "300000", "--json"])
+            .env("TMPDIR", tmp.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn bench");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while managed_config(&home, "appendonly") != "yes" {
+            assert!(Instant::now() < deadline, "AOF was never switched on");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("wait") {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the benchmark did not stop on SIG{signal}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        let _ = child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut err);
+        assert_eq!(status.code(), Some(code), "SIG{signal}: {err}");
+        assert_eq!(managed_config(&home, "appendonly"), "no", "SIG{signal}");
+        assert_eq!(
+            managed_config(&home, "appendfsync"),
+            original_fsync,
+            "SIG{signal}"
+        );
+        assert!(
+            !home.path().join(AOF_RECORD).exists(),
+            "SIG{signal}: record left behind"
+        );
+        assert!(
+            is_empty_dir(tmp.path()),
+            "SIG{signal}: temporary files left behind"
+        );
+    }
+}

@@ -1132,3 +1132,48 @@ fn the_sandbox_subscribes_to_a_sharded_channel_until_ctrl_c() {
         "{err}"
     );
 }
+
+/// `/3` and `?db=3` mean the same database on a TCP URL (the redis crate reads only the path
+/// there), and a URL naming two different databases is refused as bad usage.
+#[test]
+fn a_database_in_the_query_is_the_database_used() {
+    let redis = TestRedis::start();
+    let h = home();
+    for (url, db) in [
+        (format!("redis://127.0.0.1:{}/?db=3", redis.port()), "3"),
+        (format!("redis://127.0.0.1:{}/5", redis.port()), "5"),
+    ] {
+        let out = run_with_stdin(
+            redislab_bare(h.path()).args(["--redis-url", &url, "sandbox"]),
+            "SET lab:where here\n",
+        );
+        assert_success(&out);
+        let got = Command::new("redis-cli")
+            .args([
+                "-p",
+                &redis.port().to_string(),
+                "-n",
+                db,
+                "GET",
+                "lab:where",
+            ])
+            .output()
+            .expect("redis-cli");
+        assert_eq!(stdout(&got).trim(), "here", "{url}");
+    }
+    assert_eq!(redis.cli(&["EXISTS", "lab:where"]), "(integer) 0\n");
+    let both = run_with_stdin(
+        redislab_bare(h.path()).args([
+            "--redis-url",
+            &format!("redis://127.0.0.1:{}/2?db=3", redis.port()),
+            "sandbox",
+        ]),
+        "PING\n",
+    );
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+    assert!(
+        stderr(&both).contains("names database 2 in its path and 3"),
+        "{}",
+        stderr(&both)
+    );
+}

@@ -217,6 +217,17 @@ fn a_second_namespace_is_fenced(
             &["-c", "SET", &on_masters[0], "stolen"],
         );
         assert!(write.contains("NOPERM"), "t2 wrote on node {port}: {write}");
+        // Nor can it list or count the first's key names slot by slot.
+        for args in [
+            &["CLUSTER", "GETKEYSINSLOT", "0", "10"][..],
+            &["CLUSTER", "COUNTKEYSINSLOT", "0"],
+        ] {
+            let listed = home.cli(port, Some("redislab-t2"), args);
+            assert!(
+                listed.contains("NOPERM"),
+                "t2 ran {args:?} on node {port}: {listed}"
+            );
+        }
         let own = home.cli(port, Some("redislab-t2"), &["-c", "SET", "t2:own", "1"]);
         assert!(
             own.contains("OK"),

@@ -1,5 +1,8 @@
 //! `redislab bench`: Redis vs SQLite, measured here; or `--throughput` for GET ops/s.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use anyhow::{Context, Result};
 
 use crate::bench::throughput::{self, ThroughputOptions};
@@ -31,14 +34,18 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> Result<u8> {
     }
 
     let server = super::connect(settings).await?;
-    // Ctrl-C stops the run at the next operation; keys and files are still cleaned up.
+    // Ctrl-C, SIGTERM and SIGHUP stop the run at the next operation; keys, temporary files and
+    // the managed server's AOF settings are still put back. Listening starts before the run.
     let cancel = Cancel::default();
+    let stopped_by = Arc::new(AtomicU8::new(0));
+    let signals = stop_signals();
     let watcher = {
         let cancel = cancel.clone();
+        let stopped_by = stopped_by.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.cancel();
-            }
+            let exit = signals.await;
+            stopped_by.store(exit, Ordering::Relaxed);
+            cancel.cancel();
         })
     };
     let result = if args.throughput {
@@ -59,7 +66,48 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> Result<u8> {
         run_suite(settings, &server, &args, options).await
     };
     watcher.abort();
-    result
+    // Stopped by a signal: the exit code says which (130 INT, 143 TERM, 129 HUP).
+    let by = stopped_by.load(Ordering::Relaxed);
+    match result {
+        Err(e)
+            if by != 0
+                && e.downcast_ref::<Exit>()
+                    .is_some_and(|x| x.code == code::INTERRUPTED) =>
+        {
+            Err(Exit::new(by, format!("{e:#}")).into())
+        }
+        other => other,
+    }
+}
+
+/// Waits for SIGINT, SIGTERM or SIGHUP and gives the exit code each ends a run with (128 + the
+/// signal's number). The handlers are installed when this is called, not when it is polled.
+fn stop_signals() -> impl std::future::Future<Output = u8> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let hup = signal(SignalKind::hangup());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, hup, int) {
+                (Ok(mut term), Ok(mut hup), Ok(mut int)) => tokio::select! {
+                    _ = int.recv() => code::INTERRUPTED,
+                    _ = term.recv() => 143,
+                    _ = hup.recv() => 129,
+                },
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    code::INTERRUPTED
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async move {
+        let _ = tokio::signal::ctrl_c().await;
+        code::INTERRUPTED
+    }
 }
 
 async fn run_suite(

@@ -158,7 +158,10 @@ fn invocation(settings: &Settings) -> String {
 /// What the walk's end means for the learner, and the exit code.
 fn report(lesson: &Lesson, summary: &Summary, auto: bool, rl: &str) -> Result<u8> {
     if let Some(reason) = &summary.unavailable {
-        term::notice(&format!("Lesson {} skipped: it {reason}.", lesson.id));
+        term::notice(&crate::untrusted::prose(&format!(
+            "Lesson {} skipped: it {reason}.",
+            lesson.id
+        )));
         return Ok(0);
     }
     if let Some(at) = summary.quit_at {

@@ -1,5 +1,6 @@
 //! `redislab list` and the lesson menu shown by `redislab` alone on a terminal.
 
+use crate::untrusted::prose;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
@@ -61,7 +62,9 @@ pub async fn run(settings: &Settings, args: ListArgs) -> Result<u8> {
     if args.json {
         term::out(&format!(
             "{}\n",
-            serde_json::to_string_pretty(&rows).context("could not encode JSON")?
+            crate::untrusted::json_safe(
+                &serde_json::to_string_pretty(&rows).context("could not encode JSON")?
+            )
         ));
         return Ok(0);
     }
@@ -76,10 +79,10 @@ pub async fn run(settings: &Settings, args: ListArgs) -> Result<u8> {
     ]);
     for r in &rows {
         t.add_row(vec![
-            r.id.clone(),
-            r.title.clone(),
-            r.structure.clone(),
-            r.use_case.clone(),
+            prose(&r.id).into_owned(),
+            prose(&r.title).into_owned(),
+            prose(&r.structure).into_owned(),
+            prose(&r.use_case).into_owned(),
             r.steps.to_string(),
             status(r),
             r.quiz_score.clone().unwrap_or_else(|| "-".into()),
@@ -108,7 +111,12 @@ pub async fn menu(settings: &Settings) -> Result<u8> {
             } else {
                 " "
             };
-            format!("{mark} {} {}  ({})", r.id, r.title, r.structure)
+            format!(
+                "{mark} {} {}  ({})",
+                prose(&r.id),
+                prose(&r.title),
+                prose(&r.structure)
+            )
         })
         .collect();
     let choice = tokio::task::block_in_place(|| {

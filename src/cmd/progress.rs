@@ -15,7 +15,9 @@ pub async fn run(settings: &Settings, args: ProgressArgs) -> Result<u8> {
     if args.json {
         term::out(&format!(
             "{}\n",
-            serde_json::to_string_pretty(&saved).context("could not encode JSON")?
+            crate::untrusted::json_safe(
+                &serde_json::to_string_pretty(&saved).context("could not encode JSON")?
+            )
         ));
         return Ok(0);
     }
@@ -24,8 +26,8 @@ pub async fn run(settings: &Settings, args: ProgressArgs) -> Result<u8> {
         let p = saved.iter().find(|p| p.lesson_id == l.lesson.id);
         let n = l.lesson.steps.len();
         t.add_row(vec![
-            l.lesson.id.clone(),
-            l.lesson.title.clone(),
+            crate::untrusted::prose(&l.lesson.id).into_owned(),
+            crate::untrusted::prose(&l.lesson.title).into_owned(),
             match p {
                 Some(p) if p.completed_at.is_some() && p.skipped.is_empty() => {
                     format!("{n}/{n} ✓")

@@ -80,6 +80,9 @@ pub async fn run(settings: &Settings, args: ValidateArgs) -> Result<u8> {
             }
         }
     }
+    for note in script_notes(&loaded) {
+        term::out(&format!("{note}\n"));
+    }
     for p in &problems {
         term::out(&format!("{p}\n"));
     }
@@ -257,6 +260,41 @@ impl crate::runner::seam::View for FailedChecks {
     fn ticker(&mut self, _label: &str) -> Box<dyn crate::measure::Ticker> {
         Box::new(crate::measure::Silent)
     }
+}
+
+/// Which steps need the managed server because they send a script that is not shipped with
+/// redislab (elsewhere they are skipped), and, as a lint, scripts that name a key other than
+/// through `KEYS[n]`. Notes, not problems: neither stops a lesson from loading.
+fn script_notes(loaded: &[Loaded]) -> Vec<String> {
+    use crate::lesson::scripts;
+    let mut out = Vec::new();
+    for l in loaded {
+        let where_ = |step: Option<usize>| match step {
+            Some(i) => format!(
+                "step {} ({})",
+                i + 1,
+                crate::redis::render::printable_str(&l.lesson.steps[i].title)
+            ),
+            None => "setup or quiz".to_string(),
+        };
+        let mut needs: Vec<Option<usize>> = Vec::new();
+        for (step, script) in scripts::lesson_scripts(&l.lesson) {
+            if !scripts::is_shipped(&script) && !needs.contains(&step) {
+                needs.push(step);
+            }
+            if let Err(why) = scripts::lint(&script) {
+                out.push(format!("note: {}: {}: lint: {why}", l.source, where_(step)));
+            }
+        }
+        for step in needs {
+            out.push(format!(
+                "note: {}: {} runs a script not shipped with redislab: it runs only on redislab's managed server (--managed) and is skipped elsewhere",
+                l.source,
+                where_(step)
+            ));
+        }
+    }
+    out
 }
 
 /// Every scenario with its summary and parameter table, as a lesson author needs them.

@@ -1,9 +1,11 @@
 //! Lessons as data: the file format (`model`), loading embedded or from a folder (`loader`),
-//! variables in commands (`vars`), the race grammar (`race`) and validation (`validate`).
+//! variables in commands (`vars`), the race grammar (`race`), which scripts are shipped
+//! (`scripts`) and validation (`validate`).
 
 pub mod check;
 pub mod loader;
 pub mod model;
 pub mod race;
+pub mod scripts;
 pub mod validate;
 pub mod vars;

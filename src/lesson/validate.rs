@@ -13,7 +13,7 @@ mod requires;
 mod steps;
 mod text;
 
-use steps::{stand_in, step_commands, undeclared_keys};
+use steps::{stand_in, step_commands};
 use text::{glob, locate};
 
 pub use ranges::markdown as ranges_markdown;
@@ -101,6 +101,80 @@ pub async fn validate_texts(
     Ok((loaded, problems))
 }
 
+/// Lesson texts reach the terminal: a control character (C0 other than line break and tab,
+/// DEL, C1) or a bidi control in any of them (title, steps, hints, quiz, commands ...) could
+/// act on the learner's terminal (OSC 52 writes the clipboard), so none is allowed.
+fn control_characters(ctx: &mut Ctx<'_>, l: &Lesson) {
+    fn strings<'v>(v: &'v serde_json::Value, out: &mut Vec<&'v str>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            serde_json::Value::Object(m) => m.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let Ok(value) = serde_json::to_value(l) else {
+        return;
+    };
+    let mut all = Vec::new();
+    strings(&value, &mut all);
+    for text in all {
+        let Some(at) = text
+            .char_indices()
+            .find(|(_, c)| crate::untrusted::is_unsafe(*c) && *c != '\n' && *c != '\t')
+        else {
+            continue;
+        };
+        let before = &text[..at.0];
+        let near = before.lines().last().unwrap_or_default();
+        let near: String = near
+            .chars()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        ctx.err(
+            &near,
+            format!(
+                "a lesson text holds the control character U+{:04X} (after {:?}): lesson texts may hold only printable characters, line breaks and tabs",
+                at.1 as u32,
+                crate::untrusted::prose(&near)
+            ),
+        );
+    }
+}
+
+/// A trial runs on scratch copies of the keys the exercise's checks name (`<ns>:trial:...`):
+/// its set-up may name no other lesson key, or it would write the real one.
+fn trial_keys(
+    ctx: &mut Ctx<'_>,
+    n: usize,
+    step: &crate::lesson::model::Step,
+    trials: &[crate::lesson::model::Trial],
+) {
+    let checked: Vec<&str> = step
+        .checks
+        .iter()
+        .filter_map(|c| c.key.as_deref())
+        .collect();
+    for line in trials.iter().flat_map(|t| &t.setup) {
+        let Ok(args) = tokenize(line) else { continue };
+        for a in args.iter().skip(1) {
+            let a = String::from_utf8_lossy(a);
+            if a.starts_with("${ns}:") && !checked.contains(&a.as_ref()) {
+                ctx.err(
+                    line,
+                    format!(
+                        "step {n}: a trial's setup names {a}, which the exercise's checks do not name: a trial runs only on scratch copies of the checked keys, so this would change the real key"
+                    ),
+                );
+            }
+        }
+    }
+}
+
 async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>) -> Result<()> {
     if let Some(m) = ranges::int("format_version", l.format_version.into()) {
         ctx.err("^format_version:", m);
@@ -142,6 +216,7 @@ async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>
     if let Some(r) = &l.requires {
         requires::check(ctx, "lesson", r);
     }
+    control_characters(ctx, l);
     let managed = l.requires.as_ref().is_some_and(|r| r.managed);
     let mut known: HashSet<String> = BUILTIN.iter().map(|s| s.to_string()).collect();
     for c in &l.setup {
@@ -188,6 +263,7 @@ async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>
             for c in trials.iter().flat_map(|t| &t.checks) {
                 check_check(ctx, n, c, &known, &step.kind);
             }
+            trial_keys(ctx, n, step, trials);
         }
         for k in step.show_keys.iter().flatten() {
             key_ref(ctx, n, k);
@@ -522,9 +598,6 @@ async fn command(
         }
     };
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-    if let Some(why) = undeclared_keys(&args) {
-        ctx.err(line, format!("lesson script: {why}"));
-    }
     let mut conn = conn;
     if let Some(m) = classes::problem(&args, managed, conn.as_deref_mut()).await? {
         ctx.err(line, m);

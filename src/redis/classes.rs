@@ -46,12 +46,181 @@ pub const LEARNER_ALLOWED: &[&str] = &[
 const SHARED_STATE: &[&str] = &["script|flush", "script|kill", "function|kill"];
 
 /// The facts `COMMAND INFO` gives about one command or subcommand (`config|set`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Info {
     pub name: String,
     pub flags: Vec<String>,
     pub categories: Vec<String>,
     pub has_keys: bool,
+    /// The legacy key positions (first key, last key, step) as argument indices, exact for
+    /// every command not flagged `movablekeys` (Redis documents them so).
+    pub key_range: (i64, i64, i64),
+    /// The key specs (Redis 7+), when every one of them is a kind read here and none is
+    /// flagged incomplete; `None` when there are none or one cannot be read.
+    pub key_specs: Option<Vec<KeySpec>>,
+}
+
+/// Where one group of keys starts and how far it goes (`COMMAND INFO`'s key specs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySpec {
+    pub begin: Begin,
+    pub find: Find,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begin {
+    /// At this argument index.
+    Index(i64),
+    /// After this keyword, searched from `startfrom` (negative: from the end, backwards).
+    Keyword(String, i64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Find {
+    /// `lastkey` relative to the start (negative: from the end), every `step`; with `limit`
+    /// > 1 and `lastkey` -1, the first 1/limit of what remains.
+    Range { last: i64, step: i64, limit: i64 },
+    /// The argument at `start + numidx` says how many keys follow from `start + first`.
+    Keynum { numidx: i64, first: i64, step: i64 },
+}
+
+impl KeySpec {
+    /// The argument indices this spec names in `args`; `None` when the arguments do not fit
+    /// (Redis will answer with an error of its own, or GETKEYS must say).
+    fn indices(&self, args: &[Vec<u8>]) -> Option<Vec<usize>> {
+        let argc = args.len() as i64;
+        let start = match &self.begin {
+            Begin::Index(i) => *i,
+            Begin::Keyword(word, from) => {
+                let found = if *from >= 0 {
+                    (*from..argc).find(|&i| args[i as usize].eq_ignore_ascii_case(word.as_bytes()))
+                } else {
+                    (1..=argc + from)
+                        .rev()
+                        .find(|&i| args[i as usize].eq_ignore_ascii_case(word.as_bytes()))
+                };
+                match found {
+                    Some(i) => i + 1,
+                    None => return Some(Vec::new()),
+                }
+            }
+        };
+        if start <= 0 || start > argc {
+            return None;
+        }
+        let (first, last, step) = match self.find {
+            Find::Range { last, step, limit } => {
+                let end = if last >= 0 {
+                    start + last
+                } else if last == -1 && limit > 1 {
+                    start + (argc - start) / limit - 1
+                } else {
+                    argc + last
+                };
+                (start, end, step)
+            }
+            Find::Keynum {
+                numidx,
+                first,
+                step,
+            } => {
+                let n: i64 = std::str::from_utf8(args.get((start + numidx) as usize)?)
+                    .ok()?
+                    .parse()
+                    .ok()?;
+                if n < 0 {
+                    return None;
+                }
+                let first = start + first;
+                (first, first + (n - 1) * step.max(1), step)
+            }
+        };
+        if last >= argc {
+            return None;
+        }
+        let step = step.max(1);
+        Some(
+            (first..=last)
+                .step_by(step as usize)
+                .map(|i| i as usize)
+                .collect(),
+        )
+    }
+}
+
+impl Info {
+    /// The keys of `args` as this command's positions say, or `None` when only the server can
+    /// tell (`movablekeys`, or key specs the positions do not cover): then `COMMAND GETKEYS`.
+    pub fn keys_of<'a>(&self, args: &'a [Vec<u8>]) -> Option<Vec<&'a [u8]>> {
+        if let Some(specs) = &self.key_specs {
+            let mut out: Vec<&[u8]> = Vec::new();
+            for spec in specs {
+                for i in spec.indices(args)? {
+                    out.push(args.get(i)?.as_slice());
+                }
+            }
+            return Some(out);
+        }
+        let (first, last, step) = self.key_range;
+        if self.flags.iter().any(|f| f == "movablekeys") {
+            return None;
+        }
+        if first <= 0 {
+            // No positions: a keyless command, unless key specs say otherwise.
+            return (!self.has_keys).then(Vec::new);
+        }
+        let n = args.len() as i64;
+        let last = if last < 0 { n + last } else { last.min(n - 1) };
+        let step = step.max(1);
+        let mut out = Vec::new();
+        let mut i = first;
+        while i <= last && i < n {
+            out.push(args[i as usize].as_slice());
+            i += step;
+        }
+        Some(out)
+    }
+}
+
+/// `COMMAND INFO` answers by command name, kept for the life of a connection (and its clones):
+/// a command is asked about once, not before every send.
+pub type InfoCache = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<Info>>>>;
+
+/// What the server behind `conn` says about the command `args` names (and its subcommand), from
+/// the connection's cache or, the first time, from `COMMAND INFO`.
+pub async fn live_info(
+    conn: &mut Conn,
+    args: &[Vec<u8>],
+) -> Result<Option<Info>, redis::RedisError> {
+    let (name, sub) = names(args);
+    let cache = conn.command_infos().clone();
+    let cached = cache.lock().ok().and_then(|c| c.get(&name).cloned());
+    let infos = match cached {
+        Some(infos) => infos,
+        None => {
+            let reply = send(
+                conn,
+                &[
+                    b"COMMAND".to_vec(),
+                    b"INFO".to_vec(),
+                    name.clone().into_bytes(),
+                ],
+            )
+            .await?;
+            let mut infos = Vec::new();
+            if let Value::Array(entries) = &reply {
+                for e in entries {
+                    parse_entry(e, &mut infos);
+                }
+            }
+            if let Ok(mut c) = cache.lock() {
+                c.insert(name.clone(), infos.clone());
+            }
+            infos
+        }
+    };
+    let find = |n: &str| infos.iter().find(|i| i.name == n).cloned();
+    Ok(sub.as_deref().and_then(find).or_else(|| find(&name)))
 }
 
 /// The one rule, for live answers and the generated table alike.
@@ -98,19 +267,101 @@ pub fn parse_entry(v: &Value, out: &mut Vec<Info>) {
         return;
     };
     let flags = texts(f.get(2));
-    let first_key = matches!(f.get(3), Some(Value::Int(n)) if *n != 0);
+    let int = |i: usize| match f.get(i) {
+        Some(Value::Int(n)) => *n,
+        _ => 0,
+    };
+    let first_key = int(3) != 0;
     let key_specs = matches!(f.get(8), Some(Value::Array(s)) if !s.is_empty());
     out.push(Info {
         name: name.to_ascii_lowercase(),
         has_keys: first_key || key_specs || flags.iter().any(|x| x == "movablekeys"),
         flags,
         categories: texts(f.get(6)),
+        key_range: (int(3), int(4), int(5)),
+        key_specs: f.get(8).and_then(parse_key_specs),
     });
     if let Some(Value::Array(subs)) = f.get(9) {
         for s in subs {
             parse_entry(s, out);
         }
     }
+}
+
+/// A RESP map's fields, whether it came as a RESP3 map or a RESP2 array of pairs.
+fn fields(v: &Value) -> Vec<(String, &Value)> {
+    match v {
+        Value::Map(m) => m
+            .iter()
+            .filter_map(|(k, v)| text(k).map(|k| (k, v)))
+            .collect(),
+        Value::Array(a) => a
+            .chunks(2)
+            .filter_map(|p| Some((text(p.first()?)?, p.get(1)?)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The key specs of one `COMMAND INFO` entry, if all are of kinds read here.
+fn parse_key_specs(v: &Value) -> Option<Vec<KeySpec>> {
+    let Value::Array(specs) = v else { return None };
+    if specs.is_empty() {
+        return None;
+    }
+    let int = |v: Option<&&Value>| match v {
+        Some(Value::Int(n)) => Some(*n),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    for spec in specs {
+        let f = fields(spec);
+        let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+        if let Some(Value::Array(flags)) = get("flags") {
+            if flags
+                .iter()
+                .any(|x| text(x).is_some_and(|t| t.eq_ignore_ascii_case("incomplete")))
+            {
+                return None;
+            }
+        }
+        let part = |k: &str| -> Option<(String, Vec<(String, &Value)>)> {
+            let p = fields(get(k)?);
+            let kind = p
+                .iter()
+                .find(|(n, _)| n == "type")
+                .and_then(|(_, v)| text(v))?;
+            let spec = p
+                .iter()
+                .find(|(n, _)| n == "spec")
+                .map(|(_, v)| fields(v))?;
+            Some((kind, spec))
+        };
+        let (bkind, b) = part("begin_search")?;
+        let (fkind, fk) = part("find_keys")?;
+        let bget = |k: &str| b.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+        let fget = |k: &str| fk.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+        let begin = match bkind.as_str() {
+            "index" => Begin::Index(int(bget("index"))?),
+            "keyword" => Begin::Keyword(text(bget("keyword")?)?, int(bget("startfrom"))?),
+            _ => return None,
+        };
+        let find = match fkind.as_str() {
+            "range" => Find::Range {
+                last: int(fget("lastkey"))?,
+                step: int(fget("keystep"))?,
+                limit: int(fget("limit"))?,
+            },
+            "keynum" => Find::Keynum {
+                numidx: int(fget("keynumidx"))?,
+                first: int(fget("firstkey"))?,
+                step: int(fget("keystep"))?,
+            },
+            _ => return None,
+        };
+        out.push(KeySpec { begin, find });
+    }
+    Some(out)
 }
 
 /// Every command and subcommand the server knows (`COMMAND`).
@@ -148,27 +399,9 @@ pub fn of_static(args: &[Vec<u8>]) -> Class {
 /// The class as the live server describes the command; the checked-in table when the server
 /// does not know it or will not say.
 pub async fn of_live(conn: &mut Conn, args: &[Vec<u8>]) -> Result<Class, redis::RedisError> {
-    let (name, sub) = names(args);
-    let reply = send(
-        conn,
-        &[
-            b"COMMAND".to_vec(),
-            b"INFO".to_vec(),
-            name.clone().into_bytes(),
-        ],
-    )
-    .await?;
-    let mut infos = Vec::new();
-    if let Value::Array(entries) = &reply {
-        for e in entries {
-            parse_entry(e, &mut infos);
-        }
-    }
-    let find = |n: &str| infos.iter().find(|i| i.name == n).map(classify);
-    Ok(sub
-        .as_deref()
-        .and_then(find)
-        .or_else(|| find(&name))
+    Ok(live_info(conn, args)
+        .await?
+        .map(|i| classify(&i))
         .unwrap_or_else(|| of_static(args)))
 }
 
@@ -192,6 +425,36 @@ pub fn generate(infos: &[Info], server: &str) -> String {
     out
 }
 
+/// Keyless commands that list key names, or count them per slot (which maps another
+/// namespace's keys slot by slot): denied to every learner user. A test walks every command
+/// and subcommand the server reports whose documentation speaks of keys, and requires each
+/// to be here or in `NAMES_NO_KEY`.
+pub const KEY_LISTING: &[&str] = &[
+    "keys",
+    "scan",
+    "randomkey",
+    "cluster|getkeysinslot",
+    "cluster|countkeysinslot",
+];
+
+/// Keyless commands whose documentation speaks of keys but that reveal no key name, and why.
+pub const NAMES_NO_KEY: &[(&str, &str)] = &[
+    ("client|caching", "a tracking switch for the next command"),
+    ("cluster|keyslot", "hashes the name it is given"),
+    ("command|getkeys", "parses the command it is given"),
+    ("command|getkeysandflags", "parses the command it is given"),
+    ("dbsize", "one count for the whole database, no names"),
+    ("unwatch", "forgets this connection's watched keys"),
+    (
+        "flushall",
+        "server-wide: denied with the other server-wide commands",
+    ),
+    (
+        "flushdb",
+        "server-wide: denied with the other server-wide commands",
+    ),
+];
+
 /// ACL rules that keep a learner away from every server-wide command this server has.
 pub fn learner_denials(infos: &[Info]) -> Vec<String> {
     let mut rules = vec!["-@admin".to_string(), "-@dangerous".to_string()];
@@ -201,11 +464,17 @@ pub fn learner_denials(infos: &[Info]) -> Vec<String> {
             .filter(|i| classify(i) == Class::ServerWide)
             .map(|i| format!("-{}", i.name)),
     );
-    // Keys stay in the connection's database (see the guard); RANDOMKEY names any key. SCAN
-    // lists every namespace's key names, and a script could call it with no MATCH: a SCAN the
-    // learner types (the guard holds its MATCH inside the namespace) goes on the engine's own
-    // connection instead, see `walks_keyspace`.
-    rules.extend(["-select", "-move", "-randomkey", "-scan", "-acl"].map(String::from));
+    // Keys stay in the connection's database (see the guard).
+    rules.extend(["-select", "-move", "-acl"].map(String::from));
+    // No namespace may learn another's key names: every keyless command that lists or counts
+    // them is denied. A SCAN the learner types (the guard holds its MATCH inside the namespace)
+    // goes on the engine's own connection instead, see `walks_keyspace`.
+    rules.extend(
+        KEY_LISTING
+            .iter()
+            .filter(|k| infos.iter().any(|i| i.name == **k))
+            .map(|k| format!("-{k}")),
+    );
     // Re-allow the few the categories swept away; only names this server knows.
     rules.extend(
         LEARNER_ALLOWED
@@ -234,6 +503,7 @@ mod tests {
             flags: flags.iter().map(|s| s.to_string()).collect(),
             categories: cats.iter().map(|s| s.to_string()).collect(),
             has_keys,
+            ..Info::default()
         }
     }
 

@@ -6,6 +6,7 @@
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 
 use crate::redis::cluster::{self, error_reply};
+use crate::redis::deadline;
 use redis::cluster_routing::{
     MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr,
 };
@@ -14,9 +15,16 @@ use redis::{
     Value,
 };
 
-/// A connection to Redis: one server, or a whole cluster.
+/// A connection to Redis: one server, or a whole cluster. Its clones share the link and what
+/// the server said about its commands (`COMMAND INFO`, asked once per command name).
 #[derive(Clone)]
-pub enum Conn {
+pub struct Conn {
+    link: Link,
+    commands: crate::redis::classes::InfoCache,
+}
+
+#[derive(Clone)]
+enum Link {
     Single(MultiplexedConnection),
     Cluster(Box<Clustered>),
 }
@@ -50,7 +58,10 @@ struct Pinned {
 
 impl From<MultiplexedConnection> for Conn {
     fn from(c: MultiplexedConnection) -> Self {
-        Conn::Single(c)
+        Conn {
+            link: Link::Single(c),
+            commands: Default::default(),
+        }
     }
 }
 
@@ -61,11 +72,14 @@ impl Conn {
         conn: crate::redis::cluster::Bounded,
         seed: Option<redis::ConnectionInfo>,
     ) -> Conn {
-        Conn::Cluster(Box::new(Clustered {
-            conn,
-            seed,
-            pinned: None,
-        }))
+        Conn {
+            link: Link::Cluster(Box::new(Clustered {
+                conn,
+                seed,
+                pinned: None,
+            })),
+            commands: Default::default(),
+        }
     }
 }
 
@@ -464,11 +478,15 @@ fn refused_before_sending<T>(r: &RedisResult<T>) -> bool {
             && e.to_string().contains("crossed slots"))
 }
 
+/// Every request on a `Conn` has a reply deadline (`deadline`), whatever response timeout its
+/// connection was opened with: the learner's connection has none of its own, because blocking
+/// commands legitimately wait.
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Conn::Single(c) => c.req_packed_command(cmd),
-            Conn::Cluster(c) => Box::pin(c.command(cmd)),
+        let limit = deadline::for_cmd(cmd);
+        match &mut self.link {
+            Link::Single(c) => Box::pin(deadline::within(limit, c.req_packed_command(cmd))),
+            Link::Cluster(c) => Box::pin(deadline::within(limit, c.command(cmd))),
         }
     }
 
@@ -478,16 +496,22 @@ impl ConnectionLike for Conn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Conn::Cluster(c) => Box::pin(c.pipeline(pipeline, offset, count)),
+        let limit = deadline::for_pipeline(pipeline);
+        match &mut self.link {
+            Link::Single(c) => Box::pin(deadline::within(
+                limit,
+                c.req_packed_commands(pipeline, offset, count),
+            )),
+            Link::Cluster(c) => {
+                Box::pin(deadline::within(limit, c.pipeline(pipeline, offset, count)))
+            }
         }
     }
 
     fn get_db(&self) -> i64 {
-        match self {
-            Conn::Single(c) => c.get_db(),
-            Conn::Cluster(_) => 0,
+        match &self.link {
+            Link::Single(c) => c.get_db(),
+            Link::Cluster(_) => 0,
         }
     }
 }
@@ -498,9 +522,9 @@ impl Conn {
     /// has no one connection to send QUIT on, and dropping it closes its node connections.
     pub async fn quit(&mut self) -> RedisResult<Option<Value>> {
         let quit = redis::cmd("QUIT");
-        match self {
-            Conn::Single(c) => c.req_packed_command(&quit).await.map(Some),
-            Conn::Cluster(c) => match c.pinned.take() {
+        match &mut self.link {
+            Link::Single(c) => c.req_packed_command(&quit).await.map(Some),
+            Link::Cluster(c) => match c.pinned.take() {
                 Some(mut p) => as_reply(p.conn.req_packed_command(&quit).await).map(Some),
                 None => Ok(None),
             },
@@ -508,23 +532,28 @@ impl Conn {
     }
 
     pub fn is_cluster(&self) -> bool {
-        matches!(self, Conn::Cluster(_))
+        matches!(self.link, Link::Cluster(_))
     }
 
     /// `host:port` of every master (a single server: none, it is the only node).
     pub async fn masters(&mut self) -> RedisResult<Vec<(String, u16)>> {
-        match self {
-            Conn::Single(_) => Ok(Vec::new()),
-            Conn::Cluster(c) => c.masters().await,
+        match &mut self.link {
+            Link::Single(_) => Ok(Vec::new()),
+            Link::Cluster(c) => c.masters().await,
         }
     }
 
     /// Sends `cmd` to one node: the server itself, or the cluster's master at `node`.
     pub async fn on_node(&mut self, node: Option<&(String, u16)>, cmd: &Cmd) -> RedisResult<Value> {
-        match (self, node) {
-            (Conn::Cluster(c), Some(node)) => c.on_node(node, cmd).await,
-            (conn, _) => conn.req_packed_command(cmd).await,
+        if let (Link::Cluster(c), Some(node)) = (&mut self.link, node) {
+            return c.on_node(node, cmd).await;
         }
+        self.req_packed_command(cmd).await
+    }
+
+    /// What the server said about its commands, shared by this connection's clones.
+    pub fn command_infos(&self) -> &crate::redis::classes::InfoCache {
+        &self.commands
     }
 
     /// SCAN MATCH `pattern` over the whole keyspace: every master of a cluster in turn. Stops

@@ -140,6 +140,63 @@ impl Server {
     }
 }
 
+/// The database a URL names, written the one way the redis crate reads for its transport: a
+/// TCP or TLS URL takes it from the path (`redis://h:6379/3`) and ignores `?db=3`, a unix URL
+/// only from `?db=3`. So `?db=` on a TCP URL moves into the path, and the two meaning different
+/// databases is an error rather than a silent choice.
+pub fn one_database(url: &str) -> Result<String, String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Ok(url.to_string());
+    };
+    if !["redis", "rediss", "valkey", "valkeys"].contains(&scheme.to_ascii_lowercase().as_str()) {
+        return Ok(url.to_string());
+    }
+    let (rest, fragment) = match rest.split_once('#') {
+        Some((r, f)) => (r, Some(f)),
+        None => (rest, None),
+    };
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (rest, None),
+    };
+    let Some(query) = query else {
+        return Ok(url.to_string());
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].trim_matches('/')),
+        None => (rest, ""),
+    };
+    let mut db = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("db", v)) => db = Some(v.to_string()),
+            _ => kept.push(pair),
+        }
+    }
+    let Some(db) = db else {
+        return Ok(url.to_string());
+    };
+    if db.parse::<u32>().is_err() {
+        return Err(format!("?db={db} is not a database number"));
+    }
+    if !path.is_empty() && path != db {
+        return Err(format!(
+            "it names database {path} in its path and {db} in ?db=; give one"
+        ));
+    }
+    let mut out = format!("{scheme}://{authority}/{db}");
+    if !kept.is_empty() {
+        out.push('?');
+        out.push_str(&kept.join("&"));
+    }
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    Ok(out)
+}
+
 pub fn parse_version(v: &str) -> (u32, u32, u32) {
     let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     (
@@ -157,7 +214,16 @@ pub async fn connect(settings: &Settings) -> Result<Server> {
         } else {
             Source::Flag
         };
-        let urls = cluster::node_urls(url);
+        let urls = cluster::node_urls(url)
+            .iter()
+            .map(|u| one_database(u))
+            .collect::<Result<Vec<String>, String>>()
+            .map_err(|why| {
+                error::Exit::new(
+                    error::code::USAGE,
+                    format!("invalid Redis URL {}: {why}", redact(url)),
+                )
+            })?;
         let first = urls.first().map(String::as_str).unwrap_or(url.as_str());
         let display = display_of(first);
         let client = Client::open(first).map_err(|e| {
@@ -267,6 +333,8 @@ pub(crate) async fn finish(
             field("redis_version").unwrap_or_else(|| "?".into()),
         ),
     };
+    // The server wrote this; the banner, reports and skip reasons all show it.
+    let version = crate::untrusted::printable_str(&version).into_owned();
     let cluster = match urls {
         [] => None,
         urls => cluster::detect(&mut conn, urls, &display).await?,
@@ -364,6 +432,30 @@ pub fn ensure_dir(path: &std::path::Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_in_the_query_means_the_same_as_in_the_path() {
+        assert_eq!(
+            one_database("redis://h:1?db=3").as_deref(),
+            Ok("redis://h:1/3")
+        );
+        assert_eq!(
+            one_database("redis://:pw@h:1/?password=x&db=3#insecure").as_deref(),
+            Ok("redis://:pw@h:1/3?password=x#insecure")
+        );
+        assert_eq!(
+            one_database("redis://h:1/3?db=3").as_deref(),
+            Ok("redis://h:1/3")
+        );
+        assert!(one_database("redis://h:1/2?db=3").is_err());
+        assert!(one_database("redis://h:1?db=x").is_err());
+        assert_eq!(
+            one_database("redis://h:1/4").as_deref(),
+            Ok("redis://h:1/4")
+        );
+        let unix = "redis+unix:///tmp/r.sock?db=3";
+        assert_eq!(one_database(unix).as_deref(), Ok(unix));
+    }
 
     #[test]
     fn versions() {

@@ -260,21 +260,36 @@ async fn keys_rule(
     if args.len() < 2 {
         return Ok(Verdict::Allow);
     }
-    let mut getkeys = vec![b"COMMAND".to_vec(), b"GETKEYS".to_vec()];
-    getkeys.extend(args.iter().cloned());
-    // Unknown command, wrong arity, or no key arguments: let Redis answer for itself.
-    let Value::Array(keys) = send(conn, &getkeys).await? else {
-        return Ok(Verdict::Allow);
+    // The key positions COMMAND INFO gave (asked once per command name); COMMAND GETKEYS only
+    // for commands whose keys move with their arguments.
+    let known = classes::live_info(conn, args).await?.and_then(|info| {
+        info.keys_of(args)
+            .map(|k| k.into_iter().map(<[u8]>::to_vec).collect())
+    });
+    let keys: Vec<Vec<u8>> = match known {
+        Some(keys) => keys,
+        None => {
+            let mut getkeys = vec![b"COMMAND".to_vec(), b"GETKEYS".to_vec()];
+            getkeys.extend(args.iter().cloned());
+            // Unknown command, wrong arity, or no key arguments: let Redis answer for itself.
+            let Value::Array(keys) = send(conn, &getkeys).await? else {
+                return Ok(Verdict::Allow);
+            };
+            keys.into_iter()
+                .filter_map(|k| match k {
+                    Value::BulkString(k) => Some(k),
+                    _ => None,
+                })
+                .collect()
+        }
     };
     for k in keys {
-        if let Value::BulkString(k) = k {
-            if !k.starts_with(prefix.as_bytes()) {
-                return Ok(Verdict::Refuse(format!(
-                    "key {} is outside the namespace: keys live under {prefix} — try {}",
-                    printable(&k),
-                    suggestion(args, &k, prefix)
-                )));
-            }
+        if !k.starts_with(prefix.as_bytes()) {
+            return Ok(Verdict::Refuse(format!(
+                "key {} is outside the namespace: keys live under {prefix} — try {}",
+                printable(&k),
+                suggestion(args, &k, prefix)
+            )));
         }
     }
     Ok(Verdict::Allow)

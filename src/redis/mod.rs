@@ -7,6 +7,7 @@ pub mod command;
 pub mod command_table;
 pub mod conn;
 pub mod connect;
+pub mod deadline;
 pub mod docs;
 pub mod guard;
 pub mod managed;

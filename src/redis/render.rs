@@ -1,73 +1,11 @@
 //! Renders a reply byte-for-byte as `redis-cli --no-raw` does (its `cliFormatReplyTTY`),
 //! because learners already know that format and should see exactly what redis-cli shows.
 
-use std::borrow::Cow;
-
 use redis::Value;
 
-/// redis-cli's `sdscatrepr`: quotes a bulk string, escaping what is not printable ASCII.
-pub fn repr(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() + 2);
-    out.push('"');
-    for &b in bytes {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Unicode controls that reorder or hide text on a terminal: bidi embeddings, overrides and
-/// isolates, the implicit marks, and the line and paragraph separators.
-fn is_deceptive(c: char) -> bool {
-    matches!(c,
-        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}'
-        | '\u{061C}' | '\u{2028}' | '\u{2029}')
-}
-
-/// Server-sourced text made safe to print: any client of a shared server can name a key
-/// `evil\x1b]0;TITLE\x07`, and written raw that would retitle or clear the learner's terminal.
-/// Text of printable characters passes unchanged; anything else is shown quoted and escaped
-/// as redis-cli shows it (`"evil\x1b]0;..."`).
-pub fn printable(bytes: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) if is_printable(s) => Cow::Borrowed(s),
-        _ => Cow::Owned(repr(bytes)),
-    }
-}
-
-/// JSON text with bidi controls written as `\uXXXX` escapes: JSON escapes other controls
-/// itself, but not these, and a terminal would obey them. Still the same JSON value.
-pub fn json_safe(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        if is_deceptive(c) {
-            out.push_str(&format!("\\u{:04x}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Whether text can be written to a terminal as it is: no control or bidi characters.
-pub fn is_printable(s: &str) -> bool {
-    !s.chars().any(|c| c.is_control() || is_deceptive(c))
-}
-
-/// `printable` for text already decoded (an error message, a field read as a string).
-pub fn printable_str(s: &str) -> Cow<'_, str> {
-    printable(s.as_bytes())
-}
+// The one escaping of untrusted text lives below every layer; these names stay for the
+// renderers here.
+pub use crate::untrusted::{is_printable, json_safe, printable, printable_str, repr};
 
 /// Settings whose values are passwords: never displayed, even to the server's admin.
 const SECRET_SETTINGS: &[&[u8]] = &[b"requirepass", b"masterauth"];
@@ -307,7 +245,7 @@ mod tests {
         assert_eq!(printable("a\u{202E}b".as_bytes()), r#""a\xe2\x80\xaeb""#);
         assert_eq!(printable(b"\xff"), r#""\xff""#);
         assert_eq!(printable(b"tab\there"), r#""tab\there""#);
-        assert!(matches!(printable(b"plain"), Cow::Borrowed(_)));
+        assert!(matches!(printable(b"plain"), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

@@ -247,12 +247,15 @@ impl RawConn {
         Ok(())
     }
 
-    /// The next reply or pushed message; a timeout error when none comes `within`.
+    /// The next reply or pushed message, whole; a timeout error when it is not all here
+    /// `within` from now (a server dripping a byte at a time does not stretch it).
     pub async fn next(&mut self, within_: Duration) -> RedisResult<redis::Value> {
         use tokio::io::AsyncReadExt;
         let mut buf = [0u8; 16 * 1024];
+        let end = tokio::time::Instant::now() + within_;
         while self.ready.is_empty() {
-            let n = within(within_, async { Ok(self.stream.read(&mut buf).await?) }).await?;
+            let left = end.saturating_duration_since(tokio::time::Instant::now());
+            let n = within(left, async { Ok(self.stream.read(&mut buf).await?) }).await?;
             if n == 0 {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }

@@ -20,6 +20,12 @@ impl Engine<'_> {
         self.conns.get_mut(&name).context("connection vanished")
     }
 
+    /// Closes the named connection (the next command opens a new one): a command still waiting
+    /// on it, such as a blocking pop, is abandoned and Redis forgets it.
+    pub(crate) fn close_connection(&mut self, name: &str) {
+        self.conns.remove(name);
+    }
+
     /// A lesson's `QUIT` on a named connection: that client dies, as an app server that crashes
     /// (its connection closed, a transaction it left open thrown away by Redis). The next command
     /// on that name opens a new connection. On a cluster a transaction is queued on this side

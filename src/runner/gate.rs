@@ -1,10 +1,9 @@
 //! The one check every command of a lesson passes right before it is sent, whether the learner
 //! typed it or the lesson scripted it, in a run step, a race, a quiz question or a check's
 //! set-up. It adds to the namespace guard what only the engine knows: where each argument came
-//! from. A lesson's own script may run on any server, because its text comes verbatim from the
-//! lesson file and names every key as `KEYS[n]`; a script that came from a reply (which a
-//! learner could have written) or from the learner's typing runs only on the managed server,
-//! whose ACL fences it.
+//! from. A lesson's script runs on a server redislab does not own only if its exact text is
+//! shipped inside this binary (`lesson::scripts`); a script from a `--lessons` folder, from a
+//! reply or from the learner's typing runs only on the managed server, whose ACL fences it.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -13,6 +12,7 @@ use crate::redis::conn::Conn;
 use anyhow::Result;
 use redis::Value;
 
+use crate::lesson::scripts;
 use crate::redis::classes::{self, Class};
 use crate::redis::guard::{self, Verdict};
 
@@ -38,7 +38,8 @@ pub struct Gate {
     admin: Conn,
     namespace: String,
     managed: bool,
-    /// SHA1s of scripts this run loaded from lesson text: the only ones EVALSHA may call.
+    /// SHA1s of scripts that passed the provenance rule in this run: the only ones EVALSHA may
+    /// call on a server redislab does not own.
     trusted_shas: Arc<Mutex<HashSet<String>>>,
 }
 
@@ -57,6 +58,12 @@ impl Gate {
 
     /// Decides whether the command may be sent.
     pub async fn admit(&self, args: &[Arg], origin: Origin) -> Result<Verdict> {
+        self.admit_from(args, origin, false).await
+    }
+
+    /// `own`: the arguments were built by redislab's code (a scenario's script is a constant of
+    /// this binary, as trusted as a shipped lesson's).
+    async fn admit_from(&self, args: &[Arg], origin: Origin, own: bool) -> Result<Verdict> {
         let raw: Vec<Vec<u8>> = args.iter().map(|a| a.bytes.clone()).collect();
         let name = args
             .first()
@@ -96,14 +103,10 @@ impl Gate {
             let Some(script) = script_arg else {
                 return Ok(Verdict::Allow); // Redis answers with its own arity error.
             };
-            if script.tainted {
-                return Ok(Verdict::Refuse(
-                    "this script's text came from a reply, not from the lesson file; redislab runs only the lesson's own scripts on this server".into(),
-                ));
+            if script.tainted || !(own || scripts::is_shipped(&script.bytes)) {
+                return Ok(Verdict::Refuse(scripts::NOT_SHIPPED.into()));
             }
-            if let Err(why) = declares_its_keys(&String::from_utf8_lossy(&script.bytes)) {
-                return Ok(Verdict::Refuse(format!("lesson script refused: {why}")));
-            }
+            self.trust(&script.bytes);
             if is_load {
                 return Ok(Verdict::Allow);
             }
@@ -117,7 +120,7 @@ impl Gate {
                 .unwrap_or_default();
             if !self.trusted(&sha) {
                 return Ok(Verdict::Refuse(format!(
-                    "EVALSHA {sha}: this run did not load that script from the lesson file, so redislab will not call it on this server"
+                    "EVALSHA {sha}: no script shipped with redislab was loaded under that SHA in this run, so redislab will not call it on this server"
                 )));
             }
             return Ok(guard::check(&mut admin, &raw, &self.namespace, true).await?);
@@ -125,17 +128,10 @@ impl Gate {
         Ok(guard::check(&mut admin, &raw, &self.namespace, self.managed).await?)
     }
 
-    /// Call after a command ran: a lesson's `SCRIPT LOAD` makes its SHA callable.
-    pub fn sent(&self, args: &[Arg], origin: Origin, reply: &Value) {
-        let is_load = args.len() >= 3
-            && args[0].bytes.eq_ignore_ascii_case(b"SCRIPT")
-            && args[1].bytes.eq_ignore_ascii_case(b"LOAD");
-        if origin == Origin::Lesson && is_load && !args[2].tainted {
-            if let Value::BulkString(sha) = reply {
-                if let Ok(mut set) = self.trusted_shas.lock() {
-                    set.insert(String::from_utf8_lossy(sha).to_ascii_lowercase());
-                }
-            }
+    /// Makes a script's SHA callable by `EVALSHA`: it passed the provenance rule.
+    fn trust(&self, script: &[u8]) {
+        if let Ok(mut set) = self.trusted_shas.lock() {
+            set.insert(scripts::sha1_hex(script));
         }
     }
 
@@ -144,86 +140,6 @@ impl Gate {
             .lock()
             .map(|s| s.contains(sha))
             .unwrap_or(false)
-    }
-}
-
-/// Whether a Lua script names every key it touches through `KEYS`: each `redis.call` /
-/// `redis.pcall` names its command as a string, and its first argument (if any) is `KEYS[n]`
-/// or a local set from `KEYS[n]`. `validate` applies the same rule to lesson files.
-pub fn declares_its_keys(script: &str) -> Result<(), String> {
-    let key_locals = locals_from_keys(script);
-    for call in ["redis.call(", "redis.pcall("] {
-        let mut rest = script;
-        while let Some(at) = rest.find(call) {
-            rest = &rest[at + call.len()..];
-            let args = rest.trim_start();
-            let Some(quote) = args.chars().next().filter(|c| *c == '\'' || *c == '"') else {
-                return Err(format!(
-                    "{call}...) must name its command as a string, so the keys it touches can be checked"
-                ));
-            };
-            let Some(end) = args[1..].find(quote) else {
-                return Err(format!("{call}...) has an unclosed string"));
-            };
-            let command = &args[1..1 + end];
-            let after = args[end + 2..].trim_start();
-            let Some(first) = after.strip_prefix(',') else {
-                continue; // No arguments: `redis.call('TIME')`.
-            };
-            let first = first.trim_start();
-            let ident: String = first
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            let declared =
-                first.starts_with("KEYS[") || (!ident.is_empty() && key_locals.contains(&ident));
-            if !declared {
-                return Err(format!(
-                    "redis.call('{command}', ...) must name its key as KEYS[n] (or a local set from KEYS[n]), so it can be checked to be inside the namespace"
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Names assigned from `KEYS[...]`: `local key = KEYS[1]`.
-fn locals_from_keys(script: &str) -> HashSet<String> {
-    let mut out = HashSet::new();
-    let mut rest = script;
-    while let Some(at) = rest.find("local ") {
-        rest = &rest[at + 6..];
-        let ident: String = rest
-            .trim_start()
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
-        let tail = rest.trim_start()[ident.len()..].trim_start();
-        if let Some(value) = tail.strip_prefix('=') {
-            if value.trim_start().starts_with("KEYS[") && !ident.is_empty() {
-                out.insert(ident);
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scripts_must_declare_their_keys() {
-        assert!(declares_its_keys("return redis.call('GET', KEYS[1])").is_ok());
-        assert!(
-            declares_its_keys("local key = KEYS[1] redis.call('ZCARD', key) redis.call('TIME')")
-                .is_ok()
-        );
-        assert!(declares_its_keys("redis.call('DEL','counter')").is_err());
-        assert!(declares_its_keys("local k = 'victim' redis.call('DEL', k)").is_err());
-        assert!(declares_its_keys("local c = 'DEL' redis.call(c, KEYS[1])").is_err());
-        assert!(declares_its_keys("redis.pcall(\"SET\", KEYS[2], ARGV[1])").is_ok());
-        assert!(declares_its_keys("return 1").is_ok());
     }
 }
 
@@ -243,7 +159,10 @@ impl Gate {
     /// SUBSCRIBE family: that is what such a connection is for.
     pub async fn admit_own(&self, args: &[Vec<u8>]) -> Result<()> {
         let line = crate::redis::tokenize::display_args(args);
-        match self.admit(&own_args(args), Origin::Lesson).await? {
+        match self
+            .admit_from(&own_args(args), Origin::Lesson, true)
+            .await?
+        {
             Verdict::Allow => Ok(()),
             Verdict::Subscribe
                 if [&b"SUBSCRIBE"[..], b"PSUBSCRIBE", b"SSUBSCRIBE"]

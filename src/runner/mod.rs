@@ -116,13 +116,9 @@ pub async fn send_gated(
     };
     let reply = match &refused {
         Some(_) => Value::Nil,
-        None => {
-            let reply = send(conn, &bytes)
-                .await
-                .map_err(|e| command_error(e, display))?;
-            gate.sent(args, origin, &reply);
-            reply
-        }
+        None => send(conn, &bytes)
+            .await
+            .map_err(|e| command_error(e, display))?,
     };
     let client_note = match (&refused, conn.is_cluster()) {
         (None, true) => crate::redis::cluster::split_note(&bytes),
@@ -255,6 +251,16 @@ impl<'a> Engine<'a> {
             Some(req) => requires::unmet(self.server, &mut self.admin, req).await,
             None => Ok(None),
         }
+    }
+
+    /// Why a step cannot run here because of where its scripts come from: on a server redislab
+    /// does not own, only scripts shipped inside redislab run (`lesson::scripts`); a step with
+    /// any other script is skipped, never failed.
+    pub fn script_not_shipped(&self, step: &Step) -> Option<String> {
+        if self.server.is_managed() {
+            return None;
+        }
+        crate::lesson::scripts::needs_managed(step)
     }
 
     /// Sets a step's `let` variables and a fresh `${random}`.

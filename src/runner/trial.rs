@@ -34,6 +34,27 @@ pub struct TrialOutcome {
 /// The connection trials run on, apart from the learner's.
 const CONNECTION: &str = "trial";
 
+/// How long one command of a trial may wait. A trial's state is made up, so a blocking command
+/// in the answer (`BLMOVE src dst LEFT RIGHT 0` when the trial emptied `src`) could wait for
+/// ever: past this, the trial ends as failed and its connection is closed.
+pub const TRIAL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Sends one trial command within `TRIAL_DEADLINE`; `false` when it was still waiting.
+async fn send(engine: &mut Engine<'_>, args: &[Arg], origin: Origin) -> Result<bool> {
+    match tokio::time::timeout(
+        TRIAL_DEADLINE,
+        engine.send_args(args, origin, Some(CONNECTION)),
+    )
+    .await
+    {
+        Ok(sent) => sent.map(|_| true),
+        Err(_) => {
+            engine.close_connection(CONNECTION);
+            Ok(false)
+        }
+    }
+}
+
 /// Runs every trial of an exercise against `answer`.
 pub async fn run_all(
     engine: &mut Engine<'_>,
@@ -71,30 +92,40 @@ async fn run_one(
     scratch: &[(Vec<u8>, Vec<u8>)],
     answer: &Answer<'_>,
 ) -> Result<TrialOutcome> {
+    let mut sends: Vec<(Vec<Arg>, Origin)> = Vec::new();
     for line in &t.setup {
-        let args = rewrite(lesson_args(&engine.vars, line)?, scratch);
-        engine
-            .send_args(&args, Origin::Lesson, Some(CONNECTION))
-            .await?;
+        sends.push((
+            rewrite(lesson_args(&engine.vars, line)?, scratch),
+            Origin::Lesson,
+        ));
     }
     match answer {
         Answer::Typed(lines) => {
             for line in *lines {
                 if let Ok(args) = typed_args(line) {
-                    let args = rewrite(args, scratch);
-                    engine
-                        .send_args(&args, Origin::Learner, Some(CONNECTION))
-                        .await?;
+                    sends.push((rewrite(args, scratch), Origin::Learner));
                 }
             }
         }
         Answer::Lesson(specs) => {
             for spec in *specs {
                 let args = rewrite(lesson_args(&engine.vars, spec.line())?, scratch);
-                engine
-                    .send_args(&args, Origin::Lesson, Some(CONNECTION))
-                    .await?;
+                sends.push((args, Origin::Lesson));
             }
+        }
+    }
+    for (args, origin) in &sends {
+        if !send(engine, args, *origin).await? {
+            let why = engine.expand(&t.why).unwrap_or_else(|_| t.why.clone());
+            return Ok(TrialOutcome {
+                given: engine.expand(&t.given).unwrap_or_else(|_| t.given.clone()),
+                why: format!(
+                    "{why} (here the answer was still waiting after {} s: a blocking command with no timeout never returns in this state)",
+                    TRIAL_DEADLINE.as_secs()
+                ),
+                passed: false,
+                results: Vec::new(),
+            });
         }
     }
     let mut checks = Vec::new();

@@ -14,11 +14,10 @@ use anyhow::{Context, Result, bail};
 use redis::Value;
 
 use super::params::{Param, WAIT_ONLY, WaitOnly};
-use super::{Scenario, ScenarioContext, ScenarioReport, admit, own_args};
+use super::{Scenario, ScenarioContext, ScenarioReport, admit};
 use crate::redis::cluster::{self, Node};
 use crate::redis::render::{error_text, printable_str};
 use crate::redis::transport::RawConn;
-use crate::runner::gate::Origin;
 
 /// The script's body: a greeting, no keys.
 const BODY: &str = "return 'hello from ' .. ARGV[1]";
@@ -53,8 +52,6 @@ impl Scenario for ScriptCache {
             admit(ctx.gate, &args).await?;
             conn.send(&args).await?;
             let reply = conn.next(wait).await?;
-            // A SHA loaded here from the scenario's own text may be called with EVALSHA.
-            ctx.gate.sent(&own_args(&args), Origin::Lesson, &reply);
             rows.push(vec![
                 shown_command(&args, script),
                 format!(":{}", node.1),

@@ -12,6 +12,7 @@ use crate::runner::compare::CompareReport;
 use crate::runner::seam::Planned;
 use crate::runner::{Executed, KeyTable};
 use crate::scenarios::ScenarioReport;
+use crate::untrusted::prose;
 
 use super::text::{flow, labeled};
 
@@ -20,10 +21,10 @@ pub fn trials(outcomes: &[crate::runner::trial::TrialOutcome], width: usize) -> 
     let mut out = String::new();
     for t in outcomes {
         if t.passed {
-            let text = format!("also right when {}", t.given);
+            let text = format!("also right when {}", prose(&t.given));
             out.push_str(&labeled("✓", &"✓".green().to_string(), &text, "  ", width));
         } else {
-            let text = format!("when {}: {}", t.given, t.why);
+            let text = format!("when {}: {}", prose(&t.given), prose(&t.why));
             out.push_str(&labeled(
                 "✗",
                 &"✗".red().bold().to_string(),
@@ -75,11 +76,14 @@ pub fn intro(l: &Lesson, steps: usize, width: usize) -> String {
         "{steps} steps, then a quiz of {} questions. TTLs stand still while you read or type; they run while a step runs, and in wait steps.",
         l.quiz.len()
     );
-    let field =
-        |label: &str, text: &str| labeled(label, &label.bold().to_string(), text, "", width);
+    let field = |label: &str, text: &str| {
+        labeled(label, &label.bold().to_string(), &prose(text), "", width)
+    };
     format!(
         "\n{}\n{}\n{}{}{}\n{}",
-        format!("Lesson {} · {}", l.id, l.title).bold().underline(),
+        format!("Lesson {} · {}", prose(&l.id), prose(&l.title))
+            .bold()
+            .underline(),
         flow(&time, "", width).dimmed(),
         field("Structure:", &l.structure),
         field("Used for: ", &l.use_case),
@@ -99,7 +103,7 @@ pub fn step_header(
     format!(
         "\n{} {}\n{}",
         format!("Step {i}/{n}").bold().blue(),
-        format!("{title}  {}", format!("[{kind}]").dimmed()).bold(),
+        format!("{}  {}", prose(title), format!("[{kind}]").dimmed()).bold(),
         flow(text, "", width)
     )
 }
@@ -179,7 +183,13 @@ pub fn checks(results: &[CheckResult], width: usize) -> String {
             out.push_str(&labeled("✓", &mark, &text, "  ", width));
         }
         if let Some(why) = &r.why {
-            out.push_str(&labeled("↳", &"↳".dimmed().to_string(), why, "    ", width));
+            out.push_str(&labeled(
+                "↳",
+                &"↳".dimmed().to_string(),
+                &prose(why),
+                "    ",
+                width,
+            ));
         }
     }
     out
@@ -269,17 +279,23 @@ pub fn compare(r: &CompareReport, width: usize) -> String {
 }
 
 pub fn after(text: &str, width: usize) -> String {
-    labeled("Look:", &"Look:".bold().to_string(), text, "", width)
+    labeled(
+        "Look:",
+        &"Look:".bold().to_string(),
+        &prose(text),
+        "",
+        width,
+    )
 }
 
 pub fn skipped(reason: &str) -> String {
-    format!("  {} skipped: {reason}\n", "↷".yellow())
+    format!("  {} skipped: {}\n", "↷".yellow(), prose(reason))
 }
 
 pub fn failed_step(i: usize, title: &str) -> String {
     format!(
         "{}\n",
-        format!("Step {i} ({title}) has failing checks.")
+        format!("Step {i} ({}) has failing checks.", prose(title))
             .red()
             .bold()
     )
@@ -289,7 +305,13 @@ pub fn question(i: usize, n: usize, q: &str, predict: &[String], width: usize) -
     let label = format!("Question {i}/{n}");
     let mut out = format!(
         "\n{}",
-        labeled(&label, &label.bold().magenta().to_string(), q, "", width)
+        labeled(
+            &label,
+            &label.bold().magenta().to_string(),
+            &prose(q),
+            "",
+            width
+        )
     );
     if !predict.is_empty() {
         out.push_str(&preview(predict, width));
@@ -312,7 +334,7 @@ pub fn graded(
             Some(r) => out.push_str(&format!(
                 "  {} The answer is: {}\n",
                 "Not quite.".red().bold(),
-                r
+                prose(r)
             )),
             None => out.push_str(&format!("  {}\n", "Not quite.".red().bold())),
         }
@@ -321,7 +343,7 @@ pub fn graded(
         out.push_str(&format!(
             "  {} {}\n",
             "Redis replied:".dimmed(),
-            a.trim_end()
+            prose(a.trim_end())
         ));
     }
     out.push_str(&flow(explanation, "  ", width));

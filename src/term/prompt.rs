@@ -270,7 +270,7 @@ fn menu_choices(choices: &[String], width: usize) -> Vec<String> {
     let numbered: Vec<String> = choices
         .iter()
         .enumerate()
-        .map(|(i, c)| format!("{}. {c}", i + 1))
+        .map(|(i, c)| format!("{}. {}", i + 1, crate::untrusted::prose(c)))
         .collect();
     // "> " before each line, and one column spare.
     let room = width.saturating_sub(3).max(20);

@@ -6,6 +6,8 @@ use textwrap::{Options, WordSplitter, wrap};
 
 /// Flows `text` to `width` columns, every line starting with `indent`.
 pub fn flow(text: &str, indent: &str, width: usize) -> String {
+    // Lesson prose may come from a folder, and may quote a saved reply.
+    let text = &*crate::untrusted::prose(text);
     let width = width.max(indent.len() + 20);
     let mut out = String::new();
     for (pi, paragraph) in text.trim_end().split("\n\n").enumerate() {

@@ -68,7 +68,7 @@ impl TermView {
                     defs.push_str(&labeled(
                         &label,
                         &label.cyan().to_string(),
-                        &text,
+                        &crate::untrusted::prose(&text),
                         "  ",
                         width,
                     ));
@@ -139,7 +139,10 @@ impl View for TermView {
 
 /// One event as the terminal shows it, `width` columns wide.
 pub fn text(event: &Event<'_>, width: usize) -> String {
-    let line = |label: &str, styled: String, t: &str| labeled(label, &styled, t, "  ", width);
+    // Goals, hints and the like are lesson texts (and may quote saved replies).
+    let line = |label: &str, styled: String, t: &str| {
+        labeled(label, &styled, &crate::untrusted::prose(t), "  ", width)
+    };
     match event {
         Event::Intro { lesson, steps } => intro(lesson, *steps, width),
         Event::Resuming {
@@ -216,7 +219,11 @@ pub fn text(event: &Event<'_>, width: usize) -> String {
             text,
             predict,
         } => question(*index, *questions, text, predict, width),
-        Event::Answered(a) => format!("  {} {a}\n", "your answer:".dimmed()),
+        Event::Answered(a) => format!(
+            "  {} {}\n",
+            "your answer:".dimmed(),
+            crate::untrusted::prose(a)
+        ),
         Event::Graded {
             correct,
             right,

@@ -172,3 +172,167 @@ fn a_reconfigured_managed_server_is_found_and_stopped() {
         std::time::Duration::from_secs(5)
     ));
 }
+
+/// Every command and subcommand the server documents, with its summary (`COMMAND DOCS`).
+fn summaries(v: &redis::Value, out: &mut Vec<(String, String)>) {
+    let redis::Value::Array(items) = v else {
+        return;
+    };
+    for pair in items.chunks(2) {
+        let (Some(redis::Value::BulkString(name)), Some(redis::Value::Array(doc))) =
+            (pair.first(), pair.get(1))
+        else {
+            continue;
+        };
+        let mut summary = String::new();
+        for field in doc.chunks(2) {
+            match (field.first(), field.get(1)) {
+                (Some(redis::Value::BulkString(k)), Some(redis::Value::BulkString(s)))
+                    if k == b"summary" =>
+                {
+                    summary = String::from_utf8_lossy(s).into_owned();
+                }
+                (Some(redis::Value::BulkString(k)), Some(subs)) if k == b"subcommands" => {
+                    summaries(subs, out);
+                }
+                _ => {}
+            }
+        }
+        out.push((String::from_utf8_lossy(name).to_ascii_lowercase(), summary));
+    }
+}
+
+/// No namespace can list or count another's key names: every keyless command the server
+/// reports whose documentation speaks of keys is either denied to the learner user (asked of
+/// the server with `ACL DRYRUN`, arguments padded to the command's arity) or reviewed as
+/// revealing no key name; `CLUSTER GETKEYSINSLOT` is refused when typed past the guard.
+#[test]
+fn no_keyless_command_reveals_key_names_to_a_learner() {
+    use redislab::redis::classes::{KEY_LISTING, NAMES_NO_KEY};
+    let home = ManagedHome::new();
+    assert_success(&run(home.redislab().args(["server", "start"])));
+    assert_success(&run_with_stdin(
+        home.redislab().args(["--managed", "sandbox"]),
+        "PING\n",
+    ));
+    let port = home.port().expect("port");
+    let url = format!("redis://:{}@127.0.0.1:{port}", admin_password(&home));
+    let client = redis::Client::open(url).expect("client");
+    let mut conn = client.get_connection().expect("connect as admin");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let infos = rt.block_on(async {
+        let mut a = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect");
+        redislab::redis::classes::server_infos(&mut a)
+            .await
+            .expect("COMMAND")
+    });
+    let docs: redis::Value = redis::cmd("COMMAND")
+        .arg("DOCS")
+        .query(&mut conn)
+        .expect("COMMAND DOCS");
+    let mut documented = Vec::new();
+    summaries(&docs, &mut documented);
+    assert!(documented.len() > 200, "{}", documented.len());
+    let mut checked = 0;
+    for (name, summary) in &documented {
+        let keyless = infos.iter().any(|i| i.name == *name && !i.has_keys);
+        let speaks_of_keys = summary.to_ascii_lowercase().contains("key");
+        if !keyless || !speaks_of_keys {
+            continue;
+        }
+        let reviewed = NAMES_NO_KEY.iter().any(|(n, _)| n == name);
+        assert!(
+            reviewed || KEY_LISTING.contains(&name.as_str()),
+            "{name} ({summary}) names no key and speaks of keys: deny it (KEY_LISTING) or say why it reveals none (NAMES_NO_KEY)"
+        );
+        if reviewed {
+            continue;
+        }
+        let info: redis::Value = redis::cmd("COMMAND")
+            .arg("INFO")
+            .arg(name)
+            .query(&mut conn)
+            .expect("COMMAND INFO");
+        let arity = match &info {
+            redis::Value::Array(a) => match a.first() {
+                Some(redis::Value::Array(e)) => match e.get(1) {
+                    Some(redis::Value::Int(n)) => n.unsigned_abs() as usize,
+                    _ => 1,
+                },
+                _ => 1,
+            },
+            _ => 1,
+        };
+        let mut args: Vec<String> = name.split('|').map(String::from).collect();
+        while args.len() < arity {
+            args.push("0".into());
+        }
+        let verdict: redis::RedisResult<String> = redis::cmd("ACL")
+            .arg("DRYRUN")
+            .arg("redislab-lab")
+            .arg(&args)
+            .query(&mut conn);
+        let verdict = verdict.unwrap_or_else(|e| e.to_string());
+        assert!(
+            verdict != "OK" && verdict.contains("permission"),
+            "the learner may run {args:?}: {verdict}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} key-listing commands checked");
+    let typed = as_learner(&home, "lab", &["CLUSTER", "GETKEYSINSLOT", "0", "10"]);
+    assert!(typed.contains("NOPERM"), "{typed}");
+    assert_success(&home.stop());
+}
+
+/// The hostile lesson scripts that are skipped on a foreign server do run on the managed one,
+/// where the learner's ACL user fences them: not one reaches a key outside the namespace.
+#[test]
+fn lesson_folder_scripts_are_fenced_by_the_managed_acl() {
+    let home = ManagedHome::new();
+    assert_success(&run(home.redislab().args(["server", "start"])));
+    for (k, v) in [("victim", "keep me"), ("foreign:string", "x")] {
+        admin_cli(&home, &["SET", k, v]);
+    }
+    admin_cli(&home, &["RPUSH", "foreign:list", "a", "b"]);
+    let snapshot = || {
+        ["victim", "foreign:string", "foreign:list"]
+            .iter()
+            .map(|k| admin_cli(&home, &["DUMP", k]))
+            .collect::<Vec<_>>()
+    };
+    let before = snapshot();
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile/scripts");
+    let mut ran = 0;
+    for e in std::fs::read_dir(&dir).expect("fixtures") {
+        let name = e.expect("entry").file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".yaml") {
+            continue;
+        }
+        let out = run(home
+            .redislab()
+            .arg("--managed")
+            .arg("--lessons")
+            .arg(&dir)
+            .args(["lesson", &name[..2], "--auto"]));
+        assert!(
+            !common::stdout(&out).contains("skipped: this step runs a script"),
+            "{name} was skipped on the managed server"
+        );
+        assert_eq!(
+            snapshot(),
+            before,
+            "{name} reached a key outside the namespace"
+        );
+        ran += 1;
+    }
+    assert!(ran >= 14, "{ran}");
+    assert_success(&home.stop());
+}

@@ -40,7 +40,10 @@ fn assert_no_raw_controls(out: &std::process::Output, what: &str) {
     for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
         let text = String::from_utf8_lossy(bytes);
         assert!(
-            !bytes.contains(&0x1b) && !bytes.contains(&0x07) && !text.contains('\u{202E}'),
+            !bytes.contains(&0x1b)
+                && !bytes.contains(&0x07)
+                && !text.contains('\u{202E}')
+                && !text.contains('\u{9b}'),
             "{what} wrote a raw control character to {name}:\n{text}"
         );
     }
@@ -312,4 +315,107 @@ fn a_reply_over_the_limit_is_refused_before_it_is_buffered() {
         let mb = sent.load(std::sync::atomic::Ordering::Relaxed) >> 20;
         assert!(mb <= most_mb, "the client read {mb} MB before it hung up");
     }
+}
+
+/// A server whose INFO carries ESC, OSC 52 (write the clipboard), a C1 CSI and a bidi override
+/// in `redis_version`: the banner shows them escaped, on every command that prints it.
+#[test]
+fn a_hostile_banner_never_reaches_the_terminal_raw() {
+    let redis = TestRedis::start();
+    let port = crate::silent::proxy(redis.port(), crate::silent::Trap::EvilInfo);
+    let home = tempfile::tempdir().expect("home");
+    let url = format!("redis://127.0.0.1:{port}");
+    let sandbox = run_with_stdin(
+        common::redislab_bare(home.path())
+            .args(["--redis-url", &url])
+            .arg("sandbox"),
+        "PING\n",
+    );
+    assert_success(&sandbox);
+    assert_no_raw_controls(&sandbox, "sandbox banner");
+    assert!(
+        common::stderr(&sandbox).contains(r"\x1b]52;c;aGk="),
+        "{}",
+        common::stderr(&sandbox)
+    );
+    let lesson = run(common::redislab_bare(home.path())
+        .args(["--redis-url", &url])
+        .args(["lesson", "01", "--auto"]));
+    assert_no_raw_controls(&lesson, "lesson banner");
+}
+
+/// A lesson folder whose title and step text carry OSC 52 and a bidi override: `validate`
+/// refuses it, and neither `lesson`, `list`, `progress` nor `quiz` writes a control byte.
+#[test]
+fn hostile_lesson_texts_never_reach_the_terminal_raw() {
+    let redis = TestRedis::start();
+    let home = tempfile::tempdir().expect("home");
+    let dir = tempfile::tempdir().expect("lessons");
+    let quiz: String = (1..=5)
+        .map(|i| format!("  - question: \"Q{i}\\e]52;c;aGk=\\a?\"\n    choices: [\"a\\e[2J\", b]\n    answer: 1\n    explanation: \"E\\u202e.\"\n"))
+        .collect();
+    let text = format!(
+        "format_version: 1\nid: \"41\"\nslug: osc\ntitle: \"Clip\\e]52;c;aGk=\\a\"\nstructure: s\nuse_case: u\n\
+         concept: c\nintroduction: \"i\\u202eexe.txt\"\nkeys: [\"${{ns}}:o:*\"]\nsteps:\n  - kind: run\n\
+         \x20   title: t\n    text: \"Step \\e]52;c;aGk=\\a text\"\n    commands: [\"SET ${{ns}}:o:a 1\"]\n\
+         quiz:\n{quiz}"
+    );
+    std::fs::write(dir.path().join("41-osc.yaml"), &text).expect("write lesson");
+    let validate = run(common::redislab_bare(home.path())
+        .arg("validate")
+        .arg(dir.path()));
+    assert_eq!(
+        validate.status.code(),
+        Some(1),
+        "{}",
+        common::stdout(&validate)
+    );
+    assert!(
+        common::stdout(&validate).contains("control character U+001B"),
+        "{}",
+        common::stdout(&validate)
+    );
+    assert!(
+        common::stdout(&validate).contains("control character U+202E"),
+        "{}",
+        common::stdout(&validate)
+    );
+    assert_no_raw_controls(&validate, "validate");
+    for args in [
+        &["lesson", "41", "--auto"][..],
+        &["list"],
+        &["progress"],
+        &["quiz", "41", "--answers", "1,1,1,1,1"],
+    ] {
+        let out = run(redis
+            .redislab(home.path())
+            .arg("--lessons")
+            .arg(dir.path())
+            .args(args));
+        assert_no_raw_controls(&out, &format!("{args:?}"));
+    }
+    // What the terminal layer does with such a text, whoever hands it over.
+    let lesson = redislab::lesson::loader::parse("41-osc.yaml", &text).expect("parses");
+    let shown = redislab::term::lesson::intro(&lesson, 1, 80)
+        + &redislab::term::lesson::step_header(
+            1,
+            1,
+            &lesson.steps[0].title,
+            "run",
+            &lesson.steps[0].text,
+            80,
+        )
+        + &redislab::term::lesson::question(1, 5, &lesson.quiz[0].question, &[], 80)
+        + &redislab::term::lesson::graded(
+            false,
+            Some(&lesson.quiz[0].choices[0]),
+            None,
+            &lesson.quiz[0].explanation,
+            80,
+        );
+    assert!(
+        !shown.contains('\x1b') && !shown.contains('\x07') && !shown.contains('\u{202e}'),
+        "{shown:?}"
+    );
+    assert!(shown.contains(r"\x1b]52;c;aGk="), "{shown}");
 }

@@ -134,3 +134,125 @@ fn lesson_loader_property() {
         started.elapsed()
     );
 }
+
+/// The guard reads a command's keys from the positions and key specs `COMMAND INFO` gave
+/// (asked once per command name) instead of asking `COMMAND GETKEYS` every time: wherever it
+/// claims to know them, they must be exactly what GETKEYS says. Checked over the attack corpus,
+/// every shipped lesson's commands and a list of commands whose keys are hard to find.
+#[test]
+fn key_positions_agree_with_command_getkeys() {
+    use redis::Value;
+    let redis = crate::common::TestRedis::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut lines: Vec<String> = include_str!("../fixtures/hostile/sandbox-attacks.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(String::from)
+        .collect();
+    for (_, text) in redislab::lesson::loader::sources(None).expect("embedded lessons") {
+        for line in text.lines() {
+            let l = line
+                .trim_start()
+                .trim_start_matches("- ")
+                .trim_start_matches("cmd: ");
+            let l = l.trim_matches('"');
+            if l.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
+                lines.push(
+                    l.replace("${ns}", "lab")
+                        .replace("${", "v")
+                        .replace('}', ""),
+                );
+            }
+        }
+    }
+    lines.extend(
+        [
+            "SET lab:a 1 GET",
+            "MSET lab:a 1 b 2 lab:c 3",
+            "XREAD COUNT 2 STREAMS lab:s other 0 0",
+            "XREADGROUP GROUP g c COUNT 1 STREAMS lab:s other > >",
+            "EVAL \"return 1\" 2 lab:a other x y",
+            "FCALL f 1 other",
+            "ZUNIONSTORE lab:d 2 lab:a other WEIGHTS 1 2",
+            "LMPOP 2 lab:a other LEFT",
+            "BLMPOP 0 2 lab:a other LEFT",
+            "SINTERCARD 2 lab:a other LIMIT 1",
+            "SORT lab:l STORE other",
+            "MIGRATE h 1 \"\" 0 5 KEYS lab:a other",
+            "GEORADIUS lab:g 0 0 1 km STORE other",
+            "BITOP AND lab:d lab:a other",
+            "OBJECT ENCODING other",
+            "XGROUP CREATE other g $",
+            "MEMORY USAGE other",
+            "BLMOVE lab:a other LEFT RIGHT 0",
+            "RENAME lab:a other",
+            "COPY lab:a other",
+            "LCS lab:a other",
+            "PFMERGE lab:a other",
+            "GEOSEARCHSTORE other lab:g FROMLONLAT 0 0 BYRADIUS 1 km",
+            "EXISTS lab:a other lab:b",
+            "WATCH lab:a other",
+            "BZMPOP 1 2 lab:z other MIN",
+            "XINFO STREAM other",
+            "ZINTERCARD 2 lab:a other",
+        ]
+        .map(String::from),
+    );
+    let (checked, local) = rt.block_on(async {
+        let client = redis::Client::open(redis.url()).expect("client");
+        let mut conn = redislab::redis::conn::Conn::from(
+            client
+                .get_multiplexed_async_connection()
+                .await
+                .expect("connect"),
+        );
+        let (mut checked, mut local) = (0, 0);
+        for line in &lines {
+            let Ok(args) = redislab::redis::tokenize::tokenize(line) else {
+                continue;
+            };
+            if args.is_empty() {
+                continue;
+            }
+            let Some(info) = redislab::redis::classes::live_info(&mut conn, &args)
+                .await
+                .expect("COMMAND INFO")
+            else {
+                continue;
+            };
+            checked += 1;
+            let Some(mut ours) = info
+                .keys_of(&args)
+                .map(|k| k.into_iter().map(<[u8]>::to_vec).collect::<Vec<_>>())
+            else {
+                continue;
+            };
+            let mut getkeys = vec![b"COMMAND".to_vec(), b"GETKEYS".to_vec()];
+            getkeys.extend(args.iter().cloned());
+            let reply = redislab::redis::command::send(&mut conn, &getkeys)
+                .await
+                .expect("GETKEYS");
+            let Value::Array(keys) = reply else {
+                // Redis refuses the command itself (arity, no keys): nothing is sent anyway.
+                continue;
+            };
+            let mut theirs: Vec<Vec<u8>> = keys
+                .into_iter()
+                .filter_map(|k| match k {
+                    Value::BulkString(b) => Some(b),
+                    _ => None,
+                })
+                .collect();
+            ours.sort();
+            theirs.sort();
+            assert_eq!(ours, theirs, "keys of {line:?}");
+            local += 1;
+        }
+        (checked, local)
+    });
+    assert!(checked > 300, "only {checked} commands checked");
+    assert!(local > 200, "only {local} commands read locally");
+}

@@ -22,6 +22,10 @@ pub const MAX_BACKOFF_MS: u64 = 1_000;
 /// Commands one round may send in total (workers × repeat × actions), a bound on run time.
 pub const MAX_ROUND_COMMANDS: u64 = 100_000;
 
+/// A race's total planned waiting in worker-milliseconds (`Race::planned_ms`): 30 minutes of
+/// worker time, which 200 workers spend in 9 s and one worker in 30 minutes.
+pub const MAX_PLANNED_MS: u64 = 30 * 60 * 1000;
+
 /// Metrics every round reports without being asked.
 pub const BUILTIN_METRICS: &[&str] = &["retries", "gave_up"];
 

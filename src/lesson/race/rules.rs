@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use super::{
-    Action, BUILTIN_METRICS, MAX_ATTEMPTS, MAX_BACKOFF_MS, MAX_PAUSE_MS, MAX_REPEAT,
-    MAX_ROUND_COMMANDS, MAX_WORKERS, Race,
+    Action, BUILTIN_METRICS, MAX_ATTEMPTS, MAX_BACKOFF_MS, MAX_PAUSE_MS, MAX_PLANNED_MS,
+    MAX_REPEAT, MAX_ROUND_COMMANDS, MAX_WORKERS, Race,
 };
 
 impl Race {
@@ -23,6 +23,21 @@ impl Race {
 
     pub fn workers(&self) -> u32 {
         self.groups.iter().map(|g| g.workers).sum()
+    }
+
+    /// The race's total planned waiting, in worker-milliseconds: for every round, workers ×
+    /// repeat × the longest a pass can wait by design (pauses, and retries' backoff run to the
+    /// last attempt). Bounded by `MAX_PLANNED_MS`.
+    pub fn planned_ms(&self) -> u64 {
+        let workers = u64::from(self.workers());
+        self.rounds
+            .iter()
+            .map(|r| {
+                workers
+                    .saturating_mul(u64::from(r.repeat))
+                    .saturating_mul(pass_worst_ms(&r.worker))
+            })
+            .fold(0u64, u64::saturating_add)
     }
 
     /// Everything wrong with the race that needs no server.
@@ -72,6 +87,14 @@ impl Race {
                 ));
             }
             action_problems(&r.name, &r.worker, true, &mut out);
+        }
+        let planned = self.planned_ms();
+        if planned > MAX_PLANNED_MS {
+            out.push(format!(
+                "the race plans {} s of waiting in all (workers × repeat × pauses and retries' backoff at their worst, over every round); keep it under {} s",
+                planned / 1000,
+                MAX_PLANNED_MS / 1000
+            ));
         }
         let metrics = self.metrics();
         for c in &self.columns {
@@ -165,6 +188,28 @@ fn action_problems(round: &str, actions: &[Action], top: bool, out: &mut Vec<Str
     }
 }
 
+/// The longest one pass of a worker's list can spend waiting by design: its pauses, and every
+/// retry's backoff run to its last attempt (`when` taken as if it held).
+fn pass_worst_ms(actions: &[Action]) -> u64 {
+    actions
+        .iter()
+        .map(|a| match a {
+            Action::Pause(ms) => *ms,
+            Action::When { then, .. } => pass_worst_ms(then),
+            Action::Command(c) => c.retry.as_ref().map_or(0, |r| {
+                let mut wait = r.backoff_ms;
+                let mut total: u64 = 0;
+                for _ in 1..r.attempts {
+                    total = total.saturating_add(wait.min(r.max_backoff_ms));
+                    wait = wait.saturating_mul(2);
+                }
+                total
+            }),
+            _ => 0,
+        })
+        .fold(0u64, u64::saturating_add)
+}
+
 fn count_commands(actions: &[Action]) -> u64 {
     actions
         .iter()
@@ -205,6 +250,22 @@ fn collect_saves(actions: &[Action], out: &mut BTreeSet<String>) {
             Action::Command(c) => out.extend(c.save_as.clone()),
             Action::When { then, .. } => collect_saves(then, out),
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod planned {
+    #[test]
+    fn shipped_races_plan_within_the_ceiling() {
+        for (source, text) in crate::lesson::loader::sources(None).expect("embedded") {
+            let lesson = crate::lesson::loader::parse(&source, &text).expect("parses");
+            for step in &lesson.steps {
+                if let crate::lesson::model::StepKind::Race(r) = &step.kind {
+                    eprintln!("{source} {}: {} ms", step.title, r.planned_ms());
+                    assert!(r.planned_ms() <= super::MAX_PLANNED_MS, "{source}");
+                }
+            }
         }
     }
 }

@@ -113,22 +113,6 @@ fn race_problems(ctx: &mut Ctx<'_>, n: usize, race: &crate::lesson::race::Race, 
     }
 }
 
-/// Why a lesson's script (EVAL or SCRIPT LOAD) could touch keys it does not declare, if it
-/// could: the gate's own rule, so validate and a run agree.
-pub(super) fn undeclared_keys(args: &[Vec<u8>]) -> Option<String> {
-    let upper = |i: usize| {
-        args.get(i)
-            .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
-            .unwrap_or_default()
-    };
-    let script = match (upper(0).as_str(), upper(1).as_str()) {
-        ("EVAL" | "EVAL_RO", _) => args.get(1),
-        ("SCRIPT", "LOAD") => args.get(2),
-        _ => None,
-    }?;
-    crate::runner::gate::declares_its_keys(&String::from_utf8_lossy(script)).err()
-}
-
 /// What a run could put into an argument: the stand-in namespace for `${ns}`, a number for
 /// `${v+1}`, and for every other variable a value with a space, quotes and a glob in it.
 pub(super) fn stand_in(arg: &str) -> String {

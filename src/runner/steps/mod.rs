@@ -177,6 +177,9 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<StepEnd> {
     if let Some(reason) = ctx.engine.unmet(step.requires.as_ref()).await? {
         return Ok(StepEnd::Skipped(reason));
     }
+    if let Some(reason) = ctx.engine.script_not_shipped(step) {
+        return Ok(StepEnd::Skipped(reason));
+    }
     ctx.engine.begin_step(step)?;
     let ran = match &step.kind {
         StepKind::Run { commands } => run::run(ctx, step, commands).await?,
