@@ -134,6 +134,10 @@ pub struct LessonArgs {
     /// Start from the first step even if saved progress says otherwise.
     #[arg(long)]
     pub restart: bool,
+    /// Say what the lesson covers (part, structure, use, its steps, an estimate of its length)
+    /// and exit, without a server.
+    #[arg(long, conflicts_with_all = ["auto", "answers", "from_step", "restart"])]
+    pub info: bool,
 }
 
 #[derive(Debug, Args)]

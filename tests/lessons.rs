@@ -1185,3 +1185,89 @@ fn validate_refuses_a_question_about_a_skippable_step_without_its_step() {
         both(&out)
     );
 }
+
+/// `list` is one line per lesson, grouped by part in the suggested order, and the whole course
+/// fits one 24-line screen; `--json` carries each lesson's part and time estimate.
+#[test]
+fn the_list_is_one_line_per_lesson_by_part_and_fits_one_screen() {
+    let home = home();
+    let out = run(common::redislab_bare(home.path()).arg("list"));
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(text.lines().count() <= 24, "{text}");
+    let json = run(common::redislab_bare(home.path()).args(["list", "--json"]));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("list JSON");
+    let rows = rows.as_array().expect("rows");
+    let parts = [
+        "Foundations",
+        "Caching",
+        "Counting",
+        "Coordination",
+        "Messaging",
+        "Operations",
+        "Scale",
+    ];
+    let mut last = 0;
+    for r in rows {
+        let id = r["id"].as_str().expect("id");
+        let part = r["part"].as_str().expect("part");
+        let rank = parts
+            .iter()
+            .position(|p| *p == part)
+            .unwrap_or_else(|| panic!("lesson {id} has no known part: {part}"));
+        assert!(rank >= last, "lesson {id} is out of the suggested order");
+        last = rank;
+        assert!(
+            r["minutes_estimate"].as_u64().is_some_and(|m| m >= 5),
+            "{r}"
+        );
+        // Each lesson is one line, its part named only on the first of its part.
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.split_whitespace().any(|w| w == id))
+                .count(),
+            1,
+            "{id}:\n{text}"
+        );
+    }
+    for p in parts
+        .iter()
+        .filter(|p| rows.iter().any(|r| r["part"] == **p))
+    {
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with(p)).count(),
+            1,
+            "{p}:\n{text}"
+        );
+    }
+}
+
+/// `lesson ID --info` says what a lesson covers without a server; an unknown part is refused.
+#[test]
+fn lesson_info_needs_no_server_and_parts_are_checked() {
+    let home = home();
+    let out = run(common::redislab_bare(home.path()).args(["lesson", "07", "--info"]));
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(text.contains("Part:      Coordination"), "{text}");
+    assert!(
+        text.contains(" 9. Take the lock yourself [exercise]"),
+        "{text}"
+    );
+    assert!(text.contains("minutes (an estimate"), "{text}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lesson = std::fs::read_to_string(fixtures("failing").join("98-failing.yaml"))
+        .expect("fixture")
+        .replace("concept:", "part: Astrology\nconcept:");
+    let file = dir.path().join("98-failing.yaml");
+    std::fs::write(&file, lesson).expect("write");
+    let out = run(common::redislab_bare(home.path())
+        .arg("validate")
+        .arg(&file));
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(
+        stdout(&out).contains("part \"Astrology\" is not one of Foundations, Caching"),
+        "{}",
+        both(&out)
+    );
+}

@@ -19,6 +19,17 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
     let lessons = loader::load_all(settings.lessons_dir.as_deref())?;
     let loaded = loader::find(&lessons, &args.id)?;
     let lesson = &loaded.lesson;
+    if args.info {
+        let part = crate::lesson::course::part_of(lesson);
+        let minutes = crate::lesson::course::minutes(lesson);
+        term::out(&term::catalog::info(
+            lesson,
+            part,
+            minutes,
+            usize::from(term::width()),
+        ));
+        return Ok(0);
+    }
     let answers = check_args(lesson, &args)?;
     let mut store = Store::open(&settings.home)?;
     let server = super::connect(settings).await?;

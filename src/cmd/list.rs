@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::{LessonArgs, ListArgs};
-use crate::lesson::loader;
+use crate::lesson::{course, loader};
 use crate::progress::Store;
 use crate::settings::Settings;
 use crate::term;
@@ -15,6 +15,9 @@ struct Row {
     id: String,
     slug: String,
     title: String,
+    part: String,
+    /// An estimate of a first pass, in minutes (`lesson::course::minutes`).
+    minutes_estimate: u32,
     structure: String,
     use_case: String,
     steps: usize,
@@ -23,10 +26,11 @@ struct Row {
     quiz_score: Option<String>,
 }
 
+/// Every lesson, in the suggested order: by part, then by id.
 fn rows(settings: &Settings) -> Result<Vec<Row>> {
     let lessons = loader::load_all(settings.lessons_dir.as_deref())?;
     let saved = Store::open(&settings.home)?.all()?;
-    Ok(lessons
+    Ok(course::suggested_order(&lessons, |l| &l.lesson)
         .into_iter()
         .map(|l| {
             let p = saved.iter().find(|p| p.lesson_id == l.lesson.id);
@@ -37,11 +41,13 @@ fn rows(settings: &Settings) -> Result<Vec<Row>> {
                 quiz_score: p
                     .and_then(|p| p.best_score.zip(p.quiz_total))
                     .map(|(s, t)| format!("{s}/{t}")),
-                id: l.lesson.id,
-                slug: l.lesson.slug,
-                title: l.lesson.title,
-                structure: l.lesson.structure,
-                use_case: l.lesson.use_case,
+                part: course::part_of(&l.lesson).to_string(),
+                minutes_estimate: course::minutes(&l.lesson),
+                id: l.lesson.id.clone(),
+                slug: l.lesson.slug.clone(),
+                title: l.lesson.title.clone(),
+                structure: l.lesson.structure.clone(),
+                use_case: l.lesson.use_case.clone(),
             }
         })
         .collect())
@@ -68,29 +74,27 @@ pub async fn run(settings: &Settings, args: ListArgs) -> Result<u8> {
         ));
         return Ok(0);
     }
-    let mut t = term::table::new_table(vec![
-        "id",
-        "title",
-        "structure",
-        "use case",
-        "steps",
-        "progress",
-        "quiz",
-    ]);
-    for r in &rows {
-        t.add_row(vec![
-            prose(&r.id).into_owned(),
-            prose(&r.title).into_owned(),
-            prose(&r.structure).into_owned(),
-            prose(&r.use_case).into_owned(),
-            r.steps.to_string(),
-            status(r),
-            r.quiz_score.clone().unwrap_or_else(|| "-".into()),
-        ]);
-    }
+    let lines: Vec<term::catalog::Line> = rows
+        .iter()
+        .map(|r| term::catalog::Line {
+            part: r.part.clone(),
+            id: r.id.clone(),
+            title: r.title.clone(),
+            minutes: r.minutes_estimate,
+            progress: status(r),
+            quiz: r.quiz_score.clone(),
+        })
+        .collect();
+    let width = usize::from(term::width());
+    let hint = term::text::flow(
+        "In the suggested order; times are estimates. `redislab lesson ID --info` says what a lesson covers; `redislab lesson ID` starts it.",
+        "",
+        width,
+    );
     term::out(&format!(
-        "{t}\n{}\n",
-        term::dim("Start one with `redislab lesson 01`.")
+        "{}{}",
+        term::catalog::list(&lines, width),
+        term::dim(&hint)
     ));
     Ok(0)
 }
@@ -121,7 +125,7 @@ pub async fn menu(settings: &Settings) -> Result<u8> {
         .collect();
     let choice = tokio::task::block_in_place(|| {
         inquire::Select::new("Which lesson?", labels.clone())
-            .with_page_size(12)
+            .with_page_size(18)
             .with_help_message("✓ done · … started · type to filter, Enter to open, Esc to leave")
             .prompt()
     });
@@ -137,6 +141,7 @@ pub async fn menu(settings: &Settings) -> Result<u8> {
         answers: None,
         from_step: None,
         restart: false,
+        info: false,
     };
     super::lesson::run(settings, args).await
 }

@@ -3,6 +3,7 @@
 //! (`scripts`) and validation (`validate`).
 
 pub mod check;
+pub mod course;
 pub mod loader;
 pub mod model;
 pub mod race;

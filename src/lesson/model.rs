@@ -26,6 +26,9 @@ pub struct Lesson {
     pub use_case: String,
     /// The one idea to take away.
     pub concept: String,
+    /// The part of the course it belongs to (`lesson::course::PARTS`): `list` groups by it.
+    #[serde(default)]
+    pub part: Option<String>,
     /// Shown before the first step.
     pub introduction: String,
     /// Key patterns inside the namespace that belong to this lesson (`coupon:*`). They scope the

@@ -196,6 +196,15 @@ async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>
             format!("file should be named {expected} (id-slug.yaml)"),
         );
     }
+    if let Some(part) = &l.part {
+        if super::course::rank(Some(part)) == super::course::PARTS.len() {
+            let names: Vec<&str> = super::course::PARTS.iter().map(|(n, _)| *n).collect();
+            ctx.err(
+                "part:",
+                format!("part {part:?} is not one of {}", names.join(", ")),
+            );
+        }
+    }
     if l.steps.is_empty() {
         ctx.err("steps:", "a lesson needs at least one step".into());
     }

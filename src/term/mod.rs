@@ -2,6 +2,7 @@
 //! this module turns them into text, so everything else is testable without a terminal.
 
 pub mod bench;
+pub mod catalog;
 pub mod lesson;
 pub mod pager;
 pub mod progress;
