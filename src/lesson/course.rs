@@ -34,7 +34,7 @@ pub fn part_of(lesson: &Lesson) -> &str {
 }
 
 /// Lessons in the suggested order: by part, then by id.
-pub fn suggested_order<'a, T>(items: &'a [T], lesson: impl Fn(&T) -> &Lesson) -> Vec<&'a T> {
+pub fn suggested_order<T>(items: &[T], lesson: impl Fn(&T) -> &Lesson) -> Vec<&T> {
     let mut out: Vec<&T> = items.iter().collect();
     out.sort_by(|a, b| {
         let (a, b) = (lesson(a), lesson(b));
