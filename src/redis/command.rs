@@ -4,7 +4,7 @@
 use redis::aio::ConnectionLike;
 use redis::{RedisError, Value};
 
-use crate::redis::render::render;
+use crate::redis::render::render_for;
 use crate::redis::tokenize::{InvalidArguments, tokenize};
 
 /// Builds a command from raw argument bytes.
@@ -57,7 +57,7 @@ pub async fn run_line<C: ConnectionLike>(conn: &mut C, line: &str) -> Result<Str
     };
     let mut out = String::new();
     for _ in 0..times {
-        out.push_str(&render(&send(conn, &args).await?));
+        out.push_str(&render_for(&args, &send(conn, &args).await?));
     }
     Ok(out)
 }
