@@ -120,13 +120,78 @@ pub fn check(c: &Check, commands: Option<usize>) -> Vec<String> {
     out
 }
 
-/// The table as Markdown, for LESSONS.md.
+/// The whole Bounds table of LESSONS.md, from the ranges above and the race's own bounds, so the
+/// document cannot drift from what `validate` enforces (a test holds LESSONS.md to it).
 pub fn markdown() -> String {
+    use crate::lesson::race as r;
     let mut out = String::from("| field | range | meaning |\n|---|---|---|\n");
     for (field, lo, hi, what) in RANGES {
-        out.push_str(&format!("| `{field}` | {lo} – {hi} | {what} |\n"));
+        out.push_str(&format!(
+            "| `{field}` | {} – {} | {what} |\n",
+            num(*lo),
+            num(*hi)
+        ));
+    }
+    let rows = [
+        (
+            "race workers (all groups together)",
+            format!("1 – {}", num(r::MAX_WORKERS.into())),
+            "concurrent workers, one connection each",
+        ),
+        (
+            "race repeat",
+            format!("1 – {}", num(r::MAX_REPEAT.into())),
+            "passes of each worker's list in a round",
+        ),
+        (
+            "race commands per round",
+            format!("at most {}", num(r::MAX_ROUND_COMMANDS as i64)),
+            "workers × repeat × commands (retries aside)",
+        ),
+        (
+            "race pause_ms",
+            format!("0 – {}", num(r::MAX_PAUSE_MS as i64)),
+            "the app's own work, in milliseconds",
+        ),
+        (
+            "race retry.attempts",
+            format!("1 – {}", num(r::MAX_ATTEMPTS.into())),
+            "sends before giving up",
+        ),
+        (
+            "race retry.backoff_ms, max_backoff_ms",
+            format!("at most {}, backoff ≤ max", num(r::MAX_BACKOFF_MS as i64)),
+            "the backoff's start and cap, in milliseconds",
+        ),
+        (
+            "race planned waiting",
+            format!(
+                "at most {} s of worker time",
+                num((r::MAX_PLANNED_MS / 1000) as i64)
+            ),
+            "Σ over rounds of workers × repeat × (every pause_ms + every retry's backoff run to its last attempt), `when` counted as if it held: 200 workers may wait 9 s each, one worker 30 minutes",
+        ),
+    ];
+    for (field, range, what) in rows {
+        out.push_str(&format!("| `{field}` | {range} | {what} |\n"));
     }
     out
+}
+
+/// 5000000 → `5 000 000`; ±10¹² as a power.
+fn num(n: i64) -> String {
+    if n.unsigned_abs() == 1_000_000_000_000 {
+        return format!("{}10¹²", if n < 0 { "−" } else { "" });
+    }
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("−{out}") } else { out }
 }
 
 #[cfg(test)]
@@ -145,5 +210,34 @@ mod tests {
         );
         assert_eq!(pair("check ttl min/max", Some(30.0), Some(25.0)).len(), 1);
         assert!(markdown().contains("| `wait seconds` | 1 – 600 |"));
+        assert_eq!(num(5_000_000), "5 000 000");
+        assert_eq!(num(-1_000_000_000_000), "−10¹²");
+    }
+
+    /// The markers around the generated table in LESSONS.md.
+    const BEGIN: &str =
+        "<!-- bounds: generated from src/lesson/validate/ranges.rs; a test keeps it equal -->";
+    const END: &str = "<!-- /bounds -->";
+
+    /// LESSONS.md's Bounds table is this module's table, word for word.
+    #[test]
+    fn lessons_md_shows_the_bounds_validate_enforces() {
+        if std::env::var_os("PRINT_BOUNDS").is_some() {
+            println!("{}", markdown());
+        }
+        let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/LESSONS.md"));
+        let start = doc
+            .find(BEGIN)
+            .map(|i| i + BEGIN.len())
+            .expect("LESSONS.md marks the start of the bounds table");
+        let end = doc[start..]
+            .find(END)
+            .map(|i| start + i)
+            .expect("LESSONS.md marks the end of the bounds table");
+        assert_eq!(
+            doc[start..end].trim(),
+            markdown().trim(),
+            "LESSONS.md's Bounds table differs from the code: paste `markdown()`'s table between the markers"
+        );
     }
 }
