@@ -20,6 +20,14 @@ async fn every_lesson_passes_when_the_learner_reads_a_minute_before_every_answer
     common::reader::walk_reading_a_minute(&redis.url(), None).await;
 }
 
+/// Issue 17: "── Enter for more ──" waits for the learner like any prompt, so lesson time stands
+/// still there too: at 80×24 almost every step pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lesson_passes_when_the_learner_reads_a_minute_at_every_pager_at_80x24() {
+    let redis = TestRedis::start();
+    common::reader::walk_reading_at_every_pager(&redis.url(), None, 24).await;
+}
+
 /// A learner with a script of answers; anything not scripted is answered as `--auto` would.
 #[derive(Default)]
 struct Scripted {

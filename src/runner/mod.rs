@@ -11,6 +11,7 @@ mod clients;
 pub mod compare;
 pub mod field_ttl;
 pub mod gate;
+pub mod lesson_time;
 pub mod quiz;
 pub mod race;
 pub mod requires;
@@ -142,7 +143,11 @@ pub struct Engine<'a> {
     /// The lesson's key patterns (as written): what lesson time and snapshots cover.
     lesson_keys: Vec<String>,
     /// Keys with a TTL, frozen while the learner reads; thawed before the next command.
-    frozen: Option<snapshot::Snapshot>,
+    frozen: Option<lesson_time::Frozen>,
+    /// Whether a person reads along (lesson time stops for them); `--auto` nobody does.
+    reading: bool,
+    /// Lesson keys another client changed while time stood still, not yet told.
+    changed_meanwhile: Vec<lesson_time::ChangedMeanwhile>,
     /// Whether the server has per-field TTLs (asked once).
     field_ttls: Option<bool>,
 }
@@ -159,6 +164,8 @@ impl<'a> Engine<'a> {
             admin,
             lesson_keys: Vec::new(),
             frozen: None,
+            reading: true,
+            changed_meanwhile: Vec::new(),
             field_ttls: None,
         })
     }
@@ -190,7 +197,8 @@ impl<'a> Engine<'a> {
     /// Deletes every key of the lesson (its `keys` patterns, inside the namespace only): a
     /// lesson started from its first step starts from nothing, whatever an earlier run left.
     pub async fn clear_lesson_keys(&mut self) -> Result<()> {
-        self.frozen = None;
+        self.thaw().await?;
+        self.changed_meanwhile.clear();
         for k in self.current_lesson_keys().await? {
             let _: i64 = redis::cmd("UNLINK")
                 .arg(&k)
@@ -200,23 +208,36 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    /// Stops lesson time: call before the learner reads or types.
+    /// Whether a person reads along: `--auto` and `validate --live` do not, and lesson time
+    /// then never stops.
+    pub fn set_reading(&mut self, reading: bool) {
+        self.reading = reading;
+    }
+
+    /// Stops lesson time. Callers do not call this before a prompt or an output themselves:
+    /// `steps::Ctx::show` and `Ctx::ask`, the only ways to the learner, do.
     pub async fn freeze(&mut self) -> Result<()> {
-        if self.frozen.is_none() {
+        if self.frozen.is_none() && self.reading {
             let keys = self.current_lesson_keys().await?;
             let fields = self.field_ttls().await?;
-            self.frozen =
-                Some(snapshot::Snapshot::take(&mut self.admin, &keys, true, fields).await?);
+            self.frozen = Some(lesson_time::Frozen::freeze(&mut self.admin, &keys, fields).await?);
         }
         Ok(())
     }
 
-    /// Lets lesson time run again: every frozen key gets its remaining time back.
+    /// Lets lesson time run again: every frozen key gets its remaining time back, unless
+    /// another client changed it meanwhile (`take_changed_meanwhile` tells which).
     pub async fn thaw(&mut self) -> Result<()> {
         if let Some(f) = self.frozen.take() {
-            f.thaw(&mut self.admin).await?;
+            let changed = f.thaw(&mut self.admin).await?;
+            self.changed_meanwhile.extend(changed);
         }
         Ok(())
+    }
+
+    /// Lesson keys another client changed while lesson time stood still, since the last call.
+    pub fn take_changed_meanwhile(&mut self) -> Vec<lesson_time::ChangedMeanwhile> {
+        std::mem::take(&mut self.changed_meanwhile)
     }
 
     /// Every lesson key as it is now (time frozen first, so the TTLs are the step's own).
@@ -229,7 +250,8 @@ impl<'a> Engine<'a> {
 
     /// Puts the lesson's keys back as `s` saw them.
     pub async fn restore(&mut self, s: &snapshot::Snapshot) -> Result<()> {
-        self.frozen = None;
+        self.thaw().await?;
+        self.changed_meanwhile.clear();
         // A transaction the learner left open (MULTI without EXEC) would queue every later
         // command, the solution's included: the connections start clean again.
         for conn in self.conns.values_mut() {

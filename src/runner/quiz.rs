@@ -20,9 +20,10 @@ pub async fn ask(
     let questions = &ctx.lesson.quiz;
     let total = questions.len() as u32;
     let mut score = 0;
-    ctx.view.show(Event::QuizStart {
+    ctx.show(Event::QuizStart {
         questions: questions.len(),
-    });
+    })
+    .await?;
     for (qi, q) in questions.iter().enumerate() {
         let predict: Vec<String> = q
             .predict
@@ -43,7 +44,7 @@ pub async fn ask(
             .map(|c| ctx.engine.expand(c))
             .collect::<Result<_>>()?;
         shown_commands.extend(predict.iter().cloned());
-        ctx.view.show(Event::Question {
+        ctx.show(Event::Question {
             index: qi + 1,
             questions: questions.len(),
             text: &text,
@@ -52,19 +53,20 @@ pub async fn ask(
             } else {
                 &[]
             },
-        });
+        })
+        .await?;
         let chosen = match answers {
             Some(a) => {
                 let c = a.get(qi).copied().unwrap_or(0);
                 let shown = choices.get(c.wrapping_sub(1)).cloned().unwrap_or_default();
-                ctx.view.show(Event::Answered(&shown));
+                ctx.show(Event::Answered(&shown)).await?;
                 c
             }
             None => {
                 // Shuffled for each attempt, so the place of the right answer teaches nothing.
                 let order = shuffled(choices.len());
                 let shown: Vec<String> = order.iter().map(|&i| choices[i].clone()).collect();
-                match ctx.prompter.choose(&q.question, &shown)? {
+                match ctx.ask(|p| p.choose(&q.question, &shown)).await? {
                     Some(c) => order.get(c.wrapping_sub(1)).map(|i| i + 1).unwrap_or(0),
                     None => return Ok(None),
                 }
@@ -92,12 +94,13 @@ pub async fn ask(
         }
         let right_text = right.and_then(|r| choices.get(r - 1)).map(String::as_str);
         let explanation = ctx.engine.expand(&q.explanation)?;
-        ctx.view.show(Event::Graded {
+        ctx.show(Event::Graded {
             correct: g.correct,
             right: right_text,
             actual: g.actual.as_deref(),
             explanation: &explanation,
-        });
+        })
+        .await?;
     }
     Ok(Some((score, total)))
 }

@@ -62,21 +62,21 @@ struct Before {
 
 impl<'b> Walker<'_, 'b> {
     fn ctx<'c>(&'c mut self, before: Option<&'c Snapshot>) -> Ctx<'c, 'b> {
-        Ctx {
-            engine: &mut *self.engine,
-            lesson: self.lesson,
-            prompter: &mut *self.prompter,
-            view: &mut *self.view,
-            auto: self.options.auto,
+        Ctx::new(
+            &mut *self.engine,
+            self.lesson,
+            &mut *self.prompter,
+            &mut *self.view,
+            self.options.auto,
             before,
-        }
+        )
     }
 
     /// Puts the keys and variables back as they were before step `i`.
     async fn rewind(&mut self, i: usize, to: &Before) -> Result<()> {
         self.engine.restore(&to.keys).await?;
         self.engine.vars = to.vars.clone();
-        self.view.show(Event::Restored { index: i });
+        self.ctx(None).show(Event::Restored { index: i }).await?;
         Ok(())
     }
 
@@ -127,7 +127,18 @@ impl<'b> Walker<'_, 'b> {
         Ok(())
     }
 
+    /// Walks the lesson. Whatever way it ends, lesson time runs again afterwards: no key is
+    /// left without its TTL.
     pub async fn walk(mut self) -> Result<Summary> {
+        self.engine.set_reading(!self.options.auto);
+        let walked = self.walk_steps().await;
+        let thawed = self.engine.thaw().await;
+        let summary = walked?;
+        thawed?;
+        Ok(summary)
+    }
+
+    async fn walk_steps(&mut self) -> Result<Summary> {
         let mut summary = Summary::default();
         let lesson = self.lesson;
         let n = lesson.steps.len();
@@ -148,7 +159,7 @@ impl<'b> Walker<'_, 'b> {
                     vars: self.engine.vars.clone(),
                 });
             }
-            self.header(i, n);
+            self.header(i, n).await?;
             let end = {
                 let snap = before[i].as_ref().map(|b| &b.keys);
                 steps::run(&mut self.ctx(snap), step).await?
@@ -165,15 +176,18 @@ impl<'b> Walker<'_, 'b> {
                             self.rewind(i - 1, b).await?;
                             i -= 1;
                         }
-                        _ => self.view.show(Event::Notice(
-                            "This is the first step of this run: there is nothing to go back to.",
-                        )),
+                        _ => {
+                            self.ctx(None)
+                                .show(Event::Notice(
+                                    "This is the first step of this run: there is nothing to go back to.",
+                                ))
+                                .await?
+                        }
                     }
                     continue;
                 }
-                other => self.record(i, other, &mut summary)?,
+                other => self.record(i, other, &mut summary).await?,
             }
-            self.engine.freeze().await?;
             let outcome = if summary.failed_steps.last().is_some_and(|(f, _)| *f == i) {
                 Outcome::Failed
             } else if summary.skipped_steps.last().is_some_and(|(s, _)| *s == i) {
@@ -208,20 +222,24 @@ impl<'b> Walker<'_, 'b> {
         self.engine.run_quiet(&lesson.setup).await?;
         if from > 1 {
             self.replay(from).await?;
-            self.view.show(Event::Resuming {
-                lesson: &lesson.id,
-                step: from,
-                steps: n,
-            });
+            self.ctx(None)
+                .show(Event::Resuming {
+                    lesson: &lesson.id,
+                    step: from,
+                    steps: n,
+                })
+                .await?;
         } else {
             let shown = Lesson {
                 introduction: self.ctx(None).soft(&lesson.introduction),
                 ..lesson.clone()
             };
-            self.view.show(Event::Intro {
-                lesson: &shown,
-                steps: n,
-            });
+            self.ctx(None)
+                .show(Event::Intro {
+                    lesson: &shown,
+                    steps: n,
+                })
+                .await?;
         }
         Ok(from)
     }
@@ -237,8 +255,10 @@ impl<'b> Walker<'_, 'b> {
         let step = &self.lesson.steps[i - 1];
         let n = self.lesson.steps.len();
         while let (StepEnd::Done { passed: false, .. }, false) = (&end, self.options.auto) {
-            self.engine.freeze().await?;
-            let action = self.prompter.after_failure(step.kind.name())?;
+            let action = self
+                .ctx(None)
+                .ask(|p| p.after_failure(step.kind.name()))
+                .await?;
             let Some(b) = before else { break };
             end = match action {
                 FailureAction::GoOn => break,
@@ -247,7 +267,7 @@ impl<'b> Walker<'_, 'b> {
                 FailureAction::Retry | FailureAction::ShowSolution => {
                     self.rewind(i, b).await?;
                     if action == FailureAction::Retry {
-                        self.header(i, n);
+                        self.header(i, n).await?;
                         steps::run(&mut self.ctx(Some(&b.keys)), step).await?
                     } else {
                         steps::solve(&mut self.ctx(Some(&b.keys)), step).await?
@@ -259,11 +279,11 @@ impl<'b> Walker<'_, 'b> {
     }
 
     /// Notes how a finished (or skipped) step went.
-    fn record(&mut self, i: usize, end: StepEnd, summary: &mut Summary) -> Result<()> {
+    async fn record(&mut self, i: usize, end: StepEnd, summary: &mut Summary) -> Result<()> {
         let step = &self.lesson.steps[i - 1];
         match end {
             StepEnd::Skipped(why) => {
-                self.view.show(Event::Skipped(&why));
+                self.ctx(None).show(Event::Skipped(&why)).await?;
                 summary.skipped_steps.push((i, why));
             }
             StepEnd::Done {
@@ -278,10 +298,12 @@ impl<'b> Walker<'_, 'b> {
                     summary.exercise_proofs.push((i, before, passed));
                 }
                 if !passed {
-                    self.view.show(Event::FailedStep {
-                        index: i,
-                        title: &step.title,
-                    });
+                    self.ctx(None)
+                        .show(Event::FailedStep {
+                            index: i,
+                            title: &step.title,
+                        })
+                        .await?;
                     summary.failed_steps.push((i, step.title.clone()));
                 }
             }
@@ -295,7 +317,7 @@ impl<'b> Walker<'_, 'b> {
         let answers = self.options.answers.clone();
         match crate::runner::quiz::ask(&mut self.ctx(None), answers.as_deref(), summary).await? {
             Some((score, total)) => {
-                self.view.show(Event::Score { score, total });
+                self.ctx(None).show(Event::Score { score, total }).await?;
                 if let Some(store) = self.store.as_deref_mut() {
                     store.record_quiz(&self.lesson.id, score, total)?;
                 }
@@ -312,15 +334,17 @@ impl<'b> Walker<'_, 'b> {
         crate::runner::quiz::ask(&mut self.ctx(None), answers.as_deref(), summary).await
     }
 
-    fn header(&mut self, i: usize, n: usize) {
+    async fn header(&mut self, i: usize, n: usize) -> Result<()> {
         let step = &self.lesson.steps[i - 1];
         let text = self.ctx(None).soft(&step.text);
-        self.view.show(Event::StepHeader {
-            index: i,
-            steps: n,
-            title: &step.title,
-            kind: step.kind.name(),
-            text: &text,
-        });
+        self.ctx(None)
+            .show(Event::StepHeader {
+                index: i,
+                steps: n,
+                title: &step.title,
+                kind: step.kind.name(),
+                text: &text,
+            })
+            .await
     }
 }

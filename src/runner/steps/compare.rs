@@ -37,7 +37,7 @@ pub async fn run(
         tokio::task::spawn_blocking(move || compare::time_sqlite_modes(&sqlite, iterations))
             .await??;
     let report = compare::report(iterations, r, m, w);
-    ctx.view.show(Event::Compare(&report));
+    ctx.show(Event::Compare(&report)).await?;
     Ok(Ran::Done(Done {
         metrics: report.metrics.clone(),
         ..Done::default()
