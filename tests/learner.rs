@@ -89,6 +89,7 @@ struct Seen {
     helps: Vec<String>,
     texts: Vec<String>,
     whys: Vec<String>,
+    notices: Vec<String>,
     order: Order,
 }
 
@@ -113,6 +114,7 @@ impl View for Seen {
             Event::WrongAnswer(why) => self.wrong_answers.push(why.to_string()),
             Event::Correct => self.correct += 1,
             Event::CommandHelp(h) => self.helps.push(h.syntax.clone()),
+            Event::Notice(n) => self.notices.push(n.to_string()),
             _ => {}
         }
     }
@@ -486,5 +488,109 @@ async fn the_typing_words_hint_retry_and_solution_work_in_a_run_step() {
         summary.failed_steps.is_empty(),
         "{:?}",
         summary.failed_steps
+    );
+}
+
+/// Issue 17, item 12: lesson time gives back only what time took. While the learner reads,
+/// another client deletes one lesson key and rewrites another without a TTL: the deleted key
+/// stays deleted (it did not expire), the rewritten one keeps no TTL, an untouched one gets its
+/// time back, and the two changed ones are reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lesson_time_never_overrules_another_client() {
+    let redis = TestRedis::start();
+    let home = tempfile::tempdir().expect("temp dir");
+    let settings = Settings::for_url(&redis.url(), "lab", home.path().to_path_buf());
+    let server = connect(&settings).await.expect("connects");
+    let mut engine = Engine::new(&server, "lab").await.expect("engine");
+    engine.set_lesson_keys(&["${ns}:lock:*".to_string()]);
+    for k in [
+        "lab:lock:deleted",
+        "lab:lock:rewritten",
+        "lab:lock:untouched",
+    ] {
+        redis.cli(&["SET", k, "mine", "PX", "30000"]);
+    }
+    engine.freeze().await.expect("freeze");
+    assert_eq!(redis.cli_raw(&["PTTL", "lab:lock:untouched"]).trim(), "-1");
+    redis.cli(&["DEL", "lab:lock:deleted"]);
+    redis.cli(&["SET", "lab:lock:rewritten", "theirs"]);
+    engine.thaw().await.expect("thaw");
+    assert_eq!(redis.cli_raw(&["EXISTS", "lab:lock:deleted"]).trim(), "0");
+    assert_eq!(
+        redis.cli_raw(&["GET", "lab:lock:rewritten"]).trim(),
+        "theirs"
+    );
+    assert_eq!(redis.cli_raw(&["PTTL", "lab:lock:rewritten"]).trim(), "-1");
+    let left: i64 = redis
+        .cli_raw(&["PTTL", "lab:lock:untouched"])
+        .trim()
+        .parse()
+        .expect("a TTL");
+    assert!((29_000..=30_000).contains(&left), "{left} ms left");
+    let changed: Vec<(String, &str)> = engine
+        .take_changed_meanwhile()
+        .into_iter()
+        .map(|c| (c.key, c.how))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            ("lab:lock:deleted".to_string(), "deleted"),
+            ("lab:lock:rewritten".to_string(), "written")
+        ]
+    );
+}
+
+/// Issue 17, item 12: `MULTI` typed, then `skip`: the transaction is discarded with the step,
+/// so the next step's commands run instead of answering QUEUED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipping_a_step_inside_multi_discards_the_transaction() {
+    let redis = TestRedis::start();
+    let mut learner = Scripted {
+        steps: [StepAction::TypeIt].into(),
+        typed: ["MULTI".to_string(), "skip".to_string()].into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    let summary = walk(&redis, "01", &mut learner, &mut seen).await;
+    assert!(learner.typed.is_empty(), "every scripted word was used");
+    assert!(
+        !summary.failed_steps.iter().any(|(i, _)| *i == 2),
+        "step 2 ran inside the skipped step's transaction: {:?}",
+        summary.failed_steps
+    );
+}
+
+/// Issue 17, item 5: a mistyped command inside MULTI dooms the transaction; the learner is told
+/// that EXEC will answer EXECABORT and why, not to type it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typo_inside_multi_says_exec_will_answer_execabort() {
+    let redis = TestRedis::start();
+    // Lesson 13 step 1: Enter for the two SETs and MULTI, then a typo, then start over.
+    let mut learner = Scripted {
+        steps: [StepAction::TypeIt].into(),
+        typed: [
+            String::new(),
+            String::new(),
+            String::new(),
+            "DECRR lab:{shop}:stock".to_string(),
+            "retry".to_string(),
+            "solution".to_string(),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    walk(&redis, "13", &mut learner, &mut seen).await;
+    assert!(learner.typed.is_empty(), "every scripted word was used");
+    assert!(
+        seen.notices.iter().any(|n| n.contains("EXECABORT")),
+        "{:#?}",
+        seen.notices
+    );
+    assert!(
+        !seen.notices.iter().any(|n| n.contains("type it again")),
+        "{:#?}",
+        seen.notices
     );
 }

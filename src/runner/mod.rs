@@ -252,15 +252,21 @@ impl<'a> Engine<'a> {
     pub async fn restore(&mut self, s: &snapshot::Snapshot) -> Result<()> {
         self.thaw().await?;
         self.changed_meanwhile.clear();
-        // A transaction the learner left open (MULTI without EXEC) would queue every later
-        // command, the solution's included: the connections start clean again.
+        self.close_transactions().await;
+        let now = self.current_lesson_keys().await?;
+        s.restore_all(&mut self.admin, &self.namespace, &now).await
+    }
+
+    /// Closes what the learner left open on the lesson's connections: a transaction (MULTI
+    /// without EXEC) would queue every later command, the next step's and the solution's
+    /// included, and a WATCH would doom a later EXEC. Called when a step is left in any way and
+    /// when keys are put back. A connection with nothing open answers an error, ignored.
+    pub async fn close_transactions(&mut self) {
         for conn in self.conns.values_mut() {
             for word in ["DISCARD", "UNWATCH"] {
                 let _ = send(conn, &[word.as_bytes().to_vec()]).await;
             }
         }
-        let now = self.current_lesson_keys().await?;
-        s.restore_all(&mut self.admin, &self.namespace, &now).await
     }
 
     /// Why a requirement is not met on this server (`None`: fine).

@@ -165,6 +165,8 @@ impl<'b> Walker<'_, 'b> {
                 steps::run(&mut self.ctx(snap), step).await?
             };
             let end = self.until_settled(i, end, before[i].as_ref()).await?;
+            // However the step was left (skip, back, quit, done), nothing stays open.
+            self.engine.close_transactions().await;
             match end {
                 StepEnd::Quit => {
                     summary.quit_at = Some(i);

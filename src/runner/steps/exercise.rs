@@ -172,7 +172,14 @@ async fn judge(
         .await?;
     if !results.iter().all(|r| r.passed) {
         let lines: Vec<&str> = typed.iter().map(String::as_str).collect();
-        crate::runner::why::explain(ctx.engine, &mut results, ctx.before, &lines).await?;
+        crate::runner::why::explain(
+            ctx.engine,
+            &mut results,
+            ctx.before,
+            &lines,
+            std::slice::from_ref(reply),
+        )
+        .await?;
         ctx.show(Event::Checks(&results)).await?;
         return Ok(false);
     }

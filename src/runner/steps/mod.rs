@@ -326,7 +326,7 @@ pub async fn finish(ctx: &mut Ctx<'_, '_>, step: &Step, done: &Done) -> Result<b
         .check(&step.checks, &replies, &done.metrics)
         .await?;
     let lines: Vec<&str> = done.executed.iter().map(|x| x.line.as_str()).collect();
-    crate::runner::why::explain(ctx.engine, &mut results, ctx.before, &lines).await?;
+    crate::runner::why::explain(ctx.engine, &mut results, ctx.before, &lines, &replies).await?;
     if done.show_executed && !done.executed.is_empty() {
         ctx.show(Event::Executed(&done.executed)).await?;
     }

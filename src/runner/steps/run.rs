@@ -194,7 +194,11 @@ async fn shown(
 ) -> Result<bool> {
     let entered = typed.trim().is_empty();
     let as_written = typed.split_whitespace().eq(line.split_whitespace());
-    if in_transaction && matches!(executed.reply, redis::Value::ServerError(_)) {
+    if in_transaction
+        && !entered
+        && !as_written
+        && matches!(executed.reply, redis::Value::ServerError(_))
+    {
         ctx.show(Event::Reply(&executed.reply)).await?;
         ctx.show(Event::Notice(DOOMED)).await?;
         return Ok(false);
