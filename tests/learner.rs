@@ -36,6 +36,8 @@ struct Scripted {
     exercise: std::collections::VecDeque<ExerciseAction>,
     failures: std::collections::VecDeque<FailureAction>,
     asked_after_failure: usize,
+    /// The earlier step each failure menu offered to go back to.
+    back_to: Vec<Option<usize>>,
     /// Shared with `Seen`: prompts and what was shown, in the order they happened.
     order: Order,
 }
@@ -67,8 +69,9 @@ impl Prompter for Scripted {
     fn confirm(&mut self, _: &str, default: bool) -> Result<Option<bool>> {
         Ok(Some(default))
     }
-    fn after_failure(&mut self, _: &str) -> Result<FailureAction> {
+    fn after_failure(&mut self, _: &str, back_to: Option<usize>) -> Result<FailureAction> {
         self.asked_after_failure += 1;
+        self.back_to.push(back_to);
         Ok(self.failures.pop_front().unwrap_or(FailureAction::GoOn))
     }
     fn countdown(&mut self, seconds: u64, _: &mut dyn FnMut() -> String) -> Result<Option<u64>> {
@@ -592,5 +595,87 @@ async fn a_typo_inside_multi_says_exec_will_answer_execabort() {
         !seen.notices.iter().any(|n| n.contains("type it again")),
         "{:#?}",
         seen.notices
+    );
+}
+
+/// Issue 17, item 2: a typed command with other options than the step's is not sent, with the
+/// reason; the lesson then goes on. Lesson 11 step 6 with `$` (the group would skip every entry
+/// step 7 reads), lesson 07 step 3 without NX.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typed_step_refuses_other_options_and_the_lesson_goes_on() {
+    let redis = TestRedis::start();
+    // (lesson, steps run before, commands of the step before the typed one, typed, word)
+    for (id, before, enters, typed, word) in [
+        (
+            "11",
+            5,
+            0,
+            "XGROUP CREATE lab:orders:stream workers $",
+            "`$`",
+        ),
+        ("07", 2, 1, "SET lab:lock:coupon:1 mine PX 30000", "`NX`"),
+    ] {
+        let mut steps: std::collections::VecDeque<StepAction> =
+            std::iter::repeat_n(StepAction::Run, before).collect();
+        steps.push_back(StepAction::TypeIt);
+        let mut learner = Scripted {
+            steps,
+            // Enter for the commands before, the refused line, then Enter for the lesson's own.
+            typed: std::iter::repeat_n(String::new(), enters)
+                .chain([typed.to_string()])
+                .chain(std::iter::repeat_n(String::new(), 3))
+                .collect(),
+            ..Default::default()
+        };
+        let mut seen = Seen::default();
+        let summary = walk(&redis, id, &mut learner, &mut seen).await;
+        assert!(
+            seen.refused
+                .iter()
+                .any(|r| r.contains("not sent") && r.contains(word)),
+            "lesson {id}: {:#?}",
+            seen.refused
+        );
+        assert!(
+            summary.failed_steps.is_empty(),
+            "lesson {id}: {:?}",
+            summary.failed_steps
+        );
+        assert!(summary.completed, "lesson {id} went on to its end");
+    }
+}
+
+/// Issue 17, item 2: a variant the checks accept (lesson 11 step 6, the group created at 1-4)
+/// strands step 7: its own solution fails too. The menu then names step 6 and `Back` goes there;
+/// run as the lesson does, the rest passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranded_step_names_the_step_that_left_its_state_and_goes_back_there() {
+    let redis = TestRedis::start();
+    let mut steps: std::collections::VecDeque<StepAction> =
+        std::iter::repeat_n(StepAction::Run, 5).collect();
+    steps.extend([StepAction::TypeIt, StepAction::Run, StepAction::TypeIt]);
+    let mut learner = Scripted {
+        steps,
+        typed: [
+            "XGROUP CREATE lab:orders:stream workers 1-4".to_string(),
+            String::new(),
+        ]
+        .into(),
+        failures: [FailureAction::ShowSolution, FailureAction::Back].into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    let summary = walk(&redis, "11", &mut learner, &mut seen).await;
+    assert_eq!(learner.back_to, [None, Some(6)]);
+    assert!(
+        seen.notices.iter().any(|n| n.contains("step 6")),
+        "{:#?}",
+        seen.notices
+    );
+    assert_eq!(seen.restored.last(), Some(&6));
+    assert!(
+        summary.failed_steps.is_empty(),
+        "{:?}",
+        summary.failed_steps
     );
 }

@@ -54,6 +54,15 @@ pub struct Walker<'a, 'b> {
     pub options: Options,
 }
 
+/// What the walk remembers between steps: the steps whose state the learner's own commands
+/// made, so a step the lesson's own solution cannot pass can name the one that left its state.
+#[derive(Default)]
+struct Trail {
+    typed_own: Vec<usize>,
+    /// Where `Back` goes instead of the previous step (set by the failure menu).
+    back_to: Option<usize>,
+}
+
 /// Where the lesson stood before a step: its keys and its variables.
 struct Before {
     keys: Snapshot,
@@ -148,6 +157,7 @@ impl<'b> Walker<'_, 'b> {
             return Ok(summary);
         }
         let from = self.start().await?;
+        let mut trail = Trail::default();
         // What each step found, so a failed step can be retried and `back` can rewind.
         let mut before: Vec<Option<Before>> = (0..=n).map(|_| None).collect();
         let mut i = from;
@@ -164,7 +174,9 @@ impl<'b> Walker<'_, 'b> {
                 let snap = before[i].as_ref().map(|b| &b.keys);
                 steps::run(&mut self.ctx(snap), step).await?
             };
-            let end = self.until_settled(i, end, before[i].as_ref()).await?;
+            let end = self
+                .until_settled(i, end, before[i].as_ref(), from, &mut trail)
+                .await?;
             // However the step was left (skip, back, quit, done), nothing stays open.
             self.engine.close_transactions().await;
             match end {
@@ -173,10 +185,12 @@ impl<'b> Walker<'_, 'b> {
                     return Ok(summary);
                 }
                 StepEnd::Back => {
-                    match before[i - 1].as_ref() {
-                        Some(b) if i > from => {
-                            self.rewind(i - 1, b).await?;
-                            i -= 1;
+                    let to = trail.back_to.take().unwrap_or(i - 1);
+                    match before[to].as_ref() {
+                        Some(b) if i > from && to >= from => {
+                            self.rewind(to, b).await?;
+                            trail.typed_own.retain(|s| *s < to);
+                            i = to;
                         }
                         _ => {
                             self.ctx(None)
@@ -188,7 +202,18 @@ impl<'b> Walker<'_, 'b> {
                     }
                     continue;
                 }
-                other => self.record(i, other, &mut summary).await?,
+                other => {
+                    if matches!(
+                        other,
+                        StepEnd::Done {
+                            typed_own: true,
+                            ..
+                        }
+                    ) {
+                        trail.typed_own.push(i);
+                    }
+                    self.record(i, other, &mut summary).await?
+                }
             }
             let outcome = if summary.failed_steps.last().is_some_and(|(f, _)| *f == i) {
                 Outcome::Failed
@@ -247,32 +272,61 @@ impl<'b> Walker<'_, 'b> {
     }
 
     /// A failed step, in an interactive walk: retry it, see the solution, go on, or go back,
-    /// until the learner settles on one.
+    /// until the learner settles on one. When the lesson's own solution fails too, the state
+    /// the step started from is at fault: the menu names the last earlier step the learner
+    /// typed their own commands in (or the previous one) and offers to go back there.
     async fn until_settled(
         &mut self,
         i: usize,
         mut end: StepEnd,
         before: Option<&Before>,
+        from: usize,
+        trail: &mut Trail,
     ) -> Result<StepEnd> {
         let step = &self.lesson.steps[i - 1];
         let n = self.lesson.steps.len();
+        let mut stranded: Option<usize> = None;
         while let (StepEnd::Done { passed: false, .. }, false) = (&end, self.options.auto) {
+            let back_to = stranded;
             let action = self
                 .ctx(None)
-                .ask(|p| p.after_failure(step.kind.name()))
+                .ask(|p| p.after_failure(step.kind.name(), back_to))
                 .await?;
             let Some(b) = before else { break };
             end = match action {
                 FailureAction::GoOn => break,
                 FailureAction::Quit => StepEnd::Quit,
-                FailureAction::Back => StepEnd::Back,
+                FailureAction::Back => {
+                    trail.back_to = stranded;
+                    StepEnd::Back
+                }
                 FailureAction::Retry | FailureAction::ShowSolution => {
                     self.rewind(i, b).await?;
                     if action == FailureAction::Retry {
                         self.header(i, n).await?;
                         steps::run(&mut self.ctx(Some(&b.keys)), step).await?
                     } else {
-                        steps::solve(&mut self.ctx(Some(&b.keys)), step).await?
+                        let end = steps::solve(&mut self.ctx(Some(&b.keys)), step).await?;
+                        if matches!(end, StepEnd::Done { passed: false, .. }) && i > from {
+                            let k = trail
+                                .typed_own
+                                .last()
+                                .copied()
+                                .filter(|k| *k >= from)
+                                .unwrap_or(i - 1);
+                            stranded = Some(k);
+                            let why = if trail.typed_own.last() == Some(&k) {
+                                format!(
+                                    "The lesson's own commands fail from the state this step started in: step {k}, where you typed your own commands, left it. Go back to step {k} and run it as the lesson does."
+                                )
+                            } else {
+                                format!(
+                                    "The lesson's own commands fail from the state this step started in, which step {k} left: go back to step {k}."
+                                )
+                            };
+                            self.ctx(None).show(Event::Notice(&why)).await?;
+                        }
+                        end
                     }
                 }
             };
@@ -292,6 +346,7 @@ impl<'b> Walker<'_, 'b> {
                 passed,
                 failed_before,
                 problems,
+                ..
             } => {
                 summary
                     .exercise_problems

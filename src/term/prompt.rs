@@ -161,19 +161,30 @@ impl Prompter for Inquire {
         Ok(r.map(|s| s == yes))
     }
 
-    fn after_failure(&mut self, kind: &str) -> Result<FailureAction> {
+    fn after_failure(&mut self, kind: &str, back_to: Option<usize>) -> Result<FailureAction> {
         if prompting() {
             return Ok(FailureAction::Quit);
         }
-        let mut options = vec!["Retry this step (its keys go back as they were)"];
-        if matches!(kind, "exercise" | "run") {
-            options.push("Show the solution (keys go back, then its commands run)");
+        let back = match back_to {
+            Some(k) => {
+                format!("Back to step {k}, which left the state this step cannot start from")
+            }
+            None => "Back to the previous step".to_string(),
+        };
+        let mut options: Vec<String> = Vec::new();
+        if back_to.is_some() {
+            options.push(back.clone());
         }
-        options.extend([
-            "Go on anyway (the step counts as failed)",
-            "Back to the previous step",
-            "Quit (progress is saved)",
-        ]);
+        options.push("Retry this step (its keys go back as they were)".into());
+        if matches!(kind, "exercise" | "run") {
+            options.push("Show the solution (keys go back, then its commands run)".into());
+        }
+        options.push("Go on anyway (the step counts as failed)".into());
+        if back_to.is_none() {
+            options.push(back);
+        }
+        options.push("Quit (progress is saved)".into());
+        let options: Vec<&str> = options.iter().map(String::as_str).collect();
         let r = ask(|| menu("This step's checks failed. What now?", options.clone()).prompt())?;
         Ok(match r {
             None => FailureAction::Quit,
@@ -255,7 +266,7 @@ impl Prompter for NoPrompts {
     fn confirm(&mut self, _: &str, default: bool) -> Result<Option<bool>> {
         Ok(Some(default))
     }
-    fn after_failure(&mut self, _: &str) -> Result<FailureAction> {
+    fn after_failure(&mut self, _: &str, _: Option<usize>) -> Result<FailureAction> {
         Ok(FailureAction::GoOn)
     }
     fn countdown(&mut self, seconds: u64, _: &mut dyn FnMut() -> String) -> Result<Option<u64>> {

@@ -160,7 +160,7 @@ impl Prompter for SlowReader {
         self.clock.borrow_mut().prompt();
         Ok(Some(default))
     }
-    fn after_failure(&mut self, _: &str) -> Result<FailureAction> {
+    fn after_failure(&mut self, _: &str, _: Option<usize>) -> Result<FailureAction> {
         Ok(FailureAction::GoOn)
     }
     fn countdown(&mut self, seconds: u64, _: &mut dyn FnMut() -> String) -> Result<Option<u64>> {

@@ -93,6 +93,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                     ctx.show(Event::Correct).await?;
                     return Ok(Ran::Done(Done {
                         executed: vec![executed],
+                        typed_own: true,
                         ..Done::default()
                     }));
                 }
@@ -206,7 +207,7 @@ fn matching_wrong_answer(ctx: &Ctx<'_, '_>, wrong: &[WrongAnswer], line: &str) -
 }
 
 /// Option words a command's meaning turns on.
-const OPTIONS: &[&str] = &[
+pub(super) const OPTIONS: &[&str] = &[
     "NX",
     "XX",
     "EX",
@@ -240,7 +241,7 @@ const OPTIONS: &[&str] = &[
 ];
 
 /// The command name, its option words in order, and how many other arguments it has.
-fn shape(line: &str) -> Vec<String> {
+pub(super) fn shape(line: &str) -> Vec<String> {
     let mut words = line.split_whitespace().map(str::to_ascii_uppercase);
     let mut out: Vec<String> = words.next().into_iter().collect();
     let (options, others): (Vec<String>, Vec<String>) =

@@ -57,6 +57,8 @@ pub struct Done {
     pub failed_before: Option<bool>,
     /// Lesson bugs found in `--auto` (a wrong answer accepted, a solution failing a trial).
     pub problems: Vec<String>,
+    /// The learner's own commands (not the lesson's lines) made this state.
+    pub typed_own: bool,
 }
 
 /// How the whole step ended.
@@ -65,6 +67,8 @@ pub enum StepEnd {
         passed: bool,
         failed_before: Option<bool>,
         problems: Vec<String>,
+        /// The learner's own commands made the state this step left.
+        typed_own: bool,
     },
     Skipped(String),
     Back,
@@ -301,6 +305,7 @@ async fn end_of(ctx: &mut Ctx<'_, '_>, step: &Step, ran: Ran) -> Result<StepEnd>
                 passed,
                 failed_before: done.failed_before,
                 problems: done.problems,
+                typed_own: done.typed_own,
             }
         }
     })

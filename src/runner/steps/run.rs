@@ -68,6 +68,8 @@ async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran>
 async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Option<Ran>> {
     let mut out = Vec::new();
     let mut in_transaction = false;
+    // Whether a command of the learner's own (not the lesson's line) was accepted.
+    let mut typed_own = false;
     for (at, spec) in commands.iter().enumerate() {
         // Filled in now, so values saved by the commands before it are known.
         let line = ctx.engine.expand(spec.line())?;
@@ -121,6 +123,11 @@ async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Op
                         .await?
                 }
                 _ => {
+                    if let Some(why) = other_options(&typed, &line) {
+                        ctx.show(Event::Refused(&why)).await?;
+                        continue;
+                    }
+                    typed_own |= !typed.split_whitespace().eq(line.split_whitespace());
                     let e = ctx.engine.run_typed(&typed, spec.connection()).await?;
                     if let (Some(name), None) = (spec.save_as(), &e.refused) {
                         ctx.engine.vars.set(name, reply_text(&e.reply));
@@ -152,8 +159,59 @@ async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Op
     Ok(Some(Ran::Done(Done {
         executed: out,
         show_executed: false,
+        typed_own,
         ..Done::default()
     })))
+}
+
+/// A typed command that is the step's command with other option words (NX left out, `$` for
+/// `0` ...) is not sent: what a step leaves behind is what the next steps start from, and its
+/// checks cannot see every option (NX changes nothing when the key is free). Keys and values
+/// may differ; the checks judge those. `None`: send it.
+fn other_options(typed: &str, line: &str) -> Option<String> {
+    let name = |l: &str| {
+        l.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase()
+    };
+    if name(typed) != name(line) {
+        return None;
+    }
+    let words = |l: &str| -> Vec<String> {
+        l.split_whitespace()
+            .skip(1)
+            .map(str::to_ascii_uppercase)
+            .filter(|w| super::exercise::OPTIONS.contains(&w.as_str()))
+            .collect()
+    };
+    let (yours, its) = (words(typed), words(line));
+    if yours == its {
+        return None;
+    }
+    let missing: Vec<&String> = its.iter().filter(|w| !yours.contains(w)).collect();
+    let extra: Vec<&String> = yours.iter().filter(|w| !its.contains(w)).collect();
+    let list = |ws: &[&String]| {
+        ws.iter()
+            .map(|w| format!("`{w}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let differs = match (missing.is_empty(), extra.is_empty()) {
+        (false, true) => format!("yours leaves out {}", list(&missing)),
+        (true, false) => format!("yours adds {}", list(&extra)),
+        (false, false) => format!(
+            "yours adds {} and leaves out {}",
+            list(&extra),
+            list(&missing)
+        ),
+        (true, true) => "yours has its options in another order".to_string(),
+    };
+    Some(format!(
+        "not sent. This step's command is `{line}`: {differs}, and the steps after this one start \
+         from what it leaves. Type it with the same options (key and values may differ), or press \
+         Enter to run it."
+    ))
 }
 
 /// A command this server will not take from a keyboard (a script on a server redislab does not
