@@ -1122,3 +1122,127 @@ fn validate_live_fails_a_lesson_whose_line_the_gate_refuses() {
         both(&out)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// 9. Issue 17: exits, leftovers and the quiz menu
+// ---------------------------------------------------------------------------------------------
+
+/// The exit code of a finished session (its shell `exec`s redislab, so it is redislab's).
+fn exit_code(p: &mut rexpect::session::PtySession) -> String {
+    format!("{:?}", p.process().wait().expect("wait for redislab"))
+}
+
+/// Reads until `what`, pressing Enter at every "Enter for more" on the way.
+fn through_pages(p: &mut rexpect::session::PtySession, seen: &mut String, what: &str) {
+    let pattern = format!("Enter for more|{}", regex_lite::escape(what));
+    for _ in 0..20 {
+        let (before, matched) = p
+            .exp_regex(&pattern)
+            .unwrap_or_else(|e| panic!("never saw {what:?}: {e}"));
+        seen.push_str(&before);
+        seen.push_str(&matched);
+        if matched == what {
+            return;
+        }
+        send(p, "\r");
+    }
+    panic!("more than 20 pages before {what:?}");
+}
+
+/// Esc, then "Leave the lesson", is a choice, not an interruption: exit 0 with the line that
+/// says how to resume (Ctrl-C keeps 130).
+fn esc_leaves_with_exit_0_at(cols: u16, rows: u16) {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), cols, rows, "lesson 07");
+    let mut seen = String::new();
+    through_pages(&mut p, &mut seen, "What now?");
+    send(&mut p, "\x1b");
+    until(&mut p, &mut seen, "Leave the lesson?");
+    send(&mut p, "\x1b[B\r");
+    until(&mut p, &mut seen, "Resume at step 1 with");
+    p.exp_eof().expect("redislab exits");
+    let code = exit_code(&mut p);
+    assert!(code.ends_with(", 0)"), "exit status {code}");
+    assert_fits(&seen, usize::from(cols));
+}
+
+#[test]
+fn esc_then_leave_exits_0_with_the_resume_line_at_80x24() {
+    esc_leaves_with_exit_0_at(80, 24);
+}
+
+#[test]
+fn esc_then_leave_exits_0_with_the_resume_line_at_60x40() {
+    esc_leaves_with_exit_0_at(60, 40);
+}
+
+/// `reset` alone names its three forms.
+#[test]
+fn reset_without_an_id_lists_its_forms() {
+    let home = home();
+    let out = run(common::redislab_bare(home.path()).arg("reset"));
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    for form in ["reset ID", "reset --all", "reset --progress"] {
+        assert!(stderr(&out).contains(form), "{form}: {}", both(&out));
+    }
+}
+
+/// A quiz's predict questions write scratch keys (`lab:quiz:*`); they are gone once it ends.
+#[test]
+fn the_quiz_leaves_no_keys_behind() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run(redis
+        .redislab(home.path())
+        .args(["quiz", "01", "--answers", LESSON_01_RIGHT]));
+    assert_success(&out);
+    assert_eq!(redis.keys_in("lab"), Vec::<String>::new());
+}
+
+/// A compare step's timed key (2000 stream entries) is deleted once it is measured.
+#[test]
+fn a_compare_step_leaves_no_keys_behind() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out =
+        run(redis
+            .redislab(home.path())
+            .args(["lesson", "11", "--auto", "--from-step", "15"]));
+    assert_success(&out);
+    assert!(
+        !redis
+            .keys_in("lab")
+            .contains(&"lab:orders:bench".to_string()),
+        "{:?}",
+        redis.keys_in("lab")
+    );
+}
+
+/// Typing a choice's number in the quiz answers that choice; the help line promises nothing
+/// the menu does not do.
+fn quiz_number_at(cols: u16, rows: u16) {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), cols, rows, "quiz 01");
+    let mut seen = String::new();
+    through_pages(&mut p, &mut seen, "your answer:");
+    until(&mut p, &mut seen, "Esc leaves");
+    send(&mut p, "2");
+    send(&mut p, "\r");
+    until(&mut p, &mut seen, "Question 2/");
+    assert!(seen.contains("your answer: 2. "), "{seen}");
+    assert!(!seen.contains("type to filter"), "{seen}");
+    send(&mut p, "\x03");
+    p.exp_eof().expect("redislab exits");
+}
+
+#[test]
+fn a_quiz_answer_is_chosen_by_its_number_at_80x24() {
+    quiz_number_at(80, 24);
+}
+
+#[test]
+fn a_quiz_answer_is_chosen_by_its_number_at_60x40() {
+    quiz_number_at(60, 40);
+}

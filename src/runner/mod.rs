@@ -269,6 +269,48 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// The namespace keys `lines` name (any argument after the command name), variables filled
+    /// in: what a quiz or a compare may leave behind.
+    pub fn keys_named(&self, lines: &[String]) -> Vec<Vec<u8>> {
+        let mut keys: Vec<Vec<u8>> = lines
+            .iter()
+            .filter_map(|l| lesson_args(&self.vars, l).ok())
+            .flat_map(|args| args.into_iter().skip(1).map(|a| a.bytes))
+            .filter(|a| crate::namespace::is_inside(&self.namespace, a))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// Those of `keys` that exist now.
+    pub async fn existing(&mut self, keys: &[Vec<u8>]) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        for k in keys {
+            let n: i64 = redis::cmd("EXISTS")
+                .arg(k)
+                .query_async(&mut self.admin)
+                .await?;
+            if n == 1 {
+                out.push(k.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes those of `keys` that did not exist before (`existed`): a quiz's or a compare's
+    /// scratch keys go, the lesson's own stay.
+    pub async fn remove_made(&mut self, keys: &[Vec<u8>], existed: &[Vec<u8>]) -> Result<()> {
+        self.thaw().await?;
+        for k in keys.iter().filter(|k| !existed.contains(k)) {
+            let _: i64 = redis::cmd("UNLINK")
+                .arg(k)
+                .query_async(&mut self.admin)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Why a requirement is not met on this server (`None`: fine).
     pub async fn unmet(&mut self, req: Option<&Requires>) -> Result<Option<String>> {
         match req {

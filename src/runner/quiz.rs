@@ -11,8 +11,28 @@ use crate::runner::seam::Event;
 use crate::runner::steps::Ctx;
 use crate::runner::walk::Summary;
 
-/// Asks every question (or grades `answers`); `None` if the learner left.
+/// Asks every question (or grades `answers`); `None` if the learner left. The keys the
+/// questions made (`${ns}:quiz:*` ...) are deleted afterwards, however the quiz ended; keys that
+/// existed before it stay.
 pub async fn ask(
+    ctx: &mut Ctx<'_, '_>,
+    answers: Option<&[usize]>,
+    summary: &mut Summary,
+) -> Result<Option<(u32, u32)>> {
+    let lines: Vec<String> = ctx
+        .lesson
+        .quiz
+        .iter()
+        .flat_map(|q| q.setup.iter().chain(q.predict.iter().flatten()).cloned())
+        .collect();
+    let named = ctx.engine.keys_named(&lines);
+    let existed = ctx.engine.existing(&named).await?;
+    let asked = questions(ctx, answers, summary).await;
+    ctx.engine.remove_made(&named, &existed).await?;
+    asked
+}
+
+async fn questions(
     ctx: &mut Ctx<'_, '_>,
     answers: Option<&[usize]>,
     summary: &mut Summary,

@@ -3,6 +3,7 @@
 //! is a two-item menu, so typed text is never taken as an answer. Raw mode for the countdown is
 //! restored by a guard.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -13,11 +14,24 @@ use crate::runner::walk::{ExerciseAction, FailureAction, Prompter, StepAction};
 
 pub struct Inquire;
 
+/// Whether the learner left with Ctrl-C (exit 130) rather than chose to leave (Esc, then
+/// "leave"; the Quit entry; `quit` typed), which ends a lesson normally (exit 0).
+static CTRL_C: AtomicBool = AtomicBool::new(false);
+
+/// Whether a prompt was left with Ctrl-C.
+pub fn left_with_ctrl_c() -> bool {
+    CTRL_C.load(Ordering::Relaxed)
+}
+
 /// Every prompt starts a new screen for the pager. `true`: the learner pressed Ctrl-C at the
 /// pager's pause, so this prompt answers "quit" without asking.
 fn prompting() -> bool {
     super::pager::prompted();
-    super::pager::take_interrupt()
+    let interrupted = super::pager::take_interrupt();
+    if interrupted {
+        CTRL_C.store(true, Ordering::Relaxed);
+    }
+    interrupted
 }
 
 /// Shows a prompt until it is answered. `None`: the learner left (Ctrl-C, or Esc and then
@@ -26,7 +40,10 @@ fn ask<T>(mut prompt: impl FnMut() -> Result<T, InquireError>) -> Result<Option<
     loop {
         match tokio::task::block_in_place(&mut prompt) {
             Ok(v) => return Ok(Some(v)),
-            Err(InquireError::OperationInterrupted) => return Ok(None),
+            Err(InquireError::OperationInterrupted) => {
+                CTRL_C.store(true, Ordering::Relaxed);
+                return Ok(None);
+            }
             Err(InquireError::OperationCanceled) => {
                 if leave_for_sure()? {
                     return Ok(None);
@@ -61,7 +78,10 @@ fn leave_for_sure() -> Result<bool> {
     let r = tokio::task::block_in_place(|| menu("Leave the lesson?", options.clone()).prompt());
     Ok(match r {
         Ok(s) => s.starts_with("Leave"),
-        Err(InquireError::OperationInterrupted) => true,
+        Err(InquireError::OperationInterrupted) => {
+            CTRL_C.store(true, Ordering::Relaxed);
+            true
+        }
         Err(_) => false,
     })
 }
@@ -136,9 +156,12 @@ impl Prompter for Inquire {
         let numbered = menu_choices(choices, width);
         // Once answered, "> your answer: " and the choice share one line.
         let room = width.saturating_sub(18).max(20);
+        // Typing a choice's number keeps only that choice, so Enter answers it; typed words
+        // keep the choices that contain them. The help line says exactly that.
         let r = ask(|| {
             Select::new("your answer:", numbered.clone())
-                .without_filtering()
+                .with_scorer(&by_number_or_words)
+                .with_help_message("type a choice's number (or ↑↓), then Enter · Esc leaves")
                 .with_formatter(&|o| cut(o.value, room))
                 .prompt()
         })?;
@@ -272,6 +295,22 @@ impl Prompter for NoPrompts {
     fn countdown(&mut self, seconds: u64, _: &mut dyn FnMut() -> String) -> Result<Option<u64>> {
         Ok(Some(seconds))
     }
+}
+
+/// The quiz menu's filter: a number keeps the choice with that number; words keep the choices
+/// containing them (any case); nothing typed keeps all, in order.
+fn by_number_or_words(typed: &str, _: &String, line: &str, index: usize) -> Option<i64> {
+    let typed = typed.trim();
+    let order = -(index as i64);
+    if typed.is_empty() {
+        return Some(order);
+    }
+    if typed.chars().all(|c| c.is_ascii_digit()) {
+        return line.starts_with(&format!("{typed}. ")).then_some(order);
+    }
+    line.to_lowercase()
+        .contains(&typed.to_lowercase())
+        .then_some(order)
 }
 
 /// The quiz menu's lines. A menu line longer than the screen would wrap mid-word and lose its
