@@ -5,7 +5,7 @@
 mod common;
 
 use anyhow::Result;
-use common::TestRedis;
+use common::{TestRedis, assert_success};
 use redislab::lesson::loader;
 use redislab::redis::connect::connect;
 use redislab::runner::Engine;
@@ -678,4 +678,231 @@ async fn a_stranded_step_names_the_step_that_left_its_state_and_goes_back_there(
         "{:?}",
         summary.failed_steps
     );
+}
+
+/// What the hint typer saw, shared by its prompts and its view.
+#[derive(Default)]
+struct HintLog {
+    /// The last hint shown.
+    hint: Option<String>,
+    /// Exercise hints shown since the exercise began; `None` once there were no more.
+    exercise_hints: Vec<String>,
+    no_more_hints: bool,
+    refused: Vec<String>,
+    /// An exercise whose typed hint was not accepted.
+    missed: Vec<String>,
+    typed: usize,
+    prompts: usize,
+    /// The exercise's hint was typed; the next exercise prompt means it missed.
+    typed_exercise_hint: bool,
+    correct: bool,
+}
+
+/// A learner who types every command exactly as the hints show it: in a run step `hint`, then
+/// the command it names; in an exercise every hint, then the last one that is a command.
+struct HintTyper {
+    log: std::rc::Rc<std::cell::RefCell<HintLog>>,
+}
+
+impl Prompter for HintTyper {
+    fn step_action(&mut self, kind: &str) -> Result<StepAction> {
+        Ok(if kind == "run" {
+            StepAction::TypeIt
+        } else {
+            StepAction::Run
+        })
+    }
+    fn command(&mut self, _: &str, suggestion: &str) -> Result<Option<String>> {
+        let mut log = self.log.borrow_mut();
+        // A hint that never works would ask forever: leave, and the test fails.
+        log.prompts += 1;
+        if log.prompts > 1000 {
+            return Ok(None);
+        }
+        match log.hint.take() {
+            Some(h) => {
+                // "this command is `X`: type it, or press Enter to run it"
+                let cmd = h.split('`').nth(1).map(str::to_string).unwrap_or_default();
+                if cmd.is_empty() || log.refused.len() > 50 {
+                    return Ok(Some(suggestion.to_string()));
+                }
+                log.typed += 1;
+                Ok(Some(cmd))
+            }
+            None => Ok(Some("hint".to_string())),
+        }
+    }
+    fn exercise_action(&mut self, _: usize) -> Result<ExerciseAction> {
+        let mut log = self.log.borrow_mut();
+        if log.typed_exercise_hint {
+            log.typed_exercise_hint = false;
+            if !log.correct {
+                let last = log.exercise_hints.last().cloned().unwrap_or_default();
+                log.missed.push(last);
+            }
+            return Ok(ExerciseAction::Solution);
+        }
+        if !log.no_more_hints {
+            return Ok(ExerciseAction::Hint);
+        }
+        log.no_more_hints = false;
+        let hints = std::mem::take(&mut log.exercise_hints);
+        // A hint that is a command: the part after the last ": ", naming a lesson key.
+        let typed = hints.iter().rev().find_map(|h| {
+            let cmd = h.rsplit(": ").next().unwrap_or(h).trim();
+            let first = cmd.split_whitespace().next().unwrap_or_default();
+            let is_command = first.len() >= 3
+                && first.chars().all(|c| c.is_ascii_uppercase())
+                && cmd.contains("lab:")
+                && !cmd.contains(", then");
+            is_command.then(|| cmd.to_string())
+        });
+        match typed {
+            Some(cmd) => {
+                log.typed += 1;
+                log.typed_exercise_hint = true;
+                log.correct = false;
+                log.exercise_hints = vec![cmd.clone()];
+                Ok(ExerciseAction::Type(cmd))
+            }
+            None => Ok(ExerciseAction::Solution),
+        }
+    }
+    fn choose(&mut self, _: &str, _: &[String]) -> Result<Option<usize>> {
+        Ok(Some(1))
+    }
+    fn confirm(&mut self, _: &str, default: bool) -> Result<Option<bool>> {
+        Ok(Some(default))
+    }
+    fn after_failure(&mut self, _: &str, _: Option<usize>) -> Result<FailureAction> {
+        Ok(FailureAction::GoOn)
+    }
+    fn countdown(&mut self, seconds: u64, _: &mut dyn FnMut() -> String) -> Result<Option<u64>> {
+        Ok(Some(seconds))
+    }
+}
+
+struct HintView {
+    log: std::rc::Rc<std::cell::RefCell<HintLog>>,
+    failed: Vec<String>,
+}
+
+impl View for HintView {
+    fn show(&mut self, event: Event<'_>) {
+        let mut log = self.log.borrow_mut();
+        match event {
+            Event::Hint(Some(h)) if h.starts_with("this command is `") => {
+                log.hint = Some(h.to_string())
+            }
+            Event::Hint(Some(h)) => log.exercise_hints.push(h.to_string()),
+            Event::Hint(None) => log.no_more_hints = true,
+            // A script this server will not take from a keyboard runs for the learner.
+            Event::Refused(why) if why.ends_with("redislab runs this one for you") => {}
+            Event::Refused(why) => log.refused.push(why.to_string()),
+            Event::Correct => log.correct = true,
+            Event::Checks(results) => self.failed.extend(
+                results
+                    .iter()
+                    .filter(|r| !r.passed)
+                    .map(|r| format!("{}: expected {}, got {}", r.what, r.expected, r.actual)),
+            ),
+            _ => {}
+        }
+    }
+    fn ticker(&mut self, _: &str) -> Box<dyn redislab::measure::Ticker> {
+        Box::new(redislab::measure::Silent)
+    }
+}
+
+/// Walks the lessons `ids` (all that run on one server when `None`) typing every hint as shown;
+/// returns how many hints were typed.
+async fn type_every_hint(settings: &Settings, ids: Option<&[&str]>) -> usize {
+    let server = connect(settings).await.expect("connects");
+    let lessons = loader::load_all(None).expect("lessons load");
+    let mut typed = 0;
+    for l in &lessons {
+        let lesson = &l.lesson;
+        if lesson.requires.as_ref().is_some_and(|r| r.cluster)
+            || ids.is_some_and(|ids| !ids.contains(&lesson.id.as_str()))
+        {
+            continue;
+        }
+        let log = std::rc::Rc::new(std::cell::RefCell::new(HintLog::default()));
+        let mut learner = HintTyper { log: log.clone() };
+        let mut view = HintView {
+            log: log.clone(),
+            failed: Vec::new(),
+        };
+        let mut engine = Engine::new(&server, "lab").await.expect("engine");
+        let summary = Walker {
+            engine: &mut engine,
+            lesson,
+            prompter: &mut learner,
+            view: &mut view,
+            store: None,
+            options: Options {
+                auto: false,
+                from_step: 1,
+                answers: None,
+                quiz: false,
+                keep_until: 0,
+            },
+        }
+        .walk()
+        .await
+        .unwrap_or_else(|e| panic!("lesson {}: {e:#}", lesson.id));
+        let log = log.borrow();
+        assert_eq!(
+            summary.quit_at, None,
+            "lesson {}: typing hints never ended",
+            lesson.id
+        );
+        assert!(
+            log.refused.is_empty(),
+            "lesson {}: a hint typed as shown was refused: {:#?}",
+            lesson.id,
+            log.refused
+        );
+        assert!(
+            log.missed.is_empty(),
+            "lesson {}: an exercise hint typed as shown was not accepted: {:#?}",
+            lesson.id,
+            log.missed
+        );
+        assert!(
+            summary.failed_steps.is_empty(),
+            "lesson {}: steps typed from their hints failed: {:?} {:#?}",
+            lesson.id,
+            summary.failed_steps,
+            view.failed
+        );
+        typed += log.typed;
+    }
+    typed
+}
+
+/// Issue 17, item 4: every hint and suggested command types as shown. In every lesson, each
+/// run step's commands are typed from its `hint` and each exercise's command hint is typed as
+/// printed: every step passes, nothing is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_hint_types_as_shown_in_every_lesson() {
+    let redis = TestRedis::start();
+    let home = tempfile::tempdir().expect("temp dir");
+    let settings = Settings::for_url(&redis.url(), "lab", home.path().to_path_buf());
+    let typed = type_every_hint(&settings, None).await;
+    assert!(typed > 100, "only {typed} hints were typed");
+}
+
+/// The same on the managed server, where scripts can be typed: a hint that shows a script
+/// (lesson 07's EVAL with a `let` script, lesson 13's FUNCTION LOAD) quotes it, so typed as
+/// shown it is one argument.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_hints_type_as_shown_on_the_managed_server() {
+    let home = common::ManagedHome::new();
+    let mut settings = Settings::for_url("", "lab", home.path().to_path_buf());
+    settings.redis_url = None;
+    settings.managed = true;
+    let typed = type_every_hint(&settings, Some(&["07", "13"])).await;
+    assert!(typed > 20, "only {typed} hints were typed");
+    assert_success(&home.stop());
 }

@@ -71,8 +71,10 @@ async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Op
     // Whether a command of the learner's own (not the lesson's line) was accepted.
     let mut typed_own = false;
     for (at, spec) in commands.iter().enumerate() {
-        // Filled in now, so values saved by the commands before it are known.
-        let line = ctx.engine.expand(spec.line())?;
+        // Filled in now, so values saved by the commands before it are known; each argument
+        // on its own and quoted where needed (a script is one argument), so the line shown as
+        // the suggestion and in the hint types as shown.
+        let line = ctx.planned(std::slice::from_ref(spec)).remove(0).line;
         if let Some(e) = run_if_untypable(ctx, spec, &line).await? {
             out.push(e);
             continue;
