@@ -138,7 +138,8 @@ fn fixture_lesson_passes_every_check_and_step_kind() {
         // save_as + let reached a later step's command.
         "SET lab:fx:copy copied-1",
         "20 timed iterations each",
-        "metric incr.final: 20",
+        // A measured number reads as a sentence, not as `metric incr.final: 20`.
+        "final (incr) came out at 20, as expected (20)",
         "the 5 s passed at once: every TTL of this lesson shortened by 5 s",
         "Redis replied: (integer) 2",
         "Score: 5/5",
@@ -1245,4 +1246,50 @@ fn a_quiz_answer_is_chosen_by_its_number_at_80x24() {
 #[test]
 fn a_quiz_answer_is_chosen_by_its_number_at_60x40() {
     quiz_number_at(60, 40);
+}
+
+/// Issue 17, items 6 and 8: a failed reply check reads as redis-cli shows replies: the lesson's
+/// pattern in words, expected and got line by line, no regex and no escaped newlines.
+fn failure_in_redis_cli_form_at(cols: u16, rows: u16) {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), cols, rows, "lesson 11 --from-step 7");
+    let mut seen = String::new();
+    through_pages(&mut p, &mut seen, "What now?");
+    send(&mut p, "\x1b[B\r");
+    through_pages(&mut p, &mut seen, "redis>");
+    // alice takes one entry instead of two: the step's first check fails.
+    send(
+        &mut p,
+        "XREADGROUP GROUP workers alice COUNT 1 STREAMS lab:orders:stream >\r",
+    );
+    through_pages(&mut p, &mut seen, "redis>");
+    send(&mut p, "\r");
+    through_pages(&mut p, &mut seen, "redis>");
+    send(&mut p, "\r");
+    through_pages(&mut p, &mut seen, "checks failed");
+    for raw in ["[\\s\\S]", "matching /", "\\n", "\\\""] {
+        assert!(!seen.contains(raw), "{raw:?} shown:\n{seen}");
+    }
+    assert!(
+        seen.contains("a reply containing `\"1-1\"`, then `\"1-2\"`"),
+        "{seen}"
+    );
+    assert!(seen.contains("expected"), "{seen}");
+    assert!(seen.contains("got"), "{seen}");
+    send(&mut p, "\x1b");
+    until(&mut p, &mut seen, "Leave the lesson?");
+    send(&mut p, "\x1b[B\r");
+    p.exp_eof().expect("redislab exits");
+    assert_fits(&seen, usize::from(cols));
+}
+
+#[test]
+fn a_failed_check_reads_as_redis_cli_replies_at_80x24() {
+    failure_in_redis_cli_form_at(80, 24);
+}
+
+#[test]
+fn a_failed_check_reads_as_redis_cli_replies_at_60x40() {
+    failure_in_redis_cli_form_at(60, 40);
 }

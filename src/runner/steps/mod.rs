@@ -159,12 +159,26 @@ impl<'c, 'e> Ctx<'c, 'e> {
     /// The preview of command specs: the line and the client of each. Each argument is filled
     /// in on its own, as it will be sent (a `let` script stays one argument, shown quoted); an
     /// argument naming a value the step has not saved yet shows as written.
+    /// A value an earlier command of the same list saves (`save_as`) is not known yet: it shows
+    /// as `‹reply of command N›`, never as `${name}`.
     pub fn planned(&self, specs: &[CommandSpec]) -> Vec<Planned> {
+        let mut saved: Vec<(String, usize)> = Vec::new();
         specs
             .iter()
-            .map(|c| Planned {
-                line: self.preview_line(c.line()),
-                connection: c.connection().map(str::to_string),
+            .enumerate()
+            .map(|(i, c)| {
+                let mut line = self.preview_line(c.line());
+                for (name, n) in &saved {
+                    line =
+                        line.replace(&format!("${{{name}}}"), &format!("‹reply of command {n}›"));
+                }
+                if let Some(name) = c.save_as() {
+                    saved.push((name.to_string(), i + 1));
+                }
+                Planned {
+                    line,
+                    connection: c.connection().map(str::to_string),
+                }
             })
             .collect()
     }
