@@ -93,6 +93,8 @@ struct Seen {
     texts: Vec<String>,
     whys: Vec<String>,
     notices: Vec<String>,
+    /// Failed checks as `what: expected X, got Y`.
+    failures: Vec<String>,
     order: Order,
 }
 
@@ -103,6 +105,11 @@ impl View for Seen {
                 self.order.borrow_mut().push("checks");
                 self.failed_checks += r.iter().filter(|r| !r.passed).count();
                 self.whys.extend(r.iter().filter_map(|r| r.why.clone()));
+                self.failures.extend(
+                    r.iter()
+                        .filter(|r| !r.passed)
+                        .map(|r| format!("{}: expected {}, got {}", r.what, r.expected, r.actual)),
+                );
             }
             Event::Reply(_) => self.order.borrow_mut().push("reply"),
             Event::Restored { index } => self.restored.push(index),
@@ -905,4 +912,41 @@ async fn script_hints_type_as_shown_on_the_managed_server() {
     let typed = type_every_hint(&settings, Some(&["07", "13"])).await;
     assert!(typed > 20, "only {typed} hints were typed");
     assert_success(&home.stop());
+}
+
+/// Issue 17, item 6: a SET over the hash the exercise asks about is reported by its type
+/// (`type: expected hash, got string`), not by a length that compares a string with a hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_of_the_wrong_type_is_reported_by_its_type_first() {
+    let redis = TestRedis::start();
+    // Lesson 01 step 9 asks to change one field of the hash lab:user:42.
+    let mut steps: std::collections::VecDeque<StepAction> =
+        std::iter::repeat_n(StepAction::Run, 7).collect();
+    steps.push_back(StepAction::Run);
+    let mut learner = Scripted {
+        steps,
+        exercise: [
+            ExerciseAction::Solution,
+            ExerciseAction::Type("SET lab:user:42 editor".into()),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    walk(&redis, "01", &mut learner, &mut seen).await;
+    assert!(
+        seen.failures
+            .iter()
+            .any(|f| f == "type of lab:user:42: expected hash, got string"),
+        "{:#?}",
+        seen.failures
+    );
+    assert!(
+        !seen
+            .failures
+            .iter()
+            .any(|f| f.starts_with("length of lab:user:42")),
+        "{:#?}",
+        seen.failures
+    );
 }

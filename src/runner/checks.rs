@@ -248,6 +248,24 @@ async fn key_checks(
         exists: key_type != "none",
         key_type,
     };
+    // A check of a field implies a hash, of a score a sorted set, of a value a string: a key
+    // of another type is reported by its type alone (a string's length is no field count).
+    let implied = if c.field.is_some() {
+        Some("hash")
+    } else if c.score.is_some() {
+        Some("zset")
+    } else if c.value.is_some() {
+        Some("string")
+    } else {
+        None
+    };
+    if let (None, Some(want), true) = (&c.key_type, implied, p.exists) {
+        if want != p.key_type {
+            let mut r = result(format!("type of {key}"), want, p.key_type.clone(), false);
+            r.key = Some(key.to_string());
+            return Ok(vec![r]);
+        }
+    }
     let mut out = shape_checks(conn, c, &p).await?;
     out.extend(content_checks(conn, c, &p, vars).await?);
     // A key of another type fails every other check for that one reason (a string's length is
