@@ -36,6 +36,8 @@ struct Scripted {
     exercise: std::collections::VecDeque<ExerciseAction>,
     failures: std::collections::VecDeque<FailureAction>,
     asked_after_failure: usize,
+    /// Every typing prompt shown, as shown.
+    prompts: Vec<String>,
     /// The earlier step each failure menu offered to go back to.
     back_to: Vec<Option<usize>>,
     /// Shared with `Seen`: prompts and what was shown, in the order they happened.
@@ -49,7 +51,8 @@ impl Prompter for Scripted {
     fn step_action(&mut self, _: &str) -> Result<StepAction> {
         Ok(self.steps.pop_front().unwrap_or(StepAction::Run))
     }
-    fn command(&mut self, _: &str, suggestion: &str) -> Result<Option<String>> {
+    fn command(&mut self, prompt: &str, suggestion: &str) -> Result<Option<String>> {
+        self.prompts.push(prompt.to_string());
         self.order.borrow_mut().push("prompt");
         Ok(Some(
             self.typed
@@ -57,7 +60,7 @@ impl Prompter for Scripted {
                 .unwrap_or_else(|| suggestion.to_string()),
         ))
     }
-    fn exercise_action(&mut self, _: usize) -> Result<ExerciseAction> {
+    fn exercise_action(&mut self, _: usize, _: &str) -> Result<ExerciseAction> {
         Ok(self
             .exercise
             .pop_front()
@@ -739,7 +742,7 @@ impl Prompter for HintTyper {
             None => Ok(Some("hint".to_string())),
         }
     }
-    fn exercise_action(&mut self, _: usize) -> Result<ExerciseAction> {
+    fn exercise_action(&mut self, _: usize, _: &str) -> Result<ExerciseAction> {
         let mut log = self.log.borrow_mut();
         if log.typed_exercise_hint {
             log.typed_exercise_hint = false;
@@ -949,4 +952,44 @@ async fn a_key_of_the_wrong_type_is_reported_by_its_type_first() {
         "{:#?}",
         seen.failures
     );
+}
+
+/// Issue 17, item 9's prompt texts: inside MULTI the prompt is `redis(TX)>`, and a command of
+/// another client names it (`[worker-b] redis>`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_prompts_say_the_client_and_the_transaction() {
+    let redis = TestRedis::start();
+    // Lesson 13 step 1: two SETs, MULTI, then three queued commands and EXEC.
+    let mut learner = Scripted {
+        steps: [StepAction::TypeIt, StepAction::Quit].into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    walk(&redis, "13", &mut learner, &mut seen).await;
+    assert_eq!(
+        learner.prompts,
+        [
+            "redis>",
+            "redis>",
+            "redis>",
+            "redis(TX)>",
+            "redis(TX)>",
+            "redis(TX)>",
+            "redis(TX)>"
+        ]
+    );
+    // Lesson 07 step 4: worker-b tries to take the lock.
+    let mut learner = Scripted {
+        steps: [
+            StepAction::Run,
+            StepAction::Run,
+            StepAction::Run,
+            StepAction::TypeIt,
+            StepAction::Quit,
+        ]
+        .into(),
+        ..Default::default()
+    };
+    walk(&redis, "07", &mut learner, &mut seen).await;
+    assert_eq!(learner.prompts, ["[worker-b] redis>"]);
 }

@@ -53,7 +53,8 @@ pub enum ExerciseAction {
 pub trait Prompter {
     fn step_action(&mut self, kind: &str) -> Result<StepAction>;
     fn command(&mut self, prompt: &str, suggestion: &str) -> Result<Option<String>>;
-    fn exercise_action(&mut self, misses: usize) -> Result<ExerciseAction>;
+    /// The exercise prompt: `prompt` is `redis>`, or `redis(TX)>` inside MULTI.
+    fn exercise_action(&mut self, misses: usize, prompt: &str) -> Result<ExerciseAction>;
     fn choose(&mut self, question: &str, choices: &[String]) -> Result<Option<usize>>;
     fn confirm(&mut self, question: &str, default: bool) -> Result<Option<bool>>;
     /// A step's checks failed: retry it, see the solution, go on, go back, or quit. `back_to`:

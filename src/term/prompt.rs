@@ -123,7 +123,7 @@ impl Prompter for Inquire {
         })
     }
 
-    fn exercise_action(&mut self, misses: usize) -> Result<ExerciseAction> {
+    fn exercise_action(&mut self, misses: usize, prompt: &str) -> Result<ExerciseAction> {
         if prompting() {
             return Ok(ExerciseAction::Quit);
         }
@@ -132,7 +132,7 @@ impl Prompter for Inquire {
         } else {
             "try again (or: hint, goal, solution, retry, help, skip, back, quit)"
         };
-        let r = ask(|| Text::new("redis>").with_help_message(label).prompt())?;
+        let r = ask(|| Text::new(prompt).with_help_message(label).prompt())?;
         Ok(match r {
             None => ExerciseAction::Quit,
             Some(s) => match s.trim().to_ascii_lowercase().as_str() {
@@ -280,7 +280,7 @@ impl Prompter for NoPrompts {
     fn command(&mut self, _: &str, s: &str) -> Result<Option<String>> {
         Ok(Some(s.to_string()))
     }
-    fn exercise_action(&mut self, _: usize) -> Result<ExerciseAction> {
+    fn exercise_action(&mut self, _: usize, _: &str) -> Result<ExerciseAction> {
         Ok(ExerciseAction::Solution)
     }
     fn choose(&mut self, _: &str, _: &[String]) -> Result<Option<usize>> {

@@ -148,7 +148,7 @@ impl Prompter for SlowReader {
         self.clock.borrow_mut().prompt();
         Ok(Some(suggestion.to_string()))
     }
-    fn exercise_action(&mut self, _: usize) -> Result<ExerciseAction> {
+    fn exercise_action(&mut self, _: usize, _: &str) -> Result<ExerciseAction> {
         self.clock.borrow_mut().prompt();
         Ok(ExerciseAction::Solution)
     }

@@ -44,7 +44,13 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
     let mut typed: Vec<String> = Vec::new();
     let mut in_transaction = false;
     loop {
-        match ctx.ask(|p| p.exercise_action(misses)).await? {
+        // Inside MULTI, redis-cli's prompt says so.
+        let prompt = if in_transaction {
+            "redis(TX)>"
+        } else {
+            "redis>"
+        };
+        match ctx.ask(|p| p.exercise_action(misses, prompt)).await? {
             ExerciseAction::Quit => return Ok(Ran::Quit),
             ExerciseAction::Skip => return Ok(Ran::Skipped("skipped by you".into())),
             ExerciseAction::Back => return Ok(Ran::Back),
@@ -85,6 +91,9 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 }
                 typed.push(line.clone());
                 ctx.show(Event::Reply(&executed.reply)).await?;
+                if in_transaction && matches!(executed.reply, redis::Value::ServerError(_)) {
+                    ctx.show(Event::Notice(super::run::DOOMED)).await?;
+                }
                 // Inside MULTI the commands are only queued: judge after EXEC (or DISCARD).
                 if track_transaction(&line, &mut in_transaction) {
                     continue;

@@ -80,13 +80,14 @@ async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Op
             continue;
         }
         loop {
-            // Inside MULTI, redis-cli's prompt says so.
-            let prompt = if in_transaction {
-                "redis(TX)>"
-            } else {
-                "redis>"
+            // Inside MULTI, redis-cli's prompt says so; a command of another client says whose.
+            let prompt = match (spec.connection(), in_transaction) {
+                (Some(name), true) => format!("[{name}] redis(TX)>"),
+                (Some(name), false) => format!("[{name}] redis>"),
+                (None, true) => "redis(TX)>".to_string(),
+                (None, false) => "redis>".to_string(),
             };
-            let Some(typed) = ctx.ask(|p| p.command(prompt, &line)).await? else {
+            let Some(typed) = ctx.ask(|p| p.command(&prompt, &line)).await? else {
                 return Ok(Some(Ran::Quit));
             };
             let word = typed.trim().to_ascii_lowercase();
