@@ -993,3 +993,33 @@ async fn typing_prompts_say_the_client_and_the_transaction() {
     walk(&redis, "07", &mut learner, &mut seen).await;
     assert_eq!(learner.prompts, ["[worker-b] redis>"]);
 }
+
+/// Issue 17, item 12: a token the learner chooses can never be one the lesson gives another
+/// client later (lesson 07 step 9 with `worker-c-token`): it is refused, another is accepted,
+/// and the rest of the lesson passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chosen_token_cannot_collide_with_the_lessons_own() {
+    let redis = TestRedis::start();
+    let mut learner = Scripted {
+        exercise: [
+            ExerciseAction::Type("SET lab:lock:coupon:1 worker-c-token NX PX 30000".into()),
+            ExerciseAction::Type("SET lab:lock:coupon:1 mine NX PX 30000".into()),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    let summary = walk(&redis, "07", &mut learner, &mut seen).await;
+    assert!(
+        seen.wrong_answers
+            .iter()
+            .any(|w| w.contains("worker-c-token") && w.contains("choose another")),
+        "{:#?}",
+        seen.wrong_answers
+    );
+    assert!(
+        summary.failed_steps.is_empty(),
+        "{:?}",
+        summary.failed_steps
+    );
+}

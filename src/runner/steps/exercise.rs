@@ -193,6 +193,10 @@ async fn judge(
         ctx.show(Event::Checks(&results)).await?;
         return Ok(false);
     }
+    if let Some(why) = collides(ctx, step).await? {
+        ctx.show(Event::WrongAnswer(&why)).await?;
+        return Ok(false);
+    }
     let StepKind::Exercise { trials, .. } = &step.kind else {
         return Ok(true);
     };
@@ -202,6 +206,42 @@ async fn judge(
     let outcomes = trial::run_all(ctx.engine, &step.checks, trials, &Answer::Typed(typed)).await?;
     ctx.show(Event::Trials(&outcomes)).await?;
     Ok(outcomes.iter().all(|o| o.passed))
+}
+
+/// A value the learner chose (what the exercise `keep`s, such as a lock token) that a later
+/// step gives another client (`worker-c-token`): the steps after this one could not tell the
+/// learner's from theirs, so it is refused. Numbers are not compared (a later `5` is a count).
+async fn collides(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Option<String>> {
+    let StepKind::Exercise { keep, .. } = &step.kind else {
+        return Ok(None);
+    };
+    let Some(at) = ctx.lesson.steps.iter().position(|s| std::ptr::eq(s, step)) else {
+        return Ok(None);
+    };
+    let later: Vec<Vec<u8>> = ctx.lesson.steps[at + 1..]
+        .iter()
+        .flat_map(|s| match &s.kind {
+            StepKind::Run { commands } => commands.clone(),
+            StepKind::Exercise { solution, .. } => solution.clone(),
+            _ => Vec::new(),
+        })
+        .filter_map(|c| crate::redis::tokenize::tokenize(c.line()).ok())
+        .flat_map(|args| args.into_iter().skip(1))
+        .filter(|a| !a.windows(2).any(|w| w == b"${"))
+        .filter(|a| !a.iter().all(u8::is_ascii_digit))
+        .collect();
+    for line in keep.values() {
+        let e = ctx.engine.run_line(line, None, None).await?;
+        let value = crate::runner::checks::reply_text(&e.reply);
+        if later.iter().any(|a| *a == value.as_bytes()) {
+            return Ok(Some(format!(
+                "`{}` is a value the lesson gives another client in a later step, so the steps \
+                 after this one could not tell yours from theirs: choose another.",
+                crate::redis::render::printable_str(&value)
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// The lesson's sentence for a typed line it knows is wrong. Lines match by shape — the same
