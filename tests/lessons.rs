@@ -1293,3 +1293,28 @@ fn a_failed_check_reads_as_redis_cli_replies_at_80x24() {
 fn a_failed_check_reads_as_redis_cli_replies_at_60x40() {
     failure_in_redis_cli_form_at(60, 40);
 }
+
+/// Issue 17, item 7: `list` fits the screen: one line per lesson below 120 columns.
+fn list_fits(cols: u16, rows: u16) {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), cols, rows, "list");
+    let seen = p.exp_eof().expect("list ends");
+    let lines = seen.trim_end().lines().count();
+    assert!(
+        lines < usize::from(rows),
+        "{lines} lines on a {rows}-row screen:\n{seen}"
+    );
+    assert!(seen.contains("Distributed lock"), "{seen}");
+    assert_fits(&seen, usize::from(cols));
+}
+
+#[test]
+fn list_fits_80x24() {
+    list_fits(80, 24);
+}
+
+#[test]
+fn list_fits_60x40() {
+    list_fits(60, 40);
+}

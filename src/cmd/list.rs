@@ -65,6 +65,11 @@ pub async fn run(settings: &Settings, args: ListArgs) -> Result<u8> {
         ));
         return Ok(0);
     }
+    let width = usize::from(term::width());
+    if term::stdout_is_terminal() && width < WIDE {
+        term::out(&compact(&rows, width));
+        return Ok(0);
+    }
     let mut t = term::table::new_table(vec![
         "id",
         "title",
@@ -90,6 +95,46 @@ pub async fn run(settings: &Settings, args: ListArgs) -> Result<u8> {
         term::dim("Start one with `redislab lesson 01`.")
     ));
     Ok(0)
+}
+
+/// Below this width the table's structure and use-case columns wrap into several lines per
+/// lesson (104 lines at 80 columns): one line per lesson instead, so the list fits a screen.
+const WIDE: usize = 120;
+
+/// One line per lesson: id, title (cut to fit), steps, progress and quiz.
+fn compact(rows: &[Row], width: usize) -> String {
+    // id, steps, progress and quiz take 4 + 7 + 15 + 6 columns.
+    let title_w = width.saturating_sub(4 + 7 + 15 + 6).max(12);
+    let cut = |t: &str| -> String {
+        if t.chars().count() <= title_w {
+            t.to_string()
+        } else {
+            let mut c: String = t.chars().take(title_w.saturating_sub(1)).collect();
+            c.push('…');
+            c
+        }
+    };
+    let mut out = term::heading(&format!(
+        "{:<4}{:<title_w$}{:>5}  {:<15}{}",
+        "id", "title", "steps", "progress", "quiz"
+    ));
+    out.push('\n');
+    for r in rows {
+        out.push_str(&format!(
+            "{:<4}{:<title_w$}{:>5}  {:<15}{}\n",
+            r.id,
+            cut(&r.title),
+            r.steps,
+            status(r),
+            r.quiz_score.clone().unwrap_or_else(|| "-".into())
+        ));
+    }
+    let note = format!(
+        "Start one with `redislab lesson 01`. Structures and use cases: a terminal {WIDE} \
+         columns wide, or `redislab list --json`."
+    );
+    out.push_str(&term::dim(&term::text::flow(&note, "", width)));
+    out
 }
 
 /// `redislab` alone: a menu of lessons on a terminal, the list otherwise.
