@@ -388,7 +388,13 @@ impl<'b> Walker<'_, 'b> {
     /// Runs only the quiz; `None` if the learner left.
     pub async fn quiz(&mut self, summary: &mut Summary) -> Result<Option<(u32, u32)>> {
         let answers = self.options.answers.clone();
-        crate::runner::quiz::ask(&mut self.ctx(None), answers.as_deref(), summary).await
+        let asked =
+            crate::runner::quiz::ask(&mut self.ctx(None), answers.as_deref(), summary).await;
+        // Lesson time stood still while the learner answered: give it back.
+        let thawed = self.engine.thaw().await;
+        let asked = asked?;
+        thawed?;
+        Ok(asked)
     }
 
     async fn header(&mut self, i: usize, n: usize) -> Result<()> {
