@@ -98,6 +98,11 @@ pub enum Command {
     /// Show your saved progress.
     Progress(ProgressArgs),
     /// Delete redislab's keys (namespace only) and optionally saved progress.
+    #[command(
+        override_usage = "redislab reset ID [--progress]      one lesson's keys\n       \
+                                redislab reset --all [--progress]   every key in the namespace\n       \
+                                redislab reset --progress           saved progress only"
+    )]
     Reset(ResetArgs),
     /// Check lesson files for mistakes.
     Validate(ValidateArgs),

@@ -256,7 +256,7 @@ fn the_cluster_lesson_passes_on_a_cluster_with_its_quiz() {
     assert!(!text.contains('✗'), "{text}");
     assert!(text.contains("Score: 9/9"), "{text}");
     // The sharded Pub/Sub step ran: its table and its checks.
-    assert!(text.contains("✓ metric classic_received: 1"), "{text}");
+    assert!(text.contains("✓ classic received came out at 1,"), "{text}");
     assert!(!stderr(&out).contains("lesson bug"), "{}", stderr(&out));
     let tagged = cluster.node_of("lab:slot:{tags}:all");
     assert_eq!(

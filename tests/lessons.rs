@@ -138,7 +138,8 @@ fn fixture_lesson_passes_every_check_and_step_kind() {
         // save_as + let reached a later step's command.
         "SET lab:fx:copy copied-1",
         "20 timed iterations each",
-        "metric incr.final: 20",
+        // A measured number reads as a sentence, not as `metric incr.final: 20`.
+        "final (incr) came out at 20, as expected (20)",
         "the 5 s passed at once: every TTL of this lesson shortened by 5 s",
         "Redis replied: (integer) 2",
         "Score: 5/5",
@@ -1270,4 +1271,199 @@ fn lesson_info_needs_no_server_and_parts_are_checked() {
         "{}",
         both(&out)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Issue 17: exits, leftovers and the quiz menu
+// ---------------------------------------------------------------------------------------------
+
+/// The exit code of a finished session (its shell `exec`s redislab, so it is redislab's).
+fn exit_code(p: &mut rexpect::session::PtySession) -> String {
+    format!("{:?}", p.process().wait().expect("wait for redislab"))
+}
+
+/// Reads until `what`, pressing Enter at every "Enter for more" on the way.
+fn through_pages(p: &mut rexpect::session::PtySession, seen: &mut String, what: &str) {
+    let pattern = format!("Enter for more|{}", regex_lite::escape(what));
+    for _ in 0..20 {
+        let (before, matched) = p
+            .exp_regex(&pattern)
+            .unwrap_or_else(|e| panic!("never saw {what:?}: {e}"));
+        seen.push_str(&before);
+        seen.push_str(&matched);
+        if matched == what {
+            return;
+        }
+        send(p, "\r");
+    }
+    panic!("more than 20 pages before {what:?}");
+}
+
+/// Esc, then "Leave the lesson", is a choice, not an interruption: exit 0 with the line that
+/// says how to resume (Ctrl-C keeps 130).
+fn esc_leaves_with_exit_0_at(cols: u16, rows: u16) {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), cols, rows, "lesson 07");
+    let mut seen = String::new();
+    through_pages(&mut p, &mut seen, "What now?");
+    send(&mut p, "\x1b");
+    until(&mut p, &mut seen, "Leave the lesson?");
+    send(&mut p, "\x1b[B\r");
+    until(&mut p, &mut seen, "Resume at step 1 with");
+    p.exp_eof().expect("redislab exits");
+    let code = exit_code(&mut p);
+    assert!(code.ends_with(", 0)"), "exit status {code}");
+    assert_fits(&seen, usize::from(cols));
+}
+
+#[test]
+fn esc_then_leave_exits_0_with_the_resume_line_at_80x24() {
+    esc_leaves_with_exit_0_at(80, 24);
+}
+
+#[test]
+fn esc_then_leave_exits_0_with_the_resume_line_at_60x40() {
+    esc_leaves_with_exit_0_at(60, 40);
+}
+
+/// `reset` alone names its three forms.
+#[test]
+fn reset_without_an_id_lists_its_forms() {
+    let home = home();
+    let out = run(common::redislab_bare(home.path()).arg("reset"));
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    for form in ["reset ID", "reset --all", "reset --progress"] {
+        assert!(stderr(&out).contains(form), "{form}: {}", both(&out));
+    }
+}
+
+/// A quiz's predict questions write scratch keys (`lab:quiz:*`); they are gone once it ends.
+#[test]
+fn the_quiz_leaves_no_keys_behind() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run(redis
+        .redislab(home.path())
+        .args(["quiz", "01", "--answers", LESSON_01_RIGHT]));
+    assert_success(&out);
+    assert_eq!(redis.keys_in("lab"), Vec::<String>::new());
+}
+
+/// A compare step's timed key (2000 stream entries) is deleted once it is measured.
+#[test]
+fn a_compare_step_leaves_no_keys_behind() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out =
+        run(redis
+            .redislab(home.path())
+            .args(["lesson", "11", "--auto", "--from-step", "15"]));
+    assert_success(&out);
+    assert!(
+        !redis
+            .keys_in("lab")
+            .contains(&"lab:orders:bench".to_string()),
+        "{:?}",
+        redis.keys_in("lab")
+    );
+}
+
+/// Typing a choice's number in the quiz answers that choice; the help line promises nothing
+/// the menu does not do.
+fn quiz_number_at(cols: u16, rows: u16) {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), cols, rows, "quiz 01");
+    let mut seen = String::new();
+    through_pages(&mut p, &mut seen, "your answer:");
+    until(&mut p, &mut seen, "Esc leaves");
+    send(&mut p, "2");
+    send(&mut p, "\r");
+    until(&mut p, &mut seen, "Question 2/");
+    assert!(seen.contains("your answer: 2. "), "{seen}");
+    assert!(!seen.contains("type to filter"), "{seen}");
+    send(&mut p, "\x03");
+    p.exp_eof().expect("redislab exits");
+}
+
+#[test]
+fn a_quiz_answer_is_chosen_by_its_number_at_80x24() {
+    quiz_number_at(80, 24);
+}
+
+#[test]
+fn a_quiz_answer_is_chosen_by_its_number_at_60x40() {
+    quiz_number_at(60, 40);
+}
+
+/// Issue 17, items 6 and 8: a failed reply check reads as redis-cli shows replies: the lesson's
+/// pattern in words, expected and got line by line, no regex and no escaped newlines.
+fn failure_in_redis_cli_form_at(cols: u16, rows: u16) {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), cols, rows, "lesson 11 --from-step 7");
+    let mut seen = String::new();
+    through_pages(&mut p, &mut seen, "What now?");
+    send(&mut p, "\x1b[B\r");
+    through_pages(&mut p, &mut seen, "redis>");
+    // alice takes one entry instead of two: the step's first check fails.
+    send(
+        &mut p,
+        "XREADGROUP GROUP workers alice COUNT 1 STREAMS lab:orders:stream >\r",
+    );
+    through_pages(&mut p, &mut seen, "redis>");
+    send(&mut p, "\r");
+    through_pages(&mut p, &mut seen, "redis>");
+    send(&mut p, "\r");
+    through_pages(&mut p, &mut seen, "checks failed");
+    for raw in ["[\\s\\S]", "matching /", "\\n", "\\\""] {
+        assert!(!seen.contains(raw), "{raw:?} shown:\n{seen}");
+    }
+    assert!(
+        seen.contains("a reply containing `\"1-1\"`, then `\"1-2\"`"),
+        "{seen}"
+    );
+    assert!(seen.contains("expected"), "{seen}");
+    assert!(seen.contains("got"), "{seen}");
+    send(&mut p, "\x1b");
+    until(&mut p, &mut seen, "Leave the lesson?");
+    send(&mut p, "\x1b[B\r");
+    p.exp_eof().expect("redislab exits");
+    assert_fits(&seen, usize::from(cols));
+}
+
+#[test]
+fn a_failed_check_reads_as_redis_cli_replies_at_80x24() {
+    failure_in_redis_cli_form_at(80, 24);
+}
+
+#[test]
+fn a_failed_check_reads_as_redis_cli_replies_at_60x40() {
+    failure_in_redis_cli_form_at(60, 40);
+}
+
+/// Issue 17, item 7: `list` fits the screen: one line per lesson below 120 columns.
+fn list_fits(cols: u16, rows: u16) {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), cols, rows, "list");
+    let seen = p.exp_eof().expect("list ends");
+    let lines = seen.trim_end().lines().count();
+    assert!(
+        lines < usize::from(rows),
+        "{lines} lines on a {rows}-row screen:\n{seen}"
+    );
+    assert!(seen.contains("Distributed lock"), "{seen}");
+    assert_fits(&seen, usize::from(cols));
+}
+
+#[test]
+fn list_fits_80x24() {
+    list_fits(80, 24);
+}
+
+#[test]
+fn list_fits_60x40() {
+    list_fits(60, 40);
 }

@@ -124,7 +124,7 @@ fn lessons_pass(home: &ManagedClusterHome, printed: &mut Printed) {
         assert_success(&failover);
         printed.keep(&failover);
         assert!(
-            stdout(&failover).contains("✓ metric holders: 2"),
+            stdout(&failover).contains("✓ holders came out at 2,"),
             "{}",
             stdout(&failover)
         );

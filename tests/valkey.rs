@@ -82,8 +82,10 @@ async fn lessons_04_and_07_pass_on_valkey_when_the_learner_reads_a_minute() {
     assert!(skipped.is_empty(), "skipped on Valkey: {skipped:?}");
 }
 
-/// Lesson time for hash fields: a field whose TTL ran out while the learner read comes back
-/// with the time it had, and a wait's fast-forward expires fields as it does keys.
+/// Lesson time for hash fields: while the learner reads, a field's TTL stands still (it has
+/// none, so nothing can expire), and it comes back with the time it had; a field another client
+/// wrote meanwhile keeps what that client gave it; a wait's fast-forward expires fields as it
+/// does keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frozen_time_covers_hash_fields_with_their_own_ttl() {
     use redislab::redis::connect::connect;
@@ -121,11 +123,27 @@ async fn frozen_time_covers_hash_fields_with_their_own_ttl() {
         "f",
         "y",
     ]);
+    valkey.cli(&[
+        "HSETEX",
+        "lab:session:other",
+        "PX",
+        "60000",
+        "FIELDS",
+        "1",
+        "f",
+        "z",
+    ]);
     engine.freeze().await.expect("freeze");
-    // The learner reads past both fields' TTLs: one field gone, one whole key gone.
-    valkey.cli(&["HPEXPIRE", "lab:session:f", "0", "FIELDS", "1", "short"]);
-    valkey.cli(&["HPEXPIRE", "lab:session:only", "0", "FIELDS", "1", "f"]);
-    assert_eq!(valkey.cli_raw(&["EXISTS", "lab:session:only"]).trim(), "0");
+    // While the learner reads, no field's time runs.
+    for (key, field) in [("lab:session:f", "short"), ("lab:session:only", "f")] {
+        assert_eq!(
+            valkey.cli_raw(&["HPTTL", key, "FIELDS", "1", field]).trim(),
+            "-1",
+            "{key} {field} while frozen"
+        );
+    }
+    // Another client writes a field meanwhile.
+    valkey.cli(&["HSET", "lab:session:other", "f", "theirs"]);
     engine.thaw().await.expect("thaw");
     for (key, field, value) in [
         ("lab:session:f", "short", "x"),
@@ -138,12 +156,29 @@ async fn frozen_time_covers_hash_fields_with_their_own_ttl() {
             .parse()
             .expect("a TTL");
         // Real time runs between the commands of this test (each one a redis-cli process):
-        // what matters is that the field came back with about its minute, not with nothing.
+        // what matters is that the field came back with about its minute.
         assert!(
             (55_000..=60_000).contains(&ms),
             "{key} {field}: {ms} ms left"
         );
     }
+    assert_eq!(
+        valkey.cli_raw(&["HGET", "lab:session:other", "f"]).trim(),
+        "theirs"
+    );
+    assert_eq!(
+        valkey
+            .cli_raw(&["HPTTL", "lab:session:other", "FIELDS", "1", "f"])
+            .trim(),
+        "-1",
+        "a field another client wrote keeps what that client gave it"
+    );
+    let changed: Vec<String> = engine
+        .take_changed_meanwhile()
+        .into_iter()
+        .map(|c| c.key)
+        .collect();
+    assert_eq!(changed, ["lab:session:other"]);
     assert_eq!(
         valkey
             .cli_raw(&["HPTTL", "lab:session:f", "FIELDS", "1", "stays"])

@@ -70,14 +70,24 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
     };
     // Ctrl-C outside a prompt (prompts treat it as "quit" themselves): progress up to the last
     // finished step is already saved, so stopping here loses nothing.
-    let summary = tokio::select! {
-        s = walker.walk() => s?,
-        _ = tokio::signal::ctrl_c() => {
+    let walked = tokio::select! {
+        s = walker.walk() => Some(s),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    let summary = match walked {
+        Some(s) => s?,
+        None => {
             let _ = crossterm::terminal::disable_raw_mode();
+            // Lesson time may be stopped (TTLs removed while the learner read): give it back.
+            let _ = engine.thaw().await;
             let done = store.get(&lesson.id)?.map(|p| p.last_step).unwrap_or(0);
             term::out(&format!(
                 "\n{}\n",
-                term::dim(&format!("Interrupted. Progress saved after step {done}; resume with `{} lesson {}`.", invocation(settings), lesson.id))
+                term::dim(&format!(
+                    "Interrupted. Progress saved after step {done}; resume with `{} lesson {}`.",
+                    invocation(settings),
+                    lesson.id
+                ))
             ));
             return Ok(code::INTERRUPTED);
         }
@@ -188,7 +198,12 @@ fn report(lesson: &Lesson, summary: &Summary, auto: bool, rl: &str) -> Result<u8
             )
         };
         term::out(&format!("\n{}\n", term::dim(&resume)));
-        return Ok(code::INTERRUPTED);
+        // Ctrl-C is an interruption (130); leaving by choice (Esc, Quit, `quit`) ends normally.
+        return Ok(if term::prompt::left_with_ctrl_c() {
+            code::INTERRUPTED
+        } else {
+            0
+        });
     }
     let names: Vec<String> = summary
         .failed_steps

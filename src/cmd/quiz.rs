@@ -63,6 +63,8 @@ pub async fn run(settings: &Settings, args: QuizArgs) -> Result<u8> {
             store.record_quiz(&lesson.id, score, total)?;
             Ok(0)
         }
-        None => Ok(code::INTERRUPTED),
+        // Ctrl-C is an interruption; Esc and "leave" end the quiz normally.
+        None if term::prompt::left_with_ctrl_c() => Ok(code::INTERRUPTED),
+        None => Ok(0),
     }
 }

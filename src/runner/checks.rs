@@ -108,9 +108,9 @@ pub async fn evaluate(
                 .map(reply_text)
                 .unwrap_or_else(|| "(no reply)".into());
             let which = if c.of.is_some() {
-                format!("reply of command {}", idx + 1)
+                format!("the reply to command {}", idx + 1)
             } else {
-                "reply".into()
+                "the reply".into()
             };
             if let Some(want) = &c.reply {
                 let want = vars.expand(want)?;
@@ -121,12 +121,7 @@ pub async fn evaluate(
                 let passed = regex_lite::Regex::new(&re_text)
                     .map(|r| r.is_match(&actual))
                     .unwrap_or(false);
-                out.push(result(
-                    &which,
-                    format!("matching /{re_text}/"),
-                    actual,
-                    passed,
-                ));
+                out.push(result(&which, pattern_in_words(&re_text), actual, passed));
             }
         }
         if let Some(key) = &c.key {
@@ -136,7 +131,7 @@ pub async fn evaluate(
         if let Some(name) = &c.metric {
             let actual = metrics.get(name).copied();
             let shown = actual.map(fmt_num).unwrap_or_else(|| "not reported".into());
-            let what = format!("metric {name}");
+            let what = metric_words(name);
             if let Some(e) = c.equals {
                 out.push(result(&what, fmt_num(e), &shown, actual == Some(e)));
             }
@@ -147,12 +142,13 @@ pub async fn evaluate(
             }
             if let Some(other) = &c.equals_metric {
                 let o = metrics.get(other).copied();
-                let expected = format!(
-                    "= {other} ({})",
-                    o.map(fmt_num).unwrap_or_else(|| "not reported".into())
-                );
+                let expected = o.map(fmt_num).unwrap_or_else(|| "not reported".into());
                 out.push(result(
-                    format!("metric {name} = {other}"),
+                    format!(
+                        "{} (the same as {})",
+                        metric_words(name),
+                        metric_words(other)
+                    ),
                     expected,
                     &shown,
                     actual.is_some() && actual == o,
@@ -161,6 +157,73 @@ pub async fn evaluate(
         }
     }
     Ok(out)
+}
+
+/// A metric's name as words: `locked.gave_up` → `gave up (locked)`, `on_growth` → `on growth`.
+pub fn metric_words(name: &str) -> String {
+    let words = |s: &str| s.replace('_', " ");
+    match name.rsplit_once('.') {
+        Some((group, last)) => format!("{} ({})", words(last), words(group)),
+        None => words(name),
+    }
+}
+
+/// A `reply_matches` pattern as a learner reads it: literal pieces in order ("containing
+/// "1-1", then "1-2"", "starting with (error) EXECABORT", "59 or 60"); a pattern with more
+/// than that is described, never printed.
+pub fn pattern_in_words(re: &str) -> String {
+    let anchored_start = re.starts_with('^');
+    let anchored_end = re.ends_with('$') && !re.ends_with("\\$");
+    let body = re.trim_start_matches('^');
+    let body = if anchored_end {
+        &body[..body.len() - 1]
+    } else {
+        body
+    };
+    // Alternatives of literal words, the whole reply: `^(59|60)$`.
+    if let Some(inner) = body.strip_prefix('(').and_then(|b| b.strip_suffix(')')) {
+        let alts: Option<Vec<String>> = inner.split('|').map(literal).collect();
+        if let (Some(alts), true) = (alts, anchored_start && anchored_end) {
+            return alts.join(" or ");
+        }
+    }
+    let pieces: Option<Vec<String>> = body
+        .split("[\\s\\S]*")
+        .flat_map(|p| p.split(".*"))
+        .map(literal)
+        .collect();
+    let Some(pieces) = pieces else {
+        return "a reply of the form the step's text describes".to_string();
+    };
+    let pieces: Vec<String> = pieces.into_iter().filter(|p| !p.is_empty()).collect();
+    let quoted: Vec<String> = pieces.iter().map(|p| format!("`{p}`")).collect();
+    match (anchored_start, anchored_end, pieces.len()) {
+        (_, _, 0) => "any reply".to_string(),
+        (true, true, 1) => quoted[0].clone(),
+        (true, _, _) => format!("a reply starting with {}", quoted.join(", then ")),
+        (false, true, 1) => format!("a reply ending with {}", quoted[0]),
+        _ => format!("a reply containing {}", quoted.join(", then ")),
+    }
+}
+
+/// A pattern piece with no regex left in it, unescaped; `None` if it has any.
+fn literal(piece: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = piece.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                c if c.is_ascii_alphanumeric() => return None,
+                c => out.push(c),
+            },
+            '.' | '*' | '+' | '?' | '[' | ']' | '(' | ')' | '{' | '}' | '|' | '^' | '$' => {
+                return None;
+            }
+            c => out.push(c),
+        }
+    }
+    Some(out)
 }
 
 /// The key a check is about, as Redis describes it now.
@@ -185,8 +248,34 @@ async fn key_checks(
         exists: key_type != "none",
         key_type,
     };
+    // A check of a field implies a hash, of a score a sorted set, of a value a string: a key
+    // of another type is reported by its type alone (a string's length is no field count).
+    let implied = if c.field.is_some() {
+        Some("hash")
+    } else if c.score.is_some() {
+        Some("zset")
+    } else if c.value.is_some() {
+        Some("string")
+    } else {
+        None
+    };
+    if let (None, Some(want), true) = (&c.key_type, implied, p.exists) {
+        if want != p.key_type {
+            let mut r = result(format!("type of {key}"), want, p.key_type.clone(), false);
+            r.key = Some(key.to_string());
+            return Ok(vec![r]);
+        }
+    }
     let mut out = shape_checks(conn, c, &p).await?;
     out.extend(content_checks(conn, c, &p, vars).await?);
+    // A key of another type fails every other check for that one reason (a string's length is
+    // not a hash's field count): the type line alone says it.
+    if out
+        .iter()
+        .any(|r| !r.passed && r.what.starts_with("type of "))
+    {
+        out.retain(|r| r.passed || r.what.starts_with("type of "));
+    }
     for r in &mut out {
         r.key = Some(key.to_string());
     }
@@ -368,6 +457,26 @@ async fn content_checks(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn patterns_read_as_words() {
+        use super::pattern_in_words as w;
+        assert_eq!(
+            w(r#""1-1"[\s\S]*"1-2""#),
+            r#"a reply containing `"1-1"`, then `"1-2"`"#
+        );
+        assert_eq!(
+            w(r"^\(error\) EXECABORT"),
+            "a reply starting with `(error) EXECABORT`"
+        );
+        assert_eq!(w("^(59|60)$"), "59 or 60");
+        assert_eq!(
+            w("^1[01][0-9][0-9]$"),
+            "a reply of the form the step's text describes"
+        );
+        assert_eq!(super::metric_words("locked.gave_up"), "gave up (locked)");
+        assert_eq!(super::metric_words("on_growth"), "on growth");
+    }
+
     #[test]
     fn a_ttl_just_outside_a_bound_never_reads_as_inside_it() {
         assert_eq!(super::ms_as_seconds(28_950), "28.95");

@@ -11,6 +11,7 @@ mod clients;
 pub mod compare;
 pub mod field_ttl;
 pub mod gate;
+pub mod lesson_time;
 pub mod quiz;
 pub mod race;
 pub mod requires;
@@ -146,7 +147,11 @@ pub struct Engine<'a> {
     /// The lesson's key patterns (as written): what lesson time and snapshots cover.
     lesson_keys: Vec<String>,
     /// Keys with a TTL, frozen while the learner reads; thawed before the next command.
-    frozen: Option<snapshot::Snapshot>,
+    frozen: Option<lesson_time::Frozen>,
+    /// Whether a person reads along (lesson time stops for them); `--auto` nobody does.
+    reading: bool,
+    /// Lesson keys another client changed while time stood still, not yet told.
+    changed_meanwhile: Vec<lesson_time::ChangedMeanwhile>,
     /// Whether the server has per-field TTLs (asked once).
     field_ttls: Option<bool>,
 }
@@ -163,6 +168,8 @@ impl<'a> Engine<'a> {
             admin,
             lesson_keys: Vec::new(),
             frozen: None,
+            reading: true,
+            changed_meanwhile: Vec::new(),
             field_ttls: None,
         })
     }
@@ -194,7 +201,8 @@ impl<'a> Engine<'a> {
     /// Deletes every key of the lesson (its `keys` patterns, inside the namespace only): a
     /// lesson started from its first step starts from nothing, whatever an earlier run left.
     pub async fn clear_lesson_keys(&mut self) -> Result<()> {
-        self.frozen = None;
+        self.thaw().await?;
+        self.changed_meanwhile.clear();
         for k in self.current_lesson_keys().await? {
             let _: i64 = redis::cmd("UNLINK")
                 .arg(&k)
@@ -204,23 +212,36 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    /// Stops lesson time: call before the learner reads or types.
+    /// Whether a person reads along: `--auto` and `validate --live` do not, and lesson time
+    /// then never stops.
+    pub fn set_reading(&mut self, reading: bool) {
+        self.reading = reading;
+    }
+
+    /// Stops lesson time. Callers do not call this before a prompt or an output themselves:
+    /// `steps::Ctx::show` and `Ctx::ask`, the only ways to the learner, do.
     pub async fn freeze(&mut self) -> Result<()> {
-        if self.frozen.is_none() {
+        if self.frozen.is_none() && self.reading {
             let keys = self.current_lesson_keys().await?;
             let fields = self.field_ttls().await?;
-            self.frozen =
-                Some(snapshot::Snapshot::take(&mut self.admin, &keys, true, fields).await?);
+            self.frozen = Some(lesson_time::Frozen::freeze(&mut self.admin, &keys, fields).await?);
         }
         Ok(())
     }
 
-    /// Lets lesson time run again: every frozen key gets its remaining time back.
+    /// Lets lesson time run again: every frozen key gets its remaining time back, unless
+    /// another client changed it meanwhile (`take_changed_meanwhile` tells which).
     pub async fn thaw(&mut self) -> Result<()> {
         if let Some(f) = self.frozen.take() {
-            f.thaw(&mut self.admin).await?;
+            let changed = f.thaw(&mut self.admin).await?;
+            self.changed_meanwhile.extend(changed);
         }
         Ok(())
+    }
+
+    /// Lesson keys another client changed while lesson time stood still, since the last call.
+    pub fn take_changed_meanwhile(&mut self) -> Vec<lesson_time::ChangedMeanwhile> {
+        std::mem::take(&mut self.changed_meanwhile)
     }
 
     /// Every lesson key as it is now (time frozen first, so the TTLs are the step's own).
@@ -233,16 +254,65 @@ impl<'a> Engine<'a> {
 
     /// Puts the lesson's keys back as `s` saw them.
     pub async fn restore(&mut self, s: &snapshot::Snapshot) -> Result<()> {
-        self.frozen = None;
-        // A transaction the learner left open (MULTI without EXEC) would queue every later
-        // command, the solution's included: the connections start clean again.
+        self.thaw().await?;
+        self.changed_meanwhile.clear();
+        self.close_transactions().await;
+        let now = self.current_lesson_keys().await?;
+        s.restore_all(&mut self.admin, &self.namespace, &now).await
+    }
+
+    /// Closes what the learner left open on the lesson's connections: a transaction (MULTI
+    /// without EXEC) would queue every later command, the next step's and the solution's
+    /// included, and a WATCH would doom a later EXEC. Called when a step is left in any way and
+    /// when keys are put back. A connection with nothing open answers an error, ignored.
+    pub async fn close_transactions(&mut self) {
         for conn in self.conns.values_mut() {
             for word in ["DISCARD", "UNWATCH"] {
                 let _ = send(conn, &[word.as_bytes().to_vec()]).await;
             }
         }
-        let now = self.current_lesson_keys().await?;
-        s.restore_all(&mut self.admin, &self.namespace, &now).await
+    }
+
+    /// The namespace keys `lines` name (any argument after the command name), variables filled
+    /// in: what a quiz or a compare may leave behind.
+    pub fn keys_named(&self, lines: &[String]) -> Vec<Vec<u8>> {
+        let mut keys: Vec<Vec<u8>> = lines
+            .iter()
+            .filter_map(|l| lesson_args(&self.vars, l).ok())
+            .flat_map(|args| args.into_iter().skip(1).map(|a| a.bytes))
+            .filter(|a| crate::namespace::is_inside(&self.namespace, a))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// Those of `keys` that exist now.
+    pub async fn existing(&mut self, keys: &[Vec<u8>]) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        for k in keys {
+            let n: i64 = redis::cmd("EXISTS")
+                .arg(k)
+                .query_async(&mut self.admin)
+                .await?;
+            if n == 1 {
+                out.push(k.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes those of `keys` that did not exist before (`existed`): a quiz's or a compare's
+    /// scratch keys go, the lesson's own stay.
+    pub async fn remove_made(&mut self, keys: &[Vec<u8>], existed: &[Vec<u8>]) -> Result<()> {
+        self.thaw().await?;
+        for k in keys.iter().filter(|k| !existed.contains(k)) {
+            let _: i64 = redis::cmd("UNLINK")
+                .arg(k)
+                .query_async(&mut self.admin)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Why a requirement is not met on this server (`None`: fine).

@@ -11,8 +11,28 @@ use crate::runner::seam::Event;
 use crate::runner::steps::Ctx;
 use crate::runner::walk::Summary;
 
-/// Asks every question (or grades `answers`); `None` if the learner left.
+/// Asks every question (or grades `answers`); `None` if the learner left. The keys the
+/// questions made (`${ns}:quiz:*` ...) are deleted afterwards, however the quiz ended; keys that
+/// existed before it stay.
 pub async fn ask(
+    ctx: &mut Ctx<'_, '_>,
+    answers: Option<&[usize]>,
+    summary: &mut Summary,
+) -> Result<Option<(u32, u32)>> {
+    let lines: Vec<String> = ctx
+        .lesson
+        .quiz
+        .iter()
+        .flat_map(|q| q.setup.iter().chain(q.predict.iter().flatten()).cloned())
+        .collect();
+    let named = ctx.engine.keys_named(&lines);
+    let existed = ctx.engine.existing(&named).await?;
+    let asked = questions(ctx, answers, summary).await;
+    ctx.engine.remove_made(&named, &existed).await?;
+    asked
+}
+
+async fn questions(
     ctx: &mut Ctx<'_, '_>,
     answers: Option<&[usize]>,
     summary: &mut Summary,
@@ -36,7 +56,7 @@ pub async fn ask(
     let questions = asked.len();
     let total = questions as u32;
     let mut score = 0;
-    ctx.view.show(Event::QuizStart { questions });
+    ctx.show(Event::QuizStart { questions }).await?;
     for (index, (qi, q)) in asked.into_iter().enumerate() {
         let predict: Vec<String> = q
             .predict
@@ -57,7 +77,7 @@ pub async fn ask(
             .map(|c| ctx.engine.expand(c))
             .collect::<Result<_>>()?;
         shown_commands.extend(predict.iter().cloned());
-        ctx.view.show(Event::Question {
+        ctx.show(Event::Question {
             index: index + 1,
             questions,
             text: &text,
@@ -66,19 +86,20 @@ pub async fn ask(
             } else {
                 &[]
             },
-        });
+        })
+        .await?;
         let chosen = match answers {
             Some(a) => {
                 let c = a.get(qi).copied().unwrap_or(0);
                 let shown = choices.get(c.wrapping_sub(1)).cloned().unwrap_or_default();
-                ctx.view.show(Event::Answered(&shown));
+                ctx.show(Event::Answered(&shown)).await?;
                 c
             }
             None => {
                 // Shuffled for each attempt, so the place of the right answer teaches nothing.
                 let order = shuffled(choices.len());
                 let shown: Vec<String> = order.iter().map(|&i| choices[i].clone()).collect();
-                match ctx.prompter.choose(&q.question, &shown)? {
+                match ctx.ask(|p| p.choose(&q.question, &shown)).await? {
                     Some(c) => order.get(c.wrapping_sub(1)).map(|i| i + 1).unwrap_or(0),
                     None => return Ok(None),
                 }
@@ -106,12 +127,13 @@ pub async fn ask(
         }
         let right_text = right.and_then(|r| choices.get(r - 1)).map(String::as_str);
         let explanation = ctx.engine.expand(&q.explanation)?;
-        ctx.view.show(Event::Graded {
+        ctx.show(Event::Graded {
             correct: g.correct,
             right: right_text,
             actual: g.actual.as_deref(),
             explanation: &explanation,
-        });
+        })
+        .await?;
     }
     Ok(Some((score, total)))
 }

@@ -53,11 +53,14 @@ pub enum ExerciseAction {
 pub trait Prompter {
     fn step_action(&mut self, kind: &str) -> Result<StepAction>;
     fn command(&mut self, prompt: &str, suggestion: &str) -> Result<Option<String>>;
-    fn exercise_action(&mut self, misses: usize) -> Result<ExerciseAction>;
+    /// The exercise prompt: `prompt` is `redis>`, or `redis(TX)>` inside MULTI.
+    fn exercise_action(&mut self, misses: usize, prompt: &str) -> Result<ExerciseAction>;
     fn choose(&mut self, question: &str, choices: &[String]) -> Result<Option<usize>>;
     fn confirm(&mut self, question: &str, default: bool) -> Result<Option<bool>>;
-    /// A step's checks failed: retry it, see the solution, go on, go back, or quit.
-    fn after_failure(&mut self, kind: &str) -> Result<FailureAction>;
+    /// A step's checks failed: retry it, see the solution, go on, go back, or quit. `back_to`:
+    /// the earlier step that left a state this step's own solution fails from; `Back` then
+    /// goes there instead of to the previous step.
+    fn after_failure(&mut self, kind: &str, back_to: Option<usize>) -> Result<FailureAction>;
     /// Counts down, showing `watch()` (the watched keys' TTLs) as it goes. Returns the seconds
     /// still to go when the learner asked to fast-forward (0 if the wait ran out), `None` on quit.
     fn countdown(&mut self, seconds: u64, watch: &mut dyn FnMut() -> String)

@@ -1,16 +1,11 @@
 //! The lesson's keys at one moment, kept with DUMP and PTTL, so the engine can put Redis back
-//! exactly as it was. Two uses:
-//!
-//! - **Lesson time.** TTLs pass while a step runs and during wait steps, never while the learner
-//!   reads or types. When a step ends the engine freezes the keys that have a TTL; before the
-//!   next command it gives each its remaining time back (PEXPIRE), recreating one that expired
-//!   meanwhile (RESTORE). A learner who reads for a minute sees what `--auto` sees.
-//! - **Retry and back.** Before each step the engine snapshots every lesson key, so a failed step
-//!   can be retried from that exact state, and an exercise's solution always runs on the state
-//!   it was written for.
+//! exactly as it was: before each step the engine snapshots every lesson key, so a failed step
+//! can be retried from that exact state (and `back` can rewind), and an exercise's solution
+//! always runs on the state it was written for. (Lesson time, which stops TTLs while the learner
+//! reads, is `lesson_time`.)
 //!
 //! Hash fields with a TTL of their own are kept and given back too (`field_ttl`): a key's
-//! PTTL and DUMP do not freeze them.
+//! PTTL and DUMP do not keep them.
 //!
 //! Only keys inside the namespace are ever read or written here.
 
@@ -62,7 +57,7 @@ pub async fn lesson_keys(
 
 impl Snapshot {
     /// Every given key that exists (`only_with_ttl`: just those with a TTL, on the key or on
-    /// a field, for lesson time). `fields`: the server has per-field TTLs.
+    /// a field). `fields`: the server has per-field TTLs.
     pub async fn take(
         conn: &mut Conn,
         keys: &[Vec<u8>],
@@ -108,31 +103,6 @@ impl Snapshot {
 
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
-    }
-
-    /// Gives every frozen key its remaining time back; a key that expired meanwhile comes back
-    /// from its DUMP. Keys the learner changed since are not touched by this (nothing runs
-    /// between freezing and thawing but reading).
-    pub async fn thaw(&self, conn: &mut Conn) -> Result<()> {
-        for s in &self.keys {
-            let back = if s.pttl >= 0 {
-                let set: i64 = redis::cmd("PEXPIRE")
-                    .arg(&s.key)
-                    .arg(s.pttl.max(1))
-                    .query_async(conn)
-                    .await?;
-                set == 1
-            } else {
-                // No TTL of its own: only its fields' TTLs can have removed it.
-                let n: i64 = redis::cmd("EXISTS").arg(&s.key).query_async(conn).await?;
-                n == 1
-            };
-            if !back {
-                restore(conn, s, s.pttl.max(1)).await?;
-            }
-            field_ttl::give_back(conn, &s.key, &s.fields).await?;
-        }
-        Ok(())
     }
 
     /// Puts the lesson back exactly as it was: keys of the lesson that did not exist then are

@@ -54,6 +54,15 @@ pub struct Walker<'a, 'b> {
     pub options: Options,
 }
 
+/// What the walk remembers between steps: the steps whose state the learner's own commands
+/// made, so a step the lesson's own solution cannot pass can name the one that left its state.
+#[derive(Default)]
+struct Trail {
+    typed_own: Vec<usize>,
+    /// Where `Back` goes instead of the previous step (set by the failure menu).
+    back_to: Option<usize>,
+}
+
 /// Where the lesson stood before a step: its keys and its variables.
 struct Before {
     keys: Snapshot,
@@ -62,21 +71,21 @@ struct Before {
 
 impl<'b> Walker<'_, 'b> {
     fn ctx<'c>(&'c mut self, before: Option<&'c Snapshot>) -> Ctx<'c, 'b> {
-        Ctx {
-            engine: &mut *self.engine,
-            lesson: self.lesson,
-            prompter: &mut *self.prompter,
-            view: &mut *self.view,
-            auto: self.options.auto,
+        Ctx::new(
+            &mut *self.engine,
+            self.lesson,
+            &mut *self.prompter,
+            &mut *self.view,
+            self.options.auto,
             before,
-        }
+        )
     }
 
     /// Puts the keys and variables back as they were before step `i`.
     async fn rewind(&mut self, i: usize, to: &Before) -> Result<()> {
         self.engine.restore(&to.keys).await?;
         self.engine.vars = to.vars.clone();
-        self.view.show(Event::Restored { index: i });
+        self.ctx(None).show(Event::Restored { index: i }).await?;
         Ok(())
     }
 
@@ -127,7 +136,18 @@ impl<'b> Walker<'_, 'b> {
         Ok(())
     }
 
+    /// Walks the lesson. Whatever way it ends, lesson time runs again afterwards: no key is
+    /// left without its TTL.
     pub async fn walk(mut self) -> Result<Summary> {
+        self.engine.set_reading(!self.options.auto);
+        let walked = self.walk_steps().await;
+        let thawed = self.engine.thaw().await;
+        let summary = walked?;
+        thawed?;
+        Ok(summary)
+    }
+
+    async fn walk_steps(&mut self) -> Result<Summary> {
         let mut summary = Summary::default();
         let lesson = self.lesson;
         let n = lesson.steps.len();
@@ -137,6 +157,7 @@ impl<'b> Walker<'_, 'b> {
             return Ok(summary);
         }
         let from = self.start().await?;
+        let mut trail = Trail::default();
         // What each step found, so a failed step can be retried and `back` can rewind.
         let mut before: Vec<Option<Before>> = (0..=n).map(|_| None).collect();
         let mut i = from;
@@ -148,32 +169,52 @@ impl<'b> Walker<'_, 'b> {
                     vars: self.engine.vars.clone(),
                 });
             }
-            self.header(i, n);
+            self.header(i, n).await?;
             let end = {
                 let snap = before[i].as_ref().map(|b| &b.keys);
                 steps::run(&mut self.ctx(snap), step).await?
             };
-            let end = self.until_settled(i, end, before[i].as_ref()).await?;
+            let end = self
+                .until_settled(i, end, before[i].as_ref(), from, &mut trail)
+                .await?;
+            // However the step was left (skip, back, quit, done), nothing stays open.
+            self.engine.close_transactions().await;
             match end {
                 StepEnd::Quit => {
                     summary.quit_at = Some(i);
                     return Ok(summary);
                 }
                 StepEnd::Back => {
-                    match before[i - 1].as_ref() {
-                        Some(b) if i > from => {
-                            self.rewind(i - 1, b).await?;
-                            i -= 1;
+                    let to = trail.back_to.take().unwrap_or(i - 1);
+                    match before[to].as_ref() {
+                        Some(b) if i > from && to >= from => {
+                            self.rewind(to, b).await?;
+                            trail.typed_own.retain(|s| *s < to);
+                            i = to;
                         }
-                        _ => self.view.show(Event::Notice(
-                            "This is the first step of this run: there is nothing to go back to.",
-                        )),
+                        _ => {
+                            self.ctx(None)
+                                .show(Event::Notice(
+                                    "This is the first step of this run: there is nothing to go back to.",
+                                ))
+                                .await?
+                        }
                     }
                     continue;
                 }
-                other => self.record(i, other, &mut summary)?,
+                other => {
+                    if matches!(
+                        other,
+                        StepEnd::Done {
+                            typed_own: true,
+                            ..
+                        }
+                    ) {
+                        trail.typed_own.push(i);
+                    }
+                    self.record(i, other, &mut summary).await?
+                }
             }
-            self.engine.freeze().await?;
             let outcome = if summary.failed_steps.last().is_some_and(|(f, _)| *f == i) {
                 Outcome::Failed
             } else if summary.skipped_steps.last().is_some_and(|(s, _)| *s == i) {
@@ -208,49 +249,84 @@ impl<'b> Walker<'_, 'b> {
         self.engine.run_quiet(&lesson.setup).await?;
         if from > 1 {
             self.replay(from).await?;
-            self.view.show(Event::Resuming {
-                lesson: &lesson.id,
-                step: from,
-                steps: n,
-            });
+            self.ctx(None)
+                .show(Event::Resuming {
+                    lesson: &lesson.id,
+                    step: from,
+                    steps: n,
+                })
+                .await?;
         } else {
             let shown = Lesson {
                 introduction: self.ctx(None).soft(&lesson.introduction),
                 ..lesson.clone()
             };
-            self.view.show(Event::Intro {
-                lesson: &shown,
-                steps: n,
-            });
+            self.ctx(None)
+                .show(Event::Intro {
+                    lesson: &shown,
+                    steps: n,
+                })
+                .await?;
         }
         Ok(from)
     }
 
     /// A failed step, in an interactive walk: retry it, see the solution, go on, or go back,
-    /// until the learner settles on one.
+    /// until the learner settles on one. When the lesson's own solution fails too, the state
+    /// the step started from is at fault: the menu names the last earlier step the learner
+    /// typed their own commands in (or the previous one) and offers to go back there.
     async fn until_settled(
         &mut self,
         i: usize,
         mut end: StepEnd,
         before: Option<&Before>,
+        from: usize,
+        trail: &mut Trail,
     ) -> Result<StepEnd> {
         let step = &self.lesson.steps[i - 1];
         let n = self.lesson.steps.len();
+        let mut stranded: Option<usize> = None;
         while let (StepEnd::Done { passed: false, .. }, false) = (&end, self.options.auto) {
-            self.engine.freeze().await?;
-            let action = self.prompter.after_failure(step.kind.name())?;
+            let back_to = stranded;
+            let action = self
+                .ctx(None)
+                .ask(|p| p.after_failure(step.kind.name(), back_to))
+                .await?;
             let Some(b) = before else { break };
             end = match action {
                 FailureAction::GoOn => break,
                 FailureAction::Quit => StepEnd::Quit,
-                FailureAction::Back => StepEnd::Back,
+                FailureAction::Back => {
+                    trail.back_to = stranded;
+                    StepEnd::Back
+                }
                 FailureAction::Retry | FailureAction::ShowSolution => {
                     self.rewind(i, b).await?;
                     if action == FailureAction::Retry {
-                        self.header(i, n);
+                        self.header(i, n).await?;
                         steps::run(&mut self.ctx(Some(&b.keys)), step).await?
                     } else {
-                        steps::solve(&mut self.ctx(Some(&b.keys)), step).await?
+                        let end = steps::solve(&mut self.ctx(Some(&b.keys)), step).await?;
+                        if matches!(end, StepEnd::Done { passed: false, .. }) && i > from {
+                            let k = trail
+                                .typed_own
+                                .last()
+                                .copied()
+                                .filter(|k| *k >= from)
+                                .unwrap_or(i - 1);
+                            stranded = Some(k);
+                            let why = if trail.typed_own.last() == Some(&k) {
+                                format!(
+                                    "The lesson's own commands fail from the state this step started in: step {k}, where you typed your own commands, left it. Go back to step {k} and run it as the lesson does."
+                                )
+                            } else {
+                                format!(
+                                    "The lesson's own commands fail from the state this step started in, which step {k} left: go back to step {k}."
+                                )
+                            };
+                            self.ctx(None).show(Event::Notice(&why)).await?;
+                        }
+                        end
                     }
                 }
             };
@@ -259,17 +335,18 @@ impl<'b> Walker<'_, 'b> {
     }
 
     /// Notes how a finished (or skipped) step went.
-    fn record(&mut self, i: usize, end: StepEnd, summary: &mut Summary) -> Result<()> {
+    async fn record(&mut self, i: usize, end: StepEnd, summary: &mut Summary) -> Result<()> {
         let step = &self.lesson.steps[i - 1];
         match end {
             StepEnd::Skipped(why) => {
-                self.view.show(Event::Skipped(&why));
+                self.ctx(None).show(Event::Skipped(&why)).await?;
                 summary.skipped_steps.push((i, why));
             }
             StepEnd::Done {
                 passed,
                 failed_before,
                 problems,
+                ..
             } => {
                 summary
                     .exercise_problems
@@ -278,10 +355,12 @@ impl<'b> Walker<'_, 'b> {
                     summary.exercise_proofs.push((i, before, passed));
                 }
                 if !passed {
-                    self.view.show(Event::FailedStep {
-                        index: i,
-                        title: &step.title,
-                    });
+                    self.ctx(None)
+                        .show(Event::FailedStep {
+                            index: i,
+                            title: &step.title,
+                        })
+                        .await?;
                     summary.failed_steps.push((i, step.title.clone()));
                 }
             }
@@ -295,7 +374,7 @@ impl<'b> Walker<'_, 'b> {
         let answers = self.options.answers.clone();
         match crate::runner::quiz::ask(&mut self.ctx(None), answers.as_deref(), summary).await? {
             Some((score, total)) => {
-                self.view.show(Event::Score { score, total });
+                self.ctx(None).show(Event::Score { score, total }).await?;
                 if let Some(store) = self.store.as_deref_mut() {
                     store.record_quiz(&self.lesson.id, score, total)?;
                 }
@@ -309,18 +388,26 @@ impl<'b> Walker<'_, 'b> {
     /// Runs only the quiz; `None` if the learner left.
     pub async fn quiz(&mut self, summary: &mut Summary) -> Result<Option<(u32, u32)>> {
         let answers = self.options.answers.clone();
-        crate::runner::quiz::ask(&mut self.ctx(None), answers.as_deref(), summary).await
+        let asked =
+            crate::runner::quiz::ask(&mut self.ctx(None), answers.as_deref(), summary).await;
+        // Lesson time stood still while the learner answered: give it back.
+        let thawed = self.engine.thaw().await;
+        let asked = asked?;
+        thawed?;
+        Ok(asked)
     }
 
-    fn header(&mut self, i: usize, n: usize) {
+    async fn header(&mut self, i: usize, n: usize) -> Result<()> {
         let step = &self.lesson.steps[i - 1];
         let text = self.ctx(None).soft(&step.text);
-        self.view.show(Event::StepHeader {
-            index: i,
-            steps: n,
-            title: &step.title,
-            kind: step.kind.name(),
-            text: &text,
-        });
+        self.ctx(None)
+            .show(Event::StepHeader {
+                index: i,
+                steps: n,
+                title: &step.title,
+                kind: step.kind.name(),
+                text: &text,
+            })
+            .await
     }
 }

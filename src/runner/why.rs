@@ -15,13 +15,18 @@ use crate::runner::snapshot::Snapshot;
 
 /// Fills `why` on the first failed check of each key where the cause is clear. `before`: the
 /// lesson's keys when the step began (interactive walks; `None` in `--auto`); `lines`: the
-/// command lines the step sent.
+/// command lines the step sent; `replies`: what they answered.
 pub async fn explain(
     engine: &mut Engine<'_>,
     results: &mut [CheckResult],
     before: Option<&Snapshot>,
     lines: &[&str],
+    replies: &[redis::Value],
 ) -> Result<()> {
+    // EXECABORT: a command was refused while queueing, and EXEC ran none of the block.
+    let aborted = replies
+        .iter()
+        .any(|r| crate::runner::checks::reply_text(r).starts_with("(error) EXECABORT"));
     let mut explained: Vec<String> = Vec::new();
     let mut created: Option<Vec<Vec<u8>>> = None;
     for r in results.iter_mut().filter(|r| !r.passed) {
@@ -38,7 +43,11 @@ pub async fn explain(
                 created = Some(written_in_step(engine, before, lines).await?);
             }
             let made = created.as_deref().unwrap_or_default();
-            missing(&key, before, made, names(lines, &key))
+            if aborted && names(lines, &key) {
+                Some(ABORTED.into())
+            } else {
+                missing(&key, before, made, names(lines, &key))
+            }
         } else if r.actual == "no TTL" {
             Some(
                 "it has no TTL: the command that wrote it set none (EX, PX or EXPIRE), or a \
@@ -60,6 +69,10 @@ pub async fn explain(
     }
     Ok(())
 }
+
+/// Why a key a transaction would have written is missing, when EXEC answered EXECABORT.
+const ABORTED: &str = "EXEC answered EXECABORT: a command was refused while it was queued, so \
+                       the transaction ran none of its commands, this write included";
 
 /// A key the check wanted is gone or was never made.
 fn missing(

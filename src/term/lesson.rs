@@ -155,33 +155,51 @@ pub fn executed(e: &[Executed], width: usize) -> String {
 pub fn checks(results: &[CheckResult], width: usize) -> String {
     let mut out = String::new();
     for r in results {
-        let (mark, text) = if r.passed && r.what.starts_with("reply") {
+        let what = printable_str(&r.what);
+        let multi_line = r.actual.contains('\n') || r.expected.contains('\n');
+        let (mark, text) = if r.passed && r.what.starts_with("the reply") {
             // A passing reply check is one line: the reply is on the screen just above.
-            ("✓".green().to_string(), format!("{} matches", r.what))
-        } else if r.passed && r.actual.contains('\n') {
-            ("✓".green().to_string(), r.what.clone())
+            let text = format!("{what} is as the lesson expects");
+            ("✓".green().to_string(), capitalized(&text))
+        } else if r.passed && multi_line {
+            ("✓".green().to_string(), format!("{what} is as expected"))
+        } else if r.passed && r.key.is_none() {
+            // A measured number: the value, and what the lesson asked of it.
+            (
+                "✓".green().to_string(),
+                format!(
+                    "{what} came out at {}, as expected ({})",
+                    printable_str(&r.actual),
+                    printable_str(&r.expected)
+                ),
+            )
         } else if r.passed {
             (
                 "✓".green().to_string(),
-                format!("{}: {}", printable_str(&r.what), printable_str(&r.actual)),
+                format!("{what}: {}", printable_str(&r.actual)),
             )
+        } else if multi_line {
+            out.push_str(&format!(
+                "  {} {}\n",
+                "✗".red().bold(),
+                capitalized(&format!("{what} is not what the lesson expects:"))
+            ));
+            out.push_str(&side_by_side(&r.expected, &r.actual, width));
+            if let Some(why) = &r.why {
+                out.push_str(&labeled("↳", &"↳".dimmed().to_string(), why, "    ", width));
+            }
+            continue;
         } else {
             (
                 "✗".red().bold().to_string(),
                 format!(
-                    "{}: expected {}, got {}",
-                    printable_str(&r.what),
+                    "{what}: expected {}, got {}",
                     printable_str(&r.expected).green(),
                     printable_str(&r.actual).red()
                 ),
             )
         };
-        if text.contains('\n') {
-            // A multi-line reply in a diff keeps its own lines.
-            out.push_str(&format!("  {mark} {text}\n"));
-        } else {
-            out.push_str(&labeled("✓", &mark, &text, "  ", width));
-        }
+        out.push_str(&labeled("✓", &mark, &text, "  ", width));
         if let Some(why) = &r.why {
             out.push_str(&labeled(
                 "↳",
@@ -190,6 +208,50 @@ pub fn checks(results: &[CheckResult], width: usize) -> String {
                 "    ",
                 width,
             ));
+        }
+    }
+    out
+}
+
+fn capitalized(text: &str) -> String {
+    let mut c = text.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// What the lesson expected and what Redis holds, each as redis-cli shows it, in two columns
+/// when both fit the screen side by side, else one above the other. Each line is shown as it is
+/// (control characters escaped), never as one escaped string.
+fn side_by_side(expected: &str, actual: &str, width: usize) -> String {
+    let lines =
+        |t: &str| -> Vec<String> { t.lines().map(|l| printable_str(l).into_owned()).collect() };
+    let (e, a) = (lines(expected), lines(actual));
+    let widest = |v: &[String]| v.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let col = widest(&e).max("expected".len());
+    let mut out = String::new();
+    if 6 + col + 3 + widest(&a).max(3) <= width {
+        let pad = " ".repeat(col - "expected".len());
+        out.push_str(&format!(
+            "      {}{pad}   {}\n",
+            "expected".dimmed(),
+            "got".dimmed()
+        ));
+        for i in 0..e.len().max(a.len()) {
+            let left = e.get(i).map(String::as_str).unwrap_or("");
+            let right = a.get(i).map(String::as_str).unwrap_or("");
+            let pad = " ".repeat(col.saturating_sub(left.chars().count()));
+            out.push_str(&format!("      {}{pad}   {}\n", left.green(), right.red()));
+        }
+    } else {
+        out.push_str(&format!("      {}\n", "expected:".dimmed()));
+        for l in &e {
+            out.push_str(&format!("        {}\n", l.green()));
+        }
+        out.push_str(&format!("      {}\n", "got:".dimmed()));
+        for l in &a {
+            out.push_str(&format!("        {}\n", l.red()));
         }
     }
     out

@@ -30,6 +30,44 @@ fn rows() -> Option<usize> {
         .map(|(rows, _)| usize::from(rows))
 }
 
+/// Where the pager pauses: a screen of `rows` rows that has shown `shown` lines since the last
+/// prompt. The same rule serves the terminal and the tests that read at every pause.
+#[derive(Debug, Clone, Copy)]
+pub struct Screen {
+    pub rows: usize,
+    pub shown: usize,
+}
+
+impl Screen {
+    pub fn new(rows: usize) -> Screen {
+        Screen { rows, shown: 0 }
+    }
+
+    /// Lines a pause leaves room for: the prompt and the pause line need theirs.
+    fn room(&self) -> usize {
+        self.rows.saturating_sub(2).max(5)
+    }
+
+    /// Splits `text` into the chunks printed between pauses (one pause before each chunk
+    /// after the first), counting the lines shown.
+    pub fn chunks<'t>(&mut self, text: &'t str) -> Vec<&'t str> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut at = 0;
+        for line in text.split_inclusive('\n') {
+            if self.shown + 1 > self.room() {
+                out.push(&text[start..at]);
+                start = at;
+                self.shown = 0;
+            }
+            at += line.len();
+            self.shown += 1;
+        }
+        out.push(&text[start..]);
+        out
+    }
+}
+
 /// Prints `text`, pausing first whenever the screen would scroll past what it showed since the
 /// last prompt.
 pub fn print(text: &str, paging: bool) {
@@ -37,19 +75,17 @@ pub fn print(text: &str, paging: bool) {
         super::out(text);
         return;
     };
-    let room = rows.saturating_sub(2).max(5);
-    let mut chunk = String::new();
-    for line in text.split_inclusive('\n') {
-        if SHOWN.load(Ordering::Relaxed) + 1 > room && !INTERRUPTED.load(Ordering::Relaxed) {
-            super::out(&chunk);
-            chunk.clear();
+    let mut screen = Screen {
+        rows,
+        shown: SHOWN.load(Ordering::Relaxed),
+    };
+    for (i, chunk) in screen.chunks(text).into_iter().enumerate() {
+        if i > 0 && !INTERRUPTED.load(Ordering::Relaxed) {
             wait_for_more();
-            SHOWN.store(0, Ordering::Relaxed);
         }
-        chunk.push_str(line);
-        SHOWN.fetch_add(1, Ordering::Relaxed);
+        super::out(chunk);
     }
-    super::out(&chunk);
+    SHOWN.store(screen.shown, Ordering::Relaxed);
 }
 
 /// "Enter for more", until a key is pressed. Ctrl-C is left to the caller's handler.

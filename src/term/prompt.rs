@@ -3,6 +3,7 @@
 //! is a two-item menu, so typed text is never taken as an answer. Raw mode for the countdown is
 //! restored by a guard.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -13,11 +14,24 @@ use crate::runner::walk::{ExerciseAction, FailureAction, Prompter, StepAction};
 
 pub struct Inquire;
 
+/// Whether the learner left with Ctrl-C (exit 130) rather than chose to leave (Esc, then
+/// "leave"; the Quit entry; `quit` typed), which ends a lesson normally (exit 0).
+static CTRL_C: AtomicBool = AtomicBool::new(false);
+
+/// Whether a prompt was left with Ctrl-C.
+pub fn left_with_ctrl_c() -> bool {
+    CTRL_C.load(Ordering::Relaxed)
+}
+
 /// Every prompt starts a new screen for the pager. `true`: the learner pressed Ctrl-C at the
 /// pager's pause, so this prompt answers "quit" without asking.
 fn prompting() -> bool {
     super::pager::prompted();
-    super::pager::take_interrupt()
+    let interrupted = super::pager::take_interrupt();
+    if interrupted {
+        CTRL_C.store(true, Ordering::Relaxed);
+    }
+    interrupted
 }
 
 /// Shows a prompt until it is answered. `None`: the learner left (Ctrl-C, or Esc and then
@@ -26,7 +40,10 @@ fn ask<T>(mut prompt: impl FnMut() -> Result<T, InquireError>) -> Result<Option<
     loop {
         match tokio::task::block_in_place(&mut prompt) {
             Ok(v) => return Ok(Some(v)),
-            Err(InquireError::OperationInterrupted) => return Ok(None),
+            Err(InquireError::OperationInterrupted) => {
+                CTRL_C.store(true, Ordering::Relaxed);
+                return Ok(None);
+            }
             Err(InquireError::OperationCanceled) => {
                 if leave_for_sure()? {
                     return Ok(None);
@@ -61,7 +78,10 @@ fn leave_for_sure() -> Result<bool> {
     let r = tokio::task::block_in_place(|| menu("Leave the lesson?", options.clone()).prompt());
     Ok(match r {
         Ok(s) => s.starts_with("Leave"),
-        Err(InquireError::OperationInterrupted) => true,
+        Err(InquireError::OperationInterrupted) => {
+            CTRL_C.store(true, Ordering::Relaxed);
+            true
+        }
         Err(_) => false,
     })
 }
@@ -103,7 +123,7 @@ impl Prompter for Inquire {
         })
     }
 
-    fn exercise_action(&mut self, misses: usize) -> Result<ExerciseAction> {
+    fn exercise_action(&mut self, misses: usize, prompt: &str) -> Result<ExerciseAction> {
         if prompting() {
             return Ok(ExerciseAction::Quit);
         }
@@ -112,7 +132,7 @@ impl Prompter for Inquire {
         } else {
             "try again (or: hint, goal, solution, retry, help, skip, back, quit)"
         };
-        let r = ask(|| Text::new("redis>").with_help_message(label).prompt())?;
+        let r = ask(|| Text::new(prompt).with_help_message(label).prompt())?;
         Ok(match r {
             None => ExerciseAction::Quit,
             Some(s) => match s.trim().to_ascii_lowercase().as_str() {
@@ -136,9 +156,12 @@ impl Prompter for Inquire {
         let numbered = menu_choices(choices, width);
         // Once answered, "> your answer: " and the choice share one line.
         let room = width.saturating_sub(18).max(20);
+        // Typing a choice's number keeps only that choice, so Enter answers it; typed words
+        // keep the choices that contain them. The help line says exactly that.
         let r = ask(|| {
             Select::new("your answer:", numbered.clone())
-                .without_filtering()
+                .with_scorer(&by_number_or_words)
+                .with_help_message("type a choice's number (or ↑↓), then Enter · Esc leaves")
                 .with_formatter(&|o| cut(o.value, room))
                 .prompt()
         })?;
@@ -161,19 +184,30 @@ impl Prompter for Inquire {
         Ok(r.map(|s| s == yes))
     }
 
-    fn after_failure(&mut self, kind: &str) -> Result<FailureAction> {
+    fn after_failure(&mut self, kind: &str, back_to: Option<usize>) -> Result<FailureAction> {
         if prompting() {
             return Ok(FailureAction::Quit);
         }
-        let mut options = vec!["Retry this step (its keys go back as they were)"];
-        if matches!(kind, "exercise" | "run") {
-            options.push("Show the solution (keys go back, then its commands run)");
+        let back = match back_to {
+            Some(k) => {
+                format!("Back to step {k}, which left the state this step cannot start from")
+            }
+            None => "Back to the previous step".to_string(),
+        };
+        let mut options: Vec<String> = Vec::new();
+        if back_to.is_some() {
+            options.push(back.clone());
         }
-        options.extend([
-            "Go on anyway (the step counts as failed)",
-            "Back to the previous step",
-            "Quit (progress is saved)",
-        ]);
+        options.push("Retry this step (its keys go back as they were)".into());
+        if matches!(kind, "exercise" | "run") {
+            options.push("Show the solution (keys go back, then its commands run)".into());
+        }
+        options.push("Go on anyway (the step counts as failed)".into());
+        if back_to.is_none() {
+            options.push(back);
+        }
+        options.push("Quit (progress is saved)".into());
+        let options: Vec<&str> = options.iter().map(String::as_str).collect();
         let r = ask(|| menu("This step's checks failed. What now?", options.clone()).prompt())?;
         Ok(match r {
             None => FailureAction::Quit,
@@ -246,7 +280,7 @@ impl Prompter for NoPrompts {
     fn command(&mut self, _: &str, s: &str) -> Result<Option<String>> {
         Ok(Some(s.to_string()))
     }
-    fn exercise_action(&mut self, _: usize) -> Result<ExerciseAction> {
+    fn exercise_action(&mut self, _: usize, _: &str) -> Result<ExerciseAction> {
         Ok(ExerciseAction::Solution)
     }
     fn choose(&mut self, _: &str, _: &[String]) -> Result<Option<usize>> {
@@ -255,12 +289,28 @@ impl Prompter for NoPrompts {
     fn confirm(&mut self, _: &str, default: bool) -> Result<Option<bool>> {
         Ok(Some(default))
     }
-    fn after_failure(&mut self, _: &str) -> Result<FailureAction> {
+    fn after_failure(&mut self, _: &str, _: Option<usize>) -> Result<FailureAction> {
         Ok(FailureAction::GoOn)
     }
     fn countdown(&mut self, seconds: u64, _: &mut dyn FnMut() -> String) -> Result<Option<u64>> {
         Ok(Some(seconds))
     }
+}
+
+/// The quiz menu's filter: a number keeps the choice with that number; words keep the choices
+/// containing them (any case); nothing typed keeps all, in order.
+fn by_number_or_words(typed: &str, _: &String, line: &str, index: usize) -> Option<i64> {
+    let typed = typed.trim();
+    let order = -(index as i64);
+    if typed.is_empty() {
+        return Some(order);
+    }
+    if typed.chars().all(|c| c.is_ascii_digit()) {
+        return line.starts_with(&format!("{typed}. ")).then_some(order);
+    }
+    line.to_lowercase()
+        .contains(&typed.to_lowercase())
+        .then_some(order)
 }
 
 /// The quiz menu's lines. A menu line longer than the screen would wrap mid-word and lose its

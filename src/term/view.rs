@@ -65,13 +65,25 @@ impl TermView {
                         "text"
                     };
                     let label = format!("‹{kind} {n}› =");
-                    defs.push_str(&labeled(
-                        &label,
-                        &label.cyan().to_string(),
-                        &crate::untrusted::prose(&text),
-                        "  ",
-                        width,
-                    ));
+                    if text.contains('\n') {
+                        // A script keeps its own lines (a Function's shebang must end its
+                        // line): shown as written, one line each, not as one escaped string.
+                        defs.push_str(&format!("  {}\n", label.cyan()));
+                        for l in text.lines() {
+                            defs.push_str(&format!(
+                                "    {}\n",
+                                crate::redis::render::printable_str(l)
+                            ));
+                        }
+                    } else {
+                        defs.push_str(&labeled(
+                            &label,
+                            &label.cyan().to_string(),
+                            &crate::untrusted::prose(&text),
+                            "  ",
+                            width,
+                        ));
+                    }
                     n
                 }
             };

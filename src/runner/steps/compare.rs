@@ -17,6 +17,10 @@ pub async fn run(
     if let Some(ran) = ctx.run_or_skip("compare").await? {
         return Ok(ran);
     }
+    // The timed keys (`${ns}:orders:bench`, 2000 entries) are scratch: deleted once measured.
+    let lines: Vec<String> = redis.setup.iter().chain(&redis.commands).cloned().collect();
+    let named = ctx.engine.keys_named(&lines);
+    let existed = ctx.engine.existing(&named).await?;
     let setup: Vec<CommandSpec> = redis.setup.iter().cloned().map(CommandSpec::Line).collect();
     ctx.engine.run_quiet(&setup).await?;
     let commands = redis
@@ -36,8 +40,9 @@ pub async fn run(
     let (m, w) =
         tokio::task::spawn_blocking(move || compare::time_sqlite_modes(&sqlite, iterations))
             .await??;
+    ctx.engine.remove_made(&named, &existed).await?;
     let report = compare::report(iterations, r, m, w);
-    ctx.view.show(Event::Compare(&report));
+    ctx.show(Event::Compare(&report)).await?;
     Ok(Ran::Done(Done {
         metrics: report.metrics.clone(),
         ..Done::default()

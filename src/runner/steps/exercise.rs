@@ -29,7 +29,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
         unreachable!("exercise::run is only called for exercises")
     };
     let goal = ctx.engine.expand(goal)?;
-    ctx.view.show(Event::Goal(&goal));
+    ctx.show(Event::Goal(&goal)).await?;
     let before = ctx
         .engine
         .check(&step.checks, &[], &Default::default())
@@ -44,30 +44,36 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
     let mut typed: Vec<String> = Vec::new();
     let mut in_transaction = false;
     loop {
-        ctx.engine.freeze().await?;
-        match ctx.prompter.exercise_action(misses)? {
+        // Inside MULTI, redis-cli's prompt says so.
+        let prompt = if in_transaction {
+            "redis(TX)>"
+        } else {
+            "redis>"
+        };
+        match ctx.ask(|p| p.exercise_action(misses, prompt)).await? {
             ExerciseAction::Quit => return Ok(Ran::Quit),
             ExerciseAction::Skip => return Ok(Ran::Skipped("skipped by you".into())),
             ExerciseAction::Back => return Ok(Ran::Back),
             ExerciseAction::Hint => {
                 let hint = hints.get(hint_at).map(|h| ctx.soft(h));
-                ctx.view.show(Event::Hint(hint.as_deref()));
+                ctx.show(Event::Hint(hint.as_deref())).await?;
                 hint_at += 1;
             }
             ExerciseAction::Goal => {
-                ctx.view.show(Event::Goal(&goal));
+                ctx.show(Event::Goal(&goal)).await?;
                 let now = ctx
                     .engine
                     .check(&step.checks, &[], &Default::default())
                     .await?;
-                ctx.view.show(Event::Notice(
+                ctx.show(Event::Notice(
                     "Where Redis stands against the goal (✗: still to do):",
-                ));
-                ctx.view.show(Event::Checks(&now));
+                ))
+                .await?;
+                ctx.show(Event::Checks(&now)).await?;
             }
             ExerciseAction::Solution => {
                 let planned = ctx.planned(solution);
-                ctx.view.show(Event::Solution(&planned));
+                ctx.show(Event::Solution(&planned)).await?;
                 return run_solution(ctx, solution).await;
             }
             ExerciseAction::Type(line) => {
@@ -80,24 +86,28 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 }
                 let executed = ctx.engine.run_typed(&line, None).await?;
                 if let Some(why) = &executed.refused {
-                    ctx.view.show(Event::Refused(why));
+                    ctx.show(Event::Refused(why)).await?;
                     continue;
                 }
                 typed.push(line.clone());
-                ctx.view.show(Event::Reply(&executed.reply));
+                ctx.show(Event::Reply(&executed.reply)).await?;
+                if in_transaction && matches!(executed.reply, redis::Value::ServerError(_)) {
+                    ctx.show(Event::Notice(super::run::DOOMED)).await?;
+                }
                 // Inside MULTI the commands are only queued: judge after EXEC (or DISCARD).
                 if track_transaction(&line, &mut in_transaction) {
                     continue;
                 }
                 if judge(ctx, step, &typed, &executed.reply).await? {
-                    ctx.view.show(Event::Correct);
+                    ctx.show(Event::Correct).await?;
                     return Ok(Ran::Done(Done {
                         executed: vec![executed],
+                        typed_own: true,
                         ..Done::default()
                     }));
                 }
                 if let Some(w) = matching_wrong_answer(ctx, wrong_answers, &line) {
-                    ctx.view.show(Event::WrongAnswer(&w));
+                    ctx.show(Event::WrongAnswer(&w)).await?;
                 }
                 misses += 1;
                 // Start the next try from the exercise's own state, so an earlier try cannot
@@ -126,7 +136,7 @@ async fn start_over(
     typed.clear();
     *in_transaction = false;
     let note = format!("The keys are back as the exercise found them: {then}.");
-    ctx.view.show(Event::Notice(&note));
+    ctx.show(Event::Notice(&note)).await?;
     Ok(())
 }
 
@@ -148,9 +158,11 @@ fn track_transaction(line: &str, in_transaction: &mut bool) -> bool {
 /// Three misses: shows the solution and asks whether to run it.
 async fn offer_solution(ctx: &mut Ctx<'_, '_>, solution: &[CommandSpec]) -> Result<bool> {
     let planned = ctx.planned(solution);
-    ctx.view.show(Event::ThreeTries(&planned));
-    ctx.engine.freeze().await?;
-    Ok(ctx.prompter.confirm("Run the solution now?", true)? != Some(false))
+    ctx.show(Event::ThreeTries(&planned)).await?;
+    Ok(ctx
+        .ask(|p| p.confirm("Run the solution now?", true))
+        .await?
+        != Some(false))
 }
 
 /// Whether the learner's commands reached the goal and hold in every trial; shows why not.
@@ -170,8 +182,19 @@ async fn judge(
         .await?;
     if !results.iter().all(|r| r.passed) {
         let lines: Vec<&str> = typed.iter().map(String::as_str).collect();
-        crate::runner::why::explain(ctx.engine, &mut results, ctx.before, &lines).await?;
-        ctx.view.show(Event::Checks(&results));
+        crate::runner::why::explain(
+            ctx.engine,
+            &mut results,
+            ctx.before,
+            &lines,
+            std::slice::from_ref(reply),
+        )
+        .await?;
+        ctx.show(Event::Checks(&results)).await?;
+        return Ok(false);
+    }
+    if let Some(why) = collides(ctx, step).await? {
+        ctx.show(Event::WrongAnswer(&why)).await?;
         return Ok(false);
     }
     let StepKind::Exercise { trials, .. } = &step.kind else {
@@ -181,8 +204,44 @@ async fn judge(
         return Ok(true);
     }
     let outcomes = trial::run_all(ctx.engine, &step.checks, trials, &Answer::Typed(typed)).await?;
-    ctx.view.show(Event::Trials(&outcomes));
+    ctx.show(Event::Trials(&outcomes)).await?;
     Ok(outcomes.iter().all(|o| o.passed))
+}
+
+/// A value the learner chose (what the exercise `keep`s, such as a lock token) that a later
+/// step gives another client (`worker-c-token`): the steps after this one could not tell the
+/// learner's from theirs, so it is refused. Numbers are not compared (a later `5` is a count).
+async fn collides(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Option<String>> {
+    let StepKind::Exercise { keep, .. } = &step.kind else {
+        return Ok(None);
+    };
+    let Some(at) = ctx.lesson.steps.iter().position(|s| std::ptr::eq(s, step)) else {
+        return Ok(None);
+    };
+    let later: Vec<Vec<u8>> = ctx.lesson.steps[at + 1..]
+        .iter()
+        .flat_map(|s| match &s.kind {
+            StepKind::Run { commands } => commands.clone(),
+            StepKind::Exercise { solution, .. } => solution.clone(),
+            _ => Vec::new(),
+        })
+        .filter_map(|c| crate::redis::tokenize::tokenize(c.line()).ok())
+        .flat_map(|args| args.into_iter().skip(1))
+        .filter(|a| !a.windows(2).any(|w| w == b"${"))
+        .filter(|a| !a.iter().all(u8::is_ascii_digit))
+        .collect();
+    for line in keep.values() {
+        let e = ctx.engine.run_line(line, None, None).await?;
+        let value = crate::runner::checks::reply_text(&e.reply);
+        if later.iter().any(|a| *a == value.as_bytes()) {
+            return Ok(Some(format!(
+                "`{}` is a value the lesson gives another client in a later step, so the steps \
+                 after this one could not tell yours from theirs: choose another.",
+                crate::redis::render::printable_str(&value)
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// The lesson's sentence for a typed line it knows is wrong. Lines match by shape — the same
@@ -197,7 +256,7 @@ fn matching_wrong_answer(ctx: &Ctx<'_, '_>, wrong: &[WrongAnswer], line: &str) -
 }
 
 /// Option words a command's meaning turns on.
-const OPTIONS: &[&str] = &[
+pub(super) const OPTIONS: &[&str] = &[
     "NX",
     "XX",
     "EX",
@@ -231,7 +290,7 @@ const OPTIONS: &[&str] = &[
 ];
 
 /// The command name, its option words in order, and how many other arguments it has.
-fn shape(line: &str) -> Vec<String> {
+pub(super) fn shape(line: &str) -> Vec<String> {
     let mut words = line.split_whitespace().map(str::to_ascii_uppercase);
     let mut out: Vec<String> = words.next().into_iter().collect();
     let (options, others): (Vec<String>, Vec<String>) =

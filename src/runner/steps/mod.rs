@@ -22,12 +22,14 @@ use crate::runner::seam::{Event, Planned, Prompter, StepAction, View};
 use crate::runner::snapshot::Snapshot;
 use crate::runner::{Engine, Executed};
 
-/// Everything a step kind may use.
+/// Everything a step kind may use. The learner is reached only through `show` and `ask`, which
+/// stop lesson time first: any output may end in the pager's "Enter for more", and every
+/// question waits for a person, so no waiting point can let a TTL run out while they read.
 pub struct Ctx<'c, 'e> {
     pub engine: &'c mut Engine<'e>,
     pub lesson: &'c Lesson,
-    pub prompter: &'c mut dyn Prompter,
-    pub view: &'c mut dyn View,
+    prompter: &'c mut dyn Prompter,
+    view: &'c mut dyn View,
     pub auto: bool,
     /// The lesson's keys as this step found them (interactive walks only).
     pub before: Option<&'c Snapshot>,
@@ -55,6 +57,8 @@ pub struct Done {
     pub failed_before: Option<bool>,
     /// Lesson bugs found in `--auto` (a wrong answer accepted, a solution failing a trial).
     pub problems: Vec<String>,
+    /// The learner's own commands (not the lesson's lines) made this state.
+    pub typed_own: bool,
 }
 
 /// How the whole step ended.
@@ -63,13 +67,88 @@ pub enum StepEnd {
         passed: bool,
         failed_before: Option<bool>,
         problems: Vec<String>,
+        /// The learner's own commands made the state this step left.
+        typed_own: bool,
     },
     Skipped(String),
     Back,
     Quit,
 }
 
-impl Ctx<'_, '_> {
+impl<'c, 'e> Ctx<'c, 'e> {
+    pub fn new(
+        engine: &'c mut Engine<'e>,
+        lesson: &'c Lesson,
+        prompter: &'c mut dyn Prompter,
+        view: &'c mut dyn View,
+        auto: bool,
+        before: Option<&'c Snapshot>,
+    ) -> Self {
+        Ctx {
+            engine,
+            lesson,
+            prompter,
+            view,
+            auto,
+            before,
+        }
+    }
+
+    /// Shows an event to the learner, lesson time stopped (the pager may wait on it). Lesson
+    /// keys another client changed while time stood still are told first.
+    pub async fn show(&mut self, event: Event<'_>) -> Result<()> {
+        self.engine.freeze().await?;
+        self.tell_changed_meanwhile();
+        self.view.show(event);
+        Ok(())
+    }
+
+    /// Asks the learner, lesson time stopped until they answer.
+    pub async fn ask<T>(
+        &mut self,
+        question: impl FnOnce(&mut dyn Prompter) -> Result<T>,
+    ) -> Result<T> {
+        self.engine.freeze().await?;
+        self.tell_changed_meanwhile();
+        question(&mut *self.prompter)
+    }
+
+    /// Asks while lesson time runs: a wait step's countdown, the one place it visibly does.
+    pub async fn ask_while_time_runs<T>(
+        &mut self,
+        question: impl FnOnce(&mut dyn Prompter) -> Result<T>,
+    ) -> Result<T> {
+        self.engine.thaw().await?;
+        question(&mut *self.prompter)
+    }
+
+    /// A progress ticker for work that runs now (a race, a scenario): no one waits on it.
+    pub fn ticker(&mut self, label: &str) -> Box<dyn crate::measure::Ticker> {
+        self.view.ticker(label)
+    }
+
+    fn tell_changed_meanwhile(&mut self) {
+        let changed = self.engine.take_changed_meanwhile();
+        if changed.is_empty() {
+            return;
+        }
+        let keys: Vec<String> = changed
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} ({})",
+                    crate::redis::render::printable_str(&c.key),
+                    c.how
+                )
+            })
+            .collect();
+        let note = format!(
+            "Another client changed lesson keys while you read: {}. Lesson time left them as that client did.",
+            keys.join(", ")
+        );
+        self.view.show(Event::Notice(&note));
+    }
+
     /// Text with variables filled in; a text naming a not-yet-saved variable shows as written.
     pub fn soft(&self, text: &str) -> String {
         self.engine
@@ -80,12 +159,26 @@ impl Ctx<'_, '_> {
     /// The preview of command specs: the line and the client of each. Each argument is filled
     /// in on its own, as it will be sent (a `let` script stays one argument, shown quoted); an
     /// argument naming a value the step has not saved yet shows as written.
+    /// A value an earlier command of the same list saves (`save_as`) is not known yet: it shows
+    /// as `‹reply of command N›`, never as `${name}`.
     pub fn planned(&self, specs: &[CommandSpec]) -> Vec<Planned> {
+        let mut saved: Vec<(String, usize)> = Vec::new();
         specs
             .iter()
-            .map(|c| Planned {
-                line: self.preview_line(c.line()),
-                connection: c.connection().map(str::to_string),
+            .enumerate()
+            .map(|(i, c)| {
+                let mut line = self.preview_line(c.line());
+                for (name, n) in &saved {
+                    line =
+                        line.replace(&format!("${{{name}}}"), &format!("‹reply of command {n}›"));
+                }
+                if let Some(name) = c.save_as() {
+                    saved.push((name.to_string(), i + 1));
+                }
+                Planned {
+                    line,
+                    connection: c.connection().map(str::to_string),
+                }
             })
             .collect()
     }
@@ -116,15 +209,15 @@ impl Ctx<'_, '_> {
         }
         let topic: Vec<&str> = parts.collect();
         if topic.is_empty() {
-            self.view.show(Event::Notice(words));
+            self.show(Event::Notice(words)).await?;
             return Ok(true);
         }
         let name = topic.join("|").to_ascii_lowercase();
         match crate::redis::docs::help(&mut self.engine.admin, &name).await? {
-            Some(h) => self.view.show(Event::CommandHelp(&h)),
+            Some(h) => self.show(Event::CommandHelp(&h)).await?,
             None => {
                 let msg = format!("no documentation for {name:?} on this server");
-                self.view.show(Event::Notice(&msg));
+                self.show(Event::Notice(&msg)).await?;
             }
         }
         Ok(true)
@@ -137,8 +230,7 @@ impl Ctx<'_, '_> {
             self.engine.thaw().await?;
             return Ok(None);
         }
-        self.engine.freeze().await?;
-        let action = self.prompter.step_action(kind)?;
+        let action = self.ask(|p| p.step_action(kind)).await?;
         self.engine.thaw().await?;
         Ok(match action {
             StepAction::Quit => Some(Ran::Quit),
@@ -164,12 +256,15 @@ pub async fn until_ctrl_c<T>(
 }
 
 /// Shows a race's or scenario's table; its metrics go to the step's checks.
-pub fn reported(ctx: &mut Ctx<'_, '_>, report: &crate::scenarios::ScenarioReport) -> Ran {
-    ctx.view.show(Event::Report(report));
-    Ran::Done(Done {
+pub async fn reported(
+    ctx: &mut Ctx<'_, '_>,
+    report: &crate::scenarios::ScenarioReport,
+) -> Result<Ran> {
+    ctx.show(Event::Report(report)).await?;
+    Ok(Ran::Done(Done {
         metrics: report.metrics.clone(),
         ..Done::default()
-    })
+    }))
 }
 
 /// Runs one step of any kind, start to end.
@@ -206,7 +301,7 @@ pub async fn solve(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<StepEnd> {
         _ => return run(ctx, step).await,
     };
     let planned = ctx.planned(specs);
-    ctx.view.show(Event::Solution(&planned));
+    ctx.show(Event::Solution(&planned)).await?;
     let ran = Ran::Done(Done {
         executed: ctx.engine.run_commands(specs).await?,
         show_executed: true,
@@ -227,6 +322,7 @@ async fn end_of(ctx: &mut Ctx<'_, '_>, step: &Step, ran: Ran) -> Result<StepEnd>
                 passed,
                 failed_before: done.failed_before,
                 problems: done.problems,
+                typed_own: done.typed_own,
             }
         }
     })
@@ -252,22 +348,22 @@ pub async fn finish(ctx: &mut Ctx<'_, '_>, step: &Step, done: &Done) -> Result<b
         .check(&step.checks, &replies, &done.metrics)
         .await?;
     let lines: Vec<&str> = done.executed.iter().map(|x| x.line.as_str()).collect();
-    crate::runner::why::explain(ctx.engine, &mut results, ctx.before, &lines).await?;
+    crate::runner::why::explain(ctx.engine, &mut results, ctx.before, &lines, &replies).await?;
     if done.show_executed && !done.executed.is_empty() {
-        ctx.view.show(Event::Executed(&done.executed));
+        ctx.show(Event::Executed(&done.executed)).await?;
     }
     if !results.is_empty() {
-        ctx.view.show(Event::Checks(&results));
+        ctx.show(Event::Checks(&results)).await?;
     }
     if step.show_keys.as_ref().is_none_or(|k| !k.is_empty()) {
         let keys = ctx.engine.key_table(ctx.lesson, Some(step)).await?;
-        ctx.view.show(Event::Keys(&keys));
+        ctx.show(Event::Keys(&keys)).await?;
     }
     let passed = results.iter().all(|r| r.passed);
     if passed {
         if let Some(a) = &step.after {
             let text = ctx.soft(a);
-            ctx.view.show(Event::After(&text));
+            ctx.show(Event::After(&text)).await?;
         }
     }
     Ok(passed)

@@ -11,11 +11,11 @@ use crate::runner::seam::Event;
 
 pub async fn run(ctx: &mut Ctx<'_, '_>, race: &Race) -> Result<Ran> {
     let forced_by = ctx.soft(&race.forced_by);
-    ctx.view.show(Event::ForcedBy(&forced_by));
+    ctx.show(Event::ForcedBy(&forced_by)).await?;
     if let Some(ran) = ctx.run_or_skip("race").await? {
         return Ok(ran);
     }
-    let ticker = ctx.view.ticker("race");
+    let ticker = ctx.ticker("race");
     let rctx = RaceContext {
         server: ctx.engine.server,
         gate: &ctx.engine.gate,
@@ -26,5 +26,5 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, race: &Race) -> Result<Ran> {
         return Ok(Ran::Quit);
     };
     let report = report?;
-    Ok(super::reported(ctx, &report))
+    super::reported(ctx, &report).await
 }

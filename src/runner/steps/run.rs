@@ -19,12 +19,11 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, _step: &Step, commands: &[CommandSpec]) 
     // A command may use a value saved by an earlier command of the same step: the preview
     // shows it as written, and it is filled in just before it runs.
     let planned = ctx.planned(commands);
-    ctx.view.show(Event::Preview(&planned));
+    ctx.show(Event::Preview(&planned)).await?;
     let action = if ctx.auto {
         StepAction::Run
     } else {
-        ctx.engine.freeze().await?;
-        ctx.prompter.step_action("run")?
+        ctx.ask(|p| p.step_action("run")).await?
     };
     match action {
         StepAction::Quit => Ok(Ran::Quit),
@@ -49,7 +48,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, _step: &Step, commands: &[CommandSpec]) 
 }
 
 async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran> {
-    ctx.view.show(Event::Notice(WORDS));
+    ctx.show(Event::Notice(WORDS)).await?;
     loop {
         if let Some(ran) = type_once(ctx, commands).await? {
             return Ok(ran);
@@ -58,9 +57,10 @@ async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran>
         if let Some(before) = ctx.before {
             ctx.engine.restore(before).await?;
         }
-        ctx.view.show(Event::Notice(
+        ctx.show(Event::Notice(
             "The keys are back as the step found them: type its commands again.",
-        ));
+        ))
+        .await?;
     }
 }
 
@@ -68,22 +68,26 @@ async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran>
 async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Option<Ran>> {
     let mut out = Vec::new();
     let mut in_transaction = false;
+    // Whether a command of the learner's own (not the lesson's line) was accepted.
+    let mut typed_own = false;
     for (at, spec) in commands.iter().enumerate() {
-        // Filled in now, so values saved by the commands before it are known.
-        let line = ctx.engine.expand(spec.line())?;
+        // Filled in now, so values saved by the commands before it are known; each argument
+        // on its own and quoted where needed (a script is one argument), so the line shown as
+        // the suggestion and in the hint types as shown.
+        let line = ctx.planned(std::slice::from_ref(spec)).remove(0).line;
         if let Some(e) = run_if_untypable(ctx, spec, &line).await? {
             out.push(e);
             continue;
         }
         loop {
-            ctx.engine.freeze().await?;
-            // Inside MULTI, redis-cli's prompt says so.
-            let prompt = if in_transaction {
-                "redis(TX)>"
-            } else {
-                "redis>"
+            // Inside MULTI, redis-cli's prompt says so; a command of another client says whose.
+            let prompt = match (spec.connection(), in_transaction) {
+                (Some(name), true) => format!("[{name}] redis(TX)>"),
+                (Some(name), false) => format!("[{name}] redis>"),
+                (None, true) => "redis(TX)>".to_string(),
+                (None, false) => "redis>".to_string(),
             };
-            let Some(typed) = ctx.prompter.command(prompt, &line)? else {
+            let Some(typed) = ctx.ask(|p| p.command(&prompt, &line)).await? else {
                 return Ok(Some(Ran::Quit));
             };
             let word = typed.trim().to_ascii_lowercase();
@@ -95,15 +99,15 @@ async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Op
                 "hint" | "goal" => {
                     let hint =
                         format!("this command is `{line}`: type it, or press Enter to run it");
-                    ctx.view.show(Event::Hint(Some(&hint)));
+                    ctx.show(Event::Hint(Some(&hint))).await?;
                     continue;
                 }
                 // The step's own commands, from this one on, run for the learner.
                 "solution" => {
                     let planned = ctx.planned(&commands[at..]);
-                    ctx.view.show(Event::Solution(&planned));
+                    ctx.show(Event::Solution(&planned)).await?;
                     let rest = ctx.engine.run_commands(&commands[at..]).await?;
-                    ctx.view.show(Event::Executed(&rest));
+                    ctx.show(Event::Executed(&rest)).await?;
                     out.extend(rest);
                     return Ok(Some(Ran::Done(Done {
                         executed: out,
@@ -122,6 +126,11 @@ async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Op
                         .await?
                 }
                 _ => {
+                    if let Some(why) = other_options(&typed, &line) {
+                        ctx.show(Event::Refused(&why)).await?;
+                        continue;
+                    }
+                    typed_own |= !typed.split_whitespace().eq(line.split_whitespace());
                     let e = ctx.engine.run_typed(&typed, spec.connection()).await?;
                     if let (Some(name), None) = (spec.save_as(), &e.refused) {
                         ctx.engine.vars.set(name, reply_text(&e.reply));
@@ -130,10 +139,10 @@ async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Op
                 }
             };
             if let Some(why) = &executed.refused {
-                ctx.view.show(Event::Refused(why));
+                ctx.show(Event::Refused(why)).await?;
                 continue;
             }
-            if !shown(ctx, &typed, &line, &executed) {
+            if !shown(ctx, &typed, &line, &executed, in_transaction).await? {
                 continue;
             }
             let first = typed
@@ -153,8 +162,59 @@ async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Op
     Ok(Some(Ran::Done(Done {
         executed: out,
         show_executed: false,
+        typed_own,
         ..Done::default()
     })))
+}
+
+/// A typed command that is the step's command with other option words (NX left out, `$` for
+/// `0` ...) is not sent: what a step leaves behind is what the next steps start from, and its
+/// checks cannot see every option (NX changes nothing when the key is free). Keys and values
+/// may differ; the checks judge those. `None`: send it.
+fn other_options(typed: &str, line: &str) -> Option<String> {
+    let name = |l: &str| {
+        l.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase()
+    };
+    if name(typed) != name(line) {
+        return None;
+    }
+    let words = |l: &str| -> Vec<String> {
+        l.split_whitespace()
+            .skip(1)
+            .map(str::to_ascii_uppercase)
+            .filter(|w| super::exercise::OPTIONS.contains(&w.as_str()))
+            .collect()
+    };
+    let (yours, its) = (words(typed), words(line));
+    if yours == its {
+        return None;
+    }
+    let missing: Vec<&String> = its.iter().filter(|w| !yours.contains(w)).collect();
+    let extra: Vec<&String> = yours.iter().filter(|w| !its.contains(w)).collect();
+    let list = |ws: &[&String]| {
+        ws.iter()
+            .map(|w| format!("`{w}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let differs = match (missing.is_empty(), extra.is_empty()) {
+        (false, true) => format!("yours leaves out {}", list(&missing)),
+        (true, false) => format!("yours adds {}", list(&extra)),
+        (false, false) => format!(
+            "yours adds {} and leaves out {}",
+            list(&extra),
+            list(&missing)
+        ),
+        (true, true) => "yours has its options in another order".to_string(),
+    };
+    Some(format!(
+        "not sent. This step's command is `{line}`: {differs}, and the steps after this one start \
+         from what it leaves. Type it with the same options (key and values may differ), or press \
+         Enter to run it."
+    ))
 }
 
 /// A command this server will not take from a keyboard (a script on a server redislab does not
@@ -171,12 +231,12 @@ async fn run_if_untypable(
         return Ok(None);
     };
     let note = format!("{why} — so redislab runs this one for you");
-    ctx.view.show(Event::Refused(&note));
+    ctx.show(Event::Refused(&note)).await?;
     let e = ctx
         .engine
         .run_line(spec.line(), spec.connection(), spec.save_as())
         .await?;
-    ctx.view.show(Event::Executed(std::slice::from_ref(&e)));
+    ctx.show(Event::Executed(std::slice::from_ref(&e))).await?;
     Ok(Some(e))
 }
 
@@ -184,30 +244,45 @@ async fn run_if_untypable(
 /// A typo (a command Redis does not know, or the wrong number of arguments) is answered and
 /// typed again, as in redis-cli: it does not use up the step's command. A typed command is
 /// already on the screen (the prompt's own line): only its reply follows, as in redis-cli;
-/// Enter alone shows the line it ran.
-fn shown(
+/// Enter alone shows the line it ran. Inside MULTI an error at queueing time dooms the
+/// transaction (EXEC will answer EXECABORT), so that is said instead of "type it again".
+async fn shown(
     ctx: &mut Ctx<'_, '_>,
     typed: &str,
     line: &str,
     executed: &crate::runner::Executed,
-) -> bool {
+    in_transaction: bool,
+) -> Result<bool> {
     let entered = typed.trim().is_empty();
     let as_written = typed.split_whitespace().eq(line.split_whitespace());
+    if in_transaction
+        && !entered
+        && !as_written
+        && matches!(executed.reply, redis::Value::ServerError(_))
+    {
+        ctx.show(Event::Reply(&executed.reply)).await?;
+        ctx.show(Event::Notice(DOOMED)).await?;
+        return Ok(false);
+    }
     if !entered && !as_written && is_typo(&executed.reply) {
-        ctx.view.show(Event::Reply(&executed.reply));
-        ctx.view.show(Event::Notice(
+        ctx.show(Event::Reply(&executed.reply)).await?;
+        ctx.show(Event::Notice(
             "That was not the step's command: type it again, or press Enter to run it.",
-        ));
-        return false;
+        ))
+        .await?;
+        return Ok(false);
     }
     if entered {
-        ctx.view
-            .show(Event::Executed(std::slice::from_ref(executed)));
+        ctx.show(Event::Executed(std::slice::from_ref(executed)))
+            .await?;
     } else {
-        ctx.view.show(Event::Reply(&executed.reply));
+        ctx.show(Event::Reply(&executed.reply)).await?;
     }
-    true
+    Ok(true)
 }
+
+/// Said when Redis refused a command queued inside MULTI.
+pub const DOOMED: &str = "Redis refused that command while queueing it, so this transaction is doomed: EXEC will now answer EXECABORT and run nothing. Type `retry` to discard it and start the step over.";
 
 /// Whether Redis refused the line as written rather than ran it.
 fn is_typo(reply: &redis::Value) -> bool {

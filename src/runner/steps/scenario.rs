@@ -10,7 +10,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, name: &str, params: &serde_json::Value) 
     if let Some(ran) = ctx.run_or_skip("scenario").await? {
         return Ok(ran);
     }
-    let ticker = ctx.view.ticker(name);
+    let ticker = ctx.ticker(name);
     let ns = ctx.engine.namespace.clone();
     let sctx = ScenarioContext {
         server: ctx.engine.server,
@@ -27,5 +27,5 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, name: &str, params: &serde_json::Value) 
     if let Some(why) = &report.skipped {
         return Ok(Ran::Skipped(why.clone()));
     }
-    Ok(super::reported(ctx, &report))
+    super::reported(ctx, &report).await
 }

@@ -17,13 +17,16 @@ pub async fn run(
     ctx.engine.thaw().await?;
     if step.show_keys.as_ref().is_none_or(|k| !k.is_empty()) {
         let before = ctx.engine.key_table(ctx.lesson, Some(step)).await?;
-        ctx.view.show(Event::Keys(&before));
+        ctx.show(Event::Keys(&before)).await?;
     }
     let remaining = if ctx.auto {
         seconds
     } else {
         let mut watch = ttl_watcher(ctx, keys)?;
-        match ctx.prompter.countdown(seconds, &mut watch)? {
+        match ctx
+            .ask_while_time_runs(|p| p.countdown(seconds, &mut watch))
+            .await?
+        {
             None => return Ok(Ran::Quit),
             Some(r) => r,
         }
@@ -31,12 +34,13 @@ pub async fn run(
     if remaining > 0 {
         let (expired, fields_expired) =
             ctx.engine.fast_forward(ctx.lesson, keys, remaining).await?;
-        ctx.view.show(Event::FastForwarded {
+        ctx.show(Event::FastForwarded {
             seconds: remaining,
             of: seconds,
             expired,
             fields_expired,
-        });
+        })
+        .await?;
     }
     Ok(Ran::Done(Done::default()))
 }
