@@ -42,6 +42,7 @@ fn a_managed_cluster_with_replicas_runs_lessons_fenced_by_namespace_and_stops() 
     start_with_replicas(&home, &mut printed);
     lessons_pass(&home, &mut printed);
     let (masters, keys) = keys_on_every_master_are_inspected(&home, &mut printed);
+    cross_slot_replies_are_the_servers_own(&home, &masters, &mut printed);
     a_second_namespace_is_fenced(&home, &keys, &mut printed);
     reset_clears_every_master(&home, &masters, &mut printed);
     let password = home.password();
@@ -181,6 +182,62 @@ fn keys_on_every_master_are_inspected(
     assert_eq!(listed, on_masters);
 
     (masters, on_masters)
+}
+
+/// A cross-slot transaction and a cross-slot MGET typed into the sandbox on the managed
+/// cluster show what the servers answer, reply for reply as redis-cli shows them: MOVED for the
+/// queued command of another master's slot and EXECABORT at EXEC, sent to the first key's
+/// master; the MGET's joined replies are said to be the client's doing.
+fn cross_slot_replies_are_the_servers_own(
+    home: &ManagedClusterHome,
+    masters: &[u16],
+    printed: &mut Printed,
+) {
+    let owner = |key: &str| -> u16 {
+        *masters
+            .iter()
+            .find(|&&m| !home.cli(m, None, &["TYPE", key]).contains("MOVED"))
+            .expect("a master owns every slot")
+    };
+    // Two keys of the namespace on two different masters.
+    let first = "t1:xs:a";
+    let second = (0..100)
+        .map(|i| format!("t1:xs:b{i}"))
+        .find(|k| owner(k) != owner(first))
+        .expect("a key on another master");
+    let tx = format!("MULTI\nSET {first} 1\nSET {second} 2\nEXEC\n");
+    let out = run_with_stdin(
+        home.managed("t1").arg("sandbox"),
+        &format!("{tx}MGET {first} {second}\n"),
+    );
+    assert_success(&out);
+    printed.keep(&out);
+    let shown = stdout(&out);
+    let mut cli = std::process::Command::new("redis-cli")
+        .args(["-p", &owner(first).to_string(), "--pass", &home.password()])
+        .args(["--no-auth-warning", "--no-raw"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run redis-cli");
+    use std::io::Write;
+    cli.stdin
+        .take()
+        .expect("stdin")
+        .write_all(tx.as_bytes())
+        .expect("write");
+    let real =
+        String::from_utf8_lossy(&cli.wait_with_output().expect("redis-cli").stdout).into_owned();
+    assert!(
+        real.contains("(error) MOVED ") && real.contains("(error) EXECABORT"),
+        "{real}"
+    );
+    assert!(shown.contains(&real), "shown:\n{shown}\nredis-cli:\n{real}");
+    assert!(
+        stderr(&out).contains("redislab's cluster client split this MGET"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Namespace t2 reaches none of t1's keys, on any node, even past redislab's own checks.
