@@ -1177,3 +1177,31 @@ fn a_database_in_the_query_is_the_database_used() {
         stderr(&both)
     );
 }
+
+/// After each command the sandbox's key table shows the keys the command named and counts the
+/// rest, so the reply stays on the screen; `inspect` lists them all.
+#[test]
+fn the_sandbox_table_shows_the_keys_a_command_named_and_counts_the_rest() {
+    let redis = TestRedis::start();
+    let home = home();
+    let input = "SET lab:t:1 a\nSET lab:t:2 b\nSET lab:t:3 c\nGET lab:t:2\nPING\n";
+    let out = run_with_stdin(
+        redis.redislab(home.path()).args(["sandbox", "--inspect"]),
+        input,
+    );
+    assert_success(&out);
+    let text = stdout(&out);
+    // The GET's table: lab:t:2 alone, and the two others counted.
+    let get = text.split("\"b\"\n").nth(1).expect("GET's reply");
+    let table = get.split("PONG").next().expect("before PING");
+    assert!(table.contains("lab:t:2"), "{table}");
+    assert!(
+        !table.contains("lab:t:1") && !table.contains("lab:t:3"),
+        "{table}"
+    );
+    assert!(table.contains("(and 2 other keys under lab:"), "{table}");
+    assert!(
+        text.contains("(3 keys under lab:, none named by this command"),
+        "{text}"
+    );
+}

@@ -174,7 +174,7 @@ impl Session<'_> {
             }
         }
         if self.show_table {
-            self.table().await?;
+            self.table(&args).await?;
         }
         Ok(true)
     }
@@ -230,16 +230,38 @@ impl Session<'_> {
         Ok(true)
     }
 
-    async fn table(&mut self) -> Result<()> {
+    /// The keys the command named, as they are now, and how many others the namespace holds:
+    /// the whole namespace after every command would push the reply off the screen.
+    async fn table(&mut self, args: &[Vec<u8>]) -> Result<()> {
         let pattern = namespace::all_keys(&self.settings.namespace);
         let snap = snapshot(&mut self.admin, &pattern, TABLE_LIMIT).await?;
+        let prefix = self.settings.prefix();
         if snap.keys.is_empty() {
             term::out(&format!(
                 "{}\n",
-                term::dim(&format!("(no keys under {})", self.settings.prefix()))
+                term::dim(&format!("(no keys under {prefix})"))
             ));
-        } else {
-            term::out(&format!("{}\n", term::table::keys(&snap.keys)));
+            return Ok(());
+        }
+        let (touched, rest): (Vec<_>, Vec<_>) = snap.keys.into_iter().partition(|k| {
+            args.iter()
+                .skip(1)
+                .any(|a| a.as_slice() == k.key.as_bytes())
+        });
+        if !touched.is_empty() {
+            term::out(&format!("{}\n", term::table::keys(&touched)));
+        }
+        if !rest.is_empty() {
+            let more = if snap.truncated { "+" } else { "" };
+            let n = rest.len();
+            let what = if touched.is_empty() {
+                format!(
+                    "({n}{more} keys under {prefix}, none named by this command; `inspect` lists them)"
+                )
+            } else {
+                format!("(and {n}{more} other keys under {prefix}; `inspect` lists them)")
+            };
+            term::out(&format!("{}\n", term::dim(&what)));
         }
         Ok(())
     }
