@@ -1467,3 +1467,27 @@ fn list_fits_80x24() {
 fn list_fits_60x40() {
     list_fits(60, 40);
 }
+
+/// Hints grow: `validate` refuses an exercise whose first hint is its whole solution.
+#[test]
+fn validate_refuses_a_first_hint_that_is_the_whole_solution() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = std::fs::read_to_string(fixtures("lessons").join("99-fixture.yaml"))
+        .expect("fixture")
+        .replace(
+            r#"hints: ["SADD adds members."]"#,
+            r#"hints: ["SADD ${ns}:fx:set z"]"#,
+        );
+    let file = dir.path().join("99-fixture.yaml");
+    std::fs::write(&file, text).expect("write");
+    let home = home();
+    let out = run(common::redislab_bare(home.path())
+        .arg("validate")
+        .arg(&file));
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(
+        stdout(&out).contains("the first hint is the whole solution"),
+        "{}",
+        both(&out)
+    );
+}

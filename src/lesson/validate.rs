@@ -268,11 +268,28 @@ async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>
                 inside.insert(s.to_string());
             }
         }
-        if let StepKind::Exercise { trials, .. } = &step.kind {
+        if let StepKind::Exercise {
+            trials,
+            hints,
+            solution,
+            ..
+        } = &step.kind
+        {
             for c in trials.iter().flat_map(|t| &t.checks) {
                 check_check(ctx, n, c, &known, &step.kind);
             }
             trial_keys(ctx, n, step, trials);
+            // Hints grow: the first is a nudge, never the whole answer (`solution` is there).
+            if let Some(first) = hints.first() {
+                let gives_it_away = !solution.is_empty()
+                    && solution.iter().all(|c| first.contains(c.line().trim()));
+                if gives_it_away {
+                    ctx.err(
+                        first,
+                        format!("step {n}: the first hint is the whole solution; make it a nudge (what to look for), and let a later hint or `solution` give the command"),
+                    );
+                }
+            }
         }
         for k in step.show_keys.iter().flatten() {
             key_ref(ctx, n, k);
