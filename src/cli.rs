@@ -143,6 +143,10 @@ pub struct LessonArgs {
     /// and exit, without a server.
     #[arg(long, conflicts_with_all = ["auto", "answers", "from_step", "restart"])]
     pub info: bool,
+    /// Print the lesson's recap (the pattern, its commands, its pitfalls) and exit, without a
+    /// server: what the lesson's end shows.
+    #[arg(long, conflicts_with_all = ["auto", "answers", "from_step", "restart", "info"])]
+    pub summary: bool,
 }
 
 #[derive(Debug, Args)]

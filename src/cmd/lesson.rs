@@ -19,6 +19,10 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
     let lessons = loader::load_all(settings.lessons_dir.as_deref())?;
     let loaded = loader::find(&lessons, &args.id)?;
     let lesson = &loaded.lesson;
+    if args.summary {
+        term::out(&term::catalog::recap(lesson, usize::from(term::width())));
+        return Ok(0);
+    }
     if args.info {
         let part = crate::lesson::course::part_of(lesson);
         let minutes = crate::lesson::course::minutes(lesson);
@@ -241,9 +245,15 @@ fn report(lesson: &Lesson, summary: &Summary, auto: bool, rl: &str) -> Result<u8
         );
         term::out(&format!("\n{}\n", term::warn(&again)));
     } else if summary.completed {
+        if !auto {
+            term::out(&format!(
+                "\n{}",
+                term::catalog::recap(lesson, usize::from(term::width()))
+            ));
+        }
         let next = format!(
-            "Lesson {} done. Keys are left for you to explore: `{rl} inspect`, or `{rl} reset {}`.",
-            lesson.id, lesson.id
+            "Lesson {} done. Keys are left for you to explore: `{rl} inspect`, or `{rl} reset {}`. `{rl} lesson {} --summary` prints the recap again.",
+            lesson.id, lesson.id, lesson.id
         );
         term::out(&format!("\n{}\n", term::good(&next)));
     }

@@ -142,6 +142,7 @@ pub async fn menu(settings: &Settings) -> Result<u8> {
         from_step: None,
         restart: false,
         info: false,
+        summary: false,
     };
     super::lesson::run(settings, args).await
 }

@@ -39,6 +39,10 @@ pub struct Lesson {
     /// Commands run quietly before the first step (and before resuming).
     #[serde(default)]
     pub setup: Vec<CommandSpec>,
+    /// What to keep, shown when the lesson ends and by `lesson ID --summary`: a short list of
+    /// the pattern, its commands and its pitfalls.
+    #[serde(default)]
+    pub recap: Option<String>,
     pub steps: Vec<Step>,
     pub quiz: Vec<Question>,
 }

@@ -112,6 +112,18 @@ pub fn info(
     out
 }
 
+/// A lesson's recap, as its end shows it and `lesson ID --summary` prints it: the lesson's own
+/// `recap`, or, for a lesson without one, its one idea.
+pub fn recap(lesson: &crate::lesson::model::Lesson, width: usize) -> String {
+    use super::text::flow;
+    let body = lesson.recap.as_deref().unwrap_or(&lesson.concept);
+    format!(
+        "{}\n{}",
+        format!("Recap · lesson {} · {}", prose(&lesson.id), prose(&lesson.title)).bold(),
+        flow(&prose(body), "  ", width)
+    )
+}
+
 /// `text` cut to `max` columns with `…`.
 fn cut(text: &str, max: usize) -> String {
     if text.width() <= max {
