@@ -1491,3 +1491,28 @@ fn validate_refuses_a_first_hint_that_is_the_whole_solution() {
         both(&out)
     );
 }
+
+/// `lesson ID --summary` prints the recap without a server; a lesson's end shows it too.
+#[test]
+fn a_lesson_recaps_itself_at_the_end_and_on_request() {
+    let home = home();
+    let out = run(common::redislab_bare(home.path())
+        .arg("--lessons")
+        .arg(fixtures("failing"))
+        .args(["lesson", "98", "--summary"]));
+    assert_success(&out);
+    // The fixture has no recap of its own: its one idea stands in.
+    assert!(
+        stdout(&out).contains("Recap · lesson 98 · Failing fixture"),
+        "{}",
+        both(&out)
+    );
+    assert!(
+        stdout(&out).contains("A false check must fail --auto."),
+        "{}",
+        both(&out)
+    );
+    let out = run(common::redislab_bare(home.path()).args(["lesson", "07", "--summary"]));
+    assert_success(&out);
+    assert!(stdout(&out).contains("Recap · lesson 07"), "{}", both(&out));
+}

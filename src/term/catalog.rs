@@ -119,7 +119,12 @@ pub fn recap(lesson: &crate::lesson::model::Lesson, width: usize) -> String {
     let body = lesson.recap.as_deref().unwrap_or(&lesson.concept);
     format!(
         "{}\n{}",
-        format!("Recap · lesson {} · {}", prose(&lesson.id), prose(&lesson.title)).bold(),
+        format!(
+            "Recap · lesson {} · {}",
+            prose(&lesson.id),
+            prose(&lesson.title)
+        )
+        .bold(),
         flow(&prose(body), "  ", width)
     )
 }
