@@ -64,6 +64,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub cluster: bool,
 
+    /// Follow a Redis Cluster's slot map to nodes outside the seed's kind of address (a
+    /// loopback seed naming a non-loopback node or a host name you did not type): without it
+    /// redislab refuses, since every node it follows receives the URL's password.
+    #[arg(long, global = true)]
+    pub trust_cluster_nodes: bool,
+
     /// Turn colour off (NO_COLOR is honoured too).
     #[arg(long, global = true)]
     pub no_color: bool,

@@ -23,6 +23,8 @@ pub struct Settings {
     /// With `managed`: redislab's own Redis Cluster instead of its single server.
     pub cluster: bool,
     pub local_addr: String,
+    /// Follow a cluster's slot map to nodes outside the seed's kind of address.
+    pub trust_cluster_nodes: bool,
 }
 
 impl Settings {
@@ -47,6 +49,7 @@ impl Settings {
             managed: args.managed,
             cluster: args.cluster,
             local_addr: args.local_addr.clone(),
+            trust_cluster_nodes: args.trust_cluster_nodes,
         })
     }
 
@@ -62,6 +65,7 @@ impl Settings {
             managed: false,
             cluster: false,
             local_addr: "127.0.0.1:1".to_string(),
+            trust_cluster_nodes: false,
         }
     }
 

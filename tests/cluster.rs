@@ -382,3 +382,48 @@ fn reports_print_as_redis_cli_prints_them_on_a_cluster() {
     assert!(!text.contains('"') && !text.contains("=>"), "{text}");
     assert_eq!(fields(&text), fields(&real), "{text}\n{real}");
 }
+
+/// Every node the slot map names receives the URL's password: the banner names each one, and a
+/// loopback seed whose map names a host the user never typed is refused before any node but
+/// the seed is contacted, unless `--trust-cluster-nodes` says otherwise.
+#[test]
+fn the_banner_names_every_node_and_a_foreign_node_is_refused() {
+    let cluster = TestCluster::start();
+    let home = tempfile::tempdir().expect("temp home");
+    let out = run(cluster.redislab(home.path()).args(["inspect"]));
+    assert_success(&out);
+    let ports: Vec<String> = cluster
+        .nodes()
+        .iter()
+        .map(|n| n.port().to_string())
+        .collect();
+    let mut sorted = ports.clone();
+    sorted.sort();
+    assert!(
+        stderr(&out).contains(&format!("nodes 127.0.0.1:{}", sorted.join(","))),
+        "{}",
+        stderr(&out)
+    );
+    // The seed now announces itself by a name nobody typed.
+    let seed = &cluster.nodes()[0];
+    seed.cli(&[
+        "CONFIG",
+        "SET",
+        "cluster-announce-hostname",
+        "node-7.invalid",
+    ]);
+    seed.cli(&[
+        "CONFIG",
+        "SET",
+        "cluster-preferred-endpoint-type",
+        "hostname",
+    ]);
+    let out = run(cluster.redislab(home.path()).args(["sandbox"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("names a node at") && err.contains("--trust-cluster-nodes"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}

@@ -22,6 +22,85 @@ const NO_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 pub struct Cluster {
     pub client: Nodes,
     pub masters: usize,
+    /// Every node the slot map names (masters and replicas): each receives the URL's
+    /// credentials, so the banner names them.
+    pub nodes: Vec<Node>,
+}
+
+/// The kind of address a host is: a slot map may send redislab only to nodes of its seed's
+/// kind, so a cluster reached on loopback cannot send the password elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    Loopback,
+    Private,
+    Public,
+    /// A name, not an address.
+    Name,
+}
+
+pub fn reach(host: &str) -> Reach {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.eq_ignore_ascii_case("localhost") {
+        return Reach::Loopback;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.is_loopback() => Reach::Loopback,
+        Ok(std::net::IpAddr::V4(v4)) if v4.is_private() || v4.is_link_local() => Reach::Private,
+        Ok(std::net::IpAddr::V6(v6))
+            if (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80 =>
+        {
+            Reach::Private
+        }
+        Ok(_) => Reach::Public,
+        Err(_) => Reach::Name,
+    }
+}
+
+/// Why a node the slot map names may not receive the seed's credentials, if it may not: a node
+/// of another kind of address than the seed, or a host name nobody typed.
+pub fn foreign_node(seed_host: &str, typed_hosts: &[String], node: &Node) -> Option<String> {
+    let (host, port) = node;
+    if typed_hosts.iter().any(|t| t.eq_ignore_ascii_case(host)) {
+        return None;
+    }
+    let (seed, there) = (reach(seed_host), reach(host));
+    let allowed = match (seed, there) {
+        (_, Reach::Name) => seed == Reach::Name,
+        (Reach::Name, _) => true,
+        (a, b) => a == b,
+    };
+    (!allowed).then(|| {
+        format!(
+            "the cluster at {seed_host} names a node at {host}:{port}, which is not {}; redislab would send it the URL's password, so it stops here (give that node's address in --redis-url, or pass --trust-cluster-nodes)",
+            match seed {
+                Reach::Loopback => "on this machine (loopback)",
+                Reach::Private => "on a private network like the seed",
+                Reach::Public => "a public address like the seed",
+                Reach::Name => "named like the seed",
+            }
+        )
+    })
+}
+
+/// `127.0.0.1:7000,7001,7002 · 10.0.0.2:7000`: nodes grouped by host, for the banner.
+pub fn node_list(nodes: &[Node]) -> String {
+    let mut hosts: Vec<(&str, Vec<u16>)> = Vec::new();
+    for (h, p) in nodes {
+        match hosts.iter_mut().find(|(x, _)| x == h) {
+            Some((_, ports)) => ports.push(*p),
+            None => hosts.push((h, vec![*p])),
+        }
+    }
+    hosts
+        .into_iter()
+        .map(|(h, mut ports)| {
+            ports.sort_unstable();
+            ports.dedup();
+            let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+            format!("{}:{}", crate::untrusted::printable_str(h), ports.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// The nodes a cluster connection starts from. A cluster client is built from them for each
@@ -62,6 +141,7 @@ pub async fn detect(
     conn: &mut MultiplexedConnection,
     urls: &[String],
     display: &str,
+    trust_nodes: bool,
 ) -> Result<Option<Cluster>> {
     let info: String = redis::cmd("INFO")
         .arg("cluster")
@@ -88,9 +168,39 @@ pub async fn detect(
              check `redis-cli -p PORT cluster info` on its nodes"
         )));
     }
+    // Every node the slot map names gets the URL's credentials once the cluster client follows
+    // it: read the map from the seed first, and refuse nodes of another kind of address.
+    let slots: Value = redis::cmd("CLUSTER")
+        .arg("SLOTS")
+        .query_async(conn)
+        .await
+        .map_err(|e| error::connection(describe(&e, display)))?;
+    let mut nodes: Vec<Node> = slot_shards(slots).into_iter().flat_map(|s| s.2).collect();
+    nodes.sort();
+    nodes.dedup();
+    let host_of = |u: &str| -> Option<String> {
+        redis::IntoConnectionInfo::into_connection_info(u)
+            .ok()
+            .and_then(|i| match i.addr() {
+                redis::ConnectionAddr::Tcp(h, _)
+                | redis::ConnectionAddr::TcpTls { host: h, .. } => Some(h.clone()),
+                _ => None,
+            })
+    };
+    let typed: Vec<String> = urls.iter().filter_map(|u| host_of(u)).collect();
+    if !trust_nodes {
+        if let Some(seed) = typed.first() {
+            if let Some(why) = nodes.iter().find_map(|n| foreign_node(seed, &typed, n)) {
+                return Err(error::connection(
+                    crate::untrusted::printable_str(&why).into_owned(),
+                ));
+            }
+        }
+    }
     Ok(Some(Cluster {
         client,
         masters: cluster_size(&info),
+        nodes,
     }))
 }
 
@@ -327,6 +437,48 @@ pub fn split_note(args: &[Vec<u8>]) -> Option<String> {
 pub fn error_reply(text: &str) -> Value {
     let line = format!("-{text}\r\n");
     redis::parse_redis_value(line.as_bytes()).unwrap_or(Value::Nil)
+}
+
+#[cfg(test)]
+mod reach_tests {
+    use super::*;
+
+    #[test]
+    fn a_loopback_seed_follows_only_loopback_nodes_or_typed_hosts() {
+        let node = |h: &str| (h.to_string(), 7000u16);
+        let typed = vec!["127.0.0.1".to_string()];
+        assert_eq!(foreign_node("127.0.0.1", &typed, &node("127.0.0.2")), None);
+        assert_eq!(foreign_node("127.0.0.1", &typed, &node("::1")), None);
+        assert!(foreign_node("127.0.0.1", &typed, &node("10.0.0.5")).is_some());
+        assert!(foreign_node("127.0.0.1", &typed, &node("93.184.216.34")).is_some());
+        assert!(foreign_node("127.0.0.1", &typed, &node("cache.example.com")).is_some());
+        // A host the user typed is trusted, whatever its kind.
+        let typed = vec!["127.0.0.1".to_string(), "cache.example.com".to_string()];
+        assert_eq!(
+            foreign_node("127.0.0.1", &typed, &node("cache.example.com")),
+            None
+        );
+        // A private-network seed follows private nodes, not public ones.
+        let typed = vec!["10.0.0.1".to_string()];
+        assert_eq!(foreign_node("10.0.0.1", &typed, &node("10.0.0.2")), None);
+        assert!(foreign_node("10.0.0.1", &typed, &node("8.8.8.8")).is_some());
+        // A seed given by name follows what its cluster announces.
+        let typed = vec!["redis.internal".to_string()];
+        assert_eq!(
+            foreign_node("redis.internal", &typed, &node("10.0.0.9")),
+            None
+        );
+    }
+
+    #[test]
+    fn the_node_list_groups_ports_by_host() {
+        let nodes = vec![
+            ("127.0.0.1".to_string(), 7001),
+            ("127.0.0.1".to_string(), 7000),
+            ("127.0.0.2".to_string(), 7000),
+        ];
+        assert_eq!(node_list(&nodes), "127.0.0.1:7000,7001 · 127.0.0.2:7000");
+    }
 }
 
 #[cfg(test)]

@@ -80,10 +80,12 @@ impl Server {
                     c.masters
                 )
             }
+            // Every node the slot map named receives the URL's credentials: name them all.
             Some(c) => format!(
-                "{product} Cluster · {} masters · {display} · {}",
+                "{product} Cluster · {} masters · {display} · {} · nodes {}",
                 c.masters,
-                self.source.describe()
+                self.source.describe(),
+                cluster::node_list(&c.nodes)
             ),
             None => format!(
                 "{product} {} · {display} · {}",
@@ -234,7 +236,16 @@ pub async fn connect(settings: &Settings) -> Result<Server> {
             ))
         })?;
         let tls = url.starts_with("rediss");
-        return finish(client, None, display.clone(), source, &urls).await.map_err(|e| {
+        return finish(
+            client,
+            None,
+            display.clone(),
+            source,
+            &urls,
+            settings.trust_cluster_nodes,
+        )
+        .await
+        .map_err(|e| {
             // A TLS client talking to a plain port (or the reverse) usually just hangs.
             if tls && e.to_string().contains("did not answer in time") {
                 error::connection(format!(
@@ -277,7 +288,7 @@ pub async fn connect(settings: &Settings) -> Result<Server> {
 pub async fn managed_server(m: &Managed, namespace: &str) -> Result<Server> {
     let admin = m.admin_client()?;
     let display = format!("127.0.0.1:{}", m.port);
-    let server = finish(admin, None, display, Source::Managed, &[]).await?;
+    let server = finish(admin, None, display, Source::Managed, &[], false).await?;
     let learner = managed::ensure_learner(&server.conn, m, namespace).await?;
     Ok(Server {
         learner: Some(cluster::Opener {
@@ -302,9 +313,16 @@ async fn probe_local(addr: &str) -> Option<Server> {
     if pong != "PONG" {
         return None;
     }
-    finish(client, None, addr.to_string(), Source::Localhost, &[url])
-        .await
-        .ok()
+    finish(
+        client,
+        None,
+        addr.to_string(),
+        Source::Localhost,
+        &[url],
+        false,
+    )
+    .await
+    .ok()
 }
 
 pub(crate) async fn finish(
@@ -313,6 +331,7 @@ pub(crate) async fn finish(
     display: String,
     source: Source,
     urls: &[String],
+    trust_nodes: bool,
 ) -> Result<Server> {
     let mut conn = open(&client, &display, Some(RESPONSE_TIMEOUT)).await?;
     let info: String = redis::cmd("INFO")
@@ -337,7 +356,7 @@ pub(crate) async fn finish(
     let version = crate::untrusted::printable_str(&version).into_owned();
     let cluster = match urls {
         [] => None,
-        urls => cluster::detect(&mut conn, urls, &display).await?,
+        urls => cluster::detect(&mut conn, urls, &display, trust_nodes).await?,
     };
     let conn = match &cluster {
         Some(c) => cluster::open(&c.client, &display, Some(RESPONSE_TIMEOUT)).await?,

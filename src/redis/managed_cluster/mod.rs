@@ -386,8 +386,15 @@ pub async fn server(c: &ManagedCluster, namespace: &str) -> Result<Server> {
     let display = format!("127.0.0.1:{first}");
     let admin = Client::open(node_url(None, &c.password, first))
         .context("could not build the managed cluster's address")?;
-    let server =
-        connect::finish(admin, None, display.clone(), Source::Managed, &c.urls(None)).await?;
+    let server = connect::finish(
+        admin,
+        None,
+        display.clone(),
+        Source::Managed,
+        &c.urls(None),
+        false,
+    )
+    .await?;
     anyhow::ensure!(
         server.cluster.is_some(),
         "the managed cluster's node {display} does not run in cluster mode"
