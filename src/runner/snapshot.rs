@@ -77,7 +77,21 @@ impl Snapshot {
             if only_with_ttl && pttl < 0 && timed.is_empty() {
                 continue;
             }
-            let dump: Value = redis::cmd("DUMP").arg(key).query_async(conn).await?;
+            let dump: Value = match redis::cmd("DUMP").arg(key).query_async(conn).await {
+                Ok(v) => v,
+                // A key past the reply bound cannot be kept; say which, and how to clear it.
+                Err(_) if crate::redis::bounded::refused().is_some() => {
+                    return Err(crate::error::Exit::new(
+                        crate::error::code::CONNECTION,
+                        format!(
+                            "the lesson key {} is larger than redislab reads in one reply (64 MiB), so it cannot be kept while you read: `redislab reset ID` (its lesson) or `redislab reset --all` deletes it",
+                            crate::untrusted::printable(key)
+                        ),
+                    )
+                    .into());
+                }
+                Err(e) => return Err(e.into()),
+            };
             if let Value::BulkString(dump) = dump {
                 out.push(Saved {
                     key: key.clone(),

@@ -186,7 +186,13 @@ pub fn checks(results: &[CheckResult], width: usize) -> String {
             ));
             out.push_str(&side_by_side(&r.expected, &r.actual, width));
             if let Some(why) = &r.why {
-                out.push_str(&labeled("↳", &"↳".dimmed().to_string(), why, "    ", width));
+                out.push_str(&labeled(
+                    "↳",
+                    &"↳".dimmed().to_string(),
+                    &prose(why),
+                    "    ",
+                    width,
+                ));
             }
             continue;
         } else {
@@ -296,7 +302,13 @@ pub fn scenario(r: &ScenarioReport, width: usize) -> String {
         out.push_str(&format!("{t}\n"));
     }
     for n in &r.notes {
-        out.push_str(&labeled("→", &"→".cyan().to_string(), n, "  ", width));
+        out.push_str(&labeled(
+            "→",
+            &"→".cyan().to_string(),
+            &prose(n),
+            "  ",
+            width,
+        ));
     }
     out
 }
@@ -335,7 +347,13 @@ pub fn compare(r: &CompareReport, width: usize) -> String {
     );
     format!(
         "{t}\n{}{}",
-        labeled("→", &"→".cyan().to_string(), &r.conclusion, "  ", width),
+        labeled(
+            "→",
+            &"→".cyan().to_string(),
+            &prose(&r.conclusion),
+            "  ",
+            width
+        ),
         flow(&note, "", width).dimmed()
     )
 }

@@ -4,10 +4,14 @@
 
 use textwrap::{Options, WordSplitter, wrap};
 
-/// Flows `text` to `width` columns, every line starting with `indent`.
+/// Flows `text` to `width` columns, every line starting with `indent`. The text is escaped
+/// first: lesson prose may come from a folder, and may quote a saved reply.
 pub fn flow(text: &str, indent: &str, width: usize) -> String {
-    // Lesson prose may come from a folder, and may quote a saved reply.
-    let text = &*crate::untrusted::prose(text);
+    flow_styled(&crate::untrusted::prose(text), indent, width)
+}
+
+/// `flow` for text the caller built and escaped itself, which may hold its own colours.
+fn flow_styled(text: &str, indent: &str, width: usize) -> String {
     let width = width.max(indent.len() + 20);
     let mut out = String::new();
     for (pi, paragraph) in text.trim_end().split("\n\n").enumerate() {
@@ -55,7 +59,8 @@ pub fn flow(text: &str, indent: &str, width: usize) -> String {
 pub fn labeled(label: &str, styled_label: &str, text: &str, indent: &str, width: usize) -> String {
     let hang = " ".repeat(indent.len() + label.chars().count() + 1);
     // Flowed as any text is, lists kept as lists, then the label takes the first line's lead.
-    let out = flow(text, &hang, width);
+    // Callers escape the untrusted parts of `text`; its colours are theirs.
+    let out = flow_styled(text, &hang, width);
     match out.strip_prefix(&hang) {
         Some(rest) => format!("{indent}{styled_label} {rest}"),
         None => out,
@@ -106,6 +111,14 @@ fn bullet_width(s: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_labeled_text_keeps_the_colours_its_caller_gave_it() {
+        let text = "expected \u{1b}[32m3\u{1b}[0m, got \u{1b}[31m2\u{1b}[0m";
+        let out = labeled("✗", "✗", text, "  ", 80);
+        assert!(out.contains("\u{1b}[32m3"), "{out:?}");
+        assert!(!out.contains("\\x1b"), "{out:?}");
+    }
 
     #[test]
     fn a_labeled_text_keeps_its_list_items_on_their_own_lines() {
