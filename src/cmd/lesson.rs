@@ -57,7 +57,7 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
         Some(p) if from == 1 && p.completed_at.is_none() => p.last_step,
         _ => 0,
     };
-    let mut view = TermView::new(!auto);
+    let mut view = TermView::new(!auto).invoked_as(invocation(settings));
     let walker = Walker {
         engine: &mut engine,
         lesson,
@@ -86,12 +86,12 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
             let _ = engine.thaw().await;
             let done = store.get(&lesson.id)?.map(|p| p.last_step).unwrap_or(0);
             term::out(&format!(
-                "\n{}\n",
-                term::dim(&format!(
+                "\n{}",
+                term::dim(&flowed(&format!(
                     "Interrupted. Progress saved after step {done}; resume with `{} lesson {}`.",
                     invocation(settings),
                     lesson.id
-                ))
+                )))
             ));
             return Ok(code::INTERRUPTED);
         }
@@ -161,7 +161,7 @@ fn resume_point(
 
 /// `redislab` with the flags that pick this server and namespace, so a hint printed to the
 /// learner runs as written. A URL with a password is never printed: the hint says so instead.
-fn invocation(settings: &Settings) -> String {
+pub fn invocation(settings: &Settings) -> String {
     let mut out = String::from("redislab");
     if settings.managed {
         out.push_str(" --managed");
@@ -177,7 +177,20 @@ fn invocation(settings: &Settings) -> String {
     if settings.namespace != crate::settings::DEFAULT_NAMESPACE {
         out.push_str(&format!(" --namespace {}", settings.namespace));
     }
+    // Progress lives in the home: a resume line without it would start over elsewhere.
+    let default_home = dirs::data_dir().map(|d| d.join("redislab"));
+    if default_home.as_deref() != Some(settings.home.as_path()) {
+        out.push_str(&format!(" --home {}", settings.home.display()));
+    }
+    if let Some(dir) = &settings.lessons_dir {
+        out.push_str(&format!(" --lessons {}", dir.display()));
+    }
     out
+}
+
+/// A closing line flowed to the terminal, never cut inside a command or a URL.
+fn flowed(text: &str) -> String {
+    term::text::flow(text, "", usize::from(term::width()))
 }
 
 /// What the walk's end means for the learner, and the exit code.
@@ -201,7 +214,7 @@ fn report(lesson: &Lesson, summary: &Summary, auto: bool, rl: &str) -> Result<u8
                 lesson.id
             )
         };
-        term::out(&format!("\n{}\n", term::dim(&resume)));
+        term::out(&format!("\n{}", term::dim(&flowed(&resume))));
         // Ctrl-C is an interruption (130); leaving by choice (Esc, Quit, `quit`) ends normally.
         return Ok(if term::prompt::left_with_ctrl_c() {
             code::INTERRUPTED
@@ -243,7 +256,7 @@ fn report(lesson: &Lesson, summary: &Summary, auto: bool, rl: &str) -> Result<u8
             names.join(", "),
             lesson.id
         );
-        term::out(&format!("\n{}\n", term::warn(&again)));
+        term::out(&format!("\n{}", term::warn(&flowed(&again))));
     } else if summary.completed {
         if !auto {
             term::out(&format!(
@@ -255,7 +268,7 @@ fn report(lesson: &Lesson, summary: &Summary, auto: bool, rl: &str) -> Result<u8
             "Lesson {} done. Keys are left for you to explore: `{rl} inspect`, or `{rl} reset {}`. `{rl} lesson {} --summary` prints the recap again.",
             lesson.id, lesson.id, lesson.id
         );
-        term::out(&format!("\n{}\n", term::good(&next)));
+        term::out(&format!("\n{}", term::good(&flowed(&next))));
     }
     Ok(0)
 }

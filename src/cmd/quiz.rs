@@ -41,7 +41,7 @@ pub async fn run(settings: &Settings, args: QuizArgs) -> Result<u8> {
     let mut inquire = Inquire;
     let mut none = NoPrompts;
     let auto = answers.is_some();
-    let mut view = TermView::new(!auto);
+    let mut view = TermView::new(!auto).invoked_as(super::lesson::invocation(settings));
     let mut walker = Walker {
         engine: &mut engine,
         lesson,

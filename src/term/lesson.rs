@@ -265,7 +265,8 @@ fn side_by_side(expected: &str, actual: &str, width: usize) -> String {
 
 /// The key table after a step: the step's own keys marked `▸` when other lesson keys are shown
 /// too, and how many lesson keys were left out.
-pub fn keys(table: &KeyTable) -> String {
+/// `invocation` starts the suggested `inspect` (`redislab --redis-url ...`).
+pub fn keys(table: &KeyTable, invocation: &str) -> String {
     if table.rows.is_empty() {
         return format!("{}\n", "(no keys of this lesson yet)".dimmed());
     }
@@ -283,7 +284,7 @@ pub fn keys(table: &KeyTable) -> String {
         out.push_str(&format!(
             "{}\n",
             format!(
-                "… and {} more key(s) of this lesson: `redislab inspect` shows them all",
+                "… and {} more key(s) of this lesson: `{invocation} inspect` shows them all",
                 table.more
             )
             .dimmed()

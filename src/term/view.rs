@@ -23,6 +23,9 @@ pub struct TermView {
     paging: bool,
     /// Long arguments already shown, in order: `‹script N›` is `named[N - 1]`.
     named: Vec<Vec<u8>>,
+    /// How the learner ran redislab (`redislab --redis-url ...`), so a suggested command runs
+    /// against the same server as written.
+    invocation: String,
 }
 
 impl TermView {
@@ -31,7 +34,14 @@ impl TermView {
         TermView {
             paging: interactive,
             named: Vec::new(),
+            invocation: "redislab".into(),
         }
+    }
+
+    /// Suggested commands start with this (`redislab --redis-url ... --home ...`).
+    pub fn invoked_as(mut self, invocation: String) -> Self {
+        self.invocation = invocation;
+        self
     }
 
     fn print(&self, text: &str) {
@@ -139,6 +149,7 @@ impl View for TermView {
                 self.planned(p, width)
             ),
             Event::Executed(e) => self.executed(e, width),
+            Event::Keys(k) => super::lesson::keys(k, &self.invocation),
             other => text(other, width),
         };
         self.print(&text);
@@ -176,7 +187,7 @@ pub fn text(event: &Event<'_>, width: usize) -> String {
         Event::Executed(e) => executed(e, width),
         Event::Reply(v) => render(v),
         Event::Checks(r) => checks(r, width),
-        Event::Keys(k) => keys(k),
+        Event::Keys(k) => keys(k, "redislab"),
         Event::After(a) => after(a, width),
         Event::Compare(r) => compare(r, width),
         Event::Report(r) => scenario(r, width),
