@@ -1023,3 +1023,62 @@ async fn a_chosen_token_cannot_collide_with_the_lessons_own() {
         summary.failed_steps
     );
 }
+
+/// A step the learner skipped is what strands a later one when its commands never ran: the
+/// failure menu names the skipped step, not an earlier one the learner typed correctly, and
+/// Back goes there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranded_step_names_the_step_the_learner_skipped() {
+    let redis = TestRedis::start();
+    // Lesson 07 on Redis 7.0: steps 6 and 8 need newer commands and pass by themselves.
+    let mut steps: std::collections::VecDeque<StepAction> =
+        std::iter::repeat_n(StepAction::Run, 7).collect();
+    steps.push_back(StepAction::Skip);
+    let mut learner = Scripted {
+        steps,
+        exercise: [ExerciseAction::Type(
+            "SET lab:lock:coupon:1 my-token NX PX 30000".into(),
+        )]
+        .into(),
+        failures: [FailureAction::ShowSolution, FailureAction::Back].into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    walk(&redis, "07", &mut learner, &mut seen).await;
+    assert_eq!(
+        learner.back_to.get(1),
+        Some(&Some(12)),
+        "{:#?}",
+        seen.notices
+    );
+    assert!(
+        seen.notices
+            .iter()
+            .any(|n| n.contains("step 12, which you skipped")),
+        "{:#?}",
+        seen.notices
+    );
+}
+
+/// Back passes over a step this server cannot run, as going forward does: from lesson 07's
+/// step 9 on Redis 7.0 it lands on step 7, not on step 8 (which needs SET ... IFEQ).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_passes_over_a_step_this_server_cannot_run() {
+    let redis = TestRedis::start();
+    let mut learner = Scripted {
+        exercise: [
+            ExerciseAction::Back,
+            ExerciseAction::Type("SET lab:lock:coupon:1 my-token NX PX 30000".into()),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    let mut seen = Seen::default();
+    let summary = walk(&redis, "07", &mut learner, &mut seen).await;
+    assert_eq!(seen.restored.first(), Some(&7), "{:?}", seen.restored);
+    assert!(
+        summary.failed_steps.is_empty(),
+        "{:?}",
+        summary.failed_steps
+    );
+}

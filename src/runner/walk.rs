@@ -59,6 +59,8 @@ pub struct Walker<'a, 'b> {
 #[derive(Default)]
 struct Trail {
     typed_own: Vec<usize>,
+    /// Steps the learner skipped (on purpose): their commands never ran.
+    skipped: Vec<usize>,
     /// Where `Back` goes instead of the previous step (set by the failure menu).
     back_to: Option<usize>,
 }
@@ -185,11 +187,23 @@ impl<'b> Walker<'_, 'b> {
                     return Ok(summary);
                 }
                 StepEnd::Back => {
-                    let to = trail.back_to.take().unwrap_or(i - 1);
+                    let mut to = trail.back_to.take().unwrap_or(i - 1);
+                    // A step this server cannot run is passed over on the way back, as on the
+                    // way forward: back lands on the nearest step that runs.
+                    while to > from
+                        && self
+                            .engine
+                            .unmet(lesson.steps[to - 1].requires.as_ref())
+                            .await?
+                            .is_some()
+                    {
+                        to -= 1;
+                    }
                     match before[to].as_ref() {
                         Some(b) if i > from && to >= from => {
                             self.rewind(to, b).await?;
                             trail.typed_own.retain(|s| *s < to);
+                            trail.skipped.retain(|s| *s < to);
                             i = to;
                         }
                         _ => {
@@ -211,6 +225,12 @@ impl<'b> Walker<'_, 'b> {
                         }
                     ) {
                         trail.typed_own.push(i);
+                    }
+                    // Skipped by the learner, not for want of a command on this server.
+                    if matches!(other, StepEnd::Skipped(_))
+                        && self.engine.unmet(step.requires.as_ref()).await?.is_none()
+                    {
+                        trail.skipped.push(i);
                     }
                     self.record(i, other, &mut summary).await?
                 }
@@ -308,14 +328,17 @@ impl<'b> Walker<'_, 'b> {
                     } else {
                         let end = steps::solve(&mut self.ctx(Some(&b.keys)), step).await?;
                         if matches!(end, StepEnd::Done { passed: false, .. }) && i > from {
-                            let k = trail
-                                .typed_own
-                                .last()
-                                .copied()
-                                .filter(|k| *k >= from)
-                                .unwrap_or(i - 1);
+                            // The latest step whose own commands did not run as the lesson
+                            // wrote them: one the learner typed, or one they skipped.
+                            let typed = trail.typed_own.last().copied();
+                            let skipped = trail.skipped.last().copied();
+                            let k = typed.max(skipped).filter(|k| *k >= from).unwrap_or(i - 1);
                             stranded = Some(k);
-                            let why = if trail.typed_own.last() == Some(&k) {
+                            let why = if skipped == Some(k) && typed != Some(k) {
+                                format!(
+                                    "The lesson's own commands fail from the state this step started in: step {k}, which you skipped, never ran. Go back to step {k} and run it."
+                                )
+                            } else if typed == Some(k) {
                                 format!(
                                     "The lesson's own commands fail from the state this step started in: step {k}, where you typed your own commands, left it. Go back to step {k} and run it as the lesson does."
                                 )
