@@ -230,8 +230,9 @@ async fn run_if_untypable(
     let Verdict::Refuse(why) = ctx.engine.gate.admit(&args, Origin::Learner).await? else {
         return Ok(None);
     };
-    let note = format!("{why} — so redislab runs this one for you");
-    ctx.show(Event::Refused(&note)).await?;
+    // Not a refusal: the step goes on, with the lesson's own line.
+    let note = format!("redislab sends this one for you, as the lesson wrote it: {why}");
+    ctx.show(Event::Notice(&note)).await?;
     let e = ctx
         .engine
         .run_line(spec.line(), spec.connection(), spec.save_as())
