@@ -7,8 +7,9 @@ mod common;
 
 use common::{TestRedis, assert_success, run, stdout};
 
-const IDS: [&str; 16] = [
+const IDS: [&str; 17] = [
     "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "15", "16", "17",
+    "19",
 ];
 
 #[test]
