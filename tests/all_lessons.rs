@@ -110,7 +110,7 @@ fn every_exercise_is_proved_on_a_live_server() {
     let out = run(redis.redislab(home.path()).args(["validate", "--live"]));
     assert_success(&out);
     assert!(
-        stdout(&out).contains("17 lesson files valid, and every step and exercise proved"),
+        stdout(&out).contains("18 lesson files valid, and every step and exercise proved"),
         "{}",
         stdout(&out)
     );
