@@ -108,6 +108,8 @@ fn server_fingerprint(cli: &dyn Fn(&[&str]) -> String, keys: &[String]) -> Strin
     }
     // Users and their rules (Redis lists a user's rules in no fixed order).
     for user in cli(&["ACL", "LIST"]).lines() {
+        // The quotes redis-cli puts around the line would stick to whichever rule comes first.
+        let user = user.replace('"', "");
         let mut rules: Vec<&str> = user.split_whitespace().collect();
         rules.sort();
         out.push_str(&rules.join(" "));
