@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use redis::{ConnectionAddr, Value};
+use redis::Value;
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, int};
@@ -309,55 +309,22 @@ fn blocked_clients(v: &Value) -> Result<i64> {
 }
 
 /// A connection on the node that answers `first` itself (on a cluster, the one its MOVED reply
-/// names; anywhere else, the first), that node, and the answer.
+/// names; anywhere else, the first), that node, and the answer; a server error answering it is
+/// an error naming the command.
 pub(super) async fn on_owner(
     client: &redis::Client,
     first: &[Vec<u8>],
     wait: Duration,
 ) -> Result<(RawConn, redis::Client, Value)> {
-    let mut info = client.get_connection_info().clone();
-    for _ in 0..3 {
-        let target = redis::Client::open(info.clone()).context("could not address the server")?;
-        let mut conn = RawConn::open(&target, wait)
-            .await
-            .context("could not open a connection")?;
-        let reply = exchange(&mut conn, first, wait).await?;
-        let moved = match &reply {
-            Value::ServerError(e) if e.code() == "MOVED" => e.details().map(str::to_string),
-            _ => None,
-        };
-        let Some(to) = moved else {
-            return Ok((conn, target, reply));
-        };
-        info = info.clone().set_addr(redirected(info.addr(), &to)?);
+    let (conn, node, reply) = super::subscribed::on_owner(client, first, wait).await?;
+    if let Value::ServerError(e) = &reply {
+        bail!(
+            "{}: {}",
+            display_args(first),
+            crate::redis::render::error_text(e.code(), e.details())
+        );
     }
-    bail!("the cluster kept redirecting the connection")
-}
-
-/// `MOVED 1234 10.0.0.2:7001`'s details as the address to use, keeping TLS settings.
-fn redirected(from: &ConnectionAddr, details: &str) -> Result<ConnectionAddr> {
-    let target = details
-        .split_whitespace()
-        .nth(1)
-        .context("a MOVED reply without an address")?;
-    let (host, port) = target
-        .rsplit_once(':')
-        .context("a MOVED address without a port")?;
-    let port: u16 = port.parse().context("a MOVED address with a bad port")?;
-    let host = host.to_string();
-    Ok(match from {
-        ConnectionAddr::TcpTls {
-            insecure,
-            tls_params,
-            ..
-        } => ConnectionAddr::TcpTls {
-            host,
-            port,
-            insecure: *insecure,
-            tls_params: tls_params.clone(),
-        },
-        _ => ConnectionAddr::Tcp(host, port),
-    })
+    Ok((conn, node, reply))
 }
 
 /// Sends one command and reads its one reply; a server error is an error naming the command.
@@ -422,15 +389,5 @@ mod tests {
         );
         assert_eq!(blocked_clients(&info).ok(), Some(2));
         assert!(blocked_clients(&Value::BulkString(b"# Clients\r\n".to_vec())).is_err());
-    }
-
-    #[test]
-    fn a_moved_reply_names_the_node() {
-        let plain = ConnectionAddr::Tcp("127.0.0.1".into(), 7000);
-        assert_eq!(
-            redirected(&plain, "10049 127.0.0.1:7001").ok(),
-            Some(ConnectionAddr::Tcp("127.0.0.1".into(), 7001))
-        );
-        assert!(redirected(&plain, "10049").is_err());
     }
 }

@@ -121,7 +121,7 @@ fn resp3_rows(report: &mut ScenarioReport, lines: &[String], replies: &[Value]) 
 
 /// A connection on the node that answers `first` itself (on a cluster, the one its MOVED reply
 /// names; anywhere else, the first), and that answer.
-async fn on_owner(
+pub(super) async fn on_owner(
     client: &redis::Client,
     first: &[Vec<u8>],
     wait: Duration,
