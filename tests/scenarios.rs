@@ -364,3 +364,19 @@ async fn queue_scenarios_refuse_a_namespace_the_gate_does_not_allow() {
     }
     assert!(redis.all_keys().iter().all(|k| !k.starts_with("lab:")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_lost_reply_counts_twice_unless_the_request_has_a_key() {
+    let (x, outside) = run("lost-reply", json!({"timeout_ms": 100})).await;
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "timed_out"), 3.0, "{x:?}");
+    // The same timeout, two outcomes: closed while held, the write never ran; still
+    // connected, it ran after the client gave up.
+    assert_eq!(m(&x, "closed_ran"), 0.0, "{x:?}");
+    assert_eq!(m(&x, "closed_count"), 0.0, "{x:?}");
+    assert_eq!(m(&x, "retried_ran"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "retried_count"), 2.0, "{x:?}");
+    assert_eq!(m(&x, "retried_reply"), 2.0, "{x:?}");
+    assert_eq!(m(&x, "idempotent_count"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "idempotent_retry_reply"), 1.0, "{x:?}");
+}

@@ -21,6 +21,7 @@ pub mod complexity;
 pub mod eviction;
 pub mod failover_lock;
 pub mod leaky_bucket;
+pub mod lost_reply;
 pub mod params;
 pub mod private;
 pub mod pubsub_live;
@@ -166,7 +167,7 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 14] {
+fn registry() -> [Entry; 15] {
     [
         entry::<bench_suite::Bench>(),
         entry::<blocking_pop::BlockingPop>(),
@@ -174,6 +175,7 @@ fn registry() -> [Entry; 14] {
         entry::<eviction::Eviction>(),
         entry::<failover_lock::FailoverLock>(),
         entry::<leaky_bucket::LeakyBucket>(),
+        entry::<lost_reply::LostReply>(),
         entry::<pubsub_live::PubSubLive>(),
         entry::<script_cache::ScriptCache>(),
         entry::<sharded_pubsub::ShardedPubSub>(),
