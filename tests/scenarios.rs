@@ -380,3 +380,19 @@ async fn a_retry_after_a_lost_reply_counts_twice_unless_the_request_has_a_key() 
     assert_eq!(m(&x, "idempotent_count"), 1.0, "{x:?}");
     assert_eq!(m(&x, "idempotent_retry_reply"), 1.0, "{x:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_per_request_opens_one_each_and_a_small_pool_makes_workers_wait() {
+    let params = json!({"requests": 200, "pool": 2, "workers": 8, "rounds": 3, "hold_ms": 20});
+    let (x, outside) = run("connection-pool", params).await;
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "per_request_opened"), 200.0, "{x:?}");
+    assert_eq!(m(&x, "pooled_opened"), 1.0, "{x:?}");
+    // CLIENT LIST: the step's own connection and the one in use (or the pool).
+    assert_eq!(m(&x, "per_request_clients"), 2.0, "{x:?}");
+    assert_eq!(m(&x, "pooled_clients"), 2.0, "{x:?}");
+    assert_eq!(m(&x, "small_pool_clients"), 3.0, "{x:?}");
+    assert!(m(&x, "small_pool_waited") >= 6.0, "{x:?}");
+    assert_eq!(m(&x, "big_pool_waited"), 0.0, "{x:?}");
+    println!("{x:?}");
+}

@@ -18,6 +18,7 @@ use crate::runner::gate::{Arg, Gate, Origin};
 pub mod bench_suite;
 pub mod blocking_pop;
 pub mod complexity;
+pub mod connection_pool;
 pub mod eviction;
 pub mod failover_lock;
 pub mod leaky_bucket;
@@ -167,11 +168,12 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 15] {
+fn registry() -> [Entry; 16] {
     [
         entry::<bench_suite::Bench>(),
         entry::<blocking_pop::BlockingPop>(),
         entry::<complexity::Complexity>(),
+        entry::<connection_pool::ConnectionPool>(),
         entry::<eviction::Eviction>(),
         entry::<failover_lock::FailoverLock>(),
         entry::<leaky_bucket::LeakyBucket>(),
