@@ -396,3 +396,20 @@ async fn a_connection_per_request_opens_one_each_and_a_small_pool_makes_workers_
     assert_eq!(m(&x, "big_pool_waited"), 0.0, "{x:?}");
     println!("{x:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_with_its_link_cut_serves_the_old_value_and_wait_rolls_nothing_back() {
+    let (x, outside) = run("replica-lag", json!({"wait_ms": 200})).await;
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "wait_in_sync"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "replica_in_sync"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "replica_read_stale"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "wait_while_cut"), 0.0, "{x:?}");
+    assert!(m(&x, "wait_while_cut_ms") >= 190.0, "{x:?}");
+    assert_eq!(m(&x, "master_kept_write"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "wait_link_back"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "replica_caught_up"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "aof_enabled"), 0.0, "{x:?}");
+    assert!(m(&x, "unsaved_on_replica") >= 1.0, "{x:?}");
+    println!("{x:?}");
+}

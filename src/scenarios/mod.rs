@@ -26,6 +26,7 @@ pub mod lost_reply;
 pub mod params;
 pub mod private;
 pub mod pubsub_live;
+pub mod replica_lag;
 pub mod script_cache;
 pub mod sharded_pubsub;
 pub mod slot_migration;
@@ -168,7 +169,7 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 16] {
+fn registry() -> [Entry; 17] {
     [
         entry::<bench_suite::Bench>(),
         entry::<blocking_pop::BlockingPop>(),
@@ -179,6 +180,7 @@ fn registry() -> [Entry; 16] {
         entry::<leaky_bucket::LeakyBucket>(),
         entry::<lost_reply::LostReply>(),
         entry::<pubsub_live::PubSubLive>(),
+        entry::<replica_lag::ReplicaLag>(),
         entry::<script_cache::ScriptCache>(),
         entry::<sharded_pubsub::ShardedPubSub>(),
         entry::<slot_migration::SlotMigration>(),
