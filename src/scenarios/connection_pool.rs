@@ -326,38 +326,29 @@ fn report(
 ) -> ScenarioReport {
     let mut report = ScenarioReport {
         header: vec![
-            "how".into(),
+            "what was timed".into(),
             "p50".into(),
             "p99".into(),
-            "connections opened".into(),
-            "per second".into(),
+            "opened".into(),
             "CLIENT LIST".into(),
         ],
         ..Default::default()
     };
-    for (label, s) in [
-        ("a connection per request", per_request),
-        ("one pooled connection", pooled),
-    ] {
+    for (label, s) in [("GET, new connection", per_request), ("GET, pooled", pooled)] {
         report.rows.push(vec![
-            format!("{label}: {} GETs", p.requests),
+            label.to_string(),
             human_us(s.latency.p50_us),
             human_us(s.latency.p99_us),
             s.opened.to_string(),
-            format!("{:.0}", s.opened_per_s),
             s.clients_listed.to_string(),
         ]);
     }
     for s in [small, big] {
         report.rows.push(vec![
-            format!(
-                "{} workers, pool of {}: wait for a connection",
-                p.workers, s.pool
-            ),
+            format!("wait, pool of {}", s.pool),
             human_us(s.wait.p50_us),
             human_us(s.wait.p99_us),
             s.pool.to_string(),
-            format!("{} waited", s.waited),
             s.clients_listed.to_string(),
         ]);
     }
@@ -387,14 +378,15 @@ fn report(
         "This ran on a private {program} started for this step, never on your server; CLIENT LIST counts this step's own connection too."
     ));
     report.notes.push(format!(
-        "A new connection per request took {} at the median against {} over an open one ({:.1}×), and made the server accept {:.0} connections a second.",
+        "{} GETs: a new connection for each took {} at the median against {} over an open one ({:.1}×), and made the server accept {:.0} connections a second.",
+        p.requests,
         human_us(per_request.latency.p50_us),
         human_us(pooled.latency.p50_us),
         per_request.latency.p50_us / pooled.latency.p50_us.max(1e-9),
         per_request.opened_per_s
     ));
     report.notes.push(format!(
-        "{} workers holding a connection {} ms each: with {} connections {} of {} requests waited for one and the run took {:.0} ms; with {} connections {} waited and it took {:.0} ms.",
+        "{} workers holding a connection {} ms per request: with a pool of {}, {} of {} requests waited for a connection and the run took {:.0} ms; with a pool of {}, {} waited and it took {:.0} ms.",
         p.workers,
         p.hold_ms,
         small.pool,

@@ -83,9 +83,9 @@ impl Scenario for LostReply {
         ctx.ticker.start(3, "sending writes the server holds up");
         let mut rows = Vec::new();
         for (label, write, retry) in [
-            ("INCR, client closed its connection", &incr, Retry::No),
-            ("INCR, client retried", &incr, Retry::Yes),
-            ("script with SET reqid NX, retried", &script, Retry::Yes),
+            ("INCR, closed", &incr, Retry::No),
+            ("INCR, retried", &incr, Retry::Yes),
+            ("script, retried", &script, Retry::Yes),
         ] {
             s.send(&args(&[b"DEL", counter.as_bytes(), marker.as_bytes()]))
                 .await?;
@@ -260,9 +260,9 @@ impl Private {
 fn report(p: &Params, rows: &[(&str, Attempt)], program: &str) -> ScenarioReport {
     let mut report = ScenarioReport {
         header: vec![
-            "first attempt".into(),
+            "attempt".into(),
             "client saw".into(),
-            "ran on the server".into(),
+            "ran".into(),
             "retry replied".into(),
             "count".into(),
         ],
@@ -271,7 +271,7 @@ fn report(p: &Params, rows: &[(&str, Attempt)], program: &str) -> ScenarioReport
     for (label, a) in rows {
         report.rows.push(vec![
             label.to_string(),
-            format!("timeout after {} ms", a.waited.as_millis()),
+            format!("timeout, {} ms", a.waited.as_millis()),
             if a.ran { "yes" } else { "no" }.into(),
             a.retry_reply
                 .map_or("no retry".into(), |n| format!("(integer) {n}")),
@@ -300,7 +300,7 @@ fn report(p: &Params, rows: &[(&str, Attempt)], program: &str) -> ScenarioReport
         p.timeout_ms
     ));
     report.notes.push(format!(
-        "The client saw the same timeout every time; the write ran {} of {} times. Retried, the INCR counted {} payments for one request; with the idempotency key the count stayed {}.",
+        "The client saw the same timeout every time; the write ran {} of {} times. Retried, the INCR counted {} payments for one request; the script (SET reqid NX, then INCR) kept the count at {}.",
         rows.iter().filter(|(_, a)| a.ran).count(),
         rows.len(),
         count(1),

@@ -24,8 +24,13 @@ pub struct Private {
 
 impl Private {
     /// Starts one. `Ok(Err(why))`: no server binary is on PATH, and the step is skipped.
+    /// It is the learner's product where that binary is on PATH (valkey-server beside a
+    /// Valkey), so a demonstration shows what the learner's own servers would do.
     pub async fn start(ctx: &ScenarioContext<'_>) -> Result<Result<Private, String>> {
-        let Some(binary) = crate::redis::managed::find_binary() else {
+        let same_product = (ctx.server.product == "Valkey")
+            .then(|| crate::redis::managed::on_path("valkey-server"))
+            .flatten();
+        let Some(binary) = same_product.or_else(crate::redis::managed::find_binary) else {
             return Ok(Err(
                 "this step starts a private redis-server, and none (nor valkey-server) is on PATH; scripts/install-redis.sh installs one".into(),
             ));

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::params::{Param, int};
 use super::private::{Private, args};
 use super::{Scenario, ScenarioContext, ScenarioReport};
+use crate::measure::human_us;
 use crate::redis::render::printable_str;
 
 /// How long the link may take to come up or go down (a bound, polled).
@@ -218,7 +219,11 @@ fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
         report.rows.push(vec![
             m.label.into(),
             printable_str(&m.on_master).into_owned(),
-            format!("(integer) {} in {} ms", m.wait, m.wait_took.as_millis()),
+            format!(
+                "(integer) {} in {}",
+                m.wait,
+                human_us(m.wait_took.as_secs_f64() * 1e6)
+            ),
             printable_str(&m.on_replica).into_owned(),
         ]);
     }
@@ -269,13 +274,13 @@ fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
         printable_str(&f.replica_role)
     ));
     report.notes.push(format!(
-        "With its link cut the replica served the old value; WAIT 1 {} answered 0 after {} ms and the master kept the write, which reached the replica {} ms after its link came back.",
+        "With its link cut the replica served the old value; WAIT 1 {} answered 0 after {} ms and the master kept the write. Given the password, the replica was back {} ms later and served the write.",
         p.wait_ms,
         at(1).map_or(0, |m| m.wait_took.as_millis()),
         f.link_back.as_millis()
     ));
     report.notes.push(format!(
-        "Both servers acknowledged writes they never saved: {} and {} changes since the last save, append-only file off on both.",
+        "Neither server had saved the acknowledged write: {} changes since the last save on the master, {} on the replica, and the append-only file off on both.",
         f.unsaved_master, f.unsaved_replica
     ));
     report
