@@ -413,3 +413,20 @@ async fn a_replica_with_its_link_cut_serves_the_old_value_and_wait_rolls_nothing
     assert!(m(&x, "unsaved_on_replica") >= 1.0, "{x:?}");
     println!("{x:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_asks_sentinel_keeps_writing_across_a_failover() {
+    let (x, outside) = run("sentinel-failover", json!({"down_after_ms": 500})).await;
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "moved"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "promoted_is_master"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "writes_before"), 10.0, "{x:?}");
+    assert_eq!(m(&x, "count_after"), 11.0, "{x:?}");
+    // Sentinel counts the silence from its last answered ping, up to a second before the crash.
+    assert!(m(&x, "detected_ms") > 0.0, "{x:?}");
+    assert!(m(&x, "detected_ms") < 500.0 + 1500.0, "{x:?}");
+    assert!(m(&x, "promoted_ms") >= m(&x, "detected_ms"), "{x:?}");
+    assert!(m(&x, "first_write_ms") >= m(&x, "promoted_ms"), "{x:?}");
+    assert!(m(&x, "failed_writes") >= 1.0, "{x:?}");
+    println!("{x:?}");
+}

@@ -78,7 +78,14 @@ impl Gate {
         // A lesson's own server-wide command: reading a setting (CONFIG GET, its reply's
         // passwords hidden) anywhere; changing one only on the managed server, where the engine
         // sends it on its own connection (validate makes such a step declare `managed`).
-        if origin == Origin::Lesson && classes::of_static(&raw) == Class::ServerWide {
+        // On a server redislab owns, a lesson's command may be one the checked-in table does
+        // not list (SENTINEL exists only on a Sentinel, some admin commands only on Valkey):
+        // that server says what it is.
+        let server_wide = classes::of_static(&raw) == Class::ServerWide
+            || (origin == Origin::Lesson
+                && self.managed
+                && classes::of_live(&mut admin, &raw).await? == Class::ServerWide);
+        if origin == Origin::Lesson && server_wide {
             let reads_a_setting = name == "CONFIG" && sub == "GET";
             return Ok(if reads_a_setting || self.managed {
                 Verdict::Allow

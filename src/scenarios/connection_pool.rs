@@ -122,7 +122,8 @@ impl Scenario for ConnectionPool {
             "a new connection for every request",
         );
         let per_request = s.per_request(ctx, &get, p.requests).await?;
-        ctx.ticker.message("the same requests over one open connection");
+        ctx.ticker
+            .message("the same requests over one open connection");
         let pooled = s.pooled(ctx, &get, p.requests).await?;
         ctx.ticker.message(&format!(
             "{} workers sharing {} connections",
@@ -334,7 +335,10 @@ fn report(
         ],
         ..Default::default()
     };
-    for (label, s) in [("GET, new connection", per_request), ("GET, pooled", pooled)] {
+    for (label, s) in [
+        ("GET, new connection", per_request),
+        ("GET, pooled", pooled),
+    ] {
         report.rows.push(vec![
             label.to_string(),
             human_us(s.latency.p50_us),
@@ -363,7 +367,10 @@ fn report(
     m.insert("per_request_opened".into(), per_request.opened as f64);
     m.insert("pooled_opened".into(), pooled.opened as f64);
     m.insert("per_request_opened_per_s".into(), per_request.opened_per_s);
-    m.insert("per_request_clients".into(), per_request.clients_listed as f64);
+    m.insert(
+        "per_request_clients".into(),
+        per_request.clients_listed as f64,
+    );
     m.insert("pooled_clients".into(), pooled.clients_listed as f64);
     m.insert("small_pool".into(), small.pool as f64);
     m.insert("small_pool_clients".into(), small.clients_listed as f64);

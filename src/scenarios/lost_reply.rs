@@ -282,7 +282,10 @@ fn report(p: &Params, rows: &[(&str, Attempt)], program: &str) -> ScenarioReport
     m.insert("timeout_ms".into(), p.timeout_ms as f64);
     m.insert("timed_out".into(), rows.len() as f64);
     let count = |i: usize| rows.get(i).map_or(-1.0, |(_, a)| a.count as f64);
-    let ran = |i: usize| rows.get(i).map_or(-1.0, |(_, a)| f64::from(u8::from(a.ran)));
+    let ran = |i: usize| {
+        rows.get(i)
+            .map_or(-1.0, |(_, a)| f64::from(u8::from(a.ran)))
+    };
     m.insert("closed_ran".into(), ran(0));
     m.insert("closed_count".into(), count(0));
     m.insert("retried_ran".into(), ran(1));

@@ -28,6 +28,7 @@ pub mod private;
 pub mod pubsub_live;
 pub mod replica_lag;
 pub mod script_cache;
+pub mod sentinel_failover;
 pub mod sharded_pubsub;
 pub mod slot_migration;
 pub mod slow_subscriber;
@@ -169,7 +170,7 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 17] {
+fn registry() -> [Entry; 18] {
     [
         entry::<bench_suite::Bench>(),
         entry::<blocking_pop::BlockingPop>(),
@@ -182,6 +183,7 @@ fn registry() -> [Entry; 17] {
         entry::<pubsub_live::PubSubLive>(),
         entry::<replica_lag::ReplicaLag>(),
         entry::<script_cache::ScriptCache>(),
+        entry::<sentinel_failover::SentinelFailover>(),
         entry::<sharded_pubsub::ShardedPubSub>(),
         entry::<slot_migration::SlotMigration>(),
         entry::<slow_subscriber::SlowSubscriber>(),

@@ -20,6 +20,7 @@ pub struct Private {
     /// `redis-server` or `valkey-server`, for the notes.
     pub program: String,
     pub server: Throwaway,
+    namespace: String,
 }
 
 impl Private {
@@ -62,8 +63,10 @@ impl Private {
         name: &str,
         down_after_ms: u64,
     ) -> Result<Private> {
-        ctx.ticker
-            .message(&format!("starting a private Sentinel ({} --sentinel)", self.program));
+        ctx.ticker.message(&format!(
+            "starting a private Sentinel ({} --sentinel)",
+            self.program
+        ));
         let server =
             Throwaway::sentinel(&self.server.binary, name, self.server.port, down_after_ms).await?;
         Private::open(ctx, server, "private Sentinel").await
@@ -78,7 +81,17 @@ impl Private {
             display: format!("{what} {program} on port {}", server.port),
             program,
             server,
+            namespace: ctx.namespace.to_string(),
         })
+    }
+
+    /// A new connection and gate in place of this one's, after the server closed it (Sentinel
+    /// closes the clients of a server it promotes).
+    pub async fn reconnect(&mut self) -> Result<()> {
+        let conn = connect(self.server.port).await?;
+        self.gate = Gate::new(conn.clone(), &self.namespace, true);
+        self.conn = conn;
+        Ok(())
     }
 
     /// Another connection to this server, as an application's client would open one. Commands

@@ -138,7 +138,8 @@ async fn play(
     });
     ctx.ticker.tick(1);
 
-    ctx.ticker.message("giving the replica its master's password");
+    ctx.ticker
+        .message("giving the replica its master's password");
     let began = Instant::now();
     replica.set("masterauth", PASSWORD).await?;
     until_link(replica, "up").await?;
@@ -230,10 +231,7 @@ fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
     let at = |i: usize| f.moments.get(i);
     let flag = |b: bool| f64::from(u8::from(b));
     let metrics = &mut report.metrics;
-    metrics.insert(
-        "wait_in_sync".into(),
-        at(0).map_or(-1.0, |m| m.wait as f64),
-    );
+    metrics.insert("wait_in_sync".into(), at(0).map_or(-1.0, |m| m.wait as f64));
     metrics.insert(
         "replica_in_sync".into(),
         flag(at(0).is_some_and(|m| m.on_replica == m.on_master)),
@@ -262,10 +260,7 @@ fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
         "replica_caught_up".into(),
         flag(at(2).is_some_and(|m| m.on_replica == "paid")),
     );
-    metrics.insert(
-        "link_back_ms".into(),
-        f.link_back.as_secs_f64() * 1000.0,
-    );
+    metrics.insert("link_back_ms".into(), f.link_back.as_secs_f64() * 1000.0);
     metrics.insert("unsaved_on_master".into(), f.unsaved_master as f64);
     metrics.insert("unsaved_on_replica".into(), f.unsaved_replica as f64);
     metrics.insert("aof_enabled".into(), f.aof_enabled as f64);
