@@ -410,6 +410,7 @@ async fn a_replica_with_its_link_cut_serves_the_old_value_and_wait_rolls_nothing
     assert_eq!(m(&x, "wait_link_back"), 1.0, "{x:?}");
     assert_eq!(m(&x, "replica_caught_up"), 1.0, "{x:?}");
     assert_eq!(m(&x, "aof_enabled"), 0.0, "{x:?}");
+    assert_eq!(m(&x, "slaveof_known"), 1.0, "{x:?}");
     assert!(m(&x, "unsaved_on_replica") >= 1.0, "{x:?}");
     println!("{x:?}");
 }

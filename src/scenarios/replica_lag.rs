@@ -92,6 +92,8 @@ struct Found {
     aof_enabled: u64,
     /// `role:` as the replica names itself in INFO replication.
     replica_role: String,
+    /// The server still knows SLAVEOF, REPLICAOF's old name (COMMAND INFO).
+    slaveof_known: bool,
 }
 
 async fn play(
@@ -165,7 +167,21 @@ async fn play(
         aof_enabled: master.info("persistence", "aof_enabled").await?
             + replica.info("persistence", "aof_enabled").await?,
         replica_role,
+        slaveof_known: knows(replica, "SLAVEOF").await? && knows(replica, "REPLICAOF").await?,
     })
+}
+
+/// Whether the server has this command (`COMMAND INFO` answers nil for an unknown one).
+async fn knows(s: &mut Private, command: &str) -> Result<bool> {
+    Ok(
+        match s
+            .send(&args(&[b"COMMAND", b"INFO", command.as_bytes()]))
+            .await?
+        {
+            Value::Array(v) => v.first().is_some_and(|e| !matches!(e, Value::Nil)),
+            _ => false,
+        },
+    )
 }
 
 /// Asks the replica until its link to the master is `state` (`up` or `down`).
@@ -264,9 +280,15 @@ fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
     metrics.insert("unsaved_on_master".into(), f.unsaved_master as f64);
     metrics.insert("unsaved_on_replica".into(), f.unsaved_replica as f64);
     metrics.insert("aof_enabled".into(), f.aof_enabled as f64);
+    metrics.insert("slaveof_known".into(), flag(f.slaveof_known));
     report.notes.push(format!(
-        "This ran on two private {program}s started for this step (a master and a replica started with --replicaof, which INFO replication calls role:{}), never on your server.",
-        printable_str(&f.replica_role)
+        "This ran on two private {program}s started for this step (a master and a replica started with --replicaof, which INFO replication calls role:{}; {}), never on your server.",
+        printable_str(&f.replica_role),
+        if f.slaveof_known {
+            "SLAVEOF, the old name of REPLICAOF, is still a command there"
+        } else {
+            "SLAVEOF, the old name of REPLICAOF, is gone there"
+        }
     ));
     report.notes.push(format!(
         "With its link cut the replica served the old value; WAIT 1 {} answered 0 after {} ms and the master kept the write. Given the password, the replica was back {} ms later and served the write.",
