@@ -97,6 +97,9 @@ async fn private_servers_stop_when_the_step_ends_and_when_it_is_interrupted() {
             "{name} left servers running: {:?}",
             stray_children(port)
         );
+        // A replica saves what it syncs in its folder: never the one redislab runs in.
+        let stray_rdb = std::env::current_dir().expect("cwd").join("dump.rdb");
+        assert!(!stray_rdb.exists(), "{name} left {}", stray_rdb.display());
         // Interrupted at several moments: while its servers start, and while they run.
         for ms in [30, 150, 400] {
             run(&redis, name, &params, Some(Duration::from_millis(ms))).await;

@@ -13,8 +13,9 @@ pub struct Throwaway {
     pub port: u16,
     /// The binary it runs, to start a replica or a Sentinel of the same product.
     pub binary: PathBuf,
-    /// Removed on drop: a Sentinel's config file lives here (it rewrites it).
-    _dir: Option<tempfile::TempDir>,
+    /// Its working folder, removed on drop (after the process is killed): a replica's synced
+    /// copy, a Sentinel's config file (Sentinel rewrites it).
+    _dir: tempfile::TempDir,
 }
 
 impl Throwaway {
@@ -28,7 +29,12 @@ impl Throwaway {
     pub async fn start_with(binary: Option<&Path>, extra: &[String]) -> Result<Throwaway> {
         let binary = resolve(binary)?;
         let port = free_port()?;
+        // Its own folder, removed on drop: a replica stores the copy it syncs as dump.rdb in
+        // its `dir`, which would otherwise be wherever redislab was started.
+        let dir = tempfile::tempdir().context("could not make a folder for the server")?;
         let mut args: Vec<String> = [
+            "--dir",
+            &dir.path().display().to_string(),
             "--port",
             &port.to_string(),
             "--bind",
@@ -47,7 +53,7 @@ impl Throwaway {
             child,
             port,
             binary,
-            _dir: None,
+            _dir: dir,
         };
         t.wait_for_ping().await?;
         Ok(t)
@@ -80,7 +86,7 @@ impl Throwaway {
             child,
             port,
             binary: binary.to_path_buf(),
-            _dir: Some(dir),
+            _dir: dir,
         };
         t.wait_for_ping().await?;
         Ok(t)
