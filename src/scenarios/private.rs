@@ -1,8 +1,10 @@
-//! A private redis-server for a demonstration that must change server settings (`maxmemory`,
-//! output-buffer limits): the learner's server may be shared, so such a step starts its own
-//! server for the step and stops it after; the learner's server is never touched. Commands
-//! still pass a gate (the namespace rule, with server-wide commands allowed because redislab
-//! owns this server).
+//! Private servers for a demonstration that must change server settings (`maxmemory`,
+//! output-buffer limits, `CLIENT PAUSE`), open many connections, or needs servers of its own (a
+//! replica, a Sentinel): the learner's server may be shared, so such a step starts its own
+//! servers for the step and stops them after (each `Private` stops its server when dropped,
+//! whichever way the step ends); the learner's server is never touched. Commands still pass a
+//! gate (the namespace rule, with server-wide commands allowed because redislab owns these
+//! servers).
 
 use anyhow::{Context, Result, bail};
 use redis::Value;
