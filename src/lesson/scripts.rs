@@ -29,10 +29,7 @@ pub fn script_of(args: &[Vec<u8>]) -> Option<&[u8]> {
     }
 }
 
-/// The SHA1 Redis gives a script (what EVALSHA names), lower-case hex.
-pub fn sha1_hex(text: &[u8]) -> String {
-    sha1_smol::Sha1::from(text).digest().to_string()
-}
+pub use crate::redis::fence::{NOT_SHIPPED, sha1_hex};
 
 /// Whether `text` is, byte for byte, a script of a lesson built into this binary.
 pub fn is_shipped(text: &[u8]) -> bool {
@@ -92,9 +89,6 @@ pub fn needs_managed(step: &Step) -> Option<String> {
         .any(|s| !is_shipped(s))
         .then(|| NOT_SHIPPED.to_string())
 }
-
-/// The one line a skipped step (and a refused script) shows.
-pub const NOT_SHIPPED: &str = "this step runs a script that is not one shipped with redislab; such a script runs only on redislab's managed server (--managed), whose ACL fences it";
 
 fn scripts_in(value: &serde_json::Value) -> Vec<Vec<u8>> {
     let mut lets = BTreeMap::new();

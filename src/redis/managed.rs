@@ -1,6 +1,8 @@
 //! redislab's own private redis-server, for learners with no Redis at hand. It runs on a free
 //! loopback port with no persistence, keeps its config, pid and log under the redislab home,
 //! and stays up between invocations so a lesson and a later `inspect` see the same keys.
+// This file is part of the redis layer, which alone opens connections (clippy.toml).
+#![allow(clippy::disallowed_methods)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -132,7 +134,7 @@ pub async fn ensure_running(home: &Path) -> Result<Managed> {
     let _ = lock.unlock();
     let m = result?;
     // A benchmark killed while it had AOF switched on left the original settings in a file.
-    crate::bench::durable::restore_leftover(&m.dir, &m.admin_client()?).await?;
+    super::aof_restore::restore_leftover(&m.dir, &m.admin_client()?).await?;
     Ok(m)
 }
 
@@ -306,7 +308,11 @@ async fn stop_by_pid(home: &Path) -> Result<bool> {
 }
 
 /// Creates (or refreshes) the ACL user a learner's commands run as, and returns its client.
-pub async fn ensure_learner(conn: &Conn, m: &Managed, namespace: &str) -> Result<Client> {
+pub(in crate::redis) async fn ensure_learner(
+    conn: &Conn,
+    m: &Managed,
+    namespace: &str,
+) -> Result<Client> {
     let mut conn = conn.clone();
     let setuser = learner_acl(&mut conn, &m.password, namespace).await?;
     let _: () = setuser

@@ -117,7 +117,6 @@ impl<'b> Walker<'_, 'b> {
                 StepKind::Race(race) => {
                     let ctx = crate::runner::race::RaceContext {
                         server: self.engine.server,
-                        gate: &self.engine.gate,
                         vars: &self.engine.vars,
                         ticker: &crate::measure::Silent,
                     };

@@ -1,21 +1,19 @@
 //! A private redis-server for a demonstration that must change server settings (`maxmemory`,
 //! output-buffer limits): the learner's server may be shared, so such a step starts its own
 //! server for the step and stops it after; the learner's server is never touched. Commands
-//! still pass a gate (the namespace rule, with server-wide commands allowed because redislab
+//! still pass the fence (the namespace rule, with server-wide commands allowed because redislab
 //! owns this server).
 
 use anyhow::{Context, Result, bail};
 use redis::Value;
 
 use super::{ScenarioContext, gated};
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 use crate::redis::throwaway::Throwaway;
-use crate::runner::gate::Gate;
 
-/// The private server, its connection and its gate. Dropping it stops the server.
+/// The private server and its fenced connection. Dropping it stops the server.
 pub struct Private {
-    pub gate: Gate,
-    pub conn: Conn,
+    pub conn: Fenced,
     pub display: String,
     /// `redis-server` or `valkey-server`, for the notes.
     pub program: String,
@@ -36,15 +34,8 @@ impl Private {
             .unwrap_or_else(|| "redis-server".into());
         ctx.ticker.message(&format!("starting a private {program}"));
         let server = Throwaway::start(None).await?;
-        let client = redis::Client::open(server.url())
-            .context("could not address the private redis-server")?;
-        let conn: Conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .context("could not connect to the private redis-server")?
-            .into();
+        let conn = server.connection(ctx.namespace).await?;
         Ok(Ok(Private {
-            gate: Gate::new(conn.clone(), ctx.namespace, true),
             conn,
             display: format!("private {program} on port {}", server.port),
             program,
@@ -53,7 +44,7 @@ impl Private {
     }
 
     pub async fn send(&mut self, args: &[Vec<u8>]) -> Result<Value> {
-        gated(&self.gate, &mut self.conn, args, &self.display).await
+        gated(&mut self.conn, args, &self.display).await
     }
 
     /// `CONFIG SET name value`.

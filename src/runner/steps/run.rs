@@ -6,9 +6,9 @@ use anyhow::Result;
 
 use super::{Ctx, Done, Ran};
 use crate::lesson::model::{CommandSpec, Step};
-use crate::redis::guard::Verdict;
+use crate::redis::fence::Origin;
+use crate::redis::fence::Verdict;
 use crate::runner::checks::reply_text;
-use crate::runner::gate::Origin;
 use crate::runner::seam::{Event, StepAction};
 use crate::runner::typed_args;
 
@@ -31,7 +31,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, _step: &Step, commands: &[CommandSpec]) 
         StepAction::Skip => Ok(Ran::Skipped("skipped by you".into())),
         StepAction::Run => {
             let executed = ctx.engine.run_commands(commands).await?;
-            // A lesson line the gate refuses is a bug in the lesson: `validate --live` says so.
+            // A lesson line the fence refuses is a bug in the lesson: `validate --live` says so.
             let problems = executed
                 .iter()
                 .filter_map(|x| Some(format!("{} was refused: {}", x.line, x.refused.as_ref()?)))
@@ -227,7 +227,13 @@ async fn run_if_untypable(
     let Ok(args) = typed_args(line) else {
         return Ok(None);
     };
-    let Verdict::Refuse(why) = ctx.engine.gate.admit(&args, Origin::Learner).await? else {
+    let Verdict::Refuse(why) = ctx
+        .engine
+        .server
+        .fence()
+        .admit(&args, Origin::Learner)
+        .await?
+    else {
         return Ok(None);
     };
     // Not a refusal: the step goes on, with the lesson's own line.
