@@ -310,7 +310,8 @@ impl Run<'_> {
                     });
                 }
             }
-            r.finish(self.rows[i], clients);
+            r.finish();
+            r.explanation = super::explain::explain(r, self.rows[i], clients);
         }
     }
 

@@ -4,13 +4,13 @@ use anyhow::Result;
 
 use crate::cli::LessonArgs;
 use crate::error::{Exit, code};
+use crate::grading::parse_answers;
 use crate::lesson::loader;
 use crate::lesson::model::Lesson;
-use crate::progress::{LessonProgress, Store};
-use crate::quiz::parse_answers;
 use crate::runner::Engine;
 use crate::runner::walk::{Options, Prompter, Summary, Walker};
 use crate::settings::Settings;
+use crate::store::{LessonProgress, Store};
 use crate::term;
 use crate::term::prompt::{Inquire, NoPrompts};
 use crate::term::view::TermView;

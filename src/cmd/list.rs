@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::cli::{LessonArgs, ListArgs};
 use crate::lesson::{course, loader};
-use crate::progress::Store;
 use crate::settings::Settings;
+use crate::store::Store;
 use crate::term;
 
 #[derive(Serialize)]

@@ -4,8 +4,8 @@ use anyhow::{Context, Result};
 
 use crate::cli::ProgressArgs;
 use crate::lesson::loader;
-use crate::progress::Store;
 use crate::settings::Settings;
+use crate::store::Store;
 use crate::term;
 
 pub async fn run(settings: &Settings, args: ProgressArgs) -> Result<u8> {

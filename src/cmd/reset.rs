@@ -7,8 +7,8 @@ use crate::cli::ResetArgs;
 use crate::lesson::loader;
 use crate::lesson::vars::Vars;
 use crate::namespace;
-use crate::progress::Store;
 use crate::settings::Settings;
+use crate::store::Store;
 use crate::term;
 
 pub async fn run(settings: &Settings, args: ResetArgs) -> Result<u8> {

@@ -42,7 +42,7 @@ fn shipped() -> &'static HashSet<String> {
         let mut out = HashSet::new();
         if let Ok(files) = super::loader::sources(None) {
             for (source, text) in files {
-                if let Ok(lesson) = super::loader::parse(&source, &text) {
+                if let Ok(lesson) = super::parse::parse(&source, &text) {
                     for (_, script) in lesson_scripts(&lesson) {
                         out.insert(sha1_hex(&script));
                     }
@@ -258,7 +258,7 @@ mod tests {
     fn every_shipped_script_is_trusted_and_declares_its_keys() {
         let mut seen = 0;
         for (source, text) in super::super::loader::sources(None).expect("embedded lessons") {
-            let lesson = super::super::loader::parse(&source, &text).expect("parses");
+            let lesson = super::super::parse::parse(&source, &text).expect("parses");
             for (step, script) in lesson_scripts(&lesson) {
                 let text = String::from_utf8_lossy(&script);
                 assert!(is_shipped(&script), "{source} step {step:?}: {text}");

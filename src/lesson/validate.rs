@@ -17,8 +17,8 @@ use text::{glob, locate};
 
 pub use ranges::markdown as ranges_markdown;
 
-use super::loader::{LoadError, Loaded, parse};
 use super::model::{Check, Lesson, StepKind};
+use super::parse::{LoadError, Loaded, parse};
 use super::vars::{BUILTIN, names_in};
 use crate::redis::tokenize::tokenize;
 
@@ -46,6 +46,19 @@ impl Ctx<'_> {
             message,
         });
     }
+}
+
+/// How a scenario step's name and parameters are checked. Scenarios are code of a layer above
+/// the lessons, so the program hands their check down once at start (`cmd::prepare` calls
+/// `check_scenarios_with(scenarios::check)`); until it does, scenario steps are not checked
+/// here (the scenario still refuses bad parameters when it runs).
+pub type ScenarioCheck = fn(&str, &serde_json::Value) -> Result<()>;
+
+static SCENARIO_CHECK: std::sync::OnceLock<ScenarioCheck> = std::sync::OnceLock::new();
+
+/// Sets the scenario check (once; later calls change nothing).
+pub fn check_scenarios_with(check: ScenarioCheck) {
+    let _ = SCENARIO_CHECK.set(check);
 }
 
 /// Parses and checks files. `getkeys` (the fence of any Redis) enables the key-namespace

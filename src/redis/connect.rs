@@ -530,7 +530,7 @@ fn one_line(e: &RedisError, secret_source: &str) -> String {
 
 /// One clear line for a connection-level failure.
 pub fn describe(e: &RedisError, display: &str) -> String {
-    if let Some(exit) = super::bounded::refused().and_then(|_| error::lost(e, display)) {
+    if let Some(exit) = super::bounded::refused().and_then(|_| lost(e, display)) {
         return exit.to_string();
     }
     let code = e.code().unwrap_or("");
@@ -575,7 +575,7 @@ pub fn describe(e: &RedisError, display: &str) -> String {
 
 /// Adds context to a failed command; I/O failures become exit code 2.
 pub fn command_error(e: RedisError, display: &str) -> anyhow::Error {
-    if let Some(exit) = error::lost(&e, display) {
+    if let Some(exit) = lost(&e, display) {
         exit.into()
     } else {
         anyhow::Error::new(e).context(format!("command failed on {display}"))
@@ -585,6 +585,36 @@ pub fn command_error(e: RedisError, display: &str) -> anyhow::Error {
 /// Best-effort context for I/O on redislab's own files.
 pub fn ensure_dir(path: &std::path::Path) -> Result<()> {
     std::fs::create_dir_all(path).with_context(|| format!("could not create {}", path.display()))
+}
+
+/// A connection that failed mid-run, as one line naming the server; `None` for an error that
+/// is not about the connection.
+pub fn lost(e: &redis::RedisError, server: &str) -> Option<error::Exit> {
+    // The bound's reason, for the failure it caused: a closed or broken connection.
+    let broken = e.is_io_error() || e.is_connection_dropped();
+    if let Some(why) = super::bounded::refused().filter(|_| broken) {
+        return Some(error::Exit::new(
+            error::code::CONNECTION,
+            format!(
+                "Redis at {server} sent {why}; redislab closed the connection (one reply may \
+                 be at most {} MiB and {} elements)",
+                super::bounded::MAX_REPLY_BYTES >> 20,
+                super::bounded::MAX_REPLY_ELEMENTS
+            ),
+        ));
+    }
+    if e.is_timeout() {
+        return Some(error::Exit::new(
+            error::code::CONNECTION,
+            format!("Redis at {server} did not answer within 10 s"),
+        ));
+    }
+    (e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal()).then(|| {
+        error::Exit::new(
+            error::code::CONNECTION,
+            format!("lost the connection to Redis at {server}"),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 //! Everything about talking to Redis: finding a server, and running commands as redis-cli would.
+//! Only this layer opens connections, and it hands out only fenced ones (`fence`).
 
 pub mod aof_restore;
 pub mod bounded;

@@ -17,6 +17,7 @@ pub mod requires;
 pub mod seam;
 pub mod snapshot;
 pub mod steps;
+pub mod summary;
 pub mod trial;
 pub mod walk;
 pub(crate) mod why;

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::measure::Ticker;
 use crate::redis::connect::Server;
 use crate::redis::fence::Fenced;
-use crate::redis::fence::Origin;
+use crate::redis::fence::{Origin, Outcome};
 
 pub mod bench_suite;
 pub mod blocking_pop;
@@ -53,11 +53,15 @@ impl ScenarioContext<'_> {
 /// Sends `args` on `conn` (every connection is fenced: the lesson's server's, or a private
 /// server's); a refusal becomes an error naming the command.
 pub async fn gated(conn: &mut Fenced, args: &[Vec<u8>], display: &str) -> Result<redis::Value> {
-    let args = crate::redis::fence::own_args(args);
-    let e = crate::runner::send_fenced(conn, &args, Origin::Own, None, display).await?;
-    match e.refused {
-        Some(why) => bail!("{}: {why}", e.line),
-        None => Ok(e.reply),
+    let line = crate::redis::tokenize::display_args(args);
+    match conn
+        .run(&crate::redis::fence::own_args(args), Origin::Own)
+        .await
+        .map_err(|e| crate::redis::connect::command_error(e, display))?
+    {
+        Outcome::Reply(v) => Ok(v),
+        Outcome::Refused(why) => bail!("{line}: {why}"),
+        Outcome::Subscribe => bail!("{line}: not sent on this connection"),
     }
 }
 
@@ -180,7 +184,7 @@ pub fn validate(name: &str, params: &serde_json::Value) -> Result<()> {
     }
 }
 
-/// The same as `validate` (the name `lesson::validate` calls).
+/// The same as `validate`: the check `lesson::validate` is handed at start.
 pub fn check(name: &str, params: &serde_json::Value) -> Result<()> {
     validate(name, params)
 }

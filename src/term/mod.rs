@@ -5,10 +5,10 @@ pub mod bench;
 pub mod catalog;
 pub mod lesson;
 pub mod pager;
-pub mod progress;
 pub mod prompt;
 pub mod table;
 pub mod text;
+pub mod ticker;
 pub mod view;
 
 use std::io::{IsTerminal, Write};

@@ -231,7 +231,7 @@ impl Prompter for Inquire {
                 let _ = crossterm::terminal::disable_raw_mode();
             }
         }
-        let pb = super::progress::bar(false, "waiting");
+        let pb = super::ticker::bar(false, "waiting");
         pb.set_length(seconds);
         crossterm::terminal::enable_raw_mode()
             .map_err(|e| anyhow::anyhow!("could not read key presses: {e}"))?;

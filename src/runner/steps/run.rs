@@ -185,7 +185,7 @@ fn other_options(typed: &str, line: &str) -> Option<String> {
         l.split_whitespace()
             .skip(1)
             .map(str::to_ascii_uppercase)
-            .filter(|w| super::exercise::OPTIONS.contains(&w.as_str()))
+            .filter(|w| super::OPTIONS.contains(&w.as_str()))
             .collect()
     };
     let (yours, its) = (words(typed), words(line));
@@ -268,7 +268,7 @@ async fn shown(
         && matches!(executed.reply, redis::Value::ServerError(_))
     {
         ctx.show(Event::Reply(&executed.reply)).await?;
-        ctx.show(Event::Notice(DOOMED)).await?;
+        ctx.show(Event::Notice(super::DOOMED)).await?;
         return Ok(false);
     }
     if !entered && !as_written && is_typo(&executed.reply) {
@@ -287,9 +287,6 @@ async fn shown(
     }
     Ok(true)
 }
-
-/// Said when Redis refused a command queued inside MULTI.
-pub const DOOMED: &str = "Redis refused that command while queueing it, so this transaction is doomed: EXEC will now answer EXECABORT and run nothing. Type `retry` to discard it and start the step over.";
 
 /// Whether Redis refused the line as written rather than ran it.
 fn is_typo(reply: &redis::Value) -> bool {
