@@ -1516,3 +1516,42 @@ fn a_lesson_recaps_itself_at_the_end_and_on_request() {
     assert_success(&out);
     assert!(stdout(&out).contains("Recap · lesson 07"), "{}", both(&out));
 }
+
+/// A `kill` or a closed terminal while the learner reads gives lesson time back before redislab
+/// exits (143 for SIGTERM, 129 for SIGHUP): the TTL that stood still runs again, from where it
+/// stopped, and the key is not left without one.
+#[test]
+fn term_and_hup_during_a_lesson_give_the_ttls_back() {
+    use rexpect::process::Signal;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/signals");
+    for (signal, code) in [(Signal::SIGTERM, 143), (Signal::SIGHUP, 129)] {
+        let redis = TestRedis::start();
+        let home = tempfile::tempdir().expect("home");
+        let args = format!("--lessons {} lesson 42", dir.display());
+        let mut p = pty(&redis, home.path(), 120, 40, &args);
+        let mut seen = String::new();
+        through_pages(&mut p, &mut seen, "What now?");
+        send(&mut p, "\r"); // run step 1: SET lab:t:a x EX 100
+        through_pages(&mut p, &mut seen, "Your turn");
+        // Lesson time stands still while the learner reads: the key has no TTL for now.
+        let frozen = (0..200).any(|_| {
+            let pttl = redis.cli(&["PTTL", "lab:t:a"]);
+            std::thread::sleep(std::time::Duration::from_millis(25));
+            pttl.trim() == "(integer) -1"
+        });
+        assert!(frozen, "lesson time never stood still: {seen}");
+        p.process_mut().signal(signal).expect("signal redislab");
+        let status = exit_code(&mut p);
+        assert!(status.contains(&code.to_string()), "{signal:?}: {status}");
+        let pttl: i64 = redis
+            .cli(&["PTTL", "lab:t:a"])
+            .trim()
+            .trim_start_matches("(integer) ")
+            .parse()
+            .expect("a number");
+        assert!(
+            (80_000..=100_000).contains(&pttl),
+            "{signal:?}: the TTL was not given back ({pttl} ms)"
+        );
+    }
+}

@@ -72,15 +72,17 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
             keep_until,
         },
     };
-    // Ctrl-C outside a prompt (prompts treat it as "quit" themselves): progress up to the last
-    // finished step is already saved, so stopping here loses nothing.
+    // Ctrl-C outside a prompt (prompts treat it as "quit" themselves), a `kill` or a closed
+    // terminal: progress up to the last finished step is already saved, so stopping here loses
+    // nothing once lesson time is given back.
+    let stop = super::signals::stop_signals();
     let walked = tokio::select! {
-        s = walker.walk() => Some(s),
-        _ = tokio::signal::ctrl_c() => None,
+        s = walker.walk() => Ok(s),
+        code = stop => Err(code),
     };
     let summary = match walked {
-        Some(s) => s?,
-        None => {
+        Ok(s) => s?,
+        Err(exit_code) => {
             let _ = crossterm::terminal::disable_raw_mode();
             // Lesson time may be stopped (TTLs removed while the learner read): give it back.
             let _ = engine.thaw().await;
@@ -93,7 +95,7 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
                     lesson.id
                 )))
             ));
-            return Ok(code::INTERRUPTED);
+            return Ok(exit_code);
         }
     };
     report(lesson, &summary, auto, &invocation(settings))

@@ -8,6 +8,7 @@ mod progress;
 mod quiz;
 mod reset;
 mod sandbox;
+mod signals;
 mod server;
 mod validate;
 
