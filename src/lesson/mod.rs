@@ -2,6 +2,7 @@
 //! variables in commands (`vars`), the race grammar (`race`), which scripts are shipped
 //! (`scripts`) and validation (`validate`).
 
+pub mod catalogue;
 pub mod check;
 pub mod course;
 pub mod loader;
