@@ -11,11 +11,14 @@
 pub mod bench;
 pub mod cli;
 pub mod cmd;
+pub mod doctor;
 pub mod error;
 pub mod inspect;
+pub mod install;
 pub mod lesson;
 pub mod measure;
 pub mod namespace;
+pub mod notes;
 pub mod progress;
 pub mod quiz;
 pub mod redis;

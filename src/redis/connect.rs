@@ -300,7 +300,8 @@ pub async fn managed_server(m: &Managed, namespace: &str) -> Result<Server> {
     })
 }
 
-async fn probe_local(addr: &str) -> Option<Server> {
+/// The server answering `PING` at `addr`, if one does (quickly: nothing listening is common).
+pub async fn probe_local(addr: &str) -> Option<Server> {
     let url = format!("redis://{addr}");
     let client = Client::open(url.as_str()).ok()?;
     let config = AsyncConnectionConfig::new()

@@ -363,3 +363,16 @@ mod tests {
         assert_eq!(fits, vec!["1. short".to_string()]);
     }
 }
+
+/// A yes/no question on the terminal (Enter says yes). Esc or Ctrl-C says no.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    let answer =
+        tokio::task::block_in_place(|| inquire::Confirm::new(question).with_default(true).prompt());
+    match answer {
+        Ok(yes) => Ok(yes),
+        Err(
+            inquire::InquireError::OperationCanceled | inquire::InquireError::OperationInterrupted,
+        ) => Ok(false),
+        Err(e) => Err(anyhow::Error::new(e).context("could not ask on the terminal")),
+    }
+}
