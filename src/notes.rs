@@ -161,7 +161,10 @@ fn commands(lesson: &Lesson, cx: &Context<'_>, md: &mut String) {
                 None,
             ),
             StepKind::Exercise { goal, solution, .. } => {
-                md.push_str(&format!("Exercise: {}\n\n", block_text(goal)));
+                md.push_str(&format!(
+                    "Exercise: {}\n\n",
+                    block_text(&with_ns(goal, cx.namespace))
+                ));
                 (
                     solution
                         .iter()
@@ -190,7 +193,10 @@ fn commands(lesson: &Lesson, cx: &Context<'_>, md: &mut String) {
             md.push_str(&fenced("redis", &lines.join("\n")));
         }
         if let Some(after) = &step.after {
-            md.push_str(&format!("{}\n\n", block_text(after)));
+            md.push_str(&format!(
+                "{}\n\n",
+                block_text(&with_ns(after, cx.namespace))
+            ));
         }
     }
 }
