@@ -5,6 +5,8 @@
 //! - `redis`: finding a server (`connect`, `managed`), typing commands (`tokenize`, `command`,
 //!   `render`, `guard`)
 //! - `inspect`: key snapshots; `namespace`: keeping writes inside `<namespace>:`
+//! - `doctor`: the setup's health as a list of checks; `notes`: a lesson as a Markdown sheet;
+//!   `install`: fetching valkey-server into redislab's home (`server install`)
 //! - `term`: the only module that draws
 //! - `untrusted`: the one escaping of text from outside the binary (servers, lesson files)
 

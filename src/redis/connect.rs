@@ -277,7 +277,7 @@ pub async fn connect(settings: &Settings) -> Result<Server> {
         ))),
         Err(e) => Err(error::connection(format!(
             "no Redis found: nothing answered on {} and the managed server could not start ({e:#}). \
-             Start one with `docker compose up -d`, install one with `scripts/install-redis.sh`, \
+             Install one with `redislab server install`, start one with `docker compose up -d`, \
              or point redislab at yours with REDIS_URL=redis://host:port",
             settings.local_addr
         ))),
