@@ -151,7 +151,7 @@ async fn server(settings: &Settings, lessons: &[Loaded]) -> Vec<Check> {
         ),
     });
     // The newer commands and options the lessons use, each asked of the server.
-    let mut wanted: BTreeMap<String, (Requires, Option<String>)> = BTreeMap::new();
+    let mut wanted: BTreeMap<String, Requires> = BTreeMap::new();
     for l in lessons {
         let all = l
             .lesson
@@ -164,9 +164,7 @@ async fn server(settings: &Settings, lessons: &[Loaded]) -> Vec<Check> {
                     commands: vec![c.clone()],
                     ..Requires::default()
                 };
-                wanted
-                    .entry(c.to_ascii_uppercase())
-                    .or_insert((one, req.note.clone()));
+                wanted.entry(c.to_ascii_uppercase()).or_insert(one);
             }
             for o in &req.options {
                 let one = Requires {
@@ -175,24 +173,16 @@ async fn server(settings: &Settings, lessons: &[Loaded]) -> Vec<Check> {
                 };
                 wanted
                     .entry(o.replace('|', " ").to_ascii_uppercase())
-                    .or_insert((one, req.note.clone()));
+                    .or_insert(one);
             }
         }
     }
     let mut have = Vec::new();
     let mut missing = Vec::new();
-    let mut notes = Vec::new();
-    for (name, (req, note)) in &wanted {
+    for (name, req) in &wanted {
         match crate::runner::requires::unmet(&server, &mut conn, req).await {
             Ok(None) => have.push(name.clone()),
-            Ok(Some(_)) | Err(_) => {
-                missing.push(name.clone());
-                if let Some(n) = note {
-                    if !notes.contains(n) {
-                        notes.push(n.clone());
-                    }
-                }
-            }
+            Ok(Some(_)) | Err(_) => missing.push(name.clone()),
         }
     }
     let list = |v: &[String]| {
@@ -211,10 +201,10 @@ async fn server(settings: &Settings, lessons: &[Loaded]) -> Vec<Check> {
         Check::note(
             "new commands",
             format!("has {}; lacks {}", list(&have), list(&missing)),
-            Some(format!(
-                "the steps that need them are skipped on this server. {}",
-                notes.join(" ")
-            )),
+            Some(
+                "the steps that need them are skipped on this server, and each skip says which servers have them"
+                    .into(),
+            ),
         )
     });
     out
@@ -225,7 +215,7 @@ fn binaries(home: &Path) -> Check {
     let mut found = Vec::new();
     for name in ["redis-server", "valkey-server"] {
         if let Some(p) = managed::on_path(name) {
-            found.push(format!("{name} ({})", version_of(&p)));
+            found.push(format!("{name} {}", version_of(&p)));
         }
     }
     let own = managed::home_binary(home);
@@ -247,13 +237,17 @@ fn binaries(home: &Path) -> Check {
     }
 }
 
-/// The first line of `binary --version`, or why it did not run.
+/// The version `binary --version` prints (its `v=9.1.2`), or why it did not run.
 fn version_of(binary: &Path) -> String {
     match std::process::Command::new(binary).arg("--version").output() {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout);
             let line = text.lines().next().unwrap_or("").trim();
-            crate::untrusted::printable_str(line).into_owned()
+            let version = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("v="))
+                .unwrap_or(line);
+            crate::untrusted::printable_str(version).into_owned()
         }
         Ok(o) => format!("`--version` exited with {}", o.status),
         Err(e) => format!("does not run: {e}"),
@@ -322,11 +316,15 @@ fn human_size(bytes: u64) -> String {
 
 /// Free bytes on the disk holding `path`, from POSIX `df -Pk` (no unsafe statvfs call).
 fn free_bytes(path: &Path) -> Option<u64> {
-    let out = std::process::Command::new("df")
-        .arg("-Pk")
-        .arg(path)
-        .output()
-        .ok()?;
+    // From PATH, else where systems keep it (a learner's PATH may be bare).
+    let out = ["df", "/bin/df", "/usr/bin/df"].iter().find_map(|df| {
+        std::process::Command::new(df)
+            .arg("-Pk")
+            .arg(path)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+    })?;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().nth(1)?;
     let kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;

@@ -266,5 +266,10 @@ fn version_line(binary: &Path) -> Result<String> {
             out.status
         );
     }
-    Ok(crate::untrusted::printable_str(&line).into_owned())
+    // "Valkey server v=9.1.2 sha=... malloc=libc ...": the words up to the version.
+    let short: Vec<&str> = match line.split_whitespace().position(|w| w.starts_with("v=")) {
+        Some(i) => line.split_whitespace().take(i + 1).collect(),
+        None => vec![line.as_str()],
+    };
+    Ok(crate::untrusted::printable_str(&short.join(" ")).into_owned())
 }

