@@ -19,17 +19,22 @@
 //! 4. `bench` (Redis against SQLite, honestly), `scenarios` (named demonstrations in Rust).
 //! 5. `runner`: the engine that walks a lesson's steps and reports events through a seam.
 //! 6. `term`: the only module that draws (tables, prompts, the lesson screen, the menu).
+//!    `doctor` (the setup's health as a list of checks), `notes` (a lesson as a Markdown
+//!    sheet) and `install` (fetching valkey-server into redislab's home) sit beside `runner`.
 //! 7. `cmd`: one file per subcommand, dispatching; `main.rs` only parses and exits.
 
 pub mod bench;
 pub mod cli;
 pub mod cmd;
+pub mod doctor;
 pub mod error;
 pub mod grading;
 pub mod inspect;
+pub mod install;
 pub mod lesson;
 pub mod measure;
 pub mod namespace;
+pub mod notes;
 pub mod redis;
 pub mod runner;
 pub mod scenarios;

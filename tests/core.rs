@@ -563,7 +563,7 @@ fn with_no_redis_anywhere_the_error_says_how_to_get_one() {
     let err = stderr(&out);
     for hint in [
         "docker compose up -d",
-        "scripts/install-redis.sh",
+        "redislab server install",
         "REDIS_URL",
     ] {
         assert!(err.contains(hint), "stderr should name {hint}: {err}");

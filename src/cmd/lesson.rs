@@ -72,13 +72,13 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
             keep_until,
         },
     };
-    // Ctrl-C outside a prompt (prompts treat it as "quit" themselves), a `kill` or a closed
-    // terminal: progress up to the last finished step is already saved, so stopping here loses
-    // nothing once lesson time is given back.
-    let stop = super::signals::stop_signals();
+    // Ctrl-C outside a prompt (prompts treat it as "quit" themselves): progress up to the last
+    // finished step is already saved, so stopping here loses nothing once lesson time is given
+    // back. (SIGTERM and SIGHUP keep their default: a prompt blocks this task, so a handler
+    // here could not run while one waits.)
     let walked = tokio::select! {
         s = walker.walk() => Ok(s),
-        code = stop => Err(code),
+        _ = tokio::signal::ctrl_c() => Err(code::INTERRUPTED),
     };
     let summary = match walked {
         Ok(s) => s?,

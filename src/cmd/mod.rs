@@ -1,15 +1,18 @@
 //! One file per subcommand; this module only dispatches. Each returns the process exit code.
 
 mod bench;
+mod completions;
+mod doctor;
 mod inspect;
 mod lesson;
 mod list;
-mod progress;
+mod notes;
+pub mod progress;
 mod quiz;
 mod reset;
 mod sandbox;
-mod signals;
 mod server;
+mod signals;
 mod validate;
 
 use anyhow::Result;
@@ -89,6 +92,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Some(Command::Progress(a)) => progress::run(&settings, a).await,
         Some(Command::Validate(a)) => validate::run(&settings, a).await,
         Some(Command::Bench(a)) => bench::run(&settings, a).await,
+        Some(Command::Notes(a)) => notes::run(&settings, a).await,
+        Some(Command::Completions(a)) => completions::run(a),
+        Some(Command::Doctor) => doctor::run(&settings).await,
     }
 }
 

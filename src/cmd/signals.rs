@@ -1,7 +1,6 @@
-//! The signals that stop a run (Ctrl-C, a `kill`, a closed terminal), for the commands that
-//! must put something back first: `bench` (the managed server's AOF settings, its keys) and
-//! `lesson` (lesson time: TTLs stopped while the learner read). Each signal ends the run with
-//! its own exit code, 128 + its number, as the README's table lists.
+//! The signals that stop a run (Ctrl-C, a `kill`, a closed terminal), for a command that must
+//! put something back first: `bench` (the managed server's AOF settings, its keys). Each
+//! signal ends the run with its own exit code, 128 + its number, as the README's table lists.
 
 use crate::error::code;
 
@@ -34,4 +33,3 @@ pub fn stop_signals() -> impl std::future::Future<Output = u8> + Send + 'static 
         code::INTERRUPTED
     }
 }
-

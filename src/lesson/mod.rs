@@ -3,6 +3,7 @@
 //! scripts are shipped (`scripts`), the course's parts (`course`) and validation (`validate`).
 //! Nothing here sends a command or draws: the engine (`runner`) runs lessons, `term` shows them.
 
+pub mod catalogue;
 pub mod check;
 pub mod course;
 pub mod loader;

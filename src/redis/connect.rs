@@ -412,7 +412,7 @@ pub async fn connect(settings: &Settings) -> Result<Server> {
         ))),
         Err(e) => Err(error::connection(format!(
             "no Redis found: nothing answered on {} and the managed server could not start ({e:#}). \
-             Start one with `docker compose up -d`, install one with `scripts/install-redis.sh`, \
+             Install one with `redislab server install`, start one with `docker compose up -d`, \
              or point redislab at yours with REDIS_URL=redis://host:port",
             settings.local_addr
         ))),
@@ -435,7 +435,8 @@ pub async fn managed_server(m: &Managed, namespace: &str) -> Result<Server> {
     })
 }
 
-async fn probe_local(addr: &str, namespace: &str) -> Option<Server> {
+/// The server answering `PING` at `addr`, if one does (quickly: nothing listening is common).
+pub async fn probe_local(addr: &str, namespace: &str) -> Option<Server> {
     let url = format!("redis://{addr}");
     let client = Client::open(url.as_str()).ok()?;
     let config = AsyncConnectionConfig::new()

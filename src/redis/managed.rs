@@ -145,6 +145,22 @@ pub fn find_binary() -> Option<PathBuf> {
         .find_map(on_path)
 }
 
+/// What the managed server and cluster run: a server on PATH, else the valkey-server that
+/// `redislab server install` put into redislab's home.
+pub fn find_binary_for(home: &Path) -> Option<PathBuf> {
+    find_binary().or_else(|| home_binary(home))
+}
+
+/// Where `redislab server install` puts server binaries.
+pub fn bin_dir(home: &Path) -> PathBuf {
+    home.join("bin")
+}
+
+/// The valkey-server installed into redislab's home, if there is one.
+pub fn home_binary(home: &Path) -> Option<PathBuf> {
+    Some(bin_dir(home).join("valkey-server")).filter(|p| p.is_file())
+}
+
 /// `name` in one of PATH's folders.
 pub fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -184,7 +200,8 @@ pub(crate) fn quote(p: &Path) -> String {
 pub(crate) async fn spawn_daemon(binary: &Path, conf: &Path) -> Result<()> {
     // Through `sh` for `umask 077`: a later CONFIG REWRITE recreates the config with the
     // server's umask, and the file holds the password.
-    let output = tokio::process::Command::new("sh")
+    // By its path: a PATH without /bin (a learner's own, or a test's) must not stop the start.
+    let output = tokio::process::Command::new("/bin/sh")
         .arg("-c")
         .arg("umask 077 && exec \"$0\" \"$1\"")
         .arg(binary)
@@ -205,7 +222,10 @@ pub(crate) async fn spawn_daemon(binary: &Path, conf: &Path) -> Result<()> {
 }
 
 async fn start(dir: &Path) -> Result<Managed> {
-    let binary = find_binary().context("neither redis-server nor valkey-server is on PATH")?;
+    let home = dir.parent().unwrap_or(dir);
+    let binary = find_binary_for(home).context(
+        "neither redis-server nor valkey-server is on PATH (`redislab server install` fetches valkey-server)",
+    )?;
     let port = free_port()?;
     let password = random_hex(16);
     let conf = format!(

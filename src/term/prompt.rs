@@ -350,6 +350,19 @@ fn cut(line: &str, room: usize) -> String {
     format!("{}…", kept.trim_end())
 }
 
+/// A yes/no question on the terminal (Enter says yes). Esc or Ctrl-C says no.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    let answer =
+        tokio::task::block_in_place(|| inquire::Confirm::new(question).with_default(true).prompt());
+    match answer {
+        Ok(yes) => Ok(yes),
+        Err(
+            inquire::InquireError::OperationCanceled | inquire::InquireError::OperationInterrupted,
+        ) => Ok(false),
+        Err(e) => Err(anyhow::Error::new(e).context("could not ask on the terminal")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
