@@ -294,12 +294,21 @@ impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Refused::Refused(why) => f.write_str(why),
-            Refused::Failed(e) => write!(f, "{e}"),
+            Refused::Failed(_) => f.write_str("could not ask the server about the command"),
         }
     }
 }
 
-impl std::error::Error for Refused {}
+/// A failure to ask is the connection's own error underneath, so a lost server is still named
+/// as lost (exit 2) wherever it surfaces.
+impl std::error::Error for Refused {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Refused::Refused(_) => None,
+            Refused::Failed(e) => Some(e),
+        }
+    }
+}
 
 impl From<Refused> for RedisError {
     fn from(r: Refused) -> RedisError {
