@@ -364,3 +364,24 @@ async fn queue_scenarios_refuse_a_namespace_the_gate_does_not_allow() {
     }
     assert!(redis.all_keys().iter().all(|k| !k.starts_with("lab:")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_blocks_another_client_and_a_scan_loop_finds_every_key() {
+    let (x, outside) = run("keys-vs-scan", json!({"keys": 100000, "count": 1000})).await;
+    eprintln!("{x:?}");
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "keys_found"), 100.0, "{x:?}");
+    assert_eq!(m(&x, "scan_missing"), 0.0, "{x:?}");
+    assert!(m(&x, "scan_calls") > 1.0, "{x:?}");
+    assert!(m(&x, "scan_empty_pages") >= 1.0, "{x:?}");
+    // Server time, free of the machine's noise: one KEYS costs many SCAN calls.
+    assert!(
+        m(&x, "keys_server_us") > 10.0 * m(&x, "scan_server_us_per_call"),
+        "{x:?}"
+    );
+    // The PING sent while KEYS ran waited for most of it.
+    assert!(
+        m(&x, "ping_worst_during_keys_us") > 0.5 * m(&x, "keys_server_us"),
+        "{x:?}"
+    );
+}

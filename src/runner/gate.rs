@@ -56,6 +56,11 @@ impl Gate {
         }
     }
 
+    /// The namespace every key must be inside.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
     /// Decides whether the command may be sent.
     pub async fn admit(&self, args: &[Arg], origin: Origin) -> Result<Verdict> {
         self.admit_from(args, origin, false).await

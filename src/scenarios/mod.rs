@@ -20,6 +20,7 @@ pub mod blocking_pop;
 pub mod complexity;
 pub mod eviction;
 pub mod failover_lock;
+pub mod keys_scan;
 pub mod leaky_bucket;
 pub mod params;
 pub mod private;
@@ -166,13 +167,14 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 14] {
+fn registry() -> [Entry; 15] {
     [
         entry::<bench_suite::Bench>(),
         entry::<blocking_pop::BlockingPop>(),
         entry::<complexity::Complexity>(),
         entry::<eviction::Eviction>(),
         entry::<failover_lock::FailoverLock>(),
+        entry::<keys_scan::KeysVsScan>(),
         entry::<leaky_bucket::LeakyBucket>(),
         entry::<pubsub_live::PubSubLive>(),
         entry::<script_cache::ScriptCache>(),
