@@ -385,3 +385,15 @@ async fn keys_blocks_another_client_and_a_scan_loop_finds_every_key() {
         "{x:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_with_a_hot_set_keeps_it_under_lru_and_lfu() {
+    let (x, outside) = run("eviction-cache", json!({"keys": 2000, "requests": 10000})).await;
+    eprintln!("{x:?}");
+    assert!(outside.is_empty(), "{outside:?}");
+    assert!(m(&x, "noeviction_vs_allkeys_lru") < 0.5, "{x:?}");
+    assert!(m(&x, "allkeys_lru_evicted_keys") > 0.0, "{x:?}");
+    assert!(m(&x, "volatile_ttl_evicted_keys") > 0.0, "{x:?}");
+    assert_eq!(m(&x, "noeviction_evicted_keys"), 0.0, "{x:?}");
+    assert!(m(&x, "noeviction_refused_writes") > 0.0, "{x:?}");
+}

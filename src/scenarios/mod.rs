@@ -167,12 +167,13 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 15] {
+fn registry() -> [Entry; 16] {
     [
         entry::<bench_suite::Bench>(),
         entry::<blocking_pop::BlockingPop>(),
         entry::<complexity::Complexity>(),
         entry::<eviction::Eviction>(),
+        entry::<eviction::EvictionCache>(),
         entry::<failover_lock::FailoverLock>(),
         entry::<keys_scan::KeysVsScan>(),
         entry::<leaky_bucket::LeakyBucket>(),
