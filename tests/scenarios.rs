@@ -397,3 +397,18 @@ async fn a_cache_with_a_hot_set_keeps_it_under_lru_and_lfu() {
     assert_eq!(m(&x, "noeviction_evicted_keys"), 0.0, "{x:?}");
     assert!(m(&x, "noeviction_refused_writes") > 0.0, "{x:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn del_of_a_big_set_blocks_and_unlink_does_not() {
+    let (x, outside) = run("big-keys", json!({"members": 1000000})).await;
+    eprintln!("{x:?}");
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "biggest_is_big_set"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "slowlog_has_del"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "slowlog_units_are_us"), 1.0, "{x:?}");
+    assert!(m(&x, "del_us") > 5.0 * m(&x, "unlink_us"), "{x:?}");
+    assert!(
+        m(&x, "ping_worst_during_del_us") > 0.5 * m(&x, "slowlog_del_us"),
+        "{x:?}"
+    );
+}

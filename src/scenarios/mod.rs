@@ -16,6 +16,7 @@ use crate::redis::connect::Server;
 use crate::runner::gate::{Arg, Gate, Origin};
 
 pub mod bench_suite;
+pub mod big_keys;
 pub mod blocking_pop;
 pub mod complexity;
 pub mod eviction;
@@ -167,9 +168,10 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 16] {
+fn registry() -> [Entry; 17] {
     [
         entry::<bench_suite::Bench>(),
+        entry::<big_keys::BigKeys>(),
         entry::<blocking_pop::BlockingPop>(),
         entry::<complexity::Complexity>(),
         entry::<eviction::Eviction>(),
