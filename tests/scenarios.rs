@@ -412,3 +412,13 @@ async fn del_of_a_big_set_blocks_and_unlink_does_not() {
         "{x:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_nobody_reads_expire_anyway() {
+    let (x, outside) = run("active-expiry", json!({"keys": 10000, "ttl_ms": 1000})).await;
+    eprintln!("{x:?}");
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "reads"), 0.0, "{x:?}");
+    assert_eq!(m(&x, "expired_keys"), 10000.0, "{x:?}");
+    assert_eq!(m(&x, "keys_left"), 10000.0, "{x:?}");
+}

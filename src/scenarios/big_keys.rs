@@ -289,6 +289,11 @@ fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
         f64::from(u8::from(f.slowlog_unlink_us.is_some())),
     );
     put("slowlog_units_are_us", f64::from(u8::from(us_fit)));
+    put("del_vs_unlink", f.del_us / f.unlink_us.max(1.0));
+    put(
+        "ping_waited_share_of_del",
+        del_worst / f.slowlog_del_us.unwrap_or(0).max(1) as f64,
+    );
     put(
         "lazy_user_del_by_default",
         f64::from(u8::from(f.lazy_default == "yes")),

@@ -294,6 +294,16 @@ fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
     put("scan_server_us_per_call", f.scan_server_us_per_call);
     put("ping_median_during_keys_us", median(&f.keys_pings));
     put("ping_median_during_scan_us", median(&f.scan_pings));
+    // One KEYS against one SCAN call, in server time; and how much of the KEYS the other
+    // client's PING waited through.
+    put(
+        "keys_vs_scan_call",
+        f.keys_server_us as f64 / f.scan_server_us_per_call.max(1.0),
+    );
+    put(
+        "ping_waited_share_of_keys",
+        keys_worst / (f.keys_server_us as f64).max(1.0),
+    );
     put("ping_worst_during_keys_us", keys_worst);
     put("pings_during_keys", f.keys_pings.len() as f64);
     put("scan_us", f.scan_us);

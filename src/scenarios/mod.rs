@@ -15,6 +15,7 @@ use crate::redis::conn::Conn;
 use crate::redis::connect::Server;
 use crate::runner::gate::{Arg, Gate, Origin};
 
+pub mod active_expiry;
 pub mod bench_suite;
 pub mod big_keys;
 pub mod blocking_pop;
@@ -168,8 +169,9 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 17] {
+fn registry() -> [Entry; 18] {
     [
+        entry::<active_expiry::ActiveExpiry>(),
         entry::<bench_suite::Bench>(),
         entry::<big_keys::BigKeys>(),
         entry::<blocking_pop::BlockingPop>(),
