@@ -20,6 +20,7 @@ pub mod bench_suite;
 pub mod big_keys;
 pub mod blocking_pop;
 pub mod complexity;
+pub mod encoding;
 pub mod eviction;
 pub mod failover_lock;
 pub mod keys_scan;
@@ -169,13 +170,14 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 18] {
+fn registry() -> [Entry; 19] {
     [
         entry::<active_expiry::ActiveExpiry>(),
         entry::<bench_suite::Bench>(),
         entry::<big_keys::BigKeys>(),
         entry::<blocking_pop::BlockingPop>(),
         entry::<complexity::Complexity>(),
+        entry::<encoding::EncodingThreshold>(),
         entry::<eviction::Eviction>(),
         entry::<eviction::EvictionCache>(),
         entry::<failover_lock::FailoverLock>(),
