@@ -392,6 +392,7 @@ async fn a_cache_with_a_hot_set_keeps_it_under_lru_and_lfu() {
     eprintln!("{x:?}");
     assert!(outside.is_empty(), "{outside:?}");
     assert!(m(&x, "noeviction_vs_allkeys_lru") < 0.5, "{x:?}");
+    assert_eq!(m(&x, "best_is_allkeys"), 1.0, "{x:?}");
     assert!(m(&x, "allkeys_lru_evicted_keys") > 0.0, "{x:?}");
     assert!(m(&x, "volatile_ttl_evicted_keys") > 0.0, "{x:?}");
     assert_eq!(m(&x, "noeviction_evicted_keys"), 0.0, "{x:?}");
@@ -421,4 +422,14 @@ async fn keys_nobody_reads_expire_anyway() {
     assert_eq!(m(&x, "reads"), 0.0, "{x:?}");
     assert_eq!(m(&x, "expired_keys"), 10000.0, "{x:?}");
     assert_eq!(m(&x, "keys_left"), 10000.0, "{x:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_loses_what_the_snapshot_missed_and_nothing_under_aof_always() {
+    let (x, outside) = run("persistence", json!({"writes": 1000})).await;
+    eprintln!("{x:?}");
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "rdb_survived"), 500.0, "{x:?}");
+    assert_eq!(m(&x, "aof_always_survived"), 1000.0, "{x:?}");
+    assert!(m(&x, "aof_everysec_survived") >= 500.0, "{x:?}");
 }

@@ -26,6 +26,7 @@ pub mod failover_lock;
 pub mod keys_scan;
 pub mod leaky_bucket;
 pub mod params;
+pub mod persistence;
 pub mod private;
 pub mod pubsub_live;
 pub mod script_cache;
@@ -170,7 +171,7 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 19] {
+fn registry() -> [Entry; 20] {
     [
         entry::<active_expiry::ActiveExpiry>(),
         entry::<bench_suite::Bench>(),
@@ -183,6 +184,7 @@ fn registry() -> [Entry; 19] {
         entry::<failover_lock::FailoverLock>(),
         entry::<keys_scan::KeysVsScan>(),
         entry::<leaky_bucket::LeakyBucket>(),
+        entry::<persistence::Persistence>(),
         entry::<pubsub_live::PubSubLive>(),
         entry::<script_cache::ScriptCache>(),
         entry::<sharded_pubsub::ShardedPubSub>(),
