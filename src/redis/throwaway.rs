@@ -78,7 +78,11 @@ impl Throwaway {
                     return Ok(());
                 }
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 self.child = None;
                 bail!(
                     "the throwaway {} on port {} exited at start ({status})",
@@ -87,7 +91,10 @@ impl Throwaway {
                 );
             }
             if Instant::now() > deadline {
-                bail!("the throwaway redis-server did not answer on port {}", self.port);
+                bail!(
+                    "the throwaway redis-server did not answer on port {}",
+                    self.port
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -41,7 +41,8 @@ impl Default for Params {
 
 impl Scenario for ActiveExpiry {
     const NAME: &'static str = "active-expiry";
-    const SUMMARY: &'static str = "keys with a TTL that nobody reads are deleted anyway: expired_keys grows with no reads";
+    const SUMMARY: &'static str =
+        "keys with a TTL that nobody reads are deleted anyway: expired_keys grows with no reads";
     const PARAMS: &'static [Param] = &[
         int(
             "keys",
@@ -63,7 +64,8 @@ impl Scenario for ActiveExpiry {
                 });
             }
         };
-        ctx.ticker.start(p.keys, "writing keys with and without a TTL");
+        ctx.ticker
+            .start(p.keys, "writing keys with and without a TTL");
         let ttl = p.ttl_ms.to_string();
         for i in 0..p.keys {
             s.send(&[

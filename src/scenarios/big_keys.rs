@@ -84,8 +84,10 @@ struct Found {
 async fn play(s: &mut Private, ctx: &ScenarioContext<'_>, p: &Params) -> Result<Found> {
     let big = ctx.key("ops:big:followers");
     let copy = ctx.key("ops:big:followers:copy");
-    ctx.ticker
-        .start(2 * p.members.div_ceil(BATCH) + 1, "writing small keys and two big sets");
+    ctx.ticker.start(
+        2 * p.members.div_ceil(BATCH) + 1,
+        "writing small keys and two big sets",
+    );
     let mut mset = vec![b"MSET".to_vec()];
     for i in 0..SMALL {
         mset.push(ctx.key(&format!("ops:small:{i}")).into_bytes());
@@ -105,7 +107,8 @@ async fn play(s: &mut Private, ctx: &ScenarioContext<'_>, p: &Params) -> Result<
         }
     }
 
-    ctx.ticker.message("sampling: SCAN and MEMORY USAGE of every key");
+    ctx.ticker
+        .message("sampling: SCAN and MEMORY USAGE of every key");
     let mut found = Found::default();
     let mut cursor = b"0".to_vec();
     let pattern = ctx.key("ops:*");
@@ -142,7 +145,7 @@ async fn play(s: &mut Private, ctx: &ScenarioContext<'_>, p: &Params) -> Result<
             found
                 .top
                 .push((String::from_utf8_lossy(&name).into_owned(), bytes));
-            found.top.sort_by(|a, b| b.1.cmp(&a.1));
+            found.top.sort_by_key(|t| std::cmp::Reverse(t.1));
             found.top.truncate(3);
         }
         cursor = next;
@@ -160,10 +163,13 @@ async fn play(s: &mut Private, ctx: &ScenarioContext<'_>, p: &Params) -> Result<
     let gate = s.gate.clone();
     let display = s.display.clone();
     let mut pinger = s.other().await?;
-    ctx.ticker.message("DEL of the big set, while another client PINGs");
+    ctx.ticker
+        .message("DEL of the big set, while another client PINGs");
     let del = args(&[b"DEL", big.as_bytes()]);
     let Pinged {
-        out, pings_us, work_us,
+        out,
+        pings_us,
+        work_us,
     } = while_pinging(&gate, &display, &mut pinger, async {
         int_of("DEL", &s.send(&del).await?)
     })
@@ -172,10 +178,13 @@ async fn play(s: &mut Private, ctx: &ScenarioContext<'_>, p: &Params) -> Result<
         bail!("DEL of the big set deleted {out} keys");
     }
     (found.del_us, found.del_pings) = (work_us, pings_us);
-    ctx.ticker.message("UNLINK of its copy, while another client PINGs");
+    ctx.ticker
+        .message("UNLINK of its copy, while another client PINGs");
     let unlink = args(&[b"UNLINK", copy.as_bytes()]);
     let Pinged {
-        out, pings_us, work_us,
+        out,
+        pings_us,
+        work_us,
     } = while_pinging(&gate, &display, &mut pinger, async {
         int_of("UNLINK", &s.send(&unlink).await?)
     })
@@ -283,7 +292,10 @@ fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
         "slowlog_del_us",
         f.slowlog_del_us.map(|v| v as f64).unwrap_or(-1.0),
     );
-    put("slowlog_has_del", f64::from(u8::from(f.slowlog_del_us.is_some())));
+    put(
+        "slowlog_has_del",
+        f64::from(u8::from(f.slowlog_del_us.is_some())),
+    );
     put(
         "slowlog_has_unlink",
         f64::from(u8::from(f.slowlog_unlink_us.is_some())),

@@ -102,7 +102,8 @@ async fn play(s: &mut Private, ctx: &ScenarioContext<'_>, p: &Params) -> Result<
     }
     let key = ctx.key("ops:encoding:prefs");
     let value = vec![b'v'; p.value_bytes as usize];
-    ctx.ticker.start(threshold.div_ceil(BATCH) + 4, "writing the hash");
+    ctx.ticker
+        .start(threshold.div_ceil(BATCH) + 4, "writing the hash");
     s.send(&[b"DEL".to_vec(), key.clone().into_bytes()]).await?;
     let mut i = 0;
     while i < threshold {

@@ -296,9 +296,15 @@ pub struct CacheParams {
 impl Default for CacheParams {
     fn default() -> Self {
         CacheParams {
-            policies: ["allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-ttl", "noeviction"]
-                .map(String::from)
-                .to_vec(),
+            policies: [
+                "allkeys-lru",
+                "allkeys-lfu",
+                "allkeys-random",
+                "volatile-ttl",
+                "noeviction",
+            ]
+            .map(String::from)
+            .to_vec(),
             keys: 2000,
             requests: 10_000,
         }
@@ -317,7 +323,7 @@ impl Scenario for EvictionCache {
             "keys",
             100,
             20_000,
-            "distinct cache keys; the limit holds about a quarter of them, a tenth are hot",
+            "distinct cache keys; the limit holds about an eighth of them, a tenth are hot",
         ),
         int(
             "requests",
@@ -330,7 +336,10 @@ impl Scenario for EvictionCache {
 
     fn check(p: &CacheParams) -> Result<()> {
         if p.policies.is_empty() || p.policies.len() > POLICIES.len() {
-            bail!("eviction-cache: `policies` must name 1 to {} policies", POLICIES.len());
+            bail!(
+                "eviction-cache: `policies` must name 1 to {} policies",
+                POLICIES.len()
+            );
         }
         for policy in &p.policies {
             if !POLICIES.contains(&policy.as_str()) {
@@ -346,7 +355,10 @@ impl Scenario for EvictionCache {
     async fn run(ctx: &ScenarioContext<'_>, p: CacheParams) -> Result<ScenarioReport> {
         let mut rows = Vec::new();
         let mut program = String::new();
-        ctx.ticker.start(p.requests * p.policies.len() as u64, "a cache under each policy");
+        ctx.ticker.start(
+            p.requests * p.policies.len() as u64,
+            "a cache under each policy",
+        );
         for policy in &p.policies {
             let mut s = match Private::start(ctx).await? {
                 Ok(s) => s,
@@ -357,7 +369,8 @@ impl Scenario for EvictionCache {
                     });
                 }
             };
-            ctx.ticker.message(&format!("{policy}: requests with a hot set"));
+            ctx.ticker
+                .message(&format!("{policy}: requests with a hot set"));
             rows.push(s.cache(ctx, &p, policy).await?);
             program = s.program.clone();
             drop(s);
@@ -466,7 +479,10 @@ impl Private {
             ctx.ticker.tick(1);
         }
         run.evicted_keys = self.info("stats", "evicted_keys").await?;
-        run.kept = self.info_text("keyspace").await.map(|t| keyspace_keys(&t))?;
+        run.kept = self
+            .info_text("keyspace")
+            .await
+            .map(|t| keyspace_keys(&t))?;
         Ok(run)
     }
 }
@@ -573,7 +589,10 @@ mod tests {
 
     #[test]
     fn keyspace_lines_give_the_key_count() {
-        assert_eq!(keyspace_keys("# Keyspace\r\ndb0:keys=42,expires=3,avg_ttl=0\r\n"), 42);
+        assert_eq!(
+            keyspace_keys("# Keyspace\r\ndb0:keys=42,expires=3,avg_ttl=0\r\n"),
+            42
+        );
         assert_eq!(keyspace_keys("# Keyspace\r\n"), 0);
     }
 

@@ -18,7 +18,7 @@ use redis::Value;
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, int};
-use super::private::{Private, Pinged, args, while_pinging, worst};
+use super::private::{Pinged, Private, args, while_pinging, worst};
 use super::{Scenario, ScenarioContext, ScenarioReport};
 use crate::measure::human_us;
 
@@ -100,7 +100,7 @@ struct Found {
 }
 
 fn user(ctx: &ScenarioContext<'_>, i: u64) -> String {
-    if i % EVERY == 0 {
+    if i.is_multiple_of(EVERY) {
         ctx.key(&format!("ops:user:{i}"))
     } else {
         ctx.key(&format!("ops:event:{i}"))
@@ -149,7 +149,8 @@ async fn play(s: &mut Private, ctx: &ScenarioContext<'_>, p: &Params) -> Result<
     })
     .await?;
 
-    ctx.ticker.message("a SCAN loop, while the other client PINGs");
+    ctx.ticker
+        .message("a SCAN loop, while the other client PINGs");
     // Half as many keys again, written between the calls: the table grows during the walk.
     let grow = p.keys / 2;
     let count = p.count.to_string();
