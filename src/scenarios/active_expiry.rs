@@ -85,8 +85,7 @@ impl Scenario for ActiveExpiry {
             mset.push(b"x".to_vec());
         }
         s.send(&mset).await?;
-        ctx.ticker
-            .message("no reads: only INFO, every 100 ms, until the keys are gone");
+        ctx.ticker.message("no reads: only INFO, every 100 ms");
         let mut samples = Vec::new();
         loop {
             let expired = s.info("stats", "expired_keys").await?;

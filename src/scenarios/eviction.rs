@@ -369,8 +369,7 @@ impl Scenario for EvictionCache {
                     });
                 }
             };
-            ctx.ticker
-                .message(&format!("{policy}: requests with a hot set"));
+            ctx.ticker.message(policy);
             rows.push(s.cache(ctx, &p, policy).await?);
             program = s.program.clone();
             drop(s);
@@ -505,10 +504,10 @@ fn cache_report(p: &CacheParams, rows: &[CacheRun], program: &str) -> ScenarioRe
     let mut report = ScenarioReport {
         header: vec![
             "policy".into(),
-            "hit ratio (warm half)".into(),
-            "keys evicted".into(),
-            "writes refused (OOM)".into(),
-            "keys held at the end".into(),
+            "hit ratio".into(),
+            "evicted".into(),
+            "refused (OOM)".into(),
+            "keys held".into(),
         ],
         ..Default::default()
     };
@@ -549,7 +548,7 @@ fn cache_report(p: &CacheParams, rows: &[CacheRun], program: &str) -> ScenarioRe
         )),
     );
     report.notes.push(format!(
-        "Each policy ran on a fresh private {program}, never on your server: {} keys, {}% of {} requests to a hot {} (a different {} from halfway), a limit that holds about one key in {FIT_ONE_IN}.",
+        "Each policy ran on a fresh private {program}, never on your server: {} keys, {}% of {} requests to a hot {} (a different {} from halfway), a limit that holds about one key in {FIT_ONE_IN}; the hit ratio counts the second half.",
         p.keys,
         HOT_PERCENT,
         p.requests,

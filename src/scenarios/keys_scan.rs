@@ -134,8 +134,7 @@ async fn play(s: &mut Private, ctx: &ScenarioContext<'_>, p: &Params) -> Result<
     let display = s.display.clone();
     let mut pinger = s.other().await?;
 
-    ctx.ticker
-        .message("KEYS, while another client sends PING after PING");
+    ctx.ticker.message("KEYS, while another client PINGs");
     let keys = args(&[b"KEYS", pattern.as_bytes()]);
     let Pinged {
         out: keys_found,
@@ -150,7 +149,7 @@ async fn play(s: &mut Private, ctx: &ScenarioContext<'_>, p: &Params) -> Result<
     .await?;
 
     ctx.ticker
-        .message("a SCAN loop, while the other client PINGs");
+        .message("a SCAN loop, while another client PINGs");
     // Half as many keys again, written between the calls: the table grows during the walk.
     let grow = p.keys / 2;
     let count = p.count.to_string();
@@ -255,11 +254,11 @@ fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
         header: vec![
             "walk".into(),
             "calls".into(),
-            "server time per call".into(),
-            "other client's PING: worst".into(),
-            "median".into(),
-            "PINGs answered meanwhile".into(),
-            "user keys found".into(),
+            "server time/call".into(),
+            "worst PING".into(),
+            "median PING".into(),
+            "PINGs".into(),
+            "user keys".into(),
         ],
         rows: vec![
             vec![
@@ -269,16 +268,16 @@ fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
                 human_us(keys_worst),
                 human_us(median(&f.keys_pings)),
                 f.keys_pings.len().to_string(),
-                format!("{} of {}", f.keys_found, f.users),
+                format!("{}/{}", f.keys_found, f.users),
             ],
             vec![
-                format!("SCAN … COUNT {}", p.count),
+                "SCAN".into(),
                 f.calls.to_string(),
                 human_us(f.scan_server_us_per_call),
                 human_us(scan_worst),
                 human_us(median(&f.scan_pings)),
                 f.scan_pings.len().to_string(),
-                format!("{} of {}", f.distinct, f.users),
+                format!("{}/{}", f.distinct, f.users),
             ],
         ],
         ..Default::default()
@@ -318,8 +317,8 @@ fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
     put("scan_missing", f.missing as f64);
     put("written_during_scan", f.written_during as f64);
     report.notes.push(format!(
-        "This ran on a private {program} with {} keys, never on your server.",
-        p.keys
+        "This ran on a private {program} with {} keys, never on your server; SCAN used COUNT {}. PINGs: the other client's answers while each walk ran.",
+        p.keys, p.count
     ));
     report.notes.push(format!(
         "The server spent {} in the one KEYS call, and the other client's PING sent meanwhile took {}: it waited for KEYS to end. A SCAN call took {} of server time on average, and during the loop the other client's median PING took {} ({} answered).",
