@@ -2,6 +2,8 @@
 //! server settings: started on a free port, killed on drop. A server started in a data
 //! directory of its own can also be killed with SIGKILL, as a crash would, and started again on
 //! the same directory and port, to count what its persistence kept.
+// This file is part of the redis layer, which alone opens connections (clippy.toml).
+#![allow(clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -117,6 +119,62 @@ impl Throwaway {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// A connection to this server, fenced into `namespace`; redislab owns the server, so
+    /// server-wide commands of its own (CONFIG SET, DEBUG) pass.
+    pub async fn connection(&self, namespace: &str) -> Result<super::fence::Fenced> {
+        let client = redis::Client::open(self.url())
+            .context("could not address the private redis-server")?;
+        let conn: super::conn::Conn =
+            super::connect::open(&client, &self.url(), Some(super::deadline::REPLY))
+                .await
+                .context("could not connect to the private redis-server")?
+                .into();
+        let fence = super::fence::Fence::new(conn.clone(), namespace, true);
+        Ok(super::fence::Fenced::new(conn, fence))
+    }
+}
+
+impl Throwaway {
+    /// A subscriber on a plain socket whose receive buffer is `recv_buffer` bytes: it subscribes
+    /// (the fence admits the channel), reads the confirmation within `confirm`, and then reads
+    /// nothing more, so the server's output buffer for it fills.
+    pub async fn stalled_subscriber(
+        &self,
+        fence: &super::fence::Fence,
+        channel: &str,
+        recv_buffer: u32,
+        confirm: Duration,
+    ) -> Result<tokio::net::TcpStream> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let command = vec![b"SUBSCRIBE".to_vec(), channel.as_bytes().to_vec()];
+        fence.admit_own(&command).await?;
+        let socket = tokio::net::TcpSocket::new_v4().context("could not open a socket")?;
+        socket
+            .set_recv_buffer_size(recv_buffer)
+            .context("could not shrink the subscriber's receive buffer")?;
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let mut stream = socket
+            .connect(addr)
+            .await
+            .context("the subscriber could not connect to the private server")?;
+        stream
+            .write_all(&super::command::build(&command).get_packed_command())
+            .await?;
+        // `*3 $9 subscribe $N <channel> :1`: read until the count that ends it.
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        while !got.ends_with(b":1\r\n") {
+            let n = tokio::time::timeout(confirm, stream.read(&mut buf))
+                .await
+                .context("the private server did not confirm the subscription")??;
+            if n == 0 {
+                bail!("the private server closed the subscriber before confirming");
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        Ok(stream)
     }
 }
 

@@ -157,7 +157,6 @@ async fn play(s: &mut Private, ctx: &ScenarioContext<'_>, p: &Params) -> Result<
         .await?;
     s.send(&args(&[b"SLOWLOG", b"RESET"])).await?;
 
-    let gate = s.gate.clone();
     let display = s.display.clone();
     let mut pinger = s.other().await?;
     ctx.ticker.message("DEL, while another client PINGs");
@@ -166,7 +165,7 @@ async fn play(s: &mut Private, ctx: &ScenarioContext<'_>, p: &Params) -> Result<
         out,
         pings_us,
         work_us,
-    } = while_pinging(&gate, &display, &mut pinger, async {
+    } = while_pinging(&display, &mut pinger, async {
         int_of("DEL", &s.send(&del).await?)
     })
     .await?;
@@ -180,7 +179,7 @@ async fn play(s: &mut Private, ctx: &ScenarioContext<'_>, p: &Params) -> Result<
         out,
         pings_us,
         work_us,
-    } = while_pinging(&gate, &display, &mut pinger, async {
+    } = while_pinging(&display, &mut pinger, async {
         int_of("UNLINK", &s.send(&unlink).await?)
     })
     .await?;

@@ -130,7 +130,6 @@ async fn play(s: &mut Private, ctx: &ScenarioContext<'_>, p: &Params) -> Result<
     }
     let users = p.keys.div_ceil(EVERY);
     let pattern = ctx.key("ops:user:*");
-    let gate = s.gate.clone();
     let display = s.display.clone();
     let mut pinger = s.other().await?;
 
@@ -140,7 +139,7 @@ async fn play(s: &mut Private, ctx: &ScenarioContext<'_>, p: &Params) -> Result<
         out: keys_found,
         pings_us: keys_pings,
         work_us: keys_us,
-    } = while_pinging(&gate, &display, &mut pinger, async {
+    } = while_pinging(&display, &mut pinger, async {
         match s.send(&keys).await? {
             Value::Array(items) => Ok(items.len() as u64),
             other => bail!("KEYS replied {other:?}"),
@@ -157,7 +156,7 @@ async fn play(s: &mut Private, ctx: &ScenarioContext<'_>, p: &Params) -> Result<
         out: (calls, empty_pages, seen, written_during),
         pings_us: scan_pings,
         work_us: scan_us,
-    } = while_pinging(&gate, &display, &mut pinger, async {
+    } = while_pinging(&display, &mut pinger, async {
         let mut seen: HashMap<Vec<u8>, u64> = HashMap::new();
         let mut cursor = b"0".to_vec();
         let (mut calls, mut empty, mut written) = (0u64, 0u64, 0u64);

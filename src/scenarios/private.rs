@@ -1,21 +1,19 @@
 //! A private redis-server for a demonstration that must change server settings (`maxmemory`,
 //! output-buffer limits): the learner's server may be shared, so such a step starts its own
 //! server for the step and stops it after; the learner's server is never touched. Commands
-//! still pass a gate (the namespace rule, with server-wide commands allowed because redislab
+//! still pass the fence (the namespace rule, with server-wide commands allowed because redislab
 //! owns this server).
 
 use anyhow::{Context, Result, bail};
 use redis::Value;
 
 use super::{ScenarioContext, gated};
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 use crate::redis::throwaway::Throwaway;
-use crate::runner::gate::Gate;
 
-/// The private server, its connection and its gate. Dropping it stops the server.
+/// The private server and its fenced connection. Dropping it stops the server.
 pub struct Private {
-    pub gate: Gate,
-    pub conn: Conn,
+    pub conn: Fenced,
     pub display: String,
     /// `redis-server` or `valkey-server`, for the notes.
     pub program: String,
@@ -45,9 +43,8 @@ impl Private {
             .unwrap_or_else(|| "redis-server".into());
         ctx.ticker.message(&format!("starting a private {program}"));
         let server = Throwaway::start_with(None, settings).await?;
-        let conn = connect(&server).await?;
+        let conn = server.connection(ctx.namespace).await?;
         Ok(Ok(Private {
-            gate: Gate::new(conn.clone(), ctx.namespace, true),
             conn,
             display: format!("private {program} on port {}", server.port),
             program,
@@ -55,28 +52,28 @@ impl Private {
         }))
     }
 
-    /// Another connection to the same server, for a second client (one that measures while
-    /// this one runs a slow command). Its commands pass the same gate through `send_on`.
-    pub async fn other(&self) -> Result<Conn> {
-        connect(&self.server).await
+    /// Another connection to the same server, fenced the same way, for a second client (one
+    /// that measures while this one runs a slow command).
+    pub async fn other(&self) -> Result<Fenced> {
+        self.server.connection(self.conn.fence().namespace()).await
     }
 
-    /// Sends `args` through the gate on `conn`, a connection from `other`.
-    pub async fn send_on(&self, conn: &mut Conn, args: &[Vec<u8>]) -> Result<Value> {
-        gated(&self.gate, conn, args, &self.display).await
+    /// Sends `args` on `conn`, a connection from `other`.
+    pub async fn send_on(&self, conn: &mut Fenced, args: &[Vec<u8>]) -> Result<Value> {
+        gated(conn, args, &self.display).await
     }
 
     /// Kills the server with SIGKILL, as a crash would, starts it again on the same port and
     /// data directory, and connects again.
     pub async fn crash_and_restart(&mut self) -> Result<()> {
+        let namespace = self.conn.fence().namespace().to_string();
         self.server.restart().await?;
-        self.conn = connect(&self.server).await?;
-        self.gate = Gate::new(self.conn.clone(), self.gate.namespace(), true);
+        self.conn = self.server.connection(&namespace).await?;
         Ok(())
     }
 
     pub async fn send(&mut self, args: &[Vec<u8>]) -> Result<Value> {
-        gated(&self.gate, &mut self.conn, args, &self.display).await
+        gated(&mut self.conn, args, &self.display).await
     }
 
     /// `CONFIG SET name value`.
@@ -126,21 +123,6 @@ impl Private {
     }
 }
 
-/// A connection whose replies may take as long as any reply may (a DEL of a big key, a KEYS
-/// over 100,000 keys), not the client library's short default.
-async fn connect(server: &Throwaway) -> Result<Conn> {
-    let client =
-        redis::Client::open(server.url()).context("could not address the private redis-server")?;
-    let config = redis::AsyncConnectionConfig::new()
-        .set_response_timeout(Some(crate::redis::deadline::REPLY));
-    let conn: Conn = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .context("could not connect to the private redis-server")?
-        .into();
-    Ok(conn)
-}
-
 /// What a second client saw while a command ran on the first: the round trip of every PING it
 /// sent whose time overlapped the work, in microseconds.
 pub struct Pinged<T> {
@@ -151,12 +133,11 @@ pub struct Pinged<T> {
 }
 
 /// Runs `work` while another client (`pinger`, a connection from `Private::other`) sends PING
-/// after PING through the gate; the PINGs that overlapped the work are kept. A server runs one
+/// after PING; the PINGs that overlapped the work are kept. A server runs one
 /// command at a time, so a PING sent while a slow command runs waits for it to end.
 pub async fn while_pinging<T>(
-    gate: &Gate,
     display: &str,
-    pinger: &mut Conn,
+    pinger: &mut Fenced,
     work: impl std::future::Future<Output = Result<T>>,
 ) -> Result<Pinged<T>> {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -167,7 +148,7 @@ pub async fn while_pinging<T>(
         let mut spans = Vec::new();
         while !stop.load(Ordering::Relaxed) {
             let began = Instant::now();
-            gated(gate, pinger, &ping, display).await?;
+            gated(pinger, &ping, display).await?;
             spans.push((began, Instant::now()));
         }
         Ok::<_, anyhow::Error>(spans)
