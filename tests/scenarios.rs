@@ -363,6 +363,75 @@ async fn queue_scenarios_refuse_a_namespace_the_fence_does_not_allow() {
     assert!(redis.all_keys().iter().all(|k| !k.starts_with("lab:")));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_blocks_another_client_and_a_scan_loop_finds_every_key() {
+    let (x, outside) = run("keys-vs-scan", json!({"keys": 100000, "count": 1000})).await;
+    eprintln!("{x:?}");
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "keys_found"), 100.0, "{x:?}");
+    assert_eq!(m(&x, "scan_missing"), 0.0, "{x:?}");
+    assert!(m(&x, "scan_calls") > 1.0, "{x:?}");
+    assert!(m(&x, "scan_empty_pages") >= 1.0, "{x:?}");
+    // Server time, free of the machine's noise: one KEYS costs many SCAN calls.
+    assert!(
+        m(&x, "keys_server_us") > 10.0 * m(&x, "scan_server_us_per_call"),
+        "{x:?}"
+    );
+    // The PING sent while KEYS ran waited for most of it.
+    assert!(
+        m(&x, "ping_worst_during_keys_us") > 0.5 * m(&x, "keys_server_us"),
+        "{x:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_with_a_hot_set_keeps_it_under_lru_and_lfu() {
+    let (x, outside) = run("eviction-cache", json!({"keys": 2000, "requests": 10000})).await;
+    eprintln!("{x:?}");
+    assert!(outside.is_empty(), "{outside:?}");
+    assert!(m(&x, "noeviction_vs_allkeys_lru") < 0.5, "{x:?}");
+    assert_eq!(m(&x, "best_is_allkeys"), 1.0, "{x:?}");
+    assert!(m(&x, "allkeys_lru_evicted_keys") > 0.0, "{x:?}");
+    assert!(m(&x, "volatile_ttl_evicted_keys") > 0.0, "{x:?}");
+    assert_eq!(m(&x, "noeviction_evicted_keys"), 0.0, "{x:?}");
+    assert!(m(&x, "noeviction_refused_writes") > 0.0, "{x:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn del_of_a_big_set_blocks_and_unlink_does_not() {
+    let (x, outside) = run("big-keys", json!({"members": 1000000})).await;
+    eprintln!("{x:?}");
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "biggest_is_big_set"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "slowlog_has_del"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "slowlog_units_are_us"), 1.0, "{x:?}");
+    assert!(m(&x, "del_us") > 5.0 * m(&x, "unlink_us"), "{x:?}");
+    assert!(
+        m(&x, "ping_worst_during_del_us") > 0.5 * m(&x, "slowlog_del_us"),
+        "{x:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_nobody_reads_expire_anyway() {
+    let (x, outside) = run("active-expiry", json!({"keys": 10000, "ttl_ms": 1000})).await;
+    eprintln!("{x:?}");
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "reads"), 0.0, "{x:?}");
+    assert_eq!(m(&x, "expired_keys"), 10000.0, "{x:?}");
+    assert_eq!(m(&x, "keys_left"), 10000.0, "{x:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_loses_what_the_snapshot_missed_and_nothing_under_aof_always() {
+    let (x, outside) = run("persistence", json!({"writes": 1000})).await;
+    eprintln!("{x:?}");
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "rdb_survived"), 500.0, "{x:?}");
+    assert_eq!(m(&x, "aof_always_survived"), 1000.0, "{x:?}");
+    assert!(m(&x, "aof_everysec_survived") >= 500.0, "{x:?}");
+}
+
 /// Code written the way a new scenario would be, with no call to any check: every connection the
 /// server hands out is fenced, so each foreign command is refused before it is sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,23 +1,34 @@
-//! A private, throwaway redis-server for `validate` and for demonstrations that change server
-//! settings: started on a free port, killed on drop.
+//! A private, throwaway redis-server for `validate` and for the demonstrations that change
+//! server settings: started on a free port, killed on drop. A server started in a data
+//! directory of its own can also be killed with SIGKILL, as a crash would, and started again on
+//! the same directory and port, to count what its persistence kept.
 // This file is part of the redis layer, which alone opens connections (clippy.toml).
 #![allow(clippy::disallowed_methods)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 pub struct Throwaway {
-    child: Child,
+    /// `None` only between a `kill` and the `restart` that follows it.
+    child: Option<Child>,
     pub port: u16,
+    binary: PathBuf,
+    args: Vec<String>,
 }
 
 impl Throwaway {
     /// Starts `binary` (a path, or a name looked up on PATH), or by default redis-server (else
-    /// valkey-server) from PATH.
+    /// valkey-server) from PATH, with no persistence at all.
     pub async fn start(binary: Option<&Path>) -> Result<Throwaway> {
+        Throwaway::start_with(binary, &["--save", "", "--appendonly", "no"]).await
+    }
+
+    /// Starts one with `settings` (`--name value` pairs) after the port and bind address: a
+    /// private server whose data directory and persistence a demonstration chooses.
+    pub async fn start_with(binary: Option<&Path>, settings: &[&str]) -> Result<Throwaway> {
         let binary = match binary {
             Some(b) if b.components().count() == 1 => super::managed::on_path(&b.to_string_lossy())
                 .with_context(|| format!("{} is not on PATH", b.display()))?,
@@ -29,24 +40,35 @@ impl Throwaway {
             .and_then(|l| l.local_addr())
             .context("could not find a free port")?
             .port();
-        let child = Command::new(&binary)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+        let mut args = vec![
+            "--port".to_string(),
+            port.to_string(),
+            "--bind".to_string(),
+            "127.0.0.1".to_string(),
+        ];
+        args.extend(settings.iter().map(|s| s.to_string()));
+        let mut t = Throwaway {
+            child: None,
+            port,
+            binary,
+            args,
+        };
+        t.spawn_and_wait().await?;
+        Ok(t)
+    }
+
+    /// Spawns the server with its arguments and waits until it answers PING (a server loading
+    /// its data answers LOADING, and is waited for too).
+    async fn spawn_and_wait(&mut self) -> Result<()> {
+        let child = Command::new(&self.binary)
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .with_context(|| format!("could not start {}", binary.display()))?;
-        let t = Throwaway { child, port };
-        let client = redis::Client::open(t.url())?;
+            .with_context(|| format!("could not start {}", self.binary.display()))?;
+        self.child = Some(child);
+        let client = redis::Client::open(self.url())?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(mut c) = client.get_multiplexed_async_connection().await {
@@ -55,14 +77,44 @@ impl Throwaway {
                     .await
                     .is_ok()
                 {
-                    return Ok(t);
+                    return Ok(());
                 }
             }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                bail!(
+                    "the throwaway {} on port {} exited at start ({status})",
+                    self.binary.display(),
+                    self.port
+                );
+            }
             if Instant::now() > deadline {
-                bail!("the throwaway redis-server did not answer on port {port}");
+                bail!(
+                    "the throwaway redis-server did not answer on port {}",
+                    self.port
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// SIGKILL, as a crash: the server gets no chance to write or sync anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the server if it runs, then starts it again with the same arguments: the same port
+    /// and, when a `--dir` was given, the same data directory, which it loads.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.kill();
+        self.spawn_and_wait().await
     }
 
     pub fn url(&self) -> String {
@@ -75,7 +127,7 @@ impl Throwaway {
         let client = redis::Client::open(self.url())
             .context("could not address the private redis-server")?;
         let conn: super::conn::Conn =
-            super::connect::open(&client, &self.url(), Some(Duration::from_secs(10)))
+            super::connect::open(&client, &self.url(), Some(super::deadline::REPLY))
                 .await
                 .context("could not connect to the private redis-server")?
                 .into();
@@ -128,7 +180,6 @@ impl Throwaway {
 
 impl Drop for Throwaway {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }

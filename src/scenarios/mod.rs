@@ -15,13 +15,18 @@ use crate::redis::connect::Server;
 use crate::redis::fence::Fenced;
 use crate::redis::fence::{Origin, Outcome};
 
+pub mod active_expiry;
 pub mod bench_suite;
+pub mod big_keys;
 pub mod blocking_pop;
 pub mod complexity;
+pub mod encoding;
 pub mod eviction;
 pub mod failover_lock;
+pub mod keys_scan;
 pub mod leaky_bucket;
 pub mod params;
+pub mod persistence;
 pub mod private;
 pub mod pubsub_live;
 pub mod script_cache;
@@ -141,14 +146,20 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 14] {
+fn registry() -> [Entry; 20] {
     [
+        entry::<active_expiry::ActiveExpiry>(),
         entry::<bench_suite::Bench>(),
+        entry::<big_keys::BigKeys>(),
         entry::<blocking_pop::BlockingPop>(),
         entry::<complexity::Complexity>(),
+        entry::<encoding::EncodingThreshold>(),
         entry::<eviction::Eviction>(),
+        entry::<eviction::EvictionCache>(),
         entry::<failover_lock::FailoverLock>(),
+        entry::<keys_scan::KeysVsScan>(),
         entry::<leaky_bucket::LeakyBucket>(),
+        entry::<persistence::Persistence>(),
         entry::<pubsub_live::PubSubLive>(),
         entry::<script_cache::ScriptCache>(),
         entry::<sharded_pubsub::ShardedPubSub>(),

@@ -21,8 +21,17 @@ pub struct Private {
 }
 
 impl Private {
-    /// Starts one. `Ok(Err(why))`: no server binary is on PATH, and the step is skipped.
+    /// Starts one, with no persistence. `Ok(Err(why))`: no server binary is on PATH, and the
+    /// step is skipped.
     pub async fn start(ctx: &ScenarioContext<'_>) -> Result<Result<Private, String>> {
+        Private::start_with(ctx, &["--save", "", "--appendonly", "no"]).await
+    }
+
+    /// Starts one with `settings` (`--name value` pairs: its data directory, its persistence).
+    pub async fn start_with(
+        ctx: &ScenarioContext<'_>,
+        settings: &[&str],
+    ) -> Result<Result<Private, String>> {
         let Some(binary) = crate::redis::managed::find_binary() else {
             return Ok(Err(
                 "this step starts a private redis-server, and none (nor valkey-server) is on PATH; scripts/install-redis.sh installs one".into(),
@@ -33,7 +42,7 @@ impl Private {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "redis-server".into());
         ctx.ticker.message(&format!("starting a private {program}"));
-        let server = Throwaway::start(None).await?;
+        let server = Throwaway::start_with(None, settings).await?;
         let conn = server.connection(ctx.namespace).await?;
         Ok(Ok(Private {
             conn,
@@ -41,6 +50,26 @@ impl Private {
             program,
             server,
         }))
+    }
+
+    /// Another connection to the same server, fenced the same way, for a second client (one
+    /// that measures while this one runs a slow command).
+    pub async fn other(&self) -> Result<Fenced> {
+        self.server.connection(self.conn.fence().namespace()).await
+    }
+
+    /// Sends `args` on `conn`, a connection from `other`.
+    pub async fn send_on(&self, conn: &mut Fenced, args: &[Vec<u8>]) -> Result<Value> {
+        gated(conn, args, &self.display).await
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, starts it again on the same port and
+    /// data directory, and connects again.
+    pub async fn crash_and_restart(&mut self) -> Result<()> {
+        let namespace = self.conn.fence().namespace().to_string();
+        self.server.restart().await?;
+        self.conn = self.server.connection(&namespace).await?;
+        Ok(())
     }
 
     pub async fn send(&mut self, args: &[Vec<u8>]) -> Result<Value> {
@@ -61,14 +90,103 @@ impl Private {
 
     /// A number from `INFO section`.
     pub async fn info(&mut self, section: &str, field: &str) -> Result<u64> {
+        let text = self.info_text(section).await?;
+        info_field(&text, field)
+            .with_context(|| format!("INFO {section} of the private server has no {field}"))
+    }
+
+    /// The text of `INFO section`.
+    pub async fn info_text(&mut self, section: &str) -> Result<String> {
         let reply = self.send(&args(&[b"INFO", section.as_bytes()])).await?;
-        let text = match &reply {
+        Ok(match &reply {
             Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
             Value::VerbatimString { text, .. } => text.clone(),
             other => bail!("INFO {section} replied {other:?}"),
+        })
+    }
+
+    /// `(calls, usec)` of one command in `INFO commandstats`: the time the server itself spent
+    /// in it, free of the network and of the client's machine.
+    pub async fn command_time(&mut self, command: &str) -> Result<(u64, u64)> {
+        let text = self.info_text("commandstats").await?;
+        let line = format!("cmdstat_{}:", command.to_ascii_lowercase());
+        let Some(rest) = text.lines().find_map(|l| l.strip_prefix(line.as_str())) else {
+            return Ok((0, 0));
         };
-        info_field(&text, field)
-            .with_context(|| format!("INFO {section} of the private server has no {field}"))
+        let field = |name: &str| -> u64 {
+            rest.split(',')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        Ok((field("calls"), field("usec")))
+    }
+}
+
+/// What a second client saw while a command ran on the first: the round trip of every PING it
+/// sent whose time overlapped the work, in microseconds.
+pub struct Pinged<T> {
+    pub out: T,
+    pub pings_us: Vec<f64>,
+    /// How long `work` took, in microseconds.
+    pub work_us: f64,
+}
+
+/// Runs `work` while another client (`pinger`, a connection from `Private::other`) sends PING
+/// after PING; the PINGs that overlapped the work are kept. A server runs one
+/// command at a time, so a PING sent while a slow command runs waits for it to end.
+pub async fn while_pinging<T>(
+    display: &str,
+    pinger: &mut Fenced,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<Pinged<T>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let stop = AtomicBool::new(false);
+    let ping = args(&[b"PING"]);
+    let pings = async {
+        let mut spans = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            let began = Instant::now();
+            gated(pinger, &ping, display).await?;
+            spans.push((began, Instant::now()));
+        }
+        Ok::<_, anyhow::Error>(spans)
+    };
+    let worker = async {
+        // Let the pinger run first, so a PING is in flight when the work starts.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let began = Instant::now();
+        let out = work.await;
+        let ended = Instant::now();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        stop.store(true, Ordering::Relaxed);
+        (out, began, ended)
+    };
+    let (spans, (out, began, ended)) = tokio::join!(pings, worker);
+    let out = out?;
+    let pings_us = spans?
+        .into_iter()
+        .filter(|(s, e)| *e >= began && *s <= ended)
+        .map(|(s, e)| e.duration_since(s).as_secs_f64() * 1e6)
+        .collect();
+    Ok(Pinged {
+        out,
+        pings_us,
+        work_us: ended.duration_since(began).as_secs_f64() * 1e6,
+    })
+}
+
+/// The largest of some latencies (0 for none).
+pub fn worst(v: &[f64]) -> f64 {
+    v.iter().copied().fold(0.0, f64::max)
+}
+
+/// A reply's integer, or an error naming what replied.
+pub fn int_of(what: &str, v: &Value) -> Result<i64> {
+    match v {
+        Value::Int(n) => Ok(*n),
+        other => bail!("{what} replied {other:?}"),
     }
 }
 
