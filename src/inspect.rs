@@ -2,7 +2,7 @@
 //! `redislab inspect`, the sandbox and every lesson step show this; it never prints, and it
 //! reads at most a fixed amount per key so a huge key cannot flood memory or the terminal.
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 use anyhow::Result;
 use redis::Value;
 use redis::aio::ConnectionLike;
@@ -52,7 +52,7 @@ pub struct Snapshot {
 /// SCANs for keys matching `pattern` (never KEYS: SCAN does not block the server), on every
 /// master of a cluster.
 pub async fn scan_keys(
-    conn: &mut Conn,
+    conn: &mut Fenced,
     pattern: &str,
     limit: usize,
 ) -> Result<(Vec<Vec<u8>>, bool)> {
@@ -66,7 +66,7 @@ pub async fn scan_keys(
 }
 
 /// Scans and describes: the whole `inspect` in one call.
-pub async fn snapshot(conn: &mut Conn, pattern: &str, limit: usize) -> Result<Snapshot> {
+pub async fn snapshot(conn: &mut Fenced, pattern: &str, limit: usize) -> Result<Snapshot> {
     let (keys, truncated) = scan_keys(conn, pattern, limit).await?;
     let mut infos = describe(conn, &keys).await?;
     infos.retain(KeyInfo::exists); // a key may expire between SCAN and describe
@@ -78,7 +78,7 @@ pub async fn snapshot(conn: &mut Conn, pattern: &str, limit: usize) -> Result<Sn
 }
 
 /// On a cluster: each key's slot, and the master serving it as the slot map says now.
-async fn place(conn: &mut Conn, infos: &mut [KeyInfo]) -> Result<()> {
+async fn place(conn: &mut Fenced, infos: &mut [KeyInfo]) -> Result<()> {
     let slots: Value = redis::cmd("CLUSTER").arg("SLOTS").query_async(conn).await?;
     let owners = crate::redis::cluster::slot_owners(slots);
     for info in infos {
@@ -92,7 +92,7 @@ async fn place(conn: &mut Conn, infos: &mut [KeyInfo]) -> Result<()> {
     Ok(())
 }
 
-async fn raw_pipeline(conn: &mut Conn, pipe: &redis::Pipeline, n: usize) -> Result<Vec<Value>> {
+async fn raw_pipeline(conn: &mut Fenced, pipe: &redis::Pipeline, n: usize) -> Result<Vec<Value>> {
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -162,7 +162,7 @@ fn more(shown: usize, total: Option<i64>) -> &'static str {
 }
 
 /// Describes the given keys in two pipelined round trips. Missing keys come back as `none`.
-pub async fn describe(conn: &mut Conn, keys: &[Vec<u8>]) -> Result<Vec<KeyInfo>> {
+pub async fn describe(conn: &mut Fenced, keys: &[Vec<u8>]) -> Result<Vec<KeyInfo>> {
     let mut pipe = redis::pipe();
     for k in keys {
         pipe.cmd("TYPE").arg(k.as_slice());

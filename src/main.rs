@@ -38,7 +38,7 @@ fn report(e: &anyhow::Error) -> ExitCode {
     if e.chain().any(broken_pipe) && !e.chain().any(is_redis) {
         return ExitCode::SUCCESS;
     }
-    let exit: Exit = redislab::error::classify(e);
+    let exit: Exit = redislab::cmd::exit_of(e);
     if let Some(m) = &exit.message {
         redislab::cmd::print_error(m);
     }

@@ -1,7 +1,7 @@
 //! The namespace is sacred: helpers that keep every write inside `<namespace>:`. Deleting uses
 //! SCAN + UNLINK (never KEYS, which blocks the server; never FLUSHDB, which is not ours to call).
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 use anyhow::Result;
 
 /// The SCAN pattern for everything in a namespace.
@@ -25,7 +25,7 @@ pub fn is_inside(namespace: &str, key: &[u8]) -> bool {
 }
 
 /// Deletes every key matching `pattern`, which must lie inside the namespace. Returns how many.
-pub async fn delete_matching(conn: &mut Conn, namespace: &str, pattern: &str) -> Result<u64> {
+pub async fn delete_matching(conn: &mut Fenced, namespace: &str, pattern: &str) -> Result<u64> {
     anyhow::ensure!(
         pattern.starts_with(&format!("{namespace}:")),
         "refusing to delete {pattern}: it is outside the namespace {namespace}:"

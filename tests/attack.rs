@@ -1,6 +1,8 @@
 //! Attacks on the trust boundary, against real redis-servers: a corpus of sandbox lines that
 //! try to reach beyond the namespace (on a foreign server and on the managed one), hostile lesson
 //! files `validate` must reject, and the command classes checked against a live server.
+// Attacks reach the servers directly, to play the hostile server and to check what changed.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 #[path = "attack/lessons.rs"]

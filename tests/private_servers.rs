@@ -8,7 +8,6 @@ mod common;
 use common::TestRedis;
 use redislab::measure::Silent;
 use redislab::redis::connect::connect;
-use redislab::runner::gate::Gate;
 use redislab::scenarios::{self, ScenarioContext};
 use redislab::settings::Settings;
 use serde_json::json;
@@ -56,12 +55,10 @@ async fn run(
     let home = tempfile::tempdir().expect("temp dir");
     let settings = Settings::for_url(&redis.url(), "lab", home.path().to_path_buf());
     let server = connect(&settings).await.expect("connects");
-    let gate = Gate::new(server.conn.clone(), "lab", server.is_managed());
     let ctx = ScenarioContext {
         server: &server,
         namespace: "lab",
         ticker: &Silent,
-        gate: &gate,
     };
     let step = scenarios::run(name, params, &ctx);
     match cancel_after {

@@ -48,7 +48,6 @@ async fn run_once(server: &Server, lesson: &Lesson, step: &Step) -> BTreeMap<Str
     };
     let ctx = RaceContext {
         server,
-        gate: &engine.gate,
         vars: &engine.vars,
         ticker: &Silent,
     };
@@ -195,7 +194,6 @@ async fn a_refused_worker_command_ends_the_race_at_once_instead_of_leaving_other
     let engine = Engine::new(&server, "lab").await.expect("engine");
     let ctx = RaceContext {
         server: &server,
-        gate: &engine.gate,
         vars: &engine.vars,
         ticker: &Silent,
     };

@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 use common::TestRedis;
 use redislab::measure::Silent;
 use redislab::redis::connect::connect;
-use redislab::runner::gate::Gate;
 use redislab::scenarios::{self, ScenarioContext};
 use redislab::settings::Settings;
 use serde_json::json;
 
-/// Runs a scenario on `redis`, its commands gated for namespace `gate_ns` (the lesson's own
-/// namespace, `lab`, unless a test wants the gate to refuse).
+/// Runs a scenario on `redis`, every connection fenced into namespace `gate_ns` (the lesson's
+/// own namespace, `lab`, unless a test wants the fence to refuse). The scenario calls nothing
+/// to be fenced: the connections it gets are.
 async fn run_on(
     redis: &TestRedis,
     name: &str,
@@ -22,16 +22,14 @@ async fn run_on(
     gate_ns: &str,
 ) -> anyhow::Result<scenarios::ScenarioReport> {
     let home = tempfile::tempdir().expect("temp dir");
-    let settings = Settings::for_url(&redis.url(), "lab", home.path().to_path_buf());
+    let settings = Settings::for_url(&redis.url(), gate_ns, home.path().to_path_buf());
     let server = connect(&settings)
         .await
         .expect("connects to the test server");
-    let gate = Gate::new(server.conn.clone(), gate_ns, server.is_managed());
     let ctx = ScenarioContext {
         server: &server,
         namespace: "lab",
         ticker: &Silent,
-        gate: &gate,
     };
     scenarios::run(name, params, &ctx).await
 }
@@ -243,8 +241,8 @@ async fn a_subscribed_connection_refuses_get_until_it_unsubscribes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_subscriber_sends_nothing_the_gate_refuses() {
-    // A gate for another namespace refuses the scenario's `lab:` key: nothing is sent at all.
+async fn the_subscriber_sends_nothing_the_fence_refuses() {
+    // A fence for another namespace refuses the scenario's `lab:` key: nothing is sent at all.
     let redis = TestRedis::start();
     let e = run_on(&redis, "subscribed-refuses", &json!({}), "other")
         .await
@@ -296,9 +294,9 @@ async fn a_subscriber_that_stops_reading_is_disconnected_and_loses_its_buffer() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_scenario_sends_nothing_the_gate_refuses() {
-    // With a gate for another namespace, each scenario's first `lab:` command is refused before
-    // it is sent: the scenario ends with the gate's reason and writes nothing.
+async fn every_scenario_sends_nothing_the_fence_refuses() {
+    // With a fence for another namespace, each scenario's first `lab:` command is refused before
+    // it is sent: the scenario ends with the fence's reason and writes nothing.
     let redis = TestRedis::start();
     for (name, params) in [
         ("ttl-jitter", json!({"keys": 10})),
@@ -356,11 +354,11 @@ async fn a_leaky_bucket_refuses_the_overflow_and_drains_at_its_rate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn queue_scenarios_refuse_a_namespace_the_gate_does_not_allow() {
+async fn queue_scenarios_refuse_a_namespace_the_fence_does_not_allow() {
     let redis = TestRedis::start();
     for name in ["blocking-pop", "leaky-bucket"] {
         let e = run_on(&redis, name, &json!({}), "other").await;
-        assert!(e.is_err(), "{name} ran outside the gate's namespace");
+        assert!(e.is_err(), "{name} ran outside the fence's namespace");
     }
     assert!(redis.all_keys().iter().all(|k| !k.starts_with("lab:")));
 }
@@ -430,4 +428,174 @@ async fn a_client_that_asks_sentinel_keeps_writing_across_a_failover() {
     assert!(m(&x, "first_write_ms") >= m(&x, "promoted_ms"), "{x:?}");
     assert!(m(&x, "failed_writes") >= 1.0, "{x:?}");
     println!("{x:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_blocks_another_client_and_a_scan_loop_finds_every_key() {
+    let (x, outside) = run("keys-vs-scan", json!({"keys": 100000, "count": 1000})).await;
+    eprintln!("{x:?}");
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "keys_found"), 100.0, "{x:?}");
+    assert_eq!(m(&x, "scan_missing"), 0.0, "{x:?}");
+    assert!(m(&x, "scan_calls") > 1.0, "{x:?}");
+    assert!(m(&x, "scan_empty_pages") >= 1.0, "{x:?}");
+    // Server time, free of the machine's noise: one KEYS costs many SCAN calls.
+    assert!(
+        m(&x, "keys_server_us") > 10.0 * m(&x, "scan_server_us_per_call"),
+        "{x:?}"
+    );
+    // The PING sent while KEYS ran waited for most of it.
+    assert!(
+        m(&x, "ping_worst_during_keys_us") > 0.5 * m(&x, "keys_server_us"),
+        "{x:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_with_a_hot_set_keeps_it_under_lru_and_lfu() {
+    let (x, outside) = run("eviction-cache", json!({"keys": 2000, "requests": 10000})).await;
+    eprintln!("{x:?}");
+    assert!(outside.is_empty(), "{outside:?}");
+    assert!(m(&x, "noeviction_vs_allkeys_lru") < 0.5, "{x:?}");
+    assert_eq!(m(&x, "best_is_allkeys"), 1.0, "{x:?}");
+    assert!(m(&x, "allkeys_lru_evicted_keys") > 0.0, "{x:?}");
+    assert!(m(&x, "volatile_ttl_evicted_keys") > 0.0, "{x:?}");
+    assert_eq!(m(&x, "noeviction_evicted_keys"), 0.0, "{x:?}");
+    assert!(m(&x, "noeviction_refused_writes") > 0.0, "{x:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn del_of_a_big_set_blocks_and_unlink_does_not() {
+    let (x, outside) = run("big-keys", json!({"members": 1000000})).await;
+    eprintln!("{x:?}");
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "biggest_is_big_set"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "slowlog_has_del"), 1.0, "{x:?}");
+    assert_eq!(m(&x, "slowlog_units_are_us"), 1.0, "{x:?}");
+    assert!(m(&x, "del_us") > 5.0 * m(&x, "unlink_us"), "{x:?}");
+    assert!(
+        m(&x, "ping_worst_during_del_us") > 0.5 * m(&x, "slowlog_del_us"),
+        "{x:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_nobody_reads_expire_anyway() {
+    let (x, outside) = run("active-expiry", json!({"keys": 10000, "ttl_ms": 1000})).await;
+    eprintln!("{x:?}");
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "reads"), 0.0, "{x:?}");
+    assert_eq!(m(&x, "expired_keys"), 10000.0, "{x:?}");
+    assert_eq!(m(&x, "keys_left"), 10000.0, "{x:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_loses_what_the_snapshot_missed_and_nothing_under_aof_always() {
+    let (x, outside) = run("persistence", json!({"writes": 1000})).await;
+    eprintln!("{x:?}");
+    assert!(outside.is_empty(), "{outside:?}");
+    assert_eq!(m(&x, "rdb_survived"), 500.0, "{x:?}");
+    assert_eq!(m(&x, "aof_always_survived"), 1000.0, "{x:?}");
+    // Everysec may hold writes back while a background fsync is slow (up to two seconds), and a
+    // kill -9 loses those: how many depends on the disk, so only the count is checked.
+    assert_eq!(
+        m(&x, "aof_everysec_survived") + m(&x, "aof_everysec_lost"),
+        1000.0,
+        "{x:?}"
+    );
+}
+
+/// Code written the way a new scenario would be, with no call to any check: every connection the
+/// server hands out is fenced, so each foreign command is refused before it is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_without_any_gate_call_is_still_fenced() {
+    use redislab::redis::connect::Rights;
+    let redis = TestRedis::start();
+    redis.seed_foreign_keys();
+    let before = redis.foreign_fingerprint();
+    let home = tempfile::tempdir().expect("temp dir");
+    let settings = Settings::for_url(&redis.url(), "lab", home.path().to_path_buf());
+    let server = connect(&settings).await.expect("connects");
+    let refused = |r: Result<(), String>| {
+        let e = r.expect_err("sent a command outside the namespace");
+        assert!(e.contains("outside the namespace"), "{e}");
+    };
+    // The redis crate's own calls on a multiplexed connection.
+    for mut conn in [
+        server.connection().await.expect("conn"),
+        server.learner_connection().await.expect("learner conn"),
+        server.admin(),
+        server
+            .node_connection(Rights::Admin, None, None)
+            .await
+            .expect("node conn"),
+    ] {
+        let r: redis::RedisResult<()> = redis::cmd("SET")
+            .arg("foreign:string")
+            .arg("overwritten")
+            .query_async(&mut conn)
+            .await;
+        refused(r.map_err(|e| format!("{e:#}")));
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg("lab:ok")
+            .arg(1)
+            .cmd("DEL")
+            .arg("foreign:hash");
+        let r: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
+        refused(r.map_err(|e| format!("{e:#}")));
+    }
+    // A plain reply-at-a-time connection and a subscriber.
+    let mut raw = server
+        .raw_connection(
+            Rights::Learner,
+            None,
+            std::time::Duration::from_secs(2),
+            false,
+        )
+        .await
+        .expect("raw conn");
+    refused(
+        raw.send(&[b"DEL".to_vec(), b"foreign:list".to_vec()])
+            .await
+            .map_err(|e| format!("{e:#}")),
+    );
+    let mut sub = server
+        .pubsub(Rights::Learner, std::time::Duration::from_secs(2))
+        .await
+        .expect("subscriber");
+    refused(
+        sub.subscribe(b"foreign-channel")
+            .await
+            .map_err(|e| format!("{e:#}")),
+    );
+    // A load generator's block.
+    let conn = server.connection().await.expect("conn");
+    let mut get = redis::cmd("GET");
+    get.arg("foreign:string");
+    refused(
+        conn.admitted_block(get, 4)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}")),
+    );
+    // `inspect --all` reads every key, and can do nothing else.
+    let mut all = server.read_only_admin();
+    let v: Option<String> = redis::cmd("GET")
+        .arg("foreign:string")
+        .query_async(&mut all)
+        .await
+        .expect("a read of a foreign key passes the read-only fence");
+    assert!(v.is_some());
+    let r: redis::RedisResult<()> = redis::cmd("DEL")
+        .arg("foreign:string")
+        .query_async(&mut all)
+        .await;
+    let e = format!("{:#}", r.expect_err("a write passed the read-only fence"));
+    assert!(e.contains("not a read"), "{e}");
+    assert_eq!(redis.foreign_fingerprint(), before, "a foreign key changed");
+    assert!(
+        !redis.all_keys().iter().any(|k| k == "lab:ok"),
+        "a refused pipeline sent part of itself"
+    );
 }

@@ -5,12 +5,11 @@
 //! Measuring lives here and reports progress through `measure::Ticker`; drawing (table, chart,
 //! progress bars) lives in the terminal module, `term/bench.rs`.
 //! - `spec`: case ids, rows, columns; `data`: the rows both engines hold
-//! - `suite`: one run, cell by cell; `durable`: the AOF settings a run changes, and their repair
+//! - `suite`: one run, cell by cell (`redis::aof_restore` keeps the AOF settings it changes)
 //! - `redis_side`, `sqlite_side`: the workloads; `report`: the result; `explain`: its words
 //! - `throughput` (+ `wire`): a lean GET load generator to compare with `redis-benchmark`
 
 pub mod data;
-pub mod durable;
 mod explain;
 pub mod redis_side;
 pub mod report;

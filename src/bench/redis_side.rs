@@ -5,25 +5,24 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::{Admitted, AdmittedPipeline, Fenced};
 use anyhow::{Context, Result};
-use redis::{Cmd, Pipeline, RedisError};
+use redis::{Cmd, RedisError};
 
 use super::data::{self, PLAYERS, PRODUCTS, SESSIONS};
-use super::durable;
 use super::spec::{BATCH, RowId};
 use super::{Ctx, Plan};
 use crate::measure::run_together;
 use crate::measure::sampler::{ClientRun, Sampler};
 use crate::measure::stats::{Recorder, Stats};
+use crate::redis::aof_restore as durable;
 use crate::redis::connect::{Server, command_error};
 
 /// What the benchmark needs of a server, owned, so it can move to the benchmark's own thread.
 #[derive(Clone)]
 pub struct Target {
-    pub client: redis::Client,
-    /// Opens connections of the server's kind (a cluster's, on a cluster).
-    pub opener: crate::redis::cluster::Opener,
+    /// Opens fenced connections of the server's kind (a cluster's, on a cluster).
+    pub opener: crate::redis::connect::FencedOpener,
     pub display: String,
     pub product: String,
     pub version: String,
@@ -34,7 +33,6 @@ pub struct Target {
 impl Target {
     pub fn of(server: &Server) -> Target {
         Target {
-            client: server.client.clone(),
             opener: server.opener(),
             display: server.display.clone(),
             product: server.product.clone(),
@@ -46,26 +44,34 @@ impl Target {
 
     /// A new connection on the current runtime, with a 10 s response timeout (the client's
     /// 500 ms default would fail an fsync-bound command under load).
-    pub async fn connection(&self) -> Result<Conn> {
+    pub async fn connection(&self) -> Result<Fenced> {
         self.opener.open(Some(Duration::from_secs(10))).await
     }
 }
 
 pub struct RedisBench {
-    conn: Conn,
+    conn: Fenced,
     display: String,
     prefix: String,
-    gets: Vec<Cmd>,
-    mgets: Vec<Cmd>,
-    incr: Cmd,
-    sets: Vec<Cmd>,
-    pipe: Pipeline,
-    top10: Cmd,
-    ranks: Vec<Cmd>,
-    sessions: Vec<Cmd>,
+    // The timed loops repeat these commands: the fence saw each once, before any clock.
+    gets: Vec<Admitted>,
+    mgets: Vec<Admitted>,
+    incr: Admitted,
+    sets: Vec<Admitted>,
+    pipe: AdmittedPipeline,
+    top10: Admitted,
+    ranks: Vec<Admitted>,
+    sessions: Vec<Admitted>,
     concurrent_key: String,
-    /// Every command the benchmark sends passes it first, as a lesson's would.
-    gate: crate::runner::gate::Gate,
+}
+
+/// Each command, admitted by the fence once.
+async fn admit_all(conn: &Fenced, cmds: Vec<Cmd>) -> Result<Vec<Admitted>> {
+    let mut out = Vec::with_capacity(cmds.len());
+    for c in cmds {
+        out.push(conn.admitted(c).await?);
+    }
+    Ok(out)
 }
 
 /// `<namespace>:bench:`
@@ -80,14 +86,14 @@ impl RedisBench {
         let conn = server.connection().await?;
         let p = prefix(namespace);
         let k = |s: &str| format!("{p}{s}");
-        let gets = (0..PRODUCTS)
+        let gets: Vec<Cmd> = (0..PRODUCTS)
             .map(|i| {
                 let mut c = redis::cmd("GET");
                 c.arg(k(&data::product_key(i)));
                 c
             })
             .collect();
-        let mgets = (0..PRODUCTS / BATCH)
+        let mgets: Vec<Cmd> = (0..PRODUCTS / BATCH)
             .map(|w| {
                 let mut c = redis::cmd("MGET");
                 for i in w * BATCH..(w + 1) * BATCH {
@@ -123,7 +129,7 @@ impl RedisBench {
             c.arg(k("ranking")).arg(0).arg(9).arg("WITHSCORES");
             c
         };
-        let ranks = (0..data::RANK_PROBES)
+        let ranks: Vec<Cmd> = (0..data::RANK_PROBES)
             .map(|i| {
                 let mut c = redis::cmd("ZREVRANK");
                 c.arg(k("ranking"))
@@ -131,48 +137,27 @@ impl RedisBench {
                 c
             })
             .collect();
-        let sessions = (0..SESSIONS)
+        let sessions: Vec<Cmd> = (0..SESSIONS)
             .map(|i| {
                 let mut c = redis::cmd("HGETALL");
                 c.arg(k(&data::session_key(i)));
                 c
             })
             .collect();
-        let gate = crate::runner::gate::Gate::new(conn.clone(), namespace, server.managed);
-        let bench = RedisBench {
-            gate,
-            conn,
+        Ok(RedisBench {
             display: server.display.clone(),
             concurrent_key: k("concurrent"),
             prefix: p,
-            gets,
-            mgets,
-            incr,
-            sets,
-            pipe,
-            top10,
-            ranks,
-            sessions,
-        };
-        // The timed loops repeat these commands: the gate sees each once, before any clock.
-        let templates = bench.gets.iter().chain(&bench.mgets).chain(&bench.sets);
-        let more = [&bench.incr, &bench.top10].into_iter();
-        bench
-            .gate
-            .admit_cmds(
-                templates
-                    .chain(more)
-                    .chain(&bench.ranks)
-                    .chain(&bench.sessions),
-            )
-            .await?;
-        Ok(bench)
-    }
-
-    /// The gate's check of a command the suite sends itself (its settings, its waits).
-    pub async fn admit(&self, args: &[&str]) -> Result<()> {
-        let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-        self.gate.admit_own(&args).await
+            gets: admit_all(&conn, gets).await?,
+            mgets: admit_all(&conn, mgets).await?,
+            incr: conn.admitted(incr).await?,
+            sets: admit_all(&conn, sets).await?,
+            pipe: conn.admitted_pipeline(pipe).await?,
+            top10: conn.admitted(top10).await?,
+            ranks: admit_all(&conn, ranks).await?,
+            sessions: admit_all(&conn, sessions).await?,
+            conn,
+        })
     }
 
     fn err(&self, e: RedisError) -> anyhow::Error {
@@ -217,7 +202,6 @@ impl RedisBench {
         }
         pipe.cmd("SET").arg(format!("{p}counter")).arg(0).ignore();
         pipe.cmd("SET").arg(&self.concurrent_key).arg(0).ignore();
-        self.gate.admit_cmds(pipe.cmd_iter()).await?;
         let r: Result<(), RedisError> = pipe.query_async(&mut self.conn).await;
         r.map_err(|e| self.err(e))
             .context("could not write the benchmark data to Redis")
@@ -228,45 +212,42 @@ impl RedisBench {
         let conn = &mut self.conn;
         match row {
             RowId::SingleRead => {
-                let v: Option<String> = self.gets[i % PRODUCTS].query_async(conn).await?;
+                let v: Option<String> = conn.query(&self.gets[i % PRODUCTS]).await?;
                 black_box(v);
             }
             RowId::BatchLoop => {
                 for j in 0..BATCH {
-                    let v: Option<String> = self.gets[(i * BATCH + j) % PRODUCTS]
-                        .query_async(conn)
-                        .await?;
+                    let v: Option<String> =
+                        conn.query(&self.gets[(i * BATCH + j) % PRODUCTS]).await?;
                     black_box(v);
                 }
             }
             RowId::BatchMulti => {
-                let v: Vec<Option<String>> =
-                    self.mgets[i % self.mgets.len()].query_async(conn).await?;
+                let v: Vec<Option<String>> = conn.query(&self.mgets[i % self.mgets.len()]).await?;
                 black_box(v);
             }
             RowId::CounterIncr => {
-                let n: i64 = self.incr.query_async(conn).await?;
+                let n: i64 = conn.query(&self.incr).await?;
                 black_box(n);
             }
             RowId::PipelineOneByOne => {
                 for c in &self.sets {
-                    let () = c.query_async(conn).await?;
+                    let () = conn.query(c).await?;
                 }
             }
             RowId::PipelineBatched => {
-                let () = self.pipe.query_async(conn).await?;
+                let () = conn.query_pipeline(&self.pipe).await?;
             }
             RowId::Top10NoIndex | RowId::Top10Index => {
-                let v: Vec<(String, i64)> = self.top10.query_async(conn).await?;
+                let v: Vec<(String, i64)> = conn.query(&self.top10).await?;
                 black_box(v);
             }
             RowId::RankNoIndex | RowId::RankIndex => {
-                let r: Option<i64> = self.ranks[i % self.ranks.len()].query_async(conn).await?;
+                let r: Option<i64> = conn.query(&self.ranks[i % self.ranks.len()]).await?;
                 black_box(r);
             }
             RowId::Session => {
-                let h: HashMap<String, String> =
-                    self.sessions[i % SESSIONS].query_async(conn).await?;
+                let h: HashMap<String, String> = conn.query(&self.sessions[i % SESSIONS]).await?;
                 black_box(h);
             }
             RowId::ConcurrentIncr => {}
@@ -294,7 +275,6 @@ impl RedisBench {
     async fn get_counter(&mut self) -> Result<i64> {
         let mut get = redis::cmd("GET");
         get.arg(&self.concurrent_key);
-        self.gate.admit_cmds([&get]).await?;
         let r: Result<Option<i64>, RedisError> = get.query_async(&mut self.conn).await;
         Ok(r.map_err(|e| self.err(e))?.unwrap_or(0))
     }
@@ -318,7 +298,7 @@ impl RedisBench {
         let barrier = &tokio::sync::Barrier::new(clients);
         let mut incr = redis::cmd("INCR");
         incr.arg(&self.concurrent_key);
-        self.gate.admit_cmds([&incr]).await?;
+        let incr = self.conn.admitted(incr).await?;
         let (incr, share, display) = (&incr, &share, self.display.as_str());
         let failed = move |e| command_error(e, display);
         let runs = run_together(clients, |_| async move {
@@ -326,14 +306,14 @@ impl RedisBench {
             let mut s = Sampler::new(share.clone(), Recorder::new(1, 1)?, &*ctx.cell);
             while s.warm_up().is_some() {
                 ctx.check()?;
-                incr.query_async::<i64>(&mut conn).await.map_err(failed)?;
+                conn.query::<i64>(incr).await.map_err(failed)?;
             }
             barrier.wait().await;
             let start = Instant::now();
             while s.sample().is_some() {
                 ctx.check()?;
                 let t = Instant::now();
-                incr.query_async::<i64>(&mut conn).await.map_err(failed)?;
+                conn.query::<i64>(incr).await.map_err(failed)?;
                 s.record(t);
             }
             Ok(ClientRun::done(s, start))
@@ -352,14 +332,12 @@ impl RedisBench {
 
     /// The persistence settings the server runs with, for the column header.
     pub async fn persistence(&mut self) -> Option<(String, String)> {
-        self.admit(&["CONFIG", "GET", "appendonly"]).await.ok()?;
-        self.admit(&["CONFIG", "GET", "appendfsync"]).await.ok()?;
         let a = config_get(&mut self.conn, "appendonly").await.ok()?;
         let f = config_get(&mut self.conn, "appendfsync").await.ok()?;
         Some((a, f))
     }
 
-    pub fn conn(&mut self) -> &mut Conn {
+    pub fn conn(&mut self) -> &mut Fenced {
         &mut self.conn
     }
 
@@ -368,14 +346,14 @@ impl RedisBench {
     }
 }
 
-pub async fn config_get(conn: &mut Conn, name: &str) -> Result<String> {
+pub async fn config_get(conn: &mut Fenced, name: &str) -> Result<String> {
     durable::config_get(conn, name)
         .await
         .with_context(|| format!("CONFIG GET {name} failed"))?
         .with_context(|| format!("CONFIG GET {name} returned nothing"))
 }
 
-pub async fn config_set(conn: &mut Conn, display: &str, name: &str, value: &str) -> Result<()> {
+pub async fn config_set(conn: &mut Fenced, display: &str, name: &str, value: &str) -> Result<()> {
     durable::config_set(conn, name, value)
         .await
         .map_err(|e| command_error(e, display))
@@ -383,7 +361,7 @@ pub async fn config_set(conn: &mut Conn, display: &str, name: &str, value: &str)
 }
 
 /// Waits until no AOF rewrite is running or scheduled (turning appendonly on starts one).
-pub async fn wait_for_aof(conn: &mut Conn, display: &str, ctx: &Ctx) -> Result<()> {
+pub async fn wait_for_aof(conn: &mut Fenced, display: &str, ctx: &Ctx) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         ctx.check()?;

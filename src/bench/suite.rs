@@ -8,13 +8,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 
 use super::SqliteMode;
-use super::durable::{self, Marker};
 use super::redis_side::{self, RedisBench, Target};
 use super::sqlite_side::SqliteDb;
 use super::{Cell, Column, ColumnId, Ctx, Meta, Options, Plan, Progress, Report, Row, RowId};
 use crate::error;
 use crate::measure::on_own_thread;
 use crate::measure::stats::Stats;
+use crate::redis::aof_restore::{self as durable, Marker};
 use crate::redis::connect::Server;
 
 /// Runs the benchmark and returns every figure. Keys live under `<namespace>:bench:` and SQLite
@@ -310,7 +310,8 @@ impl Run<'_> {
                     });
                 }
             }
-            r.finish(self.rows[i], clients);
+            r.finish();
+            r.explanation = super::explain::explain(r, self.rows[i], clients);
         }
     }
 
@@ -382,11 +383,6 @@ impl Run<'_> {
             (ColumnId::RedisEverysec, "everysec"),
             (ColumnId::RedisAlways, "always"),
         ] {
-            redis
-                .admit(&["CONFIG", "SET", "appendfsync", fsync])
-                .await?;
-            redis.admit(&["CONFIG", "SET", "appendonly", "yes"]).await?;
-            redis.admit(&["INFO", "persistence"]).await?;
             let conn = redis.conn();
             redis_side::config_set(conn, &display, "appendfsync", fsync).await?;
             redis_side::config_set(conn, &display, "appendonly", "yes").await?;

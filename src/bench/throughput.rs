@@ -5,23 +5,22 @@
 //! the pipeline's bytes packed once, replies counted in place with no per-reply allocation.
 //! TLS falls back to the redis crate's pipelines.
 
-use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use redis::{ConnectionAddr, RedisError};
+use redis::RedisError;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
 
-use super::wire::{self, read_replies, read_replies_blocking};
+use super::wire::{read_replies, read_replies_blocking};
 use super::{Cancel, interrupted};
 use crate::error;
 use crate::measure::sampler::ClientRun;
 use crate::measure::stats::{Recorder, Stats};
 use crate::measure::{Ticker, on_own_thread, run_together};
 use crate::redis::connect::{Server, command_error};
+use crate::redis::fence::{Block, LoadTarget};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThroughputOptions {
@@ -69,8 +68,7 @@ pub async fn run(
     ticker: Arc<dyn Ticker>,
 ) -> Result<ThroughputReport> {
     let key = format!("{}tp", super::redis_side::prefix(namespace));
-    let mut conn = server.conn.clone();
-    let info = server.client.get_connection_info().clone();
+    let mut conn = server.admin();
     let targets = targets(server, &mut conn, &key, opts.pipeline.max(1)).await?;
     for t in &targets {
         let set: Result<(), RedisError> = redis::cmd("SET")
@@ -83,7 +81,6 @@ pub async fn run(
     let keys: Vec<String> = targets.iter().map(|t| t.key.clone()).collect();
     let load = Load {
         targets,
-        setup: wire::setup_commands(&info),
         pipeline: opts.pipeline.max(1),
         clients: opts.clients.max(1),
         requests: opts.requests.max(1),
@@ -110,10 +107,10 @@ pub async fn run(
             }
         })
     };
-    let result = match load.targets[0].addr {
+    let result = match load.targets[0].load.is_plain() {
         // A runtime of its own on one thread: redis-benchmark is one event loop too, and on a
         // small machine a second worker thread would steal the server's core.
-        ConnectionAddr::Tcp(_, _) | ConnectionAddr::Unix(_) => {
+        true => {
             on_own_thread("the load generator", move || async move {
                 if load.clients == 1 {
                     // One connection needs no event loop: a blocking socket is two system
@@ -126,7 +123,7 @@ pub async fn run(
             .await
             .map(|(rec, wall)| (rec, wall, "raw"))
         }
-        _ => crate_load(server, &keys[0], &load)
+        false => crate_load(server, &keys[0], &load)
             .await
             .map(|(rec, wall)| (rec, wall, "redis-crate")),
     };
@@ -162,28 +159,32 @@ pub async fn run(
 
 /// Where a client sends its GETs: the server, or on a cluster one master and a key it owns.
 struct Target {
-    addr: ConnectionAddr,
+    /// Where the client's plain socket connects, and its log-in.
+    load: LoadTarget,
     key: String,
-    /// `pipeline` GETs of `key`, packed once.
-    block: Vec<u8>,
+    /// `pipeline` GETs of `key`, admitted by the fence and packed once.
+    block: Block,
 }
 
 /// The server's targets. On a cluster every master gets one, so the clients (spread over them
 /// in turn) measure the whole cluster, never a node answering MOVED.
 async fn targets(
     server: &Server,
-    conn: &mut crate::redis::conn::Conn,
+    conn: &mut crate::redis::fence::Fenced,
     key: &str,
     pipeline: usize,
 ) -> Result<Vec<Target>> {
-    let target = |addr: ConnectionAddr, key: String| Target {
-        addr,
-        block: wire::packed_gets(&key, pipeline),
-        key,
+    let gets = |key: &str| {
+        let mut get = redis::cmd("GET");
+        get.arg(key);
+        get
     };
-    let info = server.client.get_connection_info();
     if server.cluster.is_none() {
-        return Ok(vec![target(info.addr().clone(), key.to_string())]);
+        return Ok(vec![Target {
+            load: server.load_target(None)?,
+            block: conn.admitted_block(gets(key), pipeline).await?,
+            key: key.to_string(),
+        }]);
     }
     let slots: redis::Value = redis::cmd("CLUSTER")
         .arg("SLOTS")
@@ -197,43 +198,31 @@ async fn targets(
             masters.push(node.clone());
         }
     }
-    Ok(masters
-        .into_iter()
-        .map(|node| {
-            let owned = |k: &String| {
-                let slot = crate::redis::cluster::key_slot(k.as_bytes());
-                owners
-                    .iter()
-                    .any(|(lo, hi, n)| *n == node && (*lo..=*hi).contains(&slot))
-            };
-            let key = (0..)
-                .map(|i| format!("{key}:{i}"))
-                .find(owned)
-                .unwrap_or_else(|| key.to_string());
-            let addr = match info.addr() {
-                ConnectionAddr::TcpTls {
-                    insecure,
-                    tls_params,
-                    ..
-                } => ConnectionAddr::TcpTls {
-                    host: node.0.clone(),
-                    port: node.1,
-                    insecure: *insecure,
-                    tls_params: tls_params.clone(),
-                },
-                _ => ConnectionAddr::Tcp(node.0.clone(), node.1),
-            };
-            target(addr, key)
-        })
-        .collect())
+    let mut out = Vec::new();
+    for node in masters {
+        let owned = |k: &String| {
+            let slot = crate::redis::cluster::key_slot(k.as_bytes());
+            owners
+                .iter()
+                .any(|(lo, hi, n)| *n == node && (*lo..=*hi).contains(&slot))
+        };
+        let key = (0..)
+            .map(|i| format!("{key}:{i}"))
+            .find(owned)
+            .unwrap_or_else(|| key.to_string());
+        out.push(Target {
+            load: server.load_target(Some(&node))?,
+            block: conn.admitted_block(gets(&key), pipeline).await?,
+            key,
+        });
+    }
+    Ok(out)
 }
 
 /// One run's settings, shared by every client.
 struct Load {
     /// Client `ci` uses `targets[ci % targets.len()]`.
     targets: Vec<Target>,
-    /// AUTH and SELECT, packed.
-    setup: Vec<Vec<u8>>,
     pipeline: usize,
     clients: usize,
     requests: u64,
@@ -272,24 +261,17 @@ impl Load {
         &self.targets[ci % self.targets.len()]
     }
 
-    /// Bytes for client `ci`'s `n` GETs (the last round may be shorter than a pipeline).
-    fn gets(&self, ci: usize, n: usize) -> &[u8] {
-        let block = &self.target(ci).block;
-        &block[..n * (block.len() / self.pipeline)]
-    }
-
     /// Every client on one event loop, connected and set up before the clock starts.
     async fn raw(&self) -> Result<(Recorder, Duration)> {
         let barrier = &tokio::sync::Barrier::new(self.clients);
         let runs = run_together(self.clients, |ci| async move {
-            let mut s = wire::open_raw(&self.target(ci).addr)
-                .await
-                .map_err(|e| self.unreachable(e))?;
+            let target = self.target(ci);
+            let mut s = target.load.open().await.map_err(|e| self.unreachable(e))?;
             let mut buf = vec![0u8; 16 * 1024];
             let mut filled = 0usize;
-            for c in &self.setup {
-                s.write_all(c).await.map_err(|e| self.lost(e))?;
-                let reply = read_replies(&mut *s, &mut buf, &mut filled, 1).await;
+            for c in target.load.login() {
+                s.write(c, 1).await.map_err(|e| self.lost(e))?;
+                let reply = read_replies(&mut s, &mut buf, &mut filled, 1).await;
                 if let Some(e) = reply.map_err(|e| self.lost(e))? {
                     return Err(self.refused(&e));
                 }
@@ -304,10 +286,8 @@ impl Load {
                 }
                 let n = (left as usize).min(self.pipeline);
                 let t = Instant::now();
-                s.write_all(self.gets(ci, n))
-                    .await
-                    .map_err(|e| self.lost(e))?;
-                let reply = read_replies(&mut *s, &mut buf, &mut filled, n).await;
+                s.write(&target.block, n).await.map_err(|e| self.lost(e))?;
+                let reply = read_replies(&mut s, &mut buf, &mut filled, n).await;
                 if let Some(e) = reply.map_err(|e| self.lost(e))? {
                     bail!("GET failed: {e}");
                 }
@@ -324,12 +304,16 @@ impl Load {
 
     /// One client on a blocking socket.
     fn blocking(&self) -> Result<(Recorder, Duration)> {
-        let mut s = wire::open_blocking(&self.target(0).addr).map_err(|e| self.unreachable(e))?;
+        let target = self.target(0);
+        let mut s = target
+            .load
+            .open_blocking()
+            .map_err(|e| self.unreachable(e))?;
         let mut buf = vec![0u8; 16 * 1024];
         let mut filled = 0usize;
-        for c in &self.setup {
-            s.write_all(c).map_err(|e| self.lost(e))?;
-            let reply = read_replies_blocking(&mut *s, &mut buf, &mut filled, 1);
+        for c in target.load.login() {
+            s.write(c, 1).map_err(|e| self.lost(e))?;
+            let reply = read_replies_blocking(&mut s, &mut buf, &mut filled, 1);
             if let Some(e) = reply.map_err(|e| self.lost(e))? {
                 return Err(self.refused(&e));
             }
@@ -343,8 +327,8 @@ impl Load {
             }
             let n = (left as usize).min(self.pipeline);
             let t = Instant::now();
-            s.write_all(self.gets(0, n)).map_err(|e| self.lost(e))?;
-            let reply = read_replies_blocking(&mut *s, &mut buf, &mut filled, n);
+            s.write(&target.block, n).map_err(|e| self.lost(e))?;
+            let reply = read_replies_blocking(&mut s, &mut buf, &mut filled, n);
             if let Some(e) = reply.map_err(|e| self.lost(e))? {
                 bail!("GET failed: {e}");
             }
@@ -392,29 +376,18 @@ async fn crate_load(server: &Server, key: &str, load: &Load) -> Result<(Recorder
 mod tests {
     use super::*;
 
-    fn load(clients: usize, pipeline: usize, requests: u64) -> Load {
-        Load {
-            targets: vec![Target {
-                addr: ConnectionAddr::Tcp("127.0.0.1".into(), 1),
-                key: "k".into(),
-                block: wire::packed_gets("k", pipeline),
-            }],
-            setup: Vec::new(),
-            pipeline,
-            clients,
-            requests,
+    #[test]
+    fn shares_add_up() {
+        let l = Load {
+            targets: Vec::new(),
+            pipeline: 4,
+            clients: 3,
+            requests: 10,
             done: Arc::new(AtomicU64::new(0)),
             cancel: Cancel::default(),
             display: "127.0.0.1:1".into(),
-        }
-    }
-
-    #[test]
-    fn shares_add_up_and_short_rounds_send_fewer_gets() {
-        let l = load(3, 4, 10);
+        };
         let shares: Vec<u64> = (0..3).map(|ci| l.share(ci)).collect();
         assert_eq!(shares, [4, 3, 3]);
-        assert_eq!(l.gets(0, 4), &l.targets[0].block[..]);
-        assert_eq!(l.gets(2, 1), &wire::packed_gets("k", 1)[..]);
     }
 }

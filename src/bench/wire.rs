@@ -1,33 +1,7 @@
-//! The raw side of `bench --throughput`: packed commands, RESP replies counted in place with no
-//! per-reply allocation, over TCP or a Unix socket, async (many clients) or blocking (one).
+//! The raw side of `bench --throughput`: RESP replies counted in place with no per-reply
+//! allocation, read from the fence's load sockets, async (many clients) or blocking (one).
 
-use std::time::Duration;
-
-use redis::ConnectionAddr;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-
-/// AUTH and SELECT, packed, for raw connections.
-pub fn setup_commands(info: &redis::ConnectionInfo) -> Vec<Vec<u8>> {
-    let s = info.redis_settings();
-    let mut out = Vec::new();
-    if let Some(pw) = s.password() {
-        let mut c = redis::cmd("AUTH");
-        if let Some(u) = s.username() {
-            c.arg(u);
-        }
-        c.arg(pw);
-        out.push(c.get_packed_command());
-    }
-    if s.db() != 0 {
-        out.push(redis::cmd("SELECT").arg(s.db()).get_packed_command());
-    }
-    out
-}
-
-pub fn packed_gets(key: &str, n: usize) -> Vec<u8> {
-    let one = redis::cmd("GET").arg(key).get_packed_command();
-    one.repeat(n)
-}
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Length of the first complete RESP reply in `buf`, or None if more bytes are needed.
 /// Returns the reply's first byte too, so errors can be noticed.
@@ -64,25 +38,9 @@ pub fn reply_len(buf: &[u8]) -> Option<usize> {
     }
 }
 
-pub trait Stream: AsyncRead + AsyncWrite + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Unpin> Stream for T {}
-
-pub async fn open_raw(addr: &ConnectionAddr) -> std::io::Result<Box<dyn Stream + Send>> {
-    match addr {
-        ConnectionAddr::Tcp(host, port) => {
-            let s = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
-            s.set_nodelay(true)?;
-            Ok(Box::new(s))
-        }
-        #[cfg(unix)]
-        ConnectionAddr::Unix(path) => Ok(Box::new(tokio::net::UnixStream::connect(path).await?)),
-        _ => Err(std::io::Error::other("unsupported address")),
-    }
-}
-
 /// Reads until `want` complete replies are in; returns whether any was an error.
 pub async fn read_replies(
-    s: &mut (dyn Stream + Send),
+    s: &mut (impl AsyncRead + Unpin),
     buf: &mut Vec<u8>,
     filled: &mut usize,
     want: usize,
@@ -132,30 +90,9 @@ pub async fn read_replies(
     }
 }
 
-pub trait SyncStream: std::io::Read + std::io::Write {}
-impl<T: std::io::Read + std::io::Write> SyncStream for T {}
-
-pub fn open_blocking(addr: &ConnectionAddr) -> std::io::Result<Box<dyn SyncStream>> {
-    match addr {
-        ConnectionAddr::Tcp(host, port) => {
-            let s = std::net::TcpStream::connect((host.as_str(), *port))?;
-            s.set_nodelay(true)?;
-            s.set_read_timeout(Some(Duration::from_secs(10)))?;
-            Ok(Box::new(s))
-        }
-        #[cfg(unix)]
-        ConnectionAddr::Unix(path) => {
-            let s = std::os::unix::net::UnixStream::connect(path)?;
-            s.set_read_timeout(Some(Duration::from_secs(10)))?;
-            Ok(Box::new(s))
-        }
-        _ => Err(std::io::Error::other("unsupported address")),
-    }
-}
-
 /// The blocking twin of `read_replies`.
 pub fn read_replies_blocking(
-    s: &mut dyn SyncStream,
+    s: &mut impl std::io::Read,
     buf: &mut Vec<u8>,
     filled: &mut usize,
     want: usize,
@@ -209,11 +146,5 @@ mod tests {
         assert_eq!(reply_len(b"*2\r\n:1\r\n$1\r\na\r\n"), Some(15));
         assert_eq!(reply_len(b"*2\r\n:1\r\n"), None);
         assert_eq!(reply_len(b"$3"), None);
-    }
-
-    #[test]
-    fn packing() {
-        let b = packed_gets("k", 3);
-        assert_eq!(b, b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n".repeat(3));
     }
 }

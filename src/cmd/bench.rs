@@ -38,7 +38,7 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> Result<u8> {
     // the managed server's AOF settings are still put back. Listening starts before the run.
     let cancel = Cancel::default();
     let stopped_by = Arc::new(AtomicU8::new(0));
-    let signals = stop_signals();
+    let signals = super::signals::stop_signals();
     let watcher = {
         let cancel = cancel.clone();
         let stopped_by = stopped_by.clone();
@@ -77,36 +77,6 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> Result<u8> {
             Err(Exit::new(by, format!("{e:#}")).into())
         }
         other => other,
-    }
-}
-
-/// Waits for SIGINT, SIGTERM or SIGHUP and gives the exit code each ends a run with (128 + the
-/// signal's number). The handlers are installed when this is called, not when it is polled.
-fn stop_signals() -> impl std::future::Future<Output = u8> + Send + 'static {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let term = signal(SignalKind::terminate());
-        let hup = signal(SignalKind::hangup());
-        let int = signal(SignalKind::interrupt());
-        async move {
-            match (term, hup, int) {
-                (Ok(mut term), Ok(mut hup), Ok(mut int)) => tokio::select! {
-                    _ = int.recv() => code::INTERRUPTED,
-                    _ = term.recv() => 143,
-                    _ = hup.recv() => 129,
-                },
-                _ => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    code::INTERRUPTED
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    async move {
-        let _ = tokio::signal::ctrl_c().await;
-        code::INTERRUPTED
     }
 }
 

@@ -12,7 +12,11 @@ use crate::term;
 
 pub async fn run(settings: &Settings, args: InspectArgs) -> Result<u8> {
     let server = super::connect(settings).await?;
-    let mut conn = server.conn.clone();
+    // The whole database is read with a connection that can only read.
+    let mut conn = match args.all {
+        true => server.read_only_admin(),
+        false => server.admin(),
+    };
     let pattern = match (&args.pattern, args.all) {
         (Some(p), true) => p.clone(),
         (None, true) => "*".to_string(),

@@ -4,13 +4,13 @@ use anyhow::Result;
 
 use crate::cli::LessonArgs;
 use crate::error::{Exit, code};
+use crate::grading::parse_answers;
 use crate::lesson::loader;
 use crate::lesson::model::Lesson;
-use crate::progress::{LessonProgress, Store};
-use crate::quiz::parse_answers;
 use crate::runner::Engine;
 use crate::runner::walk::{Options, Prompter, Summary, Walker};
 use crate::settings::Settings;
+use crate::store::{LessonProgress, Store};
 use crate::term;
 use crate::term::prompt::{Inquire, NoPrompts};
 use crate::term::view::TermView;
@@ -73,14 +73,16 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
         },
     };
     // Ctrl-C outside a prompt (prompts treat it as "quit" themselves): progress up to the last
-    // finished step is already saved, so stopping here loses nothing.
+    // finished step is already saved, so stopping here loses nothing once lesson time is given
+    // back. (SIGTERM and SIGHUP keep their default: a prompt blocks this task, so a handler
+    // here could not run while one waits.)
     let walked = tokio::select! {
-        s = walker.walk() => Some(s),
-        _ = tokio::signal::ctrl_c() => None,
+        s = walker.walk() => Ok(s),
+        _ = tokio::signal::ctrl_c() => Err(code::INTERRUPTED),
     };
     let summary = match walked {
-        Some(s) => s?,
-        None => {
+        Ok(s) => s?,
+        Err(exit_code) => {
             let _ = crossterm::terminal::disable_raw_mode();
             // Lesson time may be stopped (TTLs removed while the learner read): give it back.
             let _ = engine.thaw().await;
@@ -93,7 +95,7 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
                     lesson.id
                 )))
             ));
-            return Ok(code::INTERRUPTED);
+            return Ok(exit_code);
         }
     };
     report(lesson, &summary, auto, &invocation(settings))

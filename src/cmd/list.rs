@@ -5,9 +5,10 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::{LessonArgs, ListArgs};
-use crate::lesson::{course, loader};
-use crate::progress::Store;
+use crate::lesson::model::Lesson;
+use crate::lesson::{catalogue, course, loader};
 use crate::settings::Settings;
+use crate::store::Store;
 use crate::term;
 
 #[derive(Serialize)]
@@ -16,6 +17,9 @@ struct Row {
     slug: String,
     title: String,
     part: String,
+    /// The part's place in the suggested order.
+    #[serde(skip)]
+    rank: usize,
     /// An estimate of a first pass, in minutes (`lesson::course::minutes`).
     minutes_estimate: u32,
     structure: String,
@@ -26,31 +30,66 @@ struct Row {
     quiz_score: Option<String>,
 }
 
-/// Every lesson, in the suggested order: by part, then by id.
+/// Every lesson, in the suggested order: by part, then by id. The built-in lessons come from
+/// the catalogue made at build time (no YAML parsed); a `--lessons` folder is parsed (and
+/// checked) as always.
 fn rows(settings: &Settings) -> Result<Vec<Row>> {
-    let lessons = loader::load_all(settings.lessons_dir.as_deref())?;
+    let mut rows: Vec<Row> = match (&settings.lessons_dir, catalogue::built_in()) {
+        (None, Some(entries)) => entries.iter().map(Row::from_entry).collect(),
+        _ => loader::load_all(settings.lessons_dir.as_deref())?
+            .iter()
+            .map(|l| Row::from_lesson(&l.lesson))
+            .collect(),
+    };
     let saved = Store::open(&settings.home)?.all()?;
-    Ok(course::suggested_order(&lessons, |l| &l.lesson)
-        .into_iter()
-        .map(|l| {
-            let p = saved.iter().find(|p| p.lesson_id == l.lesson.id);
-            Row {
-                steps: l.lesson.steps.len(),
-                done_steps: p.map(|p| p.last_step).unwrap_or(0),
-                completed: p.is_some_and(|p| p.completed_at.is_some()),
-                quiz_score: p
-                    .and_then(|p| p.best_score.zip(p.quiz_total))
-                    .map(|(s, t)| format!("{s}/{t}")),
-                part: course::part_of(&l.lesson).to_string(),
-                minutes_estimate: course::minutes(&l.lesson),
-                id: l.lesson.id.clone(),
-                slug: l.lesson.slug.clone(),
-                title: l.lesson.title.clone(),
-                structure: l.lesson.structure.clone(),
-                use_case: l.lesson.use_case.clone(),
-            }
-        })
-        .collect())
+    for r in &mut rows {
+        if let Some(p) = saved.iter().find(|p| p.lesson_id == r.id) {
+            r.done_steps = p.last_step;
+            r.completed = p.completed_at.is_some();
+            r.quiz_score = p
+                .best_score
+                .zip(p.quiz_total)
+                .map(|(s, t)| format!("{s}/{t}"));
+        }
+    }
+    rows.sort_by(|a, b| (a.rank, &a.id).cmp(&(b.rank, &b.id)));
+    Ok(rows)
+}
+
+impl Row {
+    fn from_entry(e: &catalogue::Entry) -> Row {
+        Row {
+            id: e.id.to_string(),
+            slug: e.slug.to_string(),
+            title: e.title.to_string(),
+            part: course::part_name(e.part).to_string(),
+            rank: course::rank(e.part),
+            minutes_estimate: e.minutes,
+            structure: e.structure.to_string(),
+            use_case: e.use_case.to_string(),
+            steps: e.steps,
+            done_steps: 0,
+            completed: false,
+            quiz_score: None,
+        }
+    }
+
+    fn from_lesson(l: &Lesson) -> Row {
+        Row {
+            id: l.id.clone(),
+            slug: l.slug.clone(),
+            title: l.title.clone(),
+            part: course::part_of(l).to_string(),
+            rank: course::rank(l.part.as_deref()),
+            minutes_estimate: course::minutes(l),
+            structure: l.structure.clone(),
+            use_case: l.use_case.clone(),
+            steps: l.steps.len(),
+            done_steps: 0,
+            completed: false,
+            quiz_score: None,
+        }
+    }
 }
 
 fn status(r: &Row) -> String {

@@ -1,17 +1,23 @@
 //! One file per subcommand; this module only dispatches. Each returns the process exit code.
 
 mod bench;
+mod completions;
+mod doctor;
 mod inspect;
 mod lesson;
 mod list;
-mod progress;
+mod notes;
+pub mod progress;
 mod quiz;
 mod reset;
 mod sandbox;
 mod server;
+mod signals;
 mod validate;
 
 use anyhow::Result;
+
+use crate::error::Exit;
 
 use crate::cli::{Cli, Command};
 use crate::settings::Settings;
@@ -21,6 +27,40 @@ use crate::settings::Settings;
 pub fn prepare() {
     crate::term::install_panic_hook();
     crate::redis::connect::install_tls_provider();
+    crate::lesson::validate::check_scenarios_with(crate::scenarios::check);
+}
+
+/// How a failed run ends: an `Exit` as it says; a lost or silent Redis anywhere in the chain
+/// as exit 2 naming the server (whichever code used `?` on the redis error); a panicked task
+/// as an internal error; anything else as a failure with the whole chain on one line.
+pub fn exit_of(e: &anyhow::Error) -> Exit {
+    if let Some(exit) = e.downcast_ref::<Exit>() {
+        return Exit {
+            code: exit.code,
+            message: exit.message.clone(),
+        };
+    }
+    let server = crate::error::server_name();
+    for cause in e.chain() {
+        if let Some(exit) = cause
+            .downcast_ref::<redis::RedisError>()
+            .and_then(|r| crate::redis::connect::lost(r, server))
+        {
+            return exit;
+        }
+        if let Some(j) = cause.downcast_ref::<tokio::task::JoinError>() {
+            if j.is_panic() {
+                return Exit::new(
+                    crate::error::code::INTERNAL,
+                    "internal error (please report it): a task panicked",
+                );
+            }
+        }
+    }
+    Exit::new(
+        crate::error::code::FAILURE,
+        format!("{e:#}").replace('\n', " "),
+    )
 }
 
 /// The one line a failed command ends with.
@@ -52,6 +92,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Some(Command::Progress(a)) => progress::run(&settings, a).await,
         Some(Command::Validate(a)) => validate::run(&settings, a).await,
         Some(Command::Bench(a)) => bench::run(&settings, a).await,
+        Some(Command::Notes(a)) => notes::run(&settings, a).await,
+        Some(Command::Completions(a)) => completions::run(a),
+        Some(Command::Doctor) => doctor::run(&settings).await,
     }
 }
 

@@ -4,12 +4,12 @@ use anyhow::Result;
 
 use crate::cli::QuizArgs;
 use crate::error::{Exit, code};
+use crate::grading::parse_answers;
 use crate::lesson::loader;
-use crate::progress::Store;
-use crate::quiz::parse_answers;
 use crate::runner::Engine;
 use crate::runner::walk::{Options, Summary, Walker};
 use crate::settings::Settings;
+use crate::store::Store;
 use crate::term;
 use crate::term::prompt::{Inquire, NoPrompts};
 use crate::term::view::TermView;

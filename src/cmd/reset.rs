@@ -7,8 +7,8 @@ use crate::cli::ResetArgs;
 use crate::lesson::loader;
 use crate::lesson::vars::Vars;
 use crate::namespace;
-use crate::progress::Store;
 use crate::settings::Settings;
+use crate::store::Store;
 use crate::term;
 
 pub async fn run(settings: &Settings, args: ResetArgs) -> Result<u8> {
@@ -21,7 +21,7 @@ pub async fn run(settings: &Settings, args: ResetArgs) -> Result<u8> {
     };
     if args.all || lesson.is_some() {
         let server = super::connect(settings).await?;
-        let mut conn = server.conn.clone();
+        let mut conn = server.admin();
         let (n, what) = match &lesson {
             Some(l) => {
                 let vars = Vars::new(&settings.namespace);

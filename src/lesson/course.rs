@@ -27,7 +27,12 @@ pub fn rank(part: Option<&str>) -> usize {
 
 /// The lesson's part as listed.
 pub fn part_of(lesson: &Lesson) -> &str {
-    match lesson.part.as_deref() {
+    part_name(lesson.part.as_deref())
+}
+
+/// A part as listed: itself when it is one of `PARTS`, else `OTHER`.
+pub fn part_name(part: Option<&str>) -> &str {
+    match part {
         Some(p) if rank(Some(p)) < PARTS.len() => p,
         _ => OTHER,
     }

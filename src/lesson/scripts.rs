@@ -29,10 +29,7 @@ pub fn script_of(args: &[Vec<u8>]) -> Option<&[u8]> {
     }
 }
 
-/// The SHA1 Redis gives a script (what EVALSHA names), lower-case hex.
-pub fn sha1_hex(text: &[u8]) -> String {
-    sha1_smol::Sha1::from(text).digest().to_string()
-}
+pub use crate::redis::fence::{NOT_SHIPPED, sha1_hex};
 
 /// Whether `text` is, byte for byte, a script of a lesson built into this binary.
 pub fn is_shipped(text: &[u8]) -> bool {
@@ -45,7 +42,7 @@ fn shipped() -> &'static HashSet<String> {
         let mut out = HashSet::new();
         if let Ok(files) = super::loader::sources(None) {
             for (source, text) in files {
-                if let Ok(lesson) = super::loader::parse(&source, &text) {
+                if let Ok(lesson) = super::parse::parse(&source, &text) {
                     for (_, script) in lesson_scripts(&lesson) {
                         out.insert(sha1_hex(&script));
                     }
@@ -92,9 +89,6 @@ pub fn needs_managed(step: &Step) -> Option<String> {
         .any(|s| !is_shipped(s))
         .then(|| NOT_SHIPPED.to_string())
 }
-
-/// The one line a skipped step (and a refused script) shows.
-pub const NOT_SHIPPED: &str = "this step runs a script that is not one shipped with redislab; such a script runs only on redislab's managed server (--managed), whose ACL fences it";
 
 fn scripts_in(value: &serde_json::Value) -> Vec<Vec<u8>> {
     let mut lets = BTreeMap::new();
@@ -264,7 +258,7 @@ mod tests {
     fn every_shipped_script_is_trusted_and_declares_its_keys() {
         let mut seen = 0;
         for (source, text) in super::super::loader::sources(None).expect("embedded lessons") {
-            let lesson = super::super::loader::parse(&source, &text).expect("parses");
+            let lesson = super::super::parse::parse(&source, &text).expect("parses");
             for (step, script) in lesson_scripts(&lesson) {
                 let text = String::from_utf8_lossy(&script);
                 assert!(is_shipped(&script), "{source} step {step:?}: {text}");

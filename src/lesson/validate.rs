@@ -3,9 +3,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fence;
 use anyhow::Result;
-use redis::Value;
 
 mod classes;
 mod ranges;
@@ -18,10 +17,9 @@ use text::{glob, locate};
 
 pub use ranges::markdown as ranges_markdown;
 
-use super::loader::{LoadError, Loaded, parse};
 use super::model::{Check, Lesson, StepKind};
+use super::parse::{LoadError, Loaded, parse};
 use super::vars::{BUILTIN, names_in};
-use crate::redis::command::send;
 use crate::redis::tokenize::tokenize;
 
 /// The namespace `${ns}` stands for while validating. Deliberately not the default `lab`, so a
@@ -50,11 +48,24 @@ impl Ctx<'_> {
     }
 }
 
-/// Parses and checks files. `getkeys` (a connection to any Redis) enables the key-namespace
+/// How a scenario step's name and parameters are checked. Scenarios are code of a layer above
+/// the lessons, so the program hands their check down once at start (`cmd::prepare` calls
+/// `check_scenarios_with(scenarios::check)`); until it does, scenario steps are not checked
+/// here (the scenario still refuses bad parameters when it runs).
+pub type ScenarioCheck = fn(&str, &serde_json::Value) -> Result<()>;
+
+static SCENARIO_CHECK: std::sync::OnceLock<ScenarioCheck> = std::sync::OnceLock::new();
+
+/// Sets the scenario check (once; later calls change nothing).
+pub fn check_scenarios_with(check: ScenarioCheck) {
+    let _ = SCENARIO_CHECK.set(check);
+}
+
+/// Parses and checks files. `getkeys` (the fence of any Redis) enables the key-namespace
 /// check via COMMAND GETKEYS; without it that check is skipped.
 pub async fn validate_texts(
     files: &[(String, String)],
-    mut getkeys: Option<&mut Conn>,
+    getkeys: Option<&Fence>,
 ) -> Result<(Vec<Loaded>, Vec<LoadError>)> {
     let mut loaded = Vec::new();
     let mut problems = Vec::new();
@@ -91,7 +102,7 @@ pub async fn validate_texts(
             );
         }
         cut_at_comment(&mut ctx);
-        check_lesson(&mut ctx, &lesson, getkeys.as_deref_mut()).await?;
+        check_lesson(&mut ctx, &lesson, getkeys).await?;
         problems.extend(ctx.problems);
         loaded.push(Loaded {
             source: source.clone(),
@@ -175,7 +186,7 @@ fn trial_keys(
     }
 }
 
-async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>) -> Result<()> {
+async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, conn: Option<&Fence>) -> Result<()> {
     if let Some(m) = ranges::int("format_version", l.format_version.into()) {
         ctx.err("^format_version:", m);
     }
@@ -229,7 +240,7 @@ async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>
     let managed = l.requires.as_ref().is_some_and(|r| r.managed);
     let mut known: HashSet<String> = BUILTIN.iter().map(|s| s.to_string()).collect();
     for c in &l.setup {
-        command(ctx, c.line(), &known, managed, conn.as_deref_mut()).await?;
+        command(ctx, c.line(), &known, managed, conn).await?;
         if let Some(s) = c.save_as() {
             known.insert(s.to_string());
         }
@@ -262,7 +273,7 @@ async fn check_lesson(ctx: &mut Ctx<'_>, l: &Lesson, mut conn: Option<&mut Conn>
             inside.extend(race.worker_vars());
         }
         for c in &specs {
-            command(ctx, c.line(), &inside, step_managed, conn.as_deref_mut()).await?;
+            command(ctx, c.line(), &inside, step_managed, conn).await?;
             if let Some(s) = c.save_as() {
                 known.insert(s.to_string());
                 inside.insert(s.to_string());
@@ -445,7 +456,7 @@ async fn check_quiz(
     l: &Lesson,
     known: &HashSet<String>,
     managed: bool,
-    mut conn: Option<&mut Conn>,
+    conn: Option<&Fence>,
 ) -> Result<()> {
     if let Some(m) = guessable_by_length(l) {
         ctx.err("^quiz:", m);
@@ -490,7 +501,7 @@ async fn check_quiz(
                     ctx.err(&q.question, format!("question {n}: predict needs commands"));
                 }
                 for c in q.setup.iter().chain(p) {
-                    command(ctx, c, known, managed, conn.as_deref_mut()).await?;
+                    command(ctx, c, known, managed, conn).await?;
                 }
             }
             _ => {}
@@ -590,7 +601,7 @@ async fn command(
     line: &str,
     known: &HashSet<String>,
     managed: bool,
-    conn: Option<&mut Conn>,
+    conn: Option<&Fence>,
 ) -> Result<()> {
     for v in names_in(line) {
         if !known.contains(&v) {
@@ -624,8 +635,7 @@ async fn command(
         }
     };
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-    let mut conn = conn;
-    if let Some(m) = classes::problem(&args, managed, conn.as_deref_mut()).await? {
+    if let Some(m) = classes::problem(&args, managed, conn).await? {
         ctx.err(line, m);
     }
     if matches!(name.as_str(), "PUBLISH" | "SUBSCRIBE" | "PSUBSCRIBE") {
@@ -641,13 +651,11 @@ async fn command(
             }
         }
     }
-    if let Some(conn) = conn {
+    if let Some(fence) = conn {
         if args.len() >= 2 {
-            let mut q = vec![b"COMMAND".to_vec(), b"GETKEYS".to_vec()];
-            q.extend(args.iter().cloned());
-            if let Value::Array(keys) = send(conn, &q).await? {
+            if let Some(keys) = fence.keys_of(&args).await? {
                 for k in keys {
-                    if let Value::BulkString(k) = k {
+                    {
                         if k.starts_with(STANDIN_PREFIX.as_bytes())
                             && !ctx.patterns.iter().any(|p| glob(p.as_bytes(), &k))
                         {

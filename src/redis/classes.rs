@@ -188,7 +188,7 @@ pub type InfoCache = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<S
 
 /// What the server behind `conn` says about the command `args` names (and its subcommand), from
 /// the connection's cache or, the first time, from `COMMAND INFO`.
-pub async fn live_info(
+pub(in crate::redis) async fn live_info(
     conn: &mut Conn,
     args: &[Vec<u8>],
 ) -> Result<Option<Info>, redis::RedisError> {
@@ -221,6 +221,19 @@ pub async fn live_info(
     };
     let find = |n: &str| infos.iter().find(|i| i.name == n).cloned();
     Ok(sub.as_deref().and_then(find).or_else(|| find(&name)))
+}
+
+/// The entry of `infos` that describes the command `args` names: its subcommand's when the
+/// server knows one (`config|set`), else the command's.
+pub fn info_for(infos: &[Info], args: &[impl AsRef<[u8]>]) -> Option<Info> {
+    let lower = |b: &[u8]| String::from_utf8_lossy(b).to_ascii_lowercase();
+    let name = args.first().map(|a| lower(a.as_ref())).unwrap_or_default();
+    let find = |n: &str| infos.iter().find(|i| i.name == n).cloned();
+    let sub = args
+        .get(1)
+        .map(|s| lower(s.as_ref()))
+        .map(|s| format!("{name}|{s}"));
+    sub.as_deref().and_then(find).or_else(|| find(&name))
 }
 
 /// The one rule, for live answers and the generated table alike.
@@ -398,7 +411,10 @@ pub fn of_static(args: &[Vec<u8>]) -> Class {
 
 /// The class as the live server describes the command; the checked-in table when the server
 /// does not know it or will not say.
-pub async fn of_live(conn: &mut Conn, args: &[Vec<u8>]) -> Result<Class, redis::RedisError> {
+pub(in crate::redis) async fn of_live(
+    conn: &mut Conn,
+    args: &[Vec<u8>],
+) -> Result<Class, redis::RedisError> {
     Ok(live_info(conn, args)
         .await?
         .map(|i| classify(&i))

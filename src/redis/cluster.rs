@@ -1,6 +1,8 @@
 //! Redis Cluster: noticing that a server is one (`INFO cluster`), and opening connections that
 //! follow the slot map. A cluster is detected, never configured: the user gives one node's URL
 //! (or several, comma-separated) and redislab does the rest.
+// This file is part of the redis layer, which alone opens connections (clippy.toml).
+#![allow(clippy::disallowed_methods)]
 
 use std::time::Duration;
 
@@ -205,7 +207,11 @@ pub async fn detect(
 }
 
 /// A connection to the whole cluster; `response: None` waits as long as a blocking command may.
-pub async fn open(nodes: &Nodes, display: &str, response: Option<Duration>) -> Result<Conn> {
+pub(in crate::redis) async fn open(
+    nodes: &Nodes,
+    display: &str,
+    response: Option<Duration>,
+) -> Result<Conn> {
     let fail = |e: redis::RedisError| error::connection(describe(&e, display));
     let client = ClusterClientBuilder::new(nodes.0.clone())
         .connection_timeout(connect::CONNECT_TIMEOUT)
@@ -228,7 +234,7 @@ pub struct Opener {
 }
 
 impl Opener {
-    pub async fn open(&self, response: Option<Duration>) -> Result<Conn> {
+    pub(in crate::redis) async fn open(&self, response: Option<Duration>) -> Result<Conn> {
         match &self.cluster {
             Some(c) => open(c, &self.display, response).await,
             None => Ok(connect::open(&self.client, &self.display, response)

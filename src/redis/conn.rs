@@ -2,6 +2,8 @@
 //! checks, inspect, reset, the sandbox) works on both without asking which it has. On a
 //! cluster, a key's command goes to the master that owns its hash slot; what has no key to route
 //! by (a whole-keyspace SCAN, MULTI typed line by line) is handled here.
+// This file is part of the redis layer, which alone opens connections (clippy.toml).
+#![allow(clippy::disallowed_methods)]
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 
@@ -18,7 +20,7 @@ use redis::{
 /// A connection to Redis: one server, or a whole cluster. Its clones share the link and what
 /// the server said about its commands (`COMMAND INFO`, asked once per command name).
 #[derive(Clone)]
-pub struct Conn {
+pub(in crate::redis) struct Conn {
     link: Link,
     commands: crate::redis::classes::InfoCache,
 }

@@ -1,19 +1,23 @@
 //! Finds a Redis, always: an explicit URL, else a Redis on localhost, else redislab's own
 //! managed server, else a clear way out. Every failure becomes one line and exit code 2,
 //! and a password never reaches the terminal.
+// This file is part of the redis layer, which alone opens connections (clippy.toml).
+#![allow(clippy::disallowed_methods)]
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use redis::{AsyncConnectionConfig, Client, RedisError};
+use redis::{AsyncConnectionConfig, Client, RedisError, RedisResult};
 
 use crate::error;
 use crate::redis::cluster;
 use crate::redis::conn::Conn;
+use crate::redis::fence::{Fence, Fenced, FencedPubSub, LoadTarget};
 use crate::redis::managed::{self, Managed};
 use crate::redis::managed_cluster;
 pub use crate::redis::redact::redact;
 use crate::redis::redact::{display_of, scrub};
+use crate::redis::transport::RawConn;
 use crate::settings::Settings;
 
 /// How long a command may take on an ordinary connection before we call the server gone.
@@ -50,18 +54,21 @@ impl Source {
 
 /// A reachable server and how to open connections to it.
 pub struct Server {
-    /// Full-rights client (the user's own credentials, or the managed server's admin).
-    pub client: Client,
+    /// Full-rights client (the user's own credentials, or the managed server's admin). Raw:
+    /// only this layer opens connections, and hands out fenced ones.
+    pub(in crate::redis) client: Client,
     /// On the managed server or cluster: connections authenticated as an ACL user fenced into
     /// the namespace.
-    pub learner: Option<cluster::Opener>,
+    pub(in crate::redis) learner: Option<cluster::Opener>,
     /// Address for display, password removed.
     pub display: String,
     pub source: Source,
     pub product: String,
     pub version: String,
-    /// An open full-rights connection for inspection, checks and clean-up.
-    pub conn: Conn,
+    /// An open full-rights connection: the fence's classifier, and (fenced) the engine's own.
+    pub(in crate::redis) conn: Conn,
+    /// The namespace rule and the provenance rule for every connection to this server.
+    pub(in crate::redis) fence: Fence,
     /// On a Redis Cluster: the client every connection is opened with, and how many masters
     /// share the slots. `None` on a single server.
     pub cluster: Option<cluster::Cluster>,
@@ -104,41 +111,168 @@ impl Server {
         parse_version(&self.version)
     }
 
+    /// The fence every connection to this server passes.
+    pub fn fence(&self) -> &Fence {
+        &self.fence
+    }
+
+    /// The admin password of redislab's own managed server or cluster (a demonstration there
+    /// cuts and restores a replica's link with it); `None` on any other server.
+    pub fn managed_password(&self) -> Option<String> {
+        if !self.is_managed() {
+            return None;
+        }
+        self.client
+            .get_connection_info()
+            .redis_settings()
+            .password()
+            .map(str::to_string)
+    }
+
+    /// Whether redislab fences the learner with an ACL user here (the managed server or cluster).
+    pub fn has_learner_user(&self) -> bool {
+        self.learner.is_some()
+    }
+
+    /// The open full-rights connection, fenced: inspection, checks and clean-up.
+    pub fn admin(&self) -> Fenced {
+        Fenced::new(self.conn.clone(), self.fence.clone())
+    }
+
+    /// The open full-rights connection, for reading the whole database (`inspect --all`): it
+    /// sends only commands the server says write nothing.
+    pub fn read_only_admin(&self) -> Fenced {
+        Fenced::new(self.conn.clone(), self.fence.read_only())
+    }
+
     /// A new full-rights connection (its own, so state like MULTI never leaks into others).
-    pub async fn connection(&self) -> Result<Conn> {
-        self.open(&self.client, Some(RESPONSE_TIMEOUT)).await
+    pub async fn connection(&self) -> Result<Fenced> {
+        let conn = self.open(&self.client, Some(RESPONSE_TIMEOUT)).await?;
+        Ok(Fenced::new(conn, self.fence.clone()))
     }
 
     /// A full-rights connection of the server's kind: a cluster connection on a cluster.
     async fn open(&self, client: &Client, response: Option<Duration>) -> Result<Conn> {
         let opener = cluster::Opener {
             client: client.clone(),
-            ..self.opener()
+            cluster: self.cluster.as_ref().map(|c| c.client.clone()),
+            display: self.display.clone(),
         };
         opener.open(response).await
     }
 
     /// An opener for connections like `connection()`'s, to use on another thread or runtime.
-    pub fn opener(&self) -> cluster::Opener {
-        cluster::Opener {
-            client: self.client.clone(),
-            cluster: self.cluster.as_ref().map(|c| c.client.clone()),
-            display: self.display.clone(),
+    pub fn opener(&self) -> FencedOpener {
+        FencedOpener {
+            opener: cluster::Opener {
+                client: self.client.clone(),
+                cluster: self.cluster.as_ref().map(|c| c.client.clone()),
+                display: self.display.clone(),
+            },
+            fence: self.fence.clone(),
         }
     }
 
     /// A connection for commands a learner types: fenced by ACL on the managed server, and with
     /// no response timeout, because BLPOP or XREAD BLOCK legitimately wait.
-    pub async fn learner_connection(&self) -> Result<Conn> {
-        match &self.learner {
-            Some(learner) => learner.open(None).await,
-            None => self.open(&self.client, None).await,
-        }
+    pub async fn learner_connection(&self) -> Result<Fenced> {
+        let conn = match &self.learner {
+            Some(learner) => learner.open(None).await?,
+            None => self.open(&self.client, None).await?,
+        };
+        Ok(Fenced::new(conn, self.fence.clone()))
     }
 
     /// A full-rights connection with no response timeout, for blocking commands in scenarios.
-    pub async fn blocking_connection(&self) -> Result<Conn> {
-        self.open(&self.client, None).await
+    pub async fn blocking_connection(&self) -> Result<Fenced> {
+        let conn = self.open(&self.client, None).await?;
+        Ok(Fenced::new(conn, self.fence.clone()))
+    }
+}
+
+/// Whose rights a connection carries: the learner's (an ACL user fenced into the namespace on
+/// the managed server or cluster; the user's own credentials elsewhere) or redislab's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rights {
+    Learner,
+    Admin,
+}
+
+impl Server {
+    fn client_of(&self, rights: Rights) -> &Client {
+        match (rights, &self.learner) {
+            (Rights::Learner, Some(l)) => &l.client,
+            _ => &self.client,
+        }
+    }
+
+    /// A client for one node (`None`: the server the URL names), with the given rights.
+    fn client_at(&self, rights: Rights, node: Option<&cluster::Node>) -> Result<Client> {
+        let client = self.client_of(rights);
+        match node {
+            Some(n) => cluster::client_for(client, n),
+            None => Ok(client.clone()),
+        }
+    }
+
+    /// A multiplexed connection to one node (a cluster's master, or the server itself), not
+    /// routed by slot: what a demonstration needs when the node matters.
+    pub async fn node_connection(
+        &self,
+        rights: Rights,
+        node: Option<&cluster::Node>,
+        response: Option<Duration>,
+    ) -> Result<Fenced> {
+        let client = self.client_at(rights, node)?;
+        let shown = node
+            .map(|(h, p)| format!("{h}:{p}"))
+            .unwrap_or_else(|| self.display.clone());
+        let conn = open(&client, &shown, response).await?;
+        Ok(Fenced::new(conn.into(), self.fence.clone()))
+    }
+
+    /// A plain reply-at-a-time connection to one node (see `RawConn`), fenced.
+    pub async fn raw_connection(
+        &self,
+        rights: Rights,
+        node: Option<&cluster::Node>,
+        connect: Duration,
+        resp3: bool,
+    ) -> Result<RawConn> {
+        let client = self.client_at(rights, node)?;
+        RawConn::open(&client, connect, resp3, self.fence.clone())
+            .await
+            .map_err(|e| error::connection(describe(&e, &self.display)))
+    }
+
+    /// Where `bench --throughput`'s plain sockets connect: one node (`None`: the server the URL
+    /// names), logged in with the user's own credentials.
+    pub fn load_target(&self, node: Option<&cluster::Node>) -> Result<LoadTarget> {
+        let client = self.client_at(Rights::Admin, node)?;
+        let info = client.get_connection_info();
+        Ok(LoadTarget::new(info, info.addr().clone()))
+    }
+
+    /// A subscriber connection to the server the URL names, fenced.
+    pub async fn pubsub(&self, rights: Rights, connect: Duration) -> RedisResult<FencedPubSub> {
+        let pubsub = super::transport::pubsub(self.client_of(rights), connect).await?;
+        Ok(FencedPubSub::new(pubsub, self.fence.clone()))
+    }
+}
+
+/// Opens fenced connections like `Server::connection()`'s, on another thread or runtime.
+#[derive(Clone)]
+pub struct FencedOpener {
+    opener: cluster::Opener,
+    fence: Fence,
+}
+
+impl FencedOpener {
+    pub async fn open(&self, response: Option<Duration>) -> Result<Fenced> {
+        Ok(Fenced::new(
+            self.opener.open(response).await?,
+            self.fence.clone(),
+        ))
     }
 }
 
@@ -243,6 +377,7 @@ pub async fn connect(settings: &Settings) -> Result<Server> {
             source,
             &urls,
             settings.trust_cluster_nodes,
+            &settings.namespace,
         )
         .await
         .map_err(|e| {
@@ -266,7 +401,7 @@ pub async fn connect(settings: &Settings) -> Result<Server> {
         return managed_cluster::server(&c, &settings.namespace).await;
     }
     if !settings.managed {
-        if let Some(server) = probe_local(&settings.local_addr).await {
+        if let Some(server) = probe_local(&settings.local_addr, &settings.namespace).await {
             return Ok(server);
         }
     }
@@ -277,7 +412,7 @@ pub async fn connect(settings: &Settings) -> Result<Server> {
         ))),
         Err(e) => Err(error::connection(format!(
             "no Redis found: nothing answered on {} and the managed server could not start ({e:#}). \
-             Start one with `docker compose up -d`, install one with `scripts/install-redis.sh`, \
+             Install one with `redislab server install`, start one with `docker compose up -d`, \
              or point redislab at yours with REDIS_URL=redis://host:port",
             settings.local_addr
         ))),
@@ -288,7 +423,7 @@ pub async fn connect(settings: &Settings) -> Result<Server> {
 pub async fn managed_server(m: &Managed, namespace: &str) -> Result<Server> {
     let admin = m.admin_client()?;
     let display = format!("127.0.0.1:{}", m.port);
-    let server = finish(admin, None, display, Source::Managed, &[], false).await?;
+    let server = finish(admin, None, display, Source::Managed, &[], false, namespace).await?;
     let learner = managed::ensure_learner(&server.conn, m, namespace).await?;
     Ok(Server {
         learner: Some(cluster::Opener {
@@ -300,7 +435,8 @@ pub async fn managed_server(m: &Managed, namespace: &str) -> Result<Server> {
     })
 }
 
-async fn probe_local(addr: &str) -> Option<Server> {
+/// The server answering `PING` at `addr`, if one does (quickly: nothing listening is common).
+pub async fn probe_local(addr: &str, namespace: &str) -> Option<Server> {
     let url = format!("redis://{addr}");
     let client = Client::open(url.as_str()).ok()?;
     let config = AsyncConnectionConfig::new()
@@ -320,6 +456,7 @@ async fn probe_local(addr: &str) -> Option<Server> {
         Source::Localhost,
         &[url],
         false,
+        namespace,
     )
     .await
     .ok()
@@ -332,6 +469,7 @@ pub(crate) async fn finish(
     source: Source,
     urls: &[String],
     trust_nodes: bool,
+    namespace: &str,
 ) -> Result<Server> {
     let mut conn = open(&client, &display, Some(RESPONSE_TIMEOUT)).await?;
     let info: String = redis::cmd("INFO")
@@ -362,6 +500,7 @@ pub(crate) async fn finish(
         Some(c) => cluster::open(&c.client, &display, Some(RESPONSE_TIMEOUT)).await?,
         None => conn.into(),
     };
+    let fence = Fence::new(conn.clone(), namespace, source == Source::Managed);
     Ok(Server {
         client,
         learner,
@@ -370,6 +509,7 @@ pub(crate) async fn finish(
         product,
         version,
         conn,
+        fence,
         cluster,
     })
 }
@@ -391,7 +531,7 @@ fn one_line(e: &RedisError, secret_source: &str) -> String {
 
 /// One clear line for a connection-level failure.
 pub fn describe(e: &RedisError, display: &str) -> String {
-    if let Some(exit) = super::bounded::refused().and_then(|_| error::lost(e, display)) {
+    if let Some(exit) = super::bounded::refused().and_then(|_| lost(e, display)) {
         return exit.to_string();
     }
     let code = e.code().unwrap_or("");
@@ -436,7 +576,7 @@ pub fn describe(e: &RedisError, display: &str) -> String {
 
 /// Adds context to a failed command; I/O failures become exit code 2.
 pub fn command_error(e: RedisError, display: &str) -> anyhow::Error {
-    if let Some(exit) = error::lost(&e, display) {
+    if let Some(exit) = lost(&e, display) {
         exit.into()
     } else {
         anyhow::Error::new(e).context(format!("command failed on {display}"))
@@ -446,6 +586,36 @@ pub fn command_error(e: RedisError, display: &str) -> anyhow::Error {
 /// Best-effort context for I/O on redislab's own files.
 pub fn ensure_dir(path: &std::path::Path) -> Result<()> {
     std::fs::create_dir_all(path).with_context(|| format!("could not create {}", path.display()))
+}
+
+/// A connection that failed mid-run, as one line naming the server; `None` for an error that
+/// is not about the connection.
+pub fn lost(e: &redis::RedisError, server: &str) -> Option<error::Exit> {
+    // The bound's reason, for the failure it caused: a closed or broken connection.
+    let broken = e.is_io_error() || e.is_connection_dropped();
+    if let Some(why) = super::bounded::refused().filter(|_| broken) {
+        return Some(error::Exit::new(
+            error::code::CONNECTION,
+            format!(
+                "Redis at {server} sent {why}; redislab closed the connection (one reply may \
+                 be at most {} MiB and {} elements)",
+                super::bounded::MAX_REPLY_BYTES >> 20,
+                super::bounded::MAX_REPLY_ELEMENTS
+            ),
+        ));
+    }
+    if e.is_timeout() {
+        return Some(error::Exit::new(
+            error::code::CONNECTION,
+            format!("Redis at {server} did not answer within 10 s"),
+        ));
+    }
+    (e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal()).then(|| {
+        error::Exit::new(
+            error::code::CONNECTION,
+            format!("lost the connection to Redis at {server}"),
+        )
+    })
 }
 
 #[cfg(test)]

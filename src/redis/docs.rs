@@ -2,9 +2,9 @@
 //! right for the server the learner is on (Redis 7.0, 7.4, Valkey 9) and reads like redis-cli's
 //! `help SET`: the syntax line first, then summary, since, group and complexity.
 
-use crate::redis::conn::Conn;
 use anyhow::Result;
 use redis::Value;
+use redis::aio::ConnectionLike;
 
 use crate::redis::render::printable;
 
@@ -20,7 +20,10 @@ pub struct CommandHelp {
 }
 
 /// The help for `name` (`set`, `client|list`), or `None` if this server has no docs for it.
-pub async fn help(conn: &mut Conn, name: &str) -> Result<Option<CommandHelp>> {
+pub async fn help(
+    conn: &mut (impl ConnectionLike + Send),
+    name: &str,
+) -> Result<Option<CommandHelp>> {
     let docs: Value = redis::cmd("COMMAND")
         .arg("DOCS")
         .arg(name)
@@ -33,7 +36,10 @@ pub async fn help(conn: &mut Conn, name: &str) -> Result<Option<CommandHelp>> {
 /// arguments, upper-cased; `None` if the server has no docs for the command. This is how a
 /// lesson learns whether an option exists here: servers add options without a new command
 /// (SET's IFEQ), and the version number alone says nothing on a server that is not Redis.
-pub async fn tokens(conn: &mut Conn, name: &str) -> Result<Option<Vec<String>>> {
+pub async fn tokens(
+    conn: &mut (impl ConnectionLike + Send),
+    name: &str,
+) -> Result<Option<Vec<String>>> {
     let docs: Value = redis::cmd("COMMAND")
         .arg("DOCS")
         .arg(name)

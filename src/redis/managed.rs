@@ -1,6 +1,8 @@
 //! redislab's own private redis-server, for learners with no Redis at hand. It runs on a free
 //! loopback port with no persistence, keeps its config, pid and log under the redislab home,
 //! and stays up between invocations so a lesson and a later `inspect` see the same keys.
+// This file is part of the redis layer, which alone opens connections (clippy.toml).
+#![allow(clippy::disallowed_methods)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -132,7 +134,7 @@ pub async fn ensure_running(home: &Path) -> Result<Managed> {
     let _ = lock.unlock();
     let m = result?;
     // A benchmark killed while it had AOF switched on left the original settings in a file.
-    crate::bench::durable::restore_leftover(&m.dir, &m.admin_client()?).await?;
+    super::aof_restore::restore_leftover(&m.dir, &m.admin_client()?).await?;
     Ok(m)
 }
 
@@ -141,6 +143,22 @@ pub fn find_binary() -> Option<PathBuf> {
     ["redis-server", "valkey-server"]
         .into_iter()
         .find_map(on_path)
+}
+
+/// What the managed server and cluster run: a server on PATH, else the valkey-server that
+/// `redislab server install` put into redislab's home.
+pub fn find_binary_for(home: &Path) -> Option<PathBuf> {
+    find_binary().or_else(|| home_binary(home))
+}
+
+/// Where `redislab server install` puts server binaries.
+pub fn bin_dir(home: &Path) -> PathBuf {
+    home.join("bin")
+}
+
+/// The valkey-server installed into redislab's home, if there is one.
+pub fn home_binary(home: &Path) -> Option<PathBuf> {
+    Some(bin_dir(home).join("valkey-server")).filter(|p| p.is_file())
 }
 
 /// `name` in one of PATH's folders.
@@ -182,7 +200,8 @@ pub(crate) fn quote(p: &Path) -> String {
 pub(crate) async fn spawn_daemon(binary: &Path, conf: &Path) -> Result<()> {
     // Through `sh` for `umask 077`: a later CONFIG REWRITE recreates the config with the
     // server's umask, and the file holds the password.
-    let output = tokio::process::Command::new("sh")
+    // By its path: a PATH without /bin (a learner's own, or a test's) must not stop the start.
+    let output = tokio::process::Command::new("/bin/sh")
         .arg("-c")
         .arg("umask 077 && exec \"$0\" \"$1\"")
         .arg(binary)
@@ -203,7 +222,10 @@ pub(crate) async fn spawn_daemon(binary: &Path, conf: &Path) -> Result<()> {
 }
 
 async fn start(dir: &Path) -> Result<Managed> {
-    let binary = find_binary().context("neither redis-server nor valkey-server is on PATH")?;
+    let home = dir.parent().unwrap_or(dir);
+    let binary = find_binary_for(home).context(
+        "neither redis-server nor valkey-server is on PATH (`redislab server install` fetches valkey-server)",
+    )?;
     let port = free_port()?;
     let password = random_hex(16);
     let conf = format!(
@@ -306,7 +328,11 @@ async fn stop_by_pid(home: &Path) -> Result<bool> {
 }
 
 /// Creates (or refreshes) the ACL user a learner's commands run as, and returns its client.
-pub async fn ensure_learner(conn: &Conn, m: &Managed, namespace: &str) -> Result<Client> {
+pub(in crate::redis) async fn ensure_learner(
+    conn: &Conn,
+    m: &Managed,
+    namespace: &str,
+) -> Result<Client> {
     let mut conn = conn.clone();
     let setuser = learner_acl(&mut conn, &m.password, namespace).await?;
     let _: () = setuser

@@ -1,15 +1,17 @@
 //! Everything about talking to Redis: finding a server, and running commands as redis-cli would.
+//! Only this layer opens connections, and it hands out only fenced ones (`fence`).
 
+pub mod aof_restore;
 pub mod bounded;
 pub mod classes;
 pub mod cluster;
 pub mod command;
 pub mod command_table;
-pub mod conn;
+pub(crate) mod conn;
 pub mod connect;
 pub mod deadline;
 pub mod docs;
-pub mod guard;
+pub mod fence;
 pub mod managed;
 pub mod managed_cluster;
 pub mod redact;

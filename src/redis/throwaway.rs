@@ -1,6 +1,10 @@
 //! A private, throwaway redis-server for `validate` and for demonstrations that change server
-//! settings or need servers of their own (a replica, a Sentinel): started on a free port, killed
-//! on drop, so every way out of a step (an error, a panic, Ctrl-C unwinding the task) stops it.
+//! settings or need servers of their own (a replica, a Sentinel): started on a free port in a
+//! folder of its own, killed on drop, so every way out of a step (an error, a panic, Ctrl-C
+//! unwinding the task) stops it. A server can also be killed with SIGKILL, as a crash would,
+//! and started again on the same folder and port, to count what its persistence kept.
+// This file is part of the redis layer, which alone opens connections (clippy.toml).
+#![allow(clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -9,24 +13,27 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 pub struct Throwaway {
-    child: Child,
+    /// `None` only between a `kill` and the `restart` that follows it.
+    child: Option<Child>,
     pub port: u16,
     /// The binary it runs, to start a replica or a Sentinel of the same product.
     pub binary: PathBuf,
-    /// Its working folder, removed on drop (after the process is killed): a replica's synced
-    /// copy, a Sentinel's config file (Sentinel rewrites it).
+    args: Vec<String>,
+    /// Its working folder, removed on drop (after the process is killed): its data, a
+    /// replica's synced copy, a Sentinel's config file (Sentinel rewrites it).
     _dir: tempfile::TempDir,
 }
 
 impl Throwaway {
     /// Starts `binary` (a path, or a name looked up on PATH), or by default redis-server (else
-    /// valkey-server) from PATH.
+    /// valkey-server) from PATH, with no persistence at all.
     pub async fn start(binary: Option<&Path>) -> Result<Throwaway> {
         Throwaway::start_with(binary, &[]).await
     }
 
-    /// The same, with more settings on the command line (`--replicaof 127.0.0.1 6380`).
-    pub async fn start_with(binary: Option<&Path>, extra: &[String]) -> Result<Throwaway> {
+    /// The same, with more settings after the defaults (`--name value` pairs; a later one wins):
+    /// persistence, a data directory, `--replicaof 127.0.0.1 6380`.
+    pub async fn start_with(binary: Option<&Path>, extra: &[&str]) -> Result<Throwaway> {
         let binary = resolve(binary)?;
         let port = free_port()?;
         // Its own folder, removed on drop: a replica stores the copy it syncs as dump.rdb in
@@ -47,15 +54,15 @@ impl Throwaway {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        args.extend(extra.iter().cloned());
-        let child = spawn(&binary, &args)?;
-        let t = Throwaway {
-            child,
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut t = Throwaway {
+            child: None,
             port,
             binary,
+            args,
             _dir: dir,
         };
-        t.wait_for_ping().await?;
+        t.spawn_and_wait().await?;
         Ok(t)
     }
 
@@ -81,19 +88,21 @@ impl Throwaway {
         );
         std::fs::write(&conf, text).context("could not write the Sentinel's config")?;
         let args = vec![conf.display().to_string(), "--sentinel".to_string()];
-        let child = spawn(binary, &args)?;
-        let t = Throwaway {
-            child,
+        let mut t = Throwaway {
+            child: None,
             port,
             binary: binary.to_path_buf(),
+            args,
             _dir: dir,
         };
-        t.wait_for_ping().await?;
+        t.spawn_and_wait().await?;
         Ok(t)
     }
 
-    async fn wait_for_ping(&self) -> Result<()> {
-        let port = self.port;
+    /// Spawns the server with its arguments and waits until it answers PING (a server loading
+    /// its data answers LOADING, and is waited for too).
+    async fn spawn_and_wait(&mut self) -> Result<()> {
+        self.child = Some(spawn(&self.binary, &self.args)?);
         let client = redis::Client::open(self.url())?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -106,26 +115,103 @@ impl Throwaway {
                     return Ok(());
                 }
             }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                bail!(
+                    "the throwaway {} on port {} exited at start ({status})",
+                    self.binary.display(),
+                    self.port
+                );
+            }
             if Instant::now() > deadline {
-                bail!("the throwaway server did not answer on port {port}");
+                bail!("the throwaway server did not answer on port {}", self.port);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// SIGKILL, as a crash: the server gets no chance to write or sync anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the server if it runs, then starts it again with the same arguments: the same port
+    /// and folder, whose data it loads.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.kill();
+        self.spawn_and_wait().await
+    }
+
+    /// The process id (while it runs), to check in tests that it is gone.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// The process id, to check in tests that it is gone.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    /// A connection to this server, fenced into `namespace`; redislab owns the server, so
+    /// server-wide commands of its own (CONFIG SET, DEBUG) pass.
+    pub async fn connection(&self, namespace: &str) -> Result<super::fence::Fenced> {
+        let client = redis::Client::open(self.url())
+            .context("could not address the private redis-server")?;
+        let conn: super::conn::Conn =
+            super::connect::open(&client, &self.url(), Some(super::deadline::REPLY))
+                .await
+                .context("could not connect to the private redis-server")?
+                .into();
+        let fence = super::fence::Fence::new(conn.clone(), namespace, true);
+        Ok(super::fence::Fenced::new(conn, fence))
     }
+}
 
-    /// Kills the process now, as a crash would (SIGKILL), and reaps it.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl Throwaway {
+    /// A subscriber on a plain socket whose receive buffer is `recv_buffer` bytes: it subscribes
+    /// (the fence admits the channel), reads the confirmation within `confirm`, and then reads
+    /// nothing more, so the server's output buffer for it fills.
+    pub async fn stalled_subscriber(
+        &self,
+        fence: &super::fence::Fence,
+        channel: &str,
+        recv_buffer: u32,
+        confirm: Duration,
+    ) -> Result<tokio::net::TcpStream> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let command = vec![b"SUBSCRIBE".to_vec(), channel.as_bytes().to_vec()];
+        fence.admit_own(&command).await?;
+        let socket = tokio::net::TcpSocket::new_v4().context("could not open a socket")?;
+        socket
+            .set_recv_buffer_size(recv_buffer)
+            .context("could not shrink the subscriber's receive buffer")?;
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let mut stream = socket
+            .connect(addr)
+            .await
+            .context("the subscriber could not connect to the private server")?;
+        stream
+            .write_all(&super::command::build(&command).get_packed_command())
+            .await?;
+        // `*3 $9 subscribe $N <channel> :1`: read until the count that ends it.
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        while !got.ends_with(b":1\r\n") {
+            let n = tokio::time::timeout(confirm, stream.read(&mut buf))
+                .await
+                .context("the private server did not confirm the subscription")??;
+            if n == 0 {
+                bail!("the private server closed the subscriber before confirming");
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        Ok(stream)
     }
 }
 
@@ -133,6 +219,13 @@ impl Drop for Throwaway {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Whether nothing accepts a connection on the loopback `port` any more (a killed server's).
+pub async fn refuses_connections(port: u16) -> bool {
+    tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
 }
 
 fn resolve(binary: Option<&Path>) -> Result<PathBuf> {

@@ -2,6 +2,8 @@
 //! hands it to the redis crate through `bounded::Bounded`, so no reply can make redislab buffer
 //! more than the documented limit. The crate's own `get_multiplexed_async_connection` would open
 //! the same streams without the bound.
+// This file is part of the redis layer, which alone opens connections (clippy.toml).
+#![allow(clippy::disallowed_methods)]
 
 use std::io;
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use super::bounded::Bounded;
 
 /// A multiplexed connection whose replies are bounded. `connect` limits opening the stream and
 /// the handshake (AUTH, HELLO) together.
-pub async fn open(
+pub(in crate::redis) async fn open(
     client: &Client,
     config: AsyncConnectionConfig,
     connect: Duration,
@@ -35,7 +37,10 @@ pub async fn open(
 }
 
 /// A subscriber connection (SUBSCRIBE and its kin), bounded the same way.
-pub async fn pubsub(client: &Client, connect: Duration) -> RedisResult<redis::aio::PubSub> {
+pub(in crate::redis) async fn pubsub(
+    client: &Client,
+    connect: Duration,
+) -> RedisResult<redis::aio::PubSub> {
     let info = client.get_connection_info();
     within(connect, async {
         let stream = Bounded::new(raw(info).await?);
@@ -171,6 +176,8 @@ impl rustls::client::danger::ServerCertVerifier for Unverified {
 /// that enforces the limit cuts the stream into replies.
 pub struct RawConn {
     stream: Box<dyn Stream>,
+    /// Every command but the log-in passes it.
+    fence: super::fence::Fence,
     scanner: super::bounded::Scanner,
     /// Bytes of the reply in progress.
     partial: Vec<u8>,
@@ -179,25 +186,19 @@ pub struct RawConn {
 }
 
 impl RawConn {
-    /// Connects to the server `client` names and logs in as its user (AUTH, SELECT).
-    pub async fn open(client: &Client, connect: Duration) -> RedisResult<RawConn> {
-        Self::open_speaking(client, connect, false).await
-    }
-
-    /// The same, speaking RESP3: the log-in is `HELLO 3` (with AUTH), as a RESP3 client's is.
-    pub async fn open_resp3(client: &Client, connect: Duration) -> RedisResult<RawConn> {
-        Self::open_speaking(client, connect, true).await
-    }
-
-    async fn open_speaking(
+    /// Connects to the server `client` names and logs in as its user (AUTH, SELECT, or
+    /// `HELLO 3` with AUTH when `resp3`, as a RESP3 client's log-in is).
+    pub(in crate::redis) async fn open(
         client: &Client,
         connect: Duration,
         resp3: bool,
+        fence: super::fence::Fence,
     ) -> RedisResult<RawConn> {
         let info = client.get_connection_info();
         let mut conn = within(connect, async {
             Ok(RawConn {
                 stream: raw(info).await?,
+                fence,
                 scanner: super::bounded::Scanner::default(),
                 partial: Vec::new(),
                 ready: Default::default(),
@@ -229,7 +230,7 @@ impl RawConn {
             ]);
         }
         for command in setup {
-            conn.send(&command).await?;
+            conn.write(&command).await?;
             if let redis::Value::ServerError(e) = conn.next(connect).await? {
                 return Err(RedisError::from(e));
             }
@@ -237,7 +238,14 @@ impl RawConn {
         Ok(conn)
     }
 
+    /// Sends a command once the fence admits it (a refusal is an error, and nothing is sent).
+    /// SUBSCRIBE and its kin are what such a connection is for.
     pub async fn send(&mut self, args: &[Vec<u8>]) -> RedisResult<()> {
+        self.fence.admit_own(args).await?;
+        self.write(args).await
+    }
+
+    async fn write(&mut self, args: &[Vec<u8>]) -> RedisResult<()> {
         use tokio::io::AsyncWriteExt;
         let mut cmd = redis::Cmd::new();
         for a in args {

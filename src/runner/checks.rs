@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 use anyhow::Result;
 use redis::Value;
 use serde::Serialize;
@@ -81,7 +81,7 @@ fn result(
     }
 }
 
-async fn query(conn: &mut Conn, args: &[&[u8]]) -> Result<Value> {
+async fn query(conn: &mut Fenced, args: &[&[u8]]) -> Result<Value> {
     let mut cmd = redis::Cmd::new();
     for a in args {
         cmd.arg(*a);
@@ -91,7 +91,7 @@ async fn query(conn: &mut Conn, args: &[&[u8]]) -> Result<Value> {
 
 /// Evaluates every check. `replies` are the step's replies in order.
 pub async fn evaluate(
-    conn: &mut Conn,
+    conn: &mut Fenced,
     checks: &[Check],
     replies: &[Value],
     metrics: &BTreeMap<String, f64>,
@@ -235,7 +235,7 @@ struct Probe<'a> {
 }
 
 async fn key_checks(
-    conn: &mut Conn,
+    conn: &mut Fenced,
     c: &Check,
     key: &str,
     vars: &Vars,
@@ -283,7 +283,7 @@ async fn key_checks(
 }
 
 /// Existence, type, encoding, TTL and length.
-async fn shape_checks(conn: &mut Conn, c: &Check, p: &Probe<'_>) -> Result<Vec<CheckResult>> {
+async fn shape_checks(conn: &mut Fenced, c: &Check, p: &Probe<'_>) -> Result<Vec<CheckResult>> {
     let (key, k, exists, key_type) = (p.key, p.k, p.exists, &p.key_type);
     let mut out = Vec::new();
     let yes_no = |b: bool| if b { "exists" } else { "missing" };
@@ -378,7 +378,7 @@ async fn shape_checks(conn: &mut Conn, c: &Check, p: &Probe<'_>) -> Result<Vec<C
 
 /// Value, members, scores and fields.
 async fn content_checks(
-    conn: &mut Conn,
+    conn: &mut Fenced,
     c: &Check,
     p: &Probe<'_>,
     vars: &Vars,

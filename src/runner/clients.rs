@@ -5,13 +5,13 @@ use anyhow::{Context, Result};
 use redis::Value;
 
 use super::{Engine, Executed};
-use crate::redis::conn::Conn;
 use crate::redis::connect::command_error;
-use crate::runner::gate::{Arg, Origin};
+use crate::redis::fence::Fenced;
+use crate::redis::fence::{Arg, Origin};
 
 impl Engine<'_> {
     /// The named connection (`main` when none is named), opened on first use.
-    pub(super) async fn conn(&mut self, name: Option<&str>) -> Result<&mut Conn> {
+    pub(super) async fn conn(&mut self, name: Option<&str>) -> Result<&mut Fenced> {
         let name = name.unwrap_or("main").to_string();
         if !self.conns.contains_key(&name) {
             let c = self.server.learner_connection().await?;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 use anyhow::{Context, Result};
 use rusqlite::Connection;
 use serde::Serialize;
@@ -14,7 +14,7 @@ use crate::lesson::model::{RedisSide, SqliteSide};
 use crate::measure::sampler::{Plan, Sampler};
 use crate::measure::stats::Recorder;
 use crate::measure::{Silent, on_own_thread};
-use crate::redis::command::build;
+use crate::redis::fence::Origin;
 use crate::redis::tokenize::tokenize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,27 +52,25 @@ fn summarize(label: String, s: Sampler<'_>) -> Measured {
 
 /// Times the Redis side: `commands` are already variable-expanded.
 pub async fn time_redis(
-    conn: &mut Conn,
+    conn: &mut Fenced,
     side: &RedisSide,
     commands: &[String],
     iterations: u32,
 ) -> Result<Measured> {
+    // The lesson wrote these: the fence admits each once, as a lesson's, before any clock.
     let mut cmds = Vec::new();
     for c in commands {
         let args = tokenize(c).map_err(|e| anyhow::anyhow!("{e} in {c:?}"))?;
-        cmds.push(build(&args));
+        let args = crate::redis::fence::own_args(&args);
+        cmds.push(conn.admitted_from(&args, Origin::Lesson).await?);
     }
-    let mut pipe = redis::pipe();
-    for c in &cmds {
-        pipe.add_command(c.clone());
-    }
-    let once = async |conn: &mut Conn| -> Result<()> {
+    let pipe = Fenced::pipeline_of(&cmds);
+    let once = async |conn: &mut Fenced| -> Result<()> {
         if side.pipeline {
-            let _: Vec<redis::Value> =
-                redis::aio::ConnectionLike::req_packed_commands(conn, &pipe, 0, cmds.len()).await?;
+            let _: Vec<redis::Value> = conn.query_pipeline(&pipe).await?;
         } else {
             for c in &cmds {
-                let _ = redis::aio::ConnectionLike::req_packed_command(conn, c).await?;
+                let _: redis::Value = conn.query(c).await?;
             }
         }
         Ok(())
@@ -103,7 +101,7 @@ pub async fn time_redis(
 /// Times the Redis side on a thread and single-threaded runtime of its own (see
 /// `measure::on_own_thread`), with its own connection.
 pub async fn time_redis_isolated(
-    opener: crate::redis::cluster::Opener,
+    opener: crate::redis::connect::FencedOpener,
     side: RedisSide,
     commands: Vec<String>,
     iterations: u32,

@@ -8,7 +8,7 @@
 use anyhow::Result;
 use redis::Value;
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 
 /// Hashes with more fields than this are not looked into (lesson hashes are small).
 const MAX_FIELDS: i64 = 1000;
@@ -23,7 +23,7 @@ pub struct Field {
 }
 
 /// Whether the server has per-field TTLs at all (asked once per run by the engine).
-pub async fn supported(conn: &mut Conn) -> Result<bool> {
+pub async fn supported(conn: &mut Fenced) -> Result<bool> {
     let info: Value = redis::cmd("COMMAND")
         .arg("INFO")
         .arg("HPTTL")
@@ -36,7 +36,7 @@ pub async fn supported(conn: &mut Conn) -> Result<bool> {
 }
 
 /// The fields of `key` that have a TTL (none if it is not a hash).
-pub async fn of_key(conn: &mut Conn, key: &[u8]) -> Result<Vec<Field>> {
+pub async fn of_key(conn: &mut Fenced, key: &[u8]) -> Result<Vec<Field>> {
     let kind: String = redis::cmd("TYPE").arg(key).query_async(conn).await?;
     if kind != "hash" {
         return Ok(Vec::new());
@@ -75,7 +75,7 @@ pub async fn of_key(conn: &mut Conn, key: &[u8]) -> Result<Vec<Field>> {
 
 /// Gives each field its remaining time back, writing it again if it expired meanwhile. The
 /// key itself must already be back (its own TTL, or RESTORE).
-pub async fn give_back(conn: &mut Conn, key: &[u8], fields: &[Field]) -> Result<()> {
+pub async fn give_back(conn: &mut Fenced, key: &[u8], fields: &[Field]) -> Result<()> {
     for f in fields {
         let ms = f.pttl.max(1);
         if expire(conn, key, &f.name, ms).await? == -2 {
@@ -103,7 +103,7 @@ pub async fn give_back(conn: &mut Conn, key: &[u8], fields: &[Field]) -> Result<
 
 /// Time passes for the fields of `key`: each TTL is shortened by `ms`, and a field whose TTL
 /// runs out is deleted, as its real expiry would. Returns how many fields expired.
-pub async fn shorten(conn: &mut Conn, key: &[u8], ms: i64) -> Result<u64> {
+pub async fn shorten(conn: &mut Fenced, key: &[u8], ms: i64) -> Result<u64> {
     let mut expired = 0;
     for f in of_key(conn, key).await? {
         let left = f.pttl - ms;
@@ -116,7 +116,7 @@ pub async fn shorten(conn: &mut Conn, key: &[u8], ms: i64) -> Result<u64> {
 }
 
 /// HPEXPIRE on one field: 1 set, 2 deleted (a TTL of 0), -2 no such field.
-async fn expire(conn: &mut Conn, key: &[u8], field: &[u8], ms: i64) -> Result<i64> {
+async fn expire(conn: &mut Fenced, key: &[u8], field: &[u8], ms: i64) -> Result<i64> {
     let reply: Vec<i64> = redis::cmd("HPEXPIRE")
         .arg(key)
         .arg(ms)

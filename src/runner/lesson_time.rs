@@ -14,7 +14,7 @@
 use anyhow::Result;
 use redis::Value;
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 
 /// Hashes with more fields than this are not looked into (lesson hashes are small).
 const MAX_FIELDS: i64 = 1000;
@@ -47,7 +47,7 @@ pub struct ChangedMeanwhile {
 impl Frozen {
     /// Takes the time of every given key that has a TTL (on the key, or on hash fields when
     /// `fields`: the server has per-field TTLs).
-    pub async fn freeze(conn: &mut Conn, keys: &[Vec<u8>], fields: bool) -> Result<Frozen> {
+    pub async fn freeze(conn: &mut Fenced, keys: &[Vec<u8>], fields: bool) -> Result<Frozen> {
         let mut held = Vec::new();
         for key in keys {
             let pttl: i64 = redis::cmd("PTTL").arg(key).query_async(conn).await?;
@@ -90,7 +90,7 @@ impl Frozen {
 
     /// Gives every key its time back, unless another client changed the key meanwhile: those
     /// are left as that client left them and returned.
-    pub async fn thaw(self, conn: &mut Conn) -> Result<Vec<ChangedMeanwhile>> {
+    pub async fn thaw(self, conn: &mut Fenced) -> Result<Vec<ChangedMeanwhile>> {
         let mut changed = Vec::new();
         for h in self.held {
             let name = String::from_utf8_lossy(&h.key).into_owned();
@@ -131,7 +131,7 @@ impl Frozen {
 
 /// The fields of `key` that have a TTL, with the milliseconds each has left (none if it is not
 /// a hash).
-async fn timed_fields(conn: &mut Conn, key: &[u8]) -> Result<Vec<(Vec<u8>, i64)>> {
+async fn timed_fields(conn: &mut Fenced, key: &[u8]) -> Result<Vec<(Vec<u8>, i64)>> {
     let kind: String = redis::cmd("TYPE").arg(key).query_async(conn).await?;
     if kind != "hash" {
         return Ok(Vec::new());

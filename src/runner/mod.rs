@@ -4,13 +4,12 @@
 //!
 //! Every command a lesson sends goes through `send_line`: the line is split into arguments
 //! first and each `${var}` is filled in inside its own argument (a saved value with spaces
-//! stays one argument), then the `gate` decides, then it is sent.
+//! stays one argument), then the fence (`redis::fence`) decides, then it is sent.
 
 pub mod checks;
 mod clients;
 pub mod compare;
 pub mod field_ttl;
-pub mod gate;
 pub mod lesson_time;
 pub mod quiz;
 pub mod race;
@@ -18,13 +17,14 @@ pub mod requires;
 pub mod seam;
 pub mod snapshot;
 pub mod steps;
+pub mod summary;
 pub mod trial;
 pub mod walk;
 pub(crate) mod why;
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 use anyhow::Result;
 use redis::Value;
 
@@ -33,10 +33,10 @@ use crate::lesson::model::{Check, CommandSpec, Lesson, Requires, Step};
 use crate::lesson::vars::Vars;
 use crate::redis::command::send;
 use crate::redis::connect::{Server, command_error};
-use crate::redis::guard::Verdict;
+use crate::redis::fence::Outcome;
+pub use crate::redis::fence::{Arg, Origin};
 use crate::redis::tokenize::{display_args, tokenize};
 use checks::CheckResult;
-use gate::{Arg, Gate, Origin};
 
 /// Rows of the key table beyond this are counted, not shown (`redislab inspect` shows all).
 pub const KEY_TABLE_ROWS: usize = 12;
@@ -56,7 +56,7 @@ pub struct Executed {
     pub line: String,
     pub connection: Option<String>,
     pub reply: Value,
-    /// The gate did not send it, and why (the reply is then `Nil`).
+    /// The fence did not send it, and why (the reply is then `Nil`).
     pub refused: Option<String>,
     /// What redislab's client did that no server did (a cluster command split by slot), said
     /// beside the reply so joined replies are never taken for one server's.
@@ -97,10 +97,9 @@ pub fn typed_args(line: &str) -> Result<Vec<Arg>, crate::redis::tokenize::Invali
         .collect())
 }
 
-/// The gate, then the wire: the one way a lesson's command reaches Redis.
-pub async fn send_gated(
-    gate: &Gate,
-    conn: &mut Conn,
+/// The fence, then the wire: the one way a lesson's command reaches Redis.
+pub async fn send_fenced(
+    conn: &mut Fenced,
     args: &[Arg],
     origin: Origin,
     connection: Option<&str>,
@@ -108,18 +107,20 @@ pub async fn send_gated(
 ) -> Result<Executed> {
     let bytes: Vec<Vec<u8>> = args.iter().map(|a| a.bytes.clone()).collect();
     let line = display_args(&bytes);
-    let refused = match gate.admit(args, origin).await? {
-        Verdict::Allow => None,
-        Verdict::Subscribe => Some(
-            "SUBSCRIBE waits for messages until Ctrl-C: try it in `redislab sandbox`".to_string(),
+    let (reply, refused) = match conn
+        .run(args, origin)
+        .await
+        .map_err(|e| command_error(e, display))?
+    {
+        Outcome::Reply(v) => (v, None),
+        Outcome::Subscribe => (
+            Value::Nil,
+            Some(
+                "SUBSCRIBE waits for messages until Ctrl-C: try it in `redislab sandbox`"
+                    .to_string(),
+            ),
         ),
-        Verdict::Refuse(why) => Some(why),
-    };
-    let reply = match &refused {
-        Some(_) => Value::Nil,
-        None => send(conn, &bytes)
-            .await
-            .map_err(|e| command_error(e, display))?,
+        Outcome::Refused(why) => (Value::Nil, Some(why)),
     };
     let client_note = match (&refused, conn.is_cluster()) {
         (None, true) => crate::redis::cluster::split_note(&bytes),
@@ -140,10 +141,9 @@ pub struct Engine<'a> {
     pub namespace: String,
     pub vars: Vars,
     /// Connections by name; `main` is the default. Learner rights (ACL-fenced when managed).
-    conns: HashMap<String, Conn>,
+    conns: HashMap<String, Fenced>,
     /// Full rights, for checks and the key table.
-    pub admin: Conn,
-    pub gate: Gate,
+    pub admin: Fenced,
     /// The lesson's key patterns (as written): what lesson time and snapshots cover.
     lesson_keys: Vec<String>,
     /// Keys with a TTL, frozen while the learner reads; thawed before the next command.
@@ -158,13 +158,21 @@ pub struct Engine<'a> {
 
 impl<'a> Engine<'a> {
     pub async fn new(server: &'a Server, namespace: &str) -> Result<Self> {
+        anyhow::ensure!(
+            server.fence().namespace() == namespace,
+            "the engine's namespace {namespace} is not the connection's {}",
+            server.fence().namespace()
+        );
         let admin = server.connection().await?;
+        // Lesson scripts run on a server redislab does not own only if shipped in this binary.
+        server
+            .fence()
+            .trust_shipped(crate::lesson::scripts::is_shipped);
         Ok(Engine {
             server,
             namespace: namespace.to_string(),
             vars: Vars::new(namespace),
             conns: HashMap::new(),
-            gate: Gate::new(admin.clone(), namespace, server.is_managed()),
             admin,
             lesson_keys: Vec::new(),
             frozen: None,
@@ -349,7 +357,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Runs one lesson line (variables filled in per argument) on a named connection through
-    /// the gate; saves the reply if asked.
+    /// the fence; saves the reply if asked.
     pub async fn run_line(
         &mut self,
         line: &str,
@@ -361,7 +369,7 @@ impl<'a> Engine<'a> {
             .await
     }
 
-    /// Runs a line the learner typed, through the same gate. `Err(InvalidArguments)` shows as
+    /// Runs a line the learner typed, through the same fence. `Err(InvalidArguments)` shows as
     /// a refusal.
     pub async fn run_typed(&mut self, line: &str, connection: Option<&str>) -> Result<Executed> {
         let Ok(args) = typed_args(line) else {
@@ -386,7 +394,7 @@ impl<'a> Engine<'a> {
             .await
     }
 
-    /// Sends arguments already split (and filled in) through the gate, on a named connection.
+    /// Sends arguments already split (and filled in) through the fence, on a named connection.
     pub async fn send_args(
         &mut self,
         args: &[Arg],
@@ -408,20 +416,19 @@ impl<'a> Engine<'a> {
             return Ok(died);
         }
         let display = self.server.display.clone();
-        let gate = self.gate.clone();
         // On the managed server the learner's ACL user may not touch server settings; a lesson's
         // own server-wide command (CONFIG GET to show a setting) goes on the engine's connection,
-        // after the same gate, and its reply never shows a password.
+        // after the same fence, and its reply never shows a password.
         let raw: Vec<Vec<u8>> = args.iter().map(|a| a.bytes.clone()).collect();
         let engine_side = (origin == Origin::Lesson
             && crate::redis::classes::of_static(&raw) == crate::redis::classes::Class::ServerWide)
             || (self.server.is_managed() && crate::redis::classes::walks_keyspace(&raw));
         let mut executed = if engine_side {
             let mut admin = self.admin.clone();
-            send_gated(&gate, &mut admin, args, origin, connection, &display).await?
+            send_fenced(&mut admin, args, origin, connection, &display).await?
         } else {
             let conn = self.conn(connection).await?;
-            send_gated(&gate, conn, args, origin, connection, &display).await?
+            send_fenced(conn, args, origin, connection, &display).await?
         };
         executed.reply = crate::redis::render::hide_secrets(&raw, executed.reply);
         if let Some(name) = save_as {

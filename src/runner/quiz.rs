@@ -1,15 +1,15 @@
 //! Asks a lesson's quiz through the seams. Predict questions run their commands live after the
 //! answer (through the gate, like every lesson command), and Redis's reply decides the right
-//! choice, so the answer key can never go stale. Grading itself is `crate::quiz`.
+//! choice, so the answer key can never go stale. Grading itself is `crate::grading`.
 
 use anyhow::Result;
 
+use crate::grading;
 use crate::lesson::model::{CommandSpec, Question};
-use crate::quiz;
 use crate::redis::render::render;
 use crate::runner::seam::Event;
 use crate::runner::steps::Ctx;
-use crate::runner::walk::Summary;
+use crate::runner::summary::Summary;
 
 /// Asks every question (or grades `answers`); `None` if the learner left. The keys the
 /// questions made (`${ns}:quiz:*` ...) are deleted afterwards, however the quiz ended; keys that
@@ -111,7 +111,7 @@ async fn questions(
                 choices: choices.clone(),
                 ..q.clone()
             };
-            let right = quiz::predicted_choice(&expanded, &actual);
+            let right = grading::predicted_choice(&expanded, &actual);
             if right.is_none() {
                 summary
                     .stale_predictions
@@ -121,7 +121,7 @@ async fn questions(
         } else {
             (q.answer, None)
         };
-        let g = quiz::grade(chosen, right, actual);
+        let g = grading::grade(chosen, right, actual);
         if g.correct {
             score += 1;
         }

@@ -1,13 +1,13 @@
 //! Runs a `kind: race` step: for each round, its set-up, then every worker at once on its own
 //! connection, then the measuring commands. Workers meet at `sync: all` barriers, so the
 //! interleaving the lesson wants to show is forced and the table is the same on every run.
-//! Every command goes through the gate like any other lesson command.
+//! Every command goes through the fence like any other lesson command.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 use anyhow::{Context, Result, bail};
 use futures_util::future::BoxFuture;
 use redis::Value;
@@ -17,15 +17,14 @@ use crate::lesson::race::{Action, Race, RaceCommand, Retry, Round};
 use crate::lesson::vars::Vars;
 use crate::measure::{Ticker, run_together};
 use crate::redis::connect::Server;
+use crate::redis::fence::Origin;
 use crate::runner::checks::reply_text;
-use crate::runner::gate::{Gate, Origin};
-use crate::runner::{lesson_args, send_gated};
+use crate::runner::{lesson_args, send_fenced};
 use crate::scenarios::ScenarioReport;
 
 /// What a race needs from the engine.
 pub struct RaceContext<'a> {
     pub server: &'a Server,
-    pub gate: &'a Gate,
     /// The step's variables (`${ns}`, `let`, saved values); each worker gets a copy.
     pub vars: &'a Vars,
     pub ticker: &'a dyn Ticker,
@@ -80,9 +79,8 @@ fn number_text(v: f64) -> String {
 /// A worker's own state while it runs.
 struct Worker {
     vars: Vars,
-    conn: Conn,
+    conn: Fenced,
     barrier: Arc<Barrier>,
-    gate: Gate,
     display: String,
     counts: BTreeMap<String, u64>,
 }
@@ -112,7 +110,6 @@ async fn run_round(
             vars,
             conn: conns[i].clone(),
             barrier: barrier.clone(),
-            gate: ctx.gate.clone(),
             display: display.clone(),
             counts: BTreeMap::new(),
         };
@@ -147,7 +144,7 @@ async fn run_round(
     }
     for (name, line) in &round.measure {
         let args = lesson_args(ctx.vars, line)?;
-        let e = send_gated(ctx.gate, &mut main, &args, Origin::Lesson, None, &display).await?;
+        let e = send_fenced(&mut main, &args, Origin::Lesson, None, &display).await?;
         if let Some(why) = e.refused {
             bail!("measure `{name}` refused: {why}");
         }
@@ -160,21 +157,13 @@ async fn run_round(
 /// Runs a round's set-up or teardown lines in order on one connection.
 async fn run_plain(
     ctx: &RaceContext<'_>,
-    conn: &mut Conn,
+    conn: &mut Fenced,
     lines: &[String],
     what: &str,
 ) -> Result<()> {
     for line in lines {
         let args = lesson_args(ctx.vars, line)?;
-        let e = send_gated(
-            ctx.gate,
-            conn,
-            &args,
-            Origin::Lesson,
-            None,
-            &ctx.server.display,
-        )
-        .await?;
+        let e = send_fenced(conn, &args, Origin::Lesson, None, &ctx.server.display).await?;
         if let Some(why) = e.refused {
             bail!("{what} command {} refused: {why}", e.line);
         }
@@ -221,15 +210,7 @@ async fn command(c: &RaceCommand, w: &mut Worker) -> Result<()> {
     let mut attempt = 0;
     let mut backoff = c.retry.as_ref().map(|r| r.backoff_ms).unwrap_or(0);
     let reply = loop {
-        let e = send_gated(
-            &w.gate,
-            &mut w.conn,
-            &args,
-            Origin::Lesson,
-            None,
-            &w.display,
-        )
-        .await?;
+        let e = send_fenced(&mut w.conn, &args, Origin::Lesson, None, &w.display).await?;
         if let Some(why) = e.refused {
             bail!("{} was refused: {why}", e.line);
         }

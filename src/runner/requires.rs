@@ -9,12 +9,12 @@ use anyhow::Result;
 use redis::Value;
 
 use crate::lesson::model::Requires;
-use crate::redis::conn::Conn;
 use crate::redis::connect::{Server, parse_version};
 use crate::redis::docs;
+use crate::redis::fence::Fenced;
 
 /// Why `req` is not met on this server (`None`: it is).
-pub async fn unmet(server: &Server, admin: &mut Conn, req: &Requires) -> Result<Option<String>> {
+pub async fn unmet(server: &Server, admin: &mut Fenced, req: &Requires) -> Result<Option<String>> {
     let here = format!("{} {}", server.product, server.version);
     let why = first_unmet(server, admin, req, &here).await?;
     Ok(why.map(|w| match &req.note {
@@ -25,7 +25,7 @@ pub async fn unmet(server: &Server, admin: &mut Conn, req: &Requires) -> Result<
 
 async fn first_unmet(
     server: &Server,
-    admin: &mut Conn,
+    admin: &mut Fenced,
     req: &Requires,
     here: &str,
 ) -> Result<Option<String>> {
@@ -87,7 +87,7 @@ async fn first_unmet(
 }
 
 /// Whether the cluster's `CLUSTER NODES` lists a replica.
-async fn has_replicas(admin: &mut Conn) -> Result<bool> {
+async fn has_replicas(admin: &mut Fenced) -> Result<bool> {
     let nodes: String = redis::cmd("CLUSTER")
         .arg("NODES")
         .query_async(admin)
@@ -97,7 +97,7 @@ async fn has_replicas(admin: &mut Conn) -> Result<bool> {
         .any(|n| !n.master))
 }
 
-async fn has_command(admin: &mut Conn, name: &str) -> Result<bool> {
+async fn has_command(admin: &mut Fenced, name: &str) -> Result<bool> {
     let info: Value = redis::cmd("COMMAND")
         .arg("INFO")
         .arg(name)

@@ -9,7 +9,7 @@
 //!
 //! Only keys inside the namespace are ever read or written here.
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 use anyhow::{Context, Result};
 use redis::Value;
 
@@ -37,7 +37,7 @@ pub struct Snapshot {
 
 /// The lesson keys that exist now (patterns already expanded), inside the namespace only.
 pub async fn lesson_keys(
-    conn: &mut Conn,
+    conn: &mut Fenced,
     namespace: &str,
     patterns: &[String],
 ) -> Result<Vec<Vec<u8>>> {
@@ -59,7 +59,7 @@ impl Snapshot {
     /// Every given key that exists (`only_with_ttl`: just those with a TTL, on the key or on
     /// a field). `fields`: the server has per-field TTLs.
     pub async fn take(
-        conn: &mut Conn,
+        conn: &mut Fenced,
         keys: &[Vec<u8>],
         only_with_ttl: bool,
         fields: bool,
@@ -123,7 +123,7 @@ impl Snapshot {
     /// deleted, the others restored with their value and TTL.
     pub async fn restore_all(
         &self,
-        conn: &mut Conn,
+        conn: &mut Fenced,
         namespace: &str,
         now: &[Vec<u8>],
     ) -> Result<()> {
@@ -140,7 +140,7 @@ impl Snapshot {
     }
 }
 
-async fn restore(conn: &mut Conn, s: &Saved, ttl_ms: i64) -> Result<()> {
+async fn restore(conn: &mut Fenced, s: &Saved, ttl_ms: i64) -> Result<()> {
     // RESTORE's TTL 0 means "no TTL".
     let ttl = if s.pttl < 0 { 0 } else { ttl_ms.max(1) };
     let _: Value = redis::cmd("RESTORE")

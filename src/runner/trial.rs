@@ -3,15 +3,15 @@
 //! real answer when the lock is free. A trial copies the exercise's keys into scratch keys
 //! (`<ns>:trial:...`), prepares another state there (the lock already held by someone else),
 //! replays the learner's own commands against the scratch keys, and checks what must still
-//! hold. Scratch keys are deleted before and after, and every command passes the gate.
+//! hold. Scratch keys are deleted before and after, and every command passes the fence.
 
 use std::collections::BTreeMap;
 
 use anyhow::Result;
 
 use crate::lesson::model::{Check, CommandSpec, Trial};
+use crate::redis::fence::{Arg, Origin};
 use crate::runner::checks::{self, CheckResult};
-use crate::runner::gate::{Arg, Origin};
 use crate::runner::{Engine, lesson_args, typed_args};
 
 /// The answer to replay.

@@ -6,10 +6,10 @@ use anyhow::Result;
 
 use crate::lesson::model::{Lesson, StepKind};
 use crate::lesson::vars::Vars;
-use crate::progress::{Outcome, Store};
 use crate::runner::Engine;
 use crate::runner::snapshot::Snapshot;
 use crate::runner::steps::{self, Ctx, StepEnd};
+use crate::store::{Outcome, Store};
 
 pub use crate::runner::seam::{
     Event, ExerciseAction, FailureAction, Planned, Prompter, Silent, StepAction, View,
@@ -27,23 +27,7 @@ pub struct Options {
     pub keep_until: usize,
 }
 
-#[derive(Debug, Default)]
-pub struct Summary {
-    pub failed_steps: Vec<(usize, String)>,
-    pub skipped_steps: Vec<(usize, String)>,
-    /// Step at which the learner quit (progress saved up to the step before).
-    pub quit_at: Option<usize>,
-    pub completed: bool,
-    pub score: Option<(u32, u32)>,
-    /// Per exercise: (step, checks failed before the solution, checks passed after).
-    pub exercise_proofs: Vec<(usize, bool, bool)>,
-    /// Lesson bugs an exercise found in `--auto`: (step, what).
-    pub exercise_problems: Vec<(usize, String)>,
-    /// Predict questions whose reply matched no choice.
-    pub stale_predictions: Vec<(usize, String)>,
-    /// Why the lesson cannot run on this server (its `requires` is not met); nothing ran.
-    pub unavailable: Option<String>,
-}
+pub use super::summary::Summary;
 
 pub struct Walker<'a, 'b> {
     pub engine: &'a mut Engine<'b>,
@@ -117,7 +101,6 @@ impl<'b> Walker<'_, 'b> {
                 StepKind::Race(race) => {
                     let ctx = crate::runner::race::RaceContext {
                         server: self.engine.server,
-                        gate: &self.engine.gate,
                         vars: &self.engine.vars,
                         ticker: &crate::measure::Silent,
                     };

@@ -11,7 +11,7 @@
 //! each, and INFO once more: still blocked. Then the producer sends `LPUSH ... job:1`, and the
 //! consumer's reply is timed from the moment the LPUSH went out: the wake-up latency. The
 //! watcher's LLEN shows the job went to the consumer, not into the list. Every command passes
-//! the gate first.
+//! the fence first.
 
 use std::time::{Duration, Instant};
 
@@ -20,8 +20,10 @@ use redis::Value;
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, int};
-use super::{Scenario, ScenarioContext, ScenarioReport, admit};
+use super::{Scenario, ScenarioContext, ScenarioReport};
 use crate::measure::human_us;
+use crate::redis::cluster::Node;
+use crate::redis::connect::{Rights, Server};
 use crate::redis::render::{printable, render};
 use crate::redis::tokenize::display_args;
 use crate::redis::transport::RawConn;
@@ -72,16 +74,16 @@ impl Scenario for BlockingPop {
         let ping = words(&["PING"]);
         let lpush = words(&["LPUSH", &queue, "job:1"]);
         let llen = words(&["LLEN", &queue]);
-        for args in [&clear, &brpop, &info, &ping, &lpush, &llen] {
-            admit(ctx.gate, args).await?;
-        }
         ctx.ticker.start(p.pings + 4, "a consumer waits in BRPOP");
-        let client = learner_client(ctx);
-        let (mut watcher, node, _) = on_owner(&client, &clear, wait).await?;
-        let mut consumer = RawConn::open(&node, wait)
+        let (mut watcher, node, _) = on_owner(ctx.server, &clear, wait).await?;
+        let mut consumer = ctx
+            .server
+            .raw_connection(Rights::Learner, node.as_ref(), wait, false)
             .await
             .context("could not open the consumer's connection")?;
-        let mut producer = RawConn::open(&node, wait)
+        let mut producer = ctx
+            .server
+            .raw_connection(Rights::Learner, node.as_ref(), wait, false)
             .await
             .context("could not open the producer's connection")?;
 
@@ -271,15 +273,6 @@ pub(super) fn words(parts: &[&str]) -> Vec<Vec<u8>> {
     parts.iter().map(|p| p.as_bytes().to_vec()).collect()
 }
 
-/// The learner's fenced client on the managed server; the lesson's own client elsewhere.
-pub(super) fn learner_client(ctx: &ScenarioContext<'_>) -> redis::Client {
-    ctx.server
-        .learner
-        .as_ref()
-        .map(|l| l.client.clone())
-        .unwrap_or_else(|| ctx.server.client.clone())
-}
-
 fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {
         return 0.0;
@@ -312,11 +305,11 @@ fn blocked_clients(v: &Value) -> Result<i64> {
 /// names; anywhere else, the first), that node, and the answer; a server error answering it is
 /// an error naming the command.
 pub(super) async fn on_owner(
-    client: &redis::Client,
+    server: &Server,
     first: &[Vec<u8>],
     wait: Duration,
-) -> Result<(RawConn, redis::Client, Value)> {
-    let (conn, node, reply) = super::subscribed::on_owner(client, first, wait).await?;
+) -> Result<(RawConn, Option<Node>, Value)> {
+    let (conn, node, reply) = super::subscribed::on_owner(server, first, wait).await?;
     if let Value::ServerError(e) = &reply {
         bail!(
             "{}: {}",

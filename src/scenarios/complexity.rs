@@ -7,12 +7,12 @@
 
 use std::time::Instant;
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, int, ints};
-use super::{Scenario, ScenarioContext, ScenarioReport, admit_cmds};
+use super::{Scenario, ScenarioContext, ScenarioReport};
 use crate::measure::human_us;
 use crate::measure::stats::Recorder;
 
@@ -80,13 +80,13 @@ impl Scenario for Complexity {
             ctx.key("complexity:members:list"),
         ];
         let mut conn = ctx.server.connection().await?;
-        del(ctx, &mut conn, &keys).await?;
+        del(&mut conn, &keys).await?;
         let largest = params.sizes.last().copied().unwrap_or(0);
         let lookups = params.sizes.len() * 2 * (params.samples + WARM_UP);
         ctx.ticker.start((largest + lookups) as u64, "");
         let result = measure(ctx, &params, &mut conn, &keys).await;
         // Clean up whatever happened: two big keys must not stay behind.
-        let cleanup = del(ctx, &mut conn, &keys).await;
+        let cleanup = del(&mut conn, &keys).await;
         let rows = result?;
         cleanup?;
         Ok(report(&rows))
@@ -112,7 +112,7 @@ struct Row {
 async fn measure(
     ctx: &ScenarioContext<'_>,
     params: &Params,
-    conn: &mut Conn,
+    conn: &mut Fenced,
     [set_key, list_key]: &[String; 2],
 ) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
@@ -146,7 +146,7 @@ fn member(i: usize) -> String {
 /// `PIPELINE` commands per round trip.
 async fn fill(
     ctx: &ScenarioContext<'_>,
-    conn: &mut Conn,
+    conn: &mut Fenced,
     set_key: &str,
     list_key: &str,
     from: usize,
@@ -166,7 +166,6 @@ async fn fill(
             pipe.cmd("RPUSH").arg(list_key).arg(&members).ignore();
             start = end;
         }
-        admit_cmds(ctx.gate, pipe.cmd_iter()).await?;
         pipe.query_async::<()>(conn)
             .await
             .context("filling the set and the list")?;
@@ -179,29 +178,29 @@ async fn fill(
 /// median, and the server's own time per call between two `INFO commandstats` snapshots.
 async fn time(
     ctx: &ScenarioContext<'_>,
-    conn: &mut Conn,
+    conn: &mut Fenced,
     samples: usize,
     name: &str,
     cmd: &redis::Cmd,
 ) -> Result<Timing> {
-    // The loop below repeats this one command: the gate sees it once, before the clock starts.
-    admit_cmds(ctx.gate, [cmd]).await?;
+    // The loop below repeats this one command: the fence sees it once, before the clock starts.
+    let cmd = &conn.admitted(cmd.clone()).await?;
     for _ in 0..WARM_UP {
-        cmd.query_async::<redis::Value>(conn).await?;
+        conn.query::<redis::Value>(cmd).await?;
         ctx.ticker.tick(1);
     }
     let mut recorder = Recorder::new(1, 1)?;
-    let before = command_stats(ctx, conn, name).await;
+    let before = command_stats(conn, name).await;
     for _ in 0..samples {
         let started = Instant::now();
-        let reply: redis::Value = cmd.query_async(conn).await?;
+        let reply: redis::Value = conn.query(cmd).await?;
         recorder.record(started.elapsed());
         if matches!(reply, redis::Value::Nil) {
             bail!("the lookup found nothing: the structure was changed while it was being timed");
         }
         ctx.ticker.tick(1);
     }
-    let after = command_stats(ctx, conn, name).await;
+    let after = command_stats(conn, name).await;
     Ok(Timing {
         p50_us: recorder.summary().p50_us,
         server_us: per_call(before, after),
@@ -210,14 +209,9 @@ async fn time(
 
 /// `(calls, usec)` for one command from `INFO commandstats`, if the server lets us read it;
 /// on a cluster, added up over every master (the keys being timed live on one of them).
-async fn command_stats(
-    ctx: &ScenarioContext<'_>,
-    conn: &mut Conn,
-    name: &str,
-) -> Option<(u64, u64)> {
+async fn command_stats(conn: &mut Fenced, name: &str) -> Option<(u64, u64)> {
     let mut cmd = redis::cmd("INFO");
     cmd.arg("commandstats");
-    admit_cmds(ctx.gate, [&cmd]).await.ok()?;
     let replies = conn.on_each_master(&cmd).await.ok()?;
     let mut total: Option<(u64, u64)> = None;
     for reply in replies {
@@ -253,10 +247,9 @@ fn per_call(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64
     Some(u1.saturating_sub(u0) as f64 / calls as f64)
 }
 
-async fn del(ctx: &ScenarioContext<'_>, conn: &mut Conn, keys: &[String]) -> Result<()> {
+async fn del(conn: &mut Fenced, keys: &[String]) -> Result<()> {
     let mut cmd = redis::cmd("DEL");
     cmd.arg(keys);
-    admit_cmds(ctx.gate, [&cmd]).await?;
     cmd.query_async::<i64>(conn)
         .await
         .context("deleting the complexity scenario's keys")?;

@@ -4,7 +4,7 @@
 //!
 //! It runs on a private server (see `private`): it opens thousands of connections and reads
 //! the server's connection counters and `CLIENT LIST`, which on a shared server would count
-//! everyone else's clients too. The timed command is admitted by the gate once, before the
+//! everyone else's clients too. The timed command is admitted by the fence once, before the
 //! clock starts; every other command passes it as it is sent.
 //!
 //! The queueing is forced by construction, not by load: `workers` tasks start together at a
@@ -24,11 +24,11 @@ use tokio::sync::{Barrier, Mutex, Semaphore};
 
 use super::params::{Param, int};
 use super::private::{Private, args};
-use super::{Scenario, ScenarioContext, ScenarioReport, admit};
+use super::{Scenario, ScenarioContext, ScenarioReport};
 use crate::measure::human_us;
 use crate::measure::stats::{Recorder, Stats};
 use crate::redis::command::send;
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 
 pub struct ConnectionPool;
 
@@ -116,7 +116,7 @@ impl Scenario for ConnectionPool {
         s.send(&args(&[b"SET", key.as_bytes(), b"{\"id\":1}"]))
             .await?;
         let get = args(&[b"GET", key.as_bytes()]);
-        admit(&s.gate, &get).await?;
+        s.conn.fence().admit_own(&get).await?;
         ctx.ticker.start(
             2 * p.requests + 2 * p.workers * p.rounds,
             "a new connection for every request",
@@ -239,7 +239,7 @@ impl Private {
             conns.push(self.connect().await?);
         }
         let clients_listed = self.clients_settled(size + 1).await?;
-        let idle: Arc<Mutex<Vec<Conn>>> = Arc::new(Mutex::new(conns));
+        let idle: Arc<Mutex<Vec<Fenced>>> = Arc::new(Mutex::new(conns));
         let permits = Arc::new(Semaphore::new(size as usize));
         let barrier = Arc::new(Barrier::new(p.workers as usize));
         let hold = Duration::from_millis(p.hold_ms);

@@ -20,7 +20,7 @@ use anyhow::{Result, bail};
 use redis::Value;
 use serde::{Deserialize, Serialize};
 
-use super::params::{Param, int, name};
+use super::params::{Param, int, name, names};
 use super::private::{Private, args};
 use super::{Scenario, ScenarioContext, ScenarioReport};
 use crate::redis::render::{error_text, printable_str};
@@ -268,9 +268,332 @@ fn outcome(p: &Params, f: &Found) -> String {
     )
 }
 
+/// Scenario `eviction-cache`: the same full server, now used as a pure cache with a hot set.
+/// Every policy runs the same requests on a fresh private server: 90% of them go to a hot
+/// tenth of the keys, the rest are spread over the others; a request is a GET, and a miss
+/// writes the entry (`SET ... EX ttl`, 10 to 60 minutes by key, as a cache-aside read does).
+/// The memory limit holds about an eighth of the keys; halfway, the hot set moves. The hit
+/// ratio is counted over the second half of the requests, once the cache is warm. The
+/// requests come from a fixed seed, so every policy sees the same ones, and every run the same.
+pub struct EvictionCache;
+
+/// Requests that go to the hot set, in percent; the hot set is `HOT_SHARE` of the keys.
+const HOT_PERCENT: u64 = 90;
+const HOT_SHARE: u64 = 10;
+/// The limit holds about one key in this many.
+const FIT_ONE_IN: u64 = 8;
+/// One cache entry.
+const ENTRY_BYTES: usize = 1024;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheParams {
+    pub policies: Vec<String>,
+    pub keys: u64,
+    pub requests: u64,
+}
+
+impl Default for CacheParams {
+    fn default() -> Self {
+        CacheParams {
+            policies: [
+                "allkeys-lru",
+                "allkeys-lfu",
+                "allkeys-random",
+                "volatile-ttl",
+                "noeviction",
+            ]
+            .map(String::from)
+            .to_vec(),
+            keys: 2000,
+            requests: 10_000,
+        }
+    }
+}
+
+impl Scenario for EvictionCache {
+    const NAME: &'static str = "eviction-cache";
+    const SUMMARY: &'static str = "a full cache with a hot set under each maxmemory-policy: hit ratio, evicted keys, writes refused";
+    const PARAMS: &'static [Param] = &[
+        names(
+            "policies",
+            "the maxmemory-policies to run, one private server each (as `eviction` names them)",
+        ),
+        int(
+            "keys",
+            100,
+            20_000,
+            "distinct cache keys; the limit holds about an eighth of them, a tenth are hot",
+        ),
+        int(
+            "requests",
+            1000,
+            100_000,
+            "requests per policy (the hit ratio counts the second half)",
+        ),
+    ];
+    type Params = CacheParams;
+
+    fn check(p: &CacheParams) -> Result<()> {
+        if p.policies.is_empty() || p.policies.len() > POLICIES.len() {
+            bail!(
+                "eviction-cache: `policies` must name 1 to {} policies",
+                POLICIES.len()
+            );
+        }
+        for policy in &p.policies {
+            if !POLICIES.contains(&policy.as_str()) {
+                bail!(
+                    "eviction-cache: `policies` must be among {}, got {policy:?}",
+                    POLICIES.join(", ")
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn run(ctx: &ScenarioContext<'_>, p: CacheParams) -> Result<ScenarioReport> {
+        let mut rows = Vec::new();
+        let mut program = String::new();
+        ctx.ticker.start(
+            p.requests * p.policies.len() as u64,
+            "a cache under each policy",
+        );
+        for policy in &p.policies {
+            let mut s = match Private::start(ctx).await? {
+                Ok(s) => s,
+                Err(why) => {
+                    return Ok(ScenarioReport {
+                        skipped: Some(why),
+                        ..Default::default()
+                    });
+                }
+            };
+            ctx.ticker.message(policy);
+            rows.push(s.cache(ctx, &p, policy).await?);
+            program = s.program.clone();
+            drop(s);
+        }
+        Ok(cache_report(&p, &rows, &program))
+    }
+}
+
+/// One policy's run.
+#[derive(Debug, Clone, Default)]
+struct CacheRun {
+    policy: String,
+    hits: u64,
+    counted: u64,
+    evicted_keys: u64,
+    refused: u64,
+    kept: u64,
+}
+
+impl CacheRun {
+    fn hit_ratio(&self) -> f64 {
+        self.hits as f64 / self.counted.max(1) as f64
+    }
+}
+
+/// A small fixed-seed generator (xorshift64*): the same requests for every policy and run.
+struct Draws(u64);
+
+impl Draws {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+impl Private {
+    async fn cache(
+        &mut self,
+        ctx: &ScenarioContext<'_>,
+        p: &CacheParams,
+        policy: &str,
+    ) -> Result<CacheRun> {
+        let key = |i: u64| ctx.key(&format!("eviction:cache:{i}"));
+        let value = vec![b'v'; ENTRY_BYTES];
+        // Entries of different kinds get different TTLs, 10 to 60 minutes, fixed per key.
+        let set = |i: u64| {
+            vec![
+                b"SET".to_vec(),
+                key(i).into_bytes(),
+                value.clone(),
+                b"EX".to_vec(),
+                (600 + (i * 7919) % 3000).to_string().into_bytes(),
+            ]
+        };
+        // What one entry costs here, measured: write a sample, read the memory, delete it.
+        let sample = 100.min(p.keys);
+        let before = self.info("memory", "used_memory").await?;
+        for i in 0..sample {
+            self.send(&set(i)).await?;
+        }
+        let after = self.info("memory", "used_memory").await?;
+        let mut del = vec![b"DEL".to_vec()];
+        del.extend((0..sample).map(|i| key(i).into_bytes()));
+        self.send(&del).await?;
+        let per_entry = after.saturating_sub(before) / sample.max(1);
+        let base = self.info("memory", "used_memory").await?;
+        let maxmemory = base + per_entry * p.keys / FIT_ONE_IN;
+        self.set("maxmemory-policy", policy).await?;
+        self.set("lazyfree-lazy-eviction", "no").await?;
+        self.set("maxmemory", &maxmemory.to_string()).await?;
+        let hot = (p.keys / HOT_SHARE).max(1);
+        let mut draws = Draws(0x9E37_79B9_7F4A_7C15);
+        let mut run = CacheRun {
+            policy: policy.to_string(),
+            ..Default::default()
+        };
+        for r in 0..p.requests {
+            // Halfway, the hot set moves to the next tenth of the keys, as today's popular
+            // items replace yesterday's.
+            let counted = r >= p.requests / 2;
+            let first = if counted { hot } else { 0 };
+            let i = if draws.next() % 100 < HOT_PERCENT {
+                first + draws.next() % hot
+            } else {
+                (first + hot + draws.next() % (p.keys - hot).max(1)) % p.keys
+            };
+            let got = self.send(&[b"GET".to_vec(), key(i).into_bytes()]).await?;
+            if !matches!(got, Value::Nil) {
+                if counted {
+                    run.hits += 1;
+                }
+            } else if let Value::ServerError(e) = self.send(&set(i)).await? {
+                if e.code() != "OOM" {
+                    bail!(
+                        "the private server refused a write: {}",
+                        printable_str(&error_text(e.code(), e.details()))
+                    );
+                }
+                run.refused += 1;
+            }
+            if counted {
+                run.counted += 1;
+            }
+            ctx.ticker.tick(1);
+        }
+        run.evicted_keys = self.info("stats", "evicted_keys").await?;
+        run.kept = self
+            .info_text("keyspace")
+            .await
+            .map(|t| keyspace_keys(&t))?;
+        Ok(run)
+    }
+}
+
+/// `db0:keys=123,expires=...` → 123.
+fn keyspace_keys(info: &str) -> u64 {
+    info.lines()
+        .find_map(|l| l.strip_prefix("db0:keys="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `allkeys-lru` → `allkeys_lru`, for metric names.
+pub fn metric_name(policy: &str) -> String {
+    policy.replace('-', "_")
+}
+
+fn cache_report(p: &CacheParams, rows: &[CacheRun], program: &str) -> ScenarioReport {
+    let mut report = ScenarioReport {
+        header: vec![
+            "policy".into(),
+            "hit ratio".into(),
+            "evicted".into(),
+            "refused (OOM)".into(),
+            "keys held".into(),
+        ],
+        ..Default::default()
+    };
+    for r in rows {
+        report.rows.push(vec![
+            r.policy.clone(),
+            format!("{:.1}%", 100.0 * r.hit_ratio()),
+            r.evicted_keys.to_string(),
+            r.refused.to_string(),
+            r.kept.to_string(),
+        ]);
+        let name = metric_name(&r.policy);
+        let m = &mut report.metrics;
+        m.insert(format!("{name}_hit_ratio"), r.hit_ratio());
+        m.insert(format!("{name}_evicted_keys"), r.evicted_keys as f64);
+        m.insert(format!("{name}_refused_writes"), r.refused as f64);
+    }
+    let best = rows
+        .iter()
+        .max_by(|a, b| a.hit_ratio().total_cmp(&b.hit_ratio()));
+    let worst = rows
+        .iter()
+        .min_by(|a, b| a.hit_ratio().total_cmp(&b.hit_ratio()));
+    let m = &mut report.metrics;
+    m.insert("keys".into(), p.keys as f64);
+    if let Some(lru) = rows.iter().find(|r| r.policy == "allkeys-lru") {
+        for r in rows.iter().filter(|r| r.policy != "allkeys-lru") {
+            m.insert(
+                format!("{}_vs_allkeys_lru", metric_name(&r.policy)),
+                r.hit_ratio() / lru.hit_ratio().max(f64::MIN_POSITIVE),
+            );
+        }
+    }
+    m.insert(
+        "best_is_allkeys".into(),
+        f64::from(u8::from(
+            best.is_some_and(|b| b.policy.starts_with("allkeys-")),
+        )),
+    );
+    report.notes.push(format!(
+        "Each policy ran on a fresh private {program}, never on your server: {} keys, {}% of {} requests to a hot {} (a different {} from halfway), a limit that holds about one key in {FIT_ONE_IN}; the hit ratio counts the second half.",
+        p.keys,
+        HOT_PERCENT,
+        p.requests,
+        p.keys / HOT_SHARE,
+        p.keys / HOT_SHARE
+    ));
+    if let (Some(best), Some(worst)) = (best, worst) {
+        let refused: Vec<String> = rows
+            .iter()
+            .filter(|r| r.refused > 0)
+            .map(|r| format!("{} refused {} writes", r.policy, r.refused))
+            .collect();
+        report.notes.push(format!(
+            "For a pure cache, this run's table says {} ({}): the best hit ratio ({:.1}%), against {:.1}% for {}{}.",
+            best.policy,
+            if best.policy.starts_with("allkeys-") {
+                "an allkeys-* policy: every key is a candidate"
+            } else {
+                "not an allkeys-* policy"
+            },
+            100.0 * best.hit_ratio(),
+            100.0 * worst.hit_ratio(),
+            worst.policy,
+            if refused.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", refused.join(", "))
+            }
+        ));
+    }
+    report
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyspace_lines_give_the_key_count() {
+        assert_eq!(
+            keyspace_keys("# Keyspace\r\ndb0:keys=42,expires=3,avg_ttl=0\r\n"),
+            42
+        );
+        assert_eq!(keyspace_keys("# Keyspace\r\n"), 0);
+    }
 
     #[test]
     fn only_known_policies_pass() {

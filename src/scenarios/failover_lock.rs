@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use redis::aio::MultiplexedConnection;
 
-use crate::runner::gate::{Gate, Gated};
+use crate::redis::connect::{Rights, Server};
+use crate::redis::fence::Fenced;
 use redis::{Cmd, Value};
 use serde::{Deserialize, Serialize};
 
@@ -76,28 +76,21 @@ struct Pair {
     r: Node_,
     password: String,
     wait: Duration,
-    admin: redis::Client,
 }
 
 impl Pair {
     async fn find(ctx: &ScenarioContext<'_>, lock: &str, wait: Duration) -> Result<Pair> {
-        let admin = &ctx.server.client;
-        let password = admin
-            .get_connection_info()
-            .redis_settings()
-            .password()
-            .context("failover-lock needs redislab's managed cluster")?
-            .to_string();
-        let mut conn = Gated {
-            gate: ctx.gate.clone(),
-            conn: ctx.server.connection().await?,
-        };
+        let password = ctx
+            .server
+            .managed_password()
+            .context("failover-lock needs redislab's managed cluster")?;
+        let mut conn = ctx.server.connection().await?;
         let slot = cluster::key_slot(lock.as_bytes());
         // The views of the nodes settle a moment after a failover (also one of an earlier run):
         // wait until the lock's master and a replica of it agree, and the replica is in sync.
         let deadline = Instant::now() + wait;
         let (master, replica) = loop {
-            if let Some(pair) = locate(ctx.gate, &mut conn, admin, slot).await? {
+            if let Some(pair) = locate(ctx.server, &mut conn, slot).await? {
                 break pair;
             }
             if Instant::now() > deadline {
@@ -108,13 +101,12 @@ impl Pair {
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         Ok(Pair {
-            m: open(ctx.gate, admin, &master).await?,
-            r: open(ctx.gate, admin, &replica).await?,
+            m: open(ctx.server, &master).await?,
+            r: open(ctx.server, &replica).await?,
             master,
             replica,
             password,
             wait,
-            admin: admin.clone(),
         })
     }
 
@@ -123,10 +115,7 @@ impl Pair {
         ctx: &ScenarioContext<'_>,
         lock: &str,
     ) -> Result<BTreeMap<String, f64>> {
-        let mut learner = Gated {
-            gate: ctx.gate.clone(),
-            conn: ctx.server.learner_connection().await?,
-        };
+        let mut learner = ctx.server.learner_connection().await?;
         let _: Value = redis::cmd("DEL")
             .arg(lock)
             .query_async(&mut learner)
@@ -225,7 +214,7 @@ impl Pair {
             .query_async(&mut r.clone())
             .await?;
         for line in parse_nodes(&nodes) {
-            let conn = open(ctx.gate, &self.admin, &("127.0.0.1".to_string(), line.port)).await?;
+            let conn = open(ctx.server, &("127.0.0.1".to_string(), line.port)).await?;
             let what = format!("127.0.0.1:{} to see the old master as a replica", line.port);
             self.until(&what, conn, Cond::Follows(self.master.1, id.clone()))
                 .await?;
@@ -280,27 +269,19 @@ impl Cond {
     }
 }
 
-/// An admin connection to one node; every command passes the gate first.
-async fn open(gate: &Gate, admin: &redis::Client, node: &Node) -> Result<Node_> {
-    Ok(Gated {
-        gate: gate.clone(),
-        conn: cluster::client_for(admin, node)?
-            .get_multiplexed_async_connection()
-            .await?,
-    })
+/// An admin connection to one node; every command passes the fence first.
+async fn open(server: &Server, node: &Node) -> Result<Node_> {
+    server
+        .node_connection(Rights::Admin, Some(node), Some(Duration::from_secs(10)))
+        .await
 }
 
-/// A node's connection, gated.
-type Node_ = Gated<MultiplexedConnection>;
+/// A node's connection, fenced.
+type Node_ = Fenced;
 
 /// The master serving `slot` and a replica of it, once the master lists the replica as its own
 /// and the replica's link to it is up; `None` while they do not agree yet.
-async fn locate(
-    gate: &Gate,
-    conn: &mut Gated<crate::redis::conn::Conn>,
-    admin: &redis::Client,
-    slot: u16,
-) -> Result<Option<(Node, Node)>> {
+async fn locate(server: &Server, conn: &mut Fenced, slot: u16) -> Result<Option<(Node, Node)>> {
     let node = |port: u16| ("127.0.0.1".to_string(), port);
     let text: String = redis::cmd("CLUSTER").arg("NODES").query_async(conn).await?;
     let Some(master) = parse_nodes(&text)
@@ -309,7 +290,7 @@ async fn locate(
     else {
         return Ok(None);
     };
-    let mut m = open(gate, admin, &node(master.port)).await?;
+    let mut m = open(server, &node(master.port)).await?;
     let own: String = redis::cmd("CLUSTER")
         .arg("NODES")
         .query_async(&mut m)
@@ -324,7 +305,7 @@ async fn locate(
     else {
         return Ok(None);
     };
-    let mut r = open(gate, admin, &node(replica.port)).await?;
+    let mut r = open(server, &node(replica.port)).await?;
     let in_sync = Cond::LinkUp.holds(&mut r).await
         && info_has(&mut r, &format!("master_port:{}", master.port)).await;
     Ok(in_sync.then(|| (node(master.port), node(replica.port))))

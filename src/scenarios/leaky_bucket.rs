@@ -20,9 +20,10 @@ use anyhow::{Context, Result, bail};
 use redis::Value;
 use serde::{Deserialize, Serialize};
 
-use super::blocking_pop::{exchange, int_of, learner_client, on_owner, seconds, words};
+use super::blocking_pop::{exchange, int_of, on_owner, seconds, words};
 use super::params::{Param, int};
-use super::{Scenario, ScenarioContext, ScenarioReport, admit};
+use super::{Scenario, ScenarioContext, ScenarioReport};
+use crate::redis::connect::Rights;
 
 /// Push only while the bucket has room: LLEN and LPUSH in one step.
 const ENQUEUE: &str = "if redis.call('LLEN', KEYS[1]) < tonumber(ARGV[1]) then return redis.call('LPUSH', KEYS[1], ARGV[2]) end return 0";
@@ -92,16 +93,13 @@ impl Scenario for LeakyBucket {
             ])
         };
         let take = words(&["RPOP", &bucket]);
-        admit(ctx.gate, &clear).await?;
-        admit(ctx.gate, &offer(1)).await?;
-        admit(ctx.gate, &take).await?;
-        admit(ctx.gate, &words(&["BLPOP", &tick, &seconds(interval)])).await?;
 
         ctx.ticker
             .start(p.requests + p.capacity, "a burst fills the bucket");
-        let client = learner_client(ctx);
-        let (mut producer, node, _) = on_owner(&client, &clear, REPLY_WAIT).await?;
-        let mut worker = crate::redis::transport::RawConn::open(&node, REPLY_WAIT)
+        let (mut producer, node, _) = on_owner(ctx.server, &clear, REPLY_WAIT).await?;
+        let mut worker = ctx
+            .server
+            .raw_connection(Rights::Learner, node.as_ref(), REPLY_WAIT, false)
             .await
             .context("could not open the worker's connection")?;
 
@@ -126,8 +124,7 @@ impl Scenario for LeakyBucket {
                 let now = Instant::now();
                 if slot > now {
                     let rest = slot - now;
-                    // The same command the gate admitted before the loop, with this slot's
-                    // timeout: a timed loop admits what it repeats once, before the clock starts.
+                    // Wait for this slot: the fence's check comes before the wait, not in it.
                     let wait = words(&["BLPOP", &tick, &seconds(rest)]);
                     let reply = exchange(&mut worker, &wait, rest + REPLY_WAIT).await?;
                     if reply != Value::Nil {

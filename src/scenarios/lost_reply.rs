@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use super::params::{Param, int};
 use super::private::{Private, args};
-use super::{Scenario, ScenarioContext, ScenarioReport, admit};
-use crate::redis::conn::Conn;
+use super::{Scenario, ScenarioContext, ScenarioReport};
+use crate::redis::fence::Fenced;
 
 /// The idempotent write: the request's marker and the counter change in one script, so a
 /// retry finds the marker and adds nothing. The same text ships in lesson 21.
@@ -184,12 +184,12 @@ impl Private {
     /// timeout must fire. Returns once the server shows it holds the command.
     async fn held_write(
         &mut self,
-        app: &mut Conn,
+        app: &mut Fenced,
         id: i64,
         write: &[Vec<u8>],
         timeout: Duration,
     ) -> Result<Duration> {
-        admit(&self.gate, write).await?;
+        self.conn.fence().admit_own(write).await?;
         let began = Instant::now();
         let sent = tokio::time::timeout(timeout, crate::redis::command::send(app, write)).await;
         let waited = began.elapsed();

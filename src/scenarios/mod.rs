@@ -11,19 +11,24 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::measure::Ticker;
-use crate::redis::conn::Conn;
 use crate::redis::connect::Server;
-use crate::runner::gate::{Arg, Gate, Origin};
+use crate::redis::fence::Fenced;
+use crate::redis::fence::{Origin, Outcome};
 
+pub mod active_expiry;
 pub mod bench_suite;
+pub mod big_keys;
 pub mod blocking_pop;
 pub mod complexity;
 pub mod connection_pool;
+pub mod encoding;
 pub mod eviction;
 pub mod failover_lock;
+pub mod keys_scan;
 pub mod leaky_bucket;
 pub mod lost_reply;
 pub mod params;
+pub mod persistence;
 pub mod private;
 pub mod pubsub_live;
 pub mod replica_lag;
@@ -45,8 +50,6 @@ pub struct ScenarioContext<'a> {
     pub namespace: &'a str,
     /// Where progress goes (a bar on a terminal, nothing in tests).
     pub ticker: &'a dyn Ticker,
-    /// The lesson's gate (namespace rule, command classes): `gated` sends through it.
-    pub gate: &'a Gate,
 }
 
 impl ScenarioContext<'_> {
@@ -56,42 +59,19 @@ impl ScenarioContext<'_> {
     }
 }
 
-/// Sends `args` through `gate` on `conn` (the lesson's gate, or one for a private server a
-/// scenario started itself); a refusal becomes an error naming the command.
-pub async fn gated(
-    gate: &Gate,
-    conn: &mut Conn,
-    args: &[Vec<u8>],
-    display: &str,
-) -> Result<redis::Value> {
-    let args = own_args(args);
-    let e = crate::runner::send_gated(gate, conn, &args, Origin::Lesson, None, display).await?;
-    match e.refused {
-        Some(why) => bail!("{}: {why}", e.line),
-        None => Ok(e.reply),
+/// Sends `args` on `conn` (every connection is fenced: the lesson's server's, or a private
+/// server's); a refusal becomes an error naming the command.
+pub async fn gated(conn: &mut Fenced, args: &[Vec<u8>], display: &str) -> Result<redis::Value> {
+    let line = crate::redis::tokenize::display_args(args);
+    match conn
+        .run(&crate::redis::fence::own_args(args), Origin::Own)
+        .await
+        .map_err(|e| crate::redis::connect::command_error(e, display))?
+    {
+        Outcome::Reply(v) => Ok(v),
+        Outcome::Refused(why) => bail!("{line}: {why}"),
+        Outcome::Subscribe => bail!("{line}: not sent on this connection"),
     }
-}
-
-/// The gate's decision on a command a scenario sends on a connection of its own (a raw socket,
-/// a subscriber): the same gate as every lesson command; SUBSCRIBE is what such a connection is
-/// for, so its "subscribe" verdict admits it.
-pub async fn admit(gate: &Gate, args: &[Vec<u8>]) -> Result<()> {
-    gate.admit_own(args).await
-}
-
-/// The gate's decision on commands built with the redis crate (a pipeline's `cmd_iter()`, or
-/// one command), each in turn, before any of them is sent. A timed loop admits the command it
-/// repeats once, before the clock starts.
-pub async fn admit_cmds<'c>(
-    gate: &Gate,
-    cmds: impl IntoIterator<Item = &'c redis::Cmd>,
-) -> Result<()> {
-    gate.admit_cmds(cmds).await
-}
-
-/// A scenario's own arguments: written by the scenario, none taken from a reply.
-pub fn own_args(args: &[Vec<u8>]) -> Vec<Arg> {
-    crate::runner::gate::own_args(args)
 }
 
 /// What a scenario found.
@@ -170,16 +150,22 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 18] {
+fn registry() -> [Entry; 24] {
     [
+        entry::<active_expiry::ActiveExpiry>(),
         entry::<bench_suite::Bench>(),
+        entry::<big_keys::BigKeys>(),
         entry::<blocking_pop::BlockingPop>(),
         entry::<complexity::Complexity>(),
         entry::<connection_pool::ConnectionPool>(),
+        entry::<encoding::EncodingThreshold>(),
         entry::<eviction::Eviction>(),
+        entry::<eviction::EvictionCache>(),
         entry::<failover_lock::FailoverLock>(),
+        entry::<keys_scan::KeysVsScan>(),
         entry::<leaky_bucket::LeakyBucket>(),
         entry::<lost_reply::LostReply>(),
+        entry::<persistence::Persistence>(),
         entry::<pubsub_live::PubSubLive>(),
         entry::<replica_lag::ReplicaLag>(),
         entry::<script_cache::ScriptCache>(),
@@ -217,7 +203,7 @@ pub fn validate(name: &str, params: &serde_json::Value) -> Result<()> {
     }
 }
 
-/// The same as `validate` (the name `lesson::validate` calls).
+/// The same as `validate`: the check `lesson::validate` is handed at start.
 pub fn check(name: &str, params: &serde_json::Value) -> Result<()> {
     validate(name, params)
 }

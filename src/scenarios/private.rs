@@ -2,22 +2,20 @@
 //! output-buffer limits, `CLIENT PAUSE`), open many connections, or needs servers of its own (a
 //! replica, a Sentinel): the learner's server may be shared, so such a step starts its own
 //! servers for the step and stops them after (each `Private` stops its server when dropped,
-//! whichever way the step ends); the learner's server is never touched. Commands still pass a
-//! gate (the namespace rule, with server-wide commands allowed because redislab owns these
+//! whichever way the step ends); the learner's server is never touched. Commands still pass the
+//! fence (the namespace rule, with server-wide commands allowed because redislab owns these
 //! servers).
 
 use anyhow::{Context, Result, bail};
 use redis::Value;
 
 use super::{ScenarioContext, gated};
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 use crate::redis::throwaway::Throwaway;
-use crate::runner::gate::Gate;
 
-/// The private server, its connection and its gate. Dropping it stops the server.
+/// The private server and its fenced connection. Dropping it stops the server.
 pub struct Private {
-    pub gate: Gate,
-    pub conn: Conn,
+    pub conn: Fenced,
     pub display: String,
     /// `redis-server` or `valkey-server`, for the notes.
     pub program: String,
@@ -26,10 +24,19 @@ pub struct Private {
 }
 
 impl Private {
-    /// Starts one. `Ok(Err(why))`: no server binary is on PATH, and the step is skipped.
-    /// It is the learner's product where that binary is on PATH (valkey-server beside a
-    /// Valkey), so a demonstration shows what the learner's own servers would do.
+    /// Starts one, with no persistence. `Ok(Err(why))`: no server binary is on PATH, and the
+    /// step is skipped. It is the learner's product where that binary is on PATH
+    /// (valkey-server beside a Valkey), so a demonstration shows what the learner's own servers
+    /// would do.
     pub async fn start(ctx: &ScenarioContext<'_>) -> Result<Result<Private, String>> {
+        Private::start_with(ctx, &[]).await
+    }
+
+    /// Starts one with `settings` (`--name value` pairs: its data directory, its persistence).
+    pub async fn start_with(
+        ctx: &ScenarioContext<'_>,
+        settings: &[&str],
+    ) -> Result<Result<Private, String>> {
         let same_product = (ctx.server.product == "Valkey")
             .then(|| crate::redis::managed::on_path("valkey-server"))
             .flatten();
@@ -40,7 +47,7 @@ impl Private {
         };
         let program = program_of(&binary);
         ctx.ticker.message(&format!("starting a private {program}"));
-        let server = Throwaway::start(Some(&binary)).await?;
+        let server = Throwaway::start_with(Some(&binary), settings).await?;
         Ok(Ok(Private::open(ctx, server, "private").await?))
     }
 
@@ -49,11 +56,8 @@ impl Private {
     pub async fn replica(&self, ctx: &ScenarioContext<'_>) -> Result<Private> {
         ctx.ticker
             .message(&format!("starting a private replica ({})", self.program));
-        let extra = [
-            "--replicaof".to_string(),
-            "127.0.0.1".to_string(),
-            self.server.port.to_string(),
-        ];
+        let port = self.server.port.to_string();
+        let extra = ["--replicaof", "127.0.0.1", port.as_str()];
         let server = Throwaway::start_with(Some(&self.server.binary), &extra).await?;
         Private::open(ctx, server, "private replica").await
     }
@@ -76,9 +80,8 @@ impl Private {
 
     async fn open(ctx: &ScenarioContext<'_>, server: Throwaway, what: &str) -> Result<Private> {
         let program = program_of(&server.binary);
-        let conn = connect(server.port).await?;
+        let conn = server.connection(ctx.namespace).await?;
         Ok(Private {
-            gate: Gate::new(conn.clone(), ctx.namespace, true),
             conn,
             display: format!("{what} {program} on port {}", server.port),
             program,
@@ -87,28 +90,38 @@ impl Private {
         })
     }
 
-    /// A new connection and gate in place of this one's, after the server closed it (Sentinel
-    /// closes the clients of a server it promotes).
+    /// A new connection in place of this one's, after the server closed it (Sentinel closes
+    /// the clients of a server it promotes).
     pub async fn reconnect(&mut self) -> Result<()> {
-        let conn = connect(self.server.port).await?;
-        self.gate = Gate::new(conn.clone(), &self.namespace, true);
-        self.conn = conn;
+        self.conn = self.server.connection(&self.namespace).await?;
         Ok(())
     }
 
-    /// Another connection to this server, as an application's client would open one. Commands
-    /// on it go through `send_on` (this server's gate).
-    pub async fn connect(&self) -> Result<Conn> {
-        connect(self.server.port).await
+    /// Kills the server with SIGKILL, as a crash would, starts it again on the same port and
+    /// data directory, and connects again.
+    pub async fn crash_and_restart(&mut self) -> Result<()> {
+        self.server.restart().await?;
+        self.reconnect().await
+    }
+
+    /// Another connection to this server, fenced the same way, as an application's client
+    /// would open one (a second client that measures while this one runs a slow command).
+    pub async fn connect(&self) -> Result<Fenced> {
+        self.server.connection(&self.namespace).await
+    }
+
+    /// The same as `connect`.
+    pub async fn other(&self) -> Result<Fenced> {
+        self.connect().await
     }
 
     pub async fn send(&mut self, args: &[Vec<u8>]) -> Result<Value> {
-        gated(&self.gate, &mut self.conn, args, &self.display).await
+        gated(&mut self.conn, args, &self.display).await
     }
 
     /// `send` on another connection to this server.
-    pub async fn send_on(&self, conn: &mut Conn, args: &[Vec<u8>]) -> Result<Value> {
-        gated(&self.gate, conn, args, &self.display).await
+    pub async fn send_on(&self, conn: &mut Fenced, args: &[Vec<u8>]) -> Result<Value> {
+        gated(conn, args, &self.display).await
     }
 
     /// `CONFIG SET name value`.
@@ -146,21 +159,90 @@ impl Private {
         info_word(&text, field)
             .with_context(|| format!("INFO {section} of the private server has no {field}"))
     }
+
+    /// `(calls, usec)` of one command in `INFO commandstats`: the time the server itself spent
+    /// in it, free of the network and of the client's machine.
+    pub async fn command_time(&mut self, command: &str) -> Result<(u64, u64)> {
+        let text = self.info_text("commandstats").await?;
+        let line = format!("cmdstat_{}:", command.to_ascii_lowercase());
+        let Some(rest) = text.lines().find_map(|l| l.strip_prefix(line.as_str())) else {
+            return Ok((0, 0));
+        };
+        let field = |name: &str| -> u64 {
+            rest.split(',')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        Ok((field("calls"), field("usec")))
+    }
 }
 
-/// A connection to a private server. Its replies may take up to 30 s (a WAIT, a server held up
-/// on purpose); a demonstration bounds its own waits more tightly where it means to.
-async fn connect(port: u16) -> Result<Conn> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))
-        .context("could not address the private server")?;
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(std::time::Duration::from_secs(3)))
-        .set_response_timeout(Some(std::time::Duration::from_secs(30)));
-    Ok(client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .context("could not connect to the private server")?
-        .into())
+/// What a second client saw while a command ran on the first: the round trip of every PING it
+/// sent whose time overlapped the work, in microseconds.
+pub struct Pinged<T> {
+    pub out: T,
+    pub pings_us: Vec<f64>,
+    /// How long `work` took, in microseconds.
+    pub work_us: f64,
+}
+
+/// Runs `work` while another client (`pinger`, a connection from `Private::other`) sends PING
+/// after PING; the PINGs that overlapped the work are kept. A server runs one
+/// command at a time, so a PING sent while a slow command runs waits for it to end.
+pub async fn while_pinging<T>(
+    display: &str,
+    pinger: &mut Fenced,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<Pinged<T>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let stop = AtomicBool::new(false);
+    let ping = args(&[b"PING"]);
+    let pings = async {
+        let mut spans = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            let began = Instant::now();
+            gated(pinger, &ping, display).await?;
+            spans.push((began, Instant::now()));
+        }
+        Ok::<_, anyhow::Error>(spans)
+    };
+    let worker = async {
+        // Let the pinger run first, so a PING is in flight when the work starts.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let began = Instant::now();
+        let out = work.await;
+        let ended = Instant::now();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        stop.store(true, Ordering::Relaxed);
+        (out, began, ended)
+    };
+    let (spans, (out, began, ended)) = tokio::join!(pings, worker);
+    let out = out?;
+    let pings_us = spans?
+        .into_iter()
+        .filter(|(s, e)| *e >= began && *s <= ended)
+        .map(|(s, e)| e.duration_since(s).as_secs_f64() * 1e6)
+        .collect();
+    Ok(Pinged {
+        out,
+        pings_us,
+        work_us: ended.duration_since(began).as_secs_f64() * 1e6,
+    })
+}
+
+/// The largest of some latencies (0 for none).
+pub fn worst(v: &[f64]) -> f64 {
+    v.iter().copied().fold(0.0, f64::max)
+}
+
+/// A reply's integer, or an error naming what replied.
+pub fn int_of(what: &str, v: &Value) -> Result<i64> {
+    match v {
+        Value::Int(n) => Ok(*n),
+        other => bail!("{what} replied {other:?}"),
+    }
 }
 
 fn program_of(binary: &std::path::Path) -> String {

@@ -12,14 +12,14 @@
 //! `published` counts every PUBLISH sent: `messages` + 2.
 
 use crate::redis::connect::CONNECT_TIMEOUT;
-use crate::redis::transport;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::redis::conn::Conn;
+use crate::redis::connect::Rights;
+use crate::redis::fence::Fenced;
+use crate::redis::fence::FencedSink as PubSubSink;
 use anyhow::{Context, Result, anyhow};
 use futures_util::StreamExt;
-use redis::aio::PubSubSink;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -114,14 +114,11 @@ impl Listener {
         target: &str,
         tx: mpsc::UnboundedSender<(Who, u64)>,
     ) -> Result<Self> {
-        let pubsub = transport::pubsub(&ctx.server.client, CONNECT_TIMEOUT)
+        let pubsub = ctx
+            .server
+            .pubsub(Rights::Admin, CONNECT_TIMEOUT)
             .await
             .with_context(|| format!("opening the {}'s Pub/Sub connection", who.label()))?;
-        let verb: &[u8] = match who {
-            Who::Pattern => b"PSUBSCRIBE",
-            _ => b"SUBSCRIBE",
-        };
-        super::admit(ctx.gate, &[verb.to_vec(), target.as_bytes().to_vec()]).await?;
         let (mut sink, mut stream) = pubsub.split();
         let subscribed = match who {
             Who::Pattern => tokio::time::timeout(CONFIRM_TIMEOUT, sink.psubscribe(target)).await,
@@ -168,8 +165,7 @@ type Deliveries = BTreeMap<u64, Vec<Who>>;
 /// Publishes message `n` and waits until `expected` of our listeners received it.
 #[allow(clippy::too_many_arguments)]
 async fn publish_and_wait(
-    gate: &crate::runner::gate::Gate,
-    conn: &mut Conn,
+    conn: &mut Fenced,
     channel: &str,
     n: u64,
     expected: usize,
@@ -179,7 +175,6 @@ async fn publish_and_wait(
 ) -> Result<i64> {
     let mut publish = redis::cmd("PUBLISH");
     publish.arg(channel).arg(payload(n));
-    super::admit_cmds(gate, [&publish]).await?;
     let receivers: i64 = publish
         .query_async(conn)
         .await
@@ -226,7 +221,7 @@ struct Session<'c, 'p> {
     params: &'p Params,
     channel: String,
     pattern: String,
-    conn: Conn,
+    conn: Fenced,
     tx: mpsc::UnboundedSender<(Who, u64)>,
     rx: mpsc::UnboundedReceiver<(Who, u64)>,
     got: Deliveries,
@@ -243,13 +238,10 @@ impl<'c, 'p> Session<'c, 'p> {
             pattern: ctx.key("chat:*"),
             // The node the listeners are connected to: on a cluster PUBLISH reaches every
             // node's subscribers, but counts only those of the node it was sent to.
-            conn: crate::redis::connect::open(
-                &ctx.server.client,
-                &ctx.server.display,
-                Some(CONFIRM_TIMEOUT),
-            )
-            .await?
-            .into(),
+            conn: ctx
+                .server
+                .node_connection(Rights::Admin, None, Some(CONFIRM_TIMEOUT))
+                .await?,
             tx,
             rx,
             got: Deliveries::new(),
@@ -270,7 +262,6 @@ impl<'c, 'p> Session<'c, 'p> {
     async fn publish(&mut self, n: u64, expected: usize) -> Result<()> {
         let per_delivery = Duration::from_millis(self.params.wait_ms);
         let r = publish_and_wait(
-            self.ctx.gate,
             &mut self.conn,
             &self.channel,
             n,

@@ -3,7 +3,7 @@
 //! client sends the script itself (EVAL), which is what a cluster client does when it meets
 //! NOSCRIPT.
 //!
-//! Each command goes through the gate, on a plain connection to one chosen master, so where it
+//! Each command goes through the fence, on a plain connection to one chosen master, so where it
 //! runs is certain (a cluster client would route a keyless SCRIPT LOAD to every master). The
 //! script touches no key; it stays in the cache like any loaded script. A comment with a fresh
 //! number makes it a new script on every run, so an earlier run's cache cannot answer for it.
@@ -14,8 +14,9 @@ use anyhow::{Context, Result, bail};
 use redis::Value;
 
 use super::params::{Param, WAIT_ONLY, WaitOnly};
-use super::{Scenario, ScenarioContext, ScenarioReport, admit};
-use crate::redis::cluster::{self, Node};
+use super::{Scenario, ScenarioContext, ScenarioReport};
+use crate::redis::cluster::Node;
+use crate::redis::connect::Rights;
 use crate::redis::render::{error_text, printable_str};
 use crate::redis::transport::RawConn;
 
@@ -37,19 +38,14 @@ impl Scenario for ScriptCache {
         let [first, second, ..] = masters.as_slice() else {
             bail!("script-cache needs a Redis Cluster with at least two masters");
         };
-        let client = match &ctx.server.learner {
-            Some(learner) => learner.client.clone(),
-            None => ctx.server.client.clone(),
-        };
         let script = format!("-- run {:016x}\n{BODY}", rand::random::<u64>());
         let script = script.as_str();
-        let mut a = node_conn(&client, first, wait).await?;
-        let mut b = node_conn(&client, second, wait).await?;
+        let mut a = node_conn(ctx, first, wait).await?;
+        let mut b = node_conn(ctx, second, wait).await?;
         let mut rows = Vec::new();
         ctx.ticker.start(4, "loading a script on one master");
         let mut step = async |conn: &mut RawConn, node: &Node, args: &[&str]| -> Result<Value> {
             let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-            admit(ctx.gate, &args).await?;
             conn.send(&args).await?;
             let reply = conn.next(wait).await?;
             rows.push(vec![
@@ -89,9 +85,10 @@ impl Scenario for ScriptCache {
     }
 }
 
-async fn node_conn(client: &redis::Client, node: &Node, wait: Duration) -> Result<RawConn> {
-    let client = cluster::client_for(client, node)?;
-    RawConn::open(&client, wait)
+/// The learner's connection to one master.
+async fn node_conn(ctx: &ScenarioContext<'_>, node: &Node, wait: Duration) -> Result<RawConn> {
+    ctx.server
+        .raw_connection(Rights::Learner, Some(node), wait, false)
         .await
         .with_context(|| format!("connecting to {}:{}", node.0, node.1))
 }

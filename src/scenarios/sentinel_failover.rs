@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::params::{Param, int};
 use super::private::{Private, args};
 use super::{Scenario, ScenarioContext, ScenarioReport};
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 
 /// The name Sentinel knows the master by.
 const MASTER_NAME: &str = "lesson-master";
@@ -189,7 +189,7 @@ async fn until_replica_known(sentinel: &mut Private) -> Result<()> {
 /// objectively, and when Sentinel named another master.
 async fn watch(
     sentinel: &Private,
-    conn: &mut Conn,
+    conn: &mut Fenced,
     killed: Instant,
     old: u16,
 ) -> Result<(Option<Duration>, Option<Duration>, Option<Duration>)> {
@@ -237,7 +237,7 @@ async fn watch(
 async fn client(
     sentinel: &Private,
     replica: &mut Private,
-    ask: &mut Conn,
+    ask: &mut Fenced,
     key: &str,
     killed: Instant,
     old: u16,
@@ -311,12 +311,10 @@ async fn master_addr(sentinel: &mut Private) -> Result<u16> {
 
 /// A killed server's port refuses connections.
 async fn tcp_write_fails(port: u16) -> bool {
-    tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
+    crate::redis::throwaway::refuses_connections(port).await
 }
 
-async fn incr(s: &Private, conn: &mut Conn, key: &str) -> Result<i64> {
+async fn incr(s: &Private, conn: &mut Fenced, key: &str) -> Result<i64> {
     match s.send_on(conn, &args(&[b"INCR", key.as_bytes()])).await? {
         Value::Int(n) => Ok(n),
         Value::ServerError(e) => bail!("INCR was refused: {}", e.code()),

@@ -16,14 +16,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use redis::{Client, Value};
+use redis::Value;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use super::params::{Param, int};
-use super::{Scenario, ScenarioContext, ScenarioReport, admit};
-use crate::redis::transport::RawConn;
-use crate::runner::gate::Gate;
+use super::{Scenario, ScenarioContext, ScenarioReport};
+use crate::redis::connect::Rights;
 
 /// How long connecting and a subscription's confirmation may take.
 const CONNECT: Duration = Duration::from_secs(3);
@@ -65,9 +64,6 @@ impl Scenario for ShardedPubSub {
             bail!("sharded-pubsub needs a Redis Cluster with at least two masters");
         }
         let (shard, everyone) = (ctx.key("{news}:live"), ctx.key("news:classic"));
-        ctx.gate
-            .admit_own(&[b"CLUSTER".to_vec(), b"SLOTS".to_vec()])
-            .await?;
         let slots: Value = redis::cmd("CLUSTER")
             .arg("SLOTS")
             .query_async(&mut conn)
@@ -87,48 +83,19 @@ impl Scenario for ShardedPubSub {
             .find(|m| **m != owner)
             .cloned()
             .context("the cluster has a single master")?;
-        let client = match &ctx.server.learner {
-            Some(learner) => &learner.client,
-            None => &ctx.server.client,
-        };
         ctx.ticker.start(2, "subscribing on two masters");
-        let sharded = listen(
-            ctx.gate,
-            cluster::client_for(client, &owner)?,
-            "SSUBSCRIBE",
-            &shard,
-            wait,
-        )
-        .await?;
-        let classic = listen(
-            ctx.gate,
-            cluster::client_for(client, &other)?,
-            "SUBSCRIBE",
-            &everyone,
-            wait,
-        )
-        .await?;
+        let sharded = listen(ctx, &owner, "SSUBSCRIBE", &shard, wait).await?;
+        let classic = listen(ctx, &other, "SUBSCRIBE", &everyone, wait).await?;
         let on_replica = match &replica {
-            Some(r) => Some(
-                listen(
-                    ctx.gate,
-                    cluster::client_for(client, r)?,
-                    "SSUBSCRIBE",
-                    &shard,
-                    wait,
-                )
-                .await?,
-            ),
+            Some(r) => Some(listen(ctx, r, "SSUBSCRIBE", &shard, wait).await?),
             None => None,
         };
-        let moved =
-            refused_elsewhere(ctx.gate, cluster::client_for(client, &other)?, &shard).await?;
+        let moved = refused_elsewhere(ctx, &other, &shard).await?;
         ctx.ticker
             .message(&format!("publishing on 127.0.0.1:{}", owner.1));
         let count = async |verb: &str, channel: &str| -> Result<i64> {
             let mut publish = redis::cmd(verb);
             publish.arg(channel).arg("hello");
-            ctx.gate.admit_cmds([&publish]).await?;
             let reply = conn.clone().on_node(Some(&owner), &publish).await?;
             redis::from_redis_value(reply).with_context(|| format!("{verb}'s reply"))
         };
@@ -177,15 +144,16 @@ impl Scenario for ShardedPubSub {
 /// A subscriber on its own connection and task: returns once the server confirmed the
 /// subscription; the task then waits up to `wait` for one message and says whether it came.
 async fn listen(
-    gate: &Gate,
-    client: Client,
+    ctx: &ScenarioContext<'_>,
+    node: &Node,
     verb: &'static str,
     channel: &str,
     wait: Duration,
 ) -> Result<JoinHandle<Result<bool>>> {
     let command = vec![verb.as_bytes().to_vec(), channel.as_bytes().to_vec()];
-    admit(gate, &command).await?;
-    let mut con = RawConn::open(&client, CONNECT)
+    let mut con = ctx
+        .server
+        .raw_connection(Rights::Learner, Some(node), CONNECT, false)
         .await
         .with_context(|| format!("connecting the {verb} subscriber"))?;
     con.send(&command).await?;
@@ -203,10 +171,11 @@ async fn listen(
 }
 
 /// Whether a node that does not own the channel's slot refuses a sharded subscriber (MOVED).
-async fn refused_elsewhere(gate: &Gate, client: Client, channel: &str) -> Result<bool> {
+async fn refused_elsewhere(ctx: &ScenarioContext<'_>, node: &Node, channel: &str) -> Result<bool> {
     let command = vec![b"SSUBSCRIBE".to_vec(), channel.as_bytes().to_vec()];
-    admit(gate, &command).await?;
-    let mut con = RawConn::open(&client, CONNECT)
+    let mut con = ctx
+        .server
+        .raw_connection(Rights::Learner, Some(node), CONNECT, false)
         .await
         .context("connecting a sharded subscriber to another node")?;
     con.send(&command).await?;

@@ -13,8 +13,9 @@ use anyhow::{Context, Result, bail};
 use redis::Value;
 
 use super::params::{Param, WAIT_ONLY, WaitOnly};
-use super::{Scenario, ScenarioContext, ScenarioReport, admit};
+use super::{Scenario, ScenarioContext, ScenarioReport};
 use crate::redis::cluster::{self, Node};
+use crate::redis::connect::Rights;
 use crate::redis::render::{error_text, printable_str};
 use crate::redis::transport::RawConn;
 
@@ -33,9 +34,6 @@ impl Scenario for SlotMigration {
         let slot = cluster::key_slot(here.as_bytes());
         let mut conn = ctx.server.connection().await?;
         let masters = conn.masters().await.context("listing the masters")?;
-        ctx.gate
-            .admit_own(&[b"CLUSTER".to_vec(), b"SLOTS".to_vec()])
-            .await?;
         let slots: Value = redis::cmd("CLUSTER")
             .arg("SLOTS")
             .query_async(&mut conn)
@@ -55,23 +53,17 @@ impl Scenario for SlotMigration {
             rows: Vec::new(),
             wait,
         };
-        let src_id = id(n.src(ctx, &["CLUSTER", "MYID"]).await?)?;
-        let tgt_id = id(n.tgt(ctx, &["CLUSTER", "MYID"]).await?)?;
-        n.src(ctx, &["SET", &here, "stays until moved"]).await?;
+        let src_id = id(n.src(&["CLUSTER", "MYID"]).await?)?;
+        let tgt_id = id(n.tgt(&["CLUSTER", "MYID"]).await?)?;
+        n.src(&["SET", &here, "stays until moved"]).await?;
         let slot_text = slot.to_string();
         ctx.ticker
             .start(4, "migrating a slot, then putting it back");
         let played = async {
-            n.tgt(
-                ctx,
-                &["CLUSTER", "SETSLOT", &slot_text, "IMPORTING", &src_id],
-            )
-            .await?;
-            n.src(
-                ctx,
-                &["CLUSTER", "SETSLOT", &slot_text, "MIGRATING", &tgt_id],
-            )
-            .await?;
+            n.tgt(&["CLUSTER", "SETSLOT", &slot_text, "IMPORTING", &src_id])
+                .await?;
+            n.src(&["CLUSTER", "SETSLOT", &slot_text, "MIGRATING", &tgt_id])
+                .await?;
             let existing = n.show(ctx, Side::Src, &["GET", &here], &owner).await?;
             let asked = n.show(ctx, Side::Src, &["GET", &missing], &owner).await?;
             let moved = n.show(ctx, Side::Tgt, &["GET", &missing], &target).await?;
@@ -87,11 +79,9 @@ impl Scenario for SlotMigration {
         .await;
         // Whatever happened, the slot stays with its owner.
         let undone = async {
-            n.tgt(ctx, &["CLUSTER", "SETSLOT", &slot_text, "STABLE"])
-                .await?;
-            n.src(ctx, &["CLUSTER", "SETSLOT", &slot_text, "STABLE"])
-                .await?;
-            n.src(ctx, &["DEL", &here]).await
+            n.tgt(&["CLUSTER", "SETSLOT", &slot_text, "STABLE"]).await?;
+            n.src(&["CLUSTER", "SETSLOT", &slot_text, "STABLE"]).await?;
+            n.src(&["DEL", &here]).await
         }
         .await;
         ctx.ticker.finish();
@@ -125,14 +115,8 @@ struct Nodes {
 }
 
 impl Nodes {
-    async fn send(
-        &mut self,
-        ctx: &ScenarioContext<'_>,
-        side: Side,
-        args: &[&str],
-    ) -> Result<Value> {
+    async fn send(&mut self, side: Side, args: &[&str]) -> Result<Value> {
         let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-        admit(ctx.gate, &args).await?;
         let conn = match side {
             Side::Src => &mut self.src,
             Side::Tgt => &mut self.tgt,
@@ -141,12 +125,12 @@ impl Nodes {
         Ok(conn.next(self.wait).await?)
     }
 
-    async fn src(&mut self, ctx: &ScenarioContext<'_>, args: &[&str]) -> Result<Value> {
-        self.send(ctx, Side::Src, args).await
+    async fn src(&mut self, args: &[&str]) -> Result<Value> {
+        self.send(Side::Src, args).await
     }
 
-    async fn tgt(&mut self, ctx: &ScenarioContext<'_>, args: &[&str]) -> Result<Value> {
-        self.send(ctx, Side::Tgt, args).await
+    async fn tgt(&mut self, args: &[&str]) -> Result<Value> {
+        self.send(Side::Tgt, args).await
     }
 
     /// Sends and keeps a table row: the command, the node, the reply.
@@ -157,7 +141,7 @@ impl Nodes {
         args: &[&str],
         node: &Node,
     ) -> Result<Value> {
-        let reply = self.send(ctx, side, args).await?;
+        let reply = self.send(side, args).await?;
         let role = match side {
             Side::Src => "old owner",
             Side::Tgt => "new owner",
@@ -172,9 +156,10 @@ impl Nodes {
     }
 }
 
+/// redislab's own connection to one master (migrating a slot is server-wide).
 async fn node_conn(ctx: &ScenarioContext<'_>, node: &Node, wait: Duration) -> Result<RawConn> {
-    let client = cluster::client_for(&ctx.server.client, node)?;
-    RawConn::open(&client, wait)
+    ctx.server
+        .raw_connection(Rights::Admin, Some(node), wait, false)
         .await
         .with_context(|| format!("connecting to {}:{}", node.0, node.1))
 }

@@ -15,11 +15,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use redis::Value;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use super::params::{Param, int};
 use super::private::{Private, args};
-use super::{Scenario, ScenarioContext, ScenarioReport, admit};
+use super::{Scenario, ScenarioContext, ScenarioReport};
 
 /// The most this step publishes before it gives up on the limit.
 const MAX_BYTES: u64 = 256 * 1024 * 1024;
@@ -133,33 +133,9 @@ impl Scenario for SlowSubscriber {
 
 /// A raw subscriber with a small receive buffer: it reads the confirmation, then nothing more.
 async fn subscribe(s: &Private, channel: &str) -> Result<tokio::net::TcpStream> {
-    let command = args(&[b"SUBSCRIBE", channel.as_bytes()]);
-    admit(&s.gate, &command).await?;
-    let socket = tokio::net::TcpSocket::new_v4().context("could not open a socket")?;
-    socket
-        .set_recv_buffer_size(4096)
-        .context("could not shrink the subscriber's receive buffer")?;
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], s.server.port));
-    let mut stream = socket
-        .connect(addr)
+    s.server
+        .stalled_subscriber(s.conn.fence(), channel, 4096, READ_BOUND)
         .await
-        .context("the subscriber could not connect to the private server")?;
-    let mut packed = redis::cmd("SUBSCRIBE");
-    packed.arg(channel);
-    stream.write_all(&packed.get_packed_command()).await?;
-    // `*3 $9 subscribe $N <channel> :1`: read until the count that ends it.
-    let mut got = Vec::new();
-    let mut buf = [0u8; 512];
-    while !got.ends_with(b":1\r\n") {
-        let n = tokio::time::timeout(READ_BOUND, stream.read(&mut buf))
-            .await
-            .context("the private server did not confirm the subscription")??;
-        if n == 0 {
-            bail!("the private server closed the subscriber before confirming");
-        }
-        got.extend_from_slice(&buf[..n]);
-    }
-    Ok(stream)
 }
 
 /// Reads what the subscriber's socket still holds, to the end the server's close made; returns

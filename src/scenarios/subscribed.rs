@@ -4,7 +4,7 @@
 //! connection for Pub/Sub and others for its commands.
 //!
 //! The scenario opens a dedicated plain connection (as the learner's ACL user on the managed
-//! server) and sends, one at a time and each after the gate admitted it: SET of a namespace
+//! server) and sends, one at a time and each after the fence admitted it: SET of a namespace
 //! key, SUBSCRIBE to a namespace channel, GET (refused), UNSUBSCRIBE, GET (answered), DEL. On
 //! a cluster, the connection is opened on the node that owns the key (the SET's MOVED reply
 //! names it), so the GET's answer is about the subscription, never a redirection. Then a
@@ -14,10 +14,12 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use redis::{ConnectionAddr, Value};
+use redis::Value;
 
 use super::params::{Param, WAIT_ONLY, WaitOnly};
-use super::{Scenario, ScenarioContext, ScenarioReport, admit};
+use super::{Scenario, ScenarioContext, ScenarioReport};
+use crate::redis::cluster::Node;
+use crate::redis::connect::{Rights, Server};
 use crate::redis::render::{printable, render};
 use crate::redis::transport::RawConn;
 
@@ -46,20 +48,13 @@ impl Scenario for SubscribedRefuses {
             words(&["UNSUBSCRIBE", &channel]),
         ];
         let clean_up = words(&["DEL", &key]);
-        for args in script.iter().chain(&resp3).chain([&clean_up]) {
-            admit(ctx.gate, args).await?;
-        }
         ctx.ticker.message("subscribing on a connection of its own");
-        let client = ctx
-            .server
-            .learner
-            .as_ref()
-            .map(|l| l.client.clone())
-            .unwrap_or_else(|| ctx.server.client.clone());
         let wait = p.wait();
-        let (mut conn, node, replies) = converse(&client, &script, wait).await?;
+        let (mut conn, node, replies) = converse(ctx.server, &script, wait).await?;
         let mut resp3_replies = Vec::new();
-        let mut con3 = RawConn::open_resp3(&node, wait)
+        let mut con3 = ctx
+            .server
+            .raw_connection(Rights::Learner, node.as_ref(), wait, true)
             .await
             .context("could not open a RESP3 connection")?;
         for args in &resp3 {
@@ -84,12 +79,12 @@ fn words(parts: &[&str]) -> Vec<Vec<u8>> {
 /// One reply per command of `script`: every SUBSCRIBE and UNSUBSCRIBE confirmation is read
 /// before the next command goes out. Also the connection, still open, and its node.
 async fn converse(
-    client: &redis::Client,
+    server: &Server,
     script: &[Vec<Vec<u8>>],
     wait: Duration,
-) -> Result<(RawConn, redis::Client, Vec<Value>)> {
+) -> Result<(RawConn, Option<Node>, Vec<Value>)> {
     let (first, rest) = script.split_first().context("nothing to send")?;
-    let (mut conn, node, first_reply) = on_owner(client, first, wait).await?;
+    let (mut conn, node, first_reply) = on_owner(server, first, wait).await?;
     let mut replies = vec![first_reply];
     for args in rest {
         replies.push(exchange(&mut conn, args, wait).await?);
@@ -119,17 +114,17 @@ fn resp3_rows(report: &mut ScenarioReport, lines: &[String], replies: &[Value]) 
     });
 }
 
-/// A connection on the node that answers `first` itself (on a cluster, the one its MOVED reply
-/// names; anywhere else, the first), and that answer.
+/// A learner's connection on the node that answers `first` itself (on a cluster, the one its
+/// MOVED reply names; anywhere else, the server the URL names), that node, and the answer.
 pub(super) async fn on_owner(
-    client: &redis::Client,
+    server: &Server,
     first: &[Vec<u8>],
     wait: Duration,
-) -> Result<(RawConn, redis::Client, Value)> {
-    let mut info = client.get_connection_info().clone();
+) -> Result<(RawConn, Option<Node>, Value)> {
+    let mut node: Option<Node> = None;
     for _ in 0..3 {
-        let target = redis::Client::open(info.clone()).context("could not address the server")?;
-        let mut conn = RawConn::open(&target, wait)
+        let mut conn = server
+            .raw_connection(Rights::Learner, node.as_ref(), wait, false)
             .await
             .context("could not open the subscriber's connection")?;
         let reply = exchange(&mut conn, first, wait).await?;
@@ -138,16 +133,15 @@ pub(super) async fn on_owner(
             _ => None,
         };
         let Some(to) = moved else {
-            return Ok((conn, target, reply));
+            return Ok((conn, node, reply));
         };
-        info = info.clone().set_addr(redirected(info.addr(), &to)?);
+        node = Some(redirected(&to)?);
     }
     bail!("the cluster kept redirecting the subscriber's connection")
 }
 
-/// `MOVED 1234 10.0.0.2:7001`'s details (`1234 10.0.0.2:7001`) as the address to use, keeping
-/// TLS settings.
-fn redirected(from: &ConnectionAddr, details: &str) -> Result<ConnectionAddr> {
+/// `MOVED 1234 10.0.0.2:7001`'s details (`1234 10.0.0.2:7001`) as the node to use.
+fn redirected(details: &str) -> Result<Node> {
     let target = details
         .split_whitespace()
         .nth(1)
@@ -156,20 +150,7 @@ fn redirected(from: &ConnectionAddr, details: &str) -> Result<ConnectionAddr> {
         .rsplit_once(':')
         .context("a MOVED address without a port")?;
     let port: u16 = port.parse().context("a MOVED address with a bad port")?;
-    let host = host.to_string();
-    Ok(match from {
-        ConnectionAddr::TcpTls {
-            insecure,
-            tls_params,
-            ..
-        } => ConnectionAddr::TcpTls {
-            host,
-            port,
-            insecure: *insecure,
-            tls_params: tls_params.clone(),
-        },
-        _ => ConnectionAddr::Tcp(host, port),
-    })
+    Ok((host.to_string(), port))
 }
 
 /// Sends one command and reads its one reply.
@@ -262,27 +243,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_moved_reply_names_the_node_and_tls_is_kept() {
-        let plain = ConnectionAddr::Tcp("127.0.0.1".into(), 7000);
+    fn a_moved_reply_names_the_node() {
         assert_eq!(
-            redirected(&plain, "10049 127.0.0.1:7001").ok(),
-            Some(ConnectionAddr::Tcp("127.0.0.1".into(), 7001))
+            redirected("10049 127.0.0.1:7001").ok(),
+            Some(("127.0.0.1".to_string(), 7001))
         );
-        let tls = ConnectionAddr::TcpTls {
-            host: "a".into(),
-            port: 1,
-            insecure: true,
-            tls_params: None,
-        };
-        assert!(matches!(
-            redirected(&tls, "1 b:2"),
-            Ok(ConnectionAddr::TcpTls {
-                port: 2,
-                insecure: true,
-                ..
-            })
-        ));
-        assert!(redirected(&plain, "10049").is_err());
-        assert!(redirected(&plain, "10049 host-without-port").is_err());
+        assert!(redirected("10049").is_err());
+        assert!(redirected("10049 host-without-port").is_err());
     }
 }

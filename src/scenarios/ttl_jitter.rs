@@ -9,12 +9,12 @@
 
 use std::time::Instant;
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, int};
-use super::{Scenario, ScenarioContext, ScenarioReport, admit_cmds, max_in_any_window};
+use super::{Scenario, ScenarioContext, ScenarioReport, max_in_any_window};
 
 /// Commands per pipeline (one round trip).
 const BATCH: usize = 1000;
@@ -71,9 +71,9 @@ impl Scenario for TtlJitter {
             .start(4 * p.keys, "writing keys with and without jitter");
         let result = measure(ctx, &mut conn, &p, &plain, &jittered).await;
         // Clean up whatever happened.
-        let cleanup = delete(ctx, &mut conn, &plain)
+        let cleanup = delete(&mut conn, &plain)
             .await
-            .and(delete(ctx, &mut conn, &jittered).await);
+            .and(delete(&mut conn, &jittered).await);
         let (without, with) = result?;
         cleanup?;
         Ok(report(&p, &without, &with))
@@ -93,13 +93,13 @@ fn jitter_of(i: u64, jitter_s: u64) -> u64 {
 /// first PTTL read.
 async fn measure(
     ctx: &ScenarioContext<'_>,
-    conn: &mut Conn,
+    conn: &mut Fenced,
     p: &Params,
     plain: &[String],
     jittered: &[String],
 ) -> Result<(Vec<u64>, Vec<u64>)> {
-    delete(ctx, conn, plain).await?;
-    delete(ctx, conn, jittered).await?;
+    delete(conn, plain).await?;
+    delete(conn, jittered).await?;
     write(ctx, conn, plain, |_| p.ttl_s).await?;
     write(ctx, conn, jittered, |i| p.ttl_s + jitter_of(i, p.jitter_s)).await?;
     ctx.ticker.message("reading every key's PTTL");
@@ -111,7 +111,7 @@ async fn measure(
 
 async fn write(
     ctx: &ScenarioContext<'_>,
-    conn: &mut Conn,
+    conn: &mut Fenced,
     keys: &[String],
     ttl_of: impl Fn(u64) -> u64,
 ) -> Result<()> {
@@ -126,7 +126,6 @@ async fn write(
                 .arg(ttl)
                 .ignore();
         }
-        admit_cmds(ctx.gate, pipe.cmd_iter()).await?;
         pipe.query_async::<()>(conn)
             .await
             .context("writing the ttl-jitter keys")?;
@@ -139,7 +138,7 @@ async fn write(
 /// read. Sorted.
 async fn expiries(
     ctx: &ScenarioContext<'_>,
-    conn: &mut Conn,
+    conn: &mut Fenced,
     keys: &[String],
     started: Instant,
 ) -> Result<Vec<u64>> {
@@ -149,7 +148,6 @@ async fn expiries(
         for key in chunk {
             pipe.cmd("PTTL").arg(key);
         }
-        admit_cmds(ctx.gate, pipe.cmd_iter()).await?;
         let read_at = started.elapsed().as_millis() as u64;
         let pttls: Vec<i64> = pipe
             .query_async(conn)
@@ -169,11 +167,10 @@ async fn expiries(
     Ok(out)
 }
 
-async fn delete(ctx: &ScenarioContext<'_>, conn: &mut Conn, keys: &[String]) -> Result<()> {
+async fn delete(conn: &mut Fenced, keys: &[String]) -> Result<()> {
     for chunk in keys.chunks(BATCH) {
         let mut del = redis::cmd("DEL");
         del.arg(chunk);
-        admit_cmds(ctx.gate, [&del]).await?;
         del.query_async::<i64>(conn)
             .await
             .context("deleting the ttl-jitter keys")?;

@@ -18,12 +18,12 @@
 //! Then, for each limiter, the most requests it allowed inside any window of `window_s` is
 //! computed from the allowed timestamps. Keys are left behind and expire within one window.
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fenced;
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use super::params::{Param, bounded, int};
-use super::{Scenario, ScenarioContext, ScenarioReport, admit_cmds, max_in_any_window};
+use super::{Scenario, ScenarioContext, ScenarioReport, max_in_any_window};
 
 const USER: &str = "42";
 /// A fixed, window-aligned "now" (November 2023), so keys and replies are the same every run.
@@ -212,8 +212,7 @@ impl Limiters {
     /// Sends one request at `now` (ms since the epoch) to `limiter`: allowed or not.
     async fn allow(
         &self,
-        gate: &crate::runner::gate::Gate,
-        conn: &mut Conn,
+        conn: &mut Fenced,
         limiter: Limiter,
         p: &Params,
         now: u64,
@@ -221,20 +220,18 @@ impl Limiters {
     ) -> Result<bool> {
         let window_ms = p.window_s * 1000;
         let (ok, _): (i64, i64) = match limiter {
-            Limiter::Fixed => return fixed(gate, conn, &self.fixed(now / window_ms), p).await,
+            Limiter::Fixed => return fixed(conn, &self.fixed(now / window_ms), p).await,
             Limiter::Sliding => {
                 let mut call = redis::cmd("EVAL");
                 call.arg(SLIDING_SCRIPT).arg(1).arg(&self.sliding);
                 call.arg(now).arg(window_ms).arg(p.limit);
                 call.arg(format!("{now}-{seq}"));
-                admit_cmds(gate, [&call]).await?;
                 call.query_async(conn).await?
             }
             Limiter::Bucket => {
                 let mut call = redis::cmd("EVAL");
                 call.arg(BUCKET_SCRIPT).arg(1).arg(&self.bucket);
                 call.arg(now).arg(p.limit).arg(window_ms);
-                admit_cmds(gate, [&call]).await?;
                 call.query_async(conn).await?
             }
         };
@@ -269,7 +266,6 @@ async fn burst(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRepo
         .arg(&limiters.sliding)
         .arg(&limiters.bucket)
         .arg(&fixed_keys);
-    admit_cmds(ctx.gate, [&reset]).await?;
     reset
         .query_async::<i64>(&mut conn)
         .await
@@ -288,7 +284,7 @@ async fn burst(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRepo
             let mut conn = ctx.server.connection().await?;
             let mut allowed = Vec::with_capacity(times.len());
             for (seq, t) in times.iter().enumerate() {
-                let ok = limiters.allow(ctx.gate, &mut conn, LIMITERS[i], params, base + t, seq);
+                let ok = limiters.allow(&mut conn, LIMITERS[i], params, base + t, seq);
                 allowed.push(ok.await.context("sending a request to a limiter")?);
                 ctx.ticker.tick(1);
             }
@@ -315,12 +311,7 @@ async fn burst(ctx: &ScenarioContext<'_>, params: Params) -> Result<ScenarioRepo
 
 /// One fixed-window request: INCR the counter of the window `now` falls in, and give it a TTL
 /// the first time (NX), in one MULTI/EXEC.
-async fn fixed(
-    gate: &crate::runner::gate::Gate,
-    conn: &mut Conn,
-    key: &str,
-    p: &Params,
-) -> Result<bool> {
+async fn fixed(conn: &mut Fenced, key: &str, p: &Params) -> Result<bool> {
     let mut pipe = redis::pipe();
     pipe.atomic()
         .cmd("INCR")
@@ -330,7 +321,6 @@ async fn fixed(
         .arg(p.window_s)
         .arg("NX")
         .ignore();
-    admit_cmds(gate, pipe.cmd_iter()).await?;
     let (count,): (u64,) = pipe.query_async(conn).await?;
     Ok(count <= p.limit)
 }

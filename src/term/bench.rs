@@ -12,8 +12,8 @@ use comfy_table::{Cell, Color as TableColor};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use plotters::prelude::*;
 
-use super::progress::Bar;
 use super::table::{align_right, new_table};
+use super::ticker::Bar;
 use crate::bench::throughput::ThroughputReport;
 use crate::bench::{Progress, Report, Row};
 use crate::measure::{human_rate, human_us};

@@ -3,12 +3,13 @@
 
 pub mod bench;
 pub mod catalog;
+pub mod doctor;
 pub mod lesson;
 pub mod pager;
-pub mod progress;
 pub mod prompt;
 pub mod table;
 pub mod text;
+pub mod ticker;
 pub mod view;
 
 use std::io::{IsTerminal, Write};
@@ -51,6 +52,11 @@ pub fn width() -> u16 {
     } else {
         100
     }
+}
+
+/// The terminal's real width, or `None` when stdout is not a terminal.
+pub fn terminal_width() -> Option<u16> {
+    console::Term::stdout().size_checked().map(|(_rows, w)| w)
 }
 
 fn crossterm_width() -> Option<u16> {

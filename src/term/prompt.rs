@@ -231,7 +231,7 @@ impl Prompter for Inquire {
                 let _ = crossterm::terminal::disable_raw_mode();
             }
         }
-        let pb = super::progress::bar(false, "waiting");
+        let pb = super::ticker::bar(false, "waiting");
         pb.set_length(seconds);
         crossterm::terminal::enable_raw_mode()
             .map_err(|e| anyhow::anyhow!("could not read key presses: {e}"))?;
@@ -348,6 +348,19 @@ fn cut(line: &str, room: usize) -> String {
     }
     let kept: String = line.chars().take(room.saturating_sub(1)).collect();
     format!("{}…", kept.trim_end())
+}
+
+/// A yes/no question on the terminal (Enter says yes). Esc or Ctrl-C says no.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    let answer =
+        tokio::task::block_in_place(|| inquire::Confirm::new(question).with_default(true).prompt());
+    match answer {
+        Ok(yes) => Ok(yes),
+        Err(
+            inquire::InquireError::OperationCanceled | inquire::InquireError::OperationInterrupted,
+        ) => Ok(false),
+        Err(e) => Err(anyhow::Error::new(e).context("could not ask on the terminal")),
+    }
 }
 
 #[cfg(test)]

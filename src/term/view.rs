@@ -156,7 +156,7 @@ impl View for TermView {
     }
 
     fn ticker(&mut self, label: &str) -> Box<dyn Ticker> {
-        Box::new(super::progress::Bar::new(false, label))
+        Box::new(super::ticker::Bar::new(false, label))
     }
 }
 

@@ -1,4 +1,6 @@
 //! The managed server: namespaces fenced from each other and from the server itself.
+// Attacks reach the servers directly, to play the hostile server and to check what changed.
+#![allow(clippy::disallowed_methods)]
 
 use crate::common::{self, ManagedHome, assert_success, run, run_with_stdin};
 

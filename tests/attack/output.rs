@@ -1,4 +1,6 @@
 //! What reaches the terminal: escaped server text, no passwords, one line for a lost server.
+// Attacks reach the servers directly, to play the hostile server and to check what changed.
+#![allow(clippy::disallowed_methods)]
 
 use crate::common::{self, TestRedis, assert_success, run, run_with_stdin};
 

@@ -3,6 +3,8 @@
 //! byte every 2 s: `lesson --auto` and `sandbox` must end with the documented line and exit 2
 //! within the reply deadline (10 s), never hang. A server whose `INFO` carries terminal escapes:
 //! none may reach the terminal raw.
+// Attacks reach the servers directly, to play the hostile server and to check what changed.
+#![allow(clippy::disallowed_methods)]
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -5,6 +5,8 @@
 //! stands still while a person reads. With `pager_rows`, the learner also reads for a minute
 //! at every "Enter for more" the terminal's pager would show on a screen that many rows high
 //! (80 columns wide), by the pager's own rule.
+// Test fixtures reach the servers directly, to set up and to check what redislab did.
+#![allow(clippy::disallowed_methods)]
 
 use anyhow::Result;
 use redislab::lesson::loader;

@@ -1,7 +1,7 @@
-//! The command classes a lesson may use: the same classes the sandbox's guard uses
+//! The command classes a lesson may use: the same classes the fence uses
 //! (`redis::classes`), so a lesson and the sandbox can never disagree on what is server-wide.
 
-use crate::redis::conn::Conn;
+use crate::redis::fence::Fence;
 use anyhow::Result;
 
 use crate::redis::classes::{self, Class};
@@ -11,12 +11,12 @@ use crate::redis::classes::{self, Class};
 /// passwords (`render::hide_secrets`).
 const READS_SETTINGS: &[&str] = &["config|get"];
 
-/// What the command's class forbids here: the same classes the sandbox's guard uses, from the
+/// What the command's class forbids here: the same classes the fence uses, from the
 /// live server when there is one, else from the table generated from one.
 pub async fn problem(
     args: &[Vec<u8>],
     managed: bool,
-    conn: Option<&mut Conn>,
+    conn: Option<&Fence>,
 ) -> Result<Option<String>> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
     let sub = args
@@ -30,7 +30,7 @@ pub async fn problem(
         )));
     }
     let class = match conn {
-        Some(c) => classes::of_live(c, args).await?,
+        Some(f) => f.class_of(args).await?,
         None => classes::of_static(args),
     };
     let reads = READS_SETTINGS.contains(&format!("{}|{sub}", name.to_ascii_lowercase()).as_str());

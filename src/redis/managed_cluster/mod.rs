@@ -3,6 +3,8 @@
 //! admin password between its nodes, fences each namespace with an ACL user (on every node) and
 //! is found again under `<home>/cluster/` by every later command. Starting and joining the
 //! nodes lives in `start`.
+// This file is part of the redis layer, which alone opens connections (clippy.toml).
+#![allow(clippy::disallowed_methods)]
 
 mod start;
 
@@ -393,6 +395,7 @@ pub async fn server(c: &ManagedCluster, namespace: &str) -> Result<Server> {
         Source::Managed,
         &c.urls(None),
         false,
+        namespace,
     )
     .await?;
     anyhow::ensure!(

@@ -92,7 +92,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 typed.push(line.clone());
                 ctx.show(Event::Reply(&executed.reply)).await?;
                 if in_transaction && matches!(executed.reply, redis::Value::ServerError(_)) {
-                    ctx.show(Event::Notice(super::run::DOOMED)).await?;
+                    ctx.show(Event::Notice(super::DOOMED)).await?;
                 }
                 // Inside MULTI the commands are only queued: judge after EXEC (or DISCARD).
                 if track_transaction(&line, &mut in_transaction) {
@@ -255,46 +255,12 @@ fn matching_wrong_answer(ctx: &Ctx<'_, '_>, wrong: &[WrongAnswer], line: &str) -
         .map(|w| ctx.soft(&w.why))
 }
 
-/// Option words a command's meaning turns on.
-pub(super) const OPTIONS: &[&str] = &[
-    "NX",
-    "XX",
-    "EX",
-    "PX",
-    "EXAT",
-    "PXAT",
-    "KEEPTTL",
-    "GET",
-    "GT",
-    "LT",
-    "CH",
-    "INCR",
-    "MAXLEN",
-    "MINID",
-    "LIMIT",
-    "WITHSCORES",
-    "REV",
-    "BYSCORE",
-    "BYLEX",
-    "COUNT",
-    "BLOCK",
-    "NOACK",
-    "FNX",
-    "FXX",
-    "IFEQ",
-    "~",
-    "=",
-    "*",
-    "$",
-    ">",
-];
-
 /// The command name, its option words in order, and how many other arguments it has.
 pub(super) fn shape(line: &str) -> Vec<String> {
     let mut words = line.split_whitespace().map(str::to_ascii_uppercase);
     let mut out: Vec<String> = words.next().into_iter().collect();
     let (options, others): (Vec<String>, Vec<String>) =
-        words.partition(|w| OPTIONS.contains(&w.as_str()));
+        words.partition(|w| super::OPTIONS.contains(&w.as_str()));
     out.extend(options);
     out.push(others.len().to_string());
     out

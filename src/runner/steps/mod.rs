@@ -368,3 +368,40 @@ pub async fn finish(ctx: &mut Ctx<'_, '_>, step: &Step, done: &Done) -> Result<b
     }
     Ok(passed)
 }
+
+/// Option words a command's meaning turns on.
+pub(super) const OPTIONS: &[&str] = &[
+    "NX",
+    "XX",
+    "EX",
+    "PX",
+    "EXAT",
+    "PXAT",
+    "KEEPTTL",
+    "GET",
+    "GT",
+    "LT",
+    "CH",
+    "INCR",
+    "MAXLEN",
+    "MINID",
+    "LIMIT",
+    "WITHSCORES",
+    "REV",
+    "BYSCORE",
+    "BYLEX",
+    "COUNT",
+    "BLOCK",
+    "NOACK",
+    "FNX",
+    "FXX",
+    "IFEQ",
+    "~",
+    "=",
+    "*",
+    "$",
+    ">",
+];
+
+/// Said when Redis refused a command queued inside MULTI.
+pub const DOOMED: &str = "Redis refused that command while queueing it, so this transaction is doomed: EXEC will now answer EXECABORT and run nothing. Type `retry` to discard it and start the step over.";

@@ -18,7 +18,6 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, race: &Race) -> Result<Ran> {
     let ticker = ctx.ticker("race");
     let rctx = RaceContext {
         server: ctx.engine.server,
-        gate: &ctx.engine.gate,
         vars: &ctx.engine.vars,
         ticker: ticker.as_ref(),
     };

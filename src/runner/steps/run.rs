@@ -6,9 +6,9 @@ use anyhow::Result;
 
 use super::{Ctx, Done, Ran};
 use crate::lesson::model::{CommandSpec, Step};
-use crate::redis::guard::Verdict;
+use crate::redis::fence::Origin;
+use crate::redis::fence::Verdict;
 use crate::runner::checks::reply_text;
-use crate::runner::gate::Origin;
 use crate::runner::seam::{Event, StepAction};
 use crate::runner::typed_args;
 
@@ -31,7 +31,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, _step: &Step, commands: &[CommandSpec]) 
         StepAction::Skip => Ok(Ran::Skipped("skipped by you".into())),
         StepAction::Run => {
             let executed = ctx.engine.run_commands(commands).await?;
-            // A lesson line the gate refuses is a bug in the lesson: `validate --live` says so.
+            // A lesson line the fence refuses is a bug in the lesson: `validate --live` says so.
             let problems = executed
                 .iter()
                 .filter_map(|x| Some(format!("{} was refused: {}", x.line, x.refused.as_ref()?)))
@@ -185,7 +185,7 @@ fn other_options(typed: &str, line: &str) -> Option<String> {
         l.split_whitespace()
             .skip(1)
             .map(str::to_ascii_uppercase)
-            .filter(|w| super::exercise::OPTIONS.contains(&w.as_str()))
+            .filter(|w| super::OPTIONS.contains(&w.as_str()))
             .collect()
     };
     let (yours, its) = (words(typed), words(line));
@@ -227,7 +227,13 @@ async fn run_if_untypable(
     let Ok(args) = typed_args(line) else {
         return Ok(None);
     };
-    let Verdict::Refuse(why) = ctx.engine.gate.admit(&args, Origin::Learner).await? else {
+    let Verdict::Refuse(why) = ctx
+        .engine
+        .server
+        .fence()
+        .admit(&args, Origin::Learner)
+        .await?
+    else {
         return Ok(None);
     };
     // Not a refusal: the step goes on, with the lesson's own line.
@@ -262,7 +268,7 @@ async fn shown(
         && matches!(executed.reply, redis::Value::ServerError(_))
     {
         ctx.show(Event::Reply(&executed.reply)).await?;
-        ctx.show(Event::Notice(DOOMED)).await?;
+        ctx.show(Event::Notice(super::DOOMED)).await?;
         return Ok(false);
     }
     if !entered && !as_written && is_typo(&executed.reply) {
@@ -281,9 +287,6 @@ async fn shown(
     }
     Ok(true)
 }
-
-/// Said when Redis refused a command queued inside MULTI.
-pub const DOOMED: &str = "Redis refused that command while queueing it, so this transaction is doomed: EXEC will now answer EXECABORT and run nothing. Type `retry` to discard it and start the step over.";
 
 /// Whether Redis refused the line as written rather than ran it.
 fn is_typo(reply: &redis::Value) -> bool {

@@ -16,7 +16,6 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, name: &str, params: &serde_json::Value) 
         server: ctx.engine.server,
         namespace: &ns,
         ticker: ticker.as_ref(),
-        gate: &ctx.engine.gate,
     };
     let Some(report) =
         super::until_ctrl_c(ticker.as_ref(), scenarios::run(name, params, &sctx)).await

@@ -12,6 +12,8 @@ use anyhow::{Context, Result};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
+pub mod transfer;
+
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct LessonProgress {
     pub lesson_id: String,
@@ -158,6 +160,21 @@ impl Store {
             tx.commit()?;
             Ok(out)
         })
+    }
+
+    /// SQLite's own check of the file (`quick_check`: "ok", or what is wrong) and how many
+    /// lessons have saved progress.
+    pub fn health(&self) -> Result<(String, usize)> {
+        retry_busy(BUSY_WAIT, || {
+            let verdict: String = self
+                .conn
+                .query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+            let lessons: i64 = self
+                .conn
+                .query_row("SELECT COUNT(*) FROM progress", [], |r| r.get(0))?;
+            Ok((verdict, lessons.max(0) as usize))
+        })
+        .context("could not check the progress database")
     }
 
     pub fn path(&self) -> &Path {

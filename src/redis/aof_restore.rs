@@ -4,14 +4,15 @@
 //! removes the file; the next connection to the managed server does the same if it is still
 //! there. The file is locked while its run lives, so a second command never undoes a live run.
 //!
-//! Only the redis crate and the file system here: `redis::managed` calls `restore_leftover`.
+//! It lives with the managed server: `redis::managed` calls `restore_leftover` at every
+//! connection, and `bench` keeps the record while its durable columns run.
 
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::redis::conn::Conn;
 use anyhow::{Context, Result, bail};
+use redis::aio::ConnectionLike;
 
 /// The record's name in the managed server's directory.
 pub const FILE: &str = "bench-aof-restore";
@@ -28,7 +29,7 @@ pub struct Saved {
 
 impl Saved {
     /// The server's current values.
-    pub async fn read(conn: &mut Conn) -> Result<Saved> {
+    pub async fn read(conn: &mut (impl ConnectionLike + Send)) -> Result<Saved> {
         Ok(Saved {
             appendonly: get(conn, "appendonly").await?,
             appendfsync: get(conn, "appendfsync").await?,
@@ -36,7 +37,7 @@ impl Saved {
     }
 
     /// Puts these values back (fsync policy first, so turning AOF off never syncs per write).
-    pub async fn apply(&self, conn: &mut Conn) -> Result<()> {
+    pub async fn apply(&self, conn: &mut (impl ConnectionLike + Send)) -> Result<()> {
         set(conn, "appendfsync", &self.appendfsync).await?;
         set(conn, "appendonly", &self.appendonly).await
     }
@@ -151,11 +152,9 @@ pub async fn restore_leftover(dir: &Path, admin: &redis::Client) -> Result<bool>
     }
     let text = fs::read_to_string(&path).with_context(way_out)?;
     let saved = Saved::parse(&text).with_context(way_out)?;
-    let mut conn: Conn = admin
-        .get_multiplexed_async_connection()
+    let mut conn = super::connect::open(admin, "the managed server", None)
         .await
-        .with_context(way_out)?
-        .into();
+        .with_context(way_out)?;
     saved.apply(&mut conn).await.with_context(way_out)?;
     match fs::remove_file(&path) {
         // Another command restored the same values a moment earlier.
@@ -173,7 +172,10 @@ pub fn die_here_when_testing() {
 }
 
 /// `CONFIG GET name`: its value, `None` when the server has no such setting.
-pub async fn config_get(conn: &mut Conn, name: &str) -> redis::RedisResult<Option<String>> {
+pub async fn config_get(
+    conn: &mut (impl ConnectionLike + Send),
+    name: &str,
+) -> redis::RedisResult<Option<String>> {
     let v: Vec<String> = redis::cmd("CONFIG")
         .arg("GET")
         .arg(name)
@@ -183,7 +185,11 @@ pub async fn config_get(conn: &mut Conn, name: &str) -> redis::RedisResult<Optio
 }
 
 /// `CONFIG SET name value`.
-pub async fn config_set(conn: &mut Conn, name: &str, value: &str) -> redis::RedisResult<()> {
+pub async fn config_set(
+    conn: &mut (impl ConnectionLike + Send),
+    name: &str,
+    value: &str,
+) -> redis::RedisResult<()> {
     redis::cmd("CONFIG")
         .arg("SET")
         .arg(name)
@@ -192,14 +198,14 @@ pub async fn config_set(conn: &mut Conn, name: &str, value: &str) -> redis::Redi
         .await
 }
 
-async fn get(conn: &mut Conn, name: &str) -> Result<String> {
+async fn get(conn: &mut (impl ConnectionLike + Send), name: &str) -> Result<String> {
     config_get(conn, name)
         .await
         .with_context(|| format!("CONFIG GET {name} failed"))?
         .with_context(|| format!("CONFIG GET {name} returned nothing"))
 }
 
-async fn set(conn: &mut Conn, name: &str, value: &str) -> Result<()> {
+async fn set(conn: &mut (impl ConnectionLike + Send), name: &str, value: &str) -> Result<()> {
     config_set(conn, name, value)
         .await
         .with_context(|| format!("CONFIG SET {name} {value} failed"))

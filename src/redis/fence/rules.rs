@@ -1,5 +1,5 @@
-//! The namespace rule for commands a learner types: redislab never lets a command touch a key
-//! or channel outside `<namespace>:`. The keys of a command come from Redis itself
+//! The namespace rule: redislab never lets a command touch a key or channel outside
+//! `<namespace>:`, whoever wrote it. The keys of a command come from Redis itself
 //! (`COMMAND GETKEYS`), and what a command can reach beyond its keys from its `COMMAND INFO`
 //! classes (`redis::classes`), never from a hand-written table, so every command is covered.
 
@@ -221,7 +221,7 @@ async fn class_rule(
             "{shown} acts on the whole server, not just {prefix}*: other namespaces share it, so the learner's ACL user may not run it"
         )),
         Class::ServerWide => refuse(format!(
-            "{shown} acts on the whole server, not just {prefix}*; the sandbox never runs it on a server redislab does not own"
+            "{shown} acts on the whole server, not just {prefix}*; redislab never runs it on a server it does not own"
         )),
         Class::Script if !managed => refuse(format!(
             "a script can reach keys it does not declare, and on this server redislab cannot fence it into {prefix}*; use --managed to practise {shown}"
@@ -260,28 +260,8 @@ async fn keys_rule(
     if args.len() < 2 {
         return Ok(Verdict::Allow);
     }
-    // The key positions COMMAND INFO gave (asked once per command name); COMMAND GETKEYS only
-    // for commands whose keys move with their arguments.
-    let known = classes::live_info(conn, args).await?.and_then(|info| {
-        info.keys_of(args)
-            .map(|k| k.into_iter().map(<[u8]>::to_vec).collect())
-    });
-    let keys: Vec<Vec<u8>> = match known {
-        Some(keys) => keys,
-        None => {
-            let mut getkeys = vec![b"COMMAND".to_vec(), b"GETKEYS".to_vec()];
-            getkeys.extend(args.iter().cloned());
-            // Unknown command, wrong arity, or no key arguments: let Redis answer for itself.
-            let Value::Array(keys) = send(conn, &getkeys).await? else {
-                return Ok(Verdict::Allow);
-            };
-            keys.into_iter()
-                .filter_map(|k| match k {
-                    Value::BulkString(k) => Some(k),
-                    _ => None,
-                })
-                .collect()
-        }
+    let Some(keys) = keys(conn, args).await? else {
+        return Ok(Verdict::Allow);
     };
     for k in keys {
         if !k.starts_with(prefix.as_bytes()) {
@@ -293,4 +273,63 @@ async fn keys_rule(
         }
     }
     Ok(Verdict::Allow)
+}
+
+/// The rule for looking at a whole database: a command passes if the server flags it as
+/// writing nothing and it is neither server-wide nor a script.
+pub(super) async fn reads_only(
+    conn: &mut Conn,
+    args: &[Vec<u8>],
+) -> Result<Verdict, redis::RedisError> {
+    let name = args.first().map(|a| upper(a)).unwrap_or_default();
+    let info = classes::live_info(conn, args).await?;
+    let reads = info.as_ref().is_some_and(|i| {
+        !i.flags.iter().any(|f| f == "write") && matches!(classes::classify(i), Class::Ordinary)
+    });
+    Ok(if reads {
+        Verdict::Allow
+    } else {
+        Verdict::Refuse(format!(
+            "{} is not a read: looking at the whole database only reads",
+            printable(name.as_bytes())
+        ))
+    })
+}
+
+/// Only the keys rule: every key the command names is inside the namespace.
+pub(super) async fn keys_inside(
+    conn: &mut Conn,
+    args: &[Vec<u8>],
+    namespace: &str,
+) -> Result<Verdict, redis::RedisError> {
+    keys_rule(conn, args, &format!("{namespace}:")).await
+}
+
+/// The keys `args` names, as the server reads them: from the key positions COMMAND INFO gave
+/// (asked once per command name), or COMMAND GETKEYS for commands whose keys move with their
+/// arguments. `None`: unknown command, wrong arity, or no key arguments.
+pub(super) async fn keys(
+    conn: &mut Conn,
+    args: &[Vec<u8>],
+) -> Result<Option<Vec<Vec<u8>>>, redis::RedisError> {
+    let known = classes::live_info(conn, args).await?.and_then(|info| {
+        info.keys_of(args)
+            .map(|k| k.into_iter().map(<[u8]>::to_vec).collect())
+    });
+    if let Some(keys) = known {
+        return Ok(Some(keys));
+    }
+    let mut getkeys = vec![b"COMMAND".to_vec(), b"GETKEYS".to_vec()];
+    getkeys.extend(args.iter().cloned());
+    let Value::Array(keys) = send(conn, &getkeys).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        keys.into_iter()
+            .filter_map(|k| match k {
+                Value::BulkString(k) => Some(k),
+                _ => None,
+            })
+            .collect(),
+    ))
 }
