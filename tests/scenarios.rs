@@ -599,3 +599,18 @@ async fn a_scenario_without_any_gate_call_is_still_fenced() {
         "a refused pipeline sent part of itself"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_tracking_invalidates_only_the_key_the_connection_read() {
+    for redis in [TestRedis::start(), TestRedis::start_valkey()] {
+        let report = run_on(&redis, "client-tracking", &json!({}), "lab")
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let x = &report.metrics;
+        assert_eq!(m(x, "tracking_on"), 1.0, "{report:?}");
+        assert_eq!(m(x, "invalidated_read_key"), 1.0, "{report:?}");
+        assert_eq!(m(x, "invalidated_unread_key"), 0.0, "{report:?}");
+        assert_eq!(m(x, "refetched_new_value"), 1.0, "{report:?}");
+        assert!(redis.all_keys().is_empty(), "left {:?}", redis.all_keys());
+    }
+}

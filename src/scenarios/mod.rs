@@ -19,6 +19,7 @@ pub mod active_expiry;
 pub mod bench_suite;
 pub mod big_keys;
 pub mod blocking_pop;
+pub mod client_tracking;
 pub mod complexity;
 pub mod connection_pool;
 pub mod encoding;
@@ -150,12 +151,13 @@ fn entry<S: Scenario>() -> Entry {
     }
 }
 
-fn registry() -> [Entry; 24] {
+fn registry() -> [Entry; 25] {
     [
         entry::<active_expiry::ActiveExpiry>(),
         entry::<bench_suite::Bench>(),
         entry::<big_keys::BigKeys>(),
         entry::<blocking_pop::BlockingPop>(),
+        entry::<client_tracking::ClientTracking>(),
         entry::<complexity::Complexity>(),
         entry::<connection_pool::ConnectionPool>(),
         entry::<encoding::EncodingThreshold>(),
