@@ -126,7 +126,9 @@ pub async fn run(settings: &Settings, args: ListArgs) -> Result<u8> {
         .collect();
     let width = usize::from(term::width());
     let hint = term::text::flow(
-        "In the suggested order; times are estimates. `redislab lesson ID --info` says what a lesson covers; `redislab lesson ID` starts it.",
+        // One line at 80 columns, so all 21 lessons, the header and this fit 24 rows; the `~`
+        // of every time says it is an estimate.
+        "In the suggested order. `redislab lesson ID` starts one, `--info` describes it.",
         "",
         width,
     );
