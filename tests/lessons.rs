@@ -1327,6 +1327,54 @@ fn esc_then_leave_exits_0_with_the_resume_line_at_60x40() {
     esc_leaves_with_exit_0_at(60, 40);
 }
 
+/// A `kill` (SIGTERM) or a closed terminal (SIGHUP) while a prompt waits: lesson time stands
+/// still there (the lock's TTL taken away), so the run gives it back before it ends, says so,
+/// and exits with 128 + the signal's number.
+fn a_signal_at_a_prompt_gives_lesson_time_back(signal: rexpect::process::Signal, code: u8) {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), 80, 200, "lesson 07 --from-step 4");
+    let mut seen = String::new();
+    until(&mut p, &mut seen, "What now?");
+    assert_eq!(
+        redis.cli(&["PTTL", "lab:lock:coupon:1"]),
+        "(integer) -1\n",
+        "lesson time does not stand still at the prompt"
+    );
+    p.process_mut().signal(signal).expect("send the signal");
+    until(
+        &mut p,
+        &mut seen,
+        &format!("Stopped by {signal:?}. Lesson time given back."),
+    );
+    p.exp_eof().expect("redislab exits");
+    let status = exit_code(&mut p);
+    assert!(
+        status.ends_with(&format!(", {code})")),
+        "exit status {status}"
+    );
+    let ttl: i64 = redis
+        .cli(&["PTTL", "lab:lock:coupon:1"])
+        .trim()
+        .trim_start_matches("(integer) ")
+        .parse()
+        .expect("a PTTL");
+    assert!(
+        (20_000..=30_000).contains(&ttl),
+        "the lock did not get its time back: PTTL {ttl}"
+    );
+}
+
+#[test]
+fn sigterm_at_a_prompt_gives_lesson_time_back_and_exits_143() {
+    a_signal_at_a_prompt_gives_lesson_time_back(rexpect::process::Signal::SIGTERM, 143);
+}
+
+#[test]
+fn sighup_at_a_prompt_gives_lesson_time_back_and_exits_129() {
+    a_signal_at_a_prompt_gives_lesson_time_back(rexpect::process::Signal::SIGHUP, 129);
+}
+
 /// `reset` alone names its three forms.
 #[test]
 fn reset_without_an_id_lists_its_forms() {

@@ -146,8 +146,9 @@ pub struct Engine<'a> {
     pub admin: Fenced,
     /// The lesson's key patterns (as written): what lesson time and snapshots cover.
     lesson_keys: Vec<String>,
-    /// Keys with a TTL, frozen while the learner reads; thawed before the next command.
-    frozen: Option<lesson_time::Frozen>,
+    /// Keys with a TTL, frozen while the learner reads; thawed before the next command. Shared
+    /// with the `TimeKeeper` that gives the time back when the process is told to stop.
+    frozen: lesson_time::Slot,
     /// Whether a person reads along (lesson time stops for them); `--auto` nobody does.
     reading: bool,
     /// Lesson keys another client changed while time stood still, not yet told.
@@ -175,7 +176,7 @@ impl<'a> Engine<'a> {
             conns: HashMap::new(),
             admin,
             lesson_keys: Vec::new(),
-            frozen: None,
+            frozen: lesson_time::Slot::default(),
             reading: true,
             changed_meanwhile: Vec::new(),
             field_ttls: None,
@@ -229,12 +230,19 @@ impl<'a> Engine<'a> {
     /// Stops lesson time. Callers do not call this before a prompt or an output themselves:
     /// `steps::Ctx::show` and `Ctx::ask`, the only ways to the learner, do.
     pub async fn freeze(&mut self) -> Result<()> {
-        if self.frozen.is_none() && self.reading {
+        if self.frozen.is_empty() && self.reading {
             let keys = self.current_lesson_keys().await?;
             let fields = self.field_ttls().await?;
-            self.frozen = Some(lesson_time::Frozen::freeze(&mut self.admin, &keys, fields).await?);
+            self.frozen
+                .hold(lesson_time::Frozen::freeze(&mut self.admin, &keys, fields).await?);
         }
         Ok(())
+    }
+
+    /// What gives lesson time back when the process is told to stop (SIGTERM, SIGHUP) while
+    /// this engine's task waits at a prompt and cannot run.
+    pub fn time_keeper(&self) -> lesson_time::TimeKeeper {
+        lesson_time::TimeKeeper::new(self.frozen.clone(), self.admin.clone())
     }
 
     /// Lets lesson time run again: every frozen key gets its remaining time back, unless

@@ -26,10 +26,19 @@ pub fn init(color: bool) {
     }
 }
 
+/// Leaves the terminal as a shell expects it: raw mode off, the cursor shown (a prompt may have
+/// hidden it). Harmless when neither was changed.
+pub fn leave_raw_mode() {
+    let _ = crossterm::terminal::disable_raw_mode();
+    if stdout_is_terminal() {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
+    }
+}
+
 /// A panic is a bug; still, leave the terminal usable (raw mode off) and say it in one line.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let _ = crossterm::terminal::disable_raw_mode();
+        leave_raw_mode();
         eprintln!(
             "error: internal error (please report it): {}",
             info.to_string().replace('\n', " ")
