@@ -1327,6 +1327,33 @@ fn esc_then_leave_exits_0_with_the_resume_line_at_60x40() {
     esc_leaves_with_exit_0_at(60, 40);
 }
 
+/// Esc at the pager's "Enter for more" means what it means at a prompt: it asks. Staying shows
+/// the rest of the page and the step's menu; leaving exits 0 with the resume line.
+#[test]
+fn esc_at_the_pager_asks_and_stays_or_leaves_at_80x24() {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), 80, 24, "lesson 07");
+    let mut seen = String::new();
+    until(&mut p, &mut seen, "Enter for more");
+    send(&mut p, "\x1b");
+    until(&mut p, &mut seen, "Leave the lesson?");
+    send(&mut p, "\r"); // Stay here
+    until(&mut p, &mut seen, "Step 1/");
+    through_pages(&mut p, &mut seen, "What now?");
+    let mut p = pty(&redis, home.path(), 80, 24, "lesson 07 --from-step 1");
+    let mut seen = String::new();
+    until(&mut p, &mut seen, "Enter for more");
+    send(&mut p, "\x1b");
+    until(&mut p, &mut seen, "Leave the lesson?");
+    send(&mut p, "\x1b[B\r");
+    until(&mut p, &mut seen, "Resume at step 1 with");
+    p.exp_eof().expect("redislab exits");
+    let code = exit_code(&mut p);
+    assert!(code.ends_with(", 0)"), "exit status {code}");
+    assert!(!seen.contains("Step 1/"), "the lesson went on:\n{seen}");
+}
+
 /// A `kill` (SIGTERM) or a closed terminal (SIGHUP) while a prompt waits: lesson time stands
 /// still there (the lock's TTL taken away), so the run gives it back before it ends, says so,
 /// and exits with 128 + the signal's number.
