@@ -1327,6 +1327,31 @@ fn esc_then_leave_exits_0_with_the_resume_line_at_60x40() {
     esc_leaves_with_exit_0_at(60, 40);
 }
 
+/// More lesson keys than the key table has rows, and the learner writes one that sorts last:
+/// the table still shows it, marked as the step's, and counts the rest.
+#[test]
+fn the_key_table_shows_the_key_the_learner_just_wrote() {
+    let redis = TestRedis::start();
+    let home = home();
+    let args = format!("--lessons {} lesson 93", fixtures("many-keys").display());
+    let mut p = pty(&redis, home.path(), 120, 200, &args);
+    let mut seen = String::new();
+    until(&mut p, &mut seen, "What now?");
+    send(&mut p, "\r");
+    until(&mut p, &mut seen, "redis>");
+    send(&mut p, "SET lab:mk:zz 1\r");
+    until(&mut p, &mut seen, "Correct");
+    until(&mut p, &mut seen, "more key(s) of this lesson");
+    // The session hands back each byte as a char: decode the UTF-8 of the table's lines.
+    let bytes: Vec<u8> = seen.chars().map(|c| c as u32 as u8).collect();
+    let seen = String::from_utf8_lossy(&bytes).into_owned();
+    let row = seen
+        .lines()
+        .find(|l| l.contains("lab:mk:zz") && l.contains('│'))
+        .unwrap_or_else(|| panic!("the learner's key is not in the table:\n{seen}"));
+    assert!(row.contains('▸'), "not marked as the step's: {row}");
+}
+
 /// Esc at the pager's "Enter for more" means what it means at a prompt: it asks. Staying shows
 /// the rest of the page and the step's menu; leaving exits 0 with the resume line.
 #[test]

@@ -155,6 +155,9 @@ pub struct Engine<'a> {
     changed_meanwhile: Vec<lesson_time::ChangedMeanwhile>,
     /// Whether the server has per-field TTLs (asked once).
     field_ttls: Option<bool>,
+    /// Keys the learner's own commands named in this step: the key table shows them with the
+    /// step's keys, so a key the learner just wrote is never left out for room.
+    typed_keys: Vec<Vec<u8>>,
 }
 
 impl<'a> Engine<'a> {
@@ -180,6 +183,7 @@ impl<'a> Engine<'a> {
             reading: true,
             changed_meanwhile: Vec::new(),
             field_ttls: None,
+            typed_keys: Vec::new(),
         })
     }
 
@@ -352,6 +356,7 @@ impl<'a> Engine<'a> {
     /// Sets a step's `let` variables and a fresh `${random}`.
     pub fn begin_step(&mut self, step: &Step) -> Result<()> {
         self.vars.new_step();
+        self.typed_keys.clear();
         for (k, v) in &step.let_vars {
             let value = self.vars.expand_tracked(v)?;
             self.vars.set_value(k, value.text, value.tainted);
@@ -439,6 +444,19 @@ impl<'a> Engine<'a> {
             send_fenced(conn, args, origin, connection, &display).await?
         };
         executed.reply = crate::redis::render::hide_secrets(&raw, executed.reply);
+        if origin == Origin::Learner && executed.refused.is_none() {
+            // Its keys, as the fence reads them: from COMMAND INFO, cached per command name (a
+            // command whose keys move with its arguments asks COMMAND GETKEYS once more).
+            if let Ok(Some(keys)) = self.server.fence().keys_of(&raw).await {
+                for k in keys {
+                    if crate::namespace::is_inside(&self.namespace, &k)
+                        && !self.typed_keys.contains(&k)
+                    {
+                        self.typed_keys.push(k);
+                    }
+                }
+            }
+        }
         if let Some(name) = save_as {
             self.vars.set(name, checks::reply_text(&executed.reply));
         }
@@ -469,15 +487,20 @@ impl<'a> Engine<'a> {
         checks::evaluate(&mut self.admin, checks, replies, metrics, &self.vars).await
     }
 
-    /// The key table after a step: the step's own keys (`show_keys`) first and marked, then the
-    /// rest of the lesson's keys, so the table's scope never changes from step to step. At most
+    /// The key table after a step: the step's own keys (`show_keys`, and the keys the learner's
+    /// commands named in it) first and marked, then the rest of the lesson's keys, so the table's scope never changes from step to step. At most
     /// `KEY_TABLE_ROWS` rows; how many more there are is counted.
     pub async fn key_table(&mut self, lesson: &Lesson, step: Option<&Step>) -> Result<KeyTable> {
         self.thaw().await?;
-        let own = match step.and_then(|s| s.show_keys.as_ref()) {
+        let mut own = match step.and_then(|s| s.show_keys.as_ref()) {
             Some(p) => self.keys_of(p).await?,
             None => Vec::new(),
         };
+        for k in &self.typed_keys {
+            if !own.contains(k) {
+                own.push(k.clone());
+            }
+        }
         let mut rest = self.keys_of(&lesson.keys).await?;
         rest.retain(|k| !own.contains(k));
         let marked = own.len();
