@@ -1327,6 +1327,35 @@ fn esc_then_leave_exits_0_with_the_resume_line_at_60x40() {
     esc_leaves_with_exit_0_at(60, 40);
 }
 
+/// A timed step whose range check misses measures again, in view, up to three times; a claim
+/// that is false still fails (the retries never hide it).
+#[test]
+fn a_missed_timing_claim_is_measured_again_in_view_and_still_fails_when_false() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run(&mut fixture_cmd(
+        &redis,
+        home.path(),
+        "timed",
+        &["lesson", "92", "--auto"],
+    ));
+    assert!(!out.status.success(), "{}", both(&out));
+    let text = stdout(&out);
+    // The notice is flowed to the width: join its lines before reading it.
+    let joined = text.replace("\n  ", " ").replace('\n', " ");
+    for attempt in ["(2 of 3)", "(3 of 3)"] {
+        assert!(
+            joined.contains(&format!("so this is measured again {attempt}")),
+            "no {attempt}:\n{text}"
+        );
+    }
+    assert_eq!(text.matches("│ Redis GET").count(), 3, "{text}");
+    assert!(
+        text.contains("✗ redis p50 us: expected at most -1"),
+        "{text}"
+    );
+}
+
 /// More lesson keys than the key table has rows, and the learner writes one that sorts last:
 /// the table still shows it, marked as the step's, and counts the rest.
 #[test]
