@@ -91,9 +91,8 @@ pub fn print(text: &str, paging: bool) {
         let stopped = || INTERRUPTED.load(Ordering::Relaxed) || LEFT.load(Ordering::Relaxed);
         if i > 0 && !stopped() && wait_for_more() == Pressed::Esc {
             // Esc means "let me out" everywhere in a lesson: ask, as every prompt does.
-            match super::prompt::leave_for_sure() {
-                Ok(true) => LEFT.store(true, Ordering::Relaxed),
-                Ok(false) | Err(_) => {}
+            if let Ok(true) = super::prompt::leave_for_sure() {
+                LEFT.store(true, Ordering::Relaxed);
             }
         }
         if stopped() {
