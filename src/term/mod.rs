@@ -97,7 +97,12 @@ pub fn error(message: &str) {
 /// A notice on stderr (hints, refusals).
 pub fn notice(message: &str) {
     let message = crate::redis::render::printable_str(message);
-    let _ = writeln!(std::io::stderr(), "{}", message.yellow());
+    if std::io::stderr().is_terminal() {
+        // Flowed to the screen, never cut inside a word or a suggested command.
+        notice_lines(&text::flow(&message, "", usize::from(width())));
+    } else {
+        let _ = writeln!(std::io::stderr(), "{}", message.yellow());
+    }
 }
 
 /// A notice redislab wrote itself (a refusal of the gate, whose server-sourced parts, such as
