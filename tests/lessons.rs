@@ -987,6 +987,8 @@ fn until(p: &mut rexpect::session::PtySession, seen: &mut String, what: &str) {
 
 /// No line a person saw is wider than the screen. A prompt redraws itself after `\r`, so each
 /// piece is one screen line; the session hands back each byte as a char, so decode the UTF-8.
+/// The command line being edited at a `redis>` prompt is the one exception: like a shell's, it
+/// continues on the next screen line (the terminal wraps it), and nothing of it is cut.
 fn assert_fits(seen: &str, cols: usize) {
     for line in seen.lines().flat_map(|l| l.split('\r')) {
         let line = if line.chars().all(|c| (c as u32) < 256) {
@@ -995,6 +997,11 @@ fn assert_fits(seen: &str, cols: usize) {
         } else {
             line.to_string()
         };
+        let editing =
+            line.starts_with("redis") || (line.starts_with('[') && line.contains("] redis"));
+        if editing && line.contains("> ") {
+            continue;
+        }
         assert!(
             line.chars().count() <= cols,
             "a line wider than the {cols}-column screen: {line:?}"
@@ -1354,6 +1361,29 @@ fn a_missed_timing_claim_is_measured_again_in_view_and_still_fails_when_false() 
         text.contains("✗ redis p50 us: expected at most -1"),
         "{text}"
     );
+}
+
+/// Every `redis>` prompt reads through one line editor with one history: Up brings back the
+/// command typed at the prompt before, and Enter runs it again.
+#[test]
+fn up_at_a_lesson_prompt_brings_back_the_command_typed_before() {
+    let redis = TestRedis::start();
+    let home = home();
+    let args = format!("--lessons {} lesson 93", fixtures("many-keys").display());
+    let mut p = pty(&redis, home.path(), 120, 200, &args);
+    let mut seen = String::new();
+    until(&mut p, &mut seen, "What now?");
+    send(&mut p, "\r");
+    until(&mut p, &mut seen, "redis>");
+    send(&mut p, "INCR lab:mk:n\r");
+    until(&mut p, &mut seen, "(integer) 1");
+    until(&mut p, &mut seen, "try again");
+    // A miss puts the keys back, so the second INCR also answers 1: Redis counts the calls.
+    send(&mut p, "\x1b[A\r");
+    until(&mut p, &mut seen, "(integer) 1");
+    until(&mut p, &mut seen, "try again");
+    let stats = redis.cli(&["INFO", "commandstats"]);
+    assert!(stats.contains("cmdstat_incr:calls=2,"), "{stats}");
 }
 
 /// More lesson keys than the key table has rows, and the learner writes one that sorts last:

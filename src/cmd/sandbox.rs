@@ -69,21 +69,13 @@ impl Session<'_> {
                 self.settings.prefix()
             ))
         ));
-        let mut rl = rustyline::DefaultEditor::new().context("could not start the line editor")?;
         loop {
-            let prompt = self.prompt();
-            let line = tokio::task::block_in_place(|| rl.readline(&prompt));
-            let line = match line {
-                Ok(l) => l,
-                Err(
-                    rustyline::error::ReadlineError::Interrupted
-                    | rustyline::error::ReadlineError::Eof,
-                ) => return Ok(0),
-                Err(e) => return Err(e).context("could not read from the terminal"),
+            let line = match term::line::read(&self.prompt(), None)? {
+                term::line::Read::Line(l) => l,
+                // Esc clears the line, as it does nothing else here.
+                term::line::Read::Esc => continue,
+                term::line::Read::Interrupted | term::line::Read::Eof => return Ok(0),
             };
-            if !line.trim().is_empty() {
-                let _ = rl.add_history_entry(line.as_str());
-            }
             if !self.handle(&line).await? {
                 return Ok(0);
             }

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod catalog;
 pub mod doctor;
 pub mod lesson;
+pub mod line;
 pub mod pager;
 pub mod prompt;
 pub mod table;

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use inquire::Select;
 use inquire::error::InquireError;
-use inquire::{Select, Text};
 
 use crate::runner::walk::{ExerciseAction, FailureAction, Prompter, StepAction};
 
@@ -56,6 +56,37 @@ fn ask<T>(mut prompt: impl FnMut() -> Result<T, InquireError>) -> Result<Option<
                 )
             }
             Err(e) => return Err(anyhow::anyhow!("prompt failed: {e}")),
+        }
+    }
+}
+
+/// Reads a command at a `redis>` prompt with the one line editor, under a dim line saying what
+/// it takes (if there is one to say). `None`: the learner left (Ctrl-C, Ctrl-D, or Esc and then "leave").
+fn ask_line(label: Option<&str>, prompt: &str, suggestion: Option<&str>) -> Result<Option<String>> {
+    use super::line::{Read, read};
+    let prompt = format!("{} ", prompt.trim_end());
+    loop {
+        if let Some(label) = label {
+            super::out(&format!("{}\n", super::dim(&format!("  {label}"))));
+        }
+        match read(&prompt, suggestion)? {
+            Read::Line(s) => {
+                if s.trim().is_empty() && suggestion.is_some() && super::stdout_is_terminal() {
+                    // The suggestion runs and is shown as it runs: the empty prompt goes.
+                    super::out("\x1b[1A\x1b[2K");
+                }
+                return Ok(Some(s));
+            }
+            Read::Interrupted => {
+                CTRL_C.store(true, Ordering::Relaxed);
+                return Ok(None);
+            }
+            Read::Eof => return Ok(None),
+            Read::Esc => {
+                if leave_for_sure()? {
+                    return Ok(None);
+                }
+            }
         }
     }
 }
@@ -117,12 +148,7 @@ impl Prompter for Inquire {
         if prompting() {
             return Ok(None);
         }
-        ask(|| {
-            Text::new(prompt)
-                .with_placeholder(suggestion)
-                .with_help_message("Enter alone runs the command shown")
-                .prompt()
-        })
+        ask_line(None, prompt, Some(suggestion))
     }
 
     fn exercise_action(&mut self, misses: usize, prompt: &str) -> Result<ExerciseAction> {
@@ -134,7 +160,7 @@ impl Prompter for Inquire {
         } else {
             "try again (or: hint, goal, solution, retry, help, skip, back, quit)"
         };
-        let r = ask(|| Text::new(prompt).with_help_message(label).prompt())?;
+        let r = ask_line(Some(label), prompt, None)?;
         Ok(match r {
             None => ExerciseAction::Quit,
             Some(s) => match s.trim().to_ascii_lowercase().as_str() {
