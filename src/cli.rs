@@ -258,6 +258,14 @@ pub struct SandboxArgs {
     /// Show the key table after each command even when stdin is not a terminal.
     #[arg(long)]
     pub inspect: bool,
+    /// After each command, one line with its round trips, bytes sent and received, and the
+    /// latency at the client (on stderr when stdin is not a terminal; on a terminal it is on
+    /// already).
+    #[arg(long, conflicts_with = "no_tape")]
+    pub tape: bool,
+    /// No tape line on a terminal.
+    #[arg(long)]
+    pub no_tape: bool,
 }
 
 #[derive(Debug, Args, Clone)]

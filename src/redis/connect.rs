@@ -519,8 +519,20 @@ pub(crate) async fn open(
     display: &str,
     response: Option<Duration>,
 ) -> Result<redis::aio::MultiplexedConnection> {
+    Ok(open_counted(client, display, response).await?.0)
+}
+
+/// `open`, and the count of the bytes its socket carries, for the tape.
+pub(crate) async fn open_counted(
+    client: &Client,
+    display: &str,
+    response: Option<Duration>,
+) -> Result<(
+    redis::aio::MultiplexedConnection,
+    std::sync::Arc<super::bounded::Wire>,
+)> {
     let config = AsyncConnectionConfig::new().set_response_timeout(response);
-    super::transport::open(client, config, CONNECT_TIMEOUT)
+    super::transport::open_counted(client, config, CONNECT_TIMEOUT)
         .await
         .map_err(|e| error::connection(describe(&e, display)))
 }

@@ -101,6 +101,14 @@ pub enum Event<'a> {
     Executed(&'a [Executed]),
     /// The reply to one typed command.
     Reply(&'a Value),
+    /// What the command just shown cost on the wire: round trips, bytes, the client's wait.
+    Tape(&'a crate::redis::tape::Trip),
+    /// An exercise done: the round trips the learner's commands took beside the lesson's own
+    /// solution's.
+    TapeTotal {
+        yours: u64,
+        model: u64,
+    },
     Checks(&'a [CheckResult]),
     Keys(&'a crate::runner::KeyTable),
     /// What to look at, once the step ran.

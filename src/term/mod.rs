@@ -8,6 +8,7 @@ pub mod lesson;
 pub mod pager;
 pub mod prompt;
 pub mod table;
+pub mod tape;
 pub mod text;
 pub mod ticker;
 pub mod view;

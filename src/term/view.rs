@@ -186,6 +186,8 @@ pub fn text(event: &Event<'_>, width: usize) -> String {
         Event::Preview(p) | Event::Solution(p) | Event::ThreeTries(p) => preview_planned(p, width),
         Event::Executed(e) => executed(e, width),
         Event::Reply(v) => render(v),
+        Event::Tape(t) => super::tape::line(t),
+        Event::TapeTotal { yours, model } => super::tape::total(*yours, *model, None),
         Event::Checks(r) => checks(r, width),
         Event::Keys(k) => keys(k, "redislab"),
         Event::After(a) => after(a, width),

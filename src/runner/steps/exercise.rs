@@ -42,6 +42,8 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
     let mut hint_at = 0;
     // What the learner typed since the exercise (or its last reset) began: replayed in trials.
     let mut typed: Vec<String> = Vec::new();
+    // Round trips of those commands, for the tape's total at the end.
+    let mut trips: u64 = 0;
     let mut in_transaction = false;
     loop {
         // Inside MULTI, redis-cli's prompt says so.
@@ -82,6 +84,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 }
                 if line.trim().eq_ignore_ascii_case("retry") {
                     start_over(ctx, &mut typed, &mut in_transaction, "start again").await?;
+                    trips = 0;
                     continue;
                 }
                 let executed = ctx.engine.run_typed(&line, None).await?;
@@ -91,6 +94,10 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 }
                 typed.push(line.clone());
                 ctx.show(Event::Reply(&executed.reply)).await?;
+                if let Some(t) = &executed.trip {
+                    trips += t.round_trips;
+                    ctx.show(Event::Tape(t)).await?;
+                }
                 if in_transaction && matches!(executed.reply, redis::Value::ServerError(_)) {
                     ctx.show(Event::Notice(super::DOOMED)).await?;
                 }
@@ -100,6 +107,12 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 }
                 if judge(ctx, step, &typed, &executed.reply).await? {
                     ctx.show(Event::Correct).await?;
+                    // Each line of the lesson's solution is one round trip.
+                    ctx.show(Event::TapeTotal {
+                        yours: trips,
+                        model: solution.len() as u64,
+                    })
+                    .await?;
                     return Ok(Ran::Done(Done {
                         executed: vec![executed],
                         typed_own: true,
@@ -114,6 +127,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 // make a right answer look wrong.
                 if ctx.before.is_some() {
                     start_over(ctx, &mut typed, &mut in_transaction, "try again").await?;
+                    trips = 0;
                 }
                 if misses >= 3 && offer_solution(ctx, solution).await? {
                     return run_solution(ctx, solution).await;
