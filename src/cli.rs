@@ -176,6 +176,10 @@ pub struct LessonArgs {
     /// server: what the lesson's end shows.
     #[arg(long, conflicts_with_all = ["auto", "answers", "from_step", "restart", "info"])]
     pub summary: bool,
+    /// After each step's checks, show the Redis commands each check sent and the replies it
+    /// compared, as a redis-cli session you can paste (the failure menu offers the same).
+    #[arg(long, conflicts_with_all = ["info", "summary"])]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args)]

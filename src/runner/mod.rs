@@ -157,6 +157,10 @@ pub struct Engine<'a> {
     changed_meanwhile: Vec<lesson_time::ChangedMeanwhile>,
     /// Whether the server has per-field TTLs (asked once).
     field_ttls: Option<bool>,
+    /// `--explain`: after every step's checks, the commands they sent and the replies.
+    pub explain: bool,
+    /// The checks the last step ended with, for "Explain the checks" in the failure menu.
+    pub last_checks: Vec<CheckResult>,
 }
 
 impl<'a> Engine<'a> {
@@ -182,6 +186,8 @@ impl<'a> Engine<'a> {
             reading: true,
             changed_meanwhile: Vec::new(),
             field_ttls: None,
+            explain: false,
+            last_checks: Vec::new(),
         })
     }
 

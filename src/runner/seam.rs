@@ -29,6 +29,8 @@ pub enum StepAction {
 pub enum FailureAction {
     /// Run the step again from the state it started in.
     Retry,
+    /// Show the commands the checks sent and what they compared, then ask again.
+    Explain,
     /// Put the keys back and run the lesson's own commands (the solution).
     ShowSolution,
     /// Go on knowingly; the step counts as failed.
@@ -110,6 +112,12 @@ pub enum Event<'a> {
         model: u64,
     },
     Checks(&'a [CheckResult]),
+    /// The checks as a redis-cli session: each check's commands after `prompt`
+    /// (`127.0.0.1:6379>`) and the replies it compared.
+    Explain {
+        results: &'a [CheckResult],
+        prompt: &'a str,
+    },
     Keys(&'a crate::runner::KeyTable),
     /// What to look at, once the step ran.
     After(&'a str),

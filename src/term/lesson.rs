@@ -481,3 +481,52 @@ mod fast_forward_tests {
         );
     }
 }
+
+/// The checks as a redis-cli session (`--explain`, "Explain the checks"): under each check,
+/// the commands it sent after the server's prompt and the replies as redis-cli prints them.
+/// Checks that sent the same commands (a key's existence and its type) share one session.
+pub fn explain(results: &[CheckResult], prompt: &str) -> String {
+    let mut out = format!(
+        "  {}\n",
+        "What the checks asked Redis (paste any line into redis-cli):".bold()
+    );
+    let prompt = printable_str(prompt);
+    let mut i = 0;
+    while i < results.len() {
+        let ran = &results[i].ran;
+        let mut j = i;
+        while j < results.len() && results[j].ran == *ran {
+            let r = &results[j];
+            let mark = if r.passed {
+                "✓".green().to_string()
+            } else {
+                "✗".red().bold().to_string()
+            };
+            out.push_str(&format!("  {mark} {}\n", printable_str(&r.what)));
+            j += 1;
+        }
+        if ran.is_empty() {
+            let r = &results[i];
+            let source = if r.key.is_none() && !r.what.starts_with("the reply") {
+                "a figure the step measured; no command asks for it"
+            } else {
+                "the step's own reply, compared as text; no command sent"
+            };
+            out.push_str(&format!("    {}\n", source.dimmed()));
+            for line in r.actual.lines() {
+                out.push_str(&format!("    {}\n", printable_str(line)));
+            }
+        }
+        for p in ran {
+            out.push_str(&format!(
+                "    {prompt}> {}\n",
+                crate::redis::tokenize::display_args(&p.args)
+            ));
+            for line in render_for(&p.args, &p.reply).lines() {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+        i = j;
+    }
+    out
+}

@@ -189,6 +189,7 @@ pub fn text(event: &Event<'_>, width: usize) -> String {
         Event::Tape(t) => super::tape::line(t),
         Event::TapeTotal { yours, model } => super::tape::total(*yours, *model, None),
         Event::Checks(r) => checks(r, width),
+        Event::Explain { results, prompt } => super::lesson::explain(results, prompt),
         Event::Keys(k) => keys(k, "redislab"),
         Event::After(a) => after(a, width),
         Event::Compare(r) => compare(r, width),

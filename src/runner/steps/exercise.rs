@@ -204,7 +204,7 @@ async fn judge(
             std::slice::from_ref(reply),
         )
         .await?;
-        ctx.show(Event::Checks(&results)).await?;
+        ctx.show_checks(&results).await?;
         return Ok(false);
     }
     if let Some(why) = collides(ctx, step).await? {
