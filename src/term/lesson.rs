@@ -482,9 +482,9 @@ mod fast_forward_tests {
     }
 }
 
-/// The checks as a redis-cli session (`--explain`, "Explain the checks"): under each check,
-/// the commands it sent after the server's prompt and the replies as redis-cli prints them.
-/// Checks that sent the same commands (a key's existence and its type) share one session.
+/// The checks as a redis-cli session (`--explain`, "Explain the checks"): under the checks of
+/// one key, the commands they sent after the server's prompt and the replies as redis-cli
+/// prints them. Every check of a key reads its type first; the session shows that once.
 pub fn explain(results: &[CheckResult], prompt: &str) -> String {
     let mut out = format!(
         "  {}\n",
@@ -493,9 +493,11 @@ pub fn explain(results: &[CheckResult], prompt: &str) -> String {
     let prompt = printable_str(prompt);
     let mut i = 0;
     while i < results.len() {
-        let ran = &results[i].ran;
+        let first = &results[i];
         let mut j = i;
-        while j < results.len() && results[j].ran == *ran {
+        let mut ran: Vec<&crate::runner::checks::Probed> = Vec::new();
+        while j < results.len() && (j == i || (first.key.is_some() && results[j].key == first.key))
+        {
             let r = &results[j];
             let mark = if r.passed {
                 "✓".green().to_string()
@@ -503,17 +505,21 @@ pub fn explain(results: &[CheckResult], prompt: &str) -> String {
                 "✗".red().bold().to_string()
             };
             out.push_str(&format!("  {mark} {}\n", printable_str(&r.what)));
+            for p in &r.ran {
+                if !ran.contains(&p) {
+                    ran.push(p);
+                }
+            }
             j += 1;
         }
         if ran.is_empty() {
-            let r = &results[i];
-            let source = if r.key.is_none() && !r.what.starts_with("the reply") {
+            let source = if first.key.is_none() && !first.what.starts_with("the reply") {
                 "a figure the step measured; no command asks for it"
             } else {
                 "the step's own reply, compared as text; no command sent"
             };
             out.push_str(&format!("    {}\n", source.dimmed()));
-            for line in r.actual.lines() {
+            for line in first.actual.lines() {
                 out.push_str(&format!("    {}\n", printable_str(line)));
             }
         }
