@@ -464,24 +464,6 @@ pub fn fast_forwarded(skipped: u64, of: u64, expired: u64, fields: u64) -> Strin
     format!("{head}: every TTL of this lesson shortened by {skipped} s with {how} ({keys})")
 }
 
-#[cfg(test)]
-mod fast_forward_tests {
-    #[test]
-    fn a_skipped_wait_says_how_much_was_waited_and_how_much_skipped() {
-        assert_eq!(
-            super::fast_forwarded(7, 8, 1, 0),
-            "waited 1 s of 8 s; the other 7 s passed at once: every TTL of this lesson \
-             shortened by 7 s with PEXPIRE (1 key expired)"
-        );
-        assert!(super::fast_forwarded(8, 8, 0, 0).starts_with("the 8 s passed at once"));
-        assert!(super::fast_forwarded(8, 8, 0, 0).ends_with("(no key expired)"));
-        assert!(
-            super::fast_forwarded(2, 2, 0, 1)
-                .ends_with("with PEXPIRE and HPEXPIRE (0 keys and 1 hash field expired)")
-        );
-    }
-}
-
 /// The checks as a redis-cli session (`--explain`, "Explain the checks"): under the checks of
 /// one key, the commands they sent after the server's prompt and the replies as redis-cli
 /// prints them. Every check of a key reads its type first; the session shows that once.
@@ -535,4 +517,22 @@ pub fn explain(results: &[CheckResult], prompt: &str) -> String {
         i = j;
     }
     out
+}
+
+#[cfg(test)]
+mod fast_forward_tests {
+    #[test]
+    fn a_skipped_wait_says_how_much_was_waited_and_how_much_skipped() {
+        assert_eq!(
+            super::fast_forwarded(7, 8, 1, 0),
+            "waited 1 s of 8 s; the other 7 s passed at once: every TTL of this lesson \
+             shortened by 7 s with PEXPIRE (1 key expired)"
+        );
+        assert!(super::fast_forwarded(8, 8, 0, 0).starts_with("the 8 s passed at once"));
+        assert!(super::fast_forwarded(8, 8, 0, 0).ends_with("(no key expired)"));
+        assert!(
+            super::fast_forwarded(2, 2, 0, 1)
+                .ends_with("with PEXPIRE and HPEXPIRE (0 keys and 1 hash field expired)")
+        );
+    }
 }
