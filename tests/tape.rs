@@ -282,3 +282,177 @@ fn explain_prints_a_session_that_replays_in_redis_cli() {
     // The failing check shows what Redis held.
     assert!(text.contains("✗ value of lab:ex:s"), "{text}");
 }
+
+/// The engine's side, through the seams: a learner who types the answer, or is shown a
+/// failed step's checks.
+mod engine {
+    use super::common::TestRedis;
+    use anyhow::Result;
+    use redislab::lesson::loader;
+    use redislab::redis::connect::connect;
+    use redislab::runner::Engine;
+    use redislab::runner::checks::CheckResult;
+    use redislab::runner::walk::{
+        Event, ExerciseAction, FailureAction, Options, Prompter, StepAction, View, Walker,
+    };
+    use redislab::settings::Settings;
+    use std::collections::VecDeque;
+
+    struct Learner {
+        typed: VecDeque<ExerciseAction>,
+        failures: VecDeque<FailureAction>,
+        steps: VecDeque<StepAction>,
+    }
+
+    impl Prompter for Learner {
+        fn step_action(&mut self, _: &str) -> Result<StepAction> {
+            Ok(self.steps.pop_front().unwrap_or(StepAction::Quit))
+        }
+        fn command(&mut self, _: &str, suggestion: &str) -> Result<Option<String>> {
+            Ok(Some(suggestion.to_string()))
+        }
+        fn exercise_action(&mut self, _: usize, _: &str) -> Result<ExerciseAction> {
+            Ok(self.typed.pop_front().unwrap_or(ExerciseAction::Quit))
+        }
+        fn choose(&mut self, _: &str, _: &[String]) -> Result<Option<usize>> {
+            Ok(Some(1))
+        }
+        fn confirm(&mut self, _: &str, default: bool) -> Result<Option<bool>> {
+            Ok(Some(default))
+        }
+        fn after_failure(&mut self, _: &str, _: Option<usize>) -> Result<FailureAction> {
+            Ok(self.failures.pop_front().unwrap_or(FailureAction::Quit))
+        }
+        fn countdown(
+            &mut self,
+            seconds: u64,
+            _: &mut dyn FnMut() -> String,
+        ) -> Result<Option<u64>> {
+            Ok(Some(seconds))
+        }
+    }
+
+    #[derive(Default)]
+    struct Seen {
+        /// (round trips, sent, received) of each tape line.
+        tapes: Vec<(u64, u64, u64)>,
+        totals: Vec<(u64, u64)>,
+        explained: Vec<Vec<CheckResult>>,
+        prompts: Vec<String>,
+    }
+
+    impl View for Seen {
+        fn show(&mut self, event: Event<'_>) {
+            match event {
+                Event::Tape(t) => self.tapes.push((t.round_trips, t.sent, t.received)),
+                Event::TapeTotal { yours, model } => self.totals.push((yours, model)),
+                Event::Explain { results, prompt } => {
+                    self.explained.push(results.to_vec());
+                    self.prompts.push(prompt.to_string());
+                }
+                _ => {}
+            }
+        }
+        fn ticker(&mut self, _: &str) -> Box<dyn redislab::measure::Ticker> {
+            Box::new(redislab::measure::Silent)
+        }
+    }
+
+    async fn walk(redis: &TestRedis, dir: &str, id: &str, from: usize, l: &mut Learner) -> Seen {
+        let home = tempfile::tempdir().expect("temp dir");
+        let settings = Settings::for_url(&redis.url(), "lab", home.path().to_path_buf());
+        let server = connect(&settings).await.expect("connects");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let lessons = loader::load_all(Some(&dir)).expect("fixtures load");
+        let lesson = &loader::find(&lessons, id).expect("lesson").lesson;
+        let mut engine = Engine::new(&server, "lab").await.expect("engine");
+        let mut seen = Seen::default();
+        Walker {
+            engine: &mut engine,
+            lesson,
+            prompter: l,
+            view: &mut seen,
+            store: None,
+            options: Options {
+                auto: false,
+                from_step: from,
+                answers: None,
+                quiz: false,
+                keep_until: 0,
+            },
+        }
+        .walk()
+        .await
+        .expect("the walk ends cleanly");
+        seen
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_typed_line_by_line_is_a_round_trip_per_line() {
+        let redis = TestRedis::start();
+        let type_ = |l: &str| ExerciseAction::Type(l.to_string());
+        let mut learner = Learner {
+            typed: [type_("MULTI"), type_("SADD lab:fx:set z"), type_("EXEC")].into(),
+            failures: VecDeque::new(),
+            steps: VecDeque::new(),
+        };
+        // Fixture 99, step 3: "add z to the set", whose solution is one SADD.
+        let seen = walk(&redis, "tests/fixtures/lessons", "99", 3, &mut learner).await;
+        assert_eq!(
+            seen.tapes,
+            vec![
+                (1, 15, 5), // *1 $5 MULTI → +OK
+                (1, 38, 9), // *3 $4 SADD $10 lab:fx:set $1 z → +QUEUED
+                (1, 14, 8), // *1 $4 EXEC → *1 :1
+            ]
+        );
+        assert_eq!(
+            seen.totals,
+            vec![(3, 1)],
+            "3 round trips; the pattern needs 1"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn explain_the_checks_shows_what_they_sent_and_the_menu_asks_again() {
+        let redis = TestRedis::start();
+        let mut learner = Learner {
+            typed: VecDeque::new(),
+            failures: [FailureAction::Explain, FailureAction::GoOn].into(),
+            steps: [StepAction::Run].into(),
+        };
+        // Fixture 98, step 2: SET lab:fail:b 2, checked against 3.
+        let seen = walk(&redis, "tests/fixtures/failing", "98", 2, &mut learner).await;
+        assert_eq!(
+            seen.explained.len(),
+            1,
+            "explained once, then the menu again"
+        );
+        assert_eq!(seen.prompts, vec![redis.addr()]);
+        let ran: Vec<(String, redis::Value)> = seen.explained[0]
+            .iter()
+            .flat_map(|r| r.ran.iter())
+            .map(|p| {
+                let words: Vec<String> = p
+                    .args
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                (words.join(" "), p.reply.clone())
+            })
+            .collect();
+        assert_eq!(
+            ran,
+            vec![
+                (
+                    "TYPE lab:fail:b".to_string(),
+                    redis::Value::SimpleString("string".into())
+                ),
+                (
+                    "GET lab:fail:b".to_string(),
+                    redis::Value::BulkString(b"2".to_vec())
+                ),
+            ]
+        );
+    }
+}

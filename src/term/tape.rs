@@ -46,7 +46,7 @@ pub fn total(yours: u64, model: u64, why: Option<&str>) -> String {
         text.push_str(": ");
         text.push_str(why);
     }
-    format!("{}\n", super::dim(&text))
+    format!("  {}\n", super::dim(&text))
 }
 
 #[cfg(test)]
