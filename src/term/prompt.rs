@@ -199,7 +199,7 @@ impl Prompter for Inquire {
             options.push(back.clone());
         }
         options.push("Retry this step (its keys go back as they were)".into());
-        options.push("Explain the checks (the commands they sent, as redis-cli shows them)".into());
+        options.push("Explain the checks (what they asked Redis)".into());
         if matches!(kind, "exercise" | "run") {
             options.push("Show the solution (keys go back, then its commands run)".into());
         }
