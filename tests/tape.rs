@@ -337,6 +337,7 @@ mod engine {
         /// (round trips, sent, received) of each tape line.
         tapes: Vec<(u64, u64, u64)>,
         totals: Vec<(u64, u64)>,
+        whys: Vec<String>,
         explained: Vec<Vec<CheckResult>>,
         prompts: Vec<String>,
     }
@@ -345,7 +346,10 @@ mod engine {
         fn show(&mut self, event: Event<'_>) {
             match event {
                 Event::Tape(t) => self.tapes.push((t.round_trips, t.sent, t.received)),
-                Event::TapeTotal { yours, model } => self.totals.push((yours, model)),
+                Event::TapeTotal { yours, model, why } => {
+                    self.totals.push((yours, model));
+                    self.whys.extend(why.map(str::to_string));
+                }
                 Event::Explain { results, prompt } => {
                     self.explained.push(results.to_vec());
                     self.prompts.push(prompt.to_string());
@@ -411,6 +415,8 @@ mod engine {
             vec![(3, 1)],
             "3 round trips; the pattern needs 1"
         );
+        // The fixture's `round_trips_why`, with its variable filled in.
+        assert_eq!(seen.whys, vec!["one SADD adds z to lab:fx:set".to_string()]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

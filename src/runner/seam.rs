@@ -110,6 +110,8 @@ pub enum Event<'a> {
     TapeTotal {
         yours: u64,
         model: u64,
+        /// The lesson's reason the solution's count matters, when it gives one.
+        why: Option<&'a str>,
     },
     Checks(&'a [CheckResult]),
     /// The checks as a redis-cli session: each check's commands after `prompt`

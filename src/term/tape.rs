@@ -43,8 +43,9 @@ pub fn to_stderr(t: &Trip) {
 pub fn total(yours: u64, model: u64, why: Option<&str>) -> String {
     let mut text = format!("{}; the pattern needs {model}", trips(yours));
     if let (Some(why), true) = (why, yours != model) {
+        // A lesson's text: shown with any control character written out.
         text.push_str(": ");
-        text.push_str(why);
+        text.push_str(&crate::untrusted::prose(why));
     }
     format!("  {}\n", super::dim(&text))
 }
@@ -70,5 +71,18 @@ mod tests {
             ..t
         };
         assert_eq!(words(&cluster), "3 round trips · ~38 B → ~5 B · 61.0 µs");
+    }
+
+    #[test]
+    fn the_lessons_reason_shows_only_when_the_counts_differ() {
+        colored::control::set_override(false);
+        assert_eq!(
+            total(3, 1, Some("MULTI/EXEC or a pipeline")),
+            "  3 round trips; the pattern needs 1: MULTI/EXEC or a pipeline\n"
+        );
+        assert_eq!(
+            total(1, 1, Some("MULTI/EXEC or a pipeline")),
+            "  1 round trip; the pattern needs 1\n"
+        );
     }
 }

@@ -187,7 +187,7 @@ pub fn text(event: &Event<'_>, width: usize) -> String {
         Event::Executed(e) => executed(e, width),
         Event::Reply(v) => render(v),
         Event::Tape(t) => super::tape::line(t),
-        Event::TapeTotal { yours, model } => super::tape::total(*yours, *model, None),
+        Event::TapeTotal { yours, model, why } => super::tape::total(*yours, *model, *why),
         Event::Checks(r) => checks(r, width),
         Event::Explain { results, prompt } => super::lesson::explain(results, prompt),
         Event::Keys(k) => keys(k, "redislab"),

@@ -23,6 +23,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
         hints,
         solution,
         wrong_answers,
+        round_trips_why,
         ..
     } = &step.kind
     else {
@@ -108,9 +109,11 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 if judge(ctx, step, &typed, &executed.reply).await? {
                     ctx.show(Event::Correct).await?;
                     // Each line of the lesson's solution is one round trip.
+                    let why = round_trips_why.as_deref().map(|w| ctx.soft(w));
                     ctx.show(Event::TapeTotal {
                         yours: trips,
                         model: solution.len() as u64,
+                        why: why.as_deref(),
                     })
                     .await?;
                     return Ok(Ran::Done(Done {
