@@ -471,7 +471,7 @@ pub(crate) async fn finish(
     trust_nodes: bool,
     namespace: &str,
 ) -> Result<Server> {
-    let mut conn = open(&client, &display, Some(RESPONSE_TIMEOUT)).await?;
+    let (mut conn, wire) = open_counted(&client, &display, Some(RESPONSE_TIMEOUT)).await?;
     let info: String = redis::cmd("INFO")
         .arg("server")
         .query_async(&mut conn)
@@ -498,7 +498,7 @@ pub(crate) async fn finish(
     };
     let conn = match &cluster {
         Some(c) => cluster::open(&c.client, &display, Some(RESPONSE_TIMEOUT)).await?,
-        None => conn.into(),
+        None => Conn::counted(conn, wire),
     };
     let fence = Fence::new(conn.clone(), namespace, source == Source::Managed);
     Ok(Server {
