@@ -462,3 +462,68 @@ mod engine {
         );
     }
 }
+
+/// On a terminal the tape is on unless `--no-tape`: a person at the sandbox sees it under each
+/// reply, in the 80 columns.
+fn sandbox_in_a_pty(redis: &TestRedis, home: &std::path::Path, extra: &str) -> String {
+    let script = format!(
+        "stty cols 80 rows 24; exec {} --redis-url {} --home {} sandbox {extra}",
+        bin().display(),
+        redis.url(),
+        home.display()
+    );
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", &script])
+        .env("TERM", "xterm-256color")
+        .env("NO_COLOR", "1")
+        .env("REDISLAB_LOCAL_ADDR", DEAD_LOCAL_ADDR)
+        .env_remove("REDIS_URL")
+        .env_remove("REDISLAB_NAMESPACE")
+        .env_remove("REDISLAB_HOME");
+    let options = rexpect::session::Options::new()
+        .timeout_ms(Some(30_000))
+        .strip_ansi_escape_codes(true);
+    let mut p = rexpect::session::spawn_with_options(cmd, options).expect("spawn in a pty");
+    let mut seen = String::new();
+    let prompt = format!("127.0.0.1:{}> ", redis.port());
+    let before = p.exp_string(&prompt).expect("the sandbox's prompt");
+    seen.push_str(&before);
+    for line in ["SET lab:greeting hello", "GET lab:greeting"] {
+        p.send(line).expect("type");
+        p.send("\r").expect("enter");
+        p.flush().expect("flush");
+        let before = p.exp_string(&prompt).expect("the next prompt");
+        seen.push_str(&before);
+    }
+    p.send("quit\r").expect("quit");
+    p.flush().expect("flush");
+    p.exp_eof().expect("the sandbox ends");
+    // The session hands back each byte as a char: decode the UTF-8.
+    let bytes: Vec<u8> = seen.chars().map(|c| c as u32 as u8).collect();
+    String::from_utf8_lossy(&bytes).replace('\r', "")
+}
+
+#[test]
+fn the_tape_is_on_at_a_terminal_and_no_tape_turns_it_off() {
+    let redis = TestRedis::start();
+    let home = tempfile::tempdir().expect("temp dir");
+    let on = sandbox_in_a_pty(&redis, home.path(), "");
+    let tapes: Vec<&str> = on.lines().filter(|l| parse_tape(l).is_some()).collect();
+    assert_eq!(tapes.len(), 2, "one tape line per command:\n{on}");
+    // The request as RESP encodes it; the replies `+OK` and `$5 hello`.
+    let set = redis::cmd("SET")
+        .arg("lab:greeting")
+        .arg("hello")
+        .get_packed_command();
+    let get = redis::cmd("GET").arg("lab:greeting").get_packed_command();
+    assert_eq!(parse_tape(tapes[0]), Some((1, set.len() as u64, 5)), "{on}");
+    assert_eq!(
+        parse_tape(tapes[1]),
+        Some((1, get.len() as u64, 11)),
+        "{on}"
+    );
+    assert!(tapes.iter().all(|l| l.trim_end().chars().count() <= 80));
+    let off = sandbox_in_a_pty(&redis, home.path(), "--no-tape");
+    assert!(off.contains("\"hello\""), "{off}");
+    assert!(!off.lines().any(|l| parse_tape(l).is_some()), "{off}");
+}
