@@ -249,6 +249,40 @@ fn attack_corpus_on_the_managed_server() {
     assert_success(&home.stop());
 }
 
+/// A lesson from a `--lessons` folder that declares the managed server still may not act on the
+/// whole server: other namespaces share it. Validation passes (the file is well formed), the
+/// lesson runs, and its FLUSHALL, CONFIG SET and SCRIPT FLUSH are refused while it may still
+/// read a setting; another namespace's key survives.
+#[test]
+fn a_folder_lesson_on_the_managed_server_cannot_act_on_the_whole_server() {
+    let home = ManagedHome::new();
+    assert_success(&run(home.redislab().args(["server", "start"])));
+    admin_cli(&home, &["SET", "alice:keep", "1"]);
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/folder-wide");
+    let valid = run(home.redislab().args(["--lessons", folder, "validate"]));
+    assert_success(&valid);
+    let out =
+        run(home
+            .redislab()
+            .args(["--managed", "--lessons", folder, "lesson", "90", "--auto"]));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("\"maxmemory\""), "{text}");
+    for name in ["FLUSHALL", "CONFIG", "SCRIPT"] {
+        assert!(
+            text.contains(&format!(
+                "(refused) {name} acts on the whole server, and other namespaces share it"
+            )),
+            "{name} was not refused:\n{text}"
+        );
+    }
+    assert_eq!(admin_cli(&home, &["GET", "alice:keep"]), "\"1\"\n");
+    assert_eq!(
+        admin_cli(&home, &["CONFIG", "GET", "maxmemory"]),
+        "1) \"maxmemory\"\n2) \"0\"\n"
+    );
+    assert_success(&home.stop());
+}
+
 /// The guard and `validate` can never disagree: every server-wide command in the generated
 /// table is refused by the sandbox on a foreign server and rejected by `validate` in a lesson
 /// that does not declare the managed server (reading a setting, CONFIG GET, is the one thing a

@@ -1327,6 +1327,135 @@ fn esc_then_leave_exits_0_with_the_resume_line_at_60x40() {
     esc_leaves_with_exit_0_at(60, 40);
 }
 
+/// A timed step whose range check misses measures again, in view, up to three times; a claim
+/// that is false still fails (the retries never hide it).
+#[test]
+fn a_missed_timing_claim_is_measured_again_in_view_and_still_fails_when_false() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run(&mut fixture_cmd(
+        &redis,
+        home.path(),
+        "timed",
+        &["lesson", "92", "--auto"],
+    ));
+    assert!(!out.status.success(), "{}", both(&out));
+    let text = stdout(&out);
+    // The notice is flowed to the width: join its lines before reading it.
+    let joined = text.replace("\n  ", " ").replace('\n', " ");
+    for attempt in ["(2 of 3)", "(3 of 3)"] {
+        assert!(
+            joined.contains(&format!("so this is measured again {attempt}")),
+            "no {attempt}:\n{text}"
+        );
+    }
+    assert_eq!(text.matches("│ Redis GET").count(), 3, "{text}");
+    assert!(
+        text.contains("✗ redis p50 us: expected at most -1"),
+        "{text}"
+    );
+}
+
+/// More lesson keys than the key table has rows, and the learner writes one that sorts last:
+/// the table still shows it, marked as the step's, and counts the rest.
+#[test]
+fn the_key_table_shows_the_key_the_learner_just_wrote() {
+    let redis = TestRedis::start();
+    let home = home();
+    let args = format!("--lessons {} lesson 93", fixtures("many-keys").display());
+    let mut p = pty(&redis, home.path(), 120, 200, &args);
+    let mut seen = String::new();
+    until(&mut p, &mut seen, "What now?");
+    send(&mut p, "\r");
+    until(&mut p, &mut seen, "redis>");
+    send(&mut p, "SET lab:mk:zz 1\r");
+    until(&mut p, &mut seen, "Correct");
+    until(&mut p, &mut seen, "more key(s) of this lesson");
+    // The session hands back each byte as a char: decode the UTF-8 of the table's lines.
+    let bytes: Vec<u8> = seen.chars().map(|c| c as u32 as u8).collect();
+    let seen = String::from_utf8_lossy(&bytes).into_owned();
+    let row = seen
+        .lines()
+        .find(|l| l.contains("lab:mk:zz") && l.contains('│'))
+        .unwrap_or_else(|| panic!("the learner's key is not in the table:\n{seen}"));
+    assert!(row.contains('▸'), "not marked as the step's: {row}");
+}
+
+/// Esc at the pager's "Enter for more" means what it means at a prompt: it asks. Staying shows
+/// the rest of the page and the step's menu; leaving exits 0 with the resume line.
+#[test]
+fn esc_at_the_pager_asks_and_stays_or_leaves_at_80x24() {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), 80, 24, "lesson 07");
+    let mut seen = String::new();
+    until(&mut p, &mut seen, "Enter for more");
+    send(&mut p, "\x1b");
+    until(&mut p, &mut seen, "Leave the lesson?");
+    send(&mut p, "\r"); // Stay here
+    until(&mut p, &mut seen, "Step 1/");
+    through_pages(&mut p, &mut seen, "What now?");
+    let mut p = pty(&redis, home.path(), 80, 24, "lesson 07 --from-step 1");
+    let mut seen = String::new();
+    until(&mut p, &mut seen, "Enter for more");
+    send(&mut p, "\x1b");
+    until(&mut p, &mut seen, "Leave the lesson?");
+    send(&mut p, "\x1b[B\r");
+    until(&mut p, &mut seen, "Resume at step 1 with");
+    p.exp_eof().expect("redislab exits");
+    let code = exit_code(&mut p);
+    assert!(code.ends_with(", 0)"), "exit status {code}");
+    assert!(!seen.contains("Step 1/"), "the lesson went on:\n{seen}");
+}
+
+/// A `kill` (SIGTERM) or a closed terminal (SIGHUP) while a prompt waits: lesson time stands
+/// still there (the lock's TTL taken away), so the run gives it back before it ends, says so,
+/// and exits with 128 + the signal's number.
+fn a_signal_at_a_prompt_gives_lesson_time_back(signal: rexpect::process::Signal, code: u8) {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), 80, 200, "lesson 07 --from-step 4");
+    let mut seen = String::new();
+    until(&mut p, &mut seen, "What now?");
+    assert_eq!(
+        redis.cli(&["PTTL", "lab:lock:coupon:1"]),
+        "(integer) -1\n",
+        "lesson time does not stand still at the prompt"
+    );
+    p.process_mut().signal(signal).expect("send the signal");
+    until(
+        &mut p,
+        &mut seen,
+        &format!("Stopped by {signal:?}. Lesson time given back."),
+    );
+    p.exp_eof().expect("redislab exits");
+    let status = exit_code(&mut p);
+    assert!(
+        status.ends_with(&format!(", {code})")),
+        "exit status {status}"
+    );
+    let ttl: i64 = redis
+        .cli(&["PTTL", "lab:lock:coupon:1"])
+        .trim()
+        .trim_start_matches("(integer) ")
+        .parse()
+        .expect("a PTTL");
+    assert!(
+        (20_000..=30_000).contains(&ttl),
+        "the lock did not get its time back: PTTL {ttl}"
+    );
+}
+
+#[test]
+fn sigterm_at_a_prompt_gives_lesson_time_back_and_exits_143() {
+    a_signal_at_a_prompt_gives_lesson_time_back(rexpect::process::Signal::SIGTERM, 143);
+}
+
+#[test]
+fn sighup_at_a_prompt_gives_lesson_time_back_and_exits_129() {
+    a_signal_at_a_prompt_gives_lesson_time_back(rexpect::process::Signal::SIGHUP, 129);
+}
+
 /// `reset` alone names its three forms.
 #[test]
 fn reset_without_an_id_lists_its_forms() {

@@ -503,6 +503,9 @@ async fn a_crash_loses_what_the_snapshot_missed_and_nothing_under_aof_always() {
         1000.0,
         "{x:?}"
     );
+    // The server's own count of those held-back writes is read and shown (0 without AOF).
+    assert!(x.contains_key("aof_everysec_delayed_fsync"), "{x:?}");
+    assert_eq!(m(&x, "rdb_delayed_fsync"), 0.0, "{x:?}");
 }
 
 /// Code written the way a new scenario would be, with no call to any check: every connection the

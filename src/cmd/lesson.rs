@@ -39,6 +39,7 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
     let server = super::connect(settings).await?;
     let mut engine = Engine::new(&server, &settings.namespace).await?;
     engine.explain = args.explain;
+    let engine_time_keeper = engine.time_keeper();
 
     let saved = store.get(&lesson.id)?;
     let mut interactive = Inquire;
@@ -73,18 +74,44 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
             keep_until,
         },
     };
+    // SIGTERM or SIGHUP (a `kill`, a closed terminal) may come while a prompt blocks this task,
+    // so their handler runs on a task of its own: it gives lesson time back and ends the run.
+    let keeper = engine_time_keeper;
+    let again = format!("{} lesson {}", invocation(settings), lesson.id);
+    let on_end = tokio::spawn(async move {
+        let exit_code = super::signals::end_signals().await;
+        let given_back = keeper.give_back().await.is_ok();
+        term::leave_raw_mode();
+        term::out(&format!(
+            "\n{}",
+            term::dim(&flowed(&format!(
+                "Stopped by {}.{} Progress is saved after the last finished step; resume with `{again}`.",
+                if exit_code == 129 {
+                    "SIGHUP"
+                } else {
+                    "SIGTERM"
+                },
+                if given_back {
+                    " Lesson time given back."
+                } else {
+                    ""
+                }
+            )))
+        ));
+        std::process::exit(i32::from(exit_code));
+    });
     // Ctrl-C outside a prompt (prompts treat it as "quit" themselves): progress up to the last
     // finished step is already saved, so stopping here loses nothing once lesson time is given
-    // back. (SIGTERM and SIGHUP keep their default: a prompt blocks this task, so a handler
-    // here could not run while one waits.)
+    // back.
     let walked = tokio::select! {
         s = walker.walk() => Ok(s),
         _ = tokio::signal::ctrl_c() => Err(code::INTERRUPTED),
     };
+    on_end.abort();
     let summary = match walked {
         Ok(s) => s?,
         Err(exit_code) => {
-            let _ = crossterm::terminal::disable_raw_mode();
+            term::leave_raw_mode();
             // Lesson time may be stopped (TTLs removed while the learner read): give it back.
             let _ = engine.thaw().await;
             let done = store.get(&lesson.id)?.map(|p| p.last_step).unwrap_or(0);

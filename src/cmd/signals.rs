@@ -1,5 +1,6 @@
 //! The signals that stop a run (Ctrl-C, a `kill`, a closed terminal), for a command that must
-//! put something back first: `bench` (the managed server's AOF settings, its keys). Each
+//! put something back first: `bench` (the managed server's AOF settings, its keys), `lesson`
+//! (lesson time: the TTLs taken while the learner reads). Each
 //! signal ends the run with its own exit code, 128 + its number, as the README's table lists.
 
 use crate::error::code;
@@ -32,4 +33,26 @@ pub fn stop_signals() -> impl std::future::Future<Output = u8> + Send + 'static 
         let _ = tokio::signal::ctrl_c().await;
         code::INTERRUPTED
     }
+}
+
+/// Waits for SIGTERM or SIGHUP (a `kill`, a closed terminal) and gives the exit code each ends
+/// a run with. For a run whose Ctrl-C is a key its prompts read themselves.
+pub fn end_signals() -> impl std::future::Future<Output = u8> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let hup = signal(SignalKind::hangup());
+        async move {
+            match (term, hup) {
+                (Ok(mut term), Ok(mut hup)) => tokio::select! {
+                    _ = term.recv() => 143,
+                    _ = hup.recv() => 129,
+                },
+                _ => std::future::pending().await,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending()
 }

@@ -342,8 +342,17 @@ pub fn parse_version(v: &str) -> (u32, u32, u32) {
     )
 }
 
-/// Resolves and connects, in the documented order.
+/// Resolves and connects, in the documented order. Lessons read from a folder (`--lessons`)
+/// are someone else's files: the fence is told, so their lines never act on the whole server.
 pub async fn connect(settings: &Settings) -> Result<Server> {
+    let server = resolve(settings).await?;
+    if settings.lessons_dir.is_some() {
+        server.fence.lessons_from_folder();
+    }
+    Ok(server)
+}
+
+async fn resolve(settings: &Settings) -> Result<Server> {
     if let Some(url) = &settings.redis_url {
         let source = if settings.url_from_env {
             Source::Env

@@ -196,6 +196,29 @@ pub async fn evaluate(
     Ok(out)
 }
 
+/// The range checks on metrics (`min`, `max`) these metrics miss, each as one line
+/// (`pipeline speedup: expected at least 2, got 1.67`). No server is asked.
+pub fn range_misses(checks: &[Check], metrics: &BTreeMap<String, f64>) -> Vec<String> {
+    checks
+        .iter()
+        .filter(|c| c.min.is_some() || c.max.is_some())
+        .filter_map(|c| {
+            let name = c.metric.as_ref()?;
+            let actual = metrics.get(name).copied();
+            let passed = actual
+                .is_some_and(|a| c.min.is_none_or(|m| a >= m) && c.max.is_none_or(|m| a <= m));
+            (!passed).then(|| {
+                format!(
+                    "{}: expected {}, got {}",
+                    metric_words(name),
+                    range_text(c.min, c.max, ""),
+                    actual.map(fmt_num).unwrap_or_else(|| "not reported".into())
+                )
+            })
+        })
+        .collect()
+}
+
 /// A metric's name as words: `locked.gave_up` → `gave up (locked)`, `on_growth` → `on growth`.
 pub fn metric_words(name: &str) -> String {
     let words = |s: &str| s.replace('_', " ");
@@ -521,6 +544,35 @@ async fn content_checks(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn range_misses_name_each_missed_bound_and_ignore_the_rest() {
+        let check =
+            |metric: &str, min: Option<f64>, max: Option<f64>| crate::lesson::model::Check {
+                metric: Some(metric.into()),
+                min,
+                max,
+                ..Default::default()
+            };
+        let checks = [
+            check("pipeline_speedup", Some(2.0), None),
+            check("on_growth", Some(3.0), None),
+            check("absent", None, Some(1.0)),
+        ];
+        let metrics = [
+            ("pipeline_speedup".to_string(), 1.67),
+            ("on_growth".to_string(), 16.0),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            super::range_misses(&checks, &metrics),
+            vec![
+                "pipeline speedup: expected at least 2, got 1.67".to_string(),
+                "absent: expected at most 1, got not reported".to_string(),
+            ]
+        );
+    }
     #[test]
     fn patterns_read_as_words() {
         use super::pattern_in_words as w;

@@ -11,6 +11,8 @@
 //!
 //! Only keys inside the namespace are ever read or written here (the engine passes them).
 
+use std::sync::{Arc, Mutex};
+
 use anyhow::Result;
 use redis::Value;
 
@@ -35,6 +37,47 @@ struct Held {
 #[derive(Debug, Clone, Default)]
 pub struct Frozen {
     held: Vec<Held>,
+}
+
+/// Where the engine keeps its frozen keys: shared with a `TimeKeeper`, so a signal handler on
+/// another task can give the time back while the engine's own task waits at a prompt.
+#[derive(Clone, Default)]
+pub struct Slot(Arc<Mutex<Option<Frozen>>>);
+
+impl Slot {
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().map(|f| f.is_none()).unwrap_or(true)
+    }
+
+    pub fn hold(&self, frozen: Frozen) {
+        if let Ok(mut f) = self.0.lock() {
+            *f = Some(frozen);
+        }
+    }
+
+    pub fn take(&self) -> Option<Frozen> {
+        self.0.lock().ok().and_then(|mut f| f.take())
+    }
+}
+
+/// Gives lesson time back from outside the engine: when the process is told to stop, every
+/// frozen key gets its remaining time again, so no lesson key is left without its TTL.
+pub struct TimeKeeper {
+    slot: Slot,
+    conn: Fenced,
+}
+
+impl TimeKeeper {
+    pub fn new(slot: Slot, conn: Fenced) -> TimeKeeper {
+        TimeKeeper { slot, conn }
+    }
+
+    pub async fn give_back(mut self) -> Result<()> {
+        if let Some(f) = self.slot.take() {
+            f.thaw(&mut self.conn).await?;
+        }
+        Ok(())
+    }
 }
 
 /// A lesson key another client changed while time stood still, and how.

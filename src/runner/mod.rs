@@ -149,8 +149,9 @@ pub struct Engine<'a> {
     pub admin: Fenced,
     /// The lesson's key patterns (as written): what lesson time and snapshots cover.
     lesson_keys: Vec<String>,
-    /// Keys with a TTL, frozen while the learner reads; thawed before the next command.
-    frozen: Option<lesson_time::Frozen>,
+    /// Keys with a TTL, frozen while the learner reads; thawed before the next command. Shared
+    /// with the `TimeKeeper` that gives the time back when the process is told to stop.
+    frozen: lesson_time::Slot,
     /// Whether a person reads along (lesson time stops for them); `--auto` nobody does.
     reading: bool,
     /// Lesson keys another client changed while time stood still, not yet told.
@@ -161,6 +162,9 @@ pub struct Engine<'a> {
     pub explain: bool,
     /// The checks the last step ended with, for "Explain the checks" in the failure menu.
     pub last_checks: Vec<CheckResult>,
+    /// Keys the learner's own commands named in this step: the key table shows them with the
+    /// step's keys, so a key the learner just wrote is never left out for room.
+    typed_keys: Vec<Vec<u8>>,
 }
 
 impl<'a> Engine<'a> {
@@ -182,12 +186,13 @@ impl<'a> Engine<'a> {
             conns: HashMap::new(),
             admin,
             lesson_keys: Vec::new(),
-            frozen: None,
+            frozen: lesson_time::Slot::default(),
             reading: true,
             changed_meanwhile: Vec::new(),
             field_ttls: None,
             explain: false,
             last_checks: Vec::new(),
+            typed_keys: Vec::new(),
         })
     }
 
@@ -238,12 +243,19 @@ impl<'a> Engine<'a> {
     /// Stops lesson time. Callers do not call this before a prompt or an output themselves:
     /// `steps::Ctx::show` and `Ctx::ask`, the only ways to the learner, do.
     pub async fn freeze(&mut self) -> Result<()> {
-        if self.frozen.is_none() && self.reading {
+        if self.frozen.is_empty() && self.reading {
             let keys = self.current_lesson_keys().await?;
             let fields = self.field_ttls().await?;
-            self.frozen = Some(lesson_time::Frozen::freeze(&mut self.admin, &keys, fields).await?);
+            self.frozen
+                .hold(lesson_time::Frozen::freeze(&mut self.admin, &keys, fields).await?);
         }
         Ok(())
+    }
+
+    /// What gives lesson time back when the process is told to stop (SIGTERM, SIGHUP) while
+    /// this engine's task waits at a prompt and cannot run.
+    pub fn time_keeper(&self) -> lesson_time::TimeKeeper {
+        lesson_time::TimeKeeper::new(self.frozen.clone(), self.admin.clone())
     }
 
     /// Lets lesson time run again: every frozen key gets its remaining time back, unless
@@ -353,6 +365,7 @@ impl<'a> Engine<'a> {
     /// Sets a step's `let` variables and a fresh `${random}`.
     pub fn begin_step(&mut self, step: &Step) -> Result<()> {
         self.vars.new_step();
+        self.typed_keys.clear();
         for (k, v) in &step.let_vars {
             let value = self.vars.expand_tracked(v)?;
             self.vars.set_value(k, value.text, value.tainted);
@@ -442,6 +455,19 @@ impl<'a> Engine<'a> {
             send_fenced(conn, args, origin, connection, &display).await?
         };
         executed.reply = crate::redis::render::hide_secrets(&raw, executed.reply);
+        if origin == Origin::Learner && executed.refused.is_none() {
+            // Its keys, as the fence reads them: from COMMAND INFO, cached per command name (a
+            // command whose keys move with its arguments asks COMMAND GETKEYS once more).
+            if let Ok(Some(keys)) = self.server.fence().keys_of(&raw).await {
+                for k in keys {
+                    if crate::namespace::is_inside(&self.namespace, &k)
+                        && !self.typed_keys.contains(&k)
+                    {
+                        self.typed_keys.push(k);
+                    }
+                }
+            }
+        }
         if let Some(name) = save_as {
             self.vars.set(name, checks::reply_text(&executed.reply));
         }
@@ -472,15 +498,20 @@ impl<'a> Engine<'a> {
         checks::evaluate(&mut self.admin, checks, replies, metrics, &self.vars).await
     }
 
-    /// The key table after a step: the step's own keys (`show_keys`) first and marked, then the
-    /// rest of the lesson's keys, so the table's scope never changes from step to step. At most
+    /// The key table after a step: the step's own keys (`show_keys`, and the keys the learner's
+    /// commands named in it) first and marked, then the rest of the lesson's keys, so the table's scope never changes from step to step. At most
     /// `KEY_TABLE_ROWS` rows; how many more there are is counted.
     pub async fn key_table(&mut self, lesson: &Lesson, step: Option<&Step>) -> Result<KeyTable> {
         self.thaw().await?;
-        let own = match step.and_then(|s| s.show_keys.as_ref()) {
+        let mut own = match step.and_then(|s| s.show_keys.as_ref()) {
             Some(p) => self.keys_of(p).await?,
             None => Vec::new(),
         };
+        for k in &self.typed_keys {
+            if !own.contains(k) {
+                own.push(k.clone());
+            }
+        }
         let mut rest = self.keys_of(&lesson.keys).await?;
         rest.retain(|k| !own.contains(k));
         let marked = own.len();

@@ -40,6 +40,7 @@ impl Scenario for Bench {
         ),
         int("clients", 1, 64, "concurrent clients for `concurrent-incr`"),
     ];
+    const TIMED: bool = true;
     type Params = Params;
 
     fn check(p: &Params) -> Result<()> {

@@ -49,6 +49,7 @@ impl Scenario for BigKeys {
         2_000_000,
         "members of the big set (two such sets are written: one for DEL, one for UNLINK)",
     )];
+    const TIMED: bool = true;
     type Params = Params;
 
     async fn run(ctx: &ScenarioContext<'_>, p: Params) -> Result<ScenarioReport> {

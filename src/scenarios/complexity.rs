@@ -53,6 +53,7 @@ impl Scenario for Complexity {
         ),
         int("samples", 1, 10_000, "timed lookups per command and size"),
     ];
+    const TIMED: bool = true;
     type Params = Params;
 
     fn check(p: &Params) -> Result<()> {

@@ -84,6 +84,7 @@ impl Scenario for ConnectionPool {
             "how long a worker keeps its connection for each request (its own work between commands), in milliseconds",
         ),
     ];
+    const TIMED: bool = true;
     type Params = Params;
 
     fn check(p: &Params) -> Result<()> {

@@ -62,6 +62,7 @@ impl Scenario for KeysVsScan {
             "the COUNT hint of each SCAN call (slots looked at per call)",
         ),
     ];
+    const TIMED: bool = true;
     type Params = Params;
 
     async fn run(ctx: &ScenarioContext<'_>, p: Params) -> Result<ScenarioReport> {

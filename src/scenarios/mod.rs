@@ -97,6 +97,9 @@ pub trait Scenario: 'static {
     const SUMMARY: &'static str;
     /// Every field of `Params`, with its range and meaning.
     const PARAMS: &'static [Param];
+    /// Its range checks compare timings measured on this machine, which a busy machine makes
+    /// noisy: a step whose range check misses measures again (see `runner::steps`).
+    const TIMED: bool = false;
     /// `#[serde(default, deny_unknown_fields)]`; `Default` gives the defaults the table shows.
     type Params: DeserializeOwned + Serialize + Default + Send + 'static;
 
@@ -133,6 +136,7 @@ struct Entry {
     validate: fn(&serde_json::Value) -> Result<()>,
     table: fn() -> Vec<ParamDoc>,
     run: Runner,
+    timed: bool,
 }
 
 fn entry<S: Scenario>() -> Entry {
@@ -148,6 +152,7 @@ fn entry<S: Scenario>() -> Entry {
             let p = params_of::<S>(v)?;
             Ok(Box::pin(S::run(ctx, p)))
         },
+        timed: S::TIMED,
     }
 }
 
@@ -183,6 +188,11 @@ fn registry() -> [Entry; 25] {
 
 fn find(name: &str) -> Option<Entry> {
     registry().into_iter().find(|e| e.name == name)
+}
+
+/// Whether the scenario's range checks compare timings (`Scenario::TIMED`).
+pub fn is_timed(name: &str) -> bool {
+    find(name).is_some_and(|e| e.timed)
 }
 
 /// Every scenario: name and one-line summary.

@@ -27,10 +27,19 @@ pub fn init(color: bool) {
     }
 }
 
+/// Leaves the terminal as a shell expects it: raw mode off, the cursor shown (a prompt may have
+/// hidden it). Harmless when neither was changed.
+pub fn leave_raw_mode() {
+    let _ = crossterm::terminal::disable_raw_mode();
+    if stdout_is_terminal() {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
+    }
+}
+
 /// A panic is a bug; still, leave the terminal usable (raw mode off) and say it in one line.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let _ = crossterm::terminal::disable_raw_mode();
+        leave_raw_mode();
         eprintln!(
             "error: internal error (please report it): {}",
             info.to_string().replace('\n', " ")
@@ -89,7 +98,12 @@ pub fn error(message: &str) {
 /// A notice on stderr (hints, refusals).
 pub fn notice(message: &str) {
     let message = crate::redis::render::printable_str(message);
-    let _ = writeln!(std::io::stderr(), "{}", message.yellow());
+    if std::io::stderr().is_terminal() {
+        // Flowed to the screen, never cut inside a word or a suggested command.
+        notice_lines(&text::flow(&message, "", usize::from(width())));
+    } else {
+        let _ = writeln!(std::io::stderr(), "{}", message.yellow());
+    }
 }
 
 /// A notice redislab wrote itself (a refusal of the gate, whose server-sourced parts, such as

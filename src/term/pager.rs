@@ -10,9 +10,17 @@ static SHOWN: AtomicUsize = AtomicUsize::new(0);
 /// Ctrl-C at "Enter for more": the next prompt answers "quit" (progress is saved there).
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// Esc at "Enter for more", then "Leave the lesson": the next prompt answers "quit".
+static LEFT: AtomicBool = AtomicBool::new(false);
+
 /// Whether the learner pressed Ctrl-C at a pause since the last call.
 pub fn take_interrupt() -> bool {
     INTERRUPTED.swap(false, Ordering::Relaxed)
+}
+
+/// Whether the learner chose to leave at a pause (Esc, then "Leave") since the last call.
+pub fn take_left() -> bool {
+    LEFT.swap(false, Ordering::Relaxed)
 }
 
 /// A prompt is being shown: the screen now starts here.
@@ -80,23 +88,38 @@ pub fn print(text: &str, paging: bool) {
         shown: SHOWN.load(Ordering::Relaxed),
     };
     for (i, chunk) in screen.chunks(text).into_iter().enumerate() {
-        if i > 0 && !INTERRUPTED.load(Ordering::Relaxed) {
-            wait_for_more();
+        let stopped = || INTERRUPTED.load(Ordering::Relaxed) || LEFT.load(Ordering::Relaxed);
+        if i > 0 && !stopped() && wait_for_more() == Pressed::Esc {
+            // Esc means "let me out" everywhere in a lesson: ask, as every prompt does.
+            if let Ok(true) = super::prompt::leave_for_sure() {
+                LEFT.store(true, Ordering::Relaxed);
+            }
+        }
+        if stopped() {
+            break;
         }
         super::out(chunk);
     }
     SHOWN.store(screen.shown, Ordering::Relaxed);
 }
 
+#[derive(Debug, PartialEq, Eq)]
+enum Pressed {
+    /// Any key but Esc: show the next page.
+    More,
+    Esc,
+}
+
 /// "Enter for more", until a key is pressed. Ctrl-C is left to the caller's handler.
-fn wait_for_more() {
+fn wait_for_more() -> Pressed {
     use colored::Colorize;
     use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
     super::out(&format!("{}", "── Enter for more ──".dimmed()));
     if crossterm::terminal::enable_raw_mode().is_err() {
         super::out("\n");
-        return;
+        return Pressed::More;
     }
+    let mut pressed = Pressed::More;
     loop {
         match event::poll(Duration::from_millis(200)) {
             Ok(true) => {}
@@ -110,9 +133,13 @@ fn wait_for_more() {
             if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
                 INTERRUPTED.store(true, Ordering::Relaxed);
             }
+            if k.code == KeyCode::Esc {
+                pressed = Pressed::Esc;
+            }
             break;
         }
     }
     let _ = crossterm::terminal::disable_raw_mode();
     super::out("\r\x1b[2K");
+    pressed
 }

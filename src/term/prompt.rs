@@ -24,14 +24,15 @@ pub fn left_with_ctrl_c() -> bool {
 }
 
 /// Every prompt starts a new screen for the pager. `true`: the learner pressed Ctrl-C at the
-/// pager's pause, so this prompt answers "quit" without asking.
+/// pager's pause, or Esc and then "Leave", so this prompt answers "quit" without asking.
 fn prompting() -> bool {
     super::pager::prompted();
     let interrupted = super::pager::take_interrupt();
     if interrupted {
         CTRL_C.store(true, Ordering::Relaxed);
     }
-    interrupted
+    let left = super::pager::take_left();
+    interrupted || left
 }
 
 /// Shows a prompt until it is answered. `None`: the learner left (Ctrl-C, or Esc and then
@@ -72,8 +73,9 @@ fn short_answer(o: inquire::list_option::ListOption<&&str>) -> String {
     o.value.split(" (").next().unwrap_or(o.value).to_string()
 }
 
-/// Esc was pressed: leave the lesson, or stay where you were?
-fn leave_for_sure() -> Result<bool> {
+/// Esc was pressed (at a prompt or at the pager's pause): leave the lesson, or stay where you
+/// were?
+pub(super) fn leave_for_sure() -> Result<bool> {
     let options = vec!["Stay here", "Leave the lesson (progress is saved)"];
     let r = tokio::task::block_in_place(|| menu("Leave the lesson?", options.clone()).prompt());
     Ok(match r {
@@ -226,6 +228,9 @@ impl Prompter for Inquire {
         seconds: u64,
         watch: &mut dyn FnMut() -> String,
     ) -> Result<Option<u64>> {
+        if prompting() {
+            return Ok(None);
+        }
         use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
         struct RawGuard;
         impl Drop for RawGuard {

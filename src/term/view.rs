@@ -48,6 +48,22 @@ impl TermView {
         super::pager::print(text, self.paging);
     }
 
+    /// A suggested `redislab sandbox|inspect|reset` runs against this learner's server and home:
+    /// it gets the options the lesson was started with (`--managed --cluster`, `--home` ...).
+    fn runnable(&self, text: &str) -> String {
+        if self.invocation == "redislab" {
+            return text.to_string();
+        }
+        ["sandbox", "inspect", "reset"]
+            .iter()
+            .fold(text.to_string(), |t, sub| {
+                t.replace(
+                    &format!("`redislab {sub}"),
+                    &format!("`{} {sub}", self.invocation),
+                )
+            })
+    }
+
     /// A command line with its long arguments replaced by names; new names are defined in
     /// `defs` first.
     fn shorten(&mut self, line: &str, defs: &mut String, width: usize) -> String {
@@ -138,9 +154,12 @@ impl View for TermView {
         let width = usize::from(super::width());
         let text = match &event {
             Event::Refused(why) => {
+                let why = self.runnable(why);
                 super::notice_lines(&flow(&format!("(refused) {why}"), "", width));
                 return;
             }
+            Event::Notice(t) => flow(&self.runnable(t), "  ", width).dimmed().to_string(),
+            Event::Skipped(why) => skipped(&self.runnable(why)),
             Event::Preview(p) => self.planned(p, width),
             Event::Solution(p) => format!("  {}\n{}", "Solution:".bold(), self.planned(p, width)),
             Event::ThreeTries(p) => format!(
@@ -257,5 +276,26 @@ pub fn text(event: &Event<'_>, width: usize) -> String {
             explanation,
         } => graded(*correct, *right, *actual, explanation, width),
         Event::Score { score: s, total } => score(*s, *total),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TermView;
+
+    #[test]
+    fn a_suggested_command_gets_the_options_the_lesson_was_started_with() {
+        let view = TermView::new(false).invoked_as("redislab --managed --cluster".into());
+        assert_eq!(
+            view.runnable("try it in `redislab sandbox`, or `redislab inspect` it"),
+            "try it in `redislab --managed --cluster sandbox`, or `redislab --managed --cluster inspect` it"
+        );
+        // Other commands keep their own options (server start takes none of these).
+        assert_eq!(
+            view.runnable("`redislab server start --cluster`"),
+            "`redislab server start --cluster`"
+        );
+        let plain = TermView::new(false);
+        assert_eq!(plain.runnable("`redislab sandbox`"), "`redislab sandbox`");
     }
 }

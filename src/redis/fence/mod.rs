@@ -107,6 +107,8 @@ struct Shared {
     /// SHA1s of scripts that passed the provenance rule in this run: the only ones EVALSHA may
     /// call on a server redislab does not own.
     trusted_shas: Mutex<HashSet<String>>,
+    /// The lessons of this run come from a folder (`--lessons`), not from this binary.
+    folder_lessons: std::sync::atomic::AtomicBool,
 }
 
 impl Fence {
@@ -145,6 +147,21 @@ impl Fence {
         let _ = self.shared.shipped.set(shipped);
     }
 
+    /// Tells the fence that this run's lessons were read from a folder: someone else's files.
+    /// Their lines may then not act on the whole server, even one redislab owns, because other
+    /// namespaces share the managed server (reading a setting stays allowed).
+    pub(in crate::redis) fn lessons_from_folder(&self) {
+        self.shared
+            .folder_lessons
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn folder_lessons(&self) -> bool {
+        self.shared
+            .folder_lessons
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn is_shipped(&self, script: &[u8]) -> bool {
         self.shared.shipped.get().is_some_and(|f| f(script))
     }
@@ -178,7 +195,14 @@ impl Fence {
                 && classes::of_live(&mut classifier, &raw).await? == Class::ServerWide);
         if scripted && server_wide {
             let reads_a_setting = name == "CONFIG" && sub == "GET";
-            return Ok(if reads_a_setting || self.managed {
+            let from_folder = origin == Origin::Lesson && self.folder_lessons();
+            return Ok(if reads_a_setting {
+                Verdict::Allow
+            } else if from_folder {
+                Verdict::Refuse(format!(
+                    "{name} acts on the whole server, and other namespaces share it; only lessons shipped with redislab run such commands, never a lesson from a --lessons folder"
+                ))
+            } else if self.managed {
                 Verdict::Allow
             } else {
                 Verdict::Refuse(format!(

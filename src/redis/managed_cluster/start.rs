@@ -206,8 +206,8 @@ async fn join(dir: &Path, ports: &[u16], password: &str) -> Result<()> {
 }
 
 /// What still keeps the cluster from serving, if anything: a node not yet `cluster_state:ok`,
-/// one that does not see every other node settled in its role, or a replica whose link to its
-/// master is down.
+/// one that does not see every other node settled in its role (every replica with the master
+/// it follows), or a replica whose link to its master is down.
 async fn settled(dir: &Path, ports: &[u16], replicas: &[u16], password: &str) -> Option<String> {
     for &p in ports {
         let info = query::<String>(p, password, &cluster(&["INFO"]))
@@ -223,9 +223,16 @@ async fn settled(dir: &Path, ports: &[u16], replicas: &[u16], password: &str) ->
         // Exactly the masters serve slots, and every other node is already known as a replica.
         let masters = lines.iter().filter(|l| l.master).count();
         let serving = lines.iter().all(|l| l.master != l.slots.is_empty());
+        // A replica counts once this node knows which master it follows.
+        let following = lines.iter().filter(|l| !l.master).all(|l| {
+            l.master_id
+                .as_deref()
+                .is_some_and(|id| lines.iter().any(|m| m.master && m.id == id))
+        });
         if lines.len() != ports.len()
             || masters != MASTERS
             || !serving
+            || !following
             || lines.iter().any(|l| l.unsettled)
         {
             return Some(node_said(

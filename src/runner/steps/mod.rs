@@ -282,6 +282,41 @@ pub async fn reported(
     }))
 }
 
+/// How many times a timed step measures before its range checks count.
+const MEASURES: usize = 3;
+
+/// A step that times Redis (a compare step, a timed scenario). A busy machine makes one
+/// measurement noisy, so when a range check on its figures misses, the step says which and
+/// measures again, up to `MEASURES` times in all; the last measurement's figures are checked.
+/// Every table stays on screen: the learner sees each measurement, not a hidden retry.
+async fn measured(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
+    let mut attempt = 1;
+    loop {
+        let ran = match &step.kind {
+            StepKind::Compare {
+                iterations,
+                redis,
+                sqlite,
+            } => compare::run(ctx, *iterations, redis, sqlite).await?,
+            StepKind::Scenario { scenario, params } => scenario::run(ctx, scenario, params).await?,
+            _ => anyhow::bail!("internal error: step {} measures nothing", step.title),
+        };
+        let Ran::Done(done) = &ran else {
+            return Ok(ran);
+        };
+        let misses = crate::runner::checks::range_misses(&step.checks, &done.metrics);
+        if misses.is_empty() || attempt == MEASURES {
+            return Ok(ran);
+        }
+        attempt += 1;
+        let notice = format!(
+            "{}. Timings are noisy while the machine is busy, so this is measured again ({attempt} of {MEASURES}).",
+            misses.join("; ")
+        );
+        ctx.show(Event::Notice(&notice)).await?;
+    }
+}
+
 /// Runs one step of any kind, start to end.
 pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<StepEnd> {
     if let Some(reason) = ctx.engine.unmet(step.requires.as_ref()).await? {
@@ -294,11 +329,10 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<StepEnd> {
     let ran = match &step.kind {
         StepKind::Run { commands } => run::run(ctx, step, commands).await?,
         StepKind::Exercise { .. } => exercise::run(ctx, step).await?,
-        StepKind::Compare {
-            iterations,
-            redis,
-            sqlite,
-        } => compare::run(ctx, *iterations, redis, sqlite).await?,
+        StepKind::Compare { .. } => measured(ctx, step).await?,
+        StepKind::Scenario { scenario, .. } if crate::scenarios::is_timed(scenario) => {
+            measured(ctx, step).await?
+        }
         StepKind::Scenario { scenario, params } => scenario::run(ctx, scenario, params).await?,
         StepKind::Wait { seconds, keys } => wait::run(ctx, step, *seconds, keys.as_ref()).await?,
         StepKind::Race(race) => race::run(ctx, race).await?,
