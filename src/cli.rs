@@ -176,6 +176,10 @@ pub struct LessonArgs {
     /// server: what the lesson's end shows.
     #[arg(long, conflicts_with_all = ["auto", "answers", "from_step", "restart", "info"])]
     pub summary: bool,
+    /// After each step's checks, show the Redis commands each check sent and the replies it
+    /// compared, as a redis-cli session you can paste (the failure menu offers the same).
+    #[arg(long, conflicts_with_all = ["info", "summary"])]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args)]
@@ -258,6 +262,14 @@ pub struct SandboxArgs {
     /// Show the key table after each command even when stdin is not a terminal.
     #[arg(long)]
     pub inspect: bool,
+    /// After each command, one line with its round trips, bytes sent and received, and the
+    /// latency at the client (on stderr when stdin is not a terminal; on a terminal it is on
+    /// already).
+    #[arg(long, conflicts_with = "no_tape")]
+    pub tape: bool,
+    /// No tape line on a terminal.
+    #[arg(long)]
+    pub no_tape: bool,
 }
 
 #[derive(Debug, Args, Clone)]

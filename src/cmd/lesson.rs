@@ -38,6 +38,7 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
     let mut store = Store::open(&settings.home)?;
     let server = super::connect(settings).await?;
     let mut engine = Engine::new(&server, &settings.namespace).await?;
+    engine.explain = args.explain;
     let engine_time_keeper = engine.time_keeper();
 
     let saved = store.get(&lesson.id)?;

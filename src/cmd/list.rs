@@ -184,6 +184,7 @@ pub async fn menu(settings: &Settings) -> Result<u8> {
         restart: false,
         info: false,
         summary: false,
+        explain: false,
     };
     super::lesson::run(settings, args).await
 }

@@ -31,6 +31,9 @@ struct Session<'a> {
     admin: Fenced,
     in_multi: bool,
     show_table: bool,
+    /// Print the tape (what each command cost on the wire) after each reply.
+    tape: bool,
+    interactive: bool,
 }
 
 pub async fn run(settings: &Settings, args: SandboxArgs) -> Result<u8> {
@@ -44,6 +47,12 @@ pub async fn run(settings: &Settings, args: SandboxArgs) -> Result<u8> {
         admin: server.admin(),
         in_multi: false,
         show_table: interactive || args.inspect,
+        tape: if interactive {
+            !args.no_tape
+        } else {
+            args.tape
+        },
+        interactive,
     };
     if interactive {
         s.repl().await
@@ -179,7 +188,7 @@ impl Session<'_> {
         };
         let typed = crate::redis::fence::typed(args);
         let reply = tokio::select! {
-            r = conn.run(&typed, Origin::Learner) => r,
+            r = conn.run_taped(&typed, Origin::Learner) => r,
             _ = tokio::signal::ctrl_c() => {
                 term::notice("(interrupted: the command was abandoned and the connection reopened)");
                 self.learner = self.server.learner_connection().await?;
@@ -187,7 +196,8 @@ impl Session<'_> {
                 return Ok(false);
             }
         };
-        let reply = match reply.map_err(|e| command_error(e, &self.server.display))? {
+        let (outcome, trip) = reply.map_err(|e| command_error(e, &self.server.display))?;
+        let reply = match outcome {
             Outcome::Reply(v) => v,
             // Checked a moment ago: the fence says the same again.
             Outcome::Refused(why) => {
@@ -223,6 +233,13 @@ impl Session<'_> {
         ));
         if let Some(h) = hint {
             term::notice(&h);
+        }
+        if let (true, Some(t)) = (self.tape, trip) {
+            if self.interactive {
+                term::out(&term::tape::line(&t));
+            } else {
+                term::tape::to_stderr(&t);
+            }
         }
         Ok(true)
     }

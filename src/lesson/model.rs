@@ -176,6 +176,9 @@ pub enum StepKind {
         /// Variables read from the state the learner's answer left (`{token: "GET key"}`), so
         /// later texts and commands use what the learner typed, not the solution's values.
         keep: BTreeMap<String, String>,
+        /// Why the solution's round trips matter, said beside the tape's totals when the
+        /// learner's commands took another number ("MULTI/EXEC or a pipeline").
+        round_trips_why: Option<String>,
     },
     /// The same job in Redis and SQLite, timed side by side.
     Compare {
@@ -254,6 +257,8 @@ pub struct RawStep {
     #[serde(default)]
     keep: Option<BTreeMap<String, String>>,
     #[serde(default)]
+    round_trips_why: Option<String>,
+    #[serde(default)]
     iterations: Option<u32>,
     #[serde(default)]
     redis: Option<RedisSide>,
@@ -292,6 +297,7 @@ impl RawStep {
                 "trials",
                 "wrong_answers",
                 "keep",
+                "round_trips_why",
             ],
             KindName::Compare => &["iterations", "redis", "sqlite"],
             KindName::Scenario => &["scenario", "params"],
@@ -306,6 +312,7 @@ impl RawStep {
             ("trials", self.trials.is_some()),
             ("wrong_answers", self.wrong_answers.is_some()),
             ("keep", self.keep.is_some()),
+            ("round_trips_why", self.round_trips_why.is_some()),
             ("iterations", self.iterations.is_some()),
             ("redis", self.redis.is_some()),
             ("sqlite", self.sqlite.is_some()),
@@ -352,6 +359,7 @@ impl TryFrom<RawStep> for Step {
                 trials: r.trials.unwrap_or_default(),
                 wrong_answers: r.wrong_answers.unwrap_or_default(),
                 keep: r.keep.unwrap_or_default(),
+                round_trips_why: r.round_trips_why,
             },
             KindName::Compare => StepKind::Compare {
                 iterations: r.iterations.unwrap_or_else(default_iterations),

@@ -7,6 +7,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -209,10 +210,31 @@ impl Scanner {
     }
 }
 
-/// A stream whose incoming bytes pass the scanner first. Writes go straight through.
+/// What crossed one connection's socket, counted where the bytes are read and written: the
+/// tape (`redis::tape`) takes the difference around one command, so its figures are the bytes
+/// on the wire, the same the server counts (`tot-net-in`, `tot-net-out` in `CLIENT LIST`).
+#[derive(Debug, Default)]
+pub struct Wire {
+    sent: AtomicU64,
+    received: AtomicU64,
+}
+
+impl Wire {
+    /// Bytes written to the server and read from it so far.
+    pub fn totals(&self) -> (u64, u64) {
+        (
+            self.sent.load(Ordering::Acquire),
+            self.received.load(Ordering::Acquire),
+        )
+    }
+}
+
+/// A stream whose incoming bytes pass the scanner first. Writes go straight through; both
+/// directions are counted.
 pub struct Bounded<S> {
     inner: S,
     scanner: Arc<Mutex<Scanner>>,
+    wire: Arc<Wire>,
 }
 
 impl<S> Bounded<S> {
@@ -220,7 +242,13 @@ impl<S> Bounded<S> {
         Bounded {
             inner,
             scanner: Arc::default(),
+            wire: Arc::default(),
         }
+    }
+
+    /// The byte counts of this stream, shared with whoever holds them.
+    pub fn wire(&self) -> Arc<Wire> {
+        self.wire.clone()
     }
 }
 
@@ -235,6 +263,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 let fresh = &buf.filled()[before..];
+                this.wire
+                    .received
+                    .fetch_add(fresh.len() as u64, Ordering::AcqRel);
                 let mut scanner = this
                     .scanner
                     .lock()
@@ -252,7 +283,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Bounded<S> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, data)
+        let this = &mut *self;
+        let written = Pin::new(&mut this.inner).poll_write(cx, data);
+        if let Poll::Ready(Ok(n)) = &written {
+            this.wire.sent.fetch_add(*n as u64, Ordering::AcqRel);
+        }
+        written
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)

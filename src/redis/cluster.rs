@@ -237,9 +237,11 @@ impl Opener {
     pub(in crate::redis) async fn open(&self, response: Option<Duration>) -> Result<Conn> {
         match &self.cluster {
             Some(c) => open(c, &self.display, response).await,
-            None => Ok(connect::open(&self.client, &self.display, response)
-                .await?
-                .into()),
+            None => {
+                let (conn, wire) =
+                    connect::open_counted(&self.client, &self.display, response).await?;
+                Ok(Conn::counted(conn, wire))
+            }
         }
     }
 }

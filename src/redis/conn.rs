@@ -23,6 +23,9 @@ use redis::{
 pub(in crate::redis) struct Conn {
     link: Link,
     commands: crate::redis::classes::InfoCache,
+    /// The bytes this connection's socket carried, where it has one socket (a single server's
+    /// connection opened by `cluster::Opener`); the tape reads it.
+    wire: Option<std::sync::Arc<crate::redis::bounded::Wire>>,
 }
 
 #[derive(Clone)]
@@ -63,6 +66,7 @@ impl From<MultiplexedConnection> for Conn {
         Conn {
             link: Link::Single(c),
             commands: Default::default(),
+            wire: None,
         }
     }
 }
@@ -81,7 +85,24 @@ impl Conn {
                 pinned: None,
             })),
             commands: Default::default(),
+            wire: None,
         }
+    }
+
+    /// A single server's connection whose socket's bytes are counted (`wire`).
+    pub fn counted(
+        c: MultiplexedConnection,
+        wire: std::sync::Arc<crate::redis::bounded::Wire>,
+    ) -> Conn {
+        Conn {
+            wire: Some(wire),
+            ..Conn::from(c)
+        }
+    }
+
+    /// Bytes sent and received on this connection's socket so far, where it is counted.
+    pub fn wire_totals(&self) -> Option<(u64, u64)> {
+        self.wire.as_ref().map(|w| w.totals())
     }
 }
 

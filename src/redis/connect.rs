@@ -480,7 +480,7 @@ pub(crate) async fn finish(
     trust_nodes: bool,
     namespace: &str,
 ) -> Result<Server> {
-    let mut conn = open(&client, &display, Some(RESPONSE_TIMEOUT)).await?;
+    let (mut conn, wire) = open_counted(&client, &display, Some(RESPONSE_TIMEOUT)).await?;
     let info: String = redis::cmd("INFO")
         .arg("server")
         .query_async(&mut conn)
@@ -507,7 +507,7 @@ pub(crate) async fn finish(
     };
     let conn = match &cluster {
         Some(c) => cluster::open(&c.client, &display, Some(RESPONSE_TIMEOUT)).await?,
-        None => conn.into(),
+        None => Conn::counted(conn, wire),
     };
     let fence = Fence::new(conn.clone(), namespace, source == Source::Managed);
     Ok(Server {
@@ -528,8 +528,20 @@ pub(crate) async fn open(
     display: &str,
     response: Option<Duration>,
 ) -> Result<redis::aio::MultiplexedConnection> {
+    Ok(open_counted(client, display, response).await?.0)
+}
+
+/// `open`, and the count of the bytes its socket carries, for the tape.
+pub(crate) async fn open_counted(
+    client: &Client,
+    display: &str,
+    response: Option<Duration>,
+) -> Result<(
+    redis::aio::MultiplexedConnection,
+    std::sync::Arc<super::bounded::Wire>,
+)> {
     let config = AsyncConnectionConfig::new().set_response_timeout(response);
-    super::transport::open(client, config, CONNECT_TIMEOUT)
+    super::transport::open_counted(client, config, CONNECT_TIMEOUT)
         .await
         .map_err(|e| error::connection(describe(&e, display)))
 }

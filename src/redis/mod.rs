@@ -16,6 +16,7 @@ pub mod managed;
 pub mod managed_cluster;
 pub mod redact;
 pub mod render;
+pub mod tape;
 pub mod throwaway;
 pub mod tokenize;
 pub mod transport;

@@ -25,13 +25,23 @@ pub(in crate::redis) async fn open(
     config: AsyncConnectionConfig,
     connect: Duration,
 ) -> RedisResult<MultiplexedConnection> {
+    Ok(open_counted(client, config, connect).await?.0)
+}
+
+/// `open`, and the count of bytes its socket carries (log-in included).
+pub(in crate::redis) async fn open_counted(
+    client: &Client,
+    config: AsyncConnectionConfig,
+    connect: Duration,
+) -> RedisResult<(MultiplexedConnection, Arc<super::bounded::Wire>)> {
     let info = client.get_connection_info();
     within(connect, async {
         let stream = Bounded::new(raw(info).await?);
+        let wire = stream.wire();
         let (conn, driver) =
             MultiplexedConnection::new_with_config(info.redis_settings(), stream, config).await?;
         tokio::spawn(driver);
-        Ok(conn)
+        Ok((conn, wire))
     })
     .await
 }

@@ -23,6 +23,24 @@ pub struct CheckResult {
     pub key: Option<String>,
     /// Why it failed, when the engine can tell (`runner::why`).
     pub why: Option<String>,
+    /// The commands this check sent and the replies it compared, in order (`--explain`):
+    /// what a learner can paste into redis-cli to see the same.
+    #[serde(skip)]
+    pub ran: Vec<Probed>,
+}
+
+/// One command a check sent, and the server's reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probed {
+    pub args: Vec<Vec<u8>>,
+    pub reply: Value,
+}
+
+impl CheckResult {
+    fn ran(mut self, probes: Vec<Probed>) -> CheckResult {
+        self.ran = probes;
+        self
+    }
 }
 
 /// The reply as plain text for checks: `OK`, `1`, `(nil)`, `hello`; arrays as redis-cli shows them.
@@ -78,15 +96,34 @@ fn result(
         passed,
         key: None,
         why: None,
+        ran: Vec::new(),
     }
 }
 
-async fn query(conn: &mut Fenced, args: &[&[u8]]) -> Result<Value> {
-    let mut cmd = redis::Cmd::new();
-    for a in args {
-        cmd.arg(*a);
+/// A check's connection, keeping what it was asked and what it answered.
+struct Asker<'c> {
+    conn: &'c mut Fenced,
+    log: Vec<Probed>,
+}
+
+impl Asker<'_> {
+    async fn query(&mut self, args: &[&[u8]]) -> Result<Value> {
+        let mut cmd = redis::Cmd::new();
+        for a in args {
+            cmd.arg(*a);
+        }
+        let reply = redis::aio::ConnectionLike::req_packed_command(self.conn, &cmd).await?;
+        self.log.push(Probed {
+            args: args.iter().map(|a| a.to_vec()).collect(),
+            reply: reply.clone(),
+        });
+        Ok(reply)
     }
-    Ok(redis::aio::ConnectionLike::req_packed_command(conn, &cmd).await?)
+
+    /// What was asked since the last call.
+    fn take(&mut self) -> Vec<Probed> {
+        std::mem::take(&mut self.log)
+    }
 }
 
 /// Evaluates every check. `replies` are the step's replies in order.
@@ -264,7 +301,13 @@ async fn key_checks(
     vars: &Vars,
 ) -> Result<Vec<CheckResult>> {
     let k = key.as_bytes();
-    let key_type = reply_text(&query(conn, &[b"TYPE", k]).await?);
+    let conn = &mut Asker {
+        conn,
+        log: Vec::new(),
+    };
+    let key_type = reply_text(&conn.query(&[b"TYPE", k]).await?);
+    // Every check of the key reads its type first: each one's commands start with it.
+    let typed = conn.take();
     let p = Probe {
         key,
         k,
@@ -284,7 +327,8 @@ async fn key_checks(
     };
     if let (None, Some(want), true) = (&c.key_type, implied, p.exists) {
         if want != p.key_type {
-            let mut r = result(format!("type of {key}"), want, p.key_type.clone(), false);
+            let mut r = result(format!("type of {key}"), want, p.key_type.clone(), false)
+                .ran(typed.clone());
             r.key = Some(key.to_string());
             return Ok(vec![r]);
         }
@@ -301,47 +345,58 @@ async fn key_checks(
     }
     for r in &mut out {
         r.key = Some(key.to_string());
+        let own = std::mem::take(&mut r.ran);
+        r.ran = typed.iter().cloned().chain(own).collect();
     }
     Ok(out)
 }
 
 /// Existence, type, encoding, TTL and length.
-async fn shape_checks(conn: &mut Fenced, c: &Check, p: &Probe<'_>) -> Result<Vec<CheckResult>> {
+async fn shape_checks(conn: &mut Asker<'_>, c: &Check, p: &Probe<'_>) -> Result<Vec<CheckResult>> {
     let (key, k, exists, key_type) = (p.key, p.k, p.exists, &p.key_type);
     let mut out = Vec::new();
     let yes_no = |b: bool| if b { "exists" } else { "missing" };
     if let Some(want) = c.exists {
-        out.push(result(
-            key.to_string(),
-            yes_no(want),
-            yes_no(exists),
-            want == exists,
-        ));
+        out.push(
+            result(
+                key.to_string(),
+                yes_no(want),
+                yes_no(exists),
+                want == exists,
+            )
+            .ran(conn.take()),
+        );
     }
     if let Some(want) = &c.key_type {
-        out.push(result(
-            format!("type of {key}"),
-            want.clone(),
-            key_type.clone(),
-            *want == *key_type,
-        ));
+        out.push(
+            result(
+                format!("type of {key}"),
+                want.clone(),
+                key_type.clone(),
+                *want == *key_type,
+            )
+            .ran(conn.take()),
+        );
     }
     if let Some(want) = &c.encoding {
         let actual = if exists {
-            reply_text(&query(conn, &[b"OBJECT", b"ENCODING", k]).await?)
+            reply_text(&conn.query(&[b"OBJECT", b"ENCODING", k]).await?)
         } else {
             "no such key".to_string()
         };
         let names = want.names();
-        out.push(result(
-            format!("encoding of {key}"),
-            names.join(" or "),
-            actual.clone(),
-            names.contains(&actual.as_str()),
-        ));
+        out.push(
+            result(
+                format!("encoding of {key}"),
+                names.join(" or "),
+                actual.clone(),
+                names.contains(&actual.as_str()),
+            )
+            .ran(conn.take()),
+        );
     }
     if let Some(ttl) = &c.ttl {
-        let pttl = match query(conn, &[b"PTTL", k]).await? {
+        let pttl = match conn.query(&[b"PTTL", k]).await? {
             Value::Int(i) => i,
             _ => -2,
         };
@@ -362,7 +417,7 @@ async fn shape_checks(conn: &mut Fenced, c: &Check, p: &Probe<'_>) -> Result<Vec
                 (range_text(*min, *max, "s"), passed)
             }
         };
-        out.push(result(format!("ttl of {key}"), expected, actual, passed));
+        out.push(result(format!("ttl of {key}"), expected, actual, passed).ran(conn.take()));
     }
     if c.len.is_some() || c.min_len.is_some() || c.max_len.is_some() {
         let cmd: &[u8] = match key_type.as_str() {
@@ -375,7 +430,7 @@ async fn shape_checks(conn: &mut Fenced, c: &Check, p: &Probe<'_>) -> Result<Vec
             _ => b"EXISTS",
         };
         let actual = if exists {
-            match query(conn, &[cmd, k]).await? {
+            match conn.query(&[cmd, k]).await? {
                 Value::Int(i) => i,
                 _ => 0,
             }
@@ -389,19 +444,22 @@ async fn shape_checks(conn: &mut Fenced, c: &Check, p: &Probe<'_>) -> Result<Vec
                 c.min_len.is_none_or(|m| actual >= m) && c.max_len.is_none_or(|m| actual <= m),
             ),
         };
-        out.push(result(
-            format!("length of {key}"),
-            expected,
-            actual.to_string(),
-            passed,
-        ));
+        out.push(
+            result(
+                format!("length of {key}"),
+                expected,
+                actual.to_string(),
+                passed,
+            )
+            .ran(conn.take()),
+        );
     }
     Ok(out)
 }
 
 /// Value, members, scores and fields.
 async fn content_checks(
-    conn: &mut Fenced,
+    conn: &mut Asker<'_>,
     c: &Check,
     p: &Probe<'_>,
     vars: &Vars,
@@ -411,55 +469,64 @@ async fn content_checks(
     if let Some(want) = &c.value {
         let want = vars.expand(want)?;
         let actual = if key_type == "string" {
-            reply_text(&query(conn, &[b"GET", k]).await?)
+            reply_text(&conn.query(&[b"GET", k]).await?)
         } else if !p.exists {
             "no such key".to_string()
         } else {
             format!("a {key_type}, not a string")
         };
-        out.push(result(
-            format!("value of {key}"),
-            want.clone(),
-            actual.clone(),
-            actual == want,
-        ));
+        out.push(
+            result(
+                format!("value of {key}"),
+                want.clone(),
+                actual.clone(),
+                actual == want,
+            )
+            .ran(conn.take()),
+        );
     }
     for (member, want) in [(&c.member, true), (&c.not_member, false)] {
         if let Some(m) = member {
             let m = vars.expand(m)?;
             let mb = m.as_bytes();
             let present = match key_type.as_str() {
-                "set" => matches!(query(conn, &[b"SISMEMBER", k, mb]).await?, Value::Int(1)),
-                "zset" => !matches!(query(conn, &[b"ZSCORE", k, mb]).await?, Value::Nil),
-                "list" => matches!(query(conn, &[b"LPOS", k, mb]).await?, Value::Int(_)),
-                "hash" => matches!(query(conn, &[b"HEXISTS", k, mb]).await?, Value::Int(1)),
+                "set" => matches!(conn.query(&[b"SISMEMBER", k, mb]).await?, Value::Int(1)),
+                "zset" => !matches!(conn.query(&[b"ZSCORE", k, mb]).await?, Value::Nil),
+                "list" => matches!(conn.query(&[b"LPOS", k, mb]).await?, Value::Int(_)),
+                "hash" => matches!(conn.query(&[b"HEXISTS", k, mb]).await?, Value::Int(1)),
                 _ => false,
             };
             let word = |b: bool| if b { "a member" } else { "not a member" };
-            out.push(result(
-                format!("{m} in {key}"),
-                word(want),
-                word(present),
-                present == want,
-            ));
+            out.push(
+                result(
+                    format!("{m} in {key}"),
+                    word(want),
+                    word(present),
+                    present == want,
+                )
+                .ran(conn.take()),
+            );
         }
     }
     if let Some(s) = &c.score {
         let member = vars.expand(&s.member)?;
-        let actual = reply_text(&query(conn, &[b"ZSCORE", k, member.as_bytes()]).await?);
+        let actual = reply_text(&conn.query(&[b"ZSCORE", k, member.as_bytes()]).await?);
         let passed = actual
             .parse::<f64>()
             .is_ok_and(|a| (a - s.equals).abs() < 1e-9);
-        out.push(result(
-            format!("score of {member} in {key}"),
-            fmt_num(s.equals),
-            actual,
-            passed,
-        ));
+        out.push(
+            result(
+                format!("score of {member} in {key}"),
+                fmt_num(s.equals),
+                actual,
+                passed,
+            )
+            .ran(conn.take()),
+        );
     }
     if let Some(f) = &c.field {
         let name = vars.expand(&f.name)?;
-        let v = query(conn, &[b"HGET", k, name.as_bytes()]).await?;
+        let v = conn.query(&[b"HGET", k, name.as_bytes()]).await?;
         let actual = reply_text(&v);
         let (expected, passed) = match &f.equals {
             Some(e) => {
@@ -468,12 +535,9 @@ async fn content_checks(
             }
             None => ("present".to_string(), v != Value::Nil),
         };
-        out.push(result(
-            format!("field {name} of {key}"),
-            expected,
-            actual,
-            passed,
-        ));
+        out.push(
+            result(format!("field {name} of {key}"), expected, actual, passed).ran(conn.take()),
+        );
     }
     Ok(out)
 }

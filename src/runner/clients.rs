@@ -57,6 +57,7 @@ impl Engine<'_> {
             reply: sent.unwrap_or(Value::Nil),
             refused: None,
             client_note,
+            trip: None,
         }))
     }
 }

@@ -61,6 +61,8 @@ pub struct Executed {
     /// What redislab's client did that no server did (a cluster command split by slot), said
     /// beside the reply so joined replies are never taken for one server's.
     pub client_note: Option<String>,
+    /// What it cost on the wire (`None`: nothing was sent).
+    pub trip: Option<crate::redis::tape::Trip>,
 }
 
 /// Splits a lesson line into arguments, then fills in each argument's variables, so a value
@@ -107,11 +109,11 @@ pub async fn send_fenced(
 ) -> Result<Executed> {
     let bytes: Vec<Vec<u8>> = args.iter().map(|a| a.bytes.clone()).collect();
     let line = display_args(&bytes);
-    let (reply, refused) = match conn
-        .run(args, origin)
+    let (outcome, trip) = conn
+        .run_taped(args, origin)
         .await
-        .map_err(|e| command_error(e, display))?
-    {
+        .map_err(|e| command_error(e, display))?;
+    let (reply, refused) = match outcome {
         Outcome::Reply(v) => (v, None),
         Outcome::Subscribe => (
             Value::Nil,
@@ -132,6 +134,7 @@ pub async fn send_fenced(
         reply,
         refused,
         client_note,
+        trip,
     })
 }
 
@@ -155,6 +158,10 @@ pub struct Engine<'a> {
     changed_meanwhile: Vec<lesson_time::ChangedMeanwhile>,
     /// Whether the server has per-field TTLs (asked once).
     field_ttls: Option<bool>,
+    /// `--explain`: after every step's checks, the commands they sent and the replies.
+    pub explain: bool,
+    /// The checks the last step ended with, for "Explain the checks" in the failure menu.
+    pub last_checks: Vec<CheckResult>,
     /// Keys the learner's own commands named in this step: the key table shows them with the
     /// step's keys, so a key the learner just wrote is never left out for room.
     typed_keys: Vec<Vec<u8>>,
@@ -183,6 +190,8 @@ impl<'a> Engine<'a> {
             reading: true,
             changed_meanwhile: Vec::new(),
             field_ttls: None,
+            explain: false,
+            last_checks: Vec::new(),
             typed_keys: Vec::new(),
         })
     }
@@ -392,6 +401,7 @@ impl<'a> Engine<'a> {
                 reply: Value::Nil,
                 refused: Some("Invalid argument(s)".into()),
                 client_note: None,
+                trip: None,
             });
         };
         if args.is_empty() {
@@ -401,6 +411,7 @@ impl<'a> Engine<'a> {
                 reply: Value::Nil,
                 refused: Some("type a command".into()),
                 client_note: None,
+                trip: None,
             });
         }
         self.run_args(&args, Origin::Learner, connection, None)

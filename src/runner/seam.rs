@@ -29,6 +29,8 @@ pub enum StepAction {
 pub enum FailureAction {
     /// Run the step again from the state it started in.
     Retry,
+    /// Show the commands the checks sent and what they compared, then ask again.
+    Explain,
     /// Put the keys back and run the lesson's own commands (the solution).
     ShowSolution,
     /// Go on knowingly; the step counts as failed.
@@ -101,7 +103,23 @@ pub enum Event<'a> {
     Executed(&'a [Executed]),
     /// The reply to one typed command.
     Reply(&'a Value),
+    /// What the command just shown cost on the wire: round trips, bytes, the client's wait.
+    Tape(&'a crate::redis::tape::Trip),
+    /// An exercise done: the round trips the learner's commands took beside the lesson's own
+    /// solution's.
+    TapeTotal {
+        yours: u64,
+        model: u64,
+        /// The lesson's reason the solution's count matters, when it gives one.
+        why: Option<&'a str>,
+    },
     Checks(&'a [CheckResult]),
+    /// The checks as a redis-cli session: each check's commands after `prompt`
+    /// (`127.0.0.1:6379>`) and the replies it compared.
+    Explain {
+        results: &'a [CheckResult],
+        prompt: &'a str,
+    },
     Keys(&'a crate::runner::KeyTable),
     /// What to look at, once the step ran.
     After(&'a str),

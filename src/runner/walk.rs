@@ -295,9 +295,21 @@ impl<'b> Walker<'_, 'b> {
                 .ctx(None)
                 .ask(|p| p.after_failure(step.kind.name(), back_to))
                 .await?;
+            if action == FailureAction::Explain {
+                let results = self.engine.last_checks.clone();
+                let prompt = self.engine.server.display.clone();
+                self.ctx(None)
+                    .show(Event::Explain {
+                        results: &results,
+                        prompt: &prompt,
+                    })
+                    .await?;
+                continue;
+            }
             let Some(b) = before else { break };
             end = match action {
                 FailureAction::GoOn => break,
+                FailureAction::Explain => continue,
                 FailureAction::Quit => StepEnd::Quit,
                 FailureAction::Back => {
                     trail.back_to = stranded;

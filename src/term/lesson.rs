@@ -464,6 +464,61 @@ pub fn fast_forwarded(skipped: u64, of: u64, expired: u64, fields: u64) -> Strin
     format!("{head}: every TTL of this lesson shortened by {skipped} s with {how} ({keys})")
 }
 
+/// The checks as a redis-cli session (`--explain`, "Explain the checks"): under the checks of
+/// one key, the commands they sent after the server's prompt and the replies as redis-cli
+/// prints them. Every check of a key reads its type first; the session shows that once.
+pub fn explain(results: &[CheckResult], prompt: &str) -> String {
+    let mut out = format!(
+        "  {}\n",
+        "What the checks asked Redis (paste any line into redis-cli):".bold()
+    );
+    let prompt = printable_str(prompt);
+    let mut i = 0;
+    while i < results.len() {
+        let first = &results[i];
+        let mut j = i;
+        let mut ran: Vec<&crate::runner::checks::Probed> = Vec::new();
+        while j < results.len() && (j == i || (first.key.is_some() && results[j].key == first.key))
+        {
+            let r = &results[j];
+            let mark = if r.passed {
+                "✓".green().to_string()
+            } else {
+                "✗".red().bold().to_string()
+            };
+            out.push_str(&format!("  {mark} {}\n", printable_str(&r.what)));
+            for p in &r.ran {
+                if !ran.contains(&p) {
+                    ran.push(p);
+                }
+            }
+            j += 1;
+        }
+        if ran.is_empty() {
+            let source = if first.key.is_none() && !first.what.starts_with("the reply") {
+                "a figure the step measured; no command asks for it"
+            } else {
+                "the step's own reply, compared as text; no command sent"
+            };
+            out.push_str(&format!("    {}\n", source.dimmed()));
+            for line in first.actual.lines() {
+                out.push_str(&format!("    {}\n", printable_str(line)));
+            }
+        }
+        for p in ran {
+            out.push_str(&format!(
+                "    {prompt}> {}\n",
+                crate::redis::tokenize::display_args(&p.args)
+            ));
+            for line in render_for(&p.args, &p.reply).lines() {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+        i = j;
+    }
+    out
+}
+
 #[cfg(test)]
 mod fast_forward_tests {
     #[test]

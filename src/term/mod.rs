@@ -9,6 +9,7 @@ pub mod line;
 pub mod pager;
 pub mod prompt;
 pub mod table;
+pub mod tape;
 pub mod text;
 pub mod ticker;
 pub mod view;

@@ -227,6 +227,7 @@ impl Prompter for Inquire {
             options.push(back.clone());
         }
         options.push("Retry this step (its keys go back as they were)".into());
+        options.push("Explain the checks (what they asked Redis)".into());
         if matches!(kind, "exercise" | "run") {
             options.push("Show the solution (keys go back, then its commands run)".into());
         }
@@ -240,6 +241,7 @@ impl Prompter for Inquire {
         Ok(match r {
             None => FailureAction::Quit,
             Some(s) if s.starts_with("Retry") => FailureAction::Retry,
+            Some(s) if s.starts_with("Explain") => FailureAction::Explain,
             Some(s) if s.starts_with("Show") => FailureAction::ShowSolution,
             Some(s) if s.starts_with("Go on") => FailureAction::GoOn,
             Some(s) if s.starts_with("Back") => FailureAction::Back,

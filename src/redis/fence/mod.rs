@@ -19,6 +19,7 @@ use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
 use crate::redis::classes::{self, Class};
 use crate::redis::conn::Conn;
+use crate::redis::tape::Trip;
 use crate::redis::tokenize::display_args;
 
 mod links;
@@ -413,14 +414,28 @@ impl Fenced {
     /// The fence, then the wire: the one way a typed or lesson line reaches Redis. A server
     /// error is `Outcome::Reply`; `Err` means the connection itself failed.
     pub async fn run(&mut self, args: &[Arg], origin: Origin) -> RedisResult<Outcome> {
+        Ok(self.run_taped(args, origin).await?.0)
+    }
+
+    /// `run`, and what the command cost on the wire (`None` when nothing was sent). The
+    /// figures are read off this connection's socket counters: no command is added.
+    pub async fn run_taped(
+        &mut self,
+        args: &[Arg],
+        origin: Origin,
+    ) -> RedisResult<(Outcome, Option<Trip>)> {
         match self.fence.admit(args, origin).await? {
             Verdict::Allow => {
                 let raw: Vec<Vec<u8>> = args.iter().map(|a| a.bytes.clone()).collect();
+                let before = self.conn.wire_totals();
+                let started = std::time::Instant::now();
                 let reply = crate::redis::command::send(&mut self.conn, &raw).await?;
-                Ok(Outcome::Reply(reply))
+                let waited = started.elapsed();
+                let trip = Trip::of_command(before, self.conn.wire_totals(), &raw, &reply, waited);
+                Ok((Outcome::Reply(reply), Some(trip)))
             }
-            Verdict::Subscribe => Ok(Outcome::Subscribe),
-            Verdict::Refuse(why) => Ok(Outcome::Refused(why)),
+            Verdict::Subscribe => Ok((Outcome::Subscribe, None)),
+            Verdict::Refuse(why) => Ok((Outcome::Refused(why), None)),
         }
     }
 

@@ -23,6 +23,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
         hints,
         solution,
         wrong_answers,
+        round_trips_why,
         ..
     } = &step.kind
     else {
@@ -42,6 +43,8 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
     let mut hint_at = 0;
     // What the learner typed since the exercise (or its last reset) began: replayed in trials.
     let mut typed: Vec<String> = Vec::new();
+    // Round trips of those commands, for the tape's total at the end.
+    let mut trips: u64 = 0;
     let mut in_transaction = false;
     loop {
         // Inside MULTI, redis-cli's prompt says so.
@@ -82,6 +85,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 }
                 if line.trim().eq_ignore_ascii_case("retry") {
                     start_over(ctx, &mut typed, &mut in_transaction, "start again").await?;
+                    trips = 0;
                     continue;
                 }
                 let executed = ctx.engine.run_typed(&line, None).await?;
@@ -91,6 +95,10 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 }
                 typed.push(line.clone());
                 ctx.show(Event::Reply(&executed.reply)).await?;
+                if let Some(t) = &executed.trip {
+                    trips += t.round_trips;
+                    ctx.show(Event::Tape(t)).await?;
+                }
                 if in_transaction && matches!(executed.reply, redis::Value::ServerError(_)) {
                     ctx.show(Event::Notice(super::DOOMED)).await?;
                 }
@@ -100,6 +108,14 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 }
                 if judge(ctx, step, &typed, &executed.reply).await? {
                     ctx.show(Event::Correct).await?;
+                    // Each line of the lesson's solution is one round trip.
+                    let why = round_trips_why.as_deref().map(|w| ctx.soft(w));
+                    ctx.show(Event::TapeTotal {
+                        yours: trips,
+                        model: solution.len() as u64,
+                        why: why.as_deref(),
+                    })
+                    .await?;
                     return Ok(Ran::Done(Done {
                         executed: vec![executed],
                         typed_own: true,
@@ -114,6 +130,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 // make a right answer look wrong.
                 if ctx.before.is_some() {
                     start_over(ctx, &mut typed, &mut in_transaction, "try again").await?;
+                    trips = 0;
                 }
                 if misses >= 3 && offer_solution(ctx, solution).await? {
                     return run_solution(ctx, solution).await;
@@ -190,7 +207,7 @@ async fn judge(
             std::slice::from_ref(reply),
         )
         .await?;
-        ctx.show(Event::Checks(&results)).await?;
+        ctx.show_checks(&results).await?;
         return Ok(false);
     }
     if let Some(why) = collides(ctx, step).await? {

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 
 use crate::lesson::model::{CommandSpec, Lesson, Step, StepKind};
+use crate::runner::checks::CheckResult;
 use crate::runner::seam::{Event, Planned, Prompter, StepAction, View};
 use crate::runner::snapshot::Snapshot;
 use crate::runner::{Engine, Executed};
@@ -76,6 +77,20 @@ pub enum StepEnd {
 }
 
 impl<'c, 'e> Ctx<'c, 'e> {
+    /// A step's check results; with `--explain`, the commands they sent and their replies too.
+    pub async fn show_checks(&mut self, results: &[CheckResult]) -> Result<()> {
+        self.show(Event::Checks(results)).await?;
+        if self.engine.explain {
+            let prompt = self.engine.server.display.clone();
+            self.show(Event::Explain {
+                results,
+                prompt: &prompt,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     pub fn new(
         engine: &'c mut Engine<'e>,
         lesson: &'c Lesson,
@@ -387,8 +402,9 @@ pub async fn finish(ctx: &mut Ctx<'_, '_>, step: &Step, done: &Done) -> Result<b
         ctx.show(Event::Executed(&done.executed)).await?;
     }
     if !results.is_empty() {
-        ctx.show(Event::Checks(&results)).await?;
+        ctx.show_checks(&results).await?;
     }
+    ctx.engine.last_checks = results.clone();
     if step.show_keys.as_ref().is_none_or(|k| !k.is_empty()) {
         let keys = ctx.engine.key_table(ctx.lesson, Some(step)).await?;
         ctx.show(Event::Keys(&keys)).await?;

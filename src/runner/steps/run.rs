@@ -268,11 +268,13 @@ async fn shown(
         && matches!(executed.reply, redis::Value::ServerError(_))
     {
         ctx.show(Event::Reply(&executed.reply)).await?;
+        tape(ctx, executed).await?;
         ctx.show(Event::Notice(super::DOOMED)).await?;
         return Ok(false);
     }
     if !entered && !as_written && is_typo(&executed.reply) {
         ctx.show(Event::Reply(&executed.reply)).await?;
+        tape(ctx, executed).await?;
         ctx.show(Event::Notice(
             "That was not the step's command: type it again, or press Enter to run it.",
         ))
@@ -285,7 +287,16 @@ async fn shown(
     } else {
         ctx.show(Event::Reply(&executed.reply)).await?;
     }
+    tape(ctx, executed).await?;
     Ok(true)
+}
+
+/// The tape line under a command the learner sent.
+async fn tape(ctx: &mut Ctx<'_, '_>, executed: &crate::runner::Executed) -> Result<()> {
+    if let Some(t) = &executed.trip {
+        ctx.show(Event::Tape(t)).await?;
+    }
+    Ok(())
 }
 
 /// Whether Redis refused the line as written rather than ran it.
