@@ -88,6 +88,17 @@ pub struct GlobalArgs {
     )]
     pub local_addr: String,
 
+    /// For tests only: the time redislab takes as now, in Unix seconds (the attempt log, the
+    /// review schedule).
+    #[arg(
+        long,
+        env = "REDISLAB_NOW",
+        hide = true,
+        global = true,
+        value_name = "UNIX_SECONDS"
+    )]
+    pub now: Option<i64>,
+
     /// Set after parsing: the URL came from REDIS_URL rather than the flag (for the banner).
     #[arg(skip)]
     pub url_from_env: bool,

@@ -9,6 +9,7 @@ mod list;
 mod notes;
 pub mod progress;
 mod quiz;
+pub mod record;
 mod reset;
 mod sandbox;
 mod server;

@@ -225,6 +225,9 @@ impl<'b> Walker<'_, 'b> {
             } else {
                 Outcome::Passed
             };
+            self.ctx(None)
+                .show(Event::StepEnded { index: i, outcome })
+                .await?;
             if let Some(store) = self.store.as_deref_mut() {
                 if i > self.options.keep_until || i == n {
                     store.record_step(&lesson.id, i, i == n, outcome)?;
@@ -304,6 +307,9 @@ impl<'b> Walker<'_, 'b> {
                     StepEnd::Back
                 }
                 FailureAction::Retry | FailureAction::ShowSolution => {
+                    if action == FailureAction::Retry {
+                        self.ctx(None).show(Event::Retried).await?;
+                    }
                     self.rewind(i, b).await?;
                     if action == FailureAction::Retry {
                         self.header(i, n).await?;

@@ -131,11 +131,7 @@ const DAY: i64 = 24 * 60 * 60;
 
 /// The box after an answer.
 pub fn next_box(current: u8, right: bool) -> u8 {
-    if right {
-        (current + 1).min(LEARNED)
-    } else {
-        1
-    }
+    if right { (current + 1).min(LEARNED) } else { 1 }
 }
 
 /// When an item put in `bx` at `now` is due (`i64::MAX` once learned).
@@ -279,7 +275,9 @@ impl Store {
             .into_iter()
             .filter(|b| b.bx < LEARNED && b.due_at <= now)
             .collect();
-        due.sort_by(|a, b| (a.due_at, &a.lesson_id, &a.item).cmp(&(b.due_at, &b.lesson_id, &b.item)));
+        due.sort_by(|a, b| {
+            (a.due_at, &a.lesson_id, &a.item).cmp(&(b.due_at, &b.lesson_id, &b.item))
+        });
         Ok(due)
     }
 
@@ -328,7 +326,10 @@ mod tests {
         assert_eq!(s.due_count(later + 3 * DAY - 1).unwrap(), 0);
         assert_eq!(s.due_count(later + 3 * DAY).unwrap(), 1);
         let later = later + 3 * DAY;
-        assert_eq!(s.answered("07", Item::Question(2), false, later).unwrap(), 1);
+        assert_eq!(
+            s.answered("07", Item::Question(2), false, later).unwrap(),
+            1
+        );
         assert_eq!(s.due(later + DAY).unwrap()[0].bx, 1);
     }
 
@@ -345,7 +346,12 @@ mod tests {
             at,
         };
         s.log(&[row(Kind::Hint, 2), row(Kind::Failed, 1)]).unwrap();
-        let got: Vec<Kind> = s.attempts(Some("07")).unwrap().iter().map(|a| a.kind).collect();
+        let got: Vec<Kind> = s
+            .attempts(Some("07"))
+            .unwrap()
+            .iter()
+            .map(|a| a.kind)
+            .collect();
         assert_eq!(got, vec![Kind::Failed, Kind::Hint]);
         assert!(s.attempts(Some("08")).unwrap().is_empty());
         assert_eq!(Item::parse("quiz:4"), Some(Item::Question(4)));

@@ -539,7 +539,10 @@ mod tests {
             at: now + 100,
         }])
         .unwrap();
-        assert!(matches!(t.import(&back, false).unwrap(), Err(Refusal::Newer(_))));
+        assert!(matches!(
+            t.import(&back, false).unwrap(),
+            Err(Refusal::Newer(_))
+        ));
         assert_eq!(t.attempts(Some("11")).unwrap().len(), 2);
     }
 
@@ -555,6 +558,8 @@ mod tests {
         assert!(s.attempts(None).unwrap().is_empty());
         let bad = r#"{"format":"redislab-progress","version":2,"exported_at":5,"lessons":[
             {"lesson_id":"07","last_step":2,"updated_at":5,"review":[{"item":"quiz:9","box":1,"due_at":1,"updated_at":1}]}]}"#;
-        assert!(matches!(Document::parse(bad, KNOWN), Err(Refusal::Invalid(w)) if w.contains("does not exist")));
+        assert!(
+            matches!(Document::parse(bad, KNOWN), Err(Refusal::Invalid(w)) if w.contains("does not exist"))
+        );
     }
 }
