@@ -36,14 +36,21 @@ pub async fn ask(
 
 /// Review: question `number` (1-based) of the lesson once more, with vary case `case` and a
 /// fresh key. `Some(right)`, or `None` if the learner left. Its keys go afterwards, as in `ask`.
-pub async fn ask_again(ctx: &mut Ctx<'_, '_>, number: usize, case: usize) -> Result<Option<bool>> {
+/// `given`: the choice to grade instead of asking (as `--answers`).
+pub async fn ask_again(
+    ctx: &mut Ctx<'_, '_>,
+    number: usize,
+    case: usize,
+    given: Option<usize>,
+    summary: &mut Summary,
+) -> Result<Option<bool>> {
     let Some(q) = ctx.lesson.quiz.get(number.wrapping_sub(1)) else {
         return Ok(Some(false));
     };
     let q = vary::instance(q, case, &vary::fresh_token());
     let named = ctx.engine.keys_named(&lines_of(std::slice::from_ref(&q)));
     let existed = ctx.engine.existing(&named).await?;
-    let result = one(ctx, number, &q, (1, 1), None, &mut Summary::default()).await;
+    let result = one(ctx, number, &q, (1, 1), given, summary).await;
     ctx.engine.remove_made(&named, &existed).await?;
     result
 }

@@ -409,6 +409,24 @@ impl<'b> Walker<'_, 'b> {
         Ok(asked)
     }
 
+    /// Review: quiz question `number` once more, with vary case `case` (`given`: grade this
+    /// choice instead of asking). `Some(right)`, or `None` if the learner left.
+    pub async fn ask_again(
+        &mut self,
+        number: usize,
+        case: usize,
+        given: Option<usize>,
+        summary: &mut Summary,
+    ) -> Result<Option<bool>> {
+        self.engine.set_lesson_keys(&self.lesson.keys);
+        let asked =
+            crate::runner::quiz::ask_again(&mut self.ctx(None), number, case, given, summary).await;
+        let thawed = self.engine.thaw().await;
+        let asked = asked?;
+        thawed?;
+        Ok(asked)
+    }
+
     async fn header(&mut self, i: usize, n: usize) -> Result<()> {
         let step = &self.lesson.steps[i - 1];
         let text = self.ctx(None).soft(&step.text);
