@@ -114,6 +114,12 @@ pub enum Command {
     Quiz(QuizArgs),
     /// Show your saved progress.
     Progress(ProgressArgs),
+    /// Your hardest steps (most failures, hints, solutions, time), each with its history, and
+    /// totals per lesson.
+    Stats(StatsArgs),
+    /// Bring back what you missed (quiz questions, steps that needed the solution) on a spaced
+    /// schedule: one item at a time, until nothing is due.
+    Review(ReviewArgs),
     /// Delete redislab's keys (namespace only) and optionally saved progress.
     #[command(
         override_usage = "redislab reset ID [--progress]      one lesson's keys\n       \
@@ -187,6 +193,22 @@ pub struct LessonArgs {
     /// server: what the lesson's end shows.
     #[arg(long, conflicts_with_all = ["auto", "answers", "from_step", "restart", "info"])]
     pub summary: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Only this lesson (id or slug): every step it logged, each with its history.
+    pub id: Option<String>,
+    /// Print JSON instead of tables (the same values).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// List what is due as JSON and ask nothing.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

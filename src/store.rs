@@ -13,6 +13,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, pa
 use serde::Serialize;
 
 pub mod attempts;
+pub mod stats;
 pub mod transfer;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]

@@ -38,6 +38,21 @@ pub struct Walker<'a, 'b> {
     pub options: Options,
 }
 
+/// How a reviewed step went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reviewed {
+    /// The learner's own commands reached the goal.
+    Right,
+    /// The goal was reached only with the solution.
+    Wrong,
+    /// Skipped: it stays due.
+    Skipped,
+    /// The learner left (Esc, Ctrl-C, `quit`).
+    Left,
+    /// This server cannot run it (the reason).
+    Unavailable(String),
+}
+
 /// What the walk remembers between steps: the steps whose state the learner's own commands
 /// made, so a step the lesson's own solution cannot pass can name the one that left its state.
 #[derive(Default)]
@@ -407,6 +422,52 @@ impl<'b> Walker<'_, 'b> {
         let asked = asked?;
         thawed?;
         Ok(asked)
+    }
+
+    /// Review: step `i` (an exercise that needed its solution) once more, from the state the
+    /// lesson reaches before it (the earlier steps replayed quietly). The learner types at the
+    /// exercise prompt and the step's checks judge, as in the lesson.
+    pub async fn review_step(mut self, i: usize) -> Result<Reviewed> {
+        self.engine.set_reading(true);
+        let reviewed = self.review_step_walk(i).await;
+        let thawed = self.engine.thaw().await;
+        let reviewed = reviewed?;
+        thawed?;
+        Ok(reviewed)
+    }
+
+    async fn review_step_walk(&mut self, i: usize) -> Result<Reviewed> {
+        let lesson = self.lesson;
+        let n = lesson.steps.len();
+        let Some(step) = lesson.steps.get(i.wrapping_sub(1)) else {
+            return Ok(Reviewed::Unavailable(format!("has no step {i}")));
+        };
+        for requires in [lesson.requires.as_ref(), step.requires.as_ref()] {
+            if let Some(reason) = self.engine.unmet(requires).await? {
+                return Ok(Reviewed::Unavailable(reason));
+            }
+        }
+        self.engine.set_lesson_keys(&lesson.keys);
+        self.engine.clear_lesson_keys().await?;
+        self.engine.run_quiet(&lesson.setup).await?;
+        self.replay(i).await?;
+        let before = self.engine.snapshot().await?;
+        self.header(i, n).await?;
+        let end = steps::run(&mut self.ctx(Some(&before)), step).await?;
+        self.engine.close_transactions().await;
+        Ok(match end {
+            StepEnd::Done {
+                passed, typed_own, ..
+            } => {
+                if passed && typed_own {
+                    Reviewed::Right
+                } else {
+                    Reviewed::Wrong
+                }
+            }
+            StepEnd::Skipped(_) | StepEnd::Back => Reviewed::Skipped,
+            StepEnd::Quit => Reviewed::Left,
+        })
     }
 
     /// Review: quiz question `number` once more, with vary case `case` (`given`: grade this

@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod lesson;
 pub mod pager;
 pub mod prompt;
+pub mod review;
 pub mod table;
 pub mod text;
 pub mod ticker;
