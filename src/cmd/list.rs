@@ -125,13 +125,15 @@ pub async fn run(settings: &Settings, args: ListArgs) -> Result<u8> {
         })
         .collect();
     let width = usize::from(term::width());
-    let hint = term::text::flow(
-        // One line at 80 columns, so all 21 lessons, the header and this fit 24 rows; the `~`
-        // of every time says it is an estimate.
-        "In the suggested order. `redislab lesson ID` starts one, `--info` describes it.",
-        "",
-        width,
-    );
+    // One line at 80 columns, so all 21 lessons, the header and this fit 24 rows; the `~` of
+    // every time says it is an estimate.
+    let due = due_count(settings)?;
+    let line = if due > 0 {
+        format!("{due} to review: `redislab review`. `redislab lesson ID` starts a lesson.")
+    } else {
+        "In the suggested order. `redislab lesson ID` starts one, `--info` describes it.".into()
+    };
+    let hint = term::text::flow(&line, "", width);
     term::out(&format!(
         "{}{}",
         term::catalog::list(&lines, width),
@@ -140,13 +142,20 @@ pub async fn run(settings: &Settings, args: ListArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// How many review items are due now (one small query: `list` stays fast).
+fn due_count(settings: &Settings) -> Result<usize> {
+    Store::open(&settings.home)?.due_count(settings.now())
+}
+
 /// `redislab` alone: a menu of lessons on a terminal, the list otherwise.
 pub async fn menu(settings: &Settings) -> Result<u8> {
     if !term::stdin_is_terminal() || !term::stdout_is_terminal() {
         return run(settings, ListArgs { json: false }).await;
     }
     let rows = rows(settings)?;
-    let labels: Vec<String> = rows
+    let due = due_count(settings)?;
+    let review = format!("↻ {due} to review (missed questions and steps come back)");
+    let mut labels: Vec<String> = rows
         .iter()
         .map(|r| {
             let mark = if r.completed {
@@ -164,6 +173,9 @@ pub async fn menu(settings: &Settings) -> Result<u8> {
             )
         })
         .collect();
+    if due > 0 {
+        labels.insert(0, review.clone());
+    }
     let choice = tokio::task::block_in_place(|| {
         inquire::Select::new("Which lesson?", labels.clone())
             .with_page_size(18)
@@ -173,7 +185,14 @@ pub async fn menu(settings: &Settings) -> Result<u8> {
     let Ok(choice) = choice else {
         return Ok(0);
     };
-    let Some(i) = labels.iter().position(|l| *l == choice) else {
+    if due > 0 && choice == review {
+        return super::review::run(settings, crate::cli::ReviewArgs { json: false }).await;
+    }
+    let Some(i) = labels
+        .iter()
+        .filter(|l| due == 0 || **l != review)
+        .position(|l| *l == choice)
+    else {
         return Ok(0);
     };
     let args = LessonArgs {
