@@ -105,12 +105,12 @@ impl<'v> Recorder<'v> {
 
     fn record(&mut self, event: &Event<'_>) {
         match event {
-            Event::StepHeader { index, kind, .. } => {
-                // The same step again (a retry) keeps counting from its first start.
-                if self.step.map(|(n, _, _)| n) != Some(*index) {
-                    self.flush();
-                    self.step = Some((*index, *kind == "exercise", (self.clock)()));
-                }
+            // The same step again (a retry) keeps counting from its first start.
+            Event::StepHeader { index, kind, .. }
+                if self.step.map(|(n, _, _)| n) != Some(*index) =>
+            {
+                self.flush();
+                self.step = Some((*index, *kind == "exercise", (self.clock)()));
             }
             Event::Hint(_) => self.step_row(Kind::Hint, None),
             Event::Retried => {
@@ -209,7 +209,7 @@ mod tests {
         let mut silent = Silent;
         let store = Store::open(dir.path()).unwrap();
         let mut r = Recorder::new(&mut silent, store, "07", clock, true);
-        let mut tick = |r: &mut Recorder<'_>, e: Event<'_>| {
+        let tick = |r: &mut Recorder<'_>, e: Event<'_>| {
             r.show(e);
             t.set(t.get() + 10);
         };
