@@ -174,6 +174,7 @@ mod tests {
             row("01", Item::Step(1), Kind::Passed, Some(30)),
             row("01", Item::Step(2), Kind::Hint, None),
             row("01", Item::Step(2), Kind::Passed, Some(200)),
+            row("07", Item::Step(3), Kind::Failed, None),
             row("07", Item::Step(3), Kind::Solution, None),
             row("07", Item::Step(3), Kind::Passed, Some(10)),
             row("07", Item::Question(2), Kind::Wrong, None),

@@ -48,10 +48,10 @@ pub struct LessonRecord {
     #[serde(default)]
     pub steps: Vec<StepRecord>,
     /// The attempt log, oldest first (version 2).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<AttemptRecord>,
     /// The review boxes (version 2).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub review: Vec<ReviewRecord>,
 }
 
