@@ -94,7 +94,7 @@ pub async fn run(settings: &Settings, args: ReviewArgs) -> Result<u8> {
         };
         term::out(&format!(
             "{}\n",
-            term::text::flow(&text, "", usize::from(term::width()))
+            term::text::flow(&text, "", usize::from(term::width())).trim_end()
         ));
         return Ok(0);
     }

@@ -169,6 +169,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_wrong_answer_is_shown_escaped() {
+        use crate::store::attempts::{Attempt, Item, Kind};
+        let row = Attempt {
+            lesson_id: "07".into(),
+            item: Item::Step(2),
+            kind: Kind::Wrong,
+            detail: Some("SET k \u{1b}[31mred".into()),
+            seconds: None,
+            at: 0,
+        };
+        let s = crate::store::stats::summarize(&[row], &|_, _| "t".into(), 5);
+        let out = stats(&s, 80, &|_| "1970-01-01".into(), 5);
+        assert!(!out.contains("\u{1b}[31m"), "{out:?}");
+        assert!(out.contains("wrong `\"SET k \\x1b[31mred\"`"), "{out}");
+    }
+
+    #[test]
     fn durations_read_as_a_person_says_them() {
         assert_eq!(duration(45), "45s");
         assert_eq!(duration(185), "3m 05s");
