@@ -181,7 +181,7 @@ async fn prove(
         Ok(s) => s,
         Err(e) => return Ok(vec![problem(format!("live run failed: {e:#}"))]),
     };
-    // The quiz asked one case of each varying question: every other case must work too.
+    // The quiz asked the first case of each varying question: every other case must work too.
     let mut walker = Walker {
         engine: &mut engine,
         lesson: &l.lesson,
@@ -197,7 +197,7 @@ async fn prove(
         },
     };
     for (qi, q) in l.lesson.quiz.iter().enumerate() {
-        for case in 0..q.vary.len() {
+        for case in 1..q.vary.len() {
             let mut asked = crate::runner::walk::Summary::default();
             if let Err(e) = walker.ask_again(qi + 1, case, Some(1), &mut asked).await {
                 return Ok(vec![problem(format!("live run failed: {e:#}"))]);

@@ -14,8 +14,9 @@ use crate::runner::summary::Summary;
 
 /// Asks every question (or grades `answers`); `None` if the learner left. The keys the
 /// questions made (`${ns}:quiz:*` ...) are deleted afterwards, however the quiz ended; keys that
-/// existed before it stay. A question with `vary` is asked with one of its cases, at random,
-/// and a fresh key.
+/// existed before it stay. A question with `vary` is asked with one of its cases, at random
+/// (the first one when `answers` grades without asking, so `--auto` runs read the same each
+/// time), and a fresh key.
 pub async fn ask(
     ctx: &mut Ctx<'_, '_>,
     answers: Option<&[usize]>,
@@ -25,7 +26,13 @@ pub async fn ask(
         .lesson
         .quiz
         .iter()
-        .map(|q| vary::instance(q, rand::random::<u32>() as usize, &vary::fresh_token()))
+        .map(|q| {
+            let case = match answers {
+                Some(_) => 0,
+                None => rand::random::<u32>() as usize,
+            };
+            vary::instance(q, case, &vary::fresh_token())
+        })
         .collect();
     let named = ctx.engine.keys_named(&lines_of(&asked));
     let existed = ctx.engine.existing(&named).await?;
