@@ -33,7 +33,7 @@ struct Row {
 /// Every lesson, in the suggested order: by part, then by id. The built-in lessons come from
 /// the catalogue made at build time (no YAML parsed); a `--lessons` folder is parsed (and
 /// checked) as always.
-fn rows(settings: &Settings) -> Result<Vec<Row>> {
+fn rows(settings: &Settings, store: &Store) -> Result<Vec<Row>> {
     let mut rows: Vec<Row> = match (&settings.lessons_dir, catalogue::built_in()) {
         (None, Some(entries)) => entries.iter().map(Row::from_entry).collect(),
         _ => loader::load_all(settings.lessons_dir.as_deref())?
@@ -41,7 +41,7 @@ fn rows(settings: &Settings) -> Result<Vec<Row>> {
             .map(|l| Row::from_lesson(&l.lesson))
             .collect(),
     };
-    let saved = Store::open(&settings.home)?.all()?;
+    let saved = store.all()?;
     for r in &mut rows {
         if let Some(p) = saved.iter().find(|p| p.lesson_id == r.id) {
             r.done_steps = p.last_step;
@@ -103,7 +103,8 @@ fn status(r: &Row) -> String {
 }
 
 pub async fn run(settings: &Settings, args: ListArgs) -> Result<u8> {
-    let rows = rows(settings)?;
+    let store = Store::open(&settings.home)?;
+    let rows = rows(settings, &store)?;
     if args.json {
         term::out(&format!(
             "{}\n",
@@ -127,7 +128,7 @@ pub async fn run(settings: &Settings, args: ListArgs) -> Result<u8> {
     let width = usize::from(term::width());
     // One line at 80 columns, so all 21 lessons, the header and this fit 24 rows; the `~` of
     // every time says it is an estimate.
-    let due = due_count(settings)?;
+    let due = store.due_count(settings.now())?;
     let line = if due > 0 {
         format!("{due} to review: `redislab review`. `redislab lesson ID` starts a lesson.")
     } else {
@@ -142,18 +143,14 @@ pub async fn run(settings: &Settings, args: ListArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// How many review items are due now (one small query: `list` stays fast).
-fn due_count(settings: &Settings) -> Result<usize> {
-    Store::open(&settings.home)?.due_count(settings.now())
-}
-
 /// `redislab` alone: a menu of lessons on a terminal, the list otherwise.
 pub async fn menu(settings: &Settings) -> Result<u8> {
     if !term::stdin_is_terminal() || !term::stdout_is_terminal() {
         return run(settings, ListArgs { json: false }).await;
     }
-    let rows = rows(settings)?;
-    let due = due_count(settings)?;
+    let store = Store::open(&settings.home)?;
+    let rows = rows(settings, &store)?;
+    let due = store.due_count(settings.now())?;
     let review = format!("↻ {due} to review (missed questions and steps come back)");
     let mut labels: Vec<String> = rows
         .iter()
