@@ -88,6 +88,17 @@ pub struct GlobalArgs {
     )]
     pub local_addr: String,
 
+    /// For tests only: the time redislab takes as now, in Unix seconds (the attempt log, the
+    /// review schedule).
+    #[arg(
+        long,
+        env = "REDISLAB_NOW",
+        hide = true,
+        global = true,
+        value_name = "UNIX_SECONDS"
+    )]
+    pub now: Option<i64>,
+
     /// Set after parsing: the URL came from REDIS_URL rather than the flag (for the banner).
     #[arg(skip)]
     pub url_from_env: bool,
@@ -103,6 +114,12 @@ pub enum Command {
     Quiz(QuizArgs),
     /// Show your saved progress.
     Progress(ProgressArgs),
+    /// Your hardest steps (most failures, hints, solutions, time), each with its history, and
+    /// totals per lesson.
+    Stats(StatsArgs),
+    /// Bring back what you missed (quiz questions, steps that needed the solution) on a spaced
+    /// schedule: one item at a time, until nothing is due.
+    Review(ReviewArgs),
     /// Delete redislab's keys (namespace only) and optionally saved progress.
     #[command(
         override_usage = "redislab reset ID [--progress]      one lesson's keys\n       \
@@ -180,6 +197,22 @@ pub struct LessonArgs {
     /// compared, as a redis-cli session you can paste (the failure menu offers the same).
     #[arg(long, conflicts_with_all = ["info", "summary"])]
     pub explain: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Only this lesson (id or slug): every step it logged, each with its history.
+    pub id: Option<String>,
+    /// Print JSON instead of tables (the same values).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// List what is due as JSON and ask nothing.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

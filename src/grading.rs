@@ -86,6 +86,7 @@ mod tests {
             predict: None,
             setup: vec![],
             step: None,
+            vary: vec![],
         }
     }
 

@@ -15,7 +15,8 @@
 //!    what the server says about its commands (`classes`, `docs`), throwaway servers.
 //! 3. `namespace` (keys under `<namespace>:`), `inspect` (key snapshots as facts), `lesson`
 //!    (lessons as data: model, parsing, validation, no I/O to Redis beyond the fence's
-//!    classification), `store` (saved progress in SQLite), `grading` (quiz answers).
+//!    classification), `store` (saved progress in SQLite, with the attempt log, the review boxes and
+//!    the stats read from them), `grading` (quiz answers).
 //! 4. `bench` (Redis against SQLite, honestly), `scenarios` (named demonstrations in Rust).
 //! 5. `runner`: the engine that walks a lesson's steps and reports events through a seam.
 //! 6. `term`: the only module that draws (tables, prompts, the lesson screen, the menu).

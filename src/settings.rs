@@ -25,6 +25,8 @@ pub struct Settings {
     pub local_addr: String,
     /// Follow a cluster's slot map to nodes outside the seed's kind of address.
     pub trust_cluster_nodes: bool,
+    /// The clock set for tests (`REDISLAB_NOW`), in Unix seconds; `None`: the system clock.
+    pub now: Option<i64>,
 }
 
 impl Settings {
@@ -50,6 +52,7 @@ impl Settings {
             cluster: args.cluster,
             local_addr: args.local_addr.clone(),
             trust_cluster_nodes: args.trust_cluster_nodes,
+            now: args.now,
         })
     }
 
@@ -66,7 +69,18 @@ impl Settings {
             cluster: false,
             local_addr: "127.0.0.1:1".to_string(),
             trust_cluster_nodes: false,
+            now: None,
         }
+    }
+
+    /// Now, in Unix seconds: the clock set for tests, or the system's.
+    pub fn now(&self) -> i64 {
+        self.now.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0)
+        })
     }
 
     /// `lab:` — the prefix every key redislab creates starts with.

@@ -1,6 +1,6 @@
 //! Saved progress in a SQLite database under the redislab home: per lesson the last completed
 //! step, how each step ended (passed, failed, skipped), when the lesson was completed and the
-//! best quiz score. A lesson counts as completed only when no step of it ended failed. Each write is one transaction, so a
+//! best quiz score, and (in `attempts`) the log of every try and the review boxes. A lesson counts as completed only when no step of it ended failed. Each write is one transaction, so a
 //! crash or Ctrl-C never leaves it half-written. Several redislab processes may use it at once
 //! (a lesson running, `redislab progress` in another terminal): they wait for each other, and a
 //! busy database is never reported as a damaged one.
@@ -12,6 +12,8 @@ use anyhow::{Context, Result};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
+pub mod attempts;
+pub mod stats;
 pub mod transfer;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -141,7 +143,8 @@ impl Store {
                      outcome   TEXT NOT NULL,
                      PRIMARY KEY (lesson_id, step)
                  );",
-            )
+            )?;
+            conn.execute_batch(attempts::SCHEMA)
         })
         .map_err(|e| open_error(e, &path))?;
         Ok(Store { conn, path })
@@ -280,10 +283,14 @@ impl Store {
         self.write(|tx| match id {
             Some(id) => {
                 tx.execute("DELETE FROM step_outcome WHERE lesson_id = ?1", params![id])?;
+                tx.execute("DELETE FROM attempt WHERE lesson_id = ?1", params![id])?;
+                tx.execute("DELETE FROM review_box WHERE lesson_id = ?1", params![id])?;
                 tx.execute("DELETE FROM progress WHERE lesson_id = ?1", params![id])
             }
             None => {
                 tx.execute("DELETE FROM step_outcome", [])?;
+                tx.execute("DELETE FROM attempt", [])?;
+                tx.execute("DELETE FROM review_box", [])?;
                 tx.execute("DELETE FROM progress", [])
             }
         })

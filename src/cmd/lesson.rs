@@ -59,7 +59,14 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
         Some(p) if from == 1 && p.completed_at.is_none() => p.last_step,
         _ => 0,
     };
-    let mut view = TermView::new(!auto).invoked_as(invocation(settings));
+    let mut screen = TermView::new(!auto).invoked_as(invocation(settings));
+    let mut view = super::record::Recorder::new(
+        &mut screen,
+        Store::open(&settings.home)?,
+        &lesson.id,
+        clock(settings),
+        true,
+    );
     let walker = Walker {
         engine: &mut engine,
         lesson,
@@ -108,6 +115,10 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
         _ = tokio::signal::ctrl_c() => Err(code::INTERRUPTED),
     };
     on_end.abort();
+    if let Some(e) = view.error.take() {
+        term::notice(&format!("{e:#}: `stats` and `review` miss this run"));
+    }
+    drop(view);
     let summary = match walked {
         Ok(s) => s?,
         Err(exit_code) => {
@@ -127,6 +138,12 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
         }
     };
     report(lesson, &summary, auto, &invocation(settings))
+}
+
+/// The clock the attempt log reads: the system's, or the one set for tests.
+pub fn clock(settings: &Settings) -> super::record::Clock {
+    let settings = settings.clone();
+    Box::new(move || settings.now())
 }
 
 /// The flags that need the lesson to be checked: a terminal (or --auto), answers, the step.

@@ -33,7 +33,7 @@ struct Row {
 /// Every lesson, in the suggested order: by part, then by id. The built-in lessons come from
 /// the catalogue made at build time (no YAML parsed); a `--lessons` folder is parsed (and
 /// checked) as always.
-fn rows(settings: &Settings) -> Result<Vec<Row>> {
+fn rows(settings: &Settings, store: &Store) -> Result<Vec<Row>> {
     let mut rows: Vec<Row> = match (&settings.lessons_dir, catalogue::built_in()) {
         (None, Some(entries)) => entries.iter().map(Row::from_entry).collect(),
         _ => loader::load_all(settings.lessons_dir.as_deref())?
@@ -41,7 +41,7 @@ fn rows(settings: &Settings) -> Result<Vec<Row>> {
             .map(|l| Row::from_lesson(&l.lesson))
             .collect(),
     };
-    let saved = Store::open(&settings.home)?.all()?;
+    let saved = store.all()?;
     for r in &mut rows {
         if let Some(p) = saved.iter().find(|p| p.lesson_id == r.id) {
             r.done_steps = p.last_step;
@@ -103,7 +103,8 @@ fn status(r: &Row) -> String {
 }
 
 pub async fn run(settings: &Settings, args: ListArgs) -> Result<u8> {
-    let rows = rows(settings)?;
+    let store = Store::open(&settings.home)?;
+    let rows = rows(settings, &store)?;
     if args.json {
         term::out(&format!(
             "{}\n",
@@ -125,13 +126,15 @@ pub async fn run(settings: &Settings, args: ListArgs) -> Result<u8> {
         })
         .collect();
     let width = usize::from(term::width());
-    let hint = term::text::flow(
-        // One line at 80 columns, so all 21 lessons, the header and this fit 24 rows; the `~`
-        // of every time says it is an estimate.
-        "In the suggested order. `redislab lesson ID` starts one, `--info` describes it.",
-        "",
-        width,
-    );
+    // One line at 80 columns, so all 21 lessons, the header and this fit 24 rows; the `~` of
+    // every time says it is an estimate.
+    let due = store.due_count(settings.now())?;
+    let line = if due > 0 {
+        format!("{due} to review: `redislab review`. `redislab lesson ID` starts a lesson.")
+    } else {
+        "In the suggested order. `redislab lesson ID` starts one, `--info` describes it.".into()
+    };
+    let hint = term::text::flow(&line, "", width);
     term::out(&format!(
         "{}{}",
         term::catalog::list(&lines, width),
@@ -145,8 +148,11 @@ pub async fn menu(settings: &Settings) -> Result<u8> {
     if !term::stdin_is_terminal() || !term::stdout_is_terminal() {
         return run(settings, ListArgs { json: false }).await;
     }
-    let rows = rows(settings)?;
-    let labels: Vec<String> = rows
+    let store = Store::open(&settings.home)?;
+    let rows = rows(settings, &store)?;
+    let due = store.due_count(settings.now())?;
+    let review = format!("↻ {due} to review (missed questions and steps come back)");
+    let mut labels: Vec<String> = rows
         .iter()
         .map(|r| {
             let mark = if r.completed {
@@ -164,6 +170,9 @@ pub async fn menu(settings: &Settings) -> Result<u8> {
             )
         })
         .collect();
+    if due > 0 {
+        labels.insert(0, review.clone());
+    }
     let choice = tokio::task::block_in_place(|| {
         inquire::Select::new("Which lesson?", labels.clone())
             .with_page_size(18)
@@ -173,7 +182,14 @@ pub async fn menu(settings: &Settings) -> Result<u8> {
     let Ok(choice) = choice else {
         return Ok(0);
     };
-    let Some(i) = labels.iter().position(|l| *l == choice) else {
+    if due > 0 && choice == review {
+        return super::review::run(settings, crate::cli::ReviewArgs { json: false }).await;
+    }
+    let Some(i) = labels
+        .iter()
+        .filter(|l| due == 0 || **l != review)
+        .position(|l| *l == choice)
+    else {
         return Ok(0);
     };
     let args = LessonArgs {

@@ -9,10 +9,13 @@ mod list;
 mod notes;
 pub mod progress;
 mod quiz;
+pub mod record;
 mod reset;
+mod review;
 mod sandbox;
 mod server;
 mod signals;
+mod stats;
 mod validate;
 
 use anyhow::Result;
@@ -90,6 +93,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Some(Command::Lesson(a)) => lesson::run(&settings, a).await,
         Some(Command::Quiz(a)) => quiz::run(&settings, a).await,
         Some(Command::Progress(a)) => progress::run(&settings, a).await,
+        Some(Command::Stats(a)) => stats::run(&settings, a),
+        Some(Command::Review(a)) => review::run(&settings, a).await,
         Some(Command::Validate(a)) => validate::run(&settings, a).await,
         Some(Command::Bench(a)) => bench::run(&settings, a).await,
         Some(Command::Notes(a)) => notes::run(&settings, a).await,

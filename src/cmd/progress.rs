@@ -110,6 +110,7 @@ fn import(settings: &Settings, lessons: &[loader::Loaded], file: &Path, force: b
         .map(|l| Known {
             id: &l.lesson.id,
             steps: l.lesson.steps.len(),
+            questions: l.lesson.quiz.len(),
         })
         .collect();
     let doc = match Document::parse(&text, &known) {

@@ -41,7 +41,14 @@ pub async fn run(settings: &Settings, args: QuizArgs) -> Result<u8> {
     let mut inquire = Inquire;
     let mut none = NoPrompts;
     let auto = answers.is_some();
-    let mut view = TermView::new(!auto).invoked_as(super::lesson::invocation(settings));
+    let mut screen = TermView::new(!auto).invoked_as(super::lesson::invocation(settings));
+    let mut view = super::record::Recorder::new(
+        &mut screen,
+        Store::open(&settings.home)?,
+        &lesson.id,
+        super::lesson::clock(settings),
+        true,
+    );
     let mut walker = Walker {
         engine: &mut engine,
         lesson,
@@ -57,7 +64,12 @@ pub async fn run(settings: &Settings, args: QuizArgs) -> Result<u8> {
         },
     };
     let mut summary = Summary::default();
-    match walker.quiz(&mut summary).await? {
+    let asked = walker.quiz(&mut summary).await;
+    drop(walker);
+    if let Some(e) = view.error.take() {
+        term::notice(&format!("{e:#}: `stats` and `review` miss this run"));
+    }
+    match asked? {
         Some((score, total)) => {
             term::out(&term::lesson::score(score, total));
             store.record_quiz(&lesson.id, score, total)?;

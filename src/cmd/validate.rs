@@ -177,10 +177,38 @@ async fn prove(
         column: None,
         message,
     };
-    let summary = match walker.walk().await {
+    let mut summary = match walker.walk().await {
         Ok(s) => s,
         Err(e) => return Ok(vec![problem(format!("live run failed: {e:#}"))]),
     };
+    // The quiz asked the first case of each varying question: every other case must work too.
+    let mut walker = Walker {
+        engine: &mut engine,
+        lesson: &l.lesson,
+        prompter: &mut prompts,
+        view: &mut failed,
+        store: None,
+        options: Options {
+            auto: true,
+            from_step: 1,
+            answers: None,
+            quiz: true,
+            keep_until: 0,
+        },
+    };
+    for (qi, q) in l.lesson.quiz.iter().enumerate() {
+        for case in 1..q.vary.len() {
+            let mut asked = crate::runner::walk::Summary::default();
+            if let Err(e) = walker.ask_again(qi + 1, case, Some(1), &mut asked).await {
+                return Ok(vec![problem(format!("live run failed: {e:#}"))]);
+            }
+            for (n, actual) in asked.stale_predictions {
+                summary
+                    .stale_predictions
+                    .push((n, format!("{actual} (vary case {})", case + 1)));
+            }
+        }
+    }
     let mut out = Vec::new();
     for (i, title) in &summary.failed_steps {
         let mut m = format!("live: step {i} ({title}) has failing checks");

@@ -491,4 +491,8 @@ pub struct Question {
     /// they never saw.
     #[serde(default)]
     pub step: Option<usize>,
+    /// Cases of values that change together (`${name}` in the question's texts), one picked
+    /// each time the question is asked (`lesson::vary`). Empty: the question never changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vary: Vec<std::collections::BTreeMap<String, String>>,
 }

@@ -469,8 +469,17 @@ async fn check_quiz(
             ),
         );
     }
+    let saved: std::collections::BTreeSet<String> = known.iter().cloned().collect();
     for (i, q) in l.quiz.iter().enumerate() {
         let n = i + 1;
+        for p in crate::lesson::vary::problems(q, n, &saved) {
+            ctx.err(&q.question, p);
+        }
+        // Every case is checked as it will be asked.
+        let cases: Vec<crate::lesson::model::Question> = (0..q.vary.len().max(1))
+            .map(|c| crate::lesson::vary::instance(q, c, "x"))
+            .collect();
+        let q = &cases[0];
         if q.choices.len() < 2 {
             ctx.err(
                 &q.question,
@@ -500,8 +509,10 @@ async fn check_quiz(
                 if p.is_empty() {
                     ctx.err(&q.question, format!("question {n}: predict needs commands"));
                 }
-                for c in q.setup.iter().chain(p) {
-                    command(ctx, c, known, managed, conn).await?;
+                for case in &cases {
+                    for c in case.setup.iter().chain(case.predict.iter().flatten()) {
+                        command(ctx, c, known, managed, conn).await?;
+                    }
                 }
             }
             _ => {}

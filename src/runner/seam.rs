@@ -175,6 +175,10 @@ pub enum Event<'a> {
     /// The answer given by `--answers`.
     Answered(&'a str),
     Graded {
+        /// The question's number in the lesson's quiz (1-based), whatever order it was asked in.
+        number: usize,
+        /// The choice the learner gave.
+        chosen: &'a str,
         correct: bool,
         right: Option<&'a str>,
         actual: Option<&'a str>,
@@ -183,6 +187,21 @@ pub enum Event<'a> {
     Score {
         score: u32,
         total: u32,
+    },
+    // What follows is for the attempt log: a terminal shows nothing more for these (the checks,
+    // the replies and the menus already said it), a recorder keeps them.
+    /// A step's checks judged what ran (a run, a retry, the solution): passed or not.
+    Judged {
+        passed: bool,
+    },
+    /// The learner asked to run the current step again from its start.
+    Retried,
+    /// A command typed at an exercise that did not reach the goal.
+    Missed(&'a str),
+    /// How step `index` ended, once the walk moves on from it.
+    StepEnded {
+        index: usize,
+        outcome: crate::store::Outcome,
     },
 }
 

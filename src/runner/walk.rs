@@ -38,6 +38,21 @@ pub struct Walker<'a, 'b> {
     pub options: Options,
 }
 
+/// How a reviewed step went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reviewed {
+    /// The learner's own commands reached the goal.
+    Right,
+    /// The goal was reached only with the solution.
+    Wrong,
+    /// Skipped: it stays due.
+    Skipped,
+    /// The learner left (Esc, Ctrl-C, `quit`).
+    Left,
+    /// This server cannot run it (the reason).
+    Unavailable(String),
+}
+
 /// What the walk remembers between steps: the steps whose state the learner's own commands
 /// made, so a step the lesson's own solution cannot pass can name the one that left its state.
 #[derive(Default)]
@@ -225,6 +240,9 @@ impl<'b> Walker<'_, 'b> {
             } else {
                 Outcome::Passed
             };
+            self.ctx(None)
+                .show(Event::StepEnded { index: i, outcome })
+                .await?;
             if let Some(store) = self.store.as_deref_mut() {
                 if i > self.options.keep_until || i == n {
                     store.record_step(&lesson.id, i, i == n, outcome)?;
@@ -316,6 +334,9 @@ impl<'b> Walker<'_, 'b> {
                     StepEnd::Back
                 }
                 FailureAction::Retry | FailureAction::ShowSolution => {
+                    if action == FailureAction::Retry {
+                        self.ctx(None).show(Event::Retried).await?;
+                    }
                     self.rewind(i, b).await?;
                     if action == FailureAction::Retry {
                         self.header(i, n).await?;
@@ -409,6 +430,70 @@ impl<'b> Walker<'_, 'b> {
         let asked =
             crate::runner::quiz::ask(&mut self.ctx(None), answers.as_deref(), summary).await;
         // Lesson time stood still while the learner answered: give it back.
+        let thawed = self.engine.thaw().await;
+        let asked = asked?;
+        thawed?;
+        Ok(asked)
+    }
+
+    /// Review: step `i` (an exercise that needed its solution) once more, from the state the
+    /// lesson reaches before it (the earlier steps replayed quietly). The learner types at the
+    /// exercise prompt and the step's checks judge, as in the lesson.
+    pub async fn review_step(mut self, i: usize) -> Result<Reviewed> {
+        self.engine.set_reading(true);
+        let reviewed = self.review_step_walk(i).await;
+        let thawed = self.engine.thaw().await;
+        let reviewed = reviewed?;
+        thawed?;
+        Ok(reviewed)
+    }
+
+    async fn review_step_walk(&mut self, i: usize) -> Result<Reviewed> {
+        let lesson = self.lesson;
+        let n = lesson.steps.len();
+        let Some(step) = lesson.steps.get(i.wrapping_sub(1)) else {
+            return Ok(Reviewed::Unavailable(format!("has no step {i}")));
+        };
+        for requires in [lesson.requires.as_ref(), step.requires.as_ref()] {
+            if let Some(reason) = self.engine.unmet(requires).await? {
+                return Ok(Reviewed::Unavailable(reason));
+            }
+        }
+        self.engine.set_lesson_keys(&lesson.keys);
+        self.engine.clear_lesson_keys().await?;
+        self.engine.run_quiet(&lesson.setup).await?;
+        self.replay(i).await?;
+        let before = self.engine.snapshot().await?;
+        self.header(i, n).await?;
+        let end = steps::run(&mut self.ctx(Some(&before)), step).await?;
+        self.engine.close_transactions().await;
+        Ok(match end {
+            StepEnd::Done {
+                passed, typed_own, ..
+            } => {
+                if passed && typed_own {
+                    Reviewed::Right
+                } else {
+                    Reviewed::Wrong
+                }
+            }
+            StepEnd::Skipped(_) | StepEnd::Back => Reviewed::Skipped,
+            StepEnd::Quit => Reviewed::Left,
+        })
+    }
+
+    /// Review: quiz question `number` once more, with vary case `case` (`given`: grade this
+    /// choice instead of asking). `Some(right)`, or `None` if the learner left.
+    pub async fn ask_again(
+        &mut self,
+        number: usize,
+        case: usize,
+        given: Option<usize>,
+        summary: &mut Summary,
+    ) -> Result<Option<bool>> {
+        self.engine.set_lesson_keys(&self.lesson.keys);
+        let asked =
+            crate::runner::quiz::ask_again(&mut self.ctx(None), number, case, given, summary).await;
         let thawed = self.engine.thaw().await;
         let asked = asked?;
         thawed?;

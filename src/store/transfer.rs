@@ -2,7 +2,8 @@
 //! versioned JSON file and `--import` reads one back, on another machine or after a reset. An
 //! import is checked whole before anything is written, and it never replaces progress that was
 //! saved here after the file's (unless forced): moving an old backup onto a newer run would
-//! silently lose work.
+//! silently lose work. Version 2 carries the attempt log and the review boxes too; a version 1
+//! file still imports (its lessons' logs come back empty).
 
 use std::collections::BTreeSet;
 
@@ -10,12 +11,13 @@ use anyhow::{Context, Result};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
+use super::attempts::{Item, Kind, LEARNED};
 use super::{BUSY_WAIT, Store, retry_busy};
 
 /// What a file says it is, so another JSON document is refused by name.
 pub const FORMAT: &str = "redislab-progress";
 /// The newest document version this redislab writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The whole document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +47,40 @@ pub struct LessonRecord {
     /// How each step ended the last time it ran.
     #[serde(default)]
     pub steps: Vec<StepRecord>,
+    /// The attempt log, oldest first (version 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptRecord>,
+    /// The review boxes (version 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub review: Vec<ReviewRecord>,
+}
+
+/// One row of the attempt log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttemptRecord {
+    /// `step:N` or `quiz:N`.
+    pub item: String,
+    /// `passed`, `failed`, `hint`, `retry`, `solution`, `wrong`, `right` or `skip`.
+    pub kind: String,
+    #[serde(default)]
+    pub detail: Option<String>,
+    #[serde(default)]
+    pub seconds: Option<u64>,
+    pub at: i64,
+}
+
+/// One item in the review boxes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRecord {
+    /// `step:N` or `quiz:N`.
+    pub item: String,
+    /// 1–4, or 5 once learned.
+    #[serde(rename = "box")]
+    pub bx: u8,
+    pub due_at: i64,
+    pub updated_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,10 +115,11 @@ pub struct NewerHere {
     pub file: i64,
 }
 
-/// A lesson the import may name: its id and how many steps it has.
+/// A lesson the import may name: its id and how many steps and quiz questions it has.
 pub struct Known<'a> {
     pub id: &'a str,
     pub steps: usize,
+    pub questions: usize,
 }
 
 impl Document {
@@ -163,15 +200,53 @@ impl Document {
                     return Err(format!("lesson {id}: step {} appears twice", s.step));
                 }
             }
+            let item = |text: &str| -> Result<(), String> {
+                let shown = crate::untrusted::printable_str(text);
+                match Item::parse(text) {
+                    Some(Item::Step(n)) if n <= k.steps => Ok(()),
+                    Some(Item::Question(n)) if n <= k.questions => Ok(()),
+                    Some(_) => Err(format!("lesson {id}: {shown} does not exist")),
+                    None => Err(format!(
+                        "lesson {id}: {shown:?} is not a step:N or quiz:N item"
+                    )),
+                }
+            };
+            for a in &l.attempts {
+                item(&a.item)?;
+                if Kind::parse(&a.kind).is_none() {
+                    return Err(format!(
+                        "lesson {id}: attempt kind {:?} is not one redislab writes",
+                        crate::untrusted::printable_str(&a.kind)
+                    ));
+                }
+                if a.at < 0 {
+                    return Err(format!("lesson {id}: a time before 1970"));
+                }
+            }
+            let mut boxed = BTreeSet::new();
+            for r in &l.review {
+                item(&r.item)?;
+                if r.bx == 0 || r.bx > LEARNED {
+                    return Err(format!(
+                        "lesson {id}: review box {} is not 1–{LEARNED}",
+                        r.bx
+                    ));
+                }
+                if !boxed.insert(r.item.as_str()) {
+                    return Err(format!("lesson {id}: review item {} appears twice", r.item));
+                }
+            }
         }
         Ok(())
     }
 }
 
 impl Store {
-    /// Everything saved, as a document.
+    /// Everything saved, as a document. A lesson with only a log (a quiz left half-way) is
+    /// there too; a lesson's `updated_at` is its latest change of any kind, log included, so an
+    /// import of an older file is refused for it.
     pub fn export(&self) -> Result<Document> {
-        let lessons = retry_busy(BUSY_WAIT, || {
+        let mut lessons = retry_busy(BUSY_WAIT, || {
             let mut stmt = self.conn.prepare(
                 "SELECT lesson_id, last_step, completed_at, best_score, quiz_total, updated_at
                  FROM progress ORDER BY lesson_id",
@@ -185,6 +260,8 @@ impl Store {
                     quiz_total: r.get::<_, Option<i64>>(4)?.map(|v| v.max(0) as u32),
                     updated_at: r.get(5)?,
                     steps: Vec::new(),
+                    attempts: Vec::new(),
+                    review: Vec::new(),
                 })
             })?;
             let mut lessons = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -203,6 +280,60 @@ impl Store {
             Ok(lessons)
         })
         .context("could not read progress")?;
+        let mut record = |id: &str, at: i64| -> usize {
+            let i = match lessons.iter().position(|l| l.lesson_id == id) {
+                Some(i) => i,
+                None => {
+                    lessons.push(LessonRecord {
+                        lesson_id: id.to_string(),
+                        last_step: 0,
+                        completed_at: None,
+                        best_score: None,
+                        quiz_total: None,
+                        updated_at: at,
+                        steps: Vec::new(),
+                        attempts: Vec::new(),
+                        review: Vec::new(),
+                    });
+                    lessons.len() - 1
+                }
+            };
+            lessons[i].updated_at = lessons[i].updated_at.max(at);
+            i
+        };
+        let attempts = self.attempts(None)?;
+        let boxes = self.review_boxes()?;
+        let mut placed = Vec::new();
+        for a in attempts {
+            placed.push((
+                record(&a.lesson_id, a.at),
+                Some(AttemptRecord {
+                    item: a.item.key(),
+                    kind: a.kind.as_str().to_string(),
+                    detail: a.detail,
+                    seconds: a.seconds,
+                    at: a.at,
+                }),
+                None,
+            ));
+        }
+        for b in boxes {
+            placed.push((
+                record(&b.lesson_id, b.updated_at),
+                None,
+                Some(ReviewRecord {
+                    item: b.item,
+                    bx: b.bx,
+                    due_at: b.due_at,
+                    updated_at: b.updated_at,
+                }),
+            ));
+        }
+        for (i, a, r) in placed {
+            lessons[i].attempts.extend(a);
+            lessons[i].review.extend(r);
+        }
+        lessons.sort_by(|a, b| a.lesson_id.cmp(&b.lesson_id));
         Ok(Document {
             format: FORMAT.to_string(),
             version: VERSION,
@@ -257,6 +388,30 @@ impl Store {
                         params![l.lesson_id, i64::from(s.step), s.outcome],
                     )?;
                 }
+                // The file's log and boxes replace this lesson's, as its steps do.
+                tx.execute("DELETE FROM attempt WHERE lesson_id = ?1", params![l.lesson_id])?;
+                tx.execute("DELETE FROM review_box WHERE lesson_id = ?1", params![l.lesson_id])?;
+                for a in &l.attempts {
+                    tx.execute(
+                        "INSERT INTO attempt (lesson_id, item, kind, detail, seconds, at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![
+                            l.lesson_id,
+                            a.item,
+                            a.kind,
+                            a.detail,
+                            a.seconds.map(|s| s.min(i64::MAX as u64) as i64),
+                            a.at
+                        ],
+                    )?;
+                }
+                for r in &l.review {
+                    tx.execute(
+                        "INSERT INTO review_box (lesson_id, item, box, due_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![l.lesson_id, r.item, r.bx, r.due_at, r.updated_at],
+                    )?;
+                }
             }
             Ok(())
         })
@@ -273,7 +428,18 @@ mod tests {
     use super::*;
     use crate::store::Outcome;
 
-    const KNOWN: &[Known<'static>] = &[Known { id: "07", steps: 9 }, Known { id: "11", steps: 4 }];
+    const KNOWN: &[Known<'static>] = &[
+        Known {
+            id: "07",
+            steps: 9,
+            questions: 5,
+        },
+        Known {
+            id: "11",
+            steps: 4,
+            questions: 5,
+        },
+    ];
 
     #[test]
     fn a_document_goes_round_and_comes_back_the_same() {
@@ -324,6 +490,76 @@ mod tests {
                 r#"{"lesson_id":"11","last_step":1,"updated_at":5,"best_score":6,"quiz_total":5}"#
             ))
             .contains("above its total")
+        );
+    }
+
+    #[test]
+    fn the_attempt_log_and_review_boxes_go_round_too() {
+        use crate::store::attempts::{Attempt, Item, Kind};
+        let a = tempfile::tempdir().unwrap();
+        let mut s = Store::open(a.path()).unwrap();
+        s.record_step("07", 1, false, Outcome::Failed).unwrap();
+        let now = super::super::now_s();
+        s.log(&[
+            Attempt {
+                lesson_id: "07".into(),
+                item: Item::Step(1),
+                kind: Kind::Wrong,
+                detail: Some("SET lab:k v".into()),
+                seconds: None,
+                at: now,
+            },
+            Attempt {
+                lesson_id: "11".into(),
+                item: Item::Question(2),
+                kind: Kind::Wrong,
+                detail: Some("(nil)".into()),
+                seconds: Some(4),
+                at: now,
+            },
+        ])
+        .unwrap();
+        s.missed("11", Item::Question(2), now).unwrap();
+        let doc = s.export().unwrap();
+        assert_eq!(doc.version, 2);
+        let text = serde_json::to_string(&doc).unwrap();
+        let back = Document::parse(&text, KNOWN).unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let mut t = Store::open(b.path()).unwrap();
+        t.import(&back, false).unwrap().unwrap();
+        assert_eq!(t.attempts(None).unwrap(), s.attempts(None).unwrap());
+        assert_eq!(t.review_boxes().unwrap(), s.review_boxes().unwrap());
+        // A newer try here makes the file older: refused, and nothing changes.
+        t.log(&[Attempt {
+            lesson_id: "11".into(),
+            item: Item::Question(2),
+            kind: Kind::Right,
+            detail: None,
+            seconds: None,
+            at: now + 100,
+        }])
+        .unwrap();
+        assert!(matches!(
+            t.import(&back, false).unwrap(),
+            Err(Refusal::Newer(_))
+        ));
+        assert_eq!(t.attempts(Some("11")).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_version_1_file_still_imports() {
+        let text = r#"{"format":"redislab-progress","version":1,"exported_at":5,"lessons":[
+            {"lesson_id":"07","last_step":2,"updated_at":5,"steps":[{"step":2,"outcome":"failed"}]}]}"#;
+        let doc = Document::parse(text, KNOWN).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Store::open(d.path()).unwrap();
+        s.import(&doc, false).unwrap().unwrap();
+        assert_eq!(s.get("07").unwrap().unwrap().failed, vec![2]);
+        assert!(s.attempts(None).unwrap().is_empty());
+        let bad = r#"{"format":"redislab-progress","version":2,"exported_at":5,"lessons":[
+            {"lesson_id":"07","last_step":2,"updated_at":5,"review":[{"item":"quiz:9","box":1,"due_at":1,"updated_at":1}]}]}"#;
+        assert!(
+            matches!(Document::parse(bad, KNOWN), Err(Refusal::Invalid(w)) if w.contains("does not exist"))
         );
     }
 }

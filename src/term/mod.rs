@@ -8,6 +8,7 @@ pub mod lesson;
 pub mod line;
 pub mod pager;
 pub mod prompt;
+pub mod review;
 pub mod table;
 pub mod tape;
 pub mod text;

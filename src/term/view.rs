@@ -171,6 +171,9 @@ impl View for TermView {
             Event::Keys(k) => super::lesson::keys(k, &self.invocation),
             other => text(other, width),
         };
+        if text.is_empty() {
+            return;
+        }
         self.print(&text);
     }
 
@@ -274,8 +277,12 @@ pub fn text(event: &Event<'_>, width: usize) -> String {
             right,
             actual,
             explanation,
+            ..
         } => graded(*correct, *right, *actual, explanation, width),
         Event::Score { score: s, total } => score(*s, *total),
+        Event::Judged { .. } | Event::Retried | Event::Missed(_) | Event::StepEnded { .. } => {
+            String::new()
+        }
     }
 }
 

@@ -84,6 +84,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                     continue;
                 }
                 if line.trim().eq_ignore_ascii_case("retry") {
+                    ctx.show(Event::Retried).await?;
                     start_over(ctx, &mut typed, &mut in_transaction, "start again").await?;
                     trips = 0;
                     continue;
@@ -122,6 +123,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                         ..Done::default()
                     }));
                 }
+                ctx.show(Event::Missed(&line)).await?;
                 if let Some(w) = matching_wrong_answer(ctx, wrong_answers, &line) {
                     ctx.show(Event::WrongAnswer(&w)).await?;
                 }

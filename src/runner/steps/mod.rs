@@ -367,6 +367,7 @@ async fn end_of(ctx: &mut Ctx<'_, '_>, step: &Step, ran: Ran) -> Result<StepEnd>
         Ran::Done(done) => {
             keep(ctx.engine, step).await?;
             let passed = finish(ctx, step, &done).await?;
+            ctx.show(Event::Judged { passed }).await?;
             StepEnd::Done {
                 passed,
                 failed_before: done.failed_before,
