@@ -1417,6 +1417,23 @@ fn bench_at_60_columns_keeps_every_figure_whole() {
     );
 }
 
+/// The menu (`redislab` alone) at 80×24: every entry is one screen line, cut with an ellipsis
+/// rather than wrapped in the middle of a word.
+#[test]
+fn the_menu_fits_80_columns_one_line_per_lesson() {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), 80, 24, "");
+    let mut seen = String::new();
+    until(&mut p, &mut seen, "Esc to leave");
+    assert_fits(&seen, 80);
+    let bytes: Vec<u8> = seen.chars().map(|c| c as u32 as u8).collect();
+    let seen = String::from_utf8_lossy(&bytes).into_owned();
+    assert!(seen.contains('…'), "no long entry was cut:\n{seen}");
+    send(&mut p, "\x1b");
+    p.exp_eof().expect("the menu closes");
+}
+
 /// More lesson keys than the key table has rows, and the learner writes one that sorts last:
 /// the table still shows it, marked as the step's, and counts the rest.
 #[test]
