@@ -108,6 +108,26 @@ fn bullet_width(s: &str) -> usize {
     }
 }
 
+/// `line` cut to `room` screen columns, an ellipsis marking the cut: for menu entries, which a
+/// terminal would otherwise wrap in the middle of a word.
+pub fn cut(line: &str, room: usize) -> String {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    if line.width() <= room {
+        return line.to_string();
+    }
+    let mut kept = String::new();
+    let mut used = 0;
+    for c in line.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > room {
+            break;
+        }
+        used += w;
+        kept.push(c);
+    }
+    format!("{}…", kept.trim_end())
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -199,24 +219,4 @@ mod tests {
         assert!(lines[0].starts_with("Look: one"), "{out}");
         assert!(lines[1].starts_with("      "), "{out}");
     }
-}
-
-/// `line` cut to `room` screen columns, an ellipsis marking the cut: for menu entries, which a
-/// terminal would otherwise wrap in the middle of a word.
-pub fn cut(line: &str, room: usize) -> String {
-    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
-    if line.width() <= room {
-        return line.to_string();
-    }
-    let mut kept = String::new();
-    let mut used = 0;
-    for c in line.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w + 1 > room {
-            break;
-        }
-        used += w;
-        kept.push(c);
-    }
-    format!("{}…", kept.trim_end())
 }
