@@ -342,7 +342,8 @@ async fn prove_variants(
             if !refusals.is_empty() {
                 for p in refusals {
                     out.push(problem(format!(
-                        "live: step {k} accepts \"{shown}\", but {p}: correct the variant, or move it to wrong_answers"
+                        "live: step {k} accepts \"{shown}\", but {}: correct the variant, or move it to wrong_answers",
+                        p.trim_end_matches('.')
                     )));
                 }
                 continue;

@@ -136,6 +136,7 @@ async fn type_once(
                 _ => {
                     if let Some(why) = other_options(&typed, &line) {
                         if !accepted_here(ctx, accepts, at, &typed) {
+                            let why = with_alternatives(ctx, accepts, at, &line, why);
                             ctx.show(Event::Refused(&why)).await?;
                             continue;
                         }
@@ -236,6 +237,29 @@ fn accepted_here(ctx: &Ctx<'_, '_>, accepts: &[Vec<String>], at: usize, typed: &
         .iter()
         .filter_map(|v| v.get(at))
         .any(|line| super::exercise::shape(&ctx.soft(line)) == typed)
+}
+
+/// A refusal, with the other right answers the lesson declares for command `at` whose option
+/// words differ from the step's own (the learner may type any of those instead).
+fn with_alternatives(
+    ctx: &Ctx<'_, '_>,
+    accepts: &[Vec<String>],
+    at: usize,
+    line: &str,
+    why: String,
+) -> String {
+    let mut others: Vec<String> = Vec::new();
+    for v in accepts.iter().filter_map(|v| v.get(at)) {
+        let shown = ctx.planned(&[CommandSpec::Line(v.clone())]).remove(0).line;
+        if other_options(&shown, line).is_some() && !others.contains(&shown) {
+            others.push(shown);
+        }
+    }
+    if others.is_empty() {
+        return why;
+    }
+    let list: Vec<String> = others.iter().map(|o| format!("`{o}`")).collect();
+    format!("{why} The lesson also accepts {}.", list.join(" or "))
 }
 
 /// A command this server will not take from a keyboard (a script on a server redislab does not
