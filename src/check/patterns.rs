@@ -1,0 +1,310 @@
+//! The patterns `redislab check` knows: for each, the keys redislab seeds before a run, what a
+//! worker is told, and the invariant read afterwards from Redis (and from the timeline the proxy
+//! kept). One invariant per pattern, written as plain rules over facts, so a verdict names the
+//! rule that broke and the worker that broke it. The contracts are documented in the README.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+
+use super::schedule::Event;
+use crate::redis::fence::Fenced;
+
+/// The rate-limit window the workers are given: long enough that a whole run fits in one.
+pub const WINDOW_MS: u64 = 60_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pattern {
+    /// Buy one unit of limited stock under a lock.
+    Lock,
+    /// Add one to a shared counter.
+    Counter,
+    /// Decide whether one request is allowed under a fixed limit per window.
+    RateLimit,
+}
+
+/// What happened in one run, for the invariant.
+pub struct Facts<'a> {
+    pub prefix: &'a str,
+    pub workers: usize,
+    pub events: &'a [Event],
+    /// Each worker's exit code (`None`: killed) and its standard output.
+    pub exits: &'a [(Option<i32>, String)],
+}
+
+impl Facts<'_> {
+    fn lost_reply(&self, worker: usize) -> bool {
+        self.events
+            .iter()
+            .any(|e| matches!(e, Event::Command { worker: w, lost: true, .. } if *w == worker))
+    }
+
+    /// Workers that exited 0.
+    fn succeeded(&self) -> usize {
+        self.exits.iter().filter(|(c, _)| *c == Some(0)).count()
+    }
+}
+
+impl Pattern {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Pattern::Lock => "lock",
+            Pattern::Counter => "counter",
+            Pattern::RateLimit => "rate-limit",
+        }
+    }
+
+    pub fn default_workers(&self) -> usize {
+        3
+    }
+
+    /// The one rule a run must keep, in words (shown with every verdict).
+    pub fn invariant(&self) -> &'static str {
+        match self {
+            Pattern::Lock => {
+                "stock never below zero and units sold = stock taken; the lock changes hands only when free, always has a TTL, and is released only by its holder"
+            }
+            Pattern::Counter => {
+                "no lost increments: the counter is at least the number of runs that exited 0"
+            }
+            Pattern::RateLimit => {
+                "at most LIMIT runs print `allowed` within one window, and every key of the limiter has a TTL (a window ends)"
+            }
+        }
+    }
+
+    /// The units of stock (lock) or the limit (rate-limit): one fewer than the workers, so
+    /// that someone must be turned away.
+    pub fn bound(&self, workers: usize) -> usize {
+        workers.saturating_sub(1).max(1)
+    }
+
+    /// Variables each worker gets beyond REDIS_URL, REDISLAB_PREFIX and REDISLAB_WORKER.
+    pub fn env(&self, workers: usize) -> Vec<(String, String)> {
+        match self {
+            Pattern::RateLimit => vec![
+                ("REDISLAB_LIMIT".into(), self.bound(workers).to_string()),
+                ("REDISLAB_WINDOW_MS".into(), WINDOW_MS.to_string()),
+            ],
+            _ => vec![],
+        }
+    }
+
+    /// Keys redislab writes before each run.
+    pub fn seed(&self, prefix: &str, workers: usize) -> Vec<(String, String)> {
+        match self {
+            Pattern::Lock => vec![
+                (format!("{prefix}stock"), self.bound(workers).to_string()),
+                (format!("{prefix}sold"), "0".into()),
+            ],
+            Pattern::Counter | Pattern::RateLimit => vec![],
+        }
+    }
+
+    /// Keys read before and after every command (their value and TTL).
+    pub fn watched(&self, prefix: &str) -> Vec<Vec<u8>> {
+        match self {
+            Pattern::Lock => vec![format!("{prefix}lock").into_bytes()],
+            _ => vec![],
+        }
+    }
+
+    /// Whether a worker that exited non-zero is tolerated: only the one whose reply was lost
+    /// (a client without retries gives up, which is its right).
+    pub fn tolerated_failure(&self, facts: &Facts, worker: usize) -> bool {
+        facts.lost_reply(worker)
+    }
+
+    /// The broken rules, each one line (empty: the invariant held).
+    pub async fn check(&self, admin: &mut Fenced, facts: &Facts<'_>) -> Result<Vec<String>> {
+        match self {
+            Pattern::Lock => lock(admin, facts).await,
+            Pattern::Counter => counter(admin, facts).await,
+            Pattern::RateLimit => rate_limit(admin, facts).await,
+        }
+    }
+}
+
+async fn int(admin: &mut Fenced, key: &str) -> Result<Option<i64>> {
+    let v: Option<String> = redis::cmd("GET").arg(key).query_async(admin).await?;
+    Ok(match v {
+        None => None,
+        Some(s) => Some(s.trim().parse().map_err(|_| {
+            anyhow::anyhow!(
+                "{key} holds {}, not a number",
+                crate::untrusted::printable_str(&s)
+            )
+        })?),
+    })
+}
+
+async fn lock(admin: &mut Fenced, facts: &Facts<'_>) -> Result<Vec<String>> {
+    let p = facts.prefix;
+    let initial = Pattern::Lock.bound(facts.workers) as i64;
+    let mut broken = Vec::new();
+    let stock = int(admin, &format!("{p}stock")).await?;
+    let sold = int(admin, &format!("{p}sold")).await?.unwrap_or(0);
+    match stock {
+        None => broken.push(format!("{p}stock was deleted")),
+        Some(s) if s < 0 => broken.push(format!("the stock went below zero: {p}stock is {s}")),
+        Some(s) if sold != initial - s => broken.push(format!(
+            "units sold ({p}sold = {sold}) differ from the stock taken ({initial} - {s} = {})",
+            initial - s
+        )),
+        Some(_) => {}
+    }
+    broken.extend(lock_trace(facts));
+    Ok(broken)
+}
+
+/// The lock's life read from the timeline: who set each value, and who changed it when.
+fn lock_trace(facts: &Facts) -> Vec<String> {
+    let mut owner: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut broken = Vec::new();
+    let lock = format!("{}lock", facts.prefix);
+    for e in facts.events {
+        let Event::Command {
+            step,
+            worker,
+            before,
+            after,
+            ..
+        } = e
+        else {
+            continue;
+        };
+        let (Some((vb, ttl_b)), Some((va, ttl_a))) = (before.first(), after.first()) else {
+            continue;
+        };
+        let w = worker + 1;
+        // A lock a few milliseconds from expiry may expire by itself during the command.
+        let could_expire = (0..100).contains(ttl_b);
+        match (vb, va) {
+            (Some(x), Some(y)) if x != y && !could_expire => {
+                let o = owner.get(x).map(|o| o + 1);
+                if o != Some(w) {
+                    broken.push(format!(
+                        "#{step}: w{w} took {lock} while {} held it",
+                        o.map(|o| format!("w{o}"))
+                            .unwrap_or_else(|| "another worker".into())
+                    ));
+                }
+            }
+            (Some(x), None) if !could_expire => {
+                if let Some(o) = owner.get(x).map(|o| o + 1) {
+                    if o != w {
+                        broken.push(format!("#{step}: w{w} released {lock}, which w{o} held"));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(y) = va {
+            if vb.as_ref() != Some(y) {
+                owner.insert(y.clone(), *worker);
+                if *ttl_a == -1 {
+                    broken.push(format!(
+                        "#{step}: w{w} took {lock} without a TTL: a holder that dies keeps it forever"
+                    ));
+                }
+            }
+        }
+    }
+    broken
+}
+
+async fn counter(admin: &mut Fenced, facts: &Facts<'_>) -> Result<Vec<String>> {
+    let key = format!("{}counter", facts.prefix);
+    let value = int(admin, &key).await?.unwrap_or(0);
+    let ok = facts.succeeded() as i64;
+    let mut broken = Vec::new();
+    if value < ok {
+        broken.push(format!(
+            "lost increments: {ok} runs exited 0 but {key} is {value} ({} lost)",
+            ok - value
+        ));
+    }
+    let retried = (0..facts.workers).filter(|w| facts.lost_reply(*w)).count() as i64;
+    let failed = (facts.exits.len() - facts.succeeded()) as i64;
+    if value > ok + retried + failed {
+        broken.push(format!(
+            "{key} is {value}, more than the {} runs that could have added to it",
+            ok + failed
+        ));
+    }
+    Ok(broken)
+}
+
+async fn rate_limit(admin: &mut Fenced, facts: &Facts<'_>) -> Result<Vec<String>> {
+    let limit = Pattern::RateLimit.bound(facts.workers);
+    let mut broken = Vec::new();
+    // A fault that expired keys ends the window (time jumped): count each window apart. A
+    // run's decision belongs to the window of its last command.
+    let mut window = 0usize;
+    let mut last_window: HashMap<usize, usize> = HashMap::new();
+    for e in facts.events {
+        match e {
+            Event::Fault { expired, .. } if !expired.is_empty() => window += 1,
+            Event::Command { worker, .. } => {
+                last_window.insert(*worker, window);
+            }
+            _ => {}
+        }
+    }
+    let mut allowed: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (w, (code, out)) in facts.exits.iter().enumerate() {
+        if *code != Some(0) {
+            continue;
+        }
+        match out
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(str::trim)
+        {
+            Some("allowed") => allowed
+                .entry(last_window.get(&w).copied().unwrap_or(0))
+                .or_default()
+                .push(w + 1),
+            Some("denied") => {}
+            other => broken.push(format!(
+                "w{} printed {} as its last line instead of `allowed` or `denied`",
+                w + 1,
+                crate::untrusted::printable_str(other.unwrap_or("nothing"))
+            )),
+        }
+    }
+    for (window, ws) in allowed {
+        if ws.len() > limit {
+            let names: Vec<String> = ws.iter().map(|w| format!("w{w}")).collect();
+            broken.push(format!(
+                "{} requests allowed in one window ({}), with a limit of {limit}{}",
+                ws.len(),
+                names.join(", "),
+                if window > 0 {
+                    " (after the clock jumped)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    let (keys, _) = admin
+        .scan_match(&format!("{}*", facts.prefix), 200, 10_000)
+        .await?;
+    for key in keys {
+        let ttl: i64 = redis::cmd("PTTL").arg(&key).query_async(admin).await?;
+        if ttl == -1 {
+            broken.push(format!(
+                "{} has no TTL: its window never ends, and the client stays limited forever",
+                crate::untrusted::printable(&key)
+            ));
+        } else if ttl > WINDOW_MS as i64 {
+            broken.push(format!(
+                "{} lives {ttl} ms, longer than the {WINDOW_MS} ms window",
+                crate::untrusted::printable(&key)
+            ));
+        }
+    }
+    Ok(broken)
+}
