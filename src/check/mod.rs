@@ -321,11 +321,13 @@ async fn read_all<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>) -> String {
 }
 
 /// The timeline, one line per event, in redis-cli syntax (escaped: the values came from the
-/// learner's program and the server).
+/// learner's program and the server). A run of the same command with the same reply from one
+/// worker (a spin on a lock) is one line with its count; a long argument is cut.
 pub fn timeline(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| match e {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < events.len() {
+        match &events[i] {
             Event::Command {
                 step,
                 worker,
@@ -334,26 +336,68 @@ pub fn timeline(events: &[Event]) -> Vec<String> {
                 lost,
                 ..
             } => {
-                let shown = crate::redis::tokenize::display_args(args);
-                let reply = crate::untrusted::printable_str(reply);
-                format!(
-                    "#{step:<3} w{}  {}  → {reply}{}",
+                let same = |e: &Event| {
+                    matches!(e, Event::Command { worker: w, args: a, reply: r, lost: false, .. }
+                        if w == worker && a == args && r == reply)
+                };
+                let mut n = 1;
+                while !*lost && i + n < events.len() && same(&events[i + n]) {
+                    n += 1;
+                }
+                let steps = if n > 1 {
+                    format!("#{step}-{}", step + n as u32 - 1)
+                } else {
+                    format!("#{step}")
+                };
+                let shown: Vec<Vec<u8>> = args.iter().map(|a| cut(a)).collect();
+                let shown = crate::redis::tokenize::display_args(&shown);
+                out.push(format!(
+                    "{steps:<4} w{}  {}  → {}{}{}",
                     worker + 1,
                     crate::untrusted::printable_str(&shown),
-                    if *lost {
-                        "   (reply lost: connection closed)"
-                    } else {
-                        ""
-                    }
-                )
+                    crate::untrusted::printable_str(reply),
+                    if n > 1 { format!("   (×{n})") } else { String::new() },
+                    if *lost { "   (reply lost: connection closed)" } else { "" }
+                ));
+                i += n;
+                continue;
             }
-            Event::Fault { text, .. } => format!("     ⚡ {text}"),
-            Event::Exit { worker, code } => format!(
+            Event::Fault { text, .. } => out.push(format!("     ⚡ {text}")),
+            Event::Exit { worker, code } => out.push(format!(
                 "     w{} exited {}",
                 worker + 1,
-                code.map(|c| c.to_string())
-                    .unwrap_or_else(|| "(killed)".into())
-            ),
+                code.map(|c| c.to_string()).unwrap_or_else(|| "(killed)".into())
+            )),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// An argument cut to 24 bytes (a script's text, a long value) for the timeline.
+fn cut(a: &[u8]) -> Vec<u8> {
+    const MAX: usize = 24;
+    if a.len() <= MAX {
+        return a.to_vec();
+    }
+    let mut v = a[..MAX].to_vec();
+    v.extend_from_slice(b"...");
+    v
+}
+
+/// A command line as a shell reads it back: arguments with spaces or quotes single-quoted.
+pub fn shell_line(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
         })
-        .collect()
+        .collect::<Vec<_>>()
+        .join(" ")
 }

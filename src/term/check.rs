@@ -9,11 +9,7 @@ use crate::check::{Options, Report, Verdict};
 const TIMELINE_LINES: usize = 40;
 
 pub fn starting(opts: &Options, learner_user: bool) {
-    let shown: Vec<String> = opts
-        .command
-        .iter()
-        .map(|a| crate::untrusted::printable_str(a).into_owned())
-        .collect();
+    let shown = crate::check::shell_line(&opts.command);
     let what = match opts.replay {
         Some(id) => format!("schedule {id}"),
         None => format!("up to {} schedules", opts.schedules),
@@ -24,7 +20,7 @@ pub fn starting(opts: &Options, learner_user: bool) {
             "check {}: {} workers of `{}`, {what}{}",
             opts.pattern.name(),
             opts.workers,
-            shown.join(" "),
+            crate::untrusted::printable_str(&shown),
             if learner_user {
                 ""
             } else {
@@ -38,16 +34,12 @@ pub fn report(r: &Report, opts: &Options) {
     let mut out = String::new();
     let secs = r.elapsed.as_secs_f64();
     let replay = |id: u64| {
-        let cmd: Vec<String> = opts
-            .command
-            .iter()
-            .map(|a| crate::untrusted::printable_str(a).into_owned())
-            .collect();
+        let cmd = crate::check::shell_line(&opts.command);
         format!(
             "redislab check {} --workers {} --replay {id} -- {}",
             r.pattern.name(),
             r.workers,
-            cmd.join(" ")
+            crate::untrusted::printable_str(&cmd)
         )
     };
     match &r.verdict {
