@@ -287,6 +287,13 @@ async fn run_one(
             }));
         }
     }
+    if let Some(why) = opts.pattern.contract_error(&facts) {
+        return Ok(Some(Verdict::ProgramFailed {
+            schedule: s,
+            why,
+            timeline,
+        }));
+    }
     let broken = opts.pattern.check(&mut admin, &facts).await?;
     if broken.is_empty() {
         return Ok(None);
@@ -356,8 +363,16 @@ pub fn timeline(events: &[Event]) -> Vec<String> {
                     worker + 1,
                     crate::untrusted::printable_str(&shown),
                     crate::untrusted::printable_str(reply),
-                    if n > 1 { format!("   (×{n})") } else { String::new() },
-                    if *lost { "   (reply lost: connection closed)" } else { "" }
+                    if n > 1 {
+                        format!("   (×{n})")
+                    } else {
+                        String::new()
+                    },
+                    if *lost {
+                        "   (reply lost: connection closed)"
+                    } else {
+                        ""
+                    }
                 ));
                 i += n;
                 continue;
@@ -366,7 +381,8 @@ pub fn timeline(events: &[Event]) -> Vec<String> {
             Event::Exit { worker, code } => out.push(format!(
                 "     w{} exited {}",
                 worker + 1,
-                code.map(|c| c.to_string()).unwrap_or_else(|| "(killed)".into())
+                code.map(|c| c.to_string())
+                    .unwrap_or_else(|| "(killed)".into())
             )),
         }
         i += 1;
