@@ -267,8 +267,8 @@ pub struct CheckArgs {
     /// How many copies of your program run at once (default 3).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=6))]
     pub workers: Option<u16>,
-    /// How many schedules to try: the systematic ones first (every priority order, every fault
-    /// at each of the first commands), then random ones drawn from --seed.
+    /// How many schedules to try: the systematic ones first (every fault at each worker's first
+    /// four commands), then random ones drawn from --seed.
     #[arg(long, value_name = "K", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub schedules: u64,
     /// Seed of the random schedules (the same seed tries the same schedules).

@@ -65,7 +65,7 @@ pub struct Report {
 }
 
 impl Report {
-    /// "240 schedules (66 of 130 systematic, 174 random from seed 0), 2 workers; holds, ..."
+    /// "200 schedules (65 of 65 systematic, 135 random from seed 0), 2 workers; 40 holds, ..."
     pub fn explored(&self) -> String {
         let systematic = self
             .ran

@@ -280,17 +280,12 @@ async fn rate_limit(admin: &mut Fenced, facts: &Facts<'_>) -> Result<Vec<String>
         if *code != Some(0) {
             continue;
         }
-        match out
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .map(str::trim)
-        {
-            Some("allowed") => allowed
+        let last = out.lines().rev().find(|l| !l.trim().is_empty());
+        if last.map(str::trim) == Some("allowed") {
+            allowed
                 .entry(last_window.get(&w).copied().unwrap_or(0))
                 .or_default()
-                .push(w + 1),
-            _ => {}
+                .push(w + 1);
         }
     }
     for (window, ws) in allowed {

@@ -184,7 +184,9 @@ async fn serve(
             }
             None => {}
         }
-        let turn = control.turn(worker).await;
+        let Some(turn) = control.turn(worker).await else {
+            return Ok(()); // the run is over
+        };
         if turn.expire_first {
             control.expire_volatile(server).await;
         }
