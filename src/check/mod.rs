@@ -141,6 +141,12 @@ pub async fn run(server: Arc<Server>, opts: &Options) -> Result<Report> {
     })
 }
 
+/// Deletes every key a run leaves (`<namespace>:check:*`), after an interrupted one.
+pub async fn clean_up(server: &Server) -> Result<()> {
+    let prefix = format!("{}:check:", server.fence().namespace());
+    clear(&mut server.admin(), &prefix).await
+}
+
 /// Deletes every key of the run (`<namespace>:check:*`).
 async fn clear(admin: &mut Fenced, prefix: &str) -> Result<()> {
     let (keys, _) = admin

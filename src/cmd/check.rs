@@ -39,7 +39,18 @@ pub async fn run(settings: &Settings, args: CheckArgs) -> Result<u8> {
         command: args.command,
     };
     crate::term::check::starting(&opts, server.has_learner_user());
-    let report = check::run(Arc::new(server), &opts).await?;
+    let server = Arc::new(server);
+    // Ctrl-C (or a kill) stops the workers (they die with their handles) and deletes the run's
+    // keys before leaving.
+    let stop = super::signals::stop_signals();
+    let report = tokio::select! {
+        report = check::run(server.clone(), &opts) => report?,
+        code = stop => {
+            check::clean_up(&server).await?;
+            crate::term::check::interrupted();
+            return Ok(code);
+        }
+    };
     crate::term::check::report(&report, &opts);
     Ok(match report.verdict {
         Verdict::Pass => 0,

@@ -14,9 +14,12 @@ pub fn starting(opts: &Options, learner_user: bool) {
         Some(id) => format!("schedule {id}"),
         None => format!("up to {} schedules", opts.schedules),
     };
-    eprintln!(
-        "{}",
-        super::dim(&format!(
+    let mut text = String::new();
+    line(
+        &mut text,
+        "",
+        "  ",
+        &format!(
             "check {}: {} workers of `{}`, {what}{}",
             opts.pattern.name(),
             opts.workers,
@@ -26,8 +29,27 @@ pub fn starting(opts: &Options, learner_user: bool) {
             } else {
                 " (scripts are refused here: use --managed to check code that runs EVAL)"
             }
-        ))
+        ),
     );
+    eprint!("{}", super::dim(&text));
+}
+
+pub fn interrupted() {
+    eprintln!(
+        "{}",
+        super::warn("check interrupted: the workers were stopped and the run's keys deleted")
+    );
+}
+
+/// One logical line wrapped to the terminal, its continuation indented under its text.
+fn line(out: &mut String, first: &str, rest: &str, text: &str) {
+    let width = usize::from(super::width()).max(40);
+    let opts = textwrap::Options::new(width)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .break_words(true);
+    out.push_str(&textwrap::fill(text, opts));
+    out.push('\n');
 }
 
 pub fn report(r: &Report, opts: &Options) {
@@ -42,38 +64,49 @@ pub fn report(r: &Report, opts: &Options) {
             crate::untrusted::printable_str(&cmd)
         )
     };
+    let invariant = format!("invariant: {}", r.pattern.invariant());
     match &r.verdict {
         Verdict::Pass => {
-            out.push_str(&format!(
-                "{} {}: the invariant held in {:.1} s\n",
-                super::good("✓"),
-                r.pattern.name(),
-                secs
-            ));
-            out.push_str(&format!("  {}\n", r.explored()));
-            out.push_str(&super::dim(&format!(
-                "  invariant: {}\n",
-                r.pattern.invariant()
-            )));
+            line(
+                &mut out,
+                "",
+                "  ",
+                &format!(
+                    "{} {}: the invariant held in {secs:.1} s",
+                    super::good("✓"),
+                    r.pattern.name()
+                ),
+            );
+            line(&mut out, "  ", "    ", &r.explored());
+            line(&mut out, "  ", "    ", &super::dim(&invariant));
         }
         Verdict::Violation {
             schedule,
             broken,
             timeline,
         } => {
-            out.push_str(&format!(
-                "{} {}: broken by schedule {} (after {} schedule{}, {:.1} s)\n",
-                super::bad("✗"),
-                r.pattern.name(),
-                schedule.id,
-                r.ran.len(),
-                if r.ran.len() == 1 { "" } else { "s" },
-                secs
-            ));
-            out.push_str(&format!("  schedule: {schedule}\n"));
-            out.push_str(&format!("  invariant: {}\n", r.pattern.invariant()));
+            let n = r.ran.len();
+            line(
+                &mut out,
+                "",
+                "  ",
+                &format!(
+                    "{} {}: broken by schedule {} (after {n} schedule{}, {secs:.1} s)",
+                    super::bad("✗"),
+                    r.pattern.name(),
+                    schedule.id,
+                    if n == 1 { "" } else { "s" },
+                ),
+            );
+            line(&mut out, "  ", "    ", &format!("schedule: {schedule}"));
+            line(&mut out, "  ", "    ", &invariant);
             for b in broken {
-                out.push_str(&format!("  {} {b}\n", super::bad("broken:")));
+                line(
+                    &mut out,
+                    "  ",
+                    "    ",
+                    &format!("{} {b}", super::bad("broken:")),
+                );
             }
             push_timeline(&mut out, timeline);
             out.push_str(&format!(
@@ -86,14 +119,19 @@ pub fn report(r: &Report, opts: &Options) {
             why,
             timeline,
         } => {
-            out.push_str(&format!(
-                "{} {}: the program failed under schedule {} — not a verdict on the pattern\n",
-                super::warn("!"),
-                r.pattern.name(),
-                schedule.id
-            ));
-            out.push_str(&format!("  {why}\n"));
-            out.push_str(&format!("  schedule: {schedule}\n"));
+            line(
+                &mut out,
+                "",
+                "  ",
+                &format!(
+                    "{} {}: the program failed under schedule {} — not a verdict on the pattern",
+                    super::warn("!"),
+                    r.pattern.name(),
+                    schedule.id
+                ),
+            );
+            line(&mut out, "  ", "    ", why);
+            line(&mut out, "  ", "    ", &format!("schedule: {schedule}"));
             push_timeline(&mut out, timeline);
             out.push_str(&format!(
                 "  replay: {}\n",
@@ -113,7 +151,7 @@ fn push_timeline(out: &mut String, timeline: &[String]) {
     if skip > 0 {
         out.push_str(&super::dim(&format!("    ... {skip} earlier lines\n")));
     }
-    for line in &timeline[skip..] {
-        out.push_str(&format!("    {line}\n"));
+    for l in &timeline[skip..] {
+        line(out, "    ", "             ", l);
     }
 }
