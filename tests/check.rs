@@ -380,6 +380,19 @@ fn a_failing_program_is_not_a_broken_pattern() {
     );
     assert!(!stdout(&out).contains("broken:"), "{}", show(&out));
 
+    let out = run(base().args(["--", python(), "-c", "pass"]));
+    assert_eq!(
+        code(&out),
+        4,
+        "a run that sends nothing proves nothing: {}",
+        show(&out)
+    );
+    assert!(
+        stdout(&out).contains("without sending a command"),
+        "{}",
+        show(&out)
+    );
+
     let out = run(base().args(["--", python(), "-c", "import sys; sys.exit(3)"]));
     assert_eq!(code(&out), 4, "{}", show(&out));
     assert!(
@@ -427,7 +440,14 @@ fn a_failing_program_is_not_a_broken_pattern() {
             "0",
             "--",
         ])
-        .args([python(), "-c", "print('maybe')"]));
+        .args([
+            python(),
+            "-c",
+            "import os, redis; redis.Redis.from_url(os.environ['REDIS_URL']).ping(); \
+             redis.Redis.from_url(os.environ['REDIS_URL']).get(os.environ['REDISLAB_PREFIX'] + 'r'); \
+             print('maybe')",
+        ])
+        .env("PYTHONPATH", clients().0));
     assert_eq!(
         code(&out),
         4,

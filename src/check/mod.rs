@@ -293,6 +293,22 @@ async fn run_one(
             }));
         }
     }
+    // A run that never reached the proxy proves nothing (it may have used another server).
+    let silent = (0..opts.workers).find(|w| {
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::Command { worker, .. } if worker == w))
+    });
+    if let Some(w) = silent {
+        return Ok(Some(Verdict::ProgramFailed {
+            schedule: s,
+            why: format!(
+                "w{} exited 0 without sending a command through REDIS_URL (does it connect to the URL it is given?)",
+                w + 1
+            ),
+            timeline,
+        }));
+    }
     if let Some(why) = opts.pattern.contract_error(&facts) {
         return Ok(Some(Verdict::ProgramFailed {
             schedule: s,
