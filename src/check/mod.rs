@@ -236,17 +236,34 @@ async fn run_one(
     let events = control.events();
     let timeline = timeline(&events);
     if timed_out {
-        let running: Vec<String> = (0..opts.workers)
-            .filter(|w| ended[*w].is_none())
-            .map(|w| format!("w{}", w + 1))
-            .collect();
+        let running: Vec<usize> = (0..opts.workers).filter(|w| ended[*w].is_none()).collect();
+        let names: Vec<String> = running.iter().map(|w| format!("w{}", w + 1)).collect();
+        let mut why = format!(
+            "timed out: {} still running after {} s",
+            names.join(", "),
+            opts.timeout.as_secs()
+        );
+        // What they were doing: a worker spinning on a lock shows it here.
+        for w in running {
+            let last = events.iter().rev().find_map(|e| match e {
+                Event::Command { worker, args, .. } if *worker == w => Some(args.clone()),
+                _ => None,
+            });
+            if let Some(args) = last {
+                let shown = crate::redis::tokenize::display_args(&args);
+                why.push_str(&format!(
+                    "; w{}'s last command: {}",
+                    w + 1,
+                    crate::untrusted::printable_str(&shown)
+                ));
+            }
+        }
+        why.push_str(
+            " (a lock with a long TTL that a lost reply left behind, or a blocking command? raise --timeout)",
+        );
         return Ok(Some(Verdict::ProgramFailed {
             schedule: s,
-            why: format!(
-                "timed out: {} still running after {} s (a worker waiting for a lock that is never released, or a blocking command?)",
-                running.join(", "),
-                opts.timeout.as_secs()
-            ),
+            why,
             timeline,
         }));
     }
