@@ -592,6 +592,64 @@ pub fn fault_kinds(schedules: &[Schedule]) -> BTreeMap<&'static str, usize> {
 mod tests {
     use super::*;
 
+    /// Two workers of three commands each, under `schedule`: the order their commands ran in.
+    async fn order_of(schedule: Schedule) -> Vec<usize> {
+        let control = Controller::new(&schedule, 2, "lab:check:", vec![]);
+        let mut tasks = Vec::new();
+        for w in 0..2 {
+            let c = control.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut steps = Vec::new();
+                for _ in 0..3 {
+                    let turn = c.turn(w).await.unwrap();
+                    steps.push((turn.step, w));
+                    c.done(w);
+                }
+                c.exited(w, Some(0));
+                steps
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all.sort();
+        all.into_iter().map(|(_, w)| w).collect()
+    }
+
+    #[tokio::test]
+    async fn a_schedule_decides_the_interleaving_alone() {
+        let plain = Schedule {
+            id: 0,
+            order: vec![0, 1],
+            faults: vec![],
+        };
+        assert_eq!(order_of(plain.clone()).await, [0, 0, 0, 1, 1, 1]);
+        let reversed = Schedule {
+            order: vec![1, 0],
+            ..plain.clone()
+        };
+        assert_eq!(order_of(reversed).await, [1, 1, 1, 0, 0, 0]);
+        let held = Schedule {
+            faults: vec![Fault::Hold {
+                worker: 0,
+                at: 2,
+                span: Span::Steps(2),
+            }],
+            ..plain.clone()
+        };
+        assert_eq!(order_of(held).await, [0, 1, 1, 0, 0, 1]);
+        let until_done = Schedule {
+            faults: vec![Fault::Hold {
+                worker: 0,
+                at: 1,
+                span: Span::Others,
+            }],
+            ..plain
+        };
+        assert_eq!(order_of(until_done).await, [1, 1, 1, 0, 0, 0]);
+    }
+
     #[test]
     fn every_schedule_number_rebuilds_the_same_schedule() {
         for id in [
