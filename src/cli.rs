@@ -294,6 +294,8 @@ pub enum CheckPattern {
     Counter,
     /// Allow or deny one request under a fixed limit per window.
     RateLimit,
+    /// Take one job from a queue and process it; no job may be lost when a worker dies.
+    Queue,
 }
 
 #[derive(Debug, Args)]

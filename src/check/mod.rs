@@ -175,13 +175,15 @@ async fn run_one(
 ) -> Result<Option<Verdict>> {
     let mut admin = server.admin();
     clear(&mut admin, prefix).await?;
-    for (key, value) in opts.pattern.seed(prefix, opts.workers) {
-        let _: () = redis::cmd("SET")
-            .arg(&key)
-            .arg(&value)
+    for command in opts.pattern.seed(prefix, opts.workers) {
+        let mut cmd = redis::Cmd::new();
+        for part in &command {
+            cmd.arg(part);
+        }
+        let _: redis::Value = cmd
             .query_async(&mut admin)
             .await
-            .with_context(|| format!("could not seed {key}"))?;
+            .with_context(|| format!("could not seed {}", command.get(1).map_or("", |k| k)))?;
     }
     let control = schedule::Controller::new(&s, opts.workers, prefix, opts.pattern.watched(prefix));
     let mut proxy = proxy::Proxy::start(server.clone(), control.clone(), opts.workers).await?;
@@ -216,8 +218,9 @@ async fn run_one(
             }
         };
         let control = control.clone();
+        let kill = control.kill_switch(worker);
         tasks.spawn(async move {
-            let ended = wait(child).await;
+            let ended = wait(child, kill).await;
             control.exited(worker, ended.code);
             (worker, ended)
         });
@@ -344,12 +347,18 @@ async fn run_one(
     }))
 }
 
-async fn wait(mut child: tokio::process::Child) -> Ended {
-    let (stdout, stderr, status) = tokio::join!(
-        read_all(child.stdout.take()),
-        read_all(child.stderr.take()),
-        child.wait()
-    );
+async fn wait(mut child: tokio::process::Child, kill: tokio::sync::oneshot::Receiver<()>) -> Ended {
+    let (out, err) = (child.stdout.take(), child.stderr.take());
+    let status = async {
+        tokio::select! {
+            status = child.wait() => status,
+            Ok(()) = kill => {
+                let _ = child.start_kill();
+                child.wait().await
+            }
+        }
+    };
+    let (stdout, stderr, status) = tokio::join!(read_all(out), read_all(err), status);
     Ended {
         code: status.ok().and_then(|s| s.code()),
         stdout,

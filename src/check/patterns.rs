@@ -21,6 +21,8 @@ pub enum Pattern {
     Counter,
     /// Decide whether one request is allowed under a fixed limit per window.
     RateLimit,
+    /// Take one job from a queue and process it.
+    Queue,
 }
 
 /// What happened in one run, for the invariant.
@@ -51,6 +53,7 @@ impl Pattern {
             Pattern::Lock => "lock",
             Pattern::Counter => "counter",
             Pattern::RateLimit => "rate-limit",
+            Pattern::Queue => "queue",
         }
     }
 
@@ -69,6 +72,9 @@ impl Pattern {
             }
             Pattern::RateLimit => {
                 "at most LIMIT runs print `allowed` within one window, and every key of the limiter has a TTL (a window ends)"
+            }
+            Pattern::Queue => {
+                "no job lost: every job is still queued, in the processing list, or done (at least once)"
             }
         }
     }
@@ -90,13 +96,23 @@ impl Pattern {
         }
     }
 
-    /// Keys redislab writes before each run.
-    pub fn seed(&self, prefix: &str, workers: usize) -> Vec<(String, String)> {
+    /// The commands redislab sends before each run to seed its keys.
+    pub fn seed(&self, prefix: &str, workers: usize) -> Vec<Vec<String>> {
+        let cmd = |parts: &[&str]| parts.iter().map(|p| p.to_string()).collect::<Vec<_>>();
         match self {
             Pattern::Lock => vec![
-                (format!("{prefix}stock"), self.bound(workers).to_string()),
-                (format!("{prefix}sold"), "0".into()),
+                cmd(&[
+                    "SET",
+                    &format!("{prefix}stock"),
+                    &self.bound(workers).to_string(),
+                ]),
+                cmd(&["SET", &format!("{prefix}sold"), "0"]),
             ],
+            Pattern::Queue => {
+                let mut push = cmd(&["RPUSH", &format!("{prefix}jobs")]);
+                push.extend(jobs(workers));
+                vec![push]
+            }
             Pattern::Counter | Pattern::RateLimit => vec![],
         }
     }
@@ -145,6 +161,7 @@ impl Pattern {
             Pattern::Lock => lock(admin, facts).await,
             Pattern::Counter => counter(admin, facts).await,
             Pattern::RateLimit => rate_limit(admin, facts).await,
+            Pattern::Queue => queue(admin, facts).await,
         }
     }
 }
@@ -317,6 +334,31 @@ async fn rate_limit(admin: &mut Fenced, facts: &Facts<'_>) -> Result<Vec<String>
             broken.push(format!(
                 "{} lives {ttl} ms, longer than the {WINDOW_MS} ms window",
                 crate::untrusted::printable(&key)
+            ));
+        }
+    }
+    Ok(broken)
+}
+
+/// The jobs seeded for a queue run: one more than the workers, so one is always left.
+fn jobs(workers: usize) -> Vec<String> {
+    (1..=workers + 1).map(|i| format!("job-{i}")).collect()
+}
+
+async fn queue(admin: &mut Fenced, facts: &Facts<'_>) -> Result<Vec<String>> {
+    let p = facts.prefix;
+    let list = |key: String| redis::cmd("LRANGE").arg(key).arg(0).arg(-1).clone();
+    let queued: Vec<String> = list(format!("{p}jobs")).query_async(admin).await?;
+    let processing: Vec<String> = list(format!("{p}processing")).query_async(admin).await?;
+    let done: HashMap<String, i64> = redis::cmd("HGETALL")
+        .arg(format!("{p}done"))
+        .query_async(admin)
+        .await?;
+    let mut broken = Vec::new();
+    for job in jobs(facts.workers) {
+        if !queued.contains(&job) && !processing.contains(&job) && !done.contains_key(&job) {
+            broken.push(format!(
+                "{job} was lost: not in {p}jobs, not in {p}processing, not in {p}done"
             ));
         }
     }

@@ -208,17 +208,13 @@ async fn serve(
                 (format!("(error) {text}"), error_bytes(&text))
             }
         };
-        control.record(
-            worker,
-            turn.step,
-            &args,
-            shown,
-            before,
-            after,
-            turn.lose_reply,
-        );
+        let lost = turn.lose_reply || turn.crash;
+        control.record(worker, turn.step, &args, shown, before, after, lost);
+        if turn.crash {
+            control.kill(worker);
+        }
         control.done(worker);
-        if turn.lose_reply {
+        if lost {
             // The command ran on the server; the client never hears back.
             return Ok(());
         }

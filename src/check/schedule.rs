@@ -44,6 +44,8 @@ pub enum Fault {
     /// Just before the command, every key of the run that has a TTL expires (as if the clock
     /// jumped).
     Expire { worker: usize, at: u32 },
+    /// The command reaches the server, then the worker's process is killed before the reply.
+    Crash { worker: usize, at: u32 },
 }
 
 impl Fault {
@@ -52,7 +54,8 @@ impl Fault {
             Fault::Hold { worker, at, .. }
             | Fault::Pause { worker, at, .. }
             | Fault::LostReply { worker, at }
-            | Fault::Expire { worker, at } => (worker, at),
+            | Fault::Expire { worker, at }
+            | Fault::Crash { worker, at } => (worker, at),
         }
     }
 }
@@ -84,6 +87,11 @@ impl fmt::Display for Fault {
             Fault::Expire { worker, at } => write!(
                 f,
                 "keys with a TTL expire early, before w{}'s command #{at}",
+                worker + 1
+            ),
+            Fault::Crash { worker, at } => write!(
+                f,
+                "w{} is killed once its command #{at} reached the server",
                 worker + 1
             ),
         }
@@ -130,6 +138,7 @@ fn faults_at(workers: usize, at: u32) -> Vec<Fault> {
             },
             Fault::LostReply { worker, at },
             Fault::Expire { worker, at },
+            Fault::Crash { worker, at },
         ]);
         for span in [Span::Steps(2), Span::Others] {
             out.push(Fault::Hold { worker, at, span });
@@ -224,6 +233,8 @@ pub struct Turn {
     pub expire_first: bool,
     /// Send the command, then close the connection without the reply.
     pub lose_reply: bool,
+    /// Send the command, then kill the worker's process (no reply).
+    pub crash: bool,
 }
 
 /// The value and TTL (ms; -1 none, -2 absent) of a watched key around one command.
@@ -278,6 +289,8 @@ struct State {
 /// The turn-taking between workers for one schedule, and what happened.
 pub struct Controller {
     state: Mutex<State>,
+    /// Per worker: pulled to kill its process (a crash fault).
+    kills: Mutex<Vec<Option<oneshot::Sender<()>>>>,
     prefix: String,
     /// Keys whose value and TTL are read before and after every command.
     watched: Vec<Vec<u8>>,
@@ -305,6 +318,7 @@ impl Controller {
             }
         }
         Arc::new(Controller {
+            kills: Mutex::new((0..workers).map(|_| None).collect()),
             state: Mutex::new(State {
                 workers: ws,
                 faults: schedule.faults.iter().map(|f| (*f, false)).collect(),
@@ -338,6 +352,36 @@ impl Controller {
             s.dispatch();
         }
         rx.await.ok()
+    }
+
+    /// What a worker's process waits on besides its own end: a crash fault pulls it.
+    pub fn kill_switch(&self, worker: usize) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut kills) = self.kills.lock() {
+            if let Some(slot) = kills.get_mut(worker) {
+                *slot = Some(tx);
+            }
+        }
+        rx
+    }
+
+    /// Kills the worker's process (a crash fault), and says so in the timeline.
+    pub fn kill(&self, worker: usize) {
+        let tx = self
+            .kills
+            .lock()
+            .ok()
+            .and_then(|mut k| k.get_mut(worker).and_then(Option::take));
+        if let Some(tx) = tx {
+            let _ = tx.send(());
+        }
+        let mut s = self.lock();
+        let step = s.step;
+        s.events.push(Event::Fault {
+            step,
+            text: format!("w{} is killed before the reply", worker + 1),
+            expired: vec![],
+        });
     }
 
     /// The command of the current turn has been answered.
@@ -475,6 +519,7 @@ impl State {
             return;
         }
         let mut lose = false;
+        let mut crash = false;
         let chosen = loop {
             let eligible: Vec<usize> = (0..self.workers.len())
                 .filter(|&i| waiting(&self.workers[i]) && self.workers[i].held.is_none())
@@ -528,6 +573,7 @@ impl State {
                         }
                     }
                     Fault::LostReply { .. } => lose = true,
+                    Fault::Crash { .. } => crash = true,
                     Fault::Expire { .. } => {
                         self.expire_next = true;
                         self.events.push(Event::Fault {
@@ -566,6 +612,7 @@ impl State {
                 step: self.step,
                 expire_first,
                 lose_reply: lose,
+                crash,
             });
         }
     }
@@ -581,6 +628,7 @@ pub fn fault_kinds(schedules: &[Schedule]) -> BTreeMap<&'static str, usize> {
                 Fault::Pause { .. } => "pauses past a TTL",
                 Fault::LostReply { .. } => "lost replies",
                 Fault::Expire { .. } => "early expiries",
+                Fault::Crash { .. } => "crashes",
             };
             *out.entry(name).or_insert(0) += 1;
         }
@@ -663,7 +711,7 @@ mod tests {
         ] {
             assert_eq!(schedule(3, id), schedule(3, id));
         }
-        assert_eq!(systematic_count(2), 1 + 16 * 4);
+        assert_eq!(systematic_count(2), 1 + 18 * 4);
         let s = schedule(2, 2);
         assert_eq!(s.faults.len(), 1);
         assert_eq!(random_ids(7, 3), random_ids(7, 3));

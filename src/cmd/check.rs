@@ -17,6 +17,7 @@ pub async fn run(settings: &Settings, args: CheckArgs) -> Result<u8> {
         CheckPattern::Lock => Pattern::Lock,
         CheckPattern::Counter => Pattern::Counter,
         CheckPattern::RateLimit => Pattern::RateLimit,
+        CheckPattern::Queue => Pattern::Queue,
     };
     let server = super::connect(settings).await?;
     if server.cluster.is_some() {
