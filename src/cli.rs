@@ -296,6 +296,8 @@ pub enum CheckPattern {
     RateLimit,
     /// Take one job from a queue and process it; no job may be lost when a worker dies.
     Queue,
+    /// Serve a hot key from a cache; one database load per expiry, not a stampede.
+    Cache,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,9 @@ use anyhow::Result;
 use super::schedule::Event;
 use crate::redis::fence::Fenced;
 
+/// The value the cache pattern's "database" holds; every run must serve it.
+pub const DB_VALUE: &str = "v1";
+
 /// The rate-limit window the workers are given: long enough that a whole run fits in one.
 pub const WINDOW_MS: u64 = 60_000;
 
@@ -23,6 +26,8 @@ pub enum Pattern {
     RateLimit,
     /// Take one job from a queue and process it.
     Queue,
+    /// Serve one read of a hot key from a cache, loading it from the "database" on a miss.
+    Cache,
 }
 
 /// What happened in one run, for the invariant.
@@ -54,6 +59,7 @@ impl Pattern {
             Pattern::Counter => "counter",
             Pattern::RateLimit => "rate-limit",
             Pattern::Queue => "queue",
+            Pattern::Cache => "cache",
         }
     }
 
@@ -75,6 +81,9 @@ impl Pattern {
             }
             Pattern::Queue => {
                 "no job lost: every job is still queued, in the processing list, or done (at least once)"
+            }
+            Pattern::Cache => {
+                "one load per expiry: while the cached value lives, at most one worker reads the database, and every run serves the database's value"
             }
         }
     }
@@ -113,6 +122,7 @@ impl Pattern {
                 push.extend(jobs(workers));
                 vec![push]
             }
+            Pattern::Cache => vec![cmd(&["SET", &format!("{prefix}db"), DB_VALUE])],
             Pattern::Counter | Pattern::RateLimit => vec![],
         }
     }
@@ -134,9 +144,11 @@ impl Pattern {
     /// What a run printed against the contract (not a verdict on the pattern: the program is
     /// reported as failing).
     pub fn contract_error(&self, facts: &Facts) -> Option<String> {
-        if *self != Pattern::RateLimit {
-            return None;
-        }
+        let expected: &[&str] = match self {
+            Pattern::RateLimit => &["allowed", "denied"],
+            Pattern::Cache => &[DB_VALUE],
+            _ => return None,
+        };
         facts.exits.iter().enumerate().find_map(|(w, (code, out))| {
             let last = out
                 .lines()
@@ -145,11 +157,16 @@ impl Pattern {
                 .map(str::trim);
             match last {
                 _ if *code != Some(0) => None,
-                Some("allowed" | "denied") => None,
+                Some(l) if expected.contains(&l) => None,
                 other => Some(format!(
-                    "w{} printed {} as its last line instead of `allowed` or `denied`",
+                    "w{} printed {} as its last line instead of {}",
                     w + 1,
-                    crate::untrusted::printable_str(other.unwrap_or("nothing"))
+                    crate::untrusted::printable_str(other.unwrap_or("nothing")),
+                    expected
+                        .iter()
+                        .map(|e| format!("`{e}`"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
                 )),
             }
         })
@@ -162,6 +179,7 @@ impl Pattern {
             Pattern::Counter => counter(admin, facts).await,
             Pattern::RateLimit => rate_limit(admin, facts).await,
             Pattern::Queue => queue(admin, facts).await,
+            Pattern::Cache => Ok(cache(facts)),
         }
     }
 }
@@ -363,4 +381,44 @@ async fn queue(admin: &mut Fenced, facts: &Facts<'_>) -> Result<Vec<String>> {
         }
     }
     Ok(broken)
+}
+
+/// Loads read from the timeline (a GET of `<prefix>db`), not from the worker's word. Each jump
+/// of the clock past every TTL (a pause, an early expiry) ends the cached value's life and any
+/// refill lock's lease, so it allows one more load; beyond that, two workers loading is a
+/// stampede. A worker that retries its own load counts once; one that died did not fill the
+/// cache, so its load does not count.
+fn cache(facts: &Facts) -> Vec<String> {
+    let db = format!("{}db", facts.prefix).into_bytes();
+    let mut jumps = 0usize;
+    let mut loaders: Vec<usize> = Vec::new();
+    for e in facts.events {
+        match e {
+            Event::Fault { expired, .. } if !expired.is_empty() => jumps += 1,
+            Event::Command { worker, args, .. } => {
+                let is_load =
+                    args.len() == 2 && args[0].eq_ignore_ascii_case(b"GET") && args[1] == db;
+                let finished = facts.exits.get(*worker).is_some_and(|(c, _)| *c == Some(0));
+                if is_load && finished && !loaders.contains(worker) {
+                    loaders.push(*worker);
+                }
+            }
+            _ => {}
+        }
+    }
+    if loaders.len() <= 1 + jumps {
+        return vec![];
+    }
+    let names: Vec<String> = loaders.iter().map(|w| format!("w{}", w + 1)).collect();
+    vec![format!(
+        "a stampede: {} workers loaded {}db ({}) for {} life of the cached value",
+        loaders.len(),
+        facts.prefix,
+        names.join(", "),
+        if jumps == 0 {
+            "one".to_string()
+        } else {
+            format!("{} lives", jumps + 1)
+        }
+    )]
 }

@@ -17,6 +17,10 @@ use crate::redis::connect::Server;
 /// A worker that ran this many commands in a row while another was waiting yields (drops to
 /// the lowest priority): a worker spinning on a lock lets the holder finish.
 const FAIR_RUN: u32 = 4;
+/// A hold "until the others are done" ends after this many of their commands all the same: a
+/// worker spinning on a lease the held one owns would otherwise wait out its TTL in real time,
+/// and the verdict would depend on the clock.
+const OTHERS_CAP: u32 = 12;
 /// Faults strike at one of each worker's first commands.
 pub const FAULT_COMMANDS: u32 = 4;
 /// Systematic schedules come first; random ones are numbered from here.
@@ -65,7 +69,10 @@ impl fmt::Display for Span {
         match self {
             Span::Steps(1) => write!(f, "for 1 command of the others"),
             Span::Steps(n) => write!(f, "for {n} commands of the others"),
-            Span::Others => write!(f, "until the others are done"),
+            Span::Others => write!(
+                f,
+                "until the others are done (at most {OTHERS_CAP} of their commands)"
+            ),
         }
     }
 }
@@ -565,10 +572,10 @@ impl State {
                             expired: vec![],
                         });
                         if others {
-                            self.workers[pick].held = Some(match span {
-                                Span::Steps(n) => Some(n),
-                                Span::Others => None,
-                            });
+                            self.workers[pick].held = Some(Some(match span {
+                                Span::Steps(n) => n,
+                                Span::Others => OTHERS_CAP,
+                            }));
                             held_now = true;
                         }
                     }

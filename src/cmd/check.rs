@@ -18,6 +18,7 @@ pub async fn run(settings: &Settings, args: CheckArgs) -> Result<u8> {
         CheckPattern::Counter => Pattern::Counter,
         CheckPattern::RateLimit => Pattern::RateLimit,
         CheckPattern::Queue => Pattern::Queue,
+        CheckPattern::Cache => Pattern::Cache,
     };
     let server = super::connect(settings).await?;
     if server.cluster.is_some() {
