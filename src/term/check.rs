@@ -110,7 +110,7 @@ pub fn report(r: &Report, opts: &Options) {
             }
             push_timeline(&mut out, timeline);
             out.push_str(&format!(
-                "  replay: {}\n",
+                "  replay it:\n  {}\n",
                 super::command(&replay(schedule.id))
             ));
         }
@@ -134,7 +134,7 @@ pub fn report(r: &Report, opts: &Options) {
             line(&mut out, "  ", "    ", &format!("schedule: {schedule}"));
             push_timeline(&mut out, timeline);
             out.push_str(&format!(
-                "  replay: {}\n",
+                "  replay it:\n  {}\n",
                 super::command(&replay(schedule.id))
             ));
         }
