@@ -225,6 +225,8 @@ fn lock_trace(facts: &Facts) -> Vec<String> {
         let Event::Command {
             step,
             worker,
+            args,
+            reply,
             before,
             after,
             ..
@@ -236,10 +238,15 @@ fn lock_trace(facts: &Facts) -> Vec<String> {
             continue;
         };
         let w = worker + 1;
-        // A lock a few milliseconds from expiry may expire by itself during the command.
-        let could_expire = (0..100).contains(ttl_b);
+        // A lock close to its expiry (or gone between the GET and the PTTL that read it) may
+        // expire by itself before the command runs: real time still passes on a busy machine.
+        let could_expire = *ttl_b == -2 || (0..250).contains(ttl_b);
+        // A SET ... NX that answered OK found the key free, whatever was read just before.
+        let took_free = reply == "OK"
+            && args.first().is_some_and(|a| a.eq_ignore_ascii_case(b"SET"))
+            && args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"NX"));
         match (vb, va) {
-            (Some(x), Some(y)) if x != y && !could_expire => {
+            (Some(x), Some(y)) if x != y && !could_expire && !took_free => {
                 let o = owner.get(x).map(|o| o + 1);
                 if o != Some(w) {
                     broken.push(format!(
