@@ -617,3 +617,40 @@ async fn client_tracking_invalidates_only_the_key_the_connection_read() {
         assert!(redis.all_keys().is_empty(), "left {:?}", redis.all_keys());
     }
 }
+
+/// One transaction state per connection, read off the server's replies: a MULTI Redis refused
+/// (nested) opens nothing new, EXEC and DISCARD close it, and a clone of the connection (the
+/// same link) reads the same state. The sandbox's and a lesson's `redis(TX)>` both read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_knows_whether_it_is_inside_multi_from_the_server_replies() {
+    use redislab::redis::fence::{Origin, typed};
+    let redis = TestRedis::start();
+    let home = tempfile::tempdir().expect("temp dir");
+    let settings = Settings::for_url(&redis.url(), "lab", home.path().to_path_buf());
+    let server = connect(&settings).await.expect("connects");
+    let mut conn = server
+        .learner_connection()
+        .await
+        .expect("a learner connection");
+    let same = conn.clone();
+    let mut run = async |line: &[&str]| {
+        let args: Vec<Vec<u8>> = line.iter().map(|a| a.as_bytes().to_vec()).collect();
+        conn.run(&typed(&args), Origin::Learner)
+            .await
+            .expect("sent");
+        conn.in_transaction()
+    };
+    assert!(!run(&["INCR", "lab:tx:n"]).await);
+    assert!(run(&["MULTI"]).await);
+    assert!(run(&["MULTI"]).await, "a refused nested MULTI ends nothing");
+    assert!(same.in_transaction(), "a clone reads the same connection");
+    assert!(run(&["INCR", "lab:tx:n"]).await);
+    assert!(!run(&["EXEC"]).await);
+    assert!(
+        !run(&["DISCARD"]).await,
+        "DISCARD without MULTI opens nothing"
+    );
+    assert!(run(&["MULTI"]).await);
+    assert!(!run(&["DISCARD"]).await);
+    assert_eq!(redis.cli(&["GET", "lab:tx:n"]), "\"2\"\n");
+}

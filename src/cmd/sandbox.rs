@@ -29,7 +29,6 @@ struct Session<'a> {
     learner: Fenced,
     /// Full-rights connection for the key table (and SCAN on the managed server).
     admin: Fenced,
-    in_multi: bool,
     show_table: bool,
     /// Print the tape (what each command cost on the wire) after each reply.
     tape: bool,
@@ -45,7 +44,6 @@ pub async fn run(settings: &Settings, args: SandboxArgs) -> Result<u8> {
         server: &server,
         learner,
         admin: server.admin(),
-        in_multi: false,
         show_table: interactive || args.inspect,
         tape: if interactive {
             !args.no_tape
@@ -66,7 +64,11 @@ impl Session<'_> {
         format!(
             "{}{}> ",
             self.server.display,
-            if self.in_multi { "(TX)" } else { "" }
+            if self.learner.in_transaction() {
+                "(TX)"
+            } else {
+                ""
+            }
         )
     }
 
@@ -147,12 +149,11 @@ impl Session<'_> {
         match verdict {
             Verdict::Refuse(why) => {
                 term::notice(&format!("(refused) {why}"));
-                if self.in_multi {
+                if self.learner.in_transaction() {
                     // Redis aborts a transaction when a command is rejected while queueing;
                     // do the same rather than let EXEC run the rest.
                     let discard = send(&mut self.learner, &[b"DISCARD".to_vec()]).await;
                     discard.map_err(|e| command_error(e, &self.server.display))?;
-                    self.in_multi = false;
                     term::notice(
                         "(the transaction was discarded, as Redis does when a queued command is rejected)",
                     );
@@ -178,21 +179,20 @@ impl Session<'_> {
 
     /// Sends a command; Ctrl-C abandons a blocking one and opens a fresh connection.
     async fn send_one(&mut self, args: &[Vec<u8>]) -> Result<bool> {
-        let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
         // The learner's ACL user may not SCAN (see `classes::walks_keyspace`); the guard has
         // held its MATCH inside the namespace.
-        let conn = if self.server.is_managed() && walks_keyspace(args) && !self.in_multi {
-            &mut self.admin
-        } else {
-            &mut self.learner
-        };
+        let conn =
+            if self.server.is_managed() && walks_keyspace(args) && !self.learner.in_transaction() {
+                &mut self.admin
+            } else {
+                &mut self.learner
+            };
         let typed = crate::redis::fence::typed(args);
         let reply = tokio::select! {
             r = conn.run_taped(&typed, Origin::Learner) => r,
             _ = tokio::signal::ctrl_c() => {
                 term::notice("(interrupted: the command was abandoned and the connection reopened)");
                 self.learner = self.server.learner_connection().await?;
-                self.in_multi = false;
                 return Ok(false);
             }
         };
@@ -206,17 +206,8 @@ impl Session<'_> {
             }
             Outcome::Subscribe => return Ok(false),
         };
-        let ok = !matches!(reply, redis::Value::ServerError(_));
-        match name.as_str() {
-            "MULTI" if ok => self.in_multi = true,
-            "EXEC" | "DISCARD" => self.in_multi = false,
-            _ => {}
-        }
         let mut hint = None;
         if let redis::Value::ServerError(e) = &reply {
-            if e.code() == "EXECABORT" {
-                self.in_multi = false;
-            }
             if e.code() == "CROSSSLOT" {
                 let p = self.settings.prefix();
                 hint = Some(format!(
@@ -224,7 +215,7 @@ impl Session<'_> {
                 ));
             }
         }
-        if self.learner.is_cluster() && !self.in_multi && hint.is_none() {
+        if self.learner.is_cluster() && !self.learner.in_transaction() && hint.is_none() {
             hint = crate::redis::cluster::split_note(args);
         }
         term::out(&render_for(

@@ -20,6 +20,14 @@ impl Engine<'_> {
         self.conns.get_mut(&name).context("connection vanished")
     }
 
+    /// Whether the named connection (`None`: the main one) is inside a MULTI the server
+    /// accepted: the connection's own state, the same the sandbox reads.
+    pub fn in_transaction(&self, name: Option<&str>) -> bool {
+        self.conns
+            .get(name.unwrap_or("main"))
+            .is_some_and(Fenced::in_transaction)
+    }
+
     /// Closes the named connection (the next command opens a new one): a command still waiting
     /// on it, such as a blocking pop, is abandoned and Redis forgets it.
     pub(crate) fn close_connection(&mut self, name: &str) {

@@ -400,11 +400,44 @@ pub struct AdmittedPipeline {
 pub struct Fenced {
     conn: Conn,
     fence: Fence,
+    /// Inside MULTI, as the server answered: one state for this connection, shared by its
+    /// clones, so the sandbox's and a lesson's prompts read the same fact.
+    transaction: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Fenced {
     pub(in crate::redis) fn new(conn: Conn, fence: Fence) -> Fenced {
-        Fenced { conn, fence }
+        Fenced {
+            conn,
+            fence,
+            transaction: Arc::default(),
+        }
+    }
+
+    /// Whether a MULTI the server accepted is open on this connection (until EXEC, DISCARD, an
+    /// EXECABORT or a lost connection).
+    pub fn in_transaction(&self) -> bool {
+        self.transaction.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Follows MULTI … EXEC by the server's replies to the commands sent on this connection.
+    fn follow_transaction(&self, args: &[Vec<u8>], reply: Option<&Value>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(reply) = reply else {
+            // The connection failed: whatever was queued is gone with it.
+            self.transaction.store(false, Relaxed);
+            return;
+        };
+        let name = args
+            .first()
+            .map(|a| a.to_ascii_uppercase())
+            .unwrap_or_default();
+        let refused = matches!(reply, Value::ServerError(_));
+        match name.as_slice() {
+            b"MULTI" if !refused => self.transaction.store(true, Relaxed),
+            b"EXEC" | b"DISCARD" => self.transaction.store(false, Relaxed),
+            _ => {}
+        }
     }
 
     pub fn fence(&self) -> &Fence {
@@ -429,7 +462,9 @@ impl Fenced {
                 let raw: Vec<Vec<u8>> = args.iter().map(|a| a.bytes.clone()).collect();
                 let before = self.conn.wire_totals();
                 let started = std::time::Instant::now();
-                let reply = crate::redis::command::send(&mut self.conn, &raw).await?;
+                let sent = crate::redis::command::send(&mut self.conn, &raw).await;
+                self.follow_transaction(&raw, sent.as_ref().ok());
+                let reply = sent?;
                 let waited = started.elapsed();
                 let trip = Trip::of_command(before, self.conn.wire_totals(), &raw, &reply, waited);
                 Ok((Outcome::Reply(reply), Some(trip)))
@@ -546,7 +581,9 @@ impl ConnectionLike for Fenced {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
             self.fence.admit_cmds([cmd]).await?;
-            self.conn.req_packed_command(cmd).await
+            let reply = self.conn.req_packed_command(cmd).await;
+            self.follow_transaction(&cmd_args(cmd), reply.as_ref().ok());
+            reply
         })
     }
 

@@ -45,9 +45,9 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
     let mut typed: Vec<String> = Vec::new();
     // Round trips of those commands, for the tape's total at the end.
     let mut trips: u64 = 0;
-    let mut in_transaction = false;
     loop {
-        // Inside MULTI, redis-cli's prompt says so.
+        // Inside MULTI, redis-cli's prompt says so (the connection knows whether it is).
+        let in_transaction = ctx.engine.in_transaction(None);
         let prompt = if in_transaction {
             "redis(TX)>"
         } else {
@@ -85,7 +85,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 }
                 if line.trim().eq_ignore_ascii_case("retry") {
                     ctx.show(Event::Retried).await?;
-                    start_over(ctx, &mut typed, &mut in_transaction, "start again").await?;
+                    start_over(ctx, &mut typed, "start again").await?;
                     trips = 0;
                     continue;
                 }
@@ -100,11 +100,15 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                     trips += t.round_trips;
                     ctx.show(Event::Tape(t)).await?;
                 }
-                if in_transaction && matches!(executed.reply, redis::Value::ServerError(_)) {
+                // Refused while queueing, and the transaction still open (not EXEC's own error).
+                if in_transaction
+                    && ctx.engine.in_transaction(None)
+                    && matches!(executed.reply, redis::Value::ServerError(_))
+                {
                     ctx.show(Event::Notice(super::DOOMED)).await?;
                 }
                 // Inside MULTI the commands are only queued: judge after EXEC (or DISCARD).
-                if track_transaction(&line, &mut in_transaction) {
+                if ctx.engine.in_transaction(None) {
                     continue;
                 }
                 if judge(ctx, step, &typed, &executed.reply).await? {
@@ -131,7 +135,7 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
                 // Start the next try from the exercise's own state, so an earlier try cannot
                 // make a right answer look wrong.
                 if ctx.before.is_some() {
-                    start_over(ctx, &mut typed, &mut in_transaction, "try again").await?;
+                    start_over(ctx, &mut typed, "try again").await?;
                     trips = 0;
                 }
                 if misses >= 3 && offer_solution(ctx, solution).await? {
@@ -143,35 +147,14 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Ran> {
 }
 
 /// Puts the keys back as the exercise found them and forgets the tries typed so far.
-async fn start_over(
-    ctx: &mut Ctx<'_, '_>,
-    typed: &mut Vec<String>,
-    in_transaction: &mut bool,
-    then: &str,
-) -> Result<()> {
+async fn start_over(ctx: &mut Ctx<'_, '_>, typed: &mut Vec<String>, then: &str) -> Result<()> {
     if let Some(before) = ctx.before {
         ctx.engine.restore(before).await?;
     }
     typed.clear();
-    *in_transaction = false;
     let note = format!("The keys are back as the exercise found them: {then}.");
     ctx.show(Event::Notice(&note)).await?;
     Ok(())
-}
-
-/// Follows MULTI … EXEC in what the learner types; `true` while a transaction is open.
-fn track_transaction(line: &str, in_transaction: &mut bool) -> bool {
-    let word = line
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    match word.as_str() {
-        "MULTI" => *in_transaction = true,
-        "EXEC" | "DISCARD" => *in_transaction = false,
-        _ => {}
-    }
-    *in_transaction
 }
 
 /// Three misses: shows the solution and asks whether to run it.

@@ -75,7 +75,6 @@ async fn type_once(
     accepts: &[Vec<String>],
 ) -> Result<Option<Ran>> {
     let mut out = Vec::new();
-    let mut in_transaction = false;
     // Whether a command of the learner's own (not the lesson's line) was accepted.
     let mut typed_own = false;
     for (at, spec) in commands.iter().enumerate() {
@@ -88,7 +87,9 @@ async fn type_once(
             continue;
         }
         loop {
-            // Inside MULTI, redis-cli's prompt says so; a command of another client says whose.
+            // Inside MULTI, redis-cli's prompt says so (the connection knows whether it is); a
+            // command of another client says whose.
+            let in_transaction = ctx.engine.in_transaction(spec.connection());
             let prompt = match (spec.connection(), in_transaction) {
                 (Some(name), true) => format!("[{name}] redis(TX)>"),
                 (Some(name), false) => format!("[{name}] redis>"),
@@ -155,16 +156,6 @@ async fn type_once(
             }
             if !shown(ctx, &typed, &line, &executed, in_transaction).await? {
                 continue;
-            }
-            let first = typed
-                .split_whitespace()
-                .next()
-                .unwrap_or(line.split_whitespace().next().unwrap_or_default())
-                .to_ascii_uppercase();
-            match first.as_str() {
-                "MULTI" => in_transaction = true,
-                "EXEC" | "DISCARD" => in_transaction = false,
-                _ => {}
             }
             out.push(executed);
             break;
