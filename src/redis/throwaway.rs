@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::binaries::{Binaries, none_found};
+
 pub struct Throwaway {
     /// `None` only between a `kill` and the `restart` that follows it.
     child: Option<Child>,
@@ -25,16 +27,28 @@ pub struct Throwaway {
 }
 
 impl Throwaway {
-    /// Starts `binary` (a path, or a name looked up on PATH), or by default redis-server (else
-    /// valkey-server) from PATH, with no persistence at all.
-    pub async fn start(binary: Option<&Path>) -> Result<Throwaway> {
-        Throwaway::start_with(binary, &[]).await
+    /// Starts `binary` (a path, or a name found by `binaries`: PATH, then redislab's home), or
+    /// by default redis-server (else valkey-server) found the same way, with no persistence at
+    /// all.
+    pub async fn start(binaries: &Binaries, binary: Option<&Path>) -> Result<Throwaway> {
+        let binary = match binary {
+            Some(b) => binaries.resolve(b).with_context(|| {
+                let home = binaries
+                    .home_bin()
+                    .map(|d| format!(" or in {}", d.display()))
+                    .unwrap_or_default();
+                format!("{} is not on PATH{home}", b.display())
+            })?,
+            None => binaries.server().with_context(|| none_found(binaries))?,
+        };
+        Throwaway::start_with(&binary, &[]).await
     }
 
-    /// The same, with more settings after the defaults (`--name value` pairs; a later one wins):
-    /// persistence, a data directory, `--replicaof 127.0.0.1 6380`.
-    pub async fn start_with(binary: Option<&Path>, extra: &[&str]) -> Result<Throwaway> {
-        let binary = resolve(binary)?;
+    /// `binary` (a path, as `Binaries` found it), with more settings after the defaults
+    /// (`--name value` pairs; a later one wins): persistence, a data directory,
+    /// `--replicaof 127.0.0.1 6380`.
+    pub async fn start_with(binary: &Path, extra: &[&str]) -> Result<Throwaway> {
+        let binary = binary.to_path_buf();
         let port = free_port()?;
         // Its own folder, removed on drop: a replica stores the copy it syncs as dump.rdb in
         // its `dir`, which would otherwise be wherever redislab was started.
@@ -226,16 +240,6 @@ pub async fn refuses_connections(port: u16) -> bool {
     tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .is_err()
-}
-
-fn resolve(binary: Option<&Path>) -> Result<PathBuf> {
-    Ok(match binary {
-        Some(b) if b.components().count() == 1 => super::managed::on_path(&b.to_string_lossy())
-            .with_context(|| format!("{} is not on PATH", b.display()))?,
-        Some(b) => b.to_path_buf(),
-        None => super::managed::find_binary()
-            .context("redis-server is not on PATH (scripts/install-redis.sh installs it)")?,
-    })
 }
 
 fn free_port() -> Result<u16> {
