@@ -39,6 +39,9 @@ pub enum Source {
     Env,
     Localhost,
     Managed,
+    /// A private server redislab started for one step (`throwaway::Throwaway::server`): the
+    /// same rules as on a server redislab does not own.
+    Private,
 }
 
 impl Source {
@@ -48,6 +51,7 @@ impl Source {
             Source::Env => "from REDIS_URL",
             Source::Localhost => "found on localhost",
             Source::Managed => "managed by redislab",
+            Source::Private => "private, for this step",
         }
     }
 }

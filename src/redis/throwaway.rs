@@ -188,6 +188,26 @@ impl Throwaway {
 }
 
 impl Throwaway {
+    /// This server as the engine sees a learner's server, for a step that runs here instead:
+    /// connections of every kind through the same fence, with the rules of a server redislab
+    /// does not own (the learner's typing and the lesson's lines pass exactly what they would
+    /// pass on the learner's own server).
+    pub async fn server(&self, namespace: &str) -> Result<super::connect::Server> {
+        let client = redis::Client::open(self.url())
+            .context("could not address the private server")?;
+        let display = format!("127.0.0.1:{}", self.port);
+        super::connect::finish(
+            client,
+            None,
+            display,
+            super::connect::Source::Private,
+            &[],
+            false,
+            namespace,
+        )
+        .await
+    }
+
     /// A subscriber on a plain socket whose receive buffer is `recv_buffer` bytes: it subscribes
     /// (the fence admits the channel), reads the confirmation within `confirm`, and then reads
     /// nothing more, so the server's output buffer for it fills.

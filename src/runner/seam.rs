@@ -155,6 +155,17 @@ pub enum Event<'a> {
         fields_expired: u64,
     },
     Skipped(&'a str),
+    /// The step runs on a private server redislab started for it (`server`: product, version
+    /// and address), with the learner's `copied` lesson keys copied there; the learner's own
+    /// server is not touched.
+    OnPrivateServer {
+        server: &'a str,
+        copied: usize,
+    },
+    /// That private server is stopped: what the step made there went with it.
+    PrivateServerStopped {
+        server: &'a str,
+    },
     FailedStep {
         index: usize,
         title: &'a str,

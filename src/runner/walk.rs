@@ -2,7 +2,7 @@
 //! every step, then the quiz. Questions go through the `Prompter` and everything shown through
 //! the `View`, so tests, `--auto` and `validate --live` need no terminal.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::lesson::model::{Lesson, StepKind};
 use crate::lesson::vars::Vars;
@@ -170,13 +170,17 @@ impl<'b> Walker<'_, 'b> {
                 });
             }
             self.header(i, n).await?;
-            let end = {
-                let snap = before[i].as_ref().map(|b| &b.keys);
-                steps::run(&mut self.ctx(snap), step).await?
+            let end = match self.on_private_valkey(i).await? {
+                Some(end) => end,
+                None => {
+                    let end = {
+                        let snap = before[i].as_ref().map(|b| &b.keys);
+                        steps::run(&mut self.ctx(snap), step).await?
+                    };
+                    self.until_settled(i, end, before[i].as_ref(), from, &mut trail)
+                        .await?
+                }
             };
-            let end = self
-                .until_settled(i, end, before[i].as_ref(), from, &mut trail)
-                .await?;
             // However the step was left (skip, back, quit, done), nothing stays open.
             self.engine.close_transactions().await;
             match end {
@@ -371,6 +375,104 @@ impl<'b> Walker<'_, 'b> {
             };
         }
         Ok(end)
+    }
+
+    /// A step this server would skip only for want of a newer command or option (DELIFEQ,
+    /// SET ... IFEQ), offered on a private valkey-server that has it, when a person is at the
+    /// terminal and valkey-server is on PATH or in redislab's home. If they agree, the lesson's
+    /// keys are copied there (DUMP and RESTORE, TTLs kept), the step runs there whole (its
+    /// commands, checks, key table and failure menu), and the server is stopped, with what the
+    /// step made on it. `None`: the step goes its usual way (and is skipped, as before).
+    async fn on_private_valkey(&mut self, i: usize) -> Result<Option<StepEnd>> {
+        let lesson = self.lesson;
+        let step = &lesson.steps[i - 1];
+        let Some(req) = step.requires.as_ref() else {
+            return Ok(None);
+        };
+        if self.options.auto || self.engine.script_not_shipped(step).is_some() {
+            return Ok(None);
+        }
+        let Some(binary) = self.engine.server.binaries.find(&["valkey-server"]) else {
+            return Ok(None);
+        };
+        let Some(missing) = self.engine.missing_commands(req).await? else {
+            return Ok(None);
+        };
+        // Started before asking: only a server that answers for the command is offered (what a
+        // server has is asked of it, never read from its version).
+        let namespace = self.engine.namespace.clone();
+        let Ok(throwaway) = crate::redis::throwaway::Throwaway::start_with(&binary, &[]).await
+        else {
+            return Ok(None);
+        };
+        let private = throwaway.server(&namespace).await?;
+        let mut engine = Engine::new(&private, &namespace).await?;
+        if engine.unmet(Some(req)).await?.is_some() {
+            return Ok(None);
+        }
+        // The why on its own lines, flowed to the screen; the menu's question fits one line.
+        let why = format!(
+            "This step needs {}, which this server lacks. redislab can run it on a private valkey-server that it starts for this step and stops after (your server is not touched).",
+            missing.join(" and ")
+        );
+        self.ctx(None).show(Event::Notice(&why)).await?;
+        let question = "Run this step on a private valkey-server?";
+        match self.ctx(None).ask(|p| p.confirm(question, true)).await? {
+            None => return Ok(Some(StepEnd::Quit)),
+            Some(false) => return Ok(None),
+            Some(true) => {}
+        }
+        let keys = self.engine.snapshot().await?;
+        keys.restore_all(&mut engine.admin, &namespace, &[])
+            .await
+            .context("could not copy the lesson's keys to the private valkey-server")?;
+        // The learner's keys wait, lesson time stopped, while the step runs elsewhere.
+        self.engine.freeze().await?;
+        engine.vars = self.engine.vars.clone();
+        engine.explain = self.engine.explain;
+        engine.set_lesson_keys(&lesson.keys);
+        engine.set_reading(true);
+        let shown = format!(
+            "{} {} · {}",
+            private.product, private.version, private.display
+        );
+        let mut walker = Walker {
+            engine: &mut engine,
+            lesson,
+            prompter: &mut *self.prompter,
+            view: &mut *self.view,
+            store: None,
+            options: Options {
+                auto: false,
+                from_step: i,
+                answers: None,
+                quiz: false,
+                keep_until: 0,
+            },
+        };
+        walker
+            .ctx(None)
+            .show(Event::OnPrivateServer {
+                server: &shown,
+                copied: keys.len(),
+            })
+            .await?;
+        let before = Before {
+            keys: walker.engine.snapshot().await?,
+            vars: walker.engine.vars.clone(),
+        };
+        let end = steps::run(&mut walker.ctx(Some(&before.keys)), step).await?;
+        let end = walker
+            .until_settled(i, end, Some(&before), i, &mut Trail::default())
+            .await?;
+        walker.engine.close_transactions().await;
+        drop(engine);
+        drop(private);
+        drop(throwaway);
+        self.ctx(None)
+            .show(Event::PrivateServerStopped { server: &shown })
+            .await?;
+        Ok(Some(end))
     }
 
     /// Notes how a finished (or skipped) step went.
