@@ -39,10 +39,7 @@ impl Binaries {
     pub fn find(&self, names: &[&str]) -> Option<PathBuf> {
         names.iter().find_map(|n| on_path(n)).or_else(|| {
             let dir = self.home_bin.as_ref()?;
-            names
-                .iter()
-                .map(|n| dir.join(n))
-                .find(|p| p.is_file())
+            names.iter().map(|n| dir.join(n)).find(|p| p.is_file())
         })
     }
 

@@ -193,8 +193,8 @@ impl Throwaway {
     /// does not own (the learner's typing and the lesson's lines pass exactly what they would
     /// pass on the learner's own server).
     pub async fn server(&self, namespace: &str) -> Result<super::connect::Server> {
-        let client = redis::Client::open(self.url())
-            .context("could not address the private server")?;
+        let client =
+            redis::Client::open(self.url()).context("could not address the private server")?;
         let display = format!("127.0.0.1:{}", self.port);
         super::connect::finish(
             client,

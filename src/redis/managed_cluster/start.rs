@@ -32,9 +32,7 @@ pub(super) async fn start(
     binaries: &Binaries,
     replicas: usize,
 ) -> Result<ManagedCluster> {
-    let binary = binaries
-        .server()
-        .with_context(|| none_found(binaries))?;
+    let binary = binaries.server().with_context(|| none_found(binaries))?;
     let _ = fs::remove_dir_all(failed_logs(dir));
     let ports = free_ports(MASTERS * (1 + replicas))?;
     let password = random_hex(16);
