@@ -4,6 +4,9 @@
 //! valkey-server when the learner agrees, is skipped when they do not, and is never offered in
 //! `--auto`. The learner's server receives nothing from such a step.
 
+// The test reaches the private server directly, to see that it is gone.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
