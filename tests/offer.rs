@@ -79,7 +79,9 @@ fn a_private_server_starts_from_the_home_when_path_has_no_server() {
         stdout(&out),
         stderr(&out)
     );
-    let out = run(common::redislab_bare(home.path())
+    // (Against the test's server: with none given, doctor would start a managed one.)
+    let out = run(redis
+        .redislab(home.path())
         .arg("doctor")
         .env("PATH", empty.path()));
     assert!(
@@ -269,6 +271,9 @@ fn answering_no_skips_the_step_as_before_and_auto_never_asks() {
     let text = stdout(&out);
     assert!(text.contains("skipped"), "{text}");
     assert!(!text.contains("Run this step on a private"), "{text}");
-    assert!(!text.contains("This step runs on a private server"), "{text}");
+    assert!(
+        !text.contains("This step runs on a private server"),
+        "{text}"
+    );
     assert_eq!(redis.cli_raw(&["EXISTS", "lab:of:made"]).trim(), "0");
 }

@@ -116,7 +116,9 @@ impl Throwaway {
     /// Spawns the server with its arguments and waits until it answers PING (a server loading
     /// its data answers LOADING, and is waited for too).
     async fn spawn_and_wait(&mut self) -> Result<()> {
-        self.child = Some(spawn(&self.binary, &self.args)?);
+        let child = spawn(&self.binary, &self.args)?;
+        running().push(child.id());
+        self.child = Some(child);
         let client = redis::Client::open(self.url())?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -153,6 +155,7 @@ impl Throwaway {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            running().retain(|pid| *pid != child.id());
         }
     }
 
@@ -253,6 +256,36 @@ impl Drop for Throwaway {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The process ids of the throwaway servers running now. A run that a signal ends exits
+/// without running destructors, so it stops them with `stop_all` first. (A child that exited
+/// on its own stays a zombie until `kill` reaps it, so its pid cannot have been reused.)
+static RUNNING: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+fn running() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    RUNNING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Stops every throwaway server this process started and has not stopped yet (SIGKILL): for a
+/// run about to exit on a signal, whose `Throwaway`s will never be dropped.
+pub fn stop_all() {
+    let pids: Vec<String> = running().drain(..).map(|p| p.to_string()).collect();
+    if pids.is_empty() {
+        return;
+    }
+    // The shell's own `kill`, by the shell's path: PATH may hold no `kill` at all.
+    let _ = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("kill -9 \"$@\"")
+        .arg("sh")
+        .args(&pids)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// Whether nothing accepts a connection on the loopback `port` any more (a killed server's).
