@@ -123,14 +123,28 @@ fn send(p: &mut rexpect::session::PtySession, s: &str) {
 }
 
 /// Reads until `what`, keeping everything seen on the way (the session hands back each byte
-/// as a char: decoded as UTF-8 here).
+/// as a char: decoded as UTF-8 here). A pager met on the way ("Enter for more") is answered
+/// with Enter, as a reader would.
 fn until(p: &mut rexpect::session::PtySession, seen: &mut String, what: &str) {
-    let got = p
-        .exp_string(what)
-        .unwrap_or_else(|e| panic!("never saw {what:?}: {e}\n--- seen so far\n{seen}"));
-    let bytes: Vec<u8> = got.chars().map(|c| c as u32 as u8).collect();
-    seen.push_str(&String::from_utf8_lossy(&bytes));
-    seen.push_str(what);
+    const PAGER: &str = "Enter for more";
+    let pattern = format!(
+        "({}|{})",
+        regex_lite::escape(what),
+        regex_lite::escape(PAGER)
+    );
+    loop {
+        let (before, matched) = p
+            .exp_regex(&pattern)
+            .unwrap_or_else(|e| panic!("never saw {what:?}: {e}\n--- seen so far\n{seen}"));
+        for part in [before, matched.clone()] {
+            let bytes: Vec<u8> = part.chars().map(|c| c as u32 as u8).collect();
+            seen.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        if matched == what || !matched.contains(PAGER) {
+            return;
+        }
+        send(p, "\r");
+    }
 }
 
 /// The screen's words with every run of blanks (line breaks included) as one space: a line the
@@ -276,4 +290,65 @@ fn answering_no_skips_the_step_as_before_and_auto_never_asks() {
         "{text}"
     );
     assert_eq!(redis.cli_raw(&["EXISTS", "lab:of:made"]).trim(), "0");
+}
+
+/// The shipped lesson's own newer-command step (07's DELIFEQ release), where a learner meets the
+/// offer on Redis 7.0: it passes on the private valkey-server and the lesson goes on to step 7.
+#[test]
+fn lesson_07s_delifeq_step_passes_on_a_private_valkey_server() {
+    require_on_path("valkey-server");
+    let redis = TestRedis::start();
+    let home = tempfile::tempdir().expect("a home");
+    let script = format!(
+        "stty cols 80 rows 24; exec {} --redis-url {} --home {} lesson 07 --from-step 6",
+        common::bin().display(),
+        redis.url(),
+        home.path().display()
+    );
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &script])
+        .env("TERM", "xterm-256color")
+        .env("NO_COLOR", "1")
+        .env("REDISLAB_LOCAL_ADDR", common::DEAD_LOCAL_ADDR)
+        .env_remove("REDIS_URL")
+        .env_remove("REDISLAB_NAMESPACE")
+        .env_remove("REDISLAB_LESSONS")
+        .env_remove("REDISLAB_HOME")
+        .env_remove("CLICOLOR_FORCE");
+    let options = rexpect::session::Options::new()
+        .timeout_ms(Some(30_000))
+        .strip_ansi_escape_codes(true);
+    let mut p = rexpect::session::spawn_with_options(cmd, options).expect("spawn in a pty");
+    let mut seen = String::new();
+    until(&mut p, &mut seen, "Step 6/19");
+    until(
+        &mut p,
+        &mut seen,
+        "Run this step on a private valkey-server?",
+    );
+    send(&mut p, "\r");
+    until(&mut p, &mut seen, "This step runs on a private server");
+    until(&mut p, &mut seen, "What now?");
+    send(&mut p, "\r");
+    until(&mut p, &mut seen, "is stopped");
+    until(&mut p, &mut seen, "Step 7/19");
+    until(&mut p, &mut seen, "What now?");
+    // Quit, the menu's last entry.
+    send(&mut p, "\x1b[B\x1b[B\x1b[B\x1b[B\r");
+    p.exp_eof().expect("redislab exits");
+    let flat = flat(&seen);
+    assert!(flat.contains("This step needs DELIFEQ"), "{seen}");
+    assert!(flat.contains("✓ lab:lock:coupon:1: missing"), "{seen}");
+    assert!(!seen.contains('✗'), "{seen}");
+    assert!(!seen.contains("skipped"), "{seen}");
+    // Step 6 counts as done: the next run resumes after it.
+    let progress = run(redis.redislab(home.path()).args(["progress", "--json"]));
+    assert_success(&progress);
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&progress)).expect("progress --json is JSON");
+    let lesson = json
+        .as_array()
+        .and_then(|a| a.iter().find(|l| l["lesson_id"] == "07"))
+        .unwrap_or_else(|| panic!("no lesson 07 in {json:#}"));
+    assert_eq!(lesson["last_step"], 6, "{json:#}");
 }
