@@ -155,10 +155,10 @@ fn flat(seen: &str) -> String {
 
 /// Step 1 (a lock on the learner's server), up to the offer at step 2.
 fn to_the_offer(p: &mut rexpect::session::PtySession, seen: &mut String) {
-    until(p, seen, "Step 1/3");
+    until(p, seen, "Step 1/4");
     until(p, seen, "What now?");
     send(p, "\r");
-    until(p, seen, "Step 2/3");
+    until(p, seen, "Step 2/4");
     until(p, seen, "Run this step on a private valkey-server?");
 }
 
@@ -173,9 +173,9 @@ fn through_the_quiz(p: &mut rexpect::session::PtySession, seen: &mut String) {
     p.exp_eof().expect("redislab exits");
 }
 
-/// Step 3 runs on the learner's server once step 2 is over, whichever way.
-fn step_3(p: &mut rexpect::session::PtySession, seen: &mut String) {
-    until(p, seen, "Step 3/3");
+/// Step 4 runs on the learner's server once steps 2 and 3 are over, whichever way.
+fn step_4(p: &mut rexpect::session::PtySession, seen: &mut String) {
+    until(p, seen, "Step 4/4");
     until(p, seen, "What now?");
     send(p, "\r");
 }
@@ -202,9 +202,16 @@ fn answering_yes_runs_the_step_on_a_private_valkey_server_and_the_lesson_goes_on
     until(&mut p, &mut seen, "DELIFEQ lab:of:lock tok");
     until(&mut p, &mut seen, "(integer) 1");
     until(&mut p, &mut seen, "lab:of:lock: missing");
+    // Step 3 needs DELIFEQ too: offered on the same server, it reads what step 2 made there.
+    until(&mut p, &mut seen, "Step 3/4");
+    until(&mut p, &mut seen, "Run this step there too?");
+    send(&mut p, "\r");
+    until(&mut p, &mut seen, "What now?");
+    send(&mut p, "\r");
+    until(&mut p, &mut seen, "GET lab:of:made");
     until(&mut p, &mut seen, "The private server (Valkey 9");
     until(&mut p, &mut seen, "is stopped");
-    step_3(&mut p, &mut seen);
+    step_4(&mut p, &mut seen);
     through_the_quiz(&mut p, &mut seen);
 
     assert!(
@@ -262,7 +269,16 @@ fn answering_no_skips_the_step_as_before_and_auto_never_asks() {
     to_the_offer(&mut p, &mut seen);
     send(&mut p, "\x1b[B\r");
     until(&mut p, &mut seen, "skipped");
-    step_3(&mut p, &mut seen);
+    // Step 3 is offered on its own, and declined too.
+    until(&mut p, &mut seen, "Step 3/4");
+    until(
+        &mut p,
+        &mut seen,
+        "Run this step on a private valkey-server?",
+    );
+    send(&mut p, "\x1b[B\r");
+    until(&mut p, &mut seen, "skipped");
+    step_4(&mut p, &mut seen);
     through_the_quiz(&mut p, &mut seen);
     assert!(
         flat(&seen).contains("Valkey 9.0 and later have DELIFEQ"),
