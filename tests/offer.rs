@@ -219,7 +219,7 @@ fn answering_yes_runs_the_step_on_a_private_valkey_server_and_the_lesson_goes_on
         "{seen}"
     );
     assert!(
-        flat(&seen).contains("the keys this step made there are gone with it"),
+        flat(&seen).contains("the keys these steps made there are gone with it"),
         "{seen}"
     );
     assert!(!seen.contains("skipped"), "{seen}");

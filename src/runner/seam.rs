@@ -168,9 +168,10 @@ pub enum Event<'a> {
         server: &'a str,
         copied: usize,
     },
-    /// That private server is stopped: what the step made there went with it.
+    /// That private server is stopped: what the `steps` steps walked there made went with it.
     PrivateServerStopped {
         server: &'a str,
+        steps: usize,
     },
     FailedStep {
         index: usize,

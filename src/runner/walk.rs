@@ -479,9 +479,11 @@ impl<'b> Walker<'_, 'b> {
             })
             .await?;
         let mut ends = Vec::new();
+        let mut walked = 0;
         let mut k = i;
         loop {
             let end = self.walk_privately(&mut engine, k).await?;
+            walked += 1;
             let go_on = matches!(end, StepEnd::Done { .. } | StepEnd::Skipped(_));
             ends.push((k, end));
             if !go_on || k == n {
@@ -528,7 +530,10 @@ impl<'b> Walker<'_, 'b> {
         drop(private);
         drop(throwaway);
         self.ctx(None)
-            .show(Event::PrivateServerStopped { server: &shown })
+            .show(Event::PrivateServerStopped {
+                server: &shown,
+                steps: walked,
+            })
             .await?;
         Ok(Some(ends))
     }

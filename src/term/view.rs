@@ -265,9 +265,13 @@ pub fn text(event: &Event<'_>, width: usize) -> String {
             );
             format!("{}", flow(&text, "  ", width).cyan())
         }
-        Event::PrivateServerStopped { server } => {
+        Event::PrivateServerStopped { server, steps } => {
+            let (made, before) = match steps {
+                1 => ("this step made", "this step"),
+                _ => ("these steps made", "these steps"),
+            };
             let text = format!(
-                "■ The private server ({}) is stopped: the keys this step made there are gone with it. Your server has the lesson's keys as they were before this step.",
+                "■ The private server ({}) is stopped: the keys {made} there are gone with it. Your server has the lesson's keys as they were before {before}.",
                 crate::untrusted::printable_str(server)
             );
             format!("{}", flow(&text, "  ", width).cyan())
