@@ -1386,6 +1386,54 @@ fn up_at_a_lesson_prompt_brings_back_the_command_typed_before() {
     assert!(stats.contains("cmdstat_incr:calls=2,"), "{stats}");
 }
 
+/// `bench` at 60 columns: too narrow for a column per mode, so each row is a block with one line
+/// per mode, and no figure is cut across two lines.
+#[test]
+fn bench_at_60_columns_keeps_every_figure_whole() {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(
+        &redis,
+        home.path(),
+        60,
+        200,
+        // The progress bars (stderr) redraw with cursor moves this reader cannot follow.
+        "bench --quick --only single-read 2>/dev/null",
+    );
+    let seen = p.exp_eof().expect("bench ends");
+    assert_fits(&seen, 60);
+    let bytes: Vec<u8> = seen.chars().map(|c| c as u32 as u8).collect();
+    let seen = String::from_utf8_lossy(&bytes).into_owned();
+    for mode in ["Redis ", "SQLite memory", "SQLite WAL", "SQLite journal"] {
+        let line = seen
+            .lines()
+            .find(|l| l.trim_start().starts_with(mode) && l.contains("p99"))
+            .unwrap_or_else(|| panic!("no line for {mode}:\n{seen}"));
+        assert!(line.contains("/s"), "{line}");
+    }
+    assert!(
+        !seen.contains('┆'),
+        "a table too wide for 60 columns:\n{seen}"
+    );
+}
+
+/// The menu (`redislab` alone) at 80×24: every entry is one screen line, cut with an ellipsis
+/// rather than wrapped in the middle of a word.
+#[test]
+fn the_menu_fits_80_columns_one_line_per_lesson() {
+    let redis = TestRedis::start();
+    let home = home();
+    let mut p = pty(&redis, home.path(), 80, 24, "");
+    let mut seen = String::new();
+    until(&mut p, &mut seen, "Esc to leave");
+    assert_fits(&seen, 80);
+    let bytes: Vec<u8> = seen.chars().map(|c| c as u32 as u8).collect();
+    let seen = String::from_utf8_lossy(&bytes).into_owned();
+    assert!(seen.contains('…'), "no long entry was cut:\n{seen}");
+    send(&mut p, "\x1b");
+    p.exp_eof().expect("the menu closes");
+}
+
 /// More lesson keys than the key table has rows, and the learner writes one that sorts last:
 /// the table still shows it, marked as the step's, and counts the rest.
 #[test]

@@ -173,6 +173,11 @@ pub async fn menu(settings: &Settings) -> Result<u8> {
     if due > 0 {
         labels.insert(0, review.clone());
     }
+    // One screen line each: the menu's marker takes two columns, and a wrapped entry would split
+    // a word.
+    let room = usize::from(term::width()).saturating_sub(3);
+    let labels: Vec<String> = labels.iter().map(|l| term::text::cut(l, room)).collect();
+    let review = term::text::cut(&review, room);
     let choice = tokio::task::block_in_place(|| {
         inquire::Select::new("Which lesson?", labels.clone())
             .with_page_size(18)

@@ -84,10 +84,18 @@ pub async fn run(settings: &Settings, args: ValidateArgs) -> Result<u8> {
         term::out(&format!("{p}\n"));
     }
     if problems.is_empty() {
-        let what = if args.live {
-            "valid, and every step and exercise proved on a live server"
-        } else {
-            "valid"
+        let variants: usize = loaded
+            .iter()
+            .flat_map(|l| &l.lesson.steps)
+            .map(|s| s.accepts.len())
+            .sum();
+        let what = match (args.live, variants) {
+            (false, _) => "valid".to_string(),
+            (true, 0) => "valid, and every step and exercise proved on a live server".to_string(),
+            (true, n) => format!(
+                "valid, and every step and exercise proved on a live server, with {n} accepted variant{} replayed through every later step",
+                if n == 1 { "" } else { "s" }
+            ),
         };
         term::out(&format!(
             "{} lesson file{} {what}\n",
@@ -248,6 +256,11 @@ async fn prove(
             "live: the lesson could not run: it {reason}"
         )));
     }
+    // The variants are proved only on a lesson that passes as written: otherwise every
+    // replay would repeat the lesson's own failure.
+    if out.is_empty() {
+        out.extend(prove_variants(server, namespace, l).await?);
+    }
     let _ = crate::namespace::delete_matching(
         &mut server.admin(),
         namespace,
@@ -255,6 +268,131 @@ async fn prove(
     )
     .await;
     Ok(out)
+}
+
+/// Every `accepts` variant of every typed step, proved by one replay each: from the lesson's
+/// clean state the earlier steps run as `--auto` runs them, the variant runs in place of the
+/// step's own commands and must pass its checks, then every later step runs its own commands
+/// and must pass too. A variant that strands a later step is named with that step and its
+/// first failed check, and the two ways out.
+async fn prove_variants(
+    server: &crate::redis::connect::Server,
+    namespace: &str,
+    l: &Loaded,
+) -> Result<Vec<LoadError>> {
+    let problem = |message: String| LoadError {
+        source: l.source.clone(),
+        line: None,
+        column: None,
+        message,
+    };
+    let mut out = Vec::new();
+    for (k, step) in l.lesson.steps.iter().enumerate() {
+        let k = k + 1;
+        for variant in &step.accepts {
+            let _ = crate::namespace::delete_matching(
+                &mut server.admin(),
+                namespace,
+                &crate::namespace::all_keys(namespace),
+            )
+            .await;
+            let mut engine = Engine::new(server, namespace).await?;
+            let mut prompts = NoPrompts;
+            let mut failed = FailedChecks::default();
+            let walker = Walker {
+                engine: &mut engine,
+                lesson: &l.lesson,
+                prompter: &mut prompts,
+                view: &mut failed,
+                store: None,
+                options: Options {
+                    auto: true,
+                    from_step: k,
+                    answers: None,
+                    quiz: false,
+                    keep_until: 0,
+                },
+            };
+            let shown = variant_text(step, variant);
+            let summary = match walker.walk_variant(k, variant).await {
+                Ok(s) => s,
+                Err(e) => {
+                    out.push(problem(format!(
+                        "live: step {k} accepts \"{shown}\", but the replay with it failed: {e:#}"
+                    )));
+                    continue;
+                }
+            };
+            if summary.skipped_steps.iter().any(|(s, _)| *s == k) {
+                continue;
+            }
+            let first_failed = |m: usize| {
+                failed
+                    .by_step
+                    .get(&m)
+                    .and_then(|c| c.first())
+                    .map(|c| format!(" (✗ {c})"))
+                    .unwrap_or_default()
+            };
+            if summary.failed_steps.iter().any(|(s, _)| *s == k) {
+                out.push(problem(format!(
+                    "live: step {k} accepts \"{shown}\", but its own checks refuse it{}: correct the variant, or move it to wrong_answers",
+                    first_failed(k)
+                )));
+                continue;
+            }
+            let refusals: Vec<&String> = summary
+                .exercise_problems
+                .iter()
+                .filter(|(s, _)| *s == k)
+                .map(|(_, p)| p)
+                .collect();
+            if !refusals.is_empty() {
+                for p in refusals {
+                    out.push(problem(format!(
+                        "live: step {k} accepts \"{shown}\", but {}: correct the variant, or move it to wrong_answers",
+                        p.trim_end_matches('.')
+                    )));
+                }
+                continue;
+            }
+            if let Some((m, title)) = summary.failed_steps.iter().find(|(s, _)| *s > k) {
+                let what = match &l.lesson.steps[m - 1].kind {
+                    crate::lesson::model::StepKind::Exercise { .. } => "solution then fails",
+                    crate::lesson::model::StepKind::Run { .. } => "own commands then fail",
+                    _ => "checks then fail",
+                };
+                out.push(problem(format!(
+                    "live: step {k} accepts \"{shown}\", but step {m}'s {what}{}: pin what step {m} ({}) needs with a check on step {k}, or list the variant under wrong_answers",
+                    first_failed(*m),
+                    crate::redis::render::printable_str(title)
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A variant as an author recognises it: for a run step only the lines that differ from the
+/// step's own commands (the others are the same), joined by ` / `.
+fn variant_text(step: &crate::lesson::model::Step, variant: &[String]) -> String {
+    let lines: Vec<&str> = match &step.kind {
+        crate::lesson::model::StepKind::Run { commands } => {
+            let differ: Vec<&str> = variant
+                .iter()
+                .zip(commands)
+                .filter(|(v, c)| !v.split_whitespace().eq(c.line().split_whitespace()))
+                .map(|(v, _)| v.as_str())
+                .collect();
+            if differ.is_empty() {
+                variant.iter().map(String::as_str).collect()
+            } else {
+                differ
+            }
+        }
+        _ => variant.iter().map(String::as_str).collect(),
+    };
+    crate::redis::render::printable_str(&lines.join(" / ")).into_owned()
 }
 
 /// Records each step's failing checks, expected and found, as `lesson` prints them, so an

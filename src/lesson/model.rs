@@ -158,6 +158,11 @@ pub struct Step {
     pub requires: Option<Requires>,
     /// Shown after the step ran: what to look at.
     pub after: Option<String>,
+    /// Other right answers a typed step (an exercise, or a run step typed with "Type it
+    /// yourself") must accept, each a list of command lines. `validate --live` runs each one
+    /// in place of the step's own commands and proves that the step's checks pass and that
+    /// every later step still passes from the state it leaves.
+    pub accepts: Vec<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -243,6 +248,8 @@ pub struct RawStep {
     #[serde(default)]
     after: Option<String>,
     #[serde(default)]
+    accepts: Option<Vec<Vec<String>>>,
+    #[serde(default)]
     commands: Option<Vec<CommandSpec>>,
     #[serde(default)]
     goal: Option<String>,
@@ -289,9 +296,10 @@ impl RawStep {
     fn fields_of_its_kind(&self, kind_text: &str) -> Result<(), String> {
         let mut extra = Vec::new();
         let allowed: &[&str] = match self.kind {
-            KindName::Run => &["commands"],
+            KindName::Run => &["commands", "accepts"],
             KindName::Exercise => &[
                 "goal",
+                "accepts",
                 "hints",
                 "solution",
                 "trials",
@@ -306,6 +314,7 @@ impl RawStep {
         };
         for (name, present) in [
             ("commands", self.commands.is_some()),
+            ("accepts", self.accepts.is_some()),
             ("goal", self.goal.is_some()),
             ("hints", self.hints.is_some()),
             ("solution", self.solution.is_some()),
@@ -404,6 +413,7 @@ impl TryFrom<RawStep> for Step {
             let_vars: r.let_vars,
             requires: r.requires,
             after: r.after,
+            accepts: r.accepts.unwrap_or_default(),
         })
     }
 }

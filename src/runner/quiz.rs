@@ -57,7 +57,8 @@ pub async fn ask_again(
     let q = vary::instance(q, case, &vary::fresh_token());
     let named = ctx.engine.keys_named(&lines_of(std::slice::from_ref(&q)));
     let existed = ctx.engine.existing(&named).await?;
-    let result = one(ctx, number, &q, (1, 1), given, summary).await;
+    // `0` questions: asked alone, under its lesson's own number.
+    let result = one(ctx, number, &q, (number, 0), given, summary).await;
     ctx.engine.remove_made(&named, &existed).await?;
     result
 }

@@ -140,14 +140,30 @@ impl<'b> Walker<'_, 'b> {
     /// left without its TTL.
     pub async fn walk(mut self) -> Result<Summary> {
         self.engine.set_reading(!self.options.auto);
-        let walked = self.walk_steps().await;
+        let walked = self.walk_steps(None).await;
         let thawed = self.engine.thaw().await;
         let summary = walked?;
         thawed?;
         Ok(summary)
     }
 
-    async fn walk_steps(&mut self) -> Result<Summary> {
+    /// `validate --live`'s proof of an `accepts` variant: from `from_step` (the earlier steps
+    /// replayed as on resume) in `--auto`, but step `at` runs `variant` as a learner would
+    /// type it instead of its own commands; every step after it then runs its own. The
+    /// summary says which steps failed: `at` itself when its checks (or an exercise's trials)
+    /// refuse the variant, a later one when the variant's state strands it.
+    pub async fn walk_variant(mut self, at: usize, variant: &[String]) -> Result<Summary> {
+        self.options.auto = true;
+        self.options.quiz = false;
+        self.engine.set_reading(false);
+        let walked = self.walk_steps(Some((at, variant))).await;
+        let thawed = self.engine.thaw().await;
+        let summary = walked?;
+        thawed?;
+        Ok(summary)
+    }
+
+    async fn walk_steps(&mut self, variant: Option<(usize, &[String])>) -> Result<Summary> {
         let mut summary = Summary::default();
         let lesson = self.lesson;
         let n = lesson.steps.len();
@@ -177,7 +193,12 @@ impl<'b> Walker<'_, 'b> {
                 None => {
                     let end = {
                         let snap = before[i].as_ref().map(|b| &b.keys);
-                        steps::run(&mut self.ctx(snap), step).await?
+                        match variant {
+                            Some((at, lines)) if at == i => {
+                                steps::accept(&mut self.ctx(snap), step, lines).await?
+                            }
+                            _ => steps::run(&mut self.ctx(snap), step).await?,
+                        }
                     };
                     let end = self
                         .until_settled(i, end, before[i].as_ref(), from, &mut trail)

@@ -93,6 +93,13 @@ pub fn render(report: &Report) -> String {
         t.add_row(row_cells(report, row));
     }
     align_right(&mut t, &(1..=report.columns.len()).collect::<Vec<_>>());
+    // Too narrow for a column per mode (figures would be cut across lines): one block per row.
+    let narrow = usize::from(super::width()) < NARROW_BELOW + MODE_COLUMN * report.columns.len();
+    let t = if narrow {
+        by_row(report)
+    } else {
+        t.to_string()
+    };
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -102,31 +109,41 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(
         out,
         "{}",
-        super::dim(&format!(
-            "p50 latency (lower is better) · bar = p50 relative to the slowest in the row · ★ fastest · {} {} on {}, SQLite {} in process · {} CPUs{}",
-            report.meta.server_product,
-            report.meta.server_version,
-            report.meta.server,
-            report.meta.sqlite_version,
-            report.meta.cpus,
-            report
-                .meta
-                .cpu_model
-                .as_ref()
-                .map(|m| format!(" ({m})"))
-                .unwrap_or_default()
+        super::dim(&super::text::flow(
+            &format!(
+                "p50 latency (lower is better) · bar = p50 relative to the slowest in the row · ★ fastest · {} {} on {}, SQLite {} in process · {} CPUs{}",
+                report.meta.server_product,
+                report.meta.server_version,
+                report.meta.server,
+                report.meta.sqlite_version,
+                report.meta.cpus,
+                report
+                    .meta
+                    .cpu_model
+                    .as_ref()
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default()
+            ),
+            "",
+            usize::from(super::width())
         ))
     );
     let _ = writeln!(out, "{t}");
     let _ = writeln!(out, "{}", super::heading("Why, row by row"));
+    // Flowed to the screen with a hanging indent, so no figure is cut across two lines.
+    let width = usize::from(super::width());
     let w = report.rows.iter().map(|r| r.id.len()).max().unwrap_or(0);
     for row in &report.rows {
-        let _ = writeln!(
-            out,
-            "  {:<w$}  {}  {}",
-            row.id,
+        let label = format!("{:<w$} ", row.id);
+        let text = format!(
+            "{}  {}",
             row.explanation,
             super::dim(&format!("({})", row.unit))
+        );
+        let _ = writeln!(
+            out,
+            "{}",
+            super::text::labeled(&label, &label, &text, "  ", width)
         );
     }
     let _ = writeln!(out, "{}", super::heading("Columns"));
@@ -137,7 +154,12 @@ pub fn render(report: &Report) -> String {
         .max()
         .unwrap_or(0);
     for c in &report.columns {
-        let _ = writeln!(out, "  {:<cw$}  {}", c.title, c.settings);
+        let label = format!("{:<cw$} ", c.title);
+        let _ = writeln!(
+            out,
+            "{}",
+            super::text::labeled(&label, &label, &c.settings, "  ", width)
+        );
     }
     notes(&mut out, report);
     let samples = match report.meta.cell_budget_s {
@@ -153,9 +175,13 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(
         out,
         "{}",
-        super::dim(&format!(
-            "{samples} · {} clients for concurrent-incr · {:.1} s in all · --json or --csv for every figure",
-            report.meta.clients, report.meta.wall_seconds
+        super::dim(&super::text::flow(
+            &format!(
+                "{samples} · {} clients for concurrent-incr · {:.1} s in all · --json or --csv for every figure",
+                report.meta.clients, report.meta.wall_seconds
+            ),
+            "",
+            width
         ))
     );
     out
@@ -163,6 +189,7 @@ pub fn render(report: &Report) -> String {
 
 /// Checks made on results (lost updates in red) and the run's notes, if any.
 fn notes(out: &mut String, report: &Report) {
+    let width = usize::from(super::width());
     let checks: Vec<String> = report
         .rows
         .iter()
@@ -180,17 +207,62 @@ fn notes(out: &mut String, report: &Report) {
     if !checks.is_empty() || !report.notes.is_empty() {
         let _ = writeln!(out, "{}", super::heading("Notes"));
         for c in checks {
+            let flowed = super::text::flow(&c, "  ", width);
             let line = if c.contains("LOST") {
-                super::bad(&c)
+                super::bad(&flowed)
             } else {
-                c
+                flowed
             };
-            let _ = writeln!(out, "  {line}");
+            let _ = writeln!(out, "{line}");
         }
         for n in &report.notes {
-            let _ = writeln!(out, "  {}", super::warn(n));
+            let _ = writeln!(out, "{}", super::warn(&super::text::flow(n, "  ", width)));
         }
     }
+}
+
+/// Screen columns a wide table needs for its row names, and for each mode (the bar and
+/// `p99 116.7µs` whole, with the cell's borders).
+const NARROW_BELOW: usize = 16;
+const MODE_COLUMN: usize = 13;
+
+/// The results for a narrow screen: per row its name and what it does, then one line per mode
+/// (p50, p99, rate), the fastest starred. Every figure stays whole on its line.
+fn by_row(report: &Report) -> String {
+    let width = usize::from(super::width());
+    let tw = report
+        .columns
+        .iter()
+        .map(|c| c.title.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for row in &report.rows {
+        let about = format!("{} ({})", row.label, row.unit);
+        let _ = writeln!(
+            out,
+            "{}",
+            super::text::labeled(&row.id, &super::heading(&row.id), &about, "", width)
+        );
+        for col in &report.columns {
+            let title = format!("{:<tw$}", col.title);
+            let cell = row.cells.iter().find(|c| c.column == col.id);
+            let Some(stats) = cell.and_then(|c| c.stats.as_ref()) else {
+                let _ = writeln!(out, "  {title}  {}", super::dim("— (read)"));
+                continue;
+            };
+            let fastest = row.fastest.as_deref() == Some(col.id.as_str());
+            let line = format!(
+                "  {title}  {:>8}{}  p99 {:>8}  {}/s",
+                compact(stats.p50_us),
+                if fastest { " ★" } else { "  " },
+                compact(stats.p99_us),
+                human_rate(stats.ops_per_sec)
+            );
+            let _ = writeln!(out, "{}", if fastest { super::good(&line) } else { line });
+        }
+    }
+    out
 }
 
 /// A latency without the space, for narrow cells: 9.73µs, 251.9µs, 22.7ms.

@@ -383,7 +383,11 @@ pub fn failed_step(i: usize, title: &str) -> String {
 }
 
 pub fn question(i: usize, n: usize, q: &str, predict: &[String], width: usize) -> String {
-    let label = format!("Question {i}/{n}");
+    // `n == 0`: one question asked alone (a review), named by its number in the lesson's quiz.
+    let label = match n {
+        0 => format!("Question {i}"),
+        n => format!("Question {i}/{n}"),
+    };
     let mut out = format!(
         "\n{}",
         labeled(

@@ -77,8 +77,8 @@ impl Screen {
 }
 
 /// Prints `text`, pausing first whenever the screen would scroll past what it showed since the
-/// last prompt.
-pub fn print(text: &str, paging: bool) {
+/// last prompt. `leave`: what Esc at a pause asks ("leave the lesson?"); `true` stops here.
+pub fn print(text: &str, paging: bool, leave: &dyn Fn() -> bool) {
     let Some(rows) = rows().filter(|_| paging) else {
         super::out(text);
         return;
@@ -91,7 +91,7 @@ pub fn print(text: &str, paging: bool) {
         let stopped = || INTERRUPTED.load(Ordering::Relaxed) || LEFT.load(Ordering::Relaxed);
         if i > 0 && !stopped() && wait_for_more() == Pressed::Esc {
             // Esc means "let me out" everywhere in a lesson: ask, as every prompt does.
-            if let Ok(true) = super::prompt::leave_for_sure() {
+            if leave() {
                 LEFT.store(true, Ordering::Relaxed);
             }
         }

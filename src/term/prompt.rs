@@ -190,7 +190,7 @@ impl Prompter for Inquire {
             Select::new("your answer:", numbered.clone())
                 .with_scorer(&by_number_or_words)
                 .with_help_message("type a choice's number (or ↑↓), then Enter · Esc leaves")
-                .with_formatter(&|o| cut(o.value, room))
+                .with_formatter(&|o| super::text::cut(o.value, room))
                 .prompt()
         })?;
         Ok(r.and_then(|s| numbered.iter().position(|n| *n == s))
@@ -372,15 +372,10 @@ fn menu_choices(choices: &[String], width: usize) -> Vec<String> {
         ));
     }
     super::out(&full);
-    numbered.into_iter().map(|n| cut(&n, room)).collect()
-}
-
-fn cut(line: &str, room: usize) -> String {
-    if line.chars().count() <= room {
-        return line.to_string();
-    }
-    let kept: String = line.chars().take(room.saturating_sub(1)).collect();
-    format!("{}…", kept.trim_end())
+    numbered
+        .into_iter()
+        .map(|n| super::text::cut(&n, room))
+        .collect()
 }
 
 /// A yes/no question on the terminal (Enter says yes). Esc or Ctrl-C says no.

@@ -108,8 +108,36 @@ fn bullet_width(s: &str) -> usize {
     }
 }
 
+/// `line` cut to `room` screen columns, an ellipsis marking the cut: for menu entries, which a
+/// terminal would otherwise wrap in the middle of a word.
+pub fn cut(line: &str, room: usize) -> String {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    if line.width() <= room {
+        return line.to_string();
+    }
+    let mut kept = String::new();
+    let mut used = 0;
+    for c in line.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > room {
+            break;
+        }
+        used += w;
+        kept.push(c);
+    }
+    format!("{}…", kept.trim_end())
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn cut_keeps_lines_that_fit_and_marks_a_cut_by_screen_columns() {
+        assert_eq!(super::cut("short", 10), "short");
+        assert_eq!(super::cut("abcdefghij", 6), "abcde…");
+        // A wide character takes two columns.
+        assert_eq!(super::cut("日本語のテキスト", 7), "日本語…");
+    }
     use super::*;
 
     #[test]

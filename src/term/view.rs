@@ -45,7 +45,9 @@ impl TermView {
     }
 
     fn print(&self, text: &str) {
-        super::pager::print(text, self.paging);
+        // Esc at a pause asks what Esc at a prompt asks.
+        let leave = || super::prompt::leave_for_sure().unwrap_or(false);
+        super::pager::print(text, self.paging, &leave);
     }
 
     /// A suggested `redislab sandbox|inspect|reset` runs against this learner's server and home:

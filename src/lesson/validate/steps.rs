@@ -6,6 +6,49 @@ use crate::lesson::model::{Check, CommandSpec, Step, StepKind};
 
 /// The commands a step runs (checking what its kind needs on the way).
 pub(super) fn step_commands(ctx: &mut Ctx<'_>, n: usize, step: &Step) -> Vec<CommandSpec> {
+    let mut all = own_commands(ctx, n, step);
+    all.extend(accepted(ctx, n, step));
+    all
+}
+
+/// The lines of a step's `accepts` variants, which obey the same rules as its own commands.
+/// A run step is typed one command at a time, so each of its variants has one line per
+/// command; an exercise's variant is whatever the learner types at its prompt.
+fn accepted(ctx: &mut Ctx<'_>, n: usize, step: &Step) -> Vec<CommandSpec> {
+    let mut out = Vec::new();
+    for (v, variant) in step.accepts.iter().enumerate() {
+        let at = variant.first().map(String::as_str).unwrap_or("accepts:");
+        if variant.is_empty() {
+            ctx.err(
+                "accepts:",
+                format!("step {n}: accepts variant {} has no command", v + 1),
+            );
+        }
+        if let StepKind::Run { commands } = &step.kind {
+            if !variant.is_empty() && variant.len() != commands.len() {
+                ctx.err(
+                    at,
+                    format!(
+                        "step {n}: accepts variant {} has {} line(s), but the step has {} command(s): a run step is typed one command at a time, so a variant gives one line for each",
+                        v + 1,
+                        variant.len(),
+                        commands.len()
+                    ),
+                );
+            }
+        }
+        if step.checks.is_empty() {
+            ctx.err(
+                at,
+                format!("step {n}: accepts needs checks: they are what must hold for a variant"),
+            );
+        }
+        out.extend(variant.iter().cloned().map(CommandSpec::Line));
+    }
+    out
+}
+
+fn own_commands(ctx: &mut Ctx<'_>, n: usize, step: &Step) -> Vec<CommandSpec> {
     match &step.kind {
         StepKind::Run { commands } => commands.clone(),
         StepKind::Exercise {

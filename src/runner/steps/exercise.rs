@@ -230,7 +230,7 @@ async fn judge(
 /// A value the learner chose (what the exercise `keep`s, such as a lock token) that a later
 /// step gives another client (`worker-c-token`): the steps after this one could not tell the
 /// learner's from theirs, so it is refused. Numbers are not compared (a later `5` is a count).
-async fn collides(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Option<String>> {
+pub(super) async fn collides(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<Option<String>> {
     let StepKind::Exercise { keep, .. } = &step.kind else {
         return Ok(None);
     };

@@ -340,6 +340,70 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<StepEnd> {
     end_of(ctx, step, ran).await
 }
 
+/// One of a typed step's `accepts` variants, sent as a learner would type it in place of the
+/// step's own commands (a run step's line N on command N's connection, its reply saved where
+/// command N saves one), then the usual end: the step's checks must pass. An exercise's
+/// variant must also pass its trials and choose no value a later step gives another client,
+/// as the learner's typing must; what refuses it is listed in `problems`.
+pub async fn accept(ctx: &mut Ctx<'_, '_>, step: &Step, variant: &[String]) -> Result<StepEnd> {
+    if let Some(reason) = ctx.engine.unmet(step.requires.as_ref()).await? {
+        return Ok(StepEnd::Skipped(reason));
+    }
+    if let Some(reason) = ctx.engine.script_not_shipped(step) {
+        return Ok(StepEnd::Skipped(reason));
+    }
+    ctx.engine.begin_step(step)?;
+    let mut executed = Vec::new();
+    let mut problems = Vec::new();
+    match &step.kind {
+        StepKind::Run { commands } => {
+            for (line, spec) in variant.iter().zip(commands) {
+                executed.push(
+                    ctx.engine
+                        .run_line(line, spec.connection(), spec.save_as())
+                        .await?,
+                );
+            }
+        }
+        StepKind::Exercise { trials, .. } => {
+            for line in variant {
+                executed.push(ctx.engine.run_line(line, None, None).await?);
+            }
+            let specs: Vec<CommandSpec> = variant.iter().cloned().map(CommandSpec::Line).collect();
+            let outcomes = crate::runner::trial::run_all(
+                ctx.engine,
+                &step.checks,
+                trials,
+                &crate::runner::trial::Answer::Lesson(&specs),
+            )
+            .await?;
+            for o in outcomes.iter().filter(|o| !o.passed) {
+                problems.push(format!("the trial \"{}\" refuses it ({})", o.given, o.why));
+            }
+            if let Some(why) = exercise::collides(ctx, step).await? {
+                problems.push(format!("it is refused: {why}"));
+            }
+        }
+        _ => anyhow::bail!(
+            "step {}: only a run step or an exercise is typed, so only they take `accepts`",
+            step.title
+        ),
+    }
+    for e in &executed {
+        if let Some(why) = &e.refused {
+            problems.push(format!("{} is refused: {why}", e.line));
+        }
+    }
+    let ran = Ran::Done(Done {
+        executed,
+        show_executed: true,
+        problems,
+        typed_own: true,
+        ..Done::default()
+    });
+    end_of(ctx, step, ran).await
+}
+
 /// The lesson's own answer to a step, run for the learner: a run step's commands or an
 /// exercise's solution (the caller has put the keys back first), then the usual end.
 pub async fn solve(ctx: &mut Ctx<'_, '_>, step: &Step) -> Result<StepEnd> {

@@ -15,7 +15,7 @@ use crate::runner::typed_args;
 /// What the typing prompt understands besides Redis commands.
 pub const WORDS: &str = "Enter runs the suggested command · type your own · `hint` · `solution` runs the rest · `retry` starts the step over · `skip` · `back` · `help SET` shows a command's syntax · `quit` leaves (progress is saved)";
 
-pub async fn run(ctx: &mut Ctx<'_, '_>, _step: &Step, commands: &[CommandSpec]) -> Result<Ran> {
+pub async fn run(ctx: &mut Ctx<'_, '_>, step: &Step, commands: &[CommandSpec]) -> Result<Ran> {
     // A command may use a value saved by an earlier command of the same step: the preview
     // shows it as written, and it is filled in just before it runs.
     let planned = ctx.planned(commands);
@@ -43,14 +43,18 @@ pub async fn run(ctx: &mut Ctx<'_, '_>, _step: &Step, commands: &[CommandSpec]) 
                 ..Done::default()
             }))
         }
-        StepAction::TypeIt => type_it(ctx, commands).await,
+        StepAction::TypeIt => type_it(ctx, commands, &step.accepts).await,
     }
 }
 
-async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran> {
+async fn type_it(
+    ctx: &mut Ctx<'_, '_>,
+    commands: &[CommandSpec],
+    accepts: &[Vec<String>],
+) -> Result<Ran> {
     ctx.show(Event::Notice(WORDS)).await?;
     loop {
-        if let Some(ran) = type_once(ctx, commands).await? {
+        if let Some(ran) = type_once(ctx, commands, accepts).await? {
             return Ok(ran);
         }
         // `retry`: the keys go back to the step's start and typing starts over.
@@ -65,7 +69,11 @@ async fn type_it(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Ran>
 }
 
 /// One pass of typing the step's commands. `None`: the learner asked to start over.
-async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Option<Ran>> {
+async fn type_once(
+    ctx: &mut Ctx<'_, '_>,
+    commands: &[CommandSpec],
+    accepts: &[Vec<String>],
+) -> Result<Option<Ran>> {
     let mut out = Vec::new();
     let mut in_transaction = false;
     // Whether a command of the learner's own (not the lesson's line) was accepted.
@@ -127,8 +135,11 @@ async fn type_once(ctx: &mut Ctx<'_, '_>, commands: &[CommandSpec]) -> Result<Op
                 }
                 _ => {
                     if let Some(why) = other_options(&typed, &line) {
-                        ctx.show(Event::Refused(&why)).await?;
-                        continue;
+                        if !accepted_here(ctx, accepts, at, &typed) {
+                            let why = with_alternatives(ctx, accepts, at, &line, why);
+                            ctx.show(Event::Refused(&why)).await?;
+                            continue;
+                        }
                     }
                     typed_own |= !typed.split_whitespace().eq(line.split_whitespace());
                     let e = ctx.engine.run_typed(&typed, spec.connection()).await?;
@@ -215,6 +226,40 @@ fn other_options(typed: &str, line: &str) -> Option<String> {
          from what it leaves. Type it with the same options (key and values may differ), or press \
          Enter to run it."
     ))
+}
+
+/// Whether the lesson declares a line of the typed one's shape (the same command and option
+/// words, any keys and values) as another right answer for command `at` (its `accepts`, each
+/// variant proved against every later step by `validate --live`).
+fn accepted_here(ctx: &Ctx<'_, '_>, accepts: &[Vec<String>], at: usize, typed: &str) -> bool {
+    let typed = super::exercise::shape(typed);
+    accepts
+        .iter()
+        .filter_map(|v| v.get(at))
+        .any(|line| super::exercise::shape(&ctx.soft(line)) == typed)
+}
+
+/// A refusal, with the other right answers the lesson declares for command `at` whose option
+/// words differ from the step's own (the learner may type any of those instead).
+fn with_alternatives(
+    ctx: &Ctx<'_, '_>,
+    accepts: &[Vec<String>],
+    at: usize,
+    line: &str,
+    why: String,
+) -> String {
+    let mut others: Vec<String> = Vec::new();
+    for v in accepts.iter().filter_map(|v| v.get(at)) {
+        let shown = ctx.planned(&[CommandSpec::Line(v.clone())]).remove(0).line;
+        if other_options(&shown, line).is_some() && !others.contains(&shown) {
+            others.push(shown);
+        }
+    }
+    if others.is_empty() {
+        return why;
+    }
+    let list: Vec<String> = others.iter().map(|o| format!("`{o}`")).collect();
+    format!("{why} The lesson also accepts {}.", list.join(" or "))
 }
 
 /// A command this server will not take from a keyboard (a script on a server redislab does not
