@@ -201,7 +201,7 @@ async fn server(settings: &Settings, lessons: &[Loaded]) -> Vec<Check> {
             "new commands",
             format!("has {}; lacks {}", list(&have), list(&missing)),
             Some(
-                "the steps that need them are skipped on this server, and each skip says which servers have them"
+                "the steps that need them are offered on a private valkey-server when one is on PATH or in redislab's home (`redislab server install`), and skipped otherwise, each skip saying which servers have them"
                     .into(),
             ),
         )
