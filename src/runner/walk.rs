@@ -93,7 +93,19 @@ impl<'b> Walker<'_, 'b> {
     /// Replays steps before `upto` without showing them (commands only), so state and saved
     /// values exist when a lesson resumes in the middle.
     async fn replay(&mut self, upto: usize) -> Result<()> {
-        for step in self.lesson.steps.iter().take(upto.saturating_sub(1)) {
+        self.replay_range(1, upto).await
+    }
+
+    /// Replays steps `from` up to (not including) `upto`, as `replay` does.
+    async fn replay_range(&mut self, from: usize, upto: usize) -> Result<()> {
+        let lesson = self.lesson;
+        let first = from.max(1);
+        for step in lesson
+            .steps
+            .iter()
+            .take(upto.saturating_sub(1))
+            .skip(first - 1)
+        {
             if self.engine.unmet(step.requires.as_ref()).await?.is_some() {
                 continue;
             }
@@ -499,6 +511,47 @@ impl<'b> Walker<'_, 'b> {
                 copied: keys.len(),
             })
             .await?;
+        // The newer-command steps just before this one never left their keys on the learner's
+        // server (they were skipped, or ran on a server now gone), and this one may start from
+        // them (lesson 04's steps build on each other): they run there first, quietly, as a
+        // resumed lesson replays the steps before it.
+        let mut first = i;
+        while first > 1 && self.offerable(first - 1).await?.is_some() {
+            let earlier = &lesson.steps[first - 2];
+            if !matches!(engine.unmet(earlier.requires.as_ref()).await, Ok(None)) {
+                break;
+            }
+            first -= 1;
+        }
+        if first < i {
+            Walker {
+                engine: &mut engine,
+                lesson,
+                prompter: &mut *self.prompter,
+                view: &mut *self.view,
+                store: None,
+                options: Options {
+                    auto: false,
+                    from_step: i,
+                    answers: None,
+                    quiz: false,
+                    keep_until: 0,
+                },
+            }
+            .replay_range(first, i)
+            .await?;
+            let why = if first + 1 == i {
+                format!(
+                    "Step {first}, which needs newer commands too, ran there first, quietly, as the lesson wrote it: this step starts from what it leaves."
+                )
+            } else {
+                format!(
+                    "Steps {first} to {}, which need newer commands too, ran there first, quietly, as the lesson wrote them: this step starts from what they leave.",
+                    i - 1
+                )
+            };
+            self.ctx(None).show(Event::Notice(&why)).await?;
+        }
         let mut ends = Vec::new();
         let mut walked = 0;
         let mut k = i;
