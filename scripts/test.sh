@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite: format, lints, every test against real private servers (never port
 # 6379) — Redis 7.0 and Valkey 9 — and lesson validation. Installs redis-server and
-# valkey-server first where they are missing.
+# valkey-server first where they are missing, and the client libraries `check`'s fixtures use.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
 bash scripts/install-redis.sh
 bash scripts/install-valkey.sh
+bash scripts/install-check-clients.sh
 
 echo "==> cargo fmt --all -- --check"
 cargo fmt --all -- --check

@@ -139,6 +139,12 @@ pub enum Command {
     Server(ServerArgs),
     /// A Markdown cheat sheet of a lesson: its keys, commands, scripts, pitfalls, recap and your quiz results.
     Notes(NotesArgs),
+    /// Test your own implementation of a pattern under forced interleavings, pauses, early
+    /// expiries and lost replies: `redislab check lock -- python3 my_lock.py`.
+    #[command(
+        override_usage = "redislab check PATTERN [--workers N] [--schedules K] [--seed S] [--replay N] -- COMMAND..."
+    )]
+    Check(CheckArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(CompletionsArgs),
     /// Check this setup: the server and what it offers, server binaries, SQLite, the terminal,
@@ -288,6 +294,47 @@ pub struct InspectArgs {
     /// Read at most this many keys.
     #[arg(long, default_value_t = 100, value_parser = parse_limit)]
     pub limit: usize,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// The pattern your program implements; its contract is in the README (`redislab check`).
+    #[arg(value_enum)]
+    pub pattern: CheckPattern,
+    /// How many copies of your program run at once (default 3).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=6))]
+    pub workers: Option<u16>,
+    /// How many schedules to try: the systematic ones first (every fault at each worker's first
+    /// four commands), then random ones drawn from --seed.
+    #[arg(long, value_name = "K", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub schedules: u64,
+    /// Seed of the random schedules (the same seed tries the same schedules).
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Run only the schedule numbered N, as a failure printed it.
+    #[arg(long, value_name = "N")]
+    pub replay: Option<u64>,
+    /// Seconds one schedule may take before the program is reported as hung.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+    /// Your program and its arguments, after `--`: one run does one unit of work and exits 0.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// The patterns `redislab check` can test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckPattern {
+    /// Buy one unit of limited stock under a lock.
+    Lock,
+    /// Add one to a shared counter.
+    Counter,
+    /// Allow or deny one request under a fixed limit per window.
+    RateLimit,
+    /// Take one job from a queue and process it; no job may be lost when a worker dies.
+    Queue,
+    /// Serve a hot key from a cache; one database load per expiry, not a stampede.
+    Cache,
 }
 
 #[derive(Debug, Args)]

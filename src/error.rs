@@ -12,6 +12,9 @@ pub mod code {
     pub const CONNECTION: u8 = 2;
     /// Bad input (unknown lesson, wrong answer count, ...).
     pub const USAGE: u8 = 2;
+    /// `check`: the learner's program could not start, crashed or hung (not a verdict on the
+    /// pattern, which is FAILURE).
+    pub const PROGRAM: u8 = 4;
     /// An internal error: a bug (a panic), never a failed check or a lost server.
     pub const INTERNAL: u8 = 70;
     /// Interrupted by Ctrl-C (progress was saved).

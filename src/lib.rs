@@ -18,7 +18,8 @@
 //!    (lessons as data: model, parsing, validation, no I/O to Redis beyond the fence's
 //!    classification), `store` (saved progress in SQLite, with the attempt log, the review boxes and
 //!    the stats read from them), `grading` (quiz answers).
-//! 4. `bench` (Redis against SQLite, honestly), `scenarios` (named demonstrations in Rust).
+//! 4. `bench` (Redis against SQLite, honestly), `scenarios` (named demonstrations in Rust),
+//!    `check` (the learner's own program under forced faults, behind a fenced proxy).
 //! 5. `runner`: the engine that walks a lesson's steps and reports events through a seam.
 //! 6. `term`: the only module that draws (tables, prompts, the lesson screen, the menu).
 //!    `doctor` (the setup's health as a list of checks), `notes` (a lesson as a Markdown
@@ -26,6 +27,7 @@
 //! 7. `cmd`: one file per subcommand, dispatching; `main.rs` only parses and exits.
 
 pub mod bench;
+pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod doctor;

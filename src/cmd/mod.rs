@@ -1,6 +1,7 @@
 //! One file per subcommand; this module only dispatches. Each returns the process exit code.
 
 mod bench;
+mod check;
 mod completions;
 mod doctor;
 mod inspect;
@@ -98,6 +99,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Some(Command::Validate(a)) => validate::run(&settings, a).await,
         Some(Command::Bench(a)) => bench::run(&settings, a).await,
         Some(Command::Notes(a)) => notes::run(&settings, a).await,
+        Some(Command::Check(a)) => check::run(&settings, a).await,
         Some(Command::Completions(a)) => completions::run(a),
         Some(Command::Doctor) => doctor::run(&settings).await,
     }

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod catalog;
+pub mod check;
 pub mod doctor;
 pub mod lesson;
 pub mod line;

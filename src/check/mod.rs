@@ -1,0 +1,467 @@
+//! `redislab check`: runs the learner's own program as concurrent workers against a proxy that
+//! forces interleavings, pauses, early expiries and lost replies, then reads the pattern's
+//! invariant from Redis. Systematic schedules first, seeded random ones after; every verdict
+//! names the schedule number that `--replay` runs again. A program that cannot start, crashes
+//! or hangs is reported as such, never as a broken pattern.
+
+pub mod patterns;
+pub mod proxy;
+pub mod schedule;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tokio::io::AsyncReadExt;
+
+use crate::redis::connect::Server;
+use crate::redis::fence::Fenced;
+pub use patterns::Pattern;
+use schedule::{Event, Schedule};
+
+/// What to run and how much to explore.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub pattern: Pattern,
+    pub workers: usize,
+    pub seed: u64,
+    /// Run only this schedule.
+    pub replay: Option<u64>,
+    pub schedules: u64,
+    pub timeout: Duration,
+    pub command: Vec<String>,
+}
+
+/// How a check ended.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Every schedule kept the invariant.
+    Pass,
+    /// A schedule broke the invariant.
+    Violation {
+        schedule: Schedule,
+        broken: Vec<String>,
+        timeline: Vec<String>,
+    },
+    /// The program could not start, crashed or hung: not a verdict on the pattern.
+    ProgramFailed {
+        schedule: Schedule,
+        why: String,
+        timeline: Vec<String>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Report {
+    pub pattern: Pattern,
+    pub workers: usize,
+    pub seed: u64,
+    pub replay: bool,
+    /// The schedules run, in order (the last one decided a failure).
+    pub ran: Vec<Schedule>,
+    pub systematic_total: u64,
+    pub verdict: Verdict,
+    pub elapsed: Duration,
+}
+
+impl Report {
+    /// "200 schedules (65 of 65 systematic, 135 random from seed 0), 2 workers; 40 holds, ..."
+    pub fn explored(&self) -> String {
+        let systematic = self
+            .ran
+            .iter()
+            .filter(|s| s.id < schedule::RANDOM_BASE)
+            .count();
+        let random = self.ran.len() - systematic;
+        let mut parts = Vec::new();
+        if systematic > 0 {
+            parts.push(format!(
+                "{systematic} of {} systematic",
+                self.systematic_total
+            ));
+        }
+        if random > 0 {
+            parts.push(format!("{random} random from seed {}", self.seed));
+        }
+        let kinds: Vec<String> = schedule::fault_kinds(&self.ran)
+            .into_iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        let n = self.ran.len();
+        format!(
+            "{n} schedule{} ({}), {} workers; {}; failover not tried",
+            if n == 1 { "" } else { "s" },
+            parts.join(", "),
+            self.workers,
+            if kinds.is_empty() {
+                "no fault".to_string()
+            } else {
+                kinds.join(", ")
+            }
+        )
+    }
+}
+
+/// The schedule numbers a run tries, in order.
+pub fn plan(opts: &Options) -> Vec<u64> {
+    if let Some(id) = opts.replay {
+        return vec![id];
+    }
+    let total = schedule::systematic_count(opts.workers);
+    let systematic = opts.schedules.min(total);
+    let mut ids: Vec<u64> = (0..systematic).collect();
+    ids.extend(schedule::random_ids(opts.seed, opts.schedules - systematic));
+    ids
+}
+
+/// Runs the check. `server` is shared with the proxy's connection tasks.
+pub async fn run(server: Arc<Server>, opts: &Options) -> Result<Report> {
+    let started = Instant::now();
+    let prefix = format!("{}:check:", server.fence().namespace());
+    let mut ran = Vec::new();
+    let mut verdict = Verdict::Pass;
+    for id in plan(opts) {
+        let s = schedule::schedule(opts.workers, id);
+        ran.push(s.clone());
+        if let Some(v) = run_one(&server, opts, &prefix, s).await? {
+            verdict = v;
+            break;
+        }
+    }
+    clear(&mut server.admin(), &prefix).await?;
+    Ok(Report {
+        pattern: opts.pattern,
+        workers: opts.workers,
+        seed: opts.seed,
+        replay: opts.replay.is_some(),
+        ran,
+        systematic_total: schedule::systematic_count(opts.workers),
+        verdict,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Deletes every key a run leaves (`<namespace>:check:*`), after an interrupted one.
+pub async fn clean_up(server: &Server) -> Result<()> {
+    let prefix = format!("{}:check:", server.fence().namespace());
+    clear(&mut server.admin(), &prefix).await
+}
+
+/// Deletes every key of the run (`<namespace>:check:*`).
+async fn clear(admin: &mut Fenced, prefix: &str) -> Result<()> {
+    let (keys, _) = admin
+        .scan_match(&format!("{prefix}*"), 500, 100_000)
+        .await
+        .context("could not list the check's keys")?;
+    for key in keys {
+        let _: i64 = redis::cmd("DEL").arg(&key).query_async(admin).await?;
+    }
+    Ok(())
+}
+
+/// One worker's end: its exit code (`None`: killed or never started) and output.
+struct Ended {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs one schedule; `None` when the invariant held.
+async fn run_one(
+    server: &Arc<Server>,
+    opts: &Options,
+    prefix: &str,
+    s: Schedule,
+) -> Result<Option<Verdict>> {
+    let mut admin = server.admin();
+    clear(&mut admin, prefix).await?;
+    for command in opts.pattern.seed(prefix, opts.workers) {
+        let mut cmd = redis::Cmd::new();
+        for part in &command {
+            cmd.arg(part);
+        }
+        let _: redis::Value = cmd
+            .query_async(&mut admin)
+            .await
+            .with_context(|| format!("could not seed {}", command.get(1).map_or("", |k| k)))?;
+    }
+    let control = schedule::Controller::new(&s, opts.workers, prefix, opts.pattern.watched(prefix));
+    let mut proxy = proxy::Proxy::start(server.clone(), control.clone(), opts.workers).await?;
+    let (program, args) = opts
+        .command
+        .split_first()
+        .context("no command to run after --")?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (worker, addr) in proxy.addrs.iter().enumerate() {
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .env("REDIS_URL", format!("redis://{addr}/0"))
+            .env("REDISLAB_PREFIX", prefix)
+            .env("REDISLAB_WORKER", (worker + 1).to_string())
+            .envs(opts.pattern.env(opts.workers))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                proxy.stop();
+                return Ok(Some(Verdict::ProgramFailed {
+                    schedule: s,
+                    why: format!(
+                        "could not start {}: {e}",
+                        crate::untrusted::printable_str(program)
+                    ),
+                    timeline: vec![],
+                }));
+            }
+        };
+        let control = control.clone();
+        let kill = control.kill_switch(worker);
+        tasks.spawn(async move {
+            let ended = wait(child, kill).await;
+            control.exited(worker, ended.code);
+            (worker, ended)
+        });
+    }
+    let mut ended: Vec<Option<Ended>> = (0..opts.workers).map(|_| None).collect();
+    let all = async {
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((w, e)) = joined {
+                ended[w] = Some(e);
+            }
+        }
+    };
+    let timed_out = tokio::time::timeout(opts.timeout, all).await.is_err();
+    tasks.abort_all();
+    proxy.stop();
+    let events = control.events();
+    let timeline = timeline(&events);
+    if timed_out {
+        let running: Vec<usize> = (0..opts.workers).filter(|w| ended[*w].is_none()).collect();
+        let names: Vec<String> = running.iter().map(|w| format!("w{}", w + 1)).collect();
+        let mut why = format!(
+            "timed out: {} still running after {} s",
+            names.join(", "),
+            opts.timeout.as_secs()
+        );
+        // What they were doing: a worker spinning on a lock shows it here.
+        for w in running {
+            let last = events.iter().rev().find_map(|e| match e {
+                Event::Command { worker, args, .. } if *worker == w => Some(args.clone()),
+                _ => None,
+            });
+            if let Some(args) = last {
+                let shown = crate::redis::tokenize::display_args(&args);
+                why.push_str(&format!(
+                    "; w{}'s last command: {}",
+                    w + 1,
+                    crate::untrusted::printable_str(&shown)
+                ));
+            }
+        }
+        why.push_str(
+            " (a lock with a long TTL that a lost reply left behind, or a blocking command? raise --timeout)",
+        );
+        return Ok(Some(Verdict::ProgramFailed {
+            schedule: s,
+            why,
+            timeline,
+        }));
+    }
+    let exits: Vec<(Option<i32>, String)> = ended
+        .iter()
+        .map(|e| match e {
+            Some(e) => (e.code, e.stdout.clone()),
+            None => (None, String::new()),
+        })
+        .collect();
+    let facts = patterns::Facts {
+        prefix,
+        workers: opts.workers,
+        events: &events,
+        exits: &exits,
+    };
+    for (w, e) in ended.iter().enumerate() {
+        let Some(e) = e else { continue };
+        if e.code != Some(0) && !opts.pattern.tolerated_failure(&facts, w) {
+            let last = e
+                .stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("(nothing on stderr)");
+            let mut why = format!(
+                "w{} exited with {}: {}",
+                w + 1,
+                e.code
+                    .map(|c| format!("code {c}"))
+                    .unwrap_or_else(|| "a signal".into()),
+                crate::untrusted::printable_str(last)
+            );
+            if let Some(err) = control.errors().first() {
+                why.push_str(&format!(
+                    " (proxy: {})",
+                    crate::untrusted::printable_str(err)
+                ));
+            }
+            return Ok(Some(Verdict::ProgramFailed {
+                schedule: s,
+                why,
+                timeline,
+            }));
+        }
+    }
+    // A run that never reached the proxy proves nothing (it may have used another server).
+    let silent = (0..opts.workers).find(|w| {
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::Command { worker, .. } if worker == w))
+    });
+    if let Some(w) = silent {
+        return Ok(Some(Verdict::ProgramFailed {
+            schedule: s,
+            why: format!(
+                "w{} exited 0 without sending a command through REDIS_URL (does it connect to the URL it is given?)",
+                w + 1
+            ),
+            timeline,
+        }));
+    }
+    if let Some(why) = opts.pattern.contract_error(&facts) {
+        return Ok(Some(Verdict::ProgramFailed {
+            schedule: s,
+            why,
+            timeline,
+        }));
+    }
+    let broken = opts.pattern.check(&mut admin, &facts).await?;
+    if broken.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Verdict::Violation {
+        schedule: s,
+        broken,
+        timeline,
+    }))
+}
+
+async fn wait(mut child: tokio::process::Child, kill: tokio::sync::oneshot::Receiver<()>) -> Ended {
+    let (out, err) = (child.stdout.take(), child.stderr.take());
+    let status = async {
+        tokio::select! {
+            status = child.wait() => status,
+            Ok(()) = kill => {
+                let _ = child.start_kill();
+                child.wait().await
+            }
+        }
+    };
+    let (stdout, stderr, status) = tokio::join!(read_all(out), read_all(err), status);
+    Ended {
+        code: status.ok().and_then(|s| s.code()),
+        stdout,
+        stderr,
+    }
+}
+
+/// A worker's output, at most 1 MiB of it.
+async fn read_all<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>) -> String {
+    let mut buf = Vec::new();
+    if let Some(p) = pipe {
+        let _ = p.take(1 << 20).read_to_end(&mut buf).await;
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// The timeline, one line per event, in redis-cli syntax (escaped: the values came from the
+/// learner's program and the server). A run of the same command with the same reply from one
+/// worker (a spin on a lock) is one line with its count; a long argument is cut.
+pub fn timeline(events: &[Event]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < events.len() {
+        match &events[i] {
+            Event::Command {
+                step,
+                worker,
+                args,
+                reply,
+                lost,
+                ..
+            } => {
+                let same = |e: &Event| {
+                    matches!(e, Event::Command { worker: w, args: a, reply: r, lost: false, .. }
+                        if w == worker && a == args && r == reply)
+                };
+                let mut n = 1;
+                while !*lost && i + n < events.len() && same(&events[i + n]) {
+                    n += 1;
+                }
+                let steps = if n > 1 {
+                    format!("#{step}-{}", step + n as u32 - 1)
+                } else {
+                    format!("#{step}")
+                };
+                let shown: Vec<Vec<u8>> = args.iter().map(|a| cut(a)).collect();
+                let shown = crate::redis::tokenize::display_args(&shown);
+                out.push(format!(
+                    "{steps:<4} w{}  {}  → {}{}{}",
+                    worker + 1,
+                    crate::untrusted::printable_str(&shown),
+                    crate::untrusted::printable_str(reply),
+                    if n > 1 {
+                        format!("   (×{n})")
+                    } else {
+                        String::new()
+                    },
+                    if *lost {
+                        "   (reply lost: connection closed)"
+                    } else {
+                        ""
+                    }
+                ));
+                i += n;
+                continue;
+            }
+            Event::Fault { text, .. } => out.push(format!("     ⚡ {text}")),
+            Event::Exit { worker, code } => out.push(format!(
+                "     w{} exited {}",
+                worker + 1,
+                code.map(|c| c.to_string())
+                    .unwrap_or_else(|| "(killed)".into())
+            )),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// An argument cut to 24 bytes (a script's text, a long value) for the timeline.
+fn cut(a: &[u8]) -> Vec<u8> {
+    const MAX: usize = 24;
+    if a.len() <= MAX {
+        return a.to_vec();
+    }
+    let mut v = a[..MAX].to_vec();
+    v.extend_from_slice(b"...");
+    v
+}
+
+/// A command line as a shell reads it back: arguments with spaces or quotes single-quoted.
+pub fn shell_line(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
