@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use crate::lesson::loader::Loaded;
 use crate::lesson::model::Requires;
-use crate::redis::managed;
 use crate::settings::Settings;
 
 /// How a check ended.
@@ -202,7 +201,7 @@ async fn server(settings: &Settings, lessons: &[Loaded]) -> Vec<Check> {
             "new commands",
             format!("has {}; lacks {}", list(&have), list(&missing)),
             Some(
-                "the steps that need them are skipped on this server, and each skip says which servers have them"
+                "the steps that need them are offered on a private valkey-server when one is on PATH or in redislab's home (`redislab server install`), and skipped otherwise, each skip saying which servers have them"
                     .into(),
             ),
         )
@@ -210,26 +209,28 @@ async fn server(settings: &Settings, lessons: &[Loaded]) -> Vec<Check> {
     out
 }
 
-/// `redis-server` and `valkey-server`: on PATH, or installed into redislab's home.
+/// `redis-server` and `valkey-server`: on PATH, or in redislab's home (where `server install`
+/// puts valkey-server), found as every start of a server finds them.
 fn binaries(home: &Path) -> Check {
-    let mut found = Vec::new();
-    for name in ["redis-server", "valkey-server"] {
-        if let Some(p) = managed::on_path(name) {
-            found.push(format!("{name} {}", version_of(&p)));
-        }
-    }
-    let own = managed::home_binary(home);
-    if let Some(p) = &own {
-        found.push(format!(
-            "{} in redislab's home ({})",
-            p.display(),
-            version_of(p)
-        ));
-    }
+    let found: Vec<String> = crate::redis::binaries::Binaries::new(home)
+        .every()
+        .iter()
+        .map(|f| {
+            if f.in_home {
+                format!(
+                    "{} in redislab's home ({})",
+                    f.path.display(),
+                    version_of(&f.path)
+                )
+            } else {
+                format!("{} {}", f.name, version_of(&f.path))
+            }
+        })
+        .collect();
     if found.is_empty() {
         Check::note(
             "server binary",
-            "neither redis-server nor valkey-server is on PATH: redislab cannot start its own server",
+            "neither redis-server nor valkey-server is on PATH or in redislab's home: redislab cannot start its own server",
             Some("`redislab server install` fetches valkey-server into redislab's home".into()),
         )
     } else {

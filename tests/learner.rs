@@ -72,6 +72,11 @@ impl Prompter for Scripted {
     fn confirm(&mut self, _: &str, default: bool) -> Result<Option<bool>> {
         Ok(Some(default))
     }
+    /// This learner keeps to their own server: a newer-command step is skipped, as the
+    /// scripted step actions expect.
+    fn run_elsewhere(&mut self, _: &str) -> Result<Option<bool>> {
+        Ok(Some(false))
+    }
     fn after_failure(&mut self, _: &str, back_to: Option<usize>) -> Result<FailureAction> {
         self.asked_after_failure += 1;
         self.back_to.push(back_to);

@@ -88,6 +88,9 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
     let on_end = tokio::spawn(async move {
         let exit_code = super::signals::end_signals().await;
         let given_back = keeper.give_back().await.is_ok();
+        // A step's private servers (a demonstration's, a newer command's valkey-server) go
+        // too: exiting runs no destructor.
+        crate::redis::throwaway::stop_all();
         term::leave_raw_mode();
         term::out(&format!(
             "\n{}",

@@ -40,7 +40,8 @@ pub async fn run(settings: &Settings, args: ValidateArgs) -> Result<u8> {
         return Err(Exit::new(code::USAGE, "no lesson files found").into());
     }
     // A private server answers COMMAND GETKEYS (which arguments are keys) and runs --live.
-    let server = match Throwaway::start(args.server_binary.as_deref()).await {
+    let binaries = crate::redis::binaries::Binaries::new(&settings.home);
+    let server = match Throwaway::start(&binaries, args.server_binary.as_deref()).await {
         Ok(s) => Some(s),
         Err(e) if args.live => {
             return Err(Exit::new(
@@ -69,7 +70,7 @@ pub async fn run(settings: &Settings, args: ValidateArgs) -> Result<u8> {
                     .as_ref()
                     .is_some_and(|r| r.cluster || r.replicas)
                 {
-                    problems.extend(live_on_cluster(l).await?);
+                    problems.extend(live_on_cluster(l, &binaries).await?);
                 } else {
                     problems.extend(live(settings, &s.url(), l).await?);
                 }
@@ -126,7 +127,10 @@ async fn live(settings: &Settings, url: &str, l: &Loaded) -> Result<Vec<LoadErro
 /// A lesson that needs a Redis Cluster runs on a throwaway one: redislab's managed cluster in a
 /// temporary home (with a replica per master if a step needs one), stopped afterwards. Where
 /// none can start, the lesson is left out with a note.
-async fn live_on_cluster(l: &Loaded) -> Result<Vec<LoadError>> {
+async fn live_on_cluster(
+    l: &Loaded,
+    binaries: &crate::redis::binaries::Binaries,
+) -> Result<Vec<LoadError>> {
     let home = tempfile::tempdir().context("could not create a folder for a throwaway cluster")?;
     // Replicas only when a step needs them (a failover): they make the start slower.
     let wants_replicas = l
@@ -135,7 +139,8 @@ async fn live_on_cluster(l: &Loaded) -> Result<Vec<LoadError>> {
         .iter()
         .any(|s| s.requires.as_ref().is_some_and(|r| r.replicas));
     let replicas = u8::from(wants_replicas);
-    let started = crate::redis::managed_cluster::ensure_running(home.path(), replicas).await;
+    let started =
+        crate::redis::managed_cluster::ensure_running_with(home.path(), binaries, replicas).await;
     let cluster = match started {
         Ok((c, _)) => c,
         Err(e) => {
@@ -148,7 +153,10 @@ async fn live_on_cluster(l: &Loaded) -> Result<Vec<LoadError>> {
     };
     let ns = crate::lesson::validate::STANDIN_NS;
     let proved = match crate::redis::managed_cluster::server(&cluster, ns).await {
-        Ok(server) => prove(&server, ns, l).await,
+        Ok(mut server) => {
+            server.binaries = binaries.clone();
+            prove(&server, ns, l).await
+        }
         Err(e) => Err(e),
     };
     crate::redis::managed_cluster::stop(home.path()).await?;

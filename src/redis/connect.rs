@@ -39,6 +39,9 @@ pub enum Source {
     Env,
     Localhost,
     Managed,
+    /// A private server redislab started for one step (`throwaway::Throwaway::server`): the
+    /// same rules as on a server redislab does not own.
+    Private,
 }
 
 impl Source {
@@ -48,6 +51,7 @@ impl Source {
             Source::Env => "from REDIS_URL",
             Source::Localhost => "found on localhost",
             Source::Managed => "managed by redislab",
+            Source::Private => "private, for this step",
         }
     }
 }
@@ -72,6 +76,9 @@ pub struct Server {
     /// On a Redis Cluster: the client every connection is opened with, and how many masters
     /// share the slots. `None` on a single server.
     pub cluster: Option<cluster::Cluster>,
+    /// Where the server programs are that redislab starts beside this server (private servers
+    /// for a step): PATH, then redislab's home.
+    pub binaries: super::binaries::Binaries,
 }
 
 impl Server {
@@ -345,7 +352,8 @@ pub fn parse_version(v: &str) -> (u32, u32, u32) {
 /// Resolves and connects, in the documented order. Lessons read from a folder (`--lessons`)
 /// are someone else's files: the fence is told, so their lines never act on the whole server.
 pub async fn connect(settings: &Settings) -> Result<Server> {
-    let server = resolve(settings).await?;
+    let mut server = resolve(settings).await?;
+    server.binaries = super::binaries::Binaries::new(&settings.home);
     if settings.lessons_dir.is_some() {
         server.fence.lessons_from_folder();
     }
@@ -520,6 +528,7 @@ pub(crate) async fn finish(
         conn,
         fence,
         cluster,
+        binaries: super::binaries::Binaries::default(),
     })
 }
 

@@ -138,36 +138,13 @@ pub async fn ensure_running(home: &Path) -> Result<Managed> {
     Ok(m)
 }
 
-/// `redis-server` (or `valkey-server`) from PATH.
-pub fn find_binary() -> Option<PathBuf> {
-    ["redis-server", "valkey-server"]
-        .into_iter()
-        .find_map(on_path)
-}
-
-/// What the managed server and cluster run: a server on PATH, else the valkey-server that
-/// `redislab server install` put into redislab's home.
+/// What the managed server and cluster run: a server on PATH, else one in redislab's home
+/// (`super::binaries`, the one place that looks).
 pub fn find_binary_for(home: &Path) -> Option<PathBuf> {
-    find_binary().or_else(|| home_binary(home))
+    super::binaries::Binaries::new(home).server()
 }
 
-/// Where `redislab server install` puts server binaries.
-pub fn bin_dir(home: &Path) -> PathBuf {
-    home.join("bin")
-}
-
-/// The valkey-server installed into redislab's home, if there is one.
-pub fn home_binary(home: &Path) -> Option<PathBuf> {
-    Some(bin_dir(home).join("valkey-server")).filter(|p| p.is_file())
-}
-
-/// `name` in one of PATH's folders.
-pub fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|candidate| candidate.is_file())
-}
+pub use super::binaries::{bin_dir, on_path};
 
 pub(crate) fn free_port() -> Result<u16> {
     // Bind port 0, read what the OS chose, release it. (`--port 0` would disable TCP.)
@@ -223,9 +200,10 @@ pub(crate) async fn spawn_daemon(binary: &Path, conf: &Path) -> Result<()> {
 
 async fn start(dir: &Path) -> Result<Managed> {
     let home = dir.parent().unwrap_or(dir);
-    let binary = find_binary_for(home).context(
-        "neither redis-server nor valkey-server is on PATH (`redislab server install` fetches valkey-server)",
-    )?;
+    let binaries = super::binaries::Binaries::new(home);
+    let binary = binaries
+        .server()
+        .with_context(|| super::binaries::none_found(&binaries))?;
     let port = free_port()?;
     let password = random_hex(16);
     let conf = format!(

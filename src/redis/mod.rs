@@ -2,6 +2,7 @@
 //! Only this layer opens connections, and it hands out only fenced ones (`fence`).
 
 pub mod aof_restore;
+pub mod binaries;
 pub mod bounded;
 pub mod classes;
 pub mod cluster;

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::binaries::{Binaries, none_found};
+
 pub struct Throwaway {
     /// `None` only between a `kill` and the `restart` that follows it.
     child: Option<Child>,
@@ -25,16 +27,28 @@ pub struct Throwaway {
 }
 
 impl Throwaway {
-    /// Starts `binary` (a path, or a name looked up on PATH), or by default redis-server (else
-    /// valkey-server) from PATH, with no persistence at all.
-    pub async fn start(binary: Option<&Path>) -> Result<Throwaway> {
-        Throwaway::start_with(binary, &[]).await
+    /// Starts `binary` (a path, or a name found by `binaries`: PATH, then redislab's home), or
+    /// by default redis-server (else valkey-server) found the same way, with no persistence at
+    /// all.
+    pub async fn start(binaries: &Binaries, binary: Option<&Path>) -> Result<Throwaway> {
+        let binary = match binary {
+            Some(b) => binaries.resolve(b).with_context(|| {
+                let home = binaries
+                    .home_bin()
+                    .map(|d| format!(" or in {}", d.display()))
+                    .unwrap_or_default();
+                format!("{} is not on PATH{home}", b.display())
+            })?,
+            None => binaries.server().with_context(|| none_found(binaries))?,
+        };
+        Throwaway::start_with(&binary, &[]).await
     }
 
-    /// The same, with more settings after the defaults (`--name value` pairs; a later one wins):
-    /// persistence, a data directory, `--replicaof 127.0.0.1 6380`.
-    pub async fn start_with(binary: Option<&Path>, extra: &[&str]) -> Result<Throwaway> {
-        let binary = resolve(binary)?;
+    /// `binary` (a path, as `Binaries` found it), with more settings after the defaults
+    /// (`--name value` pairs; a later one wins): persistence, a data directory,
+    /// `--replicaof 127.0.0.1 6380`.
+    pub async fn start_with(binary: &Path, extra: &[&str]) -> Result<Throwaway> {
+        let binary = binary.to_path_buf();
         let port = free_port()?;
         // Its own folder, removed on drop: a replica stores the copy it syncs as dump.rdb in
         // its `dir`, which would otherwise be wherever redislab was started.
@@ -102,7 +116,9 @@ impl Throwaway {
     /// Spawns the server with its arguments and waits until it answers PING (a server loading
     /// its data answers LOADING, and is waited for too).
     async fn spawn_and_wait(&mut self) -> Result<()> {
-        self.child = Some(spawn(&self.binary, &self.args)?);
+        let child = spawn(&self.binary, &self.args)?;
+        running().push(child.id());
+        self.child = Some(child);
         let client = redis::Client::open(self.url())?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -139,6 +155,7 @@ impl Throwaway {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            running().retain(|pid| *pid != child.id());
         }
     }
 
@@ -174,6 +191,26 @@ impl Throwaway {
 }
 
 impl Throwaway {
+    /// This server as the engine sees a learner's server, for a step that runs here instead:
+    /// connections of every kind through the same fence, with the rules of a server redislab
+    /// does not own (the learner's typing and the lesson's lines pass exactly what they would
+    /// pass on the learner's own server).
+    pub async fn server(&self, namespace: &str) -> Result<super::connect::Server> {
+        let client =
+            redis::Client::open(self.url()).context("could not address the private server")?;
+        let display = format!("127.0.0.1:{}", self.port);
+        super::connect::finish(
+            client,
+            None,
+            display,
+            super::connect::Source::Private,
+            &[],
+            false,
+            namespace,
+        )
+        .await
+    }
+
     /// A subscriber on a plain socket whose receive buffer is `recv_buffer` bytes: it subscribes
     /// (the fence admits the channel), reads the confirmation within `confirm`, and then reads
     /// nothing more, so the server's output buffer for it fills.
@@ -221,21 +258,41 @@ impl Drop for Throwaway {
     }
 }
 
+/// The process ids of the throwaway servers running now. A run that a signal ends exits
+/// without running destructors, so it stops them with `stop_all` first. (A child that exited
+/// on its own stays a zombie until `kill` reaps it, so its pid cannot have been reused.)
+static RUNNING: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+fn running() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    RUNNING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Stops every throwaway server this process started and has not stopped yet (SIGKILL): for a
+/// run about to exit on a signal, whose `Throwaway`s will never be dropped.
+pub fn stop_all() {
+    let pids: Vec<String> = running().drain(..).map(|p| p.to_string()).collect();
+    if pids.is_empty() {
+        return;
+    }
+    // The shell's own `kill`, by the shell's path: PATH may hold no `kill` at all.
+    let _ = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("kill -9 \"$@\"")
+        .arg("sh")
+        .args(&pids)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
 /// Whether nothing accepts a connection on the loopback `port` any more (a killed server's).
 pub async fn refuses_connections(port: u16) -> bool {
     tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .is_err()
-}
-
-fn resolve(binary: Option<&Path>) -> Result<PathBuf> {
-    Ok(match binary {
-        Some(b) if b.components().count() == 1 => super::managed::on_path(&b.to_string_lossy())
-            .with_context(|| format!("{} is not on PATH", b.display()))?,
-        Some(b) => b.to_path_buf(),
-        None => super::managed::find_binary()
-            .context("redis-server is not on PATH (scripts/install-redis.sh installs it)")?,
-    })
 }
 
 fn free_port() -> Result<u16> {

@@ -352,6 +352,12 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// The newer commands and options `req` needs that this server lacks, when they are all it
+    /// lacks (`requires::only_commands_missing`).
+    pub async fn missing_commands(&mut self, req: &Requires) -> Result<Option<Vec<String>>> {
+        requires::only_commands_missing(self.server, &mut self.admin, req).await
+    }
+
     /// Why a step cannot run here because of where its scripts come from: on a server redislab
     /// does not own, only scripts shipped inside redislab run (`lesson::scripts`); a step with
     /// any other script is skipped, never failed.

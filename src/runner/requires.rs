@@ -86,6 +86,46 @@ async fn first_unmet(
     Ok(None)
 }
 
+/// The commands and options of `req` this server lacks, as a learner reads them (`DELIFEQ`,
+/// `SET ... IFEQ`), when they are all that is missing: `None` when something else is unmet too
+/// (a version, a cluster, the managed server), or when nothing is.
+pub async fn only_commands_missing(
+    server: &Server,
+    admin: &mut Fenced,
+    req: &Requires,
+) -> Result<Option<Vec<String>>> {
+    let rest = Requires {
+        commands: Vec::new(),
+        options: Vec::new(),
+        ..req.clone()
+    };
+    if first_unmet(server, admin, &rest, "").await?.is_some() {
+        return Ok(None);
+    }
+    let mut missing = Vec::new();
+    for c in &req.commands {
+        if !has_command(admin, c).await? {
+            missing.push(c.to_ascii_uppercase());
+        }
+    }
+    for o in &req.options {
+        let Some((command, token)) = docs::split_option(o) else {
+            return Ok(None);
+        };
+        let has = docs::tokens(admin, &command.to_ascii_lowercase())
+            .await?
+            .is_some_and(|t| t.iter().any(|t| t.eq_ignore_ascii_case(token)));
+        if !has {
+            missing.push(format!(
+                "{} ... {}",
+                command.replace('|', " ").to_ascii_uppercase(),
+                token.to_ascii_uppercase()
+            ));
+        }
+    }
+    Ok((!missing.is_empty()).then_some(missing))
+}
+
 /// Whether the cluster's `CLUSTER NODES` lists a replica.
 async fn has_replicas(admin: &mut Fenced) -> Result<bool> {
     let nodes: String = redis::cmd("CLUSTER")

@@ -59,6 +59,12 @@ pub trait Prompter {
     fn exercise_action(&mut self, misses: usize, prompt: &str) -> Result<ExerciseAction>;
     fn choose(&mut self, question: &str, choices: &[String]) -> Result<Option<usize>>;
     fn confirm(&mut self, question: &str, default: bool) -> Result<Option<bool>>;
+    /// Whether to run a step that needs a newer command than this server has on a private
+    /// valkey-server (`question` asks it); `None`: the learner left. A yes/no like `confirm`,
+    /// Yes first, unless a prompter answers it otherwise.
+    fn run_elsewhere(&mut self, question: &str) -> Result<Option<bool>> {
+        self.confirm(question, true)
+    }
     /// A step's checks failed: retry it, see the solution, go on, go back, or quit. `back_to`:
     /// the earlier step that left a state this step's own solution fails from; `Back` then
     /// goes there instead of to the previous step.
@@ -155,6 +161,18 @@ pub enum Event<'a> {
         fields_expired: u64,
     },
     Skipped(&'a str),
+    /// The step runs on a private server redislab started for it (`server`: product, version
+    /// and address), with the learner's `copied` lesson keys copied there; the learner's own
+    /// server is not touched.
+    OnPrivateServer {
+        server: &'a str,
+        copied: usize,
+    },
+    /// That private server is stopped: what the `steps` steps walked there made went with it.
+    PrivateServerStopped {
+        server: &'a str,
+        steps: usize,
+    },
     FailedStep {
         index: usize,
         title: &'a str,

@@ -115,6 +115,10 @@ impl Snapshot {
         self.keys.iter().map(|s| s.key.as_slice())
     }
 
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

@@ -93,7 +93,19 @@ impl<'b> Walker<'_, 'b> {
     /// Replays steps before `upto` without showing them (commands only), so state and saved
     /// values exist when a lesson resumes in the middle.
     async fn replay(&mut self, upto: usize) -> Result<()> {
-        for step in self.lesson.steps.iter().take(upto.saturating_sub(1)) {
+        self.replay_range(1, upto).await
+    }
+
+    /// Replays steps `from` up to (not including) `upto`, as `replay` does.
+    async fn replay_range(&mut self, from: usize, upto: usize) -> Result<()> {
+        let lesson = self.lesson;
+        let first = from.max(1);
+        for step in lesson
+            .steps
+            .iter()
+            .take(upto.saturating_sub(1))
+            .skip(first - 1)
+        {
             if self.engine.unmet(step.requires.as_ref()).await?.is_some() {
                 continue;
             }
@@ -186,90 +198,104 @@ impl<'b> Walker<'_, 'b> {
                 });
             }
             self.header(i, n).await?;
-            let end = {
-                let snap = before[i].as_ref().map(|b| &b.keys);
-                match variant {
-                    Some((at, lines)) if at == i => {
-                        steps::accept(&mut self.ctx(snap), step, lines).await?
-                    }
-                    _ => steps::run(&mut self.ctx(snap), step).await?,
+            // Usually this one step; a run of steps walked on a private valkey-server (each
+            // needing a newer command this server lacks) ends together.
+            let ends = match self.on_private_valkey(i).await? {
+                Some(ends) => ends,
+                None => {
+                    let end = {
+                        let snap = before[i].as_ref().map(|b| &b.keys);
+                        match variant {
+                            Some((at, lines)) if at == i => {
+                                steps::accept(&mut self.ctx(snap), step, lines).await?
+                            }
+                            _ => steps::run(&mut self.ctx(snap), step).await?,
+                        }
+                    };
+                    let end = self
+                        .until_settled(i, end, before[i].as_ref(), from, &mut trail)
+                        .await?;
+                    vec![(i, end)]
                 }
             };
-            let end = self
-                .until_settled(i, end, before[i].as_ref(), from, &mut trail)
-                .await?;
             // However the step was left (skip, back, quit, done), nothing stays open.
             self.engine.close_transactions().await;
-            match end {
-                StepEnd::Quit => {
-                    summary.quit_at = Some(i);
-                    return Ok(summary);
-                }
-                StepEnd::Back => {
-                    let mut to = trail.back_to.take().unwrap_or(i - 1);
-                    // A step this server cannot run is passed over on the way back, as on the
-                    // way forward: back lands on the nearest step that runs.
-                    while to > from
-                        && self
-                            .engine
-                            .unmet(lesson.steps[to - 1].requires.as_ref())
-                            .await?
-                            .is_some()
-                    {
-                        to -= 1;
+            let mut next = i;
+            for (k, end) in ends {
+                let step = &lesson.steps[k - 1];
+                match end {
+                    StepEnd::Quit => {
+                        summary.quit_at = Some(k);
+                        return Ok(summary);
                     }
-                    match before[to].as_ref() {
-                        Some(b) if i > from && to >= from => {
-                            self.rewind(to, b).await?;
-                            trail.typed_own.retain(|s| *s < to);
-                            trail.skipped.retain(|s| *s < to);
-                            i = to;
-                        }
-                        _ => {
-                            self.ctx(None)
-                                .show(Event::Notice(
-                                    "This is the first step of this run: there is nothing to go back to.",
-                                ))
+                    StepEnd::Back => {
+                        let mut to = trail.back_to.take().unwrap_or(k - 1);
+                        // A step this server cannot run is passed over on the way back, as on
+                        // the way forward: back lands on the nearest step that runs.
+                        while to > from
+                            && self
+                                .engine
+                                .unmet(lesson.steps[to - 1].requires.as_ref())
                                 .await?
+                                .is_some()
+                        {
+                            to -= 1;
                         }
-                    }
-                    continue;
-                }
-                other => {
-                    if matches!(
-                        other,
-                        StepEnd::Done {
-                            typed_own: true,
-                            ..
+                        next = k;
+                        match before[to].as_ref() {
+                            Some(b) if k > from && to >= from => {
+                                self.rewind(to, b).await?;
+                                trail.typed_own.retain(|s| *s < to);
+                                trail.skipped.retain(|s| *s < to);
+                                next = to;
+                            }
+                            _ => {
+                                self.ctx(None)
+                                    .show(Event::Notice(
+                                        "This is the first step of this run: there is nothing to go back to.",
+                                    ))
+                                    .await?
+                            }
                         }
-                    ) {
-                        trail.typed_own.push(i);
+                        break;
                     }
-                    // Skipped by the learner, not for want of a command on this server.
-                    if matches!(other, StepEnd::Skipped(_))
-                        && self.engine.unmet(step.requires.as_ref()).await?.is_none()
-                    {
-                        trail.skipped.push(i);
+                    other => {
+                        if matches!(
+                            other,
+                            StepEnd::Done {
+                                typed_own: true,
+                                ..
+                            }
+                        ) {
+                            trail.typed_own.push(k);
+                        }
+                        // Skipped by the learner, not for want of a command on this server.
+                        if matches!(other, StepEnd::Skipped(_))
+                            && self.engine.unmet(step.requires.as_ref()).await?.is_none()
+                        {
+                            trail.skipped.push(k);
+                        }
+                        self.record(k, other, &mut summary).await?
                     }
-                    self.record(i, other, &mut summary).await?
                 }
-            }
-            let outcome = if summary.failed_steps.last().is_some_and(|(f, _)| *f == i) {
-                Outcome::Failed
-            } else if summary.skipped_steps.last().is_some_and(|(s, _)| *s == i) {
-                Outcome::Skipped
-            } else {
-                Outcome::Passed
-            };
-            self.ctx(None)
-                .show(Event::StepEnded { index: i, outcome })
-                .await?;
-            if let Some(store) = self.store.as_deref_mut() {
-                if i > self.options.keep_until || i == n {
-                    store.record_step(&lesson.id, i, i == n, outcome)?;
+                let outcome = if summary.failed_steps.last().is_some_and(|(f, _)| *f == k) {
+                    Outcome::Failed
+                } else if summary.skipped_steps.last().is_some_and(|(s, _)| *s == k) {
+                    Outcome::Skipped
+                } else {
+                    Outcome::Passed
+                };
+                self.ctx(None)
+                    .show(Event::StepEnded { index: k, outcome })
+                    .await?;
+                if let Some(store) = self.store.as_deref_mut() {
+                    if k > self.options.keep_until || k == n {
+                        store.record_step(&lesson.id, k, k == n, outcome)?;
+                    }
                 }
+                next = k + 1;
             }
-            i += 1;
+            i = next;
         }
         summary.completed = true;
         if self.options.quiz {
@@ -392,6 +418,243 @@ impl<'b> Walker<'_, 'b> {
             };
         }
         Ok(end)
+    }
+
+    /// What step `i` lacks here, when a private valkey-server could run it: the newer commands
+    /// and options it needs are all it lacks, a person is at the terminal, its scripts may run
+    /// on a server redislab does not own, and valkey-server is on PATH or in redislab's home.
+    async fn offerable(&mut self, i: usize) -> Result<Option<(Vec<String>, std::path::PathBuf)>> {
+        let step = &self.lesson.steps[i - 1];
+        let Some(req) = step.requires.as_ref() else {
+            return Ok(None);
+        };
+        if self.options.auto || self.engine.script_not_shipped(step).is_some() {
+            return Ok(None);
+        }
+        let Some(binary) = self.engine.server.binaries.find(&["valkey-server"]) else {
+            return Ok(None);
+        };
+        Ok(self
+            .engine
+            .missing_commands(req)
+            .await?
+            .map(|missing| (missing, binary)))
+    }
+
+    /// A step this server would skip only for want of a newer command or option (DELIFEQ,
+    /// SET ... IFEQ), offered on a private valkey-server that has it (`offerable`). If the
+    /// learner agrees, the lesson's keys are copied there (DUMP and RESTORE, TTLs kept) and the
+    /// step runs there whole (its commands, checks, key table and failure menu). The steps
+    /// right after it that need newer commands too are offered on the same server, from the
+    /// state it left there (lesson 04's per-field TTL steps build on each other). Then the
+    /// server is stopped, with what the steps made on it. `None`: the step goes its usual way
+    /// (and is skipped, as before); otherwise how each step walked there ended.
+    async fn on_private_valkey(&mut self, i: usize) -> Result<Option<Vec<(usize, StepEnd)>>> {
+        let lesson = self.lesson;
+        let n = lesson.steps.len();
+        let Some((missing, binary)) = self.offerable(i).await? else {
+            return Ok(None);
+        };
+        let step = &lesson.steps[i - 1];
+        let namespace = self.engine.namespace.clone();
+        // Started before asking: only a server that answers for the command is offered (what a
+        // server has is asked of it, never read from its version). One that cannot be reached
+        // or lacks the command too changes nothing: the step is skipped as without one.
+        let Ok(throwaway) = crate::redis::throwaway::Throwaway::start_with(&binary, &[]).await
+        else {
+            return Ok(None);
+        };
+        let Ok(private) = throwaway.server(&namespace).await else {
+            return Ok(None);
+        };
+        let Ok(mut engine) = Engine::new(&private, &namespace).await else {
+            return Ok(None);
+        };
+        if !matches!(engine.unmet(step.requires.as_ref()).await, Ok(None)) {
+            return Ok(None);
+        }
+        // The why on its own lines, flowed to the screen; the menu's question fits one line.
+        let why = format!(
+            "This step needs {}, which this server lacks. redislab can run it on a private valkey-server that it starts for this step and stops after (your server is not touched).",
+            missing.join(" and ")
+        );
+        self.ctx(None).show(Event::Notice(&why)).await?;
+        let question = "Run this step on a private valkey-server?";
+        match self.ctx(None).ask(|p| p.run_elsewhere(question)).await? {
+            None => return Ok(Some(vec![(i, StepEnd::Quit)])),
+            Some(false) => return Ok(None),
+            Some(true) => {}
+        }
+        let keys = self.engine.snapshot().await?;
+        if let Err(e) = keys.restore_all(&mut engine.admin, &namespace, &[]).await {
+            // A DUMP from a newer server than this valkey-server reads, say.
+            let why = format!(
+                "The lesson's keys could not be copied to the private valkey-server ({}), so the step cannot run there.",
+                crate::untrusted::printable_str(&format!("{e:#}"))
+            );
+            self.ctx(None).show(Event::Notice(&why)).await?;
+            return Ok(None);
+        }
+        // The learner's keys wait, lesson time stopped, while the steps run elsewhere.
+        self.engine.freeze().await?;
+        engine.vars = self.engine.vars.clone();
+        engine.explain = self.engine.explain;
+        engine.set_lesson_keys(&lesson.keys);
+        engine.set_reading(true);
+        let shown = format!(
+            "{} {} · {}",
+            private.product, private.version, private.display
+        );
+        self.ctx(None)
+            .show(Event::OnPrivateServer {
+                server: &shown,
+                copied: keys.len(),
+            })
+            .await?;
+        // The newer-command steps just before this one never left their keys on the learner's
+        // server (they were skipped, or ran on a server now gone), and this one may start from
+        // them (lesson 04's steps build on each other): they run there first, quietly, as a
+        // resumed lesson replays the steps before it.
+        let mut first = i;
+        while first > 1 && self.offerable(first - 1).await?.is_some() {
+            let earlier = &lesson.steps[first - 2];
+            if !matches!(engine.unmet(earlier.requires.as_ref()).await, Ok(None)) {
+                break;
+            }
+            first -= 1;
+        }
+        if first < i {
+            Walker {
+                engine: &mut engine,
+                lesson,
+                prompter: &mut *self.prompter,
+                view: &mut *self.view,
+                store: None,
+                options: Options {
+                    auto: false,
+                    from_step: i,
+                    answers: None,
+                    quiz: false,
+                    keep_until: 0,
+                },
+            }
+            .replay_range(first, i)
+            .await?;
+            let why = if first + 1 == i {
+                format!(
+                    "Step {first}, which needs newer commands too, ran there first, quietly, as the lesson wrote it: this step starts from what it leaves."
+                )
+            } else {
+                format!(
+                    "Steps {first} to {}, which need newer commands too, ran there first, quietly, as the lesson wrote them: this step starts from what they leave.",
+                    i - 1
+                )
+            };
+            self.ctx(None).show(Event::Notice(&why)).await?;
+        }
+        let mut ends = Vec::new();
+        let mut walked = 0;
+        let mut k = i;
+        loop {
+            let end = self.walk_privately(&mut engine, k).await?;
+            walked += 1;
+            let go_on = matches!(end, StepEnd::Done { .. } | StepEnd::Skipped(_));
+            ends.push((k, end));
+            if !go_on || k == n {
+                break;
+            }
+            // The next step, if it needs newer commands too, may run on this same server.
+            let Some((missing, _)) = self.offerable(k + 1).await? else {
+                break;
+            };
+            let next = &lesson.steps[k];
+            if !matches!(engine.unmet(next.requires.as_ref()).await, Ok(None)) {
+                break;
+            }
+            k += 1;
+            self.header(k, n).await?;
+            let why = format!(
+                "This step needs {} too. It can run on the same private valkey-server, from the keys step {} left there.",
+                missing.join(" and "),
+                k - 1
+            );
+            self.ctx(None).show(Event::Notice(&why)).await?;
+            match self
+                .ctx(None)
+                .ask(|p| p.run_elsewhere("Run this step there too?"))
+                .await?
+            {
+                Some(true) => {}
+                None => {
+                    ends.push((k, StepEnd::Quit));
+                    break;
+                }
+                Some(false) => {
+                    let reason = self
+                        .engine
+                        .unmet(next.requires.as_ref())
+                        .await?
+                        .unwrap_or_else(|| "skipped by you".into());
+                    ends.push((k, StepEnd::Skipped(reason)));
+                    break;
+                }
+            }
+        }
+        drop(engine);
+        drop(private);
+        drop(throwaway);
+        self.ctx(None)
+            .show(Event::PrivateServerStopped {
+                server: &shown,
+                steps: walked,
+            })
+            .await?;
+        Ok(Some(ends))
+    }
+
+    /// Step `k` walked on `engine` (a private server's): run, then the failure menu, whose retry
+    /// and solution put back the keys the step found there.
+    async fn walk_privately(&mut self, engine: &mut Engine<'_>, k: usize) -> Result<StepEnd> {
+        let lesson = self.lesson;
+        let step = &lesson.steps[k - 1];
+        let mut walker = Walker {
+            engine,
+            lesson,
+            prompter: &mut *self.prompter,
+            view: &mut *self.view,
+            store: None,
+            options: Options {
+                auto: false,
+                from_step: k,
+                answers: None,
+                quiz: false,
+                keep_until: 0,
+            },
+        };
+        let before = Before {
+            keys: walker.engine.snapshot().await?,
+            vars: walker.engine.vars.clone(),
+        };
+        let end = steps::run(&mut walker.ctx(Some(&before.keys)), step).await?;
+        let end = walker
+            .until_settled(k, end, Some(&before), k, &mut Trail::default())
+            .await?;
+        walker.engine.close_transactions().await;
+        // What the learner typed there leaves no state here: no later step is stranded by it.
+        Ok(match end {
+            StepEnd::Done {
+                passed,
+                failed_before,
+                problems,
+                ..
+            } => StepEnd::Done {
+                passed,
+                failed_before,
+                problems,
+                typed_own: false,
+            },
+            other => other,
+        })
     }
 
     /// Notes how a finished (or skipped) step went.

@@ -24,10 +24,10 @@ pub struct Private {
 }
 
 impl Private {
-    /// Starts one, with no persistence. `Ok(Err(why))`: no server binary is on PATH, and the
-    /// step is skipped. It is the learner's product where that binary is on PATH
-    /// (valkey-server beside a Valkey), so a demonstration shows what the learner's own servers
-    /// would do.
+    /// Starts one, with no persistence. `Ok(Err(why))`: no server binary is on PATH or in
+    /// redislab's home, and the step is skipped. It is the learner's product where that binary
+    /// is found (valkey-server beside a Valkey), so a demonstration shows what the learner's own
+    /// servers would do.
     pub async fn start(ctx: &ScenarioContext<'_>) -> Result<Result<Private, String>> {
         Private::start_with(ctx, &[]).await
     }
@@ -37,17 +37,19 @@ impl Private {
         ctx: &ScenarioContext<'_>,
         settings: &[&str],
     ) -> Result<Result<Private, String>> {
+        let binaries = &ctx.server.binaries;
         let same_product = (ctx.server.product == "Valkey")
-            .then(|| crate::redis::managed::on_path("valkey-server"))
+            .then(|| binaries.find(&["valkey-server"]))
             .flatten();
-        let Some(binary) = same_product.or_else(crate::redis::managed::find_binary) else {
-            return Ok(Err(
-                "this step starts a private redis-server, and none (nor valkey-server) is on PATH; scripts/install-redis.sh installs one".into(),
-            ));
+        let Some(binary) = same_product.or_else(|| binaries.server()) else {
+            return Ok(Err(format!(
+                "this step starts a private redis-server, and {}",
+                crate::redis::binaries::none_found(binaries)
+            )));
         };
         let program = program_of(&binary);
         ctx.ticker.message(&format!("starting a private {program}"));
-        let server = Throwaway::start_with(Some(&binary), settings).await?;
+        let server = Throwaway::start_with(&binary, settings).await?;
         Ok(Ok(Private::open(ctx, server, "private").await?))
     }
 
@@ -58,7 +60,7 @@ impl Private {
             .message(&format!("starting a private replica ({})", self.program));
         let port = self.server.port.to_string();
         let extra = ["--replicaof", "127.0.0.1", port.as_str()];
-        let server = Throwaway::start_with(Some(&self.server.binary), &extra).await?;
+        let server = Throwaway::start_with(&self.server.binary, &extra).await?;
         Private::open(ctx, server, "private replica").await
     }
 

@@ -255,6 +255,29 @@ pub fn text(event: &Event<'_>, width: usize) -> String {
         .dimmed()
         .to_string(),
         Event::Skipped(why) => skipped(why),
+        Event::OnPrivateServer { server, copied } => {
+            let keys = match copied {
+                0 => "No lesson keys to copy".to_string(),
+                1 => "Your 1 lesson key was copied there".to_string(),
+                n => format!("Your {n} lesson keys were copied there"),
+            };
+            let text = format!(
+                "▶ This step runs on a private server redislab started for it: {}. {keys}; your own server is not touched.",
+                crate::untrusted::printable_str(server)
+            );
+            format!("{}", flow(&text, "  ", width).cyan())
+        }
+        Event::PrivateServerStopped { server, steps } => {
+            let (made, before) = match steps {
+                1 => ("this step made", "this step"),
+                _ => ("these steps made", "these steps"),
+            };
+            let text = format!(
+                "■ The private server ({}) is stopped: the keys {made} there are gone with it. Your server has the lesson's keys as they were before {before}.",
+                crate::untrusted::printable_str(server)
+            );
+            format!("{}", flow(&text, "  ", width).cyan())
+        }
         Event::FailedStep { index, title } => failed_step(*index, title),
         Event::Restored { index } => format!(
             "  {}\n",

@@ -275,6 +275,16 @@ fn forget(dir: &Path, recorded: &[(u16, Option<u32>, PathBuf)]) {
 /// The running managed cluster, started (with `replicas` per master) if needed; `true` when
 /// this call started it.
 pub async fn ensure_running(home: &Path, replicas: u8) -> Result<(ManagedCluster, bool)> {
+    ensure_running_with(home, &crate::redis::binaries::Binaries::new(home), replicas).await
+}
+
+/// The same, with its nodes' program found by `binaries` (a throwaway cluster in a temporary
+/// folder still runs the server of redislab's own home).
+pub async fn ensure_running_with(
+    home: &Path,
+    binaries: &crate::redis::binaries::Binaries,
+    replicas: u8,
+) -> Result<(ManagedCluster, bool)> {
     let dir = dir(home);
     fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     // One starter at a time: two commands launched together must not start two clusters.
@@ -284,7 +294,7 @@ pub async fn ensure_running(home: &Path, replicas: u8) -> Result<(ManagedCluster
         .context("could not lock the managed cluster's directory")?;
     let result = match load(&dir).await {
         Ok(Some(c)) => Ok((c, false)),
-        Ok(None) => start::start(&dir, usize::from(replicas.min(MAX_REPLICAS)))
+        Ok(None) => start::start(&dir, binaries, usize::from(replicas.min(MAX_REPLICAS)))
             .await
             .map(|c| (c, true)),
         Err(e) => Err(e),

@@ -15,7 +15,8 @@ use super::{
     MASTERS, ManagedCluster, conf_path, forget, load, log_path, node_dir, parse_nodes,
     password_path, pid_path, ping, query, recorded, stop_node,
 };
-use crate::redis::managed::{find_binary_for, quote, random_hex, spawn_daemon, write_private};
+use crate::redis::binaries::{Binaries, none_found};
+use crate::redis::managed::{quote, random_hex, spawn_daemon, write_private};
 
 /// Slots in a Redis Cluster.
 const SLOTS: usize = 16384;
@@ -26,10 +27,12 @@ const JOIN_WITHIN: Duration = Duration::from_secs(30);
 
 /// Starts `MASTERS × (1 + replicas)` nodes and joins them. On any failure, every node started
 /// is stopped and its files removed, and the error names what did not come up.
-pub(super) async fn start(dir: &Path, replicas: usize) -> Result<ManagedCluster> {
-    let binary = find_binary_for(dir.parent().unwrap_or(dir)).context(
-        "neither redis-server nor valkey-server is on PATH (`redislab server install` fetches valkey-server)",
-    )?;
+pub(super) async fn start(
+    dir: &Path,
+    binaries: &Binaries,
+    replicas: usize,
+) -> Result<ManagedCluster> {
+    let binary = binaries.server().with_context(|| none_found(binaries))?;
     let _ = fs::remove_dir_all(failed_logs(dir));
     let ports = free_ports(MASTERS * (1 + replicas))?;
     let password = random_hex(16);
