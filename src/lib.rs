@@ -10,9 +10,9 @@
 //!    command: the namespace rule and the provenance rule, and the `Fenced` connection every
 //!    other module gets from `redis::connect::Server` (the raw connection cannot be named
 //!    outside `redis`). Also: finding a server (`connect`, `managed`, `managed_cluster`),
-//!    the cluster client (`cluster`, `conn`), reply bounds and deadlines (`bounded`,
-//!    `deadline`), typing and printing as redis-cli does (`tokenize`, `command`, `render`),
-//!    what the server says about its commands (`classes`, `docs`), throwaway servers, and where
+//!    the cluster client (`cluster`, `conn`), opening one connection (`dial`, `transport`),
+//!    reply bounds and deadlines (`bounded`, `deadline`), typing and printing as redis-cli does (`tokenize`, `command`, `render`),
+//!    what the server says about its commands (`command_info`, `classes`, `docs`), throwaway servers, and where
 //!    the server programs are that redislab starts (`binaries`: PATH, then `<home>/bin`).
 //! 3. `namespace` (keys under `<namespace>:`), `inspect` (key snapshots as facts), `lesson`
 //!    (lessons as data: model, parsing, validation, no I/O to Redis beyond the fence's

@@ -152,7 +152,7 @@ async fn live_on_cluster(
         }
     };
     let ns = crate::lesson::validate::STANDIN_NS;
-    let proved = match crate::redis::managed_cluster::server(&cluster, ns).await {
+    let proved = match crate::redis::connect::managed_cluster_server(&cluster, ns).await {
         Ok(mut server) => {
             server.binaries = binaries.clone();
             prove(&server, ns, l).await

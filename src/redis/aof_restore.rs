@@ -152,7 +152,7 @@ pub async fn restore_leftover(dir: &Path, admin: &redis::Client) -> Result<bool>
     }
     let text = fs::read_to_string(&path).with_context(way_out)?;
     let saved = Saved::parse(&text).with_context(way_out)?;
-    let mut conn = super::connect::open(admin, "the managed server", None)
+    let mut conn = super::dial::open(admin, "the managed server", None)
         .await
         .with_context(way_out)?;
     saved.apply(&mut conn).await.with_context(way_out)?;

@@ -7,20 +7,8 @@ use crate::redis::conn::Conn;
 use redis::Value;
 
 use crate::redis::command::send;
+pub use crate::redis::command_info::{Begin, Class, Find, Info, InfoCache, KeySpec};
 use crate::redis::command_table::TABLE;
-
-/// What a command can reach.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
-    /// Touches only the keys it names; the namespace guard checks those.
-    Ordinary,
-    /// Acts on the whole server: `@admin`, `@dangerous`, or a write that names no key
-    /// (FLUSHALL, CONFIG SET, SWAPDB, FUNCTION LOAD, ...). A learner never runs it.
-    ServerWide,
-    /// Runs code that can reach keys it does not declare (EVAL, FCALL, SCRIPT LOAD, ...):
-    /// only an ACL user can fence it, so only the managed server allows it.
-    Script,
-}
 
 /// Keyless or `@dangerous` commands learners need and that expose nothing beyond counts and
 /// server facts. SORT and SORT_RO are `@dangerous` because of BY/GET patterns, which the guard
@@ -44,147 +32,6 @@ pub const LEARNER_ALLOWED: &[&str] = &[
 /// Keyless commands COMMAND INFO does not mark as writes, yet they wipe or stop state every
 /// client shares: one namespace must not do this to the others.
 const SHARED_STATE: &[&str] = &["script|flush", "script|kill", "function|kill"];
-
-/// The facts `COMMAND INFO` gives about one command or subcommand (`config|set`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Info {
-    pub name: String,
-    pub flags: Vec<String>,
-    pub categories: Vec<String>,
-    pub has_keys: bool,
-    /// The legacy key positions (first key, last key, step) as argument indices, exact for
-    /// every command not flagged `movablekeys` (Redis documents them so).
-    pub key_range: (i64, i64, i64),
-    /// The key specs (Redis 7+), when every one of them is a kind read here and none is
-    /// flagged incomplete; `None` when there are none or one cannot be read.
-    pub key_specs: Option<Vec<KeySpec>>,
-}
-
-/// Where one group of keys starts and how far it goes (`COMMAND INFO`'s key specs).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeySpec {
-    pub begin: Begin,
-    pub find: Find,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Begin {
-    /// At this argument index.
-    Index(i64),
-    /// After this keyword, searched from `startfrom` (negative: from the end, backwards).
-    Keyword(String, i64),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Find {
-    /// `lastkey` relative to the start (negative: from the end), every `step`; with `limit`
-    /// > 1 and `lastkey` -1, the first 1/limit of what remains.
-    Range { last: i64, step: i64, limit: i64 },
-    /// The argument at `start + numidx` says how many keys follow from `start + first`.
-    Keynum { numidx: i64, first: i64, step: i64 },
-}
-
-impl KeySpec {
-    /// The argument indices this spec names in `args`; `None` when the arguments do not fit
-    /// (Redis will answer with an error of its own, or GETKEYS must say).
-    fn indices(&self, args: &[Vec<u8>]) -> Option<Vec<usize>> {
-        let argc = args.len() as i64;
-        let start = match &self.begin {
-            Begin::Index(i) => *i,
-            Begin::Keyword(word, from) => {
-                let found = if *from >= 0 {
-                    (*from..argc).find(|&i| args[i as usize].eq_ignore_ascii_case(word.as_bytes()))
-                } else {
-                    (1..=argc + from)
-                        .rev()
-                        .find(|&i| args[i as usize].eq_ignore_ascii_case(word.as_bytes()))
-                };
-                match found {
-                    Some(i) => i + 1,
-                    None => return Some(Vec::new()),
-                }
-            }
-        };
-        if start <= 0 || start > argc {
-            return None;
-        }
-        let (first, last, step) = match self.find {
-            Find::Range { last, step, limit } => {
-                let end = if last >= 0 {
-                    start + last
-                } else if last == -1 && limit > 1 {
-                    start + (argc - start) / limit - 1
-                } else {
-                    argc + last
-                };
-                (start, end, step)
-            }
-            Find::Keynum {
-                numidx,
-                first,
-                step,
-            } => {
-                let n: i64 = std::str::from_utf8(args.get((start + numidx) as usize)?)
-                    .ok()?
-                    .parse()
-                    .ok()?;
-                if n < 0 {
-                    return None;
-                }
-                let first = start + first;
-                (first, first + (n - 1) * step.max(1), step)
-            }
-        };
-        if last >= argc {
-            return None;
-        }
-        let step = step.max(1);
-        Some(
-            (first..=last)
-                .step_by(step as usize)
-                .map(|i| i as usize)
-                .collect(),
-        )
-    }
-}
-
-impl Info {
-    /// The keys of `args` as this command's positions say, or `None` when only the server can
-    /// tell (`movablekeys`, or key specs the positions do not cover): then `COMMAND GETKEYS`.
-    pub fn keys_of<'a>(&self, args: &'a [Vec<u8>]) -> Option<Vec<&'a [u8]>> {
-        if let Some(specs) = &self.key_specs {
-            let mut out: Vec<&[u8]> = Vec::new();
-            for spec in specs {
-                for i in spec.indices(args)? {
-                    out.push(args.get(i)?.as_slice());
-                }
-            }
-            return Some(out);
-        }
-        let (first, last, step) = self.key_range;
-        if self.flags.iter().any(|f| f == "movablekeys") {
-            return None;
-        }
-        if first <= 0 {
-            // No positions: a keyless command, unless key specs say otherwise.
-            return (!self.has_keys).then(Vec::new);
-        }
-        let n = args.len() as i64;
-        let last = if last < 0 { n + last } else { last.min(n - 1) };
-        let step = step.max(1);
-        let mut out = Vec::new();
-        let mut i = first;
-        while i <= last && i < n {
-            out.push(args[i as usize].as_slice());
-            i += step;
-        }
-        Some(out)
-    }
-}
-
-/// `COMMAND INFO` answers by command name, kept for the life of a connection (and its clones):
-/// a command is asked about once, not before every send.
-pub type InfoCache = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<Info>>>>;
 
 /// What the server behind `conn` says about the command `args` names (and its subcommand), from
 /// the connection's cache or, the first time, from `COMMAND INFO`.
@@ -427,7 +274,7 @@ pub fn generate(infos: &[Info], server: &str) -> String {
         "//! Generated from {server}'s COMMAND INFO by `redis::classes::generate`: do not edit.\n\
          //! `tests/attack.rs` regenerates it from a real server and fails when it is out of date\n\
          //! (run it with REDISLAB_REGENERATE=1 to rewrite this file). Ordinary commands are left out.\n\n\
-         use super::classes::Class::{{self, Script, ServerWide}};\n\n\
+         use super::command_info::Class::{{self, Script, ServerWide}};\n\n\
          pub const TABLE: &[(&str, Class)] = &[\n"
     );
     for i in infos {

@@ -4,8 +4,6 @@
 // This file is part of the redis layer, which alone opens connections (clippy.toml).
 #![allow(clippy::disallowed_methods)]
 
-use std::time::Duration;
-
 use anyhow::Result;
 use redis::aio::MultiplexedConnection;
 use redis::cluster::ClusterClientBuilder;
@@ -13,11 +11,8 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Client, Cmd, Value};
 
 use crate::error;
-use crate::redis::conn::{Conn, word};
-use crate::redis::connect::{self, describe};
-
-/// The cluster client always has a response timeout; "none" (for blocking commands) is a day.
-const NO_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+use crate::redis::command::word;
+use crate::redis::dial::describe;
 
 /// What a Redis Cluster adds to a server.
 #[derive(Clone)]
@@ -115,6 +110,16 @@ pub struct Nodes(Vec<redis::ConnectionInfo>);
 pub type Bounded = ClusterConnection<crate::redis::transport::BoundedNode>;
 
 impl Nodes {
+    /// Every node's connection settings, as the cluster client takes them.
+    pub fn infos(&self) -> Vec<redis::ConnectionInfo> {
+        self.0.clone()
+    }
+
+    /// The first node's settings (the seed).
+    pub fn first(&self) -> Option<&redis::ConnectionInfo> {
+        self.0.first()
+    }
+
     pub fn new<T: redis::IntoConnectionInfo>(
         urls: impl IntoIterator<Item = T>,
     ) -> redis::RedisResult<Nodes> {
@@ -204,46 +209,6 @@ pub async fn detect(
         masters: cluster_size(&info),
         nodes,
     }))
-}
-
-/// A connection to the whole cluster; `response: None` waits as long as a blocking command may.
-pub(in crate::redis) async fn open(
-    nodes: &Nodes,
-    display: &str,
-    response: Option<Duration>,
-) -> Result<Conn> {
-    let fail = |e: redis::RedisError| error::connection(describe(&e, display));
-    let client = ClusterClientBuilder::new(nodes.0.clone())
-        .connection_timeout(connect::CONNECT_TIMEOUT)
-        .response_timeout(response.unwrap_or(NO_TIMEOUT))
-        .build()
-        .map_err(fail)?;
-    client
-        .get_async_generic_connection::<crate::redis::transport::BoundedNode>()
-        .await
-        .map(|c| Conn::cluster(c, nodes.0.first().cloned()))
-        .map_err(fail)
-}
-
-/// Everything needed to open a connection of the server's kind, on any runtime or thread.
-#[derive(Clone)]
-pub struct Opener {
-    pub client: Client,
-    pub cluster: Option<Nodes>,
-    pub display: String,
-}
-
-impl Opener {
-    pub(in crate::redis) async fn open(&self, response: Option<Duration>) -> Result<Conn> {
-        match &self.cluster {
-            Some(c) => open(c, &self.display, response).await,
-            None => {
-                let (conn, wire) =
-                    connect::open_counted(&self.client, &self.display, response).await?;
-                Ok(Conn::counted(conn, wire))
-            }
-        }
-    }
 }
 
 /// A master's address, `(host, port)`.

@@ -2,7 +2,7 @@
 //! sandbox and the tests all go through here, so what a learner sees is always the same.
 
 use redis::aio::ConnectionLike;
-use redis::{RedisError, Value};
+use redis::{Cmd, RedisError, Value};
 
 use crate::redis::render::render_for;
 use crate::redis::tokenize::{InvalidArguments, tokenize};
@@ -60,4 +60,12 @@ pub async fn run_line<C: ConnectionLike>(conn: &mut C, line: &str) -> Result<Str
         out.push_str(&render_for(&args, &send(conn, &args).await?));
     }
     Ok(out)
+}
+
+/// Argument `i` of `cmd`, upper-cased (`""` when missing).
+pub(crate) fn word(cmd: &Cmd, i: usize) -> String {
+    match cmd.args_iter().nth(i) {
+        Some(redis::Arg::Simple(b)) => String::from_utf8_lossy(b).to_ascii_uppercase(),
+        _ => String::new(),
+    }
 }

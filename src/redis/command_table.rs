@@ -2,7 +2,7 @@
 //! `tests/attack.rs` regenerates it from a real server and fails when it is out of date
 //! (run it with REDISLAB_REGENERATE=1 to rewrite this file). Ordinary commands are left out.
 
-use super::classes::Class::{self, Script, ServerWide};
+use super::command_info::Class::{self, Script, ServerWide};
 
 pub const TABLE: &[(&str, Class)] = &[
     ("acl|deluser", ServerWide),

@@ -5,10 +5,19 @@
 // This file is part of the redis layer, which alone opens connections (clippy.toml).
 #![allow(clippy::disallowed_methods)]
 
-use redis::aio::{ConnectionLike, MultiplexedConnection};
+use std::time::Duration;
 
-use crate::redis::cluster::{self, error_reply};
+use anyhow::Result;
+use redis::Client;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster::ClusterClientBuilder;
+
+use crate::error;
+
+use crate::redis::cluster::{self, Nodes, error_reply};
+use crate::redis::command::word;
 use crate::redis::deadline;
+use crate::redis::dial::{self, describe};
 use redis::cluster_routing::{
     MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr,
 };
@@ -22,7 +31,7 @@ use redis::{
 #[derive(Clone)]
 pub(in crate::redis) struct Conn {
     link: Link,
-    commands: crate::redis::classes::InfoCache,
+    commands: crate::redis::command_info::InfoCache,
     /// The bytes this connection's socket carried, where it has one socket (a single server's
     /// connection opened by `cluster::Opener`); the tape reads it.
     wire: Option<std::sync::Arc<crate::redis::bounded::Wire>>,
@@ -117,14 +126,6 @@ fn as_reply(r: RedisResult<Value>) -> RedisResult<Value> {
             }
         }
         other => other,
-    }
-}
-
-/// Argument `i` of `cmd`, upper-cased (`""` when missing).
-pub(crate) fn word(cmd: &Cmd, i: usize) -> String {
-    match cmd.args_iter().nth(i) {
-        Some(redis::Arg::Simple(b)) => String::from_utf8_lossy(b).to_ascii_uppercase(),
-        _ => String::new(),
     }
 }
 
@@ -288,7 +289,8 @@ impl Clustered {
             .map_err(|e| RedisError::from((ErrorKind::Client, "no node", format!("{e:#}"))))?;
         let config = redis::AsyncConnectionConfig::new()
             .set_response_timeout(Some(std::time::Duration::from_secs(10)));
-        crate::redis::transport::open(&client, config, crate::redis::connect::CONNECT_TIMEOUT).await
+        crate::redis::transport::open(&client, config, crate::redis::transport::CONNECT_TIMEOUT)
+            .await
     }
 
     async fn masters(&mut self) -> RedisResult<Vec<(String, u16)>> {
@@ -575,7 +577,7 @@ impl Conn {
     }
 
     /// What the server said about its commands, shared by this connection's clones.
-    pub fn command_infos(&self) -> &crate::redis::classes::InfoCache {
+    pub fn command_infos(&self) -> &crate::redis::command_info::InfoCache {
         &self.commands
     }
 
@@ -629,5 +631,48 @@ impl Conn {
             out.push(self.on_node(Some(m), cmd).await?);
         }
         Ok(out)
+    }
+}
+
+/// The cluster client always has a response timeout; "none" (for blocking commands) is a day.
+const NO_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// A connection to the whole cluster; `response: None` waits as long as a blocking command may.
+pub(in crate::redis) async fn open_cluster(
+    nodes: &Nodes,
+    display: &str,
+    response: Option<Duration>,
+) -> Result<Conn> {
+    let fail = |e: redis::RedisError| error::connection(describe(&e, display));
+    let client = ClusterClientBuilder::new(nodes.infos())
+        .connection_timeout(dial::CONNECT_TIMEOUT)
+        .response_timeout(response.unwrap_or(NO_TIMEOUT))
+        .build()
+        .map_err(fail)?;
+    client
+        .get_async_generic_connection::<crate::redis::transport::BoundedNode>()
+        .await
+        .map(|c| Conn::cluster(c, nodes.first().cloned()))
+        .map_err(fail)
+}
+
+/// Everything needed to open a connection of the server's kind, on any runtime or thread.
+#[derive(Clone)]
+pub struct Opener {
+    pub client: Client,
+    pub cluster: Option<Nodes>,
+    pub display: String,
+}
+
+impl Opener {
+    pub(in crate::redis) async fn open(&self, response: Option<Duration>) -> Result<Conn> {
+        match &self.cluster {
+            Some(c) => open_cluster(c, &self.display, response).await,
+            None => {
+                let (conn, wire) =
+                    dial::open_counted(&self.client, &self.display, response).await?;
+                Ok(Conn::counted(conn, wire))
+            }
+        }
     }
 }

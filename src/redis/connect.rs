@@ -12,17 +12,18 @@ use redis::{AsyncConnectionConfig, Client, RedisError, RedisResult};
 use crate::error;
 use crate::redis::cluster;
 use crate::redis::conn::Conn;
+pub(crate) use crate::redis::dial::{CONNECT_TIMEOUT, open, open_counted};
+pub use crate::redis::dial::{command_error, describe, lost};
+use crate::redis::fence::RawConn;
 use crate::redis::fence::{Fence, Fenced, FencedPubSub, LoadTarget};
 use crate::redis::managed::{self, Managed};
 use crate::redis::managed_cluster;
 pub use crate::redis::redact::redact;
 use crate::redis::redact::{display_of, scrub};
-use crate::redis::transport::RawConn;
 use crate::settings::Settings;
 
 /// How long a command may take on an ordinary connection before we call the server gone.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
-pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The localhost probe must be quick: nothing listening is the common case.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
 
@@ -63,7 +64,7 @@ pub struct Server {
     pub(in crate::redis) client: Client,
     /// On the managed server or cluster: connections authenticated as an ACL user fenced into
     /// the namespace.
-    pub(in crate::redis) learner: Option<cluster::Opener>,
+    pub(in crate::redis) learner: Option<crate::redis::conn::Opener>,
     /// Address for display, password removed.
     pub display: String,
     pub source: Source,
@@ -160,7 +161,7 @@ impl Server {
 
     /// A full-rights connection of the server's kind: a cluster connection on a cluster.
     async fn open(&self, client: &Client, response: Option<Duration>) -> Result<Conn> {
-        let opener = cluster::Opener {
+        let opener = crate::redis::conn::Opener {
             client: client.clone(),
             cluster: self.cluster.as_ref().map(|c| c.client.clone()),
             display: self.display.clone(),
@@ -171,7 +172,7 @@ impl Server {
     /// An opener for connections like `connection()`'s, to use on another thread or runtime.
     pub fn opener(&self) -> FencedOpener {
         FencedOpener {
-            opener: cluster::Opener {
+            opener: crate::redis::conn::Opener {
                 client: self.client.clone(),
                 cluster: self.cluster.as_ref().map(|c| c.client.clone()),
                 display: self.display.clone(),
@@ -247,9 +248,10 @@ impl Server {
         resp3: bool,
     ) -> Result<RawConn> {
         let client = self.client_at(rights, node)?;
-        RawConn::open(&client, connect, resp3, self.fence.clone())
+        let socket = crate::redis::transport::Socket::open(&client, connect, resp3)
             .await
-            .map_err(|e| error::connection(describe(&e, &self.display)))
+            .map_err(|e| error::connection(describe(&e, &self.display)))?;
+        Ok(RawConn::new(socket, self.fence.clone()))
     }
 
     /// Where `bench --throughput`'s plain sockets connect: one node (`None`: the server the URL
@@ -270,7 +272,7 @@ impl Server {
 /// Opens fenced connections like `Server::connection()`'s, on another thread or runtime.
 #[derive(Clone)]
 pub struct FencedOpener {
-    opener: cluster::Opener,
+    opener: crate::redis::conn::Opener,
     fence: Fence,
 }
 
@@ -415,7 +417,7 @@ async fn resolve(settings: &Settings) -> Result<Server> {
             .map_err(|e| {
                 error::connection(format!("could not start the managed cluster: {e:#}"))
             })?;
-        return managed_cluster::server(&c, &settings.namespace).await;
+        return managed_cluster_server(&c, &settings.namespace).await;
     }
     if !settings.managed {
         if let Some(server) = probe_local(&settings.local_addr, &settings.namespace).await {
@@ -436,6 +438,34 @@ async fn resolve(settings: &Settings) -> Result<Server> {
     }
 }
 
+/// Connects to the managed cluster (already running) as admin, with the namespace's learner
+/// user on every node: the same rights as on the single managed server.
+pub async fn managed_cluster_server(
+    c: &managed_cluster::ManagedCluster,
+    namespace: &str,
+) -> Result<Server> {
+    let access = managed_cluster::access(c, namespace).await?;
+    let display = access.display.clone();
+    let server = finish(
+        access.admin,
+        None,
+        display.clone(),
+        Source::Managed,
+        &access.admin_urls,
+        false,
+        namespace,
+    )
+    .await?;
+    anyhow::ensure!(
+        server.cluster.is_some(),
+        "the managed cluster's node {display} does not run in cluster mode"
+    );
+    Ok(Server {
+        learner: Some(access.learner),
+        ..server
+    })
+}
+
 /// Connects to the managed server (already running) as admin, with a learner ACL user.
 pub async fn managed_server(m: &Managed, namespace: &str) -> Result<Server> {
     let admin = m.admin_client()?;
@@ -443,7 +473,7 @@ pub async fn managed_server(m: &Managed, namespace: &str) -> Result<Server> {
     let server = finish(admin, None, display, Source::Managed, &[], false, namespace).await?;
     let learner = managed::ensure_learner(&server.conn, m, namespace).await?;
     Ok(Server {
-        learner: Some(cluster::Opener {
+        learner: Some(crate::redis::conn::Opener {
             client: learner,
             cluster: None,
             display: server.display.clone(),
@@ -481,7 +511,7 @@ pub async fn probe_local(addr: &str, namespace: &str) -> Option<Server> {
 
 pub(crate) async fn finish(
     client: Client,
-    learner: Option<cluster::Opener>,
+    learner: Option<crate::redis::conn::Opener>,
     display: String,
     source: Source,
     urls: &[String],
@@ -514,7 +544,9 @@ pub(crate) async fn finish(
         urls => cluster::detect(&mut conn, urls, &display, trust_nodes).await?,
     };
     let conn = match &cluster {
-        Some(c) => cluster::open(&c.client, &display, Some(RESPONSE_TIMEOUT)).await?,
+        Some(c) => {
+            crate::redis::conn::open_cluster(&c.client, &display, Some(RESPONSE_TIMEOUT)).await?
+        }
         None => Conn::counted(conn, wire),
     };
     let fence = Fence::new(conn.clone(), namespace, source == Source::Managed);
@@ -532,120 +564,13 @@ pub(crate) async fn finish(
     })
 }
 
-pub(crate) async fn open(
-    client: &Client,
-    display: &str,
-    response: Option<Duration>,
-) -> Result<redis::aio::MultiplexedConnection> {
-    Ok(open_counted(client, display, response).await?.0)
-}
-
-/// `open`, and the count of the bytes its socket carries, for the tape.
-pub(crate) async fn open_counted(
-    client: &Client,
-    display: &str,
-    response: Option<Duration>,
-) -> Result<(
-    redis::aio::MultiplexedConnection,
-    std::sync::Arc<super::bounded::Wire>,
-)> {
-    let config = AsyncConnectionConfig::new().set_response_timeout(response);
-    super::transport::open_counted(client, config, CONNECT_TIMEOUT)
-        .await
-        .map_err(|e| error::connection(describe(&e, display)))
-}
-
 fn one_line(e: &RedisError, secret_source: &str) -> String {
     scrub(&e.to_string().replace('\n', " "), secret_source)
-}
-
-/// One clear line for a connection-level failure.
-pub fn describe(e: &RedisError, display: &str) -> String {
-    if let Some(exit) = super::bounded::refused().and_then(|_| lost(e, display)) {
-        return exit.to_string();
-    }
-    let code = e.code().unwrap_or("");
-    let detail = e.detail().unwrap_or("");
-    let text = e.to_string();
-    let lower = text.to_lowercase();
-    if e.is_connection_refusal() && lower.contains("refused") {
-        format!("could not connect to Redis at {display}: connection refused (is it running?)")
-    } else if matches!(code, "WRONGPASS" | "NOAUTH")
-        || lower.contains("authentication")
-        || lower.contains("wrongpass")
-        || lower.contains("noauth")
-    {
-        let why = if detail.is_empty() {
-            text.clone()
-        } else {
-            format!("{code} {detail}")
-        };
-        format!(
-            "Redis at {display} rejected the credentials: {} (check the user and password in REDIS_URL)",
-            why.trim()
-        )
-    } else if e.is_timeout() || lower.contains("timed out") || lower.contains("timeout") {
-        format!("Redis at {display} did not answer in time (wrong host or port, or a firewall?)")
-    } else if lower.contains("tls") || lower.contains("certificate") || lower.contains("handshake")
-    {
-        format!(
-            "TLS connection to {display} failed: {}",
-            text.replace('\n', " ")
-        )
-    } else if e.kind() == redis::ErrorKind::Parse || lower.contains("parse error") {
-        format!("{display} did not answer in the Redis protocol: is it a Redis port?")
-    } else if e.is_connection_dropped() || e.is_io_error() {
-        format!(
-            "lost the connection to Redis at {display}: {}",
-            text.replace('\n', " ")
-        )
-    } else {
-        format!("Redis at {display}: {}", text.replace('\n', " "))
-    }
-}
-
-/// Adds context to a failed command; I/O failures become exit code 2.
-pub fn command_error(e: RedisError, display: &str) -> anyhow::Error {
-    if let Some(exit) = lost(&e, display) {
-        exit.into()
-    } else {
-        anyhow::Error::new(e).context(format!("command failed on {display}"))
-    }
 }
 
 /// Best-effort context for I/O on redislab's own files.
 pub fn ensure_dir(path: &std::path::Path) -> Result<()> {
     std::fs::create_dir_all(path).with_context(|| format!("could not create {}", path.display()))
-}
-
-/// A connection that failed mid-run, as one line naming the server; `None` for an error that
-/// is not about the connection.
-pub fn lost(e: &redis::RedisError, server: &str) -> Option<error::Exit> {
-    // The bound's reason, for the failure it caused: a closed or broken connection.
-    let broken = e.is_io_error() || e.is_connection_dropped();
-    if let Some(why) = super::bounded::refused().filter(|_| broken) {
-        return Some(error::Exit::new(
-            error::code::CONNECTION,
-            format!(
-                "Redis at {server} sent {why}; redislab closed the connection (one reply may \
-                 be at most {} MiB and {} elements)",
-                super::bounded::MAX_REPLY_BYTES >> 20,
-                super::bounded::MAX_REPLY_ELEMENTS
-            ),
-        ));
-    }
-    if e.is_timeout() {
-        return Some(error::Exit::new(
-            error::code::CONNECTION,
-            format!("Redis at {server} did not answer within 10 s"),
-        ));
-    }
-    (e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal()).then(|| {
-        error::Exit::new(
-            error::code::CONNECTION,
-            format!("lost the connection to Redis at {server}"),
-        )
-    })
 }
 
 #[cfg(test)]

@@ -181,7 +181,7 @@ impl Throwaway {
         let client = redis::Client::open(self.url())
             .context("could not address the private redis-server")?;
         let conn: super::conn::Conn =
-            super::connect::open(&client, &self.url(), Some(super::deadline::REPLY))
+            super::dial::open(&client, &self.url(), Some(super::deadline::REPLY))
                 .await
                 .context("could not connect to the private redis-server")?
                 .into();

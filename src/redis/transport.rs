@@ -18,6 +18,9 @@ use tokio_rustls::rustls;
 
 use super::bounded::Bounded;
 
+/// How long opening a connection (the socket and the log-in) may take.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// A multiplexed connection whose replies are bounded. `connect` limits opening the stream and
 /// the handshake (AUTH, HELLO) together.
 pub(in crate::redis) async fn open(
@@ -183,11 +186,10 @@ impl rustls::client::danger::ServerCertVerifier for Unverified {
 /// One plain conversation with one server, a reply at a time, for what the multiplexed
 /// connection cannot carry: a connection in subscribe mode (SUBSCRIBE, SSUBSCRIBE) that the
 /// caller reads message by message. Bounded like every other connection: the same scanner
-/// that enforces the limit cuts the stream into replies.
-pub struct RawConn {
+/// that enforces the limit cuts the stream into replies. Unfenced: only `fence::RawConn`
+/// holds one, and admits every command before it is written.
+pub(in crate::redis) struct Socket {
     stream: Box<dyn Stream>,
-    /// Every command but the log-in passes it.
-    fence: super::fence::Fence,
     scanner: super::bounded::Scanner,
     /// Bytes of the reply in progress.
     partial: Vec<u8>,
@@ -195,20 +197,18 @@ pub struct RawConn {
     ready: std::collections::VecDeque<Vec<u8>>,
 }
 
-impl RawConn {
+impl Socket {
     /// Connects to the server `client` names and logs in as its user (AUTH, SELECT, or
     /// `HELLO 3` with AUTH when `resp3`, as a RESP3 client's log-in is).
     pub(in crate::redis) async fn open(
         client: &Client,
         connect: Duration,
         resp3: bool,
-        fence: super::fence::Fence,
-    ) -> RedisResult<RawConn> {
+    ) -> RedisResult<Socket> {
         let info = client.get_connection_info();
         let mut conn = within(connect, async {
-            Ok(RawConn {
+            Ok(Socket {
                 stream: raw(info).await?,
-                fence,
                 scanner: super::bounded::Scanner::default(),
                 partial: Vec::new(),
                 ready: Default::default(),
@@ -248,14 +248,8 @@ impl RawConn {
         Ok(conn)
     }
 
-    /// Sends a command once the fence admits it (a refusal is an error, and nothing is sent).
-    /// SUBSCRIBE and its kin are what such a connection is for.
-    pub async fn send(&mut self, args: &[Vec<u8>]) -> RedisResult<()> {
-        self.fence.admit_own(args).await?;
-        self.write(args).await
-    }
-
-    async fn write(&mut self, args: &[Vec<u8>]) -> RedisResult<()> {
+    /// Writes a command as it is: the caller has admitted it.
+    pub(in crate::redis) async fn write(&mut self, args: &[Vec<u8>]) -> RedisResult<()> {
         use tokio::io::AsyncWriteExt;
         let mut cmd = redis::Cmd::new();
         for a in args {
@@ -267,7 +261,7 @@ impl RawConn {
 
     /// The next reply or pushed message, whole; a timeout error when it is not all here
     /// `within` from now (a server dripping a byte at a time does not stretch it).
-    pub async fn next(&mut self, within_: Duration) -> RedisResult<redis::Value> {
+    pub(in crate::redis) async fn next(&mut self, within_: Duration) -> RedisResult<redis::Value> {
         use tokio::io::AsyncReadExt;
         let mut buf = [0u8; 16 * 1024];
         let end = tokio::time::Instant::now() + within_;
@@ -339,7 +333,7 @@ impl redis::cluster_async::Connect for BoundedNode {
     {
         Box::pin(async move {
             let client = Client::open(info.into_connection_info()?)?;
-            open(&client, config, super::connect::CONNECT_TIMEOUT)
+            open(&client, config, CONNECT_TIMEOUT)
                 .await
                 .map(BoundedNode)
         })

@@ -24,9 +24,9 @@ use super::{Scenario, ScenarioContext, ScenarioReport};
 use crate::measure::human_us;
 use crate::redis::cluster::Node;
 use crate::redis::connect::{Rights, Server};
+use crate::redis::fence::RawConn;
 use crate::redis::render::{printable, render};
 use crate::redis::tokenize::display_args;
-use crate::redis::transport::RawConn;
 
 pub struct BlockingPop;
 

@@ -17,8 +17,8 @@ use super::params::{Param, WAIT_ONLY, WaitOnly};
 use super::{Scenario, ScenarioContext, ScenarioReport};
 use crate::redis::cluster::Node;
 use crate::redis::connect::Rights;
+use crate::redis::fence::RawConn;
 use crate::redis::render::{error_text, printable_str};
-use crate::redis::transport::RawConn;
 
 /// The script's body: a greeting, no keys.
 const BODY: &str = "return 'hello from ' .. ARGV[1]";

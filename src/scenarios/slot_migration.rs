@@ -16,8 +16,8 @@ use super::params::{Param, WAIT_ONLY, WaitOnly};
 use super::{Scenario, ScenarioContext, ScenarioReport};
 use crate::redis::cluster::{self, Node};
 use crate::redis::connect::Rights;
+use crate::redis::fence::RawConn;
 use crate::redis::render::{error_text, printable_str};
-use crate::redis::transport::RawConn;
 
 pub struct SlotMigration;
 

@@ -20,8 +20,8 @@ use super::params::{Param, WAIT_ONLY, WaitOnly};
 use super::{Scenario, ScenarioContext, ScenarioReport};
 use crate::redis::cluster::Node;
 use crate::redis::connect::{Rights, Server};
+use crate::redis::fence::RawConn;
 use crate::redis::render::{printable, render};
-use crate::redis::transport::RawConn;
 
 pub struct SubscribedRefuses;
 

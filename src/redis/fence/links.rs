@@ -1,5 +1,6 @@
 //! The fence for connections that are not request and reply: a subscriber, whose every
-//! (un)subscription names a channel the namespace rule checks before it is sent.
+//! (un)subscription names a channel the namespace rule checks before it is sent, and a plain
+//! reply-at-a-time socket to one node.
 
 use redis::aio::{PubSub, PubSubSink, PubSubStream};
 use redis::{Msg, RedisResult};
@@ -72,5 +73,31 @@ impl FencedSink {
 
     pub async fn punsubscribe(&mut self, pattern: &str) -> RedisResult<()> {
         self.sink.punsubscribe(pattern).await
+    }
+}
+
+/// One plain conversation with one server, a reply at a time (see `transport::Socket`): every
+/// command the caller sends passes the fence first. SUBSCRIBE and its kin are what such a
+/// connection is for.
+pub struct RawConn {
+    socket: crate::redis::transport::Socket,
+    fence: Fence,
+}
+
+impl RawConn {
+    pub(in crate::redis) fn new(socket: crate::redis::transport::Socket, fence: Fence) -> Self {
+        RawConn { socket, fence }
+    }
+
+    /// Sends a command once the fence admits it (a refusal is an error, and nothing is sent).
+    pub async fn send(&mut self, args: &[Vec<u8>]) -> RedisResult<()> {
+        self.fence.admit_own(args).await?;
+        self.socket.write(args).await
+    }
+
+    /// The next reply or pushed message, whole; a timeout error when it is not all here
+    /// `within` from now.
+    pub async fn next(&mut self, within: std::time::Duration) -> RedisResult<redis::Value> {
+        self.socket.next(within).await
     }
 }

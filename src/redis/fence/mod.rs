@@ -26,7 +26,7 @@ mod links;
 mod load;
 mod rules;
 
-pub use links::{FencedPubSub, FencedSink};
+pub use links::{FencedPubSub, FencedSink, RawConn};
 pub use load::{Block, BlockingLoadStream, LoadStream, LoadTarget};
 
 pub use rules::Verdict;

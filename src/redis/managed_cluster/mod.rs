@@ -16,8 +16,7 @@ use anyhow::{Context, Result, bail};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, Cmd, RedisResult, Value};
 
-use crate::redis::cluster::Opener;
-use crate::redis::connect::{self, Server, Source};
+use crate::redis::conn::Opener;
 use crate::redis::managed::{self, is_server_process, read_trimmed};
 
 /// Masters a managed cluster has: the fewest Redis Cluster accepts for failover votes.
@@ -390,28 +389,24 @@ async fn ensure_learner(c: &ManagedCluster, namespace: &str) -> Result<()> {
     Ok(())
 }
 
-/// Connects to the managed cluster (already running) as admin, with the namespace's learner
-/// user on every node: the same rights as on the single managed server.
-pub async fn server(c: &ManagedCluster, namespace: &str) -> Result<Server> {
+/// What connecting to the managed cluster takes (`connect::managed_cluster_server` connects):
+/// the admin's client and every master's admin URL, and the namespace's learner user, created on
+/// every node if it is missing.
+pub(in crate::redis) struct Access {
+    pub admin: Client,
+    pub admin_urls: Vec<String>,
+    pub display: String,
+    pub learner: Opener,
+}
+
+/// The admin's and the learner's ways in, for `namespace`: the same rights as on the single
+/// managed server.
+pub(in crate::redis) async fn access(c: &ManagedCluster, namespace: &str) -> Result<Access> {
     ensure_learner(c, namespace).await?;
     let first = c.first_port();
     let display = format!("127.0.0.1:{first}");
     let admin = Client::open(node_url(None, &c.password, first))
         .context("could not build the managed cluster's address")?;
-    let server = connect::finish(
-        admin,
-        None,
-        display.clone(),
-        Source::Managed,
-        &c.urls(None),
-        false,
-        namespace,
-    )
-    .await?;
-    anyhow::ensure!(
-        server.cluster.is_some(),
-        "the managed cluster's node {display} does not run in cluster mode"
-    );
     let user = managed::learner_user(namespace);
     let learner = Opener {
         client: Client::open(node_url(Some(&user), &c.password, first))
@@ -420,11 +415,13 @@ pub async fn server(c: &ManagedCluster, namespace: &str) -> Result<Server> {
             crate::redis::cluster::Nodes::new(c.urls(Some(&user)))
                 .context("could not build the learner's cluster client")?,
         ),
-        display,
+        display: display.clone(),
     };
-    Ok(Server {
-        learner: Some(learner),
-        ..server
+    Ok(Access {
+        admin,
+        admin_urls: c.urls(None),
+        display,
+        learner,
     })
 }
 
