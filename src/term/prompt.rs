@@ -18,6 +18,11 @@ pub struct Inquire;
 /// "leave"; the Quit entry; `quit` typed), which ends a lesson normally (exit 0).
 static CTRL_C: AtomicBool = AtomicBool::new(false);
 
+/// The misses at which the exercise prompt last said its words (`usize::MAX`: another prompt
+/// came since, so they are said again).
+static LABEL_FOR_MISSES: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(usize::MAX);
+
 /// Whether a prompt was left with Ctrl-C.
 pub fn left_with_ctrl_c() -> bool {
     CTRL_C.load(Ordering::Relaxed)
@@ -26,6 +31,7 @@ pub fn left_with_ctrl_c() -> bool {
 /// Every prompt starts a new screen for the pager. `true`: the learner pressed Ctrl-C at the
 /// pager's pause, or Esc and then "Leave", so this prompt answers "quit" without asking.
 fn prompting() -> bool {
+    LABEL_FOR_MISSES.store(usize::MAX, Ordering::Relaxed);
     super::pager::prompted();
     let interrupted = super::pager::take_interrupt();
     if interrupted {
@@ -152,6 +158,9 @@ impl Prompter for Inquire {
     }
 
     fn exercise_action(&mut self, misses: usize, prompt: &str) -> Result<ExerciseAction> {
+        // The words the prompt takes are said once, and again after each miss: not above every
+        // command of a transaction typed line by line.
+        let said_already = LABEL_FOR_MISSES.load(Ordering::Relaxed) == misses;
         if prompting() {
             return Ok(ExerciseAction::Quit);
         }
@@ -160,7 +169,8 @@ impl Prompter for Inquire {
         } else {
             "try again (or: hint, goal, solution, retry, help, skip, back, quit)"
         };
-        let r = ask_line(Some(label), prompt, None)?;
+        let r = ask_line((!said_already).then_some(label), prompt, None)?;
+        LABEL_FOR_MISSES.store(misses, Ordering::Relaxed);
         Ok(match r {
             None => ExerciseAction::Quit,
             Some(s) => match s.trim().to_ascii_lowercase().as_str() {
