@@ -41,6 +41,8 @@ pub enum Verdict {
     Violation {
         schedule: Schedule,
         broken: Vec<String>,
+        /// What the schedule did that the contract allows (a queue's duplicates).
+        notes: Vec<String>,
         timeline: Vec<String>,
     },
     /// The program could not start, crashed or hung: not a verdict on the pattern.
@@ -60,6 +62,9 @@ pub struct Report {
     /// The schedules run, in order (the last one decided a failure).
     pub ran: Vec<Schedule>,
     pub systematic_total: u64,
+    /// What schedules that kept the invariant did that the contract allows but the learner
+    /// should know (a queue's duplicates), by schedule number.
+    pub notes: Vec<(u64, String)>,
     pub verdict: Verdict,
     pub elapsed: Duration,
 }
@@ -102,6 +107,25 @@ impl Report {
     }
 }
 
+impl Report {
+    /// The allowed but notable outcomes of the passing schedules, one line: "duplicates in 2 of
+    /// 10 schedules (allowed: at least once); schedule 21: 1 job processed twice: job-3" (None:
+    /// there were none).
+    pub fn noted(&self) -> Option<String> {
+        let (first_id, first) = self.notes.first()?;
+        let mut ids: Vec<u64> = self.notes.iter().map(|(id, _)| *id).collect();
+        ids.dedup();
+        let n = self.ran.len();
+        let (kind, allowed) = self.pattern.note_kind();
+        Some(format!(
+            "{kind} in {} of {n} schedule{} ({allowed}); {}schedule {first_id}: {first}",
+            ids.len(),
+            if n == 1 { "" } else { "s" },
+            if ids.len() > 1 { "the first, " } else { "" },
+        ))
+    }
+}
+
 /// The schedule numbers a run tries, in order.
 pub fn plan(opts: &Options) -> Vec<u64> {
     if let Some(id) = opts.replay {
@@ -119,11 +143,12 @@ pub async fn run(server: Arc<Server>, opts: &Options) -> Result<Report> {
     let started = Instant::now();
     let prefix = format!("{}:check:", server.fence().namespace());
     let mut ran = Vec::new();
+    let mut notes = Vec::new();
     let mut verdict = Verdict::Pass;
     for id in plan(opts) {
         let s = schedule::schedule(opts.workers, id);
         ran.push(s.clone());
-        if let Some(v) = run_one(&server, opts, &prefix, s).await? {
+        if let Some(v) = run_one(&server, opts, &prefix, s, &mut notes).await? {
             verdict = v;
             break;
         }
@@ -136,6 +161,7 @@ pub async fn run(server: Arc<Server>, opts: &Options) -> Result<Report> {
         replay: opts.replay.is_some(),
         ran,
         systematic_total: schedule::systematic_count(opts.workers),
+        notes,
         verdict,
         elapsed: started.elapsed(),
     })
@@ -166,12 +192,13 @@ struct Ended {
     stderr: String,
 }
 
-/// Runs one schedule; `None` when the invariant held.
+/// Runs one schedule; `None` when the invariant held (its notes, if any, go to `notes`).
 async fn run_one(
     server: &Arc<Server>,
     opts: &Options,
     prefix: &str,
     s: Schedule,
+    notes: &mut Vec<(u64, String)>,
 ) -> Result<Option<Verdict>> {
     let mut admin = server.admin();
     clear(&mut admin, prefix).await?;
@@ -336,13 +363,15 @@ async fn run_one(
             timeline,
         }));
     }
-    let broken = opts.pattern.check(&mut admin, &facts).await?;
-    if broken.is_empty() {
+    let judged = opts.pattern.check(&mut admin, &facts).await?;
+    if judged.broken.is_empty() {
+        notes.extend(judged.notes.into_iter().map(|n| (s.id, n)));
         return Ok(None);
     }
     Ok(Some(Verdict::Violation {
         schedule: s,
-        broken,
+        broken: judged.broken,
+        notes: judged.notes,
         timeline,
     }))
 }

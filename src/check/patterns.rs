@@ -30,6 +30,14 @@ pub enum Pattern {
     Cache,
 }
 
+/// One run judged: the rules it broke (empty: the invariant held) and what it did that the
+/// contract allows but the learner should know (a queue's duplicates), each one line.
+#[derive(Debug, Default)]
+pub struct Judgement {
+    pub broken: Vec<String>,
+    pub notes: Vec<String>,
+}
+
 /// What happened in one run, for the invariant.
 pub struct Facts<'a> {
     pub prefix: &'a str,
@@ -85,6 +93,14 @@ impl Pattern {
             Pattern::Cache => {
                 "one load per expiry: while the cached value lives, at most one worker reads the database, and every run serves the database's value"
             }
+        }
+    }
+
+    /// What a note of this pattern is about, and why it is allowed, for the verdict.
+    pub fn note_kind(&self) -> (&'static str, &'static str) {
+        match self {
+            Pattern::Queue => ("duplicates", "allowed: at least once"),
+            _ => ("noted", "allowed"),
         }
     }
 
@@ -172,15 +188,19 @@ impl Pattern {
         })
     }
 
-    /// The broken rules, each one line (empty: the invariant held).
-    pub async fn check(&self, admin: &mut Fenced, facts: &Facts<'_>) -> Result<Vec<String>> {
-        match self {
-            Pattern::Lock => lock(admin, facts).await,
-            Pattern::Counter => counter(admin, facts).await,
-            Pattern::RateLimit => rate_limit(admin, facts).await,
-            Pattern::Queue => queue(admin, facts).await,
-            Pattern::Cache => Ok(cache(facts)),
-        }
+    /// The broken rules and what was allowed but worth saying, each one line.
+    pub async fn check(&self, admin: &mut Fenced, facts: &Facts<'_>) -> Result<Judgement> {
+        let broken = |broken| Judgement {
+            broken,
+            notes: vec![],
+        };
+        Ok(match self {
+            Pattern::Lock => broken(lock(admin, facts).await?),
+            Pattern::Counter => broken(counter(admin, facts).await?),
+            Pattern::RateLimit => broken(rate_limit(admin, facts).await?),
+            Pattern::Queue => queue(admin, facts).await?,
+            Pattern::Cache => broken(cache(facts)),
+        })
     }
 }
 
@@ -370,7 +390,7 @@ fn jobs(workers: usize) -> Vec<String> {
     (1..=workers + 1).map(|i| format!("job-{i}")).collect()
 }
 
-async fn queue(admin: &mut Fenced, facts: &Facts<'_>) -> Result<Vec<String>> {
+async fn queue(admin: &mut Fenced, facts: &Facts<'_>) -> Result<Judgement> {
     let p = facts.prefix;
     let list = |key: String| redis::cmd("LRANGE").arg(key).arg(0).arg(-1).clone();
     let queued: Vec<String> = list(format!("{p}jobs")).query_async(admin).await?;
@@ -387,7 +407,46 @@ async fn queue(admin: &mut Fenced, facts: &Facts<'_>) -> Result<Vec<String>> {
             ));
         }
     }
-    Ok(broken)
+    Ok(Judgement {
+        broken,
+        notes: duplicates(&done).into_iter().collect(),
+    })
+}
+
+/// The jobs done more than once, as one line: "2 jobs processed twice: job-1, job-3" (at least
+/// once allows them; the learner should still know, and make the work idempotent).
+pub fn duplicates(done: &HashMap<String, i64>) -> Option<String> {
+    let mut by_times: std::collections::BTreeMap<i64, Vec<&str>> = Default::default();
+    for (job, n) in done {
+        if *n > 1 {
+            by_times.entry(*n).or_default().push(job);
+        }
+    }
+    if by_times.is_empty() {
+        return None;
+    }
+    let groups: Vec<String> = by_times
+        .into_iter()
+        .map(|(n, mut jobs)| {
+            // job-2 before job-10
+            jobs.sort_by_key(|j| (j.len(), *j));
+            let times = if n == 2 {
+                "twice".to_string()
+            } else {
+                format!("{n} times")
+            };
+            format!(
+                "{} job{} processed {times}: {}",
+                jobs.len(),
+                if jobs.len() == 1 { "" } else { "s" },
+                jobs.iter()
+                    .map(|j| crate::untrusted::printable_str(j))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect();
+    Some(groups.join("; "))
 }
 
 /// Loads read from the timeline (a GET of `<prefix>db`), not from the worker's word. Each jump
@@ -428,4 +487,25 @@ fn cache(facts: &Facts) -> Vec<String> {
             format!("{} lives", jumps + 1)
         }
     )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_grouped_by_how_often_each_job_was_done() {
+        let done = |pairs: &[(&str, i64)]| -> HashMap<String, i64> {
+            pairs.iter().map(|(j, n)| (j.to_string(), *n)).collect()
+        };
+        assert_eq!(duplicates(&done(&[("job-1", 1), ("job-2", 1)])), None);
+        assert_eq!(
+            duplicates(&done(&[("job-3", 2), ("job-1", 2), ("job-2", 1)])).as_deref(),
+            Some("2 jobs processed twice: job-1, job-3")
+        );
+        assert_eq!(
+            duplicates(&done(&[("job-10", 2), ("job-2", 3)])).as_deref(),
+            Some("1 job processed twice: job-10; 1 job processed 3 times: job-2")
+        );
+    }
 }

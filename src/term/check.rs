@@ -78,11 +78,15 @@ pub fn report(r: &Report, opts: &Options) {
                 ),
             );
             line(&mut out, "  ", "    ", &r.explored());
+            if let Some(noted) = r.noted() {
+                line(&mut out, "  ", "    ", &noted);
+            }
             line(&mut out, "  ", "    ", &super::dim(&invariant));
         }
         Verdict::Violation {
             schedule,
             broken,
+            notes,
             timeline,
         } => {
             let n = r.ran.len();
@@ -107,6 +111,10 @@ pub fn report(r: &Report, opts: &Options) {
                     "    ",
                     &format!("{} {b}", super::bad("broken:")),
                 );
+            }
+            let (kind, allowed) = r.pattern.note_kind();
+            for n in notes {
+                line(&mut out, "  ", "    ", &format!("{kind} ({allowed}): {n}"));
             }
             push_timeline(&mut out, timeline);
             out.push_str(&format!(
