@@ -640,3 +640,84 @@ async fn the_proxy_replies_with_the_servers_own_bytes() {
         }
     }
 }
+
+/// `check cache --update`: worker 1 writes the database, then invalidates; the others read.
+/// Invalidating before the write (found by its systematic schedule 26, replayed: exploring to
+/// it costs 11 s) and a fill that writes back a value read before the update (found by
+/// exploration at schedule 6) are caught with the rule that names the stale value; the correct
+/// fixture, whose fill WATCHes the database, passes both schedules and the first few.
+#[test]
+fn a_stale_value_after_a_cache_update_is_caught() {
+    let home = ManagedHome::new();
+    let update = |args: &[&str], name: &str| {
+        let mut all = vec!["--update"];
+        all.extend_from_slice(args);
+        check(managed(&home, None), "cache", &all, name)
+    };
+    let out = update(&["--schedules", "8"], "cache_stale_fill.py");
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let rules = broken(&out);
+    assert!(
+        rules.iter().any(|r| r.contains(
+            "wrote the old value `v1` back to lab:check:cache after the update returned"
+        )),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(replay_id(&out), "6", "{}", show(&out));
+    assert!(
+        stdout(&out).contains("check cache --update --workers 2 --replay 6"),
+        "the replay line keeps --update: {}",
+        show(&out)
+    );
+    let again = update(&["--replay", "6"], "cache_stale_fill.py");
+    assert_eq!(broken(&again), rules, "{}", show(&again));
+
+    let out = update(&["--replay", "26"], "cache_invalidate_first.py");
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(
+        broken(&out)
+            .iter()
+            .any(|r| r.contains("still held the old value `v1` when the update returned")),
+        "{}",
+        show(&out)
+    );
+
+    for args in [
+        &["--replay", "6"][..],
+        &["--replay", "26"],
+        &["--schedules", "4"],
+    ] {
+        let out = update(args, "cache_correct.py");
+        assert_eq!(code(&out), 0, "cache_correct.py {args:?}: {}", show(&out));
+    }
+    // Without --update every worker reads: the same fixture, a fill without a lock, is a
+    // stampede there, and no rule speaks of an update.
+    let out = check(
+        managed(&home, None),
+        "cache",
+        &["--replay", "6"],
+        "cache_stale_fill.py",
+    );
+    let rules = broken(&out);
+    assert!(
+        code(&out) == 1
+            && rules.iter().any(|r| r.contains("a stampede"))
+            && !rules.iter().any(|r| r.contains("update")),
+        "{}",
+        show(&out)
+    );
+
+    let out = check(
+        managed(&home, None),
+        "lock",
+        &["--update"],
+        "lock_correct.py",
+    );
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(
+        stderr(&out).contains("--update belongs to `check cache`"),
+        "{}",
+        show(&out)
+    );
+}

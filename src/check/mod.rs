@@ -24,6 +24,8 @@ use schedule::{Event, Schedule};
 pub struct Options {
     pub pattern: Pattern,
     pub workers: usize,
+    /// cache: worker 1 updates the database and invalidates the cache, the others read.
+    pub update: bool,
     pub seed: u64,
     /// Run only this schedule.
     pub replay: Option<u64>,
@@ -212,7 +214,12 @@ async fn run_one(
             .await
             .with_context(|| format!("could not seed {}", command.get(1).map_or("", |k| k)))?;
     }
-    let control = schedule::Controller::new(&s, opts.workers, prefix, opts.pattern.watched(prefix));
+    let control = schedule::Controller::new(
+        &s,
+        opts.workers,
+        prefix,
+        opts.pattern.watched(prefix, opts.update),
+    );
     let mut proxy = proxy::Proxy::start(server.clone(), control.clone(), opts.workers).await?;
     let (program, args) = opts
         .command
@@ -225,7 +232,7 @@ async fn run_one(
             .env("REDIS_URL", format!("redis://{addr}/0"))
             .env("REDISLAB_PREFIX", prefix)
             .env("REDISLAB_WORKER", (worker + 1).to_string())
-            .envs(opts.pattern.env(opts.workers))
+            .envs(opts.pattern.env(opts.workers, worker, opts.update))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -307,6 +314,7 @@ async fn run_one(
     let facts = patterns::Facts {
         prefix,
         workers: opts.workers,
+        update: opts.update,
         events: &events,
         exits: &exits,
     };

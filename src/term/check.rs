@@ -58,13 +58,14 @@ pub fn report(r: &Report, opts: &Options) {
     let replay = |id: u64| {
         let cmd = crate::check::shell_line(&opts.command);
         format!(
-            "redislab check {} --workers {} --replay {id} -- {}",
+            "redislab check {}{} --workers {} --replay {id} -- {}",
             r.pattern.name(),
+            if opts.update { " --update" } else { "" },
             r.workers,
             crate::untrusted::printable_str(&cmd)
         )
     };
-    let invariant = format!("invariant: {}", r.pattern.invariant());
+    let invariant = format!("invariant: {}", r.pattern.invariant(opts.update));
     match &r.verdict {
         Verdict::Pass => {
             line(
