@@ -5,7 +5,9 @@
 //! managed server, whose ACL user lets scripts run) and on Valkey (managed too). The proxy's
 //! replies are compared byte for byte with the server's own.
 //!
-//! Budget: 90 s on 2 cores (measured: 77-86 s with the machine's load average at 6-8). A Python
+//! Budget: 90 s on 2 cores (measured: 77-86 s with the machine's load average at 6-8; 95 s at
+//! load 6.5 once the queue duplicates, ten determinism replays and cache --update were added,
+//! before trimming the last). A Python
 //! worker takes 0.15–0.5 s to start here (not 50 ms), so a schedule of 2 workers costs about
 //! 0.3 s: Redis explores (up to 25 schedules, for the bugs that need a pause), Valkey replays
 //! the schedules Redis found, and the correct fixtures run 10 schedules each on Redis, 6 on
@@ -645,7 +647,8 @@ async fn the_proxy_replies_with_the_servers_own_bytes() {
 /// Invalidating before the write (found by its systematic schedule 26, replayed: exploring to
 /// it costs 11 s) and a fill that writes back a value read before the update (found by
 /// exploration at schedule 6) are caught with the rule that names the stale value; the correct
-/// fixture, whose fill WATCHes the database, passes both schedules and the first few.
+/// fixture, whose fill WATCHes the database, passes both schedules (and the first 40 when
+/// measured by hand: 19 s, too long for the suite).
 #[test]
 fn a_stale_value_after_a_cache_update_is_caught() {
     let home = ManagedHome::new();
@@ -683,13 +686,15 @@ fn a_stale_value_after_a_cache_update_is_caught() {
         show(&out)
     );
 
-    for args in [
-        &["--replay", "6"][..],
-        &["--replay", "26"],
-        &["--schedules", "4"],
-    ] {
-        let out = update(args, "cache_correct.py");
-        assert_eq!(code(&out), 0, "cache_correct.py {args:?}: {}", show(&out));
+    // The reader's first schedules without --update run in the_correct_fixtures_pass_on_redis.
+    for id in ["6", "26"] {
+        let out = update(&["--replay", id], "cache_correct.py");
+        assert_eq!(
+            code(&out),
+            0,
+            "cache_correct.py --replay {id}: {}",
+            show(&out)
+        );
     }
     // Without --update every worker reads: the same fixture, a fill without a lock, is a
     // stampede there, and no rule speaks of an update.

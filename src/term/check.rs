@@ -14,6 +14,11 @@ pub fn starting(opts: &Options, learner_user: bool) {
         Some(id) => format!("schedule {id}"),
         None => format!("up to {} schedules", opts.schedules),
     };
+    let what = if opts.update {
+        format!("{what}, w1 updating the database")
+    } else {
+        what
+    };
     let mut text = String::new();
     line(
         &mut text,
