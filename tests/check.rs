@@ -5,9 +5,9 @@
 //! managed server, whose ACL user lets scripts run) and on Valkey (managed too). The proxy's
 //! replies are compared byte for byte with the server's own.
 //!
-//! Budget: 90 s on 2 cores (measured: 77-86 s with the machine's load average at 6-8; 95 s at
-//! load 6.5 once the queue duplicates, ten determinism replays and cache --update were added,
-//! before trimming the last). A Python
+//! Budget: 90 s on 2 cores (measured: 77-86 s with the machine's load average at 6-8; with the queue
+//! duplicates, ten determinism replays and cache --update: 95 s at load 6.5 before a trim, 44 s
+//! at load 5 after it — the machine's load moves it more than the tests do). A Python
 //! worker takes 0.15–0.5 s to start here (not 50 ms), so a schedule of 2 workers costs about
 //! 0.3 s: Redis explores (up to 25 schedules, for the bugs that need a pause), Valkey replays
 //! the schedules Redis found, and the correct fixtures run 10 schedules each on Redis, 6 on
