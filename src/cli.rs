@@ -314,6 +314,11 @@ pub struct CheckArgs {
     /// Run only the schedule numbered N, as a failure printed it.
     #[arg(long, value_name = "N")]
     pub replay: Option<u64>,
+    /// cache only: worker 1 updates the database to `v2` and invalidates the cache
+    /// (REDISLAB_ROLE=update), the others read (REDISLAB_ROLE=read); no read that starts after
+    /// the update returned may serve the old value.
+    #[arg(long)]
+    pub update: bool,
     /// Seconds one schedule may take before the program is reported as hung.
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,

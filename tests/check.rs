@@ -5,7 +5,9 @@
 //! managed server, whose ACL user lets scripts run) and on Valkey (managed too). The proxy's
 //! replies are compared byte for byte with the server's own.
 //!
-//! Budget: 90 s on 2 cores (measured: 77-86 s with the machine's load average at 6-8). A Python
+//! Budget: 90 s on 2 cores (measured: 77-86 s with the machine's load average at 6-8; with the queue
+//! duplicates, ten determinism replays and cache --update: 95 s at load 6.5 before a trim, 44 s
+//! at load 5 after it — the machine's load moves it more than the tests do). A Python
 //! worker takes 0.15–0.5 s to start here (not 50 ms), so a schedule of 2 workers costs about
 //! 0.3 s: Redis explores (up to 25 schedules, for the bugs that need a pause), Valkey replays
 //! the schedules Redis found, and the correct fixtures run 10 schedules each on Redis, 6 on
@@ -343,25 +345,47 @@ fn which(name: &str) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
-/// The same seed tries the same schedules and reaches the same verdict, run after run; a
-/// different seed is a different exploration.
+/// The same seed tries the same schedules and reaches the same verdict, run after run: a
+/// random schedule that breaks a buggy counter, replayed ten times, breaks the same rule with the
+/// same timeline each time (everything but the elapsed time is the same, byte for byte); and an
+/// exploration from a seed stops at the same schedule.
 #[test]
 fn the_same_seed_gives_the_same_verdict() {
     let redis = TestRedis::start();
     let home = tempfile::tempdir().expect("temp home");
-    let mut first = None;
-    for _ in 0..3 {
+    // Drawn from seed 3: w2 is held between its GET and its SET (measured: 0.2 s a run).
+    let id = redislab::check::schedule::random_ids(3, 4)[3];
+    assert!(
+        id >= redislab::check::schedule::RANDOM_BASE,
+        "a random schedule"
+    );
+    let id = id.to_string();
+    let mut first: Option<Vec<String>> = None;
+    for run in 0..10 {
         let out = check(
             redis.redislab(home.path()),
             "counter",
-            // Past the 73 systematic schedules: a random one, drawn from its number.
-            &["--replay", &random_id()],
+            &["--replay", &id],
             "counter_get_set.py",
         );
-        let verdict = (code(&out), broken(&out));
+        assert_eq!(code(&out), 1, "run {run}: {}", show(&out));
+        assert!(
+            broken(&out).iter().any(|b| b.contains("lost increments")),
+            "run {run}: {}",
+            show(&out)
+        );
+        // Past the first line, which says how long it took.
+        let verdict: Vec<String> = stdout(&out).lines().skip(1).map(str::to_string).collect();
+        assert!(
+            verdict
+                .iter()
+                .any(|l| l.contains("w2 is held before its command #2")),
+            "{}",
+            show(&out)
+        );
         match &first {
             None => first = Some(verdict),
-            Some(f) => assert_eq!(f, &verdict, "{}", show(&out)),
+            Some(f) => assert_eq!(f, &verdict, "run {run} differs from the first"),
         }
     }
     for _ in 0..2 {
@@ -376,10 +400,41 @@ fn the_same_seed_gives_the_same_verdict() {
     }
 }
 
-/// A random schedule's number, as a run with --seed prints it (one that passes prints none, so
-/// take it from the library's own list).
-fn random_id() -> String {
-    redislab::check::schedule::random_ids(5, 1)[0].to_string()
+/// A job processed twice is allowed (at least once) but counted: the correct consumer, whose
+/// client retries, processes its job twice when the reply to its HINCRBY is lost (schedule 21:
+/// w1's command #2), and the pass says so; with no fault (schedule 0) it says nothing.
+#[test]
+fn duplicate_jobs_are_counted_and_reported() {
+    let redis = TestRedis::start();
+    let home = tempfile::tempdir().expect("temp home");
+    let out = check(
+        redis.redislab(home.path()),
+        "queue",
+        &["--replay", "21"],
+        "queue_correct.py",
+    );
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    // One line however the terminal wrapped it.
+    let text = stdout(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(text.contains("1 lost replies"), "{}", show(&out));
+    assert!(
+        text.contains(
+            "duplicates in 1 of 1 schedule (allowed: at least once); schedule 21: 1 job processed twice: job-3"
+        ),
+        "{}",
+        show(&out)
+    );
+    let out = check(
+        redis.redislab(home.path()),
+        "queue",
+        &["--replay", "0"],
+        "queue_correct.py",
+    );
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(!stdout(&out).contains("duplicates"), "{}", show(&out));
 }
 
 /// A program that does not start, crashes, hangs, or breaks the output contract is exit 4 and
@@ -586,4 +641,88 @@ async fn the_proxy_replies_with_the_servers_own_bytes() {
             }
         }
     }
+}
+
+/// `check cache --update`: worker 1 writes the database, then invalidates; the others read.
+/// Invalidating before the write (found by its systematic schedule 26, replayed: exploring to
+/// it costs 11 s) and a fill that writes back a value read before the update (found by
+/// exploration at schedule 6) are caught with the rule that names the stale value; the correct
+/// fixture, whose fill WATCHes the database, passes both schedules (and the first 40 when
+/// measured by hand: 19 s, too long for the suite).
+#[test]
+fn a_stale_value_after_a_cache_update_is_caught() {
+    let home = ManagedHome::new();
+    let update = |args: &[&str], name: &str| {
+        let mut all = vec!["--update"];
+        all.extend_from_slice(args);
+        check(managed(&home, None), "cache", &all, name)
+    };
+    let out = update(&["--schedules", "8"], "cache_stale_fill.py");
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let rules = broken(&out);
+    assert!(
+        rules.iter().any(|r| r.contains(
+            "wrote the old value `v1` back to lab:check:cache after the update returned"
+        )),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(replay_id(&out), "6", "{}", show(&out));
+    assert!(
+        stdout(&out).contains("check cache --update --workers 2 --replay 6"),
+        "the replay line keeps --update: {}",
+        show(&out)
+    );
+    let again = update(&["--replay", "6"], "cache_stale_fill.py");
+    assert_eq!(broken(&again), rules, "{}", show(&again));
+
+    let out = update(&["--replay", "26"], "cache_invalidate_first.py");
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(
+        broken(&out)
+            .iter()
+            .any(|r| r.contains("still held the old value `v1` when the update returned")),
+        "{}",
+        show(&out)
+    );
+
+    // The reader's first schedules without --update run in the_correct_fixtures_pass_on_redis.
+    for id in ["6", "26"] {
+        let out = update(&["--replay", id], "cache_correct.py");
+        assert_eq!(
+            code(&out),
+            0,
+            "cache_correct.py --replay {id}: {}",
+            show(&out)
+        );
+    }
+    // Without --update every worker reads: the same fixture, a fill without a lock, is a
+    // stampede there, and no rule speaks of an update.
+    let out = check(
+        managed(&home, None),
+        "cache",
+        &["--replay", "6"],
+        "cache_stale_fill.py",
+    );
+    let rules = broken(&out);
+    assert!(
+        code(&out) == 1
+            && rules.iter().any(|r| r.contains("a stampede"))
+            && !rules.iter().any(|r| r.contains("update")),
+        "{}",
+        show(&out)
+    );
+
+    let out = check(
+        managed(&home, None),
+        "lock",
+        &["--update"],
+        "lock_correct.py",
+    );
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(
+        stderr(&out).contains("--update belongs to `check cache`"),
+        "{}",
+        show(&out)
+    );
 }

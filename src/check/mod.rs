@@ -24,6 +24,8 @@ use schedule::{Event, Schedule};
 pub struct Options {
     pub pattern: Pattern,
     pub workers: usize,
+    /// cache: worker 1 updates the database and invalidates the cache, the others read.
+    pub update: bool,
     pub seed: u64,
     /// Run only this schedule.
     pub replay: Option<u64>,
@@ -41,6 +43,8 @@ pub enum Verdict {
     Violation {
         schedule: Schedule,
         broken: Vec<String>,
+        /// What the schedule did that the contract allows (a queue's duplicates).
+        notes: Vec<String>,
         timeline: Vec<String>,
     },
     /// The program could not start, crashed or hung: not a verdict on the pattern.
@@ -60,6 +64,9 @@ pub struct Report {
     /// The schedules run, in order (the last one decided a failure).
     pub ran: Vec<Schedule>,
     pub systematic_total: u64,
+    /// What schedules that kept the invariant did that the contract allows but the learner
+    /// should know (a queue's duplicates), by schedule number.
+    pub notes: Vec<(u64, String)>,
     pub verdict: Verdict,
     pub elapsed: Duration,
 }
@@ -102,6 +109,25 @@ impl Report {
     }
 }
 
+impl Report {
+    /// The allowed but notable outcomes of the passing schedules, one line: "duplicates in 2 of
+    /// 10 schedules (allowed: at least once); schedule 21: 1 job processed twice: job-3" (None:
+    /// there were none).
+    pub fn noted(&self) -> Option<String> {
+        let (first_id, first) = self.notes.first()?;
+        let mut ids: Vec<u64> = self.notes.iter().map(|(id, _)| *id).collect();
+        ids.dedup();
+        let n = self.ran.len();
+        let (kind, allowed) = self.pattern.note_kind();
+        Some(format!(
+            "{kind} in {} of {n} schedule{} ({allowed}); {}schedule {first_id}: {first}",
+            ids.len(),
+            if n == 1 { "" } else { "s" },
+            if ids.len() > 1 { "the first, " } else { "" },
+        ))
+    }
+}
+
 /// The schedule numbers a run tries, in order.
 pub fn plan(opts: &Options) -> Vec<u64> {
     if let Some(id) = opts.replay {
@@ -119,11 +145,12 @@ pub async fn run(server: Arc<Server>, opts: &Options) -> Result<Report> {
     let started = Instant::now();
     let prefix = format!("{}:check:", server.fence().namespace());
     let mut ran = Vec::new();
+    let mut notes = Vec::new();
     let mut verdict = Verdict::Pass;
     for id in plan(opts) {
         let s = schedule::schedule(opts.workers, id);
         ran.push(s.clone());
-        if let Some(v) = run_one(&server, opts, &prefix, s).await? {
+        if let Some(v) = run_one(&server, opts, &prefix, s, &mut notes).await? {
             verdict = v;
             break;
         }
@@ -136,6 +163,7 @@ pub async fn run(server: Arc<Server>, opts: &Options) -> Result<Report> {
         replay: opts.replay.is_some(),
         ran,
         systematic_total: schedule::systematic_count(opts.workers),
+        notes,
         verdict,
         elapsed: started.elapsed(),
     })
@@ -166,12 +194,13 @@ struct Ended {
     stderr: String,
 }
 
-/// Runs one schedule; `None` when the invariant held.
+/// Runs one schedule; `None` when the invariant held (its notes, if any, go to `notes`).
 async fn run_one(
     server: &Arc<Server>,
     opts: &Options,
     prefix: &str,
     s: Schedule,
+    notes: &mut Vec<(u64, String)>,
 ) -> Result<Option<Verdict>> {
     let mut admin = server.admin();
     clear(&mut admin, prefix).await?;
@@ -185,7 +214,12 @@ async fn run_one(
             .await
             .with_context(|| format!("could not seed {}", command.get(1).map_or("", |k| k)))?;
     }
-    let control = schedule::Controller::new(&s, opts.workers, prefix, opts.pattern.watched(prefix));
+    let control = schedule::Controller::new(
+        &s,
+        opts.workers,
+        prefix,
+        opts.pattern.watched(prefix, opts.update),
+    );
     let mut proxy = proxy::Proxy::start(server.clone(), control.clone(), opts.workers).await?;
     let (program, args) = opts
         .command
@@ -198,7 +232,7 @@ async fn run_one(
             .env("REDIS_URL", format!("redis://{addr}/0"))
             .env("REDISLAB_PREFIX", prefix)
             .env("REDISLAB_WORKER", (worker + 1).to_string())
-            .envs(opts.pattern.env(opts.workers))
+            .envs(opts.pattern.env(opts.workers, worker, opts.update))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -280,6 +314,7 @@ async fn run_one(
     let facts = patterns::Facts {
         prefix,
         workers: opts.workers,
+        update: opts.update,
         events: &events,
         exits: &exits,
     };
@@ -336,13 +371,15 @@ async fn run_one(
             timeline,
         }));
     }
-    let broken = opts.pattern.check(&mut admin, &facts).await?;
-    if broken.is_empty() {
+    let judged = opts.pattern.check(&mut admin, &facts).await?;
+    if judged.broken.is_empty() {
+        notes.extend(judged.notes.into_iter().map(|n| (s.id, n)));
         return Ok(None);
     }
     Ok(Some(Verdict::Violation {
         schedule: s,
-        broken,
+        broken: judged.broken,
+        notes: judged.notes,
         timeline,
     }))
 }

@@ -13,6 +13,9 @@ use crate::redis::fence::Fenced;
 /// The value the cache pattern's "database" holds; every run must serve it.
 pub const DB_VALUE: &str = "v1";
 
+/// The value the cache pattern's updating worker writes to the database (`--update`).
+pub const NEW_VALUE: &str = "v2";
+
 /// The rate-limit window the workers are given: long enough that a whole run fits in one.
 pub const WINDOW_MS: u64 = 60_000;
 
@@ -30,10 +33,20 @@ pub enum Pattern {
     Cache,
 }
 
+/// One run judged: the rules it broke (empty: the invariant held) and what it did that the
+/// contract allows but the learner should know (a queue's duplicates), each one line.
+#[derive(Debug, Default)]
+pub struct Judgement {
+    pub broken: Vec<String>,
+    pub notes: Vec<String>,
+}
+
 /// What happened in one run, for the invariant.
 pub struct Facts<'a> {
     pub prefix: &'a str,
     pub workers: usize,
+    /// cache with `--update`: worker 1 (index 0) updates the database and invalidates.
+    pub update: bool,
     pub events: &'a [Event],
     /// Each worker's exit code (`None`: killed) and its standard output.
     pub exits: &'a [(Option<i32>, String)],
@@ -68,8 +81,11 @@ impl Pattern {
     }
 
     /// The one rule a run must keep, in words (shown with every verdict).
-    pub fn invariant(&self) -> &'static str {
+    pub fn invariant(&self, update: bool) -> &'static str {
         match self {
+            Pattern::Cache if update => {
+                "one load per life of the cached value (the update ends one), every run serves the database's value, and once the update (w1: write the database, then invalidate) has returned, the cache never holds the old value and no read that starts later serves it"
+            }
             Pattern::Lock => {
                 "stock never below zero and units sold = stock taken; the lock changes hands only when free, always has a TTL, and is released only by its holder"
             }
@@ -88,15 +104,31 @@ impl Pattern {
         }
     }
 
+    /// What a note of this pattern is about, and why it is allowed, for the verdict.
+    pub fn note_kind(&self) -> (&'static str, &'static str) {
+        match self {
+            Pattern::Queue => ("duplicates", "allowed: at least once"),
+            _ => ("noted", "allowed"),
+        }
+    }
+
     /// The units of stock (lock) or the limit (rate-limit): one fewer than the workers, so
     /// that someone must be turned away.
     pub fn bound(&self, workers: usize) -> usize {
         workers.saturating_sub(1).max(1)
     }
 
-    /// Variables each worker gets beyond REDIS_URL, REDISLAB_PREFIX and REDISLAB_WORKER.
-    pub fn env(&self, workers: usize) -> Vec<(String, String)> {
+    /// Variables `worker` (0-based) gets beyond REDIS_URL, REDISLAB_PREFIX and REDISLAB_WORKER.
+    pub fn env(&self, workers: usize, worker: usize, update: bool) -> Vec<(String, String)> {
         match self {
+            Pattern::Cache => {
+                let role = if update && worker == 0 {
+                    "update"
+                } else {
+                    "read"
+                };
+                vec![("REDISLAB_ROLE".into(), role.into())]
+            }
             Pattern::RateLimit => vec![
                 ("REDISLAB_LIMIT".into(), self.bound(workers).to_string()),
                 ("REDISLAB_WINDOW_MS".into(), WINDOW_MS.to_string()),
@@ -128,9 +160,10 @@ impl Pattern {
     }
 
     /// Keys read before and after every command (their value and TTL).
-    pub fn watched(&self, prefix: &str) -> Vec<Vec<u8>> {
+    pub fn watched(&self, prefix: &str, update: bool) -> Vec<Vec<u8>> {
         match self {
             Pattern::Lock => vec![format!("{prefix}lock").into_bytes()],
+            Pattern::Cache if update => vec![format!("{prefix}cache").into_bytes()],
             _ => vec![],
         }
     }
@@ -146,6 +179,7 @@ impl Pattern {
     pub fn contract_error(&self, facts: &Facts) -> Option<String> {
         let expected: &[&str] = match self {
             Pattern::RateLimit => &["allowed", "denied"],
+            Pattern::Cache if facts.update => &[DB_VALUE, NEW_VALUE],
             Pattern::Cache => &[DB_VALUE],
             _ => return None,
         };
@@ -172,15 +206,25 @@ impl Pattern {
         })
     }
 
-    /// The broken rules, each one line (empty: the invariant held).
-    pub async fn check(&self, admin: &mut Fenced, facts: &Facts<'_>) -> Result<Vec<String>> {
-        match self {
-            Pattern::Lock => lock(admin, facts).await,
-            Pattern::Counter => counter(admin, facts).await,
-            Pattern::RateLimit => rate_limit(admin, facts).await,
-            Pattern::Queue => queue(admin, facts).await,
-            Pattern::Cache => Ok(cache(facts)),
-        }
+    /// The broken rules and what was allowed but worth saying, each one line.
+    pub async fn check(&self, admin: &mut Fenced, facts: &Facts<'_>) -> Result<Judgement> {
+        let broken = |broken| Judgement {
+            broken,
+            notes: vec![],
+        };
+        Ok(match self {
+            Pattern::Lock => broken(lock(admin, facts).await?),
+            Pattern::Counter => broken(counter(admin, facts).await?),
+            Pattern::RateLimit => broken(rate_limit(admin, facts).await?),
+            Pattern::Queue => queue(admin, facts).await?,
+            Pattern::Cache => {
+                let mut b = cache(facts);
+                if facts.update {
+                    b.extend(stale(admin, facts).await?);
+                }
+                broken(b)
+            }
+        })
     }
 }
 
@@ -370,7 +414,7 @@ fn jobs(workers: usize) -> Vec<String> {
     (1..=workers + 1).map(|i| format!("job-{i}")).collect()
 }
 
-async fn queue(admin: &mut Fenced, facts: &Facts<'_>) -> Result<Vec<String>> {
+async fn queue(admin: &mut Fenced, facts: &Facts<'_>) -> Result<Judgement> {
     let p = facts.prefix;
     let list = |key: String| redis::cmd("LRANGE").arg(key).arg(0).arg(-1).clone();
     let queued: Vec<String> = list(format!("{p}jobs")).query_async(admin).await?;
@@ -387,7 +431,46 @@ async fn queue(admin: &mut Fenced, facts: &Facts<'_>) -> Result<Vec<String>> {
             ));
         }
     }
-    Ok(broken)
+    Ok(Judgement {
+        broken,
+        notes: duplicates(&done).into_iter().collect(),
+    })
+}
+
+/// The jobs done more than once, as one line: "2 jobs processed twice: job-1, job-3" (at least
+/// once allows them; the learner should still know, and make the work idempotent).
+pub fn duplicates(done: &HashMap<String, i64>) -> Option<String> {
+    let mut by_times: std::collections::BTreeMap<i64, Vec<&str>> = Default::default();
+    for (job, n) in done {
+        if *n > 1 {
+            by_times.entry(*n).or_default().push(job);
+        }
+    }
+    if by_times.is_empty() {
+        return None;
+    }
+    let groups: Vec<String> = by_times
+        .into_iter()
+        .map(|(n, mut jobs)| {
+            // job-2 before job-10
+            jobs.sort_by_key(|j| (j.len(), *j));
+            let times = if n == 2 {
+                "twice".to_string()
+            } else {
+                format!("{n} times")
+            };
+            format!(
+                "{} job{} processed {times}: {}",
+                jobs.len(),
+                if jobs.len() == 1 { "" } else { "s" },
+                jobs.iter()
+                    .map(|j| crate::untrusted::printable_str(j))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect();
+    Some(groups.join("; "))
 }
 
 /// Loads read from the timeline (a GET of `<prefix>db`), not from the worker's word. Each jump
@@ -413,7 +496,9 @@ fn cache(facts: &Facts) -> Vec<String> {
             _ => {}
         }
     }
-    if loaders.len() <= 1 + jumps {
+    // The update ends the cached value's life: one more load for the new value.
+    let lives = 1 + jumps + usize::from(facts.update && updated(facts).is_some());
+    if loaders.len() <= lives {
         return vec![];
     }
     let names: Vec<String> = loaders.iter().map(|w| format!("w{}", w + 1)).collect();
@@ -422,10 +507,100 @@ fn cache(facts: &Facts) -> Vec<String> {
         loaders.len(),
         facts.prefix,
         names.join(", "),
-        if jumps == 0 {
+        if lives == 1 {
             "one".to_string()
         } else {
-            format!("{} lives", jumps + 1)
+            format!("{lives} lives")
         }
     )]
+}
+
+/// The step at which the update returned: the reply to the updating worker's last command, if
+/// it exited 0 (an update that crashed or gave up never returned, so nothing is promised).
+fn updated(facts: &Facts) -> Option<u32> {
+    if facts.exits.first().map(|(c, _)| *c) != Some(Some(0)) {
+        return None;
+    }
+    facts.events.iter().rev().find_map(|e| match e {
+        Event::Command {
+            step, worker: 0, ..
+        } => Some(*step),
+        _ => None,
+    })
+}
+
+/// Stale values after the update returned, from the timeline (the cache key's value after every
+/// command), the cache's value at the end, and what the readers that started later served.
+async fn stale(admin: &mut Fenced, facts: &Facts<'_>) -> Result<Vec<String>> {
+    let Some(done) = updated(facts) else {
+        return Ok(vec![]);
+    };
+    let key = format!("{}cache", facts.prefix);
+    let old = DB_VALUE.as_bytes();
+    let mut broken = Vec::new();
+    // The first command at or after the update whose result left the old value in the cache.
+    let kept = facts.events.iter().find_map(|e| match e {
+        Event::Command {
+            step,
+            worker,
+            after,
+            ..
+        } if *step >= done && after.first().and_then(|(v, _)| v.as_deref()) == Some(old) => {
+            Some((*step, *worker))
+        }
+        _ => None,
+    });
+    let at_end: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query_async(admin).await?;
+    match kept {
+        Some((step, w)) if step > done => broken.push(format!(
+            "#{step}: w{} wrote the old value `{DB_VALUE}` back to {key} after the update returned (#{done}): every read until its TTL serves it",
+            w + 1
+        )),
+        Some(_) => broken.push(format!(
+            "{key} still held the old value `{DB_VALUE}` when the update returned (#{done}): every read until its TTL serves it"
+        )),
+        None if at_end.as_deref() == Some(old) => broken.push(format!(
+            "{key} holds the old value `{DB_VALUE}` after the update returned (#{done})"
+        )),
+        None => {}
+    }
+    for (w, (code, out)) in facts.exits.iter().enumerate().skip(1) {
+        let first = facts.events.iter().find_map(|e| match e {
+            Event::Command { step, worker, .. } if *worker == w => Some(*step),
+            _ => None,
+        });
+        let last = out
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(str::trim);
+        if *code == Some(0) && first.is_some_and(|f| f > done) && last == Some(DB_VALUE) {
+            broken.push(format!(
+                "w{} started after the update returned (#{done}) and served the old value `{DB_VALUE}`",
+                w + 1
+            ));
+        }
+    }
+    Ok(broken)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_grouped_by_how_often_each_job_was_done() {
+        let done = |pairs: &[(&str, i64)]| -> HashMap<String, i64> {
+            pairs.iter().map(|(j, n)| (j.to_string(), *n)).collect()
+        };
+        assert_eq!(duplicates(&done(&[("job-1", 1), ("job-2", 1)])), None);
+        assert_eq!(
+            duplicates(&done(&[("job-3", 2), ("job-1", 2), ("job-2", 1)])).as_deref(),
+            Some("2 jobs processed twice: job-1, job-3")
+        );
+        assert_eq!(
+            duplicates(&done(&[("job-10", 2), ("job-2", 3)])).as_deref(),
+            Some("1 job processed twice: job-10; 1 job processed 3 times: job-2")
+        );
+    }
 }

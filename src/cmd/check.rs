@@ -20,6 +20,13 @@ pub async fn run(settings: &Settings, args: CheckArgs) -> Result<u8> {
         CheckPattern::Queue => Pattern::Queue,
         CheckPattern::Cache => Pattern::Cache,
     };
+    if args.update && pattern != Pattern::Cache {
+        return Err(Exit::new(
+            code::USAGE,
+            "--update belongs to `check cache` (a worker updates the database and invalidates the cache)",
+        )
+        .into());
+    }
     let server = super::connect(settings).await?;
     if server.cluster.is_some() {
         return Err(Exit::new(
@@ -34,6 +41,7 @@ pub async fn run(settings: &Settings, args: CheckArgs) -> Result<u8> {
             .workers
             .map(usize::from)
             .unwrap_or(pattern.default_workers()),
+        update: args.update,
         seed: args.seed,
         replay: args.replay,
         schedules: args.schedules,

@@ -14,6 +14,11 @@ pub fn starting(opts: &Options, learner_user: bool) {
         Some(id) => format!("schedule {id}"),
         None => format!("up to {} schedules", opts.schedules),
     };
+    let what = if opts.update {
+        format!("{what}, w1 updating the database")
+    } else {
+        what
+    };
     let mut text = String::new();
     line(
         &mut text,
@@ -58,13 +63,14 @@ pub fn report(r: &Report, opts: &Options) {
     let replay = |id: u64| {
         let cmd = crate::check::shell_line(&opts.command);
         format!(
-            "redislab check {} --workers {} --replay {id} -- {}",
+            "redislab check {}{} --workers {} --replay {id} -- {}",
             r.pattern.name(),
+            if opts.update { " --update" } else { "" },
             r.workers,
             crate::untrusted::printable_str(&cmd)
         )
     };
-    let invariant = format!("invariant: {}", r.pattern.invariant());
+    let invariant = format!("invariant: {}", r.pattern.invariant(opts.update));
     match &r.verdict {
         Verdict::Pass => {
             line(
@@ -78,11 +84,15 @@ pub fn report(r: &Report, opts: &Options) {
                 ),
             );
             line(&mut out, "  ", "    ", &r.explored());
+            if let Some(noted) = r.noted() {
+                line(&mut out, "  ", "    ", &noted);
+            }
             line(&mut out, "  ", "    ", &super::dim(&invariant));
         }
         Verdict::Violation {
             schedule,
             broken,
+            notes,
             timeline,
         } => {
             let n = r.ran.len();
@@ -107,6 +117,10 @@ pub fn report(r: &Report, opts: &Options) {
                     "    ",
                     &format!("{} {b}", super::bad("broken:")),
                 );
+            }
+            let (kind, allowed) = r.pattern.note_kind();
+            for n in notes {
+                line(&mut out, "  ", "    ", &format!("{kind} ({allowed}): {n}"));
             }
             push_timeline(&mut out, timeline);
             out.push_str(&format!(
