@@ -419,7 +419,7 @@ fn duplicate_jobs_are_counted_and_reported() {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    assert!(text.contains("1 lost replies"), "{}", show(&out));
+    assert!(text.contains("1 lost reply;"), "{}", show(&out));
     assert!(
         text.contains(
             "duplicates in 1 of 1 schedule (allowed: at least once); schedule 21: 1 job processed twice: job-3"

@@ -92,7 +92,10 @@ impl Report {
         }
         let kinds: Vec<String> = schedule::fault_kinds(&self.ran)
             .into_iter()
-            .map(|(k, n)| format!("{n} {k}"))
+            .map(|(k, n)| match n {
+                1 => format!("1 {}", schedule::one_of(k)),
+                n => format!("{n} {k}"),
+            })
             .collect();
         let n = self.ran.len();
         format!(

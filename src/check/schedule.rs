@@ -626,6 +626,18 @@ impl State {
 }
 
 /// How many of each kind of fault a set of schedules used, for the verdict's "what was explored".
+/// A fault kind's name for one of it (`lost replies` → `lost reply`).
+pub fn one_of(kind: &str) -> &str {
+    match kind {
+        "holds" => "hold",
+        "pauses past a TTL" => "pause past a TTL",
+        "lost replies" => "lost reply",
+        "early expiries" => "early expiry",
+        "crashes" => "crash",
+        other => other,
+    }
+}
+
 pub fn fault_kinds(schedules: &[Schedule]) -> BTreeMap<&'static str, usize> {
     let mut out = BTreeMap::new();
     for s in schedules {
@@ -646,6 +658,13 @@ pub fn fault_kinds(schedules: &[Schedule]) -> BTreeMap<&'static str, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_fault_is_named_in_the_singular() {
+        assert_eq!(one_of("lost replies"), "lost reply");
+        assert_eq!(one_of("crashes"), "crash");
+        assert_eq!(one_of("pauses past a TTL"), "pause past a TTL");
+    }
 
     /// Two workers of three commands each, under `schedule`: the order their commands ran in.
     async fn order_of(schedule: Schedule) -> Vec<usize> {
