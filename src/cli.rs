@@ -319,6 +319,11 @@ pub struct CheckArgs {
     /// the update returned may serve the old value.
     #[arg(long)]
     pub update: bool,
+    /// Add failovers to the faults: the run goes to a private primary and replica (started for
+    /// the check, stopped after), and a failover promotes the replica just before a command
+    /// that only the old primary then gets, as asynchronous replication can lose it.
+    #[arg(long)]
+    pub failover: bool,
     /// Seconds one schedule may take before the program is reported as hung.
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,

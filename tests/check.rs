@@ -335,6 +335,169 @@ fn the_same_schedules_judge_the_same_fixtures_on_valkey() {
     }
     retried_write_is_caught(on_valkey);
     correct_pass(on_valkey, "6");
+    // cache --update: the schedules that catch the two stale-value bugs on Redis catch them
+    // here, and the correct fixture passes them.
+    for (name, id, code_wanted) in [
+        ("cache_stale_fill.py", "6", 1),
+        ("cache_invalidate_first.py", "26", 1),
+        ("cache_correct.py", "6", 0),
+        ("cache_correct.py", "26", 0),
+    ] {
+        let out = check(on_valkey(), "cache", &["--update", "--replay", id], name);
+        assert_eq!(
+            code(&out),
+            code_wanted,
+            "{name} --update on Valkey, schedule {id}: {}",
+            show(&out)
+        );
+        if code_wanted == 1 {
+            assert!(
+                broken(&out).iter().any(|r| r.contains("old value `v1`")),
+                "{name} on Valkey: {}",
+                show(&out)
+            );
+        }
+    }
+    // A failover on a private Valkey pair loses the acknowledged INCR as on Redis.
+    let out = check(
+        on_valkey(),
+        "counter",
+        &["--failover", "--replay", "6"],
+        "counter_incr_retry.py",
+    );
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(
+        stdout(&out).contains("on a private valkey-server primary and replica")
+            || stdout(&out).contains("lost increments"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        broken(&out).iter().any(|r| r.contains("lost increments")),
+        "{}",
+        show(&out)
+    );
+}
+
+/// `--failover`: a private primary and replica stand in for the server, and a failover
+/// promotes the replica just before a command that only the old primary runs and acknowledges.
+/// An INCR with a retrying client passes every other fault (a retried INCR may count twice,
+/// which the contract allows) and loses an increment to the failover at w1's first command
+/// (schedule 6: one past the five other kinds of fault); the replay shows the same. A counter
+/// whose write carries a request id and is read back after a reconnect passes the failover at
+/// each worker's first two commands. A client that does not retry fails as a program, and the
+/// verdict says the failover closed its connection. No private server outlives the check.
+#[test]
+fn a_failover_loses_an_acknowledged_write_and_a_read_back_survives_it() {
+    let home = ManagedHome::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let managed = |home: &ManagedHome, path: Option<&Path>| {
+        let mut cmd = managed(home, path);
+        cmd.env("TMPDIR", tmp.path());
+        cmd
+    };
+    let out = check(
+        managed(&home, None),
+        "counter",
+        &["--schedules", "10"],
+        "counter_incr_retry.py",
+    );
+    assert_eq!(code(&out), 0, "no failover, no loss: {}", show(&out));
+
+    let out = check(
+        managed(&home, None),
+        "counter",
+        &["--failover", "--schedules", "10"],
+        "counter_incr_retry.py",
+    );
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let rules = broken(&out);
+    assert!(
+        rules.iter().any(|r| r.contains("lost increments")),
+        "{}",
+        show(&out)
+    );
+    let text = stdout(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("the replica is promoted just before w1's command #1")
+            && text.contains("asynchronously"),
+        "the verdict names the failover and why: {}",
+        show(&out)
+    );
+    assert_eq!(replay_id(&out), "6", "{}", show(&out));
+    assert!(
+        text.contains("--failover --workers 2 --replay 6"),
+        "{}",
+        show(&out)
+    );
+    let again = check(
+        managed(&home, None),
+        "counter",
+        &["--failover", "--replay", "6"],
+        "counter_incr_retry.py",
+    );
+    assert_eq!(broken(&again), rules, "{}", show(&again));
+
+    // The systematic failovers at each worker's first two commands are schedules 6, 16 (at
+    // command 1) and 26, 36 (at command 2): 41 schedules cover them.
+    let out = check(
+        managed(&home, None),
+        "counter",
+        &["--failover", "--schedules", "41"],
+        "counter_read_back.py",
+    );
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let flowed = stdout(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flowed.contains("4 failovers") && flowed.contains("primary and replica"),
+        "{}",
+        show(&out)
+    );
+
+    let out = check(
+        managed(&home, None),
+        "counter",
+        &["--failover", "--replay", "6"],
+        "counter_correct.py",
+    );
+    assert_eq!(code(&out), 4, "{}", show(&out));
+    let flowed = stdout(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flowed.contains("the failover closed its connection"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(
+        processes_naming(tmp.path()),
+        Vec::<String>::new(),
+        "a private server outlived the check"
+    );
+}
+
+/// The processes whose command line names `dir` (a private server's `--dir` is a folder made
+/// under TMPDIR, which the test points here).
+fn processes_naming(dir: &Path) -> Vec<String> {
+    let needle = dir.display().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let line = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if line.contains(&needle) {
+            found.push(line);
+        }
+    }
+    found
 }
 
 fn which(name: &str) -> PathBuf {
@@ -557,8 +720,10 @@ async fn the_proxy_replies_with_the_servers_own_bytes() {
     let server = redislab::redis::connect::connect(&settings)
         .await
         .expect("connects");
-    let control = schedule::Controller::new(&schedule::schedule(1, 0), 1, "lab:check:", vec![]);
-    let proxy = Proxy::start(Arc::new(server), control, 1)
+    let control =
+        schedule::Controller::new(&schedule::schedule(1, 0, false), 1, "lab:check:", vec![]);
+    let upstream = redislab::check::upstream::Upstream::single(Arc::new(server));
+    let proxy = Proxy::start(Arc::new(upstream), control, 1)
         .await
         .expect("proxy");
     let addr = proxy.addrs[0];

@@ -1,5 +1,6 @@
 //! `redislab check`: runs the learner's own program as concurrent workers against a proxy that
-//! forces interleavings, pauses, early expiries and lost replies, then reads the pattern's
+//! forces interleavings, pauses, early expiries, lost replies and (with `--failover`, on a
+//! private primary and replica) failovers, then reads the pattern's
 //! invariant from Redis. Systematic schedules first, seeded random ones after; every verdict
 //! names the schedule number that `--replay` runs again. A program that cannot start, crashes
 //! or hangs is reported as such, never as a broken pattern.
@@ -7,6 +8,7 @@
 pub mod patterns;
 pub mod proxy;
 pub mod schedule;
+pub mod upstream;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +20,7 @@ use crate::redis::connect::Server;
 use crate::redis::fence::Fenced;
 pub use patterns::Pattern;
 use schedule::{Event, Schedule};
+use upstream::Upstream;
 
 /// What to run and how much to explore.
 #[derive(Debug, Clone)]
@@ -26,6 +29,8 @@ pub struct Options {
     pub workers: usize,
     /// cache: worker 1 updates the database and invalidates the cache, the others read.
     pub update: bool,
+    /// Failovers among the faults, on a private primary and replica instead of the server.
+    pub failover: bool,
     pub seed: u64,
     /// Run only this schedule.
     pub replay: Option<u64>,
@@ -64,6 +69,8 @@ pub struct Report {
     /// The schedules run, in order (the last one decided a failure).
     pub ran: Vec<Schedule>,
     pub systematic_total: u64,
+    /// With `--failover`: the private servers' program (`redis-server`), where the run went.
+    pub failover_on: Option<String>,
     /// What schedules that kept the invariant did that the contract allows but the learner
     /// should know (a queue's duplicates), by schedule number.
     pub notes: Vec<(u64, String)>,
@@ -98,8 +105,13 @@ impl Report {
             })
             .collect();
         let n = self.ran.len();
+        let failover = match &self.failover_on {
+            Some(program) => format!("; on a private {program} primary and replica"),
+            None => "; failover not tried (--failover tries it on a private primary and replica)"
+                .to_string(),
+        };
         format!(
-            "{n} schedule{} ({}), {} workers; {}; failover not tried",
+            "{n} schedule{} ({}), {} workers; {}{failover}",
             if n == 1 { "" } else { "s" },
             parts.join(", "),
             self.workers,
@@ -136,36 +148,47 @@ pub fn plan(opts: &Options) -> Vec<u64> {
     if let Some(id) = opts.replay {
         return vec![id];
     }
-    let total = schedule::systematic_count(opts.workers);
+    let total = schedule::systematic_count(opts.workers, opts.failover);
     let systematic = opts.schedules.min(total);
     let mut ids: Vec<u64> = (0..systematic).collect();
     ids.extend(schedule::random_ids(opts.seed, opts.schedules - systematic));
     ids
 }
 
-/// Runs the check. `server` is shared with the proxy's connection tasks.
+/// Runs the check. `server` is shared with the proxy's connection tasks; with `--failover` it
+/// only names the product and namespace, and the run goes to a private pair started here and
+/// stopped when it ends.
 pub async fn run(server: Arc<Server>, opts: &Options) -> Result<Report> {
     let started = Instant::now();
     let prefix = format!("{}:check:", server.fence().namespace());
+    let (upstream, failover_on) = if opts.failover {
+        let (u, program) = Upstream::pair(&server).await?;
+        (Arc::new(u), Some(program))
+    } else {
+        (Arc::new(Upstream::single(server.clone())), None)
+    };
     let mut ran = Vec::new();
     let mut notes = Vec::new();
     let mut verdict = Verdict::Pass;
     for id in plan(opts) {
-        let s = schedule::schedule(opts.workers, id);
+        let s = schedule::schedule(opts.workers, id, opts.failover);
         ran.push(s.clone());
-        if let Some(v) = run_one(&server, opts, &prefix, s, &mut notes).await? {
+        if let Some(v) = run_one(&upstream, opts, &prefix, s, &mut notes).await? {
             verdict = v;
             break;
         }
     }
-    clear(&mut server.admin(), &prefix).await?;
+    if !upstream.has_replica() {
+        clear(&mut server.admin(), &prefix).await?;
+    }
     Ok(Report {
         pattern: opts.pattern,
         workers: opts.workers,
         seed: opts.seed,
         replay: opts.replay.is_some(),
         ran,
-        systematic_total: schedule::systematic_count(opts.workers),
+        systematic_total: schedule::systematic_count(opts.workers, opts.failover),
+        failover_on,
         notes,
         verdict,
         elapsed: started.elapsed(),
@@ -199,13 +222,15 @@ struct Ended {
 
 /// Runs one schedule; `None` when the invariant held (its notes, if any, go to `notes`).
 async fn run_one(
-    server: &Arc<Server>,
+    upstream: &Arc<Upstream>,
     opts: &Options,
     prefix: &str,
     s: Schedule,
     notes: &mut Vec<(u64, String)>,
 ) -> Result<Option<Verdict>> {
-    let mut admin = server.admin();
+    // The last schedule's failover left the demoted primary resyncing: level first.
+    upstream.settle().await?;
+    let mut admin = upstream.server().admin();
     clear(&mut admin, prefix).await?;
     for command in opts.pattern.seed(prefix, opts.workers) {
         let mut cmd = redis::Cmd::new();
@@ -223,7 +248,7 @@ async fn run_one(
         prefix,
         opts.pattern.watched(prefix, opts.update),
     );
-    let mut proxy = proxy::Proxy::start(server.clone(), control.clone(), opts.workers).await?;
+    let mut proxy = proxy::Proxy::start(upstream.clone(), control.clone(), opts.workers).await?;
     let (program, args) = opts
         .command
         .split_first()
@@ -273,6 +298,11 @@ async fn run_one(
     let timed_out = tokio::time::timeout(opts.timeout, all).await.is_err();
     tasks.abort_all();
     proxy.stop();
+    if let Some(why) = control.setup_failure() {
+        anyhow::bail!("redislab could not run schedule {}: {why}", s.id);
+    }
+    // A failover moved the data: the invariant is read where writes go now.
+    let mut admin = upstream.server().admin();
     let events = control.events();
     let timeline = timeline(&events);
     if timed_out {
@@ -344,6 +374,11 @@ async fn run_one(
                     crate::untrusted::printable_str(err)
                 ));
             }
+            if closed_by_failover(&events, w) {
+                why.push_str(
+                    " (the failover closed its connection, as Sentinel closes the old primary's clients: a client must reconnect and retry to survive one)",
+                );
+            }
             return Ok(Some(Verdict::ProgramFailed {
                 schedule: s,
                 why,
@@ -385,6 +420,14 @@ async fn run_one(
         notes: judged.notes,
         timeline,
     }))
+}
+
+/// Whether a failover closed one of `worker`'s connections in this run.
+fn closed_by_failover(events: &[Event], worker: usize) -> bool {
+    let prefix = format!("w{}'s connection to the old primary closes", worker + 1);
+    events
+        .iter()
+        .any(|e| matches!(e, Event::Fault { text, .. } if text.starts_with(&prefix)))
 }
 
 async fn wait(mut child: tokio::process::Child, kill: tokio::sync::oneshot::Receiver<()>) -> Ended {

@@ -3,7 +3,8 @@
 //! other command through the fence as the learner's (`Fenced::run(.., Origin::Learner)`), on a
 //! connection of its own per client connection, so MULTI and WATCH keep their meaning. Before a
 //! command goes out the proxy asks the schedule whose turn it is; that is where interleavings,
-//! pauses, early expiries and lost replies are made — by holding a reply, never by sleeping.
+//! pauses, early expiries, lost replies and failovers are made — by holding a reply, never by
+//! sleeping. A connection opened before a failover closes at its next command, unsent.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use super::schedule::Controller;
-use crate::redis::connect::Server;
+use super::upstream::Upstream;
 use crate::redis::fence::{Origin, Outcome, typed};
 
 /// One request may not be larger than this (a client sending more is cut off).
@@ -32,7 +33,7 @@ pub struct Proxy {
 impl Proxy {
     /// Opens one listener per worker on an ephemeral loopback port.
     pub async fn start(
-        server: Arc<Server>,
+        upstream: Arc<Upstream>,
         control: Arc<Controller>,
         workers: usize,
     ) -> Result<Proxy> {
@@ -43,8 +44,8 @@ impl Proxy {
                 .await
                 .context("could not open the check proxy's port on 127.0.0.1")?;
             addrs.push(listener.local_addr().context("the proxy's port")?);
-            let (server, control) = (server.clone(), control.clone());
-            tasks.spawn(accept(listener, server, control, worker));
+            let (upstream, control) = (upstream.clone(), control.clone());
+            tasks.spawn(accept(listener, upstream, control, worker));
         }
         Ok(Proxy { addrs, tasks })
     }
@@ -63,16 +64,16 @@ impl Drop for Proxy {
 
 async fn accept(
     listener: TcpListener,
-    server: Arc<Server>,
+    upstream: Arc<Upstream>,
     control: Arc<Controller>,
     worker: usize,
 ) {
     let mut conns = JoinSet::new();
     while let Ok((stream, _)) = listener.accept().await {
         let _ = stream.set_nodelay(true);
-        let (server, control) = (server.clone(), control.clone());
+        let (upstream, control) = (upstream.clone(), control.clone());
         conns.spawn(async move {
-            if let Err(e) = serve(stream, &server, &control, worker).await {
+            if let Err(e) = serve(stream, &upstream, &control, worker).await {
                 control.note_connection_error(worker, &format!("{e:#}"));
             }
         });
@@ -161,12 +162,14 @@ fn error_bytes(text: &str) -> Vec<u8> {
 
 async fn serve(
     stream: TcpStream,
-    server: &Server,
+    upstream: &Upstream,
     control: &Controller,
     worker: usize,
 ) -> Result<()> {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
+    let (generation, server) = upstream.connect_to();
+    let server = &*server;
     let mut fenced = server.learner_connection().await?;
     let mut name = None;
     while let Some(args) = read_request(&mut read).await? {
@@ -187,12 +190,31 @@ async fn serve(
         let Some(turn) = control.turn(worker).await else {
             return Ok(()); // the run is over
         };
+        if upstream.generation() != generation {
+            // A failover since this connection opened: it closes unsent, as Sentinel closes
+            // the old primary's clients; a client that reconnects reaches the new primary.
+            control.closed_by_failover(worker, turn.step, &args);
+            control.done(worker);
+            return Ok(());
+        }
         if turn.expire_first {
             control.expire_volatile(server).await;
+        }
+        if turn.failover {
+            if let Err(e) = upstream.promote().await {
+                control.setup_failed(format!("the failover could not promote the replica: {e:#}"));
+            }
         }
         let before = control.watch(server).await;
         let outcome = fenced.run(&typed(&args), Origin::Learner).await;
         let after = control.watch(server).await;
+        if turn.failover {
+            if let Err(e) = upstream.switch().await {
+                control.setup_failed(format!(
+                    "the failover could not move to the new primary: {e:#}"
+                ));
+            }
+        }
         let (shown, bytes) = match outcome {
             Ok(Outcome::Reply(v)) => (summary(&v), encode(&v)),
             Ok(Outcome::Refused(why)) => {

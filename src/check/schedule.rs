@@ -50,6 +50,9 @@ pub enum Fault {
     Expire { worker: usize, at: u32 },
     /// The command reaches the server, then the worker's process is killed before the reply.
     Crash { worker: usize, at: u32 },
+    /// The replica is promoted just before the command, which the old primary alone runs and
+    /// acknowledges; then the workers are moved to the new primary (`--failover` only).
+    Failover { worker: usize, at: u32 },
 }
 
 impl Fault {
@@ -59,7 +62,8 @@ impl Fault {
             | Fault::Pause { worker, at, .. }
             | Fault::LostReply { worker, at }
             | Fault::Expire { worker, at }
-            | Fault::Crash { worker, at } => (worker, at),
+            | Fault::Crash { worker, at }
+            | Fault::Failover { worker, at } => (worker, at),
         }
     }
 }
@@ -101,6 +105,11 @@ impl fmt::Display for Fault {
                 "w{} is killed once its command #{at} reached the server",
                 worker + 1
             ),
+            Fault::Failover { worker, at } => write!(
+                f,
+                "the replica is promoted just before w{}'s command #{at}, which only the old primary gets",
+                worker + 1
+            ),
         }
     }
 }
@@ -127,8 +136,9 @@ impl fmt::Display for Schedule {
     }
 }
 
-/// Every fault at a worker's command `at`: the four kinds, holds and pauses of three lengths.
-fn faults_at(workers: usize, at: u32) -> Vec<Fault> {
+/// Every fault at a worker's command `at`: the five kinds (six with a failover), holds and
+/// pauses of three lengths.
+fn faults_at(workers: usize, at: u32, failover: bool) -> Vec<Fault> {
     // Each kind once before any kind twice: a small --schedules still tries them all.
     let mut out = Vec::new();
     for worker in 0..workers {
@@ -147,6 +157,9 @@ fn faults_at(workers: usize, at: u32) -> Vec<Fault> {
             Fault::Expire { worker, at },
             Fault::Crash { worker, at },
         ]);
+        if failover {
+            out.push(Fault::Failover { worker, at });
+        }
         for span in [Span::Steps(2), Span::Others] {
             out.push(Fault::Hold { worker, at, span });
             out.push(Fault::Pause { worker, at, span });
@@ -159,13 +172,15 @@ fn faults_at(workers: usize, at: u32) -> Vec<Fault> {
 /// ... `FAULT_COMMANDS` of each worker (earlier commands first: most races are early). The
 /// workers are copies of one program, so the order stays w1 > w2 > ...: renaming the workers
 /// gives every other order (random schedules shuffle it too).
-pub fn systematic_count(workers: usize) -> u64 {
-    1 + faults_at(workers, 1).len() as u64 * u64::from(FAULT_COMMANDS)
+/// With `failover`, the failovers are among them (the numbers then differ: a replay needs the
+/// same flag).
+pub fn systematic_count(workers: usize, failover: bool) -> u64 {
+    1 + faults_at(workers, 1, failover).len() as u64 * u64::from(FAULT_COMMANDS)
 }
 
 /// The schedule numbered `id` for `workers` workers.
-pub fn schedule(workers: usize, id: u64) -> Schedule {
-    if id < systematic_count(workers) {
+pub fn schedule(workers: usize, id: u64, failover: bool) -> Schedule {
+    if id < systematic_count(workers, failover) {
         let order = (0..workers).collect();
         if id == 0 {
             return Schedule {
@@ -174,21 +189,21 @@ pub fn schedule(workers: usize, id: u64) -> Schedule {
                 faults: vec![],
             };
         }
-        let per = faults_at(workers, 1).len() as u64;
+        let per = faults_at(workers, 1, failover).len() as u64;
         let at = ((id - 1) / per) as u32 + 1;
-        let fault = faults_at(workers, at)[((id - 1) % per) as usize];
+        let fault = faults_at(workers, at, failover)[((id - 1) % per) as usize];
         return Schedule {
             id,
             order,
             faults: vec![fault],
         };
     }
-    random(workers, id)
+    random(workers, id, failover)
 }
 
 /// A random schedule drawn from its own number: an order and one or two faults, at any of the
 /// first eight commands.
-fn random(workers: usize, id: u64) -> Schedule {
+fn random(workers: usize, id: u64, failover: bool) -> Schedule {
     let mut rng = SplitMix(id);
     let mut order: Vec<usize> = (0..workers).collect();
     for i in (1..order.len()).rev() {
@@ -198,7 +213,7 @@ fn random(workers: usize, id: u64) -> Schedule {
     let faults = (0..n)
         .map(|_| {
             let at = 1 + rng.below(8) as u32;
-            let all = faults_at(workers, at);
+            let all = faults_at(workers, at, failover);
             all[rng.below(all.len() as u64) as usize]
         })
         .collect();
@@ -242,6 +257,9 @@ pub struct Turn {
     pub lose_reply: bool,
     /// Send the command, then kill the worker's process (no reply).
     pub crash: bool,
+    /// Promote the replica first, send the command to the old primary, then move everyone to
+    /// the new one.
+    pub failover: bool,
 }
 
 /// The value and TTL (ms; -1 none, -2 absent) of a watched key around one command.
@@ -291,6 +309,7 @@ struct State {
     expire_next: bool,
     events: Vec<Event>,
     errors: Vec<String>,
+    setup: Option<String>,
 }
 
 /// The turn-taking between workers for one schedule, and what happened.
@@ -336,6 +355,7 @@ impl Controller {
                 expire_next: false,
                 events: Vec::new(),
                 errors: Vec::new(),
+                setup: None,
             }),
             prefix: prefix.to_string(),
             watched,
@@ -407,6 +427,33 @@ impl Controller {
         }
         s.events.push(Event::Exit { worker, code });
         s.dispatch();
+    }
+
+    /// A command sent on a connection a failover closed: it never reached a server.
+    pub fn closed_by_failover(&self, worker: usize, step: u32, args: &[Vec<u8>]) {
+        let shown = crate::redis::tokenize::display_args(args);
+        let shown: String = crate::untrusted::printable_str(&shown)
+            .chars()
+            .take(60)
+            .collect();
+        self.lock().events.push(Event::Fault {
+            step,
+            text: format!(
+                "w{}'s connection to the old primary closes; `{shown}` was not sent",
+                worker + 1
+            ),
+            expired: vec![],
+        });
+    }
+
+    /// redislab itself could not make the schedule (a failover that did not happen): the run
+    /// ends with this error, never with a verdict.
+    pub fn setup_failed(&self, why: String) {
+        self.lock().setup.get_or_insert(why);
+    }
+
+    pub fn setup_failure(&self) -> Option<String> {
+        self.lock().setup.clone()
     }
 
     pub fn note_connection_error(&self, worker: usize, e: &str) {
@@ -527,6 +574,7 @@ impl State {
         }
         let mut lose = false;
         let mut crash = false;
+        let mut failover = false;
         let chosen = loop {
             let eligible: Vec<usize> = (0..self.workers.len())
                 .filter(|&i| waiting(&self.workers[i]) && self.workers[i].held.is_none())
@@ -581,6 +629,14 @@ impl State {
                     }
                     Fault::LostReply { .. } => lose = true,
                     Fault::Crash { .. } => crash = true,
+                    Fault::Failover { .. } => {
+                        failover = true;
+                        self.events.push(Event::Fault {
+                            step,
+                            text: "failover: the replica, level with the primary, is promoted; the next command reaches only the old primary".into(),
+                            expired: vec![],
+                        });
+                    }
                     Fault::Expire { .. } => {
                         self.expire_next = true;
                         self.events.push(Event::Fault {
@@ -620,6 +676,7 @@ impl State {
                 expire_first,
                 lose_reply: lose,
                 crash,
+                failover,
             });
         }
     }
@@ -634,6 +691,7 @@ pub fn one_of(kind: &str) -> &str {
         "lost replies" => "lost reply",
         "early expiries" => "early expiry",
         "crashes" => "crash",
+        "failovers" => "failover",
         other => other,
     }
 }
@@ -648,6 +706,7 @@ pub fn fault_kinds(schedules: &[Schedule]) -> BTreeMap<&'static str, usize> {
                 Fault::LostReply { .. } => "lost replies",
                 Fault::Expire { .. } => "early expiries",
                 Fault::Crash { .. } => "crashes",
+                Fault::Failover { .. } => "failovers",
             };
             *out.entry(name).or_insert(0) += 1;
         }
@@ -731,14 +790,36 @@ mod tests {
             1,
             5,
             60,
-            systematic_count(3) - 1,
+            systematic_count(3, false) - 1,
             RANDOM_BASE + 17,
             u64::MAX - 1,
         ] {
-            assert_eq!(schedule(3, id), schedule(3, id));
+            assert_eq!(schedule(3, id, false), schedule(3, id, false));
+            assert_eq!(schedule(3, id, true), schedule(3, id, true));
         }
-        assert_eq!(systematic_count(2), 1 + 18 * 4);
-        let s = schedule(2, 2);
+        assert_eq!(systematic_count(2, false), 1 + 18 * 4);
+        assert_eq!(systematic_count(2, true), 1 + 20 * 4);
+        let failovers = (0..systematic_count(2, true))
+            .filter(|id| {
+                schedule(2, *id, true)
+                    .faults
+                    .iter()
+                    .any(|f| matches!(f, Fault::Failover { .. }))
+            })
+            .count();
+        assert_eq!(
+            failovers,
+            2 * 4,
+            "one failover at each worker's first four commands"
+        );
+        assert!(
+            (0..systematic_count(2, false)).all(|id| schedule(2, id, false)
+                .faults
+                .iter()
+                .all(|f| !matches!(f, Fault::Failover { .. }))),
+            "no failover without --failover"
+        );
+        let s = schedule(2, 2, false);
         assert_eq!(s.faults.len(), 1);
         assert_eq!(random_ids(7, 3), random_ids(7, 3));
         assert_ne!(random_ids(7, 3), random_ids(8, 3));

@@ -42,6 +42,7 @@ pub async fn run(settings: &Settings, args: CheckArgs) -> Result<u8> {
             .map(usize::from)
             .unwrap_or(pattern.default_workers()),
         update: args.update,
+        failover: args.failover,
         seed: args.seed,
         replay: args.replay,
         schedules: args.schedules,

@@ -211,6 +211,46 @@ impl Throwaway {
         .await
     }
 
+    /// This server fenced as redislab's managed server is: the learner's commands run as an ACL
+    /// user confined to `namespace:*` (so a script may run: the ACL fences what it reaches),
+    /// and the fence refuses them anything server-wide. For `check --failover`, whose private
+    /// servers must run the scripts a learner's program sends.
+    pub async fn managed_server(&self, namespace: &str) -> Result<super::connect::Server> {
+        let client =
+            redis::Client::open(self.url()).context("could not address the private server")?;
+        let display = format!("127.0.0.1:{}", self.port);
+        let mut conn = super::dial::open(&client, &display, Some(super::deadline::REPLY))
+            .await
+            .context("could not connect to the private server")?;
+        let password = super::managed::random_hex(16);
+        let setuser = super::managed::learner_acl(&mut conn, &password, namespace).await?;
+        let _: () = setuser
+            .query_async(&mut conn)
+            .await
+            .context("could not create the learner's ACL user on the private server")?;
+        let learner = redis::Client::open(format!(
+            "redis://{}:{password}@127.0.0.1:{}",
+            super::managed::learner_user(namespace),
+            self.port
+        ))
+        .context("could not build the learner's address")?;
+        let opener = super::conn::Opener {
+            client: learner,
+            cluster: None,
+            display: display.clone(),
+        };
+        super::connect::finish(
+            client,
+            Some(opener),
+            display,
+            super::connect::Source::Managed,
+            &[],
+            false,
+            namespace,
+        )
+        .await
+    }
+
     /// A subscriber on a plain socket whose receive buffer is `recv_buffer` bytes: it subscribes
     /// (the fence admits the channel), reads the confirmation within `confirm`, and then reads
     /// nothing more, so the server's output buffer for it fills.

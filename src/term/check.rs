@@ -3,6 +3,7 @@
 //! timeline of who sent what. Timeline text came from the learner's program and the server
 //! and was escaped where it was made (`check::timeline`).
 
+use crate::check::schedule::Fault;
 use crate::check::{Options, Report, Verdict};
 
 /// The most timeline lines shown (the last ones: the end of a run is where it broke).
@@ -16,6 +17,11 @@ pub fn starting(opts: &Options, learner_user: bool) {
     };
     let what = if opts.update {
         format!("{what}, w1 updating the database")
+    } else {
+        what
+    };
+    let what = if opts.failover {
+        format!("{what}, with failovers on a private primary and replica")
     } else {
         what
     };
@@ -63,9 +69,10 @@ pub fn report(r: &Report, opts: &Options) {
     let replay = |id: u64| {
         let cmd = crate::check::shell_line(&opts.command);
         format!(
-            "redislab check {}{} --workers {} --replay {id} -- {}",
+            "redislab check {}{}{} --workers {} --replay {id} -- {}",
             r.pattern.name(),
             if opts.update { " --update" } else { "" },
+            if opts.failover { " --failover" } else { "" },
             r.workers,
             crate::untrusted::printable_str(&cmd)
         )
@@ -121,6 +128,18 @@ pub fn report(r: &Report, opts: &Options) {
             let (kind, allowed) = r.pattern.note_kind();
             for n in notes {
                 line(&mut out, "  ", "    ", &format!("{kind} ({allowed}): {n}"));
+            }
+            if schedule
+                .faults
+                .iter()
+                .any(|f| matches!(f, Fault::Failover { .. }))
+            {
+                line(
+                    &mut out,
+                    "  ",
+                    "    ",
+                    "why a failover can do this: a replica copies its primary asynchronously, so a write the old primary acknowledged can be missing on the promoted replica. WAIT narrows the window without closing it; code that survives reads its write back after a failover, or makes the write safe to repeat (lesson 21).",
+                );
             }
             push_timeline(&mut out, timeline);
             out.push_str(&format!(
