@@ -303,6 +303,7 @@ async fn run_one(
     }
     // A failover moved the data: the invariant is read where writes go now.
     let mut admin = upstream.server().admin();
+    control.note_unstruck();
     let events = control.events();
     let timeline = timeline(&events);
     if timed_out {

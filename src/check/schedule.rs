@@ -129,7 +129,10 @@ impl fmt::Display for Schedule {
         if self.faults.is_empty() {
             write!(f, "; no fault")?;
         }
-        for fault in &self.faults {
+        // In the order they can strike (a random schedule draws them in any order).
+        let mut faults = self.faults.clone();
+        faults.sort_by_key(|f| (f.at().1, f.at().0));
+        for fault in &faults {
             write!(f, "; {fault}")?;
         }
         Ok(())
@@ -429,6 +432,29 @@ impl Controller {
         s.dispatch();
     }
 
+    /// Says in the timeline which faults never struck: their worker sent fewer commands.
+    pub fn note_unstruck(&self) {
+        let mut s = self.lock();
+        let step = s.step;
+        let unstruck: Vec<Fault> = s
+            .faults
+            .iter()
+            .filter(|(_, struck)| !struck)
+            .map(|(f, _)| *f)
+            .collect();
+        for f in unstruck {
+            let (worker, at) = f.at();
+            s.events.push(Event::Fault {
+                step,
+                text: format!(
+                    "w{} sent no command #{at}, so this fault never struck: {f}",
+                    worker + 1
+                ),
+                expired: vec![],
+            });
+        }
+    }
+
     /// A command sent on a connection a failover closed: it never reached a server.
     pub fn closed_by_failover(&self, worker: usize, step: u32, args: &[Vec<u8>]) {
         let shown = crate::redis::tokenize::display_args(args);
@@ -717,6 +743,21 @@ pub fn fault_kinds(schedules: &[Schedule]) -> BTreeMap<&'static str, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_schedule_names_its_faults_in_the_order_they_can_strike() {
+        let s = Schedule {
+            id: RANDOM_BASE,
+            order: vec![0, 1],
+            faults: vec![
+                Fault::LostReply { worker: 0, at: 5 },
+                Fault::Expire { worker: 1, at: 1 },
+            ],
+        };
+        let text = s.to_string();
+        let (first, second) = (text.find("#1").unwrap(), text.find("#5").unwrap());
+        assert!(first < second, "{text}");
+    }
 
     #[test]
     fn one_fault_is_named_in_the_singular() {
