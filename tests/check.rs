@@ -701,7 +701,8 @@ fn a_failing_program_is_not_a_broken_pattern() {
 }
 
 /// The proxy answers as the server does: the same bytes for the same commands (replies of every
-/// RESP2 kind, errors, a transaction), and a fence refusal as an error reply.
+/// RESP2 kind, errors, a transaction), in RESP2 and, after `HELLO 3`, in RESP3 (maps, sets,
+/// doubles, nulls), and a fence refusal as an error reply.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_proxy_replies_with_the_servers_own_bytes() {
     use redislab::check::{proxy::Proxy, schedule};
@@ -736,34 +737,62 @@ async fn the_proxy_replies_with_the_servers_own_bytes() {
             &["HGETALL", "K:h"],
             &["ZADD", "K:z", "1.5", "m"],
             &["ZRANGE", "K:z", "0", "-1", "WITHSCORES"],
+            &["ZSCORE", "K:z", "m"],
+            &["SADD", "K:s", "only"],
+            &["SMEMBERS", "K:s"],
+            &["CLIENT", "GETNAME"],
             &["MULTI"],
             &["INCR", "K:x"],
             &["PEXPIRE", "K:x", "60000"],
             &["EXEC"],
             &["PING"],
-            &["DEL", "K:x", "K:l", "K:h", "K:z"],
+            &["DEL", "K:x", "K:l", "K:h", "K:z", "K:s"],
         ];
-        let mut through = std::net::TcpStream::connect(addr).expect("to the proxy");
-        let mut direct = std::net::TcpStream::connect(("127.0.0.1", redis.port())).expect("direct");
         let mut pairs = Vec::new();
-        // The same commands on keys of their own: both change the same server.
-        let on =
-            |c: &[&str], k: &str| -> Vec<String> { c.iter().map(|a| a.replace("K:", k)).collect() };
-        for c in commands {
-            let (d, p) = (on(c, "lab:d:"), on(c, "lab:p:"));
-            let d: Vec<&str> = d.iter().map(String::as_str).collect();
-            let p: Vec<&str> = p.iter().map(String::as_str).collect();
-            pairs.push((
-                c.join(" "),
-                exchange(&mut direct, &resp(&d)),
-                exchange(&mut through, &resp(&p)),
-            ));
+        let mut hello = Vec::new();
+        for resp3 in [false, true] {
+            let mut through = std::net::TcpStream::connect(addr).expect("to the proxy");
+            let mut direct =
+                std::net::TcpStream::connect(("127.0.0.1", redis.port())).expect("direct");
+            if resp3 {
+                hello.push(exchange(&mut direct, &resp(&["HELLO", "3"])));
+                hello.push(exchange(&mut through, &resp(&["HELLO", "3"])));
+            }
+            // The same commands on keys of their own: both change the same server.
+            let on = |c: &[&str], k: &str| -> Vec<String> {
+                c.iter().map(|a| a.replace("K:", k)).collect()
+            };
+            for c in commands {
+                let (d, p) = (on(c, "lab:d:"), on(c, "lab:p:"));
+                let d: Vec<&str> = d.iter().map(String::as_str).collect();
+                let p: Vec<&str> = p.iter().map(String::as_str).collect();
+                pairs.push((
+                    format!("{} (RESP{})", c.join(" "), if resp3 { 3 } else { 2 }),
+                    exchange(&mut direct, &resp(&d)),
+                    exchange(&mut through, &resp(&p)),
+                ));
+            }
         }
+        let mut through = std::net::TcpStream::connect(addr).expect("to the proxy");
         let refused = exchange(&mut through, &resp(&["GET", "foreign:key"]));
         let info = exchange(&mut through, &resp(&["CLIENT", "SETINFO", "LIB-NAME", "x"]));
-        (pairs, refused, info)
+        (pairs, refused, info, hello)
     });
-    let (pairs, refused, info) = replies.await.expect("the exchange");
+    let (pairs, refused, info, hello) = replies.await.expect("the exchange");
+    // Both answer HELLO 3 with a RESP3 map that says proto 3.
+    for h in &hello {
+        let text = String::from_utf8_lossy(h);
+        assert!(
+            text.starts_with('%') && text.contains("proto\r\n:3\r\n"),
+            "{text}"
+        );
+    }
+    assert!(
+        pairs
+            .iter()
+            .any(|(c, server, _)| c.starts_with("HGETALL") && server.starts_with(b"%")),
+        "the RESP3 leg really ran in RESP3"
+    );
     for (cmd, server, proxy) in pairs {
         assert_eq!(
             String::from_utf8_lossy(&proxy),

@@ -1,5 +1,6 @@
-//! The loopback proxy the learner's workers talk to instead of Redis. It speaks RESP2, answers a
-//! client library's handshake itself (nothing server-wide is ever forwarded), and sends every
+//! The loopback proxy the learner's workers talk to instead of Redis. It speaks RESP2, and RESP3
+//! to a client that asks with `HELLO 3` (its server connection then speaks RESP3 too, so a
+//! reply keeps its kind); it answers a client library's handshake itself (nothing server-wide is ever forwarded), and sends every
 //! other command through the fence as the learner's (`Fenced::run(.., Origin::Learner)`), on a
 //! connection of its own per client connection, so MULTI and WATCH keep their meaning. Before a
 //! command goes out the proxy asks the schedule whose turn it is; that is where interleavings,
@@ -85,11 +86,26 @@ enum Local {
     Reply(Vec<u8>),
     /// Reply, then close (QUIT).
     Close(Vec<u8>),
+    /// `HELLO 3`: switch this connection (and its server connection) to RESP3, then reply.
+    Resp3(Vec<u8>),
+}
+
+/// What a client connection has told the proxy about itself.
+#[derive(Default)]
+struct Session {
+    name: Option<Vec<u8>>,
+    resp3: bool,
+}
+
+impl Session {
+    fn encode(&self, v: &Value) -> Vec<u8> {
+        if self.resp3 { encode3(v) } else { encode(v) }
+    }
 }
 
 /// Client libraries introduce themselves on connect; a real server's answers, simplified.
 /// Documented in the README (`redislab check`, "What the proxy answers itself").
-fn local_answer(args: &[Vec<u8>], name: &mut Option<Vec<u8>>) -> Option<Local> {
+fn local_answer(args: &[Vec<u8>], session: &mut Session) -> Option<Local> {
     let word = |i: usize| {
         args.get(i)
             .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
@@ -99,12 +115,12 @@ fn local_answer(args: &[Vec<u8>], name: &mut Option<Vec<u8>>) -> Option<Local> {
     match (word(0).as_str(), word(1).as_str()) {
         ("CLIENT", "SETINFO") => Some(ok()),
         ("CLIENT", "SETNAME") => {
-            *name = args.get(2).cloned();
+            session.name = args.get(2).cloned();
             Some(ok())
         }
-        ("CLIENT", "GETNAME") => Some(Local::Reply(match name {
-            Some(n) => encode(&Value::BulkString(n.clone())),
-            None => b"$-1\r\n".to_vec(),
+        ("CLIENT", "GETNAME") => Some(Local::Reply(match &session.name {
+            Some(n) => session.encode(&Value::BulkString(n.clone())),
+            None => session.encode(&Value::Nil),
         })),
         ("SELECT", db) => Some(if db == "0" {
             ok()
@@ -123,26 +139,41 @@ fn local_answer(args: &[Vec<u8>], name: &mut Option<Vec<u8>>) -> Option<Local> {
             b"# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n# Persistence\r\nloading:0\r\n"
                 .to_vec(),
         )))),
-        ("HELLO", proto) if proto.is_empty() || proto == "2" => {
+        ("HELLO", proto) => {
+            let wanted = match proto {
+                "" => Some(if session.resp3 { 3 } else { 2 }),
+                "2" => Some(2),
+                "3" => Some(3),
+                _ => None,
+            };
+            let Some(wanted) = wanted else {
+                return Some(error("NOPROTO unsupported protocol version"));
+            };
+            // `HELLO 3 AUTH user pass SETNAME name`: the name is kept, the log-in ignored.
+            if let Some(i) = args
+                .iter()
+                .position(|a| a.eq_ignore_ascii_case(b"SETNAME"))
+            {
+                session.name = args.get(i + 1).cloned();
+            }
             let s = |t: &str| Value::BulkString(t.as_bytes().to_vec());
-            Some(Local::Reply(encode(&Value::Array(vec![
-                s("server"),
-                s("redis"),
-                s("version"),
-                s("7.0.0"),
-                s("proto"),
-                Value::Int(2),
-                s("mode"),
-                s("standalone"),
-                s("role"),
-                s("master"),
-                s("modules"),
-                Value::Array(vec![]),
-            ]))))
+            let pairs = vec![
+                (s("server"), s("redis")),
+                (s("version"), s("7.0.0")),
+                (s("proto"), Value::Int(wanted)),
+                (s("mode"), s("standalone")),
+                (s("role"), s("master")),
+                (s("modules"), Value::Array(vec![])),
+            ];
+            Some(if wanted == 3 {
+                session.resp3 = true;
+                Local::Resp3(encode3(&Value::Map(pairs)))
+            } else if session.resp3 {
+                error("ERR redislab check: a connection switched to RESP3 stays on it")
+            } else {
+                Local::Reply(encode(&Value::Map(pairs)))
+            })
         }
-        ("HELLO", _) => Some(error(
-            "NOPROTO redislab check's proxy speaks RESP2 only; use the client's default protocol",
-        )),
         ("QUIT", _) => Some(Local::Close(b"+OK\r\n".to_vec())),
         _ => None,
     }
@@ -171,12 +202,12 @@ async fn serve(
     let (generation, server) = upstream.connect_to();
     let server = &*server;
     let mut fenced = server.learner_connection().await?;
-    let mut name = None;
+    let mut session = Session::default();
     while let Some(args) = read_request(&mut read).await? {
         if args.is_empty() {
             continue;
         }
-        match local_answer(&args, &mut name) {
+        match local_answer(&args, &mut session) {
             Some(Local::Reply(bytes)) => {
                 write.write_all(&bytes).await?;
                 continue;
@@ -184,6 +215,11 @@ async fn serve(
             Some(Local::Close(bytes)) => {
                 write.write_all(&bytes).await?;
                 return Ok(());
+            }
+            Some(Local::Resp3(bytes)) => {
+                fenced = server.learner_connection_resp3().await?;
+                write.write_all(&bytes).await?;
+                continue;
             }
             None => {}
         }
@@ -216,7 +252,7 @@ async fn serve(
             }
         }
         let (shown, bytes) = match outcome {
-            Ok(Outcome::Reply(v)) => (summary(&v), encode(&v)),
+            Ok(Outcome::Reply(v)) => (summary(&v), session.encode(&v)),
             Ok(Outcome::Refused(why)) => {
                 let text = format!("ERR refused by redislab's fence: {why}");
                 (format!("(error) {text}"), error_bytes(&text))
@@ -312,6 +348,73 @@ pub fn summary(v: &Value) -> String {
         other => format!("{other:?}"),
     };
     text.chars().take(80).collect()
+}
+
+/// A reply as a RESP3 server writes it (a connection that asked for `HELLO 3`). A double is
+/// written in Rust's shortest form, which a client reads as the same number; Redis 7.0 writes
+/// some with 17 digits.
+pub fn encode3(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode3_into(v, &mut out);
+    out
+}
+
+fn aggregate(mark: u8, n: usize, out: &mut Vec<u8>) {
+    out.push(mark);
+    out.extend_from_slice(format!("{n}\r\n").as_bytes());
+}
+
+fn encode3_into(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Nil => out.extend_from_slice(b"_\r\n"),
+        Value::Array(items) => {
+            aggregate(b'*', items.len(), out);
+            items.iter().for_each(|i| encode3_into(i, out));
+        }
+        Value::Set(items) => {
+            aggregate(b'~', items.len(), out);
+            items.iter().for_each(|i| encode3_into(i, out));
+        }
+        Value::Push { data, .. } => {
+            aggregate(b'>', data.len(), out);
+            data.iter().for_each(|i| encode3_into(i, out));
+        }
+        Value::Map(pairs) => {
+            aggregate(b'%', pairs.len(), out);
+            for (k, v) in pairs {
+                encode3_into(k, out);
+                encode3_into(v, out);
+            }
+        }
+        Value::Attribute { data, attributes } => {
+            aggregate(b'|', attributes.len(), out);
+            for (k, v) in attributes {
+                encode3_into(k, out);
+                encode3_into(v, out);
+            }
+            encode3_into(data, out);
+        }
+        Value::Double(d) => {
+            let text = if d.is_nan() {
+                "nan".to_string()
+            } else if d.is_infinite() {
+                if *d > 0.0 { "inf" } else { "-inf" }.to_string()
+            } else {
+                d.to_string()
+            };
+            out.extend_from_slice(format!(",{text}\r\n").as_bytes());
+        }
+        Value::Boolean(b) => out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
+        Value::BigNumber(n) => out.extend_from_slice(format!("({n}\r\n").as_bytes()),
+        Value::VerbatimString { format, text } => {
+            let body = format!("{format}:{text}");
+            out.extend_from_slice(format!("={}\r\n", body.len()).as_bytes());
+            out.extend_from_slice(body.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        // The kinds RESP2 and RESP3 write alike.
+        other => encode_into(other, out),
+    }
 }
 
 /// A reply as a RESP2 server writes it. The proxy's own server connection speaks RESP2, so the

@@ -191,6 +191,26 @@ impl Server {
         Ok(Fenced::new(conn, self.fence.clone()))
     }
 
+    /// `learner_connection`, speaking RESP3: replies keep their RESP3 kinds (maps, sets,
+    /// doubles, nulls), for `check`'s proxy when a learner's client asks for `HELLO 3`. Not on
+    /// a cluster.
+    pub async fn learner_connection_resp3(&self) -> Result<Fenced> {
+        let client = self.learner.as_ref().map_or(&self.client, |l| &l.client);
+        let info = client.get_connection_info().clone();
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(redis::ProtocolVersion::RESP3);
+        let resp3 = Client::open(info.set_redis_settings(settings))
+            .context("could not address the server for a RESP3 connection")?;
+        let opener = crate::redis::conn::Opener {
+            client: resp3,
+            cluster: None,
+            display: self.display.clone(),
+        };
+        Ok(Fenced::new(opener.open(None).await?, self.fence.clone()))
+    }
+
     /// A full-rights connection with no response timeout, for blocking commands in scenarios.
     pub async fn blocking_connection(&self) -> Result<Fenced> {
         let conn = self.open(&self.client, None).await?;
