@@ -49,7 +49,8 @@ pub async fn run(settings: &Settings, args: CheckArgs) -> Result<u8> {
         timeout: Duration::from_secs(args.timeout),
         command: args.command,
     };
-    crate::term::check::starting(&opts, server.has_learner_user());
+    // With --failover the private servers fence scripts with an ACL user of their own.
+    crate::term::check::starting(&opts, server.has_learner_user() || opts.failover);
     let server = Arc::new(server);
     // Ctrl-C (or a kill) stops the workers (they die with their handles) and deletes the run's
     // keys before leaving.
