@@ -148,10 +148,21 @@ async fn walk(
     learner: &mut Scripted,
     seen: &mut Seen,
 ) -> redislab::runner::walk::Summary {
+    walk_in(redis, None, id, learner, seen).await
+}
+
+/// `walk`, with the lessons of a folder (`--lessons`) instead of the shipped ones.
+async fn walk_in(
+    redis: &TestRedis,
+    folder: Option<&std::path::Path>,
+    id: &str,
+    learner: &mut Scripted,
+    seen: &mut Seen,
+) -> redislab::runner::walk::Summary {
     let home = tempfile::tempdir().expect("temp dir");
     let settings = Settings::for_url(&redis.url(), "lab", home.path().to_path_buf());
     let server = connect(&settings).await.expect("connects");
-    let lessons = loader::load_all(None).expect("lessons load");
+    let lessons = loader::load_all(folder).expect("lessons load");
     let lesson = &loader::find(&lessons, id).expect("lesson").lesson;
     let mut engine = Engine::new(&server, "lab").await.expect("engine");
     let walker = Walker {
@@ -663,39 +674,69 @@ async fn a_typed_step_refuses_other_options_and_the_lesson_goes_on() {
     }
 }
 
-/// Issue 17, item 2: a variant the checks accept (lesson 11 step 6, the group created at 1-4)
-/// strands step 7: its own solution fails too. The menu then names step 6 and `Back` goes there;
-/// run as the lesson does, the rest passes.
+/// Issue 17, item 2: a variant a step's checks accept can strand a later step, whose own
+/// solution then fails too (the fixture lesson 43: step 1 accepts `SET hits 10.0`, step 2's
+/// INCR fails on it; shipped lessons pin such variants, as lesson 11 step 6 now does with
+/// XINFO GROUPS). The menu then names step 1 and `Back` goes there; typed right, the rest passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stranded_step_names_the_step_that_left_its_state_and_goes_back_there() {
     let redis = TestRedis::start();
-    let mut steps: std::collections::VecDeque<StepAction> =
-        std::iter::repeat_n(StepAction::Run, 5).collect();
-    steps.extend([StepAction::TypeIt, StepAction::Run, StepAction::TypeIt]);
+    let folder =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/variants/strands");
     let mut learner = Scripted {
-        steps,
-        typed: [
-            "XGROUP CREATE lab:orders:stream workers 1-4".to_string(),
-            String::new(),
+        exercise: [
+            ExerciseAction::Type("SET lab:hits 10.0".into()),
+            ExerciseAction::Type("SET lab:hits 10".into()),
         ]
         .into(),
         failures: [FailureAction::ShowSolution, FailureAction::Back].into(),
         ..Default::default()
     };
     let mut seen = Seen::default();
-    let summary = walk(&redis, "11", &mut learner, &mut seen).await;
-    assert_eq!(learner.back_to, [None, Some(6)]);
+    let summary = walk_in(&redis, Some(&folder), "43", &mut learner, &mut seen).await;
+    assert_eq!(learner.back_to, [None, Some(1)]);
     assert!(
-        seen.notices.iter().any(|n| n.contains("step 6")),
+        seen.notices.iter().any(|n| n.contains("step 1")),
         "{:#?}",
         seen.notices
     );
-    assert_eq!(seen.restored.last(), Some(&6));
+    assert_eq!(seen.restored.last(), Some(&1));
     assert!(
         summary.failed_steps.is_empty(),
         "{:?}",
         summary.failed_steps
     );
+}
+
+/// Lesson 11 step 6 pins the group it creates (XINFO GROUPS: its name, its last-delivered-id):
+/// a mistyped group name or a start at 1-4, which the step used to take and step 7 then failed
+/// on, now fails step 6 itself, where Retry puts it right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lesson_11_step_6_refuses_a_group_the_next_steps_cannot_use() {
+    let redis = TestRedis::start();
+    for typed in [
+        "XGROUP CREATE lab:orders:stream workrs 0 MKSTREAM",
+        "XGROUP CREATE lab:orders:stream workers 1-4",
+    ] {
+        let mut steps: std::collections::VecDeque<StepAction> =
+            std::iter::repeat_n(StepAction::Run, 5).collect();
+        steps.push_back(StepAction::TypeIt);
+        let mut learner = Scripted {
+            steps,
+            // The wrong line and the lesson's XINFO GROUPS; after Retry, the lesson's own two.
+            typed: [typed.to_string(), String::new()].into(),
+            failures: [FailureAction::Retry].into(),
+            ..Default::default()
+        };
+        let mut seen = Seen::default();
+        let summary = walk(&redis, "11", &mut learner, &mut seen).await;
+        assert_eq!(learner.back_to.len(), 1, "{typed}: step 6 failed once");
+        assert!(
+            summary.failed_steps.is_empty(),
+            "{typed}: {:?}",
+            summary.failed_steps
+        );
+    }
 }
 
 /// What the hint typer saw, shared by its prompts and its view.

@@ -238,6 +238,8 @@ fn lesson_11_step_6_refuses_dollar_and_takes_a_declared_variant() {
         "the refused line reached Redis"
     );
     type_line(&mut p, "XGROUP CREATE lab:orders:stream workers 0");
+    through_pages(&mut p, &mut seen, "redis>");
+    type_line(&mut p, "XINFO GROUPS lab:orders:stream");
     through_pages(&mut p, &mut seen, "Step 7/15");
     through_pages(&mut p, &mut seen, "What now?");
     send(&mut p, "\r");
