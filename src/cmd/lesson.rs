@@ -191,22 +191,32 @@ fn resume_point(
     if args.restart || args.auto {
         return Ok(Some(1));
     }
-    let n = lesson.steps.len();
-    match saved {
-        Some(p) if p.completed_at.is_none() && p.last_step > 0 && p.last_step < n => {
-            let q = format!(
-                "You stopped after step {} of {n}. Resume at step {}?",
-                p.last_step,
-                p.last_step + 1
-            );
-            Ok(match prompter.confirm(&q, true)? {
-                None => None,
-                Some(true) => Some(p.last_step + 1),
-                Some(false) => Some(1),
-            })
-        }
-        _ => Ok(Some(1)),
+    match resume_question(saved, lesson.steps.len()) {
+        Some((q, at)) => Ok(match prompter.confirm(&q, true)? {
+            None => None,
+            Some(true) => Some(at),
+            Some(false) => Some(1),
+        }),
+        None => Ok(Some(1)),
     }
+}
+
+/// The question to ask before starting, and the step a yes resumes at: the learner stopped
+/// part-way (a lesson finished before and taken again counts too: its saved place is where the
+/// learner left this time, as the line printed on leaving promised).
+fn resume_question(saved: Option<&LessonProgress>, n: usize) -> Option<(String, usize)> {
+    let p = saved?;
+    if p.last_step == 0 || p.last_step >= n {
+        return None;
+    }
+    Some((
+        format!(
+            "You stopped after step {} of {n}. Resume at step {}?",
+            p.last_step,
+            p.last_step + 1
+        ),
+        p.last_step + 1,
+    ))
 }
 
 /// `redislab` with the flags that pick this server and namespace, so a hint printed to the
@@ -321,4 +331,34 @@ fn report(lesson: &Lesson, summary: &Summary, auto: bool, rl: &str) -> Result<u8
         term::out(&format!("\n{}", term::good(&flowed(&next))));
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod resume_tests {
+    use super::*;
+
+    fn saved(last_step: usize, completed: bool) -> LessonProgress {
+        LessonProgress {
+            lesson_id: "18".into(),
+            last_step,
+            completed_at: completed.then_some(1),
+            best_score: None,
+            quiz_total: None,
+            failed: vec![],
+            skipped: vec![],
+        }
+    }
+
+    #[test]
+    fn a_lesson_left_part_way_asks_to_resume_even_when_finished_before() {
+        let (q, at) = resume_question(Some(&saved(4, false)), 16).unwrap();
+        assert_eq!(at, 5);
+        assert!(q.starts_with("You stopped after step 4 of 16"), "{q}");
+        let (q, at) = resume_question(Some(&saved(1, true)), 16).unwrap();
+        assert_eq!(at, 2);
+        assert!(q.starts_with("You stopped after step 1 of 16"), "{q}");
+        assert!(resume_question(Some(&saved(16, true)), 16).is_none());
+        assert!(resume_question(Some(&saved(0, false)), 16).is_none());
+        assert!(resume_question(None, 16).is_none());
+    }
 }
