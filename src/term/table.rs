@@ -116,7 +116,8 @@ pub fn keys_at(infos: &[KeyInfo], marks: &[bool], width: usize) -> String {
         ("memory", &memories, width >= 110),
     ] {
         let w = wide(name, cells);
-        if allowed && fixed + w + 1 + VALUE_MIN + 1 <= width {
+        // The column, its border, the value and the last border.
+        if allowed && fixed + w + 1 + VALUE_MIN < width {
             fixed += w + 1;
             optional.push((name, w));
         }
