@@ -342,6 +342,8 @@ pub fn compare(r: &CompareReport, width: usize) -> String {
     super::table::align_right(&mut t, &[1, 2, 3]);
     let note = format!(
         "{} timed iterations each after a warm-up, measured just now on this machine. \
+         ops/s is the operations over the time they all took, so a few slow ones lower it \
+         while the median (p50) stays put: the two columns can rank the rows differently. \
          A loopback round trip can vary a lot between runs on a busy or virtual machine: \
          run the step again to see your spread.",
         r.iterations
