@@ -83,8 +83,13 @@ impl Session<'_> {
         loop {
             let line = match term::line::read(&self.prompt(), None)? {
                 term::line::Read::Line(l) => l,
-                // Esc clears the line, as it does nothing else here.
-                term::line::Read::Esc => continue,
+                // Esc clears the line, as it does nothing else here (an empty one goes).
+                term::line::Read::Esc { empty } => {
+                    if empty {
+                        term::line::forget_empty_prompt();
+                    }
+                    continue;
+                }
                 term::line::Read::Interrupted | term::line::Read::Eof => return Ok(0),
             };
             if !self.handle(&line).await? {

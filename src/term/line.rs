@@ -4,7 +4,7 @@
 //! Esc is a key of its own here (a lesson asks whether to leave), not the start of a sequence.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, Result};
@@ -24,8 +24,10 @@ use rustyline::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Read {
     Line(String),
-    /// Esc, on its own.
-    Esc,
+    /// Esc, on its own; `empty`: nothing was typed on the line.
+    Esc {
+        empty: bool,
+    },
     /// Ctrl-C.
     Interrupted,
     /// Ctrl-D on an empty line, or the end of input.
@@ -56,19 +58,29 @@ impl Hinter for Suggestion {
 }
 impl rustyline::Helper for Suggestion {}
 
-/// Esc ends the read (as Ctrl-C does) and leaves a mark saying it was Esc.
-struct EscEnds(Arc<AtomicBool>);
+/// Esc ends the read (as Ctrl-C does) and leaves a mark saying it was Esc, and whether the
+/// line was empty.
+struct EscEnds(Arc<AtomicU8>);
+
+const NO_ESC: u8 = 0;
+const ESC_EMPTY: u8 = 1;
+const ESC_TYPED: u8 = 2;
 
 impl ConditionalEventHandler for EscEnds {
-    fn handle(&self, _: &Event, _: RepeatCount, _: bool, _: &EventContext) -> Option<Cmd> {
-        self.0.store(true, Ordering::Relaxed);
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, ctx: &EventContext) -> Option<Cmd> {
+        let mark = if ctx.line().is_empty() {
+            ESC_EMPTY
+        } else {
+            ESC_TYPED
+        };
+        self.0.store(mark, Ordering::Relaxed);
         Some(Cmd::Interrupt)
     }
 }
 
 struct LineEditor {
     editor: Editor<Suggestion, DefaultHistory>,
-    esc: Arc<AtomicBool>,
+    esc: Arc<AtomicU8>,
 }
 
 fn editor() -> Result<&'static Mutex<LineEditor>> {
@@ -85,7 +97,7 @@ fn editor() -> Result<&'static Mutex<LineEditor>> {
         .context("could not configure the line editor")?
         .build();
     let mut editor = Editor::with_config(config).context("could not start the line editor")?;
-    let esc = Arc::new(AtomicBool::new(false));
+    let esc = Arc::new(AtomicU8::new(NO_ESC));
     editor.bind_sequence(
         KeyEvent::new('\x1b', rustyline::Modifiers::NONE),
         EventHandler::Conditional(Box::new(EscEnds(esc.clone()))),
@@ -102,7 +114,7 @@ pub fn read(prompt: &str, suggestion: Option<&str>) -> Result<Read> {
         .map_err(|_| anyhow::anyhow!("the line editor failed earlier in this run"))?;
     let LineEditor { editor, esc } = &mut *guard;
     editor.set_helper(Some(Suggestion(suggestion.map(str::to_string))));
-    esc.store(false, Ordering::Relaxed);
+    esc.store(NO_ESC, Ordering::Relaxed);
     let read = tokio::task::block_in_place(|| editor.readline(prompt));
     Ok(match read {
         Ok(line) => {
@@ -116,9 +128,20 @@ pub fn read(prompt: &str, suggestion: Option<&str>) -> Result<Read> {
             }
             Read::Line(line)
         }
-        Err(ReadlineError::Interrupted) if esc.swap(false, Ordering::Relaxed) => Read::Esc,
-        Err(ReadlineError::Interrupted) => Read::Interrupted,
+        Err(ReadlineError::Interrupted) => match esc.swap(NO_ESC, Ordering::Relaxed) {
+            ESC_EMPTY => Read::Esc { empty: true },
+            ESC_TYPED => Read::Esc { empty: false },
+            _ => Read::Interrupted,
+        },
         Err(ReadlineError::Eof) => Read::Eof,
         Err(e) => return Err(e).context("could not read from the terminal"),
     })
+}
+
+/// Erases the prompt line just left empty (Esc on an empty line), so what follows takes its
+/// place instead of stacking bare prompts.
+pub fn forget_empty_prompt() {
+    if super::stdout_is_terminal() {
+        super::out("\x1b[1A\x1b[2K");
+    }
 }

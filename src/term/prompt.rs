@@ -71,10 +71,16 @@ fn ask<T>(mut prompt: impl FnMut() -> Result<T, InquireError>) -> Result<Option<
 fn ask_line(label: Option<&str>, prompt: &str, suggestion: Option<&str>) -> Result<Option<String>> {
     use super::line::{Read, read};
     let prompt = format!("{} ", prompt.trim_end());
+    // Flowed to the terminal, so a narrow one wraps it between words.
+    let label = label.map(|l| super::text::flow(l, "  ", usize::from(super::width())));
+    // Shown once, and again only after something else was printed under it (not after Esc
+    // and "stay", whose answer line sits right under it).
+    let mut show_label = true;
     loop {
-        if let Some(label) = label {
-            super::out(&format!("{}\n", super::dim(&format!("  {label}"))));
+        if let (Some(label), true) = (&label, show_label) {
+            super::out(&format!("{}\n", super::dim(label)));
         }
+        show_label = true;
         match read(&prompt, suggestion)? {
             Read::Line(s) => {
                 if s.trim().is_empty() && suggestion.is_some() && super::stdout_is_terminal() {
@@ -88,7 +94,13 @@ fn ask_line(label: Option<&str>, prompt: &str, suggestion: Option<&str>) -> Resu
                 return Ok(None);
             }
             Read::Eof => return Ok(None),
-            Read::Esc => {
+            Read::Esc { empty } => {
+                // The empty prompt Esc was pressed at goes: the question takes its place.
+                // The empty prompt goes; the question's answer takes its line.
+                if empty {
+                    super::line::forget_empty_prompt();
+                }
+                show_label = false;
                 if leave_for_sure()? {
                     return Ok(None);
                 }
