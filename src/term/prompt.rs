@@ -73,14 +73,11 @@ fn ask_line(label: Option<&str>, prompt: &str, suggestion: Option<&str>) -> Resu
     let prompt = format!("{} ", prompt.trim_end());
     // Flowed to the terminal, so a narrow one wraps it between words.
     let label = label.map(|l| super::text::flow(l, "  ", usize::from(super::width())));
-    // Shown once, and again only after something else was printed under it (not after Esc
-    // and "stay", whose answer line sits right under it).
-    let mut show_label = true;
+    // Shown once: after Esc and "stay" the answer line sits right under it.
+    if let Some(label) = &label {
+        super::out(&format!("{}\n", super::dim(label)));
+    }
     loop {
-        if let (Some(label), true) = (&label, show_label) {
-            super::out(&format!("{}\n", super::dim(label)));
-        }
-        show_label = true;
         match read(&prompt, suggestion)? {
             Read::Line(s) => {
                 if s.trim().is_empty() && suggestion.is_some() && super::stdout_is_terminal() {
@@ -100,7 +97,6 @@ fn ask_line(label: Option<&str>, prompt: &str, suggestion: Option<&str>) -> Resu
                 if empty {
                     super::line::forget_empty_prompt();
                 }
-                show_label = false;
                 if leave_for_sure()? {
                     return Ok(None);
                 }
