@@ -1051,6 +1051,31 @@ fn help_shows_the_syntax_line_like_redis_cli() {
     );
 }
 
+/// The sandbox's key table inside MULTI: a queued command changes nothing yet, so it says so;
+/// after EXEC the table shows the keys the queued commands named (EXEC itself names none).
+#[test]
+fn after_exec_the_sandbox_table_shows_the_keys_the_transaction_wrote() {
+    let redis = TestRedis::start();
+    let home = home();
+    let out = run_with_stdin(
+        redis.redislab(home.path()).args(["sandbox", "--inspect"]),
+        "MULTI\nSET lab:tx:a 1\nINCR lab:tx:b\nEXEC\nGET lab:tx:a\n",
+    );
+    assert_success(&out);
+    let text = stdout(&out);
+    assert_eq!(
+        text.matches("(queued: it runs at EXEC").count(),
+        2,
+        "{text}"
+    );
+    let after_exec = &text[text.find("2) (integer) 1").expect("EXEC's reply")..];
+    let table = &after_exec[..after_exec.find("\"1\"").unwrap_or(after_exec.len())];
+    assert!(
+        table.contains("lab:tx:a") && table.contains("lab:tx:b"),
+        "the table after EXEC names both keys: {text}"
+    );
+}
+
 /// Ctrl-C ends `inspect --watch` like every other interrupted command: exit 130, not 0.
 #[test]
 fn inspect_watch_ends_with_130_on_ctrl_c() {

@@ -30,6 +30,9 @@ struct Session<'a> {
     /// Full-rights connection for the key table (and SCAN on the managed server).
     admin: Fenced,
     show_table: bool,
+    /// The words of the commands queued in the open transaction: EXEC runs them, so the table
+    /// after EXEC shows the keys they named.
+    queued: Vec<Vec<u8>>,
     /// Print the tape (what each command cost on the wire) after each reply.
     tape: bool,
     interactive: bool,
@@ -45,6 +48,7 @@ pub async fn run(settings: &Settings, args: SandboxArgs) -> Result<u8> {
         learner,
         admin: server.admin(),
         show_table: interactive || args.inspect,
+        queued: Vec::new(),
         tape: if interactive {
             !args.no_tape
         } else {
@@ -171,13 +175,40 @@ impl Session<'_> {
             }
             Verdict::Allow => {}
         }
+        let was_in_transaction = self.learner.in_transaction();
         for _ in 0..times {
             if !self.send_one(&args).await? {
                 break;
             }
         }
+        let word = args
+            .first()
+            .map(|w| String::from_utf8_lossy(w).to_ascii_uppercase())
+            .unwrap_or_default();
+        let now_in_transaction = self.learner.in_transaction();
+        // What the table names: the command's own words, or at EXEC those of the commands it ran.
+        let named = match (was_in_transaction, now_in_transaction) {
+            (true, true) => {
+                self.queued.extend(args.iter().skip(1).cloned());
+                if self.show_table {
+                    term::out(&format!(
+                        "{}\n",
+                        term::dim(
+                            "(queued: it runs at EXEC, and the table after EXEC shows its keys)"
+                        )
+                    ));
+                }
+                return Ok(true);
+            }
+            (true, false) if word == "EXEC" => std::mem::take(&mut self.queued),
+            (true, false) => {
+                self.queued.clear();
+                args.iter().skip(1).cloned().collect()
+            }
+            _ => args.iter().skip(1).cloned().collect(),
+        };
         if self.show_table {
-            self.table(&args).await?;
+            self.table(&named).await?;
         }
         Ok(true)
     }
@@ -242,7 +273,7 @@ impl Session<'_> {
 
     /// The keys the command named, as they are now, and how many others the namespace holds:
     /// the whole namespace after every command would push the reply off the screen.
-    async fn table(&mut self, args: &[Vec<u8>]) -> Result<()> {
+    async fn table(&mut self, named: &[Vec<u8>]) -> Result<()> {
         let pattern = namespace::all_keys(&self.settings.namespace);
         let snap = snapshot(&mut self.admin, &pattern, TABLE_LIMIT).await?;
         let prefix = self.settings.prefix();
@@ -253,11 +284,10 @@ impl Session<'_> {
             ));
             return Ok(());
         }
-        let (touched, rest): (Vec<_>, Vec<_>) = snap.keys.into_iter().partition(|k| {
-            args.iter()
-                .skip(1)
-                .any(|a| a.as_slice() == k.key.as_bytes())
-        });
+        let (touched, rest): (Vec<_>, Vec<_>) = snap
+            .keys
+            .into_iter()
+            .partition(|k| named.iter().any(|a| a.as_slice() == k.key.as_bytes()));
         if !touched.is_empty() {
             term::out(&format!("{}\n", term::table::keys(&touched)));
         }
