@@ -140,7 +140,8 @@ fn the_sandbox_on_a_cluster_scans_every_master_and_shows_what_servers_answer() {
         "SET lab:a 1\nSET lab:b 2\nSET lab:c 3\nSET lab:d 4\n{cross}\
          MULTI\nINCR lab:{{t}}a\nINCR lab:{{t}}b\nEXEC\n\
          MGET lab:a lab:b\n\
-         SCAN 0 MATCH lab:* COUNT 100\nSCAN 1 MATCH lab:* COUNT 100\nSCAN 2 MATCH lab:* COUNT 100\n"
+         SCAN 0 MATCH lab:* COUNT 100\nSCAN 1 MATCH lab:* COUNT 100\nSCAN 2 MATCH lab:* COUNT 100\n\
+         DBSIZE\n"
     );
     let out = common::run_with_stdin(cluster.redislab(home.path()).arg("sandbox"), &input);
     assert_success(&out);
@@ -178,6 +179,14 @@ fn the_sandbox_on_a_cluster_scans_every_master_and_shows_what_servers_answer() {
         );
     }
     assert!(text.contains("1) \"0\""), "{text}");
+    // DBSIZE: the six keys are on three masters; the sum is shown, and said to be one.
+    assert!(text.contains("(integer) 6"), "{text}");
+    assert!(
+        stderr(&out).contains("sent DBSIZE to every master")
+            && stderr(&out).contains("no single node sent this"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

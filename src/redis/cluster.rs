@@ -399,8 +399,23 @@ pub fn split_by_client(args: &[Vec<u8>]) -> Option<usize> {
 /// What the screen says beside the replies of a command the cluster client split by slot, so
 /// joined replies are never taken for one server's.
 pub fn split_note(args: &[Vec<u8>]) -> Option<String> {
-    let slots = split_by_client(args)?;
     let name = String::from_utf8_lossy(args.first()?).to_ascii_uppercase();
+    let sub = args
+        .get(1)
+        .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
+        .unwrap_or_default();
+    // The cluster client sends these to every master and adds the answers up.
+    let summed = match (name.as_str(), sub.as_str()) {
+        ("DBSIZE", _) => Some("DBSIZE".to_string()),
+        ("PUBSUB", "CHANNELS" | "NUMSUB" | "NUMPAT") => Some(format!("PUBSUB {sub}")),
+        _ => None,
+    };
+    if let Some(what) = summed {
+        return Some(format!(
+            "(not one reply: redislab's cluster client sent {what} to every master and joined their answers; no single node sent this, and redis-cli -c asks only the node it is connected to)"
+        ));
+    }
+    let slots = split_by_client(args)?;
     Some(format!(
         "(not one reply: redislab's cluster client split this {name} into one command per master, over {slots} slots, and joined their replies; sent whole, a server answers CROSSSLOT, and so does redis-cli -c)"
     ))
