@@ -140,9 +140,9 @@ pub enum Command {
     /// A Markdown cheat sheet of a lesson: its keys, commands, scripts, pitfalls, recap and your quiz results.
     Notes(NotesArgs),
     /// Test your own implementation of a pattern under forced interleavings, pauses, early
-    /// expiries and lost replies: `redislab check lock -- python3 my_lock.py`.
+    /// expiries, lost replies and failovers: `redislab check lock -- python3 my_lock.py`.
     #[command(
-        override_usage = "redislab check PATTERN [--workers N] [--schedules K] [--seed S] [--replay N] -- COMMAND..."
+        override_usage = "redislab check PATTERN [--workers N] [--schedules K] [--seed S] [--replay N] [--failover] -- COMMAND..."
     )]
     Check(CheckArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
