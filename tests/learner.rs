@@ -629,7 +629,8 @@ async fn a_typo_inside_multi_says_exec_will_answer_execabort() {
 
 /// Issue 17, item 2: a typed command with other options than the step's is not sent, with the
 /// reason; the lesson then goes on. Lesson 11 step 6 with `$` (the group would skip every entry
-/// step 7 reads), lesson 07 step 3 without NX.
+/// step 7 reads), lesson 07 step 3 without NX, and lesson 07 step 3 with another command (GET),
+/// which would otherwise count as the step's command and its reply be saved as its token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_typed_step_refuses_other_options_and_the_lesson_goes_on() {
     let redis = TestRedis::start();
@@ -643,6 +644,8 @@ async fn a_typed_step_refuses_other_options_and_the_lesson_goes_on() {
             "`$`",
         ),
         ("07", 2, 1, "SET lab:lock:coupon:1 mine PX 30000", "`NX`"),
+        // Another command altogether would stand in for the step's SET and its saved token.
+        ("07", 2, 1, "GET lab:lock:coupon:1", "yours is GET"),
     ] {
         let mut steps: std::collections::VecDeque<StepAction> =
             std::iter::repeat_n(StepAction::Run, before).collect();

@@ -135,7 +135,7 @@ async fn type_once(
                         .await?
                 }
                 _ => {
-                    if let Some(why) = other_options(&typed, &line) {
+                    if let Some(why) = other_command(&typed, &line).or_else(|| other_options(&typed, &line)) {
                         if !accepted_here(ctx, accepts, at, &typed) {
                             let why = with_alternatives(ctx, accepts, at, &line, why);
                             ctx.show(Event::Refused(&why)).await?;
@@ -167,6 +167,28 @@ async fn type_once(
         typed_own,
         ..Done::default()
     })))
+}
+
+/// A typed command that is not the step's command at all (GET where the step writes) is not
+/// sent either: it would stand in for the step's command, its reply would be saved where the
+/// step saves one, and the next steps would start from a state they were not written for.
+/// `None`: the same command.
+fn other_command(typed: &str, line: &str) -> Option<String> {
+    let name = |l: &str| {
+        l.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase()
+    };
+    let (yours, its) = (name(typed), name(line));
+    if yours == its {
+        return None;
+    }
+    Some(format!(
+        "not sent. This step's command is `{line}`, and yours is {yours}: the steps after this one \
+         start from what this one leaves. Type it (key and values may differ), or press Enter to \
+         run it; the sandbox takes any command."
+    ))
 }
 
 /// A typed command that is the step's command with other option words (NX left out, `$` for
