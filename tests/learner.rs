@@ -266,15 +266,16 @@ async fn a_failed_check_says_why_when_the_engine_can_tell() {
         "{:?}",
         seen.whys
     );
-    // Step 3 typed with a DEL among its commands: the greeting is gone, and the check says it
-    // was there when the step began.
+    // Step 3 typed with `EXPIRE lab:greeting 0` (its own command, another value), which deletes
+    // the key, and its SET aimed at another key: the greeting is gone, and the check says it was
+    // there when the step began.
     let redis = TestRedis::start();
     let mut learner = Scripted {
         steps: [StepAction::Run, StepAction::Run, StepAction::TypeIt].into(),
         typed: [
+            "EXPIRE lab:greeting 0".to_string(),
             "TTL lab:greeting".to_string(),
-            "TTL lab:greeting".to_string(),
-            "DEL lab:greeting".to_string(),
+            "SET lab:other \"hello again\"".to_string(),
             "TTL lab:greeting".to_string(),
         ]
         .into(),
@@ -593,19 +594,21 @@ async fn skipping_a_step_inside_multi_discards_the_transaction() {
     );
 }
 
-/// Issue 17, item 5: a mistyped command inside MULTI dooms the transaction; the learner is told
-/// that EXEC will answer EXECABORT and why, not to type it again.
+/// Issue 17, item 5: a command Redis refuses while queueing dooms the transaction; the learner
+/// is told that EXEC will answer EXECABORT and why, not to type it again. (A mistyped command
+/// name is not sent at all in a typed run step: it is not the step's command.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_typo_inside_multi_says_exec_will_answer_execabort() {
     let redis = TestRedis::start();
-    // Lesson 13 step 1: Enter for the two SETs and MULTI, then a typo, then start over.
+    // Lesson 13 step 1: Enter for the two SETs and MULTI, then DECR without its key (Redis
+    // refuses it while queueing: wrong number of arguments), then start over.
     let mut learner = Scripted {
         steps: [StepAction::TypeIt].into(),
         typed: [
             String::new(),
             String::new(),
             String::new(),
-            "DECRR lab:{shop}:stock".to_string(),
+            "DECR".to_string(),
             "retry".to_string(),
             "solution".to_string(),
         ]

@@ -135,7 +135,9 @@ async fn type_once(
                         .await?
                 }
                 _ => {
-                    if let Some(why) = other_command(&typed, &line).or_else(|| other_options(&typed, &line)) {
+                    if let Some(why) =
+                        other_command(&typed, &line).or_else(|| other_options(&typed, &line))
+                    {
                         if !accepted_here(ctx, accepts, at, &typed) {
                             let why = with_alternatives(ctx, accepts, at, &line, why);
                             ctx.show(Event::Refused(&why)).await?;
