@@ -247,6 +247,19 @@ fn median(v: &[f64]) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// The fewest PINGs whose median the table shows: during KEYS only one to three fit (each
+/// waits for KEYS to end), and the median of so few says nothing.
+const MEDIAN_MIN_PINGS: usize = 5;
+
+/// A median for the table, or `–` when there were too few PINGs to have one.
+fn median_shown(v: &[f64]) -> String {
+    if v.len() < MEDIAN_MIN_PINGS {
+        "–".into()
+    } else {
+        human_us(median(v))
+    }
+}
+
 fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
     let keys_worst = worst(&f.keys_pings);
     let scan_worst = worst(&f.scan_pings);
@@ -266,7 +279,7 @@ fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
                 "1".into(),
                 human_us(f.keys_server_us as f64),
                 human_us(keys_worst),
-                human_us(median(&f.keys_pings)),
+                median_shown(&f.keys_pings),
                 f.keys_pings.len().to_string(),
                 format!("{}/{}", f.keys_found, f.users),
             ],
@@ -275,7 +288,7 @@ fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
                 f.calls.to_string(),
                 human_us(f.scan_server_us_per_call),
                 human_us(scan_worst),
-                human_us(median(&f.scan_pings)),
+                median_shown(&f.scan_pings),
                 f.scan_pings.len().to_string(),
                 format!("{}/{}", f.distinct, f.users),
             ],
@@ -317,7 +330,7 @@ fn report(p: &Params, f: &Found, program: &str) -> ScenarioReport {
     put("scan_missing", f.missing as f64);
     put("written_during_scan", f.written_during as f64);
     report.notes.push(format!(
-        "This ran on a private {program} with {} keys, never on your server; SCAN used COUNT {}. PINGs: the other client's answers while each walk ran.",
+        "This ran on a private {program} with {} keys, never on your server; SCAN used COUNT {}. PINGs: the other client's answers while each walk ran (a median needs {MEDIAN_MIN_PINGS} of them: during KEYS only a few fit, since each waits for KEYS to end, so the worst PING is the figure there).",
         p.keys, p.count
     ));
     report.notes.push(format!(
