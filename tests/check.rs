@@ -475,6 +475,27 @@ fn a_failover_loses_an_acknowledged_write_and_a_read_back_survives_it() {
         Vec::<String>::new(),
         "a private server outlived the check"
     );
+    // No server binary to start: redislab could not run the check, which is neither a broken
+    // pattern (1) nor a failed program (4).
+    let redis = TestRedis::start();
+    let empty = tempfile::tempdir().expect("an empty PATH");
+    let other_home = tempfile::tempdir().expect("temp home");
+    let out = check(
+        {
+            let mut cmd = redis.redislab(other_home.path());
+            cmd.env("PATH", empty.path());
+            cmd
+        },
+        "counter",
+        &["--failover"],
+        "counter_correct.py",
+    );
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(
+        stderr(&out).contains("--failover starts a private primary and replica"),
+        "{}",
+        show(&out)
+    );
 }
 
 /// The processes working in a folder under `dir`: a private server runs in the folder made for

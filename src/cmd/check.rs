@@ -1,6 +1,7 @@
 //! `redislab check PATTERN -- COMMAND...`: the learner's own implementation under forced faults.
 //! Connects, runs the checker (`crate::check`), draws the verdict (`term::check`) and turns it
-//! into an exit code: 0 kept the invariant, 1 broke it, 4 the program itself failed.
+//! into an exit code: 0 kept the invariant, 1 broke it, 4 the program itself failed, 2
+//! redislab could not run it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,7 +57,9 @@ pub async fn run(settings: &Settings, args: CheckArgs) -> Result<u8> {
     // keys before leaving.
     let stop = super::signals::stop_signals();
     let report = tokio::select! {
-        report = check::run(server.clone(), &opts) => report?,
+        // redislab could not run the check (a private server for --failover, the proxy): not
+        // a verdict, so neither 1 nor 4.
+        report = check::run(server.clone(), &opts) => report.map_err(|e| Exit::new(code::CONNECTION, format!("{e:#}")))?,
         code = stop => {
             check::clean_up(&server).await?;
             crate::term::check::interrupted();
