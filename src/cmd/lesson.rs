@@ -129,10 +129,23 @@ pub async fn run(settings: &Settings, args: LessonArgs) -> Result<u8> {
             // Lesson time may be stopped (TTLs removed while the learner read): give it back.
             let _ = engine.thaw().await;
             let done = store.get(&lesson.id)?.map(|p| p.last_step).unwrap_or(0);
+            // A run that began past the saved place (--from-step) and finished no step yet
+            // leaves the saved place where it was: say so, or "after step 8" reads like a bug
+            // with step 14 on screen.
+            let began = if from > done + 1 {
+                format!(" (this run began at step {from}; a step is saved once it is done)")
+            } else {
+                String::new()
+            };
             term::out(&format!(
                 "\n{}",
                 term::dim(&flowed(&format!(
-                    "Interrupted. Progress saved after step {done}; resume with `{} lesson {}`.",
+                    "Interrupted. {}{began}; resume with `{} lesson {}`.",
+                    if done == 0 {
+                        "No step of this lesson is saved yet".to_string()
+                    } else {
+                        format!("Progress saved after step {done}")
+                    },
                     invocation(settings),
                     lesson.id
                 )))
